@@ -1,0 +1,165 @@
+# SPDX-License-Identifier: MIT
+#
+# uiommufd top-level build.  GNU make only; no configure step.
+#
+#   make                 engine library, preload library, launcher, CLI, example
+#   make check           unit + ABI + uapi tests (ASan+UBSan builds), prints
+#                        "N passed, N failed, N skipped"
+#   make fuzz            bounded libFuzzer run of the dispatch layer (clang)
+#   make upstream        the kernel's iommufd selftest under the launcher
+#   make test            everything above: the README's test command
+#   make bench           benchmarks (ratios to limits measured in the same run)
+#
+# V=1 shows the commands.  PREFIX/DESTDIR for `make install`.
+
+VERSION     := 0.1.0
+SOVERSION   := 0
+PREFIX      ?= /usr/local
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+
+CC          ?= cc
+B           := build
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wmissing-prototypes -Wshadow
+BASEFLAGS := -std=gnu11 -g $(WARN) -D_GNU_SOURCE -Iinclude -Iinclude/uiommufd/uapi -Isrc
+CFLAGS   ?= -O2
+ALLCFLAGS := $(BASEFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
+SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDLIBS   := -lpthread
+
+ENGINE_SRCS := $(sort $(wildcard src/engine/*.c) $(wildcard src/uapi/*.c))
+SHIM_SRCS   := $(sort $(wildcard src/shim/*.c))
+UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
+UAPI_SRCS   := $(sort $(wildcard tests/uapi/test_*.c))
+
+ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(B)/obj/%.o)
+SHIM_OBJS   := $(SHIM_SRCS:%.c=$(B)/obj/%.o)
+SAN_ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(B)/san/%.o)
+
+UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
+UAPI_BINS   := $(UAPI_SRCS:tests/uapi/%.c=$(B)/tests/uapi/%)
+
+LIB_A       := $(B)/libuiommufd.a
+LIB_SO      := $(B)/libuiommufd.so.$(SOVERSION)
+PRELOAD_SO  := $(B)/libuiommufd-preload.so
+LAUNCHER    := $(B)/uiommufd-run
+CLI         := $(B)/uiommufd
+EXAMPLE     := $(B)/examples/ioas-demo
+PCFILE      := $(B)/uiommufd.pc
+
+all: $(LIB_A) $(LIB_SO) $(PRELOAD_SO) $(LAUNCHER) $(CLI) $(EXAMPLE) $(PCFILE)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALLCFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC-SAN  $<")
+	$(Q)$(CC) $(BASEFLAGS) $(SANFLAGS) -DUFD_TESTING -MMD -MP -c $< -o $@
+
+$(LIB_A): $(ENGINE_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIB_SO): $(ENGINE_OBJS) src/libuiommufd.map
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -Wl,-soname,libuiommufd.so.$(SOVERSION) -Wl,-z,defs \
+		-Wl,--version-script=src/libuiommufd.map -o $@ $(ENGINE_OBJS) $(LDLIBS)
+	$(Q)ln -sf libuiommufd.so.$(SOVERSION) $(B)/libuiommufd.so
+
+# The preload library carries its own copy of the engine (hidden symbols), so
+# nothing but the libc wrappers is exported into the program it is loaded into.
+$(PRELOAD_SO): $(SHIM_OBJS) $(ENGINE_OBJS) src/shim/preload.map
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -Wl,-z,defs -Wl,--version-script=src/shim/preload.map \
+		-o $@ $(SHIM_OBJS) $(ENGINE_OBJS) $(LDLIBS) -ldl
+
+$(B)/obj/src/launcher/uiommufd-run.o: ALLCFLAGS += -DUFD_LIBDIR='"$(LIBDIR)/uiommufd"' -DUFD_VERSION='"$(VERSION)"'
+
+$(LAUNCHER): $(B)/obj/src/launcher/uiommufd-run.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^
+
+$(CLI): $(B)/obj/src/cli/uiommufd.o $(LIB_A)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDLIBS)
+
+$(EXAMPLE): $(B)/obj/examples/ioas-demo.o
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^
+
+$(PCFILE): uiommufd.pc.in
+	@mkdir -p $(B)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# ---- tests -----------------------------------------------------------------
+
+# The engine built with ASan+UBSan, for the unit tests.
+SAN_LIB := $(B)/libuiommufd-san.a
+$(SAN_LIB): $(SAN_ENGINE_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/tests/unit/%: tests/unit/%.c tests/unit/harness.h $(SAN_LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD-SAN  $@")
+	$(Q)$(CC) $(BASEFLAGS) $(SANFLAGS) -DUFD_TESTING -o $@ $< $(SAN_LIB) $(LDLIBS)
+
+# uapi tests talk to an fd with ioctl(); they are built plain and run twice:
+# once linked to the dispatch layer directly, once under the launcher.
+$(B)/tests/uapi/%: tests/uapi/%.c tests/unit/harness.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(BASEFLAGS) -O1 -o $@ $< $(LDLIBS)
+
+check: all $(UNIT_BINS) $(UAPI_BINS)
+	$(Q)tests/run-checks.sh $(B)
+
+fuzz: all
+	$(Q)tests/fuzz/run.sh $(B)
+
+upstream: all
+	$(Q)tests/upstream/run.sh
+
+test: all
+	$(Q)tests/run-all.sh
+
+bench: all
+	$(Q)$(MAKE) -s -C bench B=../$(B)
+
+# ---- install ---------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(INCLUDEDIR)/uiommufd/uapi/linux $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(LIBDIR)/uiommufd
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libuiommufd.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libuiommufd.so
+	install -m 755 $(PRELOAD_SO) $(DESTDIR)$(LIBDIR)/uiommufd/
+	install -m 755 $(LAUNCHER) $(CLI) $(DESTDIR)$(BINDIR)/
+	install -m 644 include/uiommufd.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 include/uiommufd/uapi/linux/iommufd.h $(DESTDIR)$(INCLUDEDIR)/uiommufd/uapi/linux/
+	install -m 644 include/uiommufd/uapi/iommufd_test.h $(DESTDIR)$(INCLUDEDIR)/uiommufd/uapi/
+	install -m 644 $(PCFILE) $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all check fuzz upstream test bench install clean
+.DELETE_ON_ERROR:
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

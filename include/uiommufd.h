@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uiommufd: the iommufd model in userspace.
+ *
+ * This is the public API of the engine library (libuiommufd), for programs
+ * that embed an IOMMU model: device emulators, vfio-user servers, VMMs that
+ * need a software IOMMU.  It is the same engine that serves the emulated
+ * /dev/iommu; the ioctl ABI itself is in <uiommufd/uapi/linux/iommufd.h>.
+ *
+ * Conventions
+ *  - Every function returns 0 (or a non-negative value) on success and a
+ *    negative errno on failure, with the errno the kernel's iommufd would
+ *    give for the same request.  A failed call leaves the state unchanged.
+ *  - IOVA intervals are [start, last], last inclusive; lengths are bytes.
+ *  - Objects (IOAS, access, ...) are named by 32-bit IDs, never 0, unique
+ *    within one context.
+ *  - The engine never dereferences an address of the program it models:
+ *    memory is reached through a struct ufd_source.
+ *  - All entry points are thread-safe (one engine lock).
+ */
+#ifndef UIOMMUFD_H
+#define UIOMMUFD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UFD_API __attribute__((visibility("default")))
+
+struct ufd_engine; /* process- or daemon-wide: pin registry, accounting */
+struct ufd_ctx;    /* one open of /dev/iommu: an object table */
+struct ufd_source; /* where memory comes from */
+
+struct ufd_iova_range {
+	uint64_t start;
+	uint64_t last; /* inclusive */
+};
+
+/* Who asks: what the kernel would read off the current task. */
+struct ufd_cred {
+	pid_t pid;
+	uid_t uid;
+	bool cap_sys_resource; /* may change IOMMU_OPTION_RLIMIT_MODE */
+	bool cap_ipc_lock;     /* exempt from RLIMIT_MEMLOCK */
+	uint64_t memlock_limit; /* RLIMIT_MEMLOCK in bytes; UINT64_MAX: none */
+};
+
+/* Fill @cred from the calling process. */
+UFD_API void ufd_cred_self(struct ufd_cred *cred);
+
+/* ---- memory sources ------------------------------------------------------ */
+
+/*
+ * A memory source is an address space the engine can read, write and pin:
+ * this process, another process, a memfd.  Addresses are the source's own
+ * (a "user VA").  All lengths and addresses passed to pin/unpin are
+ * page aligned.
+ */
+struct ufd_source_ops {
+	/* Copy out of / into the source.  -EFAULT for unmapped memory. */
+	int (*read)(struct ufd_source *src, void *dst, uint64_t uaddr,
+		    size_t len);
+	int (*write)(struct ufd_source *src, uint64_t uaddr, const void *buf,
+		     size_t len);
+	/*
+	 * Make [uaddr, uaddr + len) resident and keep it so until unpin;
+	 * return in @host where the engine process reaches it.  @writable:
+	 * the pin is for DMA writes too.  -EFAULT if any of it is unmapped.
+	 */
+	int (*pin)(struct ufd_source *src, uint64_t uaddr, size_t len,
+		   bool writable, void **host);
+	void (*unpin)(struct ufd_source *src, uint64_t uaddr, size_t len,
+		      void *host);
+	/*
+	 * The identity of the page that backs @uaddr now (a physical frame
+	 * number where the system shows one): two addresses with the same
+	 * identity reach the same memory.
+	 */
+	int (*page_ident)(struct ufd_source *src, uint64_t uaddr,
+			  uint64_t *ident);
+	/* Identity of a page the engine reaches at @host (after pin). */
+	int (*host_ident)(struct ufd_source *src, const void *host,
+			  uint64_t *ident);
+	void (*release)(struct ufd_source *src);
+};
+
+struct ufd_source {
+	const struct ufd_source_ops *ops;
+	unsigned int refs;   /* engine lock */
+	uint64_t space_id;   /* same value: same address space */
+	pid_t owner_pid;     /* for per-process (RLIMIT_MODE 1) accounting */
+};
+
+/* This process's own memory.  Returned with a reference held. */
+UFD_API struct ufd_source *ufd_source_local(void);
+UFD_API void ufd_source_get(struct ufd_source *src);
+UFD_API void ufd_source_put(struct ufd_source *src);
+
+/* ---- engine and contexts ------------------------------------------------- */
+
+/* A new engine.  Most programs use one; ufd_engine_default() makes it. */
+UFD_API struct ufd_engine *ufd_engine_new(void);
+UFD_API void ufd_engine_free(struct ufd_engine *eng);
+UFD_API struct ufd_engine *ufd_engine_default(void);
+
+/* Open a context as an open() of /dev/iommu by @cred would. */
+UFD_API int ufd_ctx_open(struct ufd_engine *eng, const struct ufd_cred *cred,
+			 struct ufd_ctx **out);
+/*
+ * Drop the reference ufd_ctx_open() returned.  When the last reference goes
+ * (derived fds such as access fds hold their own), every object is
+ * destroyed and every pin released before this returns.
+ */
+UFD_API void ufd_ctx_close(struct ufd_ctx *ctx);
+/* Extra references, for derived fds that keep the context alive. */
+UFD_API void ufd_ctx_get(struct ufd_ctx *ctx);
+UFD_API void ufd_ctx_put(struct ufd_ctx *ctx);
+
+/* IOMMU_DESTROY: -ENOENT missing, -EBUSY while something uses it. */
+UFD_API int ufd_destroy(struct ufd_ctx *ctx, uint32_t id);
+
+/* ---- IO address spaces ----------------------------------------------------- */
+
+enum {
+	UFD_MAP_FIXED_IOVA = 1 << 0,
+	UFD_MAP_WRITE = 1 << 1,
+	UFD_MAP_READ = 1 << 2,
+};
+
+UFD_API int ufd_ioas_alloc(struct ufd_ctx *ctx, uint32_t *out_ioas_id);
+/*
+ * Map [uaddr, uaddr + length) of @src at *iova (UFD_MAP_FIXED_IOVA) or at
+ * an IOVA the engine picks and stores in *iova.
+ */
+UFD_API int ufd_ioas_map(struct ufd_ctx *ctx, uint32_t ioas_id,
+			 struct ufd_source *src, uint64_t uaddr,
+			 uint64_t length, uint64_t *iova, unsigned int flags);
+/* Map what [src_iova, +length) of @src_ioas maps, sharing its pages. */
+UFD_API int ufd_ioas_copy(struct ufd_ctx *ctx, uint32_t dst_ioas_id,
+			  uint32_t src_ioas_id, uint64_t src_iova,
+			  uint64_t length, uint64_t *dst_iova,
+			  unsigned int flags);
+/*
+ * Unmap every area inside [iova, iova + length); an area that sticks out
+ * fails the call (-ENOENT) and nothing is unmapped.  iova 0 with length
+ * UINT64_MAX unmaps everything.  *unmapped gets the bytes unmapped.
+ */
+UFD_API int ufd_ioas_unmap(struct ufd_ctx *ctx, uint32_t ioas_id,
+			   uint64_t iova, uint64_t length, uint64_t *unmapped);
+/*
+ * The usable IOVA ranges; up to @max are stored in @ranges, *num gets the
+ * total, *alignment the IOVA alignment.
+ */
+UFD_API int ufd_ioas_iova_ranges(struct ufd_ctx *ctx, uint32_t ioas_id,
+				 struct ufd_iova_range *ranges, uint32_t max,
+				 uint32_t *num, uint64_t *alignment);
+/* Replace the allowed list.  -EADDRINUSE if one intersects a reservation. */
+UFD_API int ufd_ioas_allow_iovas(struct ufd_ctx *ctx, uint32_t ioas_id,
+				 const struct ufd_iova_range *ranges,
+				 uint32_t num);
+/*
+ * Reserve [start, last].  -EADDRINUSE if it intersects an area or an
+ * allowed range.  Reservations made here live as long as the IOAS.
+ */
+UFD_API int ufd_ioas_reserve(struct ufd_ctx *ctx, uint32_t ioas_id,
+			     uint64_t start, uint64_t last);
+/* IOMMU_OPTION_HUGE_PAGES. */
+UFD_API int ufd_ioas_set_huge_pages(struct ufd_ctx *ctx, uint32_t ioas_id,
+				    bool enable);
+UFD_API int ufd_ioas_get_huge_pages(struct ufd_ctx *ctx, uint32_t ioas_id,
+				    bool *enabled);
+
+/* IOMMU_OPTION_RLIMIT_MODE: 0 per user, 1 per process. */
+UFD_API int ufd_ctx_set_rlimit_mode(struct ufd_ctx *ctx,
+				    const struct ufd_cred *cred,
+				    uint64_t mode);
+UFD_API int ufd_ctx_get_rlimit_mode(struct ufd_ctx *ctx, uint64_t *mode);
+
+/* IOMMU_VFIO_IOAS: the IOAS that VFIO type1 calls use. */
+UFD_API int ufd_ctx_get_compat_ioas(struct ufd_ctx *ctx, uint32_t *ioas_id);
+UFD_API int ufd_ctx_set_compat_ioas(struct ufd_ctx *ctx, uint32_t ioas_id);
+UFD_API void ufd_ctx_clear_compat_ioas(struct ufd_ctx *ctx);
+
+/* ---- access objects: an in-process user of an IOAS ----------------------- */
+
+/*
+ * An access reads and writes IOVA, or pins IOVA to reach it directly (an
+ * emulated device's DMA).  When an area with pins of the access is about
+ * to be unmapped, the engine calls ops->unmap; the owner must unpin every
+ * pin that intersects [iova, iova + length) before it returns.
+ */
+struct ufd_access_ops {
+	void (*unmap)(void *priv, uint64_t iova, uint64_t length);
+	/* Called once when the access is destroyed, after its pins are gone. */
+	void (*destroy)(void *priv);
+};
+
+enum {
+	UFD_ACCESS_RW_WRITE = 1 << 0, /* to IOVA, from the buffer */
+	UFD_ACCESS_RW_SLOW = 1 << 1,  /* never use pinned pages (tests) */
+};
+
+UFD_API int ufd_access_create(struct ufd_ctx *ctx, uint32_t ioas_id,
+			      const struct ufd_access_ops *ops, void *priv,
+			      uint32_t *out_access_id);
+UFD_API void ufd_access_destroy(struct ufd_ctx *ctx, uint32_t access_id);
+/* The priv pointer given at creation; -ENOENT if no such access. */
+UFD_API int ufd_access_get_priv(struct ufd_ctx *ctx, uint32_t access_id,
+				void **priv);
+/* Move the access to another IOAS; it must hold no pins. */
+UFD_API int ufd_access_replace_ioas(struct ufd_ctx *ctx, uint32_t access_id,
+				    uint32_t ioas_id);
+/*
+ * Pin [iova, iova + length): on success hosts[i] is where page i of the
+ * range (page-aligned around iova) is reached.  -ENOENT if the range is
+ * not fully mapped, -EPERM for a write pin of a read-only area.
+ */
+UFD_API int ufd_access_pin(struct ufd_ctx *ctx, uint32_t access_id,
+			   uint64_t iova, uint64_t length, bool writable,
+			   void **hosts);
+UFD_API void ufd_access_unpin(struct ufd_ctx *ctx, uint32_t access_id,
+			      uint64_t iova, uint64_t length);
+/* Copy between IOVA and @buf (engine memory), on live memory. */
+UFD_API int ufd_access_rw(struct ufd_ctx *ctx, uint32_t access_id,
+			  uint64_t iova, void *buf, size_t length,
+			  unsigned int flags);
+
+/* ---- inspection ------------------------------------------------------------ */
+
+/* Number of pins on the page at @uaddr of @src (MD_CHECK_REFS). */
+UFD_API int ufd_engine_page_pins(struct ufd_engine *eng,
+				 struct ufd_source *src, uint64_t uaddr,
+				 unsigned int *pins);
+/* Bytes pinned and charged to @uid / to process @pid. */
+UFD_API uint64_t ufd_engine_pinned_bytes_user(struct ufd_engine *eng,
+					      uid_t uid);
+UFD_API uint64_t ufd_engine_pinned_bytes_pid(struct ufd_engine *eng,
+					     pid_t pid);
+
+struct ufd_area_info {
+	uint64_t iova;
+	uint64_t length;
+	uint64_t uaddr;
+	unsigned int flags;    /* UFD_MAP_READ | UFD_MAP_WRITE */
+	uint32_t pages_id;     /* areas sharing pinned pages share this */
+	uint64_t pinned_bytes; /* of the pages object, whole */
+};
+/* Call @fn for each area of the IOAS in IOVA order; stops on non-zero. */
+UFD_API int ufd_ioas_for_each_area(struct ufd_ctx *ctx, uint32_t ioas_id,
+				   int (*fn)(void *arg,
+					     const struct ufd_area_info *info),
+				   void *arg);
+
+/*
+ * Check every internal invariant of the engine (trees ordered and
+ * augmented, counts agree).  Returns 0, or -EUCLEAN and prints what is
+ * wrong to stderr.  For tests and fuzzing.
+ */
+UFD_API int ufd_engine_check(struct ufd_engine *eng);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

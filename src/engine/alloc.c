@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every engine allocation goes through here, so tests can make the Nth
+ * one fail (ufd_fail_nth) and check that the failed call changed nothing
+ * and leaked nothing, as iommufd_fail_nth does for the kernel.
+ * The counters are atomics; no lock.
+ */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "engine/engine.h"
+
+static atomic_ulong fail_countdown; /* 0: off; 1: the next one fails */
+static atomic_ulong alloc_count;
+
+void ufd_fail_nth(unsigned long nth)
+{
+	atomic_store(&fail_countdown, nth);
+}
+
+unsigned long ufd_alloc_count(void)
+{
+	return atomic_load(&alloc_count);
+}
+
+static bool should_fail(void)
+{
+	unsigned long c = atomic_load(&fail_countdown);
+
+	atomic_fetch_add(&alloc_count, 1);
+	while (c) {
+		if (atomic_compare_exchange_weak(&fail_countdown, &c, c - 1))
+			return c == 1;
+	}
+	return false;
+}
+
+void *ufd_zalloc(size_t size)
+{
+	if (should_fail())
+		return NULL;
+	return calloc(1, size);
+}
+
+void *ufd_calloc(size_t n, size_t size)
+{
+	if (should_fail())
+		return NULL;
+	return calloc(n, size);
+}
+
+void *ufd_realloc_array(void *p, size_t n, size_t size)
+{
+	if (should_fail())
+		return NULL;
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	return realloc(p, (n && size) ? n * size : 1);
+}

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Engine internals.  The object model follows iommufd:
+ *
+ *   ufd_engine    process- (or daemon-) wide: every pages object (for pin
+ *                 counting across contexts), memory accounting per user and
+ *                 per process, the one engine lock.
+ *   ufd_ctx       one open of /dev/iommu: a table of objects with 32-bit
+ *                 IDs (never 0, the lowest free one is reused).
+ *   ufd_ioas      an IO address space: areas (IOVA -> pages), allowed and
+ *                 reserved IOVA ranges, the accesses that use it.
+ *   ufd_area      one mapping; points into a pages object.
+ *   ufd_pages     a range of a memory source's address space, pinned on
+ *                 demand and shared by every area that maps it (COPY), so
+ *                 memory is pinned and accounted once.
+ *   ufd_access    an in-process user of an IOAS (the emulated device side).
+ *
+ * Intervals are [start, last] with last inclusive everywhere; "end" names
+ * an exclusive bound.  Page indexes of a pages object count from its
+ * page-aligned start.
+ *
+ * Locking: one recursive mutex per engine (eng->lock) guards everything
+ * below it.  Public entry points take it; internal functions (iopt_*,
+ * pages_*, obj_*) expect it held.  It is recursive because an access's
+ * unmap callback, run from inside unmap, calls back into the engine.
+ */
+#ifndef UFD_ENGINE_H
+#define UFD_ENGINE_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "engine/itree.h"
+#include "uiommufd.h"
+
+#define UFD_PAGE_SIZE 4096ULL
+#define UFD_PAGE_SHIFT 12
+/* Largest alignment automatic IOVA allocation asks for (a PMD). */
+#define UFD_HPAGE_SIZE (2ULL << 20)
+
+#define UFD_ULONG_MAX UINT64_MAX
+
+#define ALIGN_DOWN_U64(x, a) ((x) & ~((uint64_t)(a) - 1))
+
+/* ---- allocation with fault injection ---- */
+
+void *ufd_zalloc(size_t size);
+void *ufd_calloc(size_t n, size_t size);
+void *ufd_realloc_array(void *p, size_t n, size_t size);
+/* Tests: make the Nth allocation from now fail (0: never). */
+UFD_API void ufd_fail_nth(unsigned long nth);
+UFD_API unsigned long ufd_alloc_count(void);
+
+/* ---- objects ---- */
+
+enum ufd_obj_type {
+	UFD_OBJ_NONE = 0,
+	UFD_OBJ_IOAS,
+	UFD_OBJ_ACCESS,
+	UFD_OBJ_DEVICE,
+	UFD_OBJ_HWPT_PAGING,
+	UFD_OBJ_HWPT_NESTED,
+	UFD_OBJ_FAULT,
+	UFD_OBJ_SELFTEST,
+	UFD_OBJ_ANY,
+	UFD_OBJ_NR,
+};
+
+struct ufd_obj {
+	uint32_t id;
+	enum ufd_obj_type type;
+	unsigned int users;  /* other objects or owners that hold this one */
+	bool visible;        /* finalized: lookups find it */
+	bool internal;       /* not destroyable by IOMMU_DESTROY */
+};
+
+struct ufd_ctx;
+
+struct ufd_obj_ops {
+	void (*destroy)(struct ufd_ctx *ctx, struct ufd_obj *obj);
+};
+
+struct ufd_engine {
+	pthread_mutex_t lock;
+	struct itree all_pages;   /* every pages object, by source address */
+	uint32_t next_pages_id;
+	struct ufd_charge {
+		uint64_t key;     /* uid or pid */
+		uint64_t pages;
+	} *user_charge, *pid_charge;
+	size_t n_user_charge, n_pid_charge;
+	size_t temp_memory_limit; /* SET_TEMP_MEMORY_LIMIT; batching only */
+	unsigned int nr_ctx;
+	struct ufd_ctx *ctx_list; /* every open context */
+};
+
+enum ufd_account_mode {
+	UFD_ACCOUNT_NONE = 0, /* CAP_IPC_LOCK */
+	UFD_ACCOUNT_USER,
+	UFD_ACCOUNT_MM,
+};
+
+struct ufd_ctx {
+	struct ufd_engine *eng;
+	unsigned int refs;
+	struct ufd_obj **objs;   /* indexed by id; slot 0 unused */
+	uint32_t nr_slots;       /* capacity of objs */
+	uint32_t next_unused;    /* every id >= this is free */
+	uint32_t *free_ids;      /* min-heap of freed ids < next_unused */
+	uint32_t nr_free, cap_free;
+	uint32_t nr_objs;
+	enum ufd_account_mode account_mode; /* RLIMIT_MODE: USER or MM */
+	uint32_t compat_ioas_id;            /* IOMMU_VFIO_IOAS; 0: none */
+	struct ufd_cred cred;               /* of the opener */
+	struct ufd_ctx *next, *prev;        /* eng->ctx_list */
+};
+
+int obj_alloc(struct ufd_ctx *ctx, struct ufd_obj *obj,
+	      enum ufd_obj_type type);
+void obj_finalize(struct ufd_ctx *ctx, struct ufd_obj *obj);
+/* Undo obj_alloc of an object never finalized; does not free it. */
+void obj_abort(struct ufd_ctx *ctx, struct ufd_obj *obj);
+/* Find a visible object of @type (UFD_OBJ_ANY: any). -ENOENT otherwise. */
+struct ufd_obj *obj_find(struct ufd_ctx *ctx, uint32_t id,
+			 enum ufd_obj_type type);
+/* Per-type destroy ops (ioas.c, access.c). */
+void ioas_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+void access_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+/* Remove from the table and free through the type's destroy op. */
+void obj_destroy(struct ufd_ctx *ctx, struct ufd_obj *obj);
+
+static inline void eng_lock(struct ufd_engine *eng)
+{
+	pthread_mutex_lock(&eng->lock);
+}
+
+static inline void eng_unlock(struct ufd_engine *eng)
+{
+	pthread_mutex_unlock(&eng->lock);
+}
+
+/* ---- pages ---- */
+
+struct ufd_pages {
+	struct ufd_engine *eng;
+	struct ufd_source *src;
+	uint32_t id;             /* for inspection only */
+	unsigned int refs;       /* areas (and copies in flight) */
+	uint64_t uaddr;          /* page aligned */
+	uint64_t npages;
+	bool writable;
+	enum ufd_account_mode account_mode;
+	uid_t uid;               /* charged to, per user */
+	pid_t pid;               /* charged to, per process */
+	uint64_t memlock_limit;  /* pages */
+	struct itree pin_users;  /* struct pages_pin_user, page indexes */
+	uint64_t npinned;        /* pages covered by pin_users */
+	struct itree_node eng_node; /* in eng->all_pages, source addresses */
+};
+
+struct pages_pin_user {
+	struct itree_node node; /* [first, last] page index */
+	bool writable;
+};
+
+int pages_alloc(struct ufd_engine *eng, struct ufd_source *src,
+		uint64_t uaddr, uint64_t length, bool writable,
+		const struct ufd_cred *cred, enum ufd_account_mode mode,
+		struct ufd_pages **out);
+void pages_get(struct ufd_pages *pages);
+void pages_put(struct ufd_pages *pages);
+/* Pin page indexes [first, last] for one more user; -EFAULT, -ENOMEM. */
+int pages_pin(struct ufd_pages *pages, uint64_t first, uint64_t last,
+	      bool writable, struct pages_pin_user **out);
+void pages_unpin(struct ufd_pages *pages, struct pages_pin_user *user);
+/* Is page @index pinned by anyone? */
+bool pages_index_pinned(struct ufd_pages *pages, uint64_t index);
+/* Copy between byte offset @start of the pages object and @buf. */
+int pages_rw(struct ufd_pages *pages, uint64_t start_byte, void *buf,
+	     size_t length, bool write);
+
+/* ---- IO page table (the IOAS's address space) ---- */
+
+struct ufd_area {
+	struct itree_node node;  /* IOVA [start, last] */
+	struct ufd_pages *pages;
+	uint64_t start_byte;     /* offset in pages of the first IOVA byte */
+	unsigned int prot;       /* UFD_MAP_READ | UFD_MAP_WRITE */
+	unsigned int num_accesses; /* access pins intersecting this area */
+	bool prevent_access;     /* being unmapped */
+};
+
+struct iopt_reserved {
+	struct itree_node node;
+	const void *owner;       /* NULL: ADD_RESERVED, lives with the IOAS */
+};
+
+struct iopt_allowed {
+	struct itree_node node;
+};
+
+struct ufd_access;
+
+struct io_pagetable {
+	struct itree areas;
+	struct itree allowed;
+	struct itree reserved;
+	uint64_t iova_alignment;
+	bool disable_large_pages;
+	struct ufd_access **accesses; /* attached accesses */
+	unsigned int nr_accesses, cap_accesses;
+};
+
+static inline uint64_t area_iova(const struct ufd_area *a)
+{
+	return a->node.start;
+}
+
+static inline uint64_t area_last_iova(const struct ufd_area *a)
+{
+	return a->node.last;
+}
+
+static inline uint64_t area_length(const struct ufd_area *a)
+{
+	return a->node.last - a->node.start + 1;
+}
+
+static inline uint64_t area_start_byte(const struct ufd_area *a,
+				       uint64_t iova)
+{
+	return a->start_byte + (iova - area_iova(a));
+}
+
+static inline uint64_t area_index(const struct ufd_area *a, uint64_t iova)
+{
+	return area_start_byte(a, iova) >> UFD_PAGE_SHIFT;
+}
+
+static inline struct ufd_area *area_first(struct io_pagetable *iopt,
+					  uint64_t start, uint64_t last)
+{
+	struct itree_node *n = itree_iter_first(&iopt->areas, start, last);
+
+	return n ? container_of(n, struct ufd_area, node) : NULL;
+}
+
+static inline struct ufd_area *area_next(struct ufd_area *a, uint64_t start,
+					 uint64_t last)
+{
+	struct itree_node *n = itree_iter_next(&a->node, start, last);
+
+	return n ? container_of(n, struct ufd_area, node) : NULL;
+}
+
+/*
+ * Walk the areas covering [iova, last] without holes.  After the loop,
+ * contig_done() tells whether the whole range was covered.
+ */
+struct iopt_contig_iter {
+	uint64_t cur_iova;
+	uint64_t last_iova;
+	struct ufd_area *area;
+};
+
+struct ufd_area *iopt_contig_first(struct iopt_contig_iter *it,
+				   struct io_pagetable *iopt, uint64_t iova,
+				   uint64_t last);
+struct ufd_area *iopt_contig_next(struct iopt_contig_iter *it);
+static inline bool iopt_contig_done(const struct iopt_contig_iter *it)
+{
+	return it->area && it->last_iova <= area_last_iova(it->area);
+}
+
+#define iopt_for_each_contig_area(it, a, iopt, iova, last)             \
+	for ((a) = iopt_contig_first((it), (iopt), (iova), (last)); (a); \
+	     (a) = iopt_contig_next(it))
+
+void iopt_init(struct io_pagetable *iopt);
+void iopt_destroy(struct io_pagetable *iopt);
+
+/* One element of a map: a piece of a pages object. */
+struct iopt_map_elm {
+	struct ufd_pages *pages; /* reference held by the element */
+	uint64_t start_byte;
+	uint64_t length;
+};
+
+int iopt_map_pages(struct io_pagetable *iopt, struct iopt_map_elm *elms,
+		   unsigned int nelms, uint64_t length, uint64_t *iova,
+		   unsigned int prot, bool alloc_iova);
+int iopt_get_pages(struct io_pagetable *iopt, uint64_t iova, uint64_t length,
+		   struct iopt_map_elm **elms, unsigned int *nelms);
+void iopt_put_elms(struct iopt_map_elm *elms, unsigned int nelms);
+int iopt_unmap(struct io_pagetable *iopt, uint64_t start, uint64_t last,
+	       uint64_t *unmapped);
+int iopt_reserve(struct io_pagetable *iopt, uint64_t start, uint64_t last,
+		 const void *owner);
+void iopt_remove_reserved(struct io_pagetable *iopt, const void *owner);
+int iopt_set_allow(struct io_pagetable *iopt,
+		   const struct ufd_iova_range *ranges, uint32_t num);
+int iopt_disable_large_pages(struct io_pagetable *iopt);
+void iopt_enable_large_pages(struct io_pagetable *iopt);
+int iopt_add_access(struct io_pagetable *iopt, struct ufd_access *access);
+void iopt_remove_access(struct io_pagetable *iopt, struct ufd_access *access);
+int iopt_check(struct io_pagetable *iopt);
+
+/* ---- IOAS ---- */
+
+struct ufd_ioas {
+	struct ufd_obj obj;
+	struct io_pagetable iopt;
+};
+
+struct ufd_ioas *ioas_find(struct ufd_ctx *ctx, uint32_t id);
+
+/* ---- access ---- */
+
+struct ufd_access {
+	struct ufd_obj obj;
+	struct ufd_ctx *ctx;
+	struct ufd_ioas *ioas;    /* NULL when detached */
+	const struct ufd_access_ops *ops;
+	void *priv;
+	uint64_t iova_alignment;  /* PAGE_SIZE when it pins */
+	/* pins of this access: [iova, last] each, for unmap and checks */
+	struct itree pins;
+};
+
+void access_notify_unmap(struct io_pagetable *iopt, uint64_t iova,
+			 uint64_t length);
+
+#endif

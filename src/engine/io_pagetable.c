@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The IO page table of an IOAS: which IOVA maps which memory.
+ *
+ *   areas     interval tree of struct ufd_area, never overlapping; each
+ *             maps [iova, last] to bytes [start_byte, ...] of a pages object
+ *   reserved  interval tree of ranges nothing may be mapped at (a device's
+ *             aperture holes, ADD_RESERVED); they may overlap each other
+ *   allowed   if not empty, automatic IOVA allocation stays inside these,
+ *             and no reservation may intersect them
+ *
+ * iova_alignment is the largest of the IO page sizes in use (domains,
+ * accesses that pin, PAGE_SIZE when large pages are disabled); every area's
+ * IOVA, length and sub-page offset are multiples of it.
+ *
+ * Unmap removes whole areas only and is all-or-nothing: every area the
+ * range touches must lie inside it, else -ENOENT and nothing changes.
+ * Accesses that pin an area are told before it goes (access_notify_unmap)
+ * and must drop their pins.
+ *
+ * Intervals are inclusive.  Locking: eng->lock held by the caller.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+void iopt_init(struct io_pagetable *iopt)
+{
+	memset(iopt, 0, sizeof(*iopt));
+	iopt->iova_alignment = 1;
+}
+
+static void free_tree_nodes(struct itree *t, size_t offset)
+{
+	struct itree_node *n;
+
+	while ((n = itree_iter_first(t, 0, UFD_ULONG_MAX))) {
+		itree_remove(t, n);
+		free((char *)n - offset);
+	}
+}
+
+/* Called with no areas and no accesses left. */
+void iopt_destroy(struct io_pagetable *iopt)
+{
+	free_tree_nodes(&iopt->reserved, offsetof(struct iopt_reserved, node));
+	free_tree_nodes(&iopt->allowed, offsetof(struct iopt_allowed, node));
+	free(iopt->accesses);
+	iopt->accesses = NULL;
+}
+
+/* ---- contiguous walks ---- */
+
+struct ufd_area *iopt_contig_first(struct iopt_contig_iter *it,
+				   struct io_pagetable *iopt, uint64_t iova,
+				   uint64_t last)
+{
+	it->cur_iova = iova;
+	it->last_iova = last;
+	it->area = area_first(iopt, iova, iova);
+	if (it->area && !it->area->pages)
+		it->area = NULL;
+	return it->area;
+}
+
+struct ufd_area *iopt_contig_next(struct iopt_contig_iter *it)
+{
+	uint64_t last;
+
+	if (!it->area)
+		return NULL;
+	last = area_last_iova(it->area);
+	if (it->last_iova <= last)
+		return NULL;
+	it->cur_iova = last + 1;
+	it->area = area_next(it->area, it->cur_iova, it->last_iova);
+	if (!it->area)
+		return NULL;
+	if (area_iova(it->area) != it->cur_iova || !it->area->pages) {
+		it->area = NULL;
+		return NULL;
+	}
+	return it->area;
+}
+
+/* ---- IOVA allocation ---- */
+
+static uint64_t roundup_pow2(uint64_t v)
+{
+	if (v <= 1)
+		return 1;
+	return 1ULL << (64 - __builtin_clzll(v - 1));
+}
+
+/*
+ * Can [*start, last] hold @length bytes at @alignment, keeping the user
+ * address's offset in its page?  On success *start is the place.
+ */
+static bool fit_in_range(uint64_t *start, uint64_t last, uint64_t length,
+			 uint64_t alignment, uint64_t page_offset)
+{
+	uint64_t aligned;
+
+	if (__builtin_add_overflow(*start, alignment - 1, &aligned))
+		return false;
+	aligned &= ~(alignment - 1);
+	aligned |= page_offset;
+	if (aligned >= last || last - aligned < length - 1)
+		return false;
+	*start = aligned;
+	return true;
+}
+
+static int iopt_alloc_iova(struct io_pagetable *iopt, uint64_t *iova,
+			   uint64_t uaddr, uint64_t length)
+{
+	const struct itree *used[] = { &iopt->reserved, &iopt->areas };
+	const struct itree *allowed[] = { &iopt->allowed };
+	uint64_t page_offset = uaddr % UFD_PAGE_SIZE;
+	uint64_t lo = UFD_PAGE_SIZE, hi = UFD_ULONG_MAX - UFD_PAGE_SIZE;
+	struct itree_span asp, usp;
+	uint64_t alignment;
+
+	if (length == 0 || length >= UFD_ULONG_MAX / 2)
+		return -EOVERFLOW;
+	alignment = roundup_pow2(length);
+	if (uaddr && (1ULL << __builtin_ctzll(uaddr)) < alignment)
+		alignment = 1ULL << __builtin_ctzll(uaddr);
+	if (alignment > UFD_HPAGE_SIZE)
+		alignment = UFD_HPAGE_SIZE;
+	if (alignment < iopt->iova_alignment)
+		return -EINVAL;
+
+	for (itree_span_first(&asp, allowed, 1, lo, hi); !asp.done;
+	     itree_span_next(&asp)) {
+		uint64_t start = asp.start;
+
+		if (itree_empty(&iopt->allowed))
+			asp.is_used = true; /* no list: everything allowed */
+		if (!asp.is_used)
+			continue;
+		if (!fit_in_range(&start, asp.last, length, alignment,
+				  page_offset))
+			continue;
+		for (itree_span_first(&usp, used, 2, start, asp.last);
+		     !usp.done; itree_span_next(&usp)) {
+			uint64_t hole = usp.start;
+
+			if (usp.is_used)
+				continue;
+			if (!fit_in_range(&hole, usp.last, length, alignment,
+					  page_offset))
+				continue;
+			*iova = hole;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static int iopt_check_iova(struct io_pagetable *iopt, uint64_t iova,
+			   uint64_t length)
+{
+	uint64_t last;
+
+	if (iova & (iopt->iova_alignment - 1))
+		return -EINVAL;
+	if (__builtin_add_overflow(iova, length - 1, &last))
+		return -EOVERFLOW;
+	if (itree_iter_first(&iopt->reserved, iova, last))
+		return -EINVAL;
+	if (itree_iter_first(&iopt->areas, iova, last))
+		return -EEXIST;
+	return 0;
+}
+
+/* ---- map ---- */
+
+static int area_init(struct io_pagetable *iopt, struct ufd_area *area,
+		     const struct iopt_map_elm *elm, uint64_t iova,
+		     unsigned int prot)
+{
+	uint64_t last_byte;
+
+	if ((prot & UFD_MAP_WRITE) && !elm->pages->writable)
+		return -EPERM;
+	if ((elm->start_byte % UFD_PAGE_SIZE) & (iopt->iova_alignment - 1))
+		return -EINVAL;
+	area->prot = prot;
+	area->start_byte = elm->start_byte;
+	area->node.start = iova;
+	if (__builtin_add_overflow(iova, elm->length - 1, &area->node.last))
+		return -EOVERFLOW;
+	if (__builtin_add_overflow(elm->start_byte, elm->length - 1,
+				   &last_byte))
+		return -EOVERFLOW;
+	if ((last_byte >> UFD_PAGE_SHIFT) >= elm->pages->npages)
+		return -EOVERFLOW;
+	return 0;
+}
+
+/*
+ * Map the elements back to back at *iova (or at an allocated IOVA).  On
+ * success the areas own the elements' pages references; on failure
+ * nothing changed and the caller still owns them.
+ */
+int iopt_map_pages(struct io_pagetable *iopt, struct iopt_map_elm *elms,
+		   unsigned int nelms, uint64_t length, uint64_t *iova,
+		   unsigned int prot, bool alloc_iova)
+{
+	struct ufd_area **areas;
+	uint64_t cur;
+	unsigned int i, inserted = 0;
+	int rc;
+
+	areas = ufd_calloc(nelms, sizeof(*areas));
+	if (!areas)
+		return -ENOMEM;
+	for (i = 0; i != nelms; i++) {
+		areas[i] = ufd_zalloc(sizeof(**areas));
+		if (!areas[i]) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+	}
+
+	if (!length || (length & (iopt->iova_alignment - 1))) {
+		rc = -EINVAL;
+		goto out_free;
+	}
+	if (alloc_iova) {
+		rc = iopt_alloc_iova(iopt, iova,
+				     elms[0].pages->uaddr + elms[0].start_byte,
+				     length);
+		if (rc)
+			goto out_free;
+	}
+	rc = iopt_check_iova(iopt, *iova, length);
+	if (rc)
+		goto out_free;
+
+	cur = *iova;
+	for (i = 0; i != nelms; i++) {
+		rc = area_init(iopt, areas[i], &elms[i], cur, prot);
+		if (rc)
+			goto out_remove;
+		cur += elms[i].length;
+	}
+	for (i = 0; i != nelms; i++) {
+		areas[i]->pages = elms[i].pages;
+		itree_insert(&iopt->areas, &areas[i]->node);
+		inserted++;
+	}
+	/* Domains are filled here once devices exist (issue 3). */
+	free(areas);
+	return 0;
+
+out_remove:
+	for (i = 0; i != inserted; i++)
+		itree_remove(&iopt->areas, &areas[i]->node);
+out_free:
+	for (i = 0; i != nelms; i++)
+		free(areas[i]);
+	free(areas);
+	return rc;
+}
+
+void iopt_put_elms(struct iopt_map_elm *elms, unsigned int nelms)
+{
+	unsigned int i;
+
+	for (i = 0; i != nelms; i++)
+		if (elms[i].pages)
+			pages_put(elms[i].pages);
+	free(elms);
+}
+
+/* The pages behind [iova, iova + length), which must be mapped without
+ * holes, one element per area, each with a reference. */
+int iopt_get_pages(struct io_pagetable *iopt, uint64_t iova, uint64_t length,
+		   struct iopt_map_elm **out, unsigned int *nout)
+{
+	struct iopt_contig_iter it;
+	struct iopt_map_elm *elms = NULL, *e;
+	struct ufd_area *area;
+	unsigned int n = 0;
+	uint64_t last;
+
+	if (!length)
+		return -EINVAL;
+	if (__builtin_add_overflow(iova, length - 1, &last))
+		return -EOVERFLOW;
+	iopt_for_each_contig_area(&it, area, iopt, iova, last) {
+		uint64_t l = last < area_last_iova(area) ? last :
+							   area_last_iova(area);
+
+		e = ufd_realloc_array(elms, n + 1, sizeof(*elms));
+		if (!e) {
+			iopt_put_elms(elms, n);
+			return -ENOMEM;
+		}
+		elms = e;
+		elms[n].pages = area->pages;
+		elms[n].start_byte = area_start_byte(area, it.cur_iova);
+		elms[n].length = l - it.cur_iova + 1;
+		pages_get(area->pages);
+		n++;
+	}
+	if (!iopt_contig_done(&it)) {
+		iopt_put_elms(elms, n);
+		return -ENOENT;
+	}
+	*out = elms;
+	*nout = n;
+	return 0;
+}
+
+/* ---- unmap ---- */
+
+static void area_free(struct io_pagetable *iopt, struct ufd_area *area)
+{
+	itree_remove(&iopt->areas, &area->node);
+	pages_put(area->pages);
+	free(area);
+}
+
+int iopt_unmap(struct io_pagetable *iopt, uint64_t start, uint64_t last,
+	       uint64_t *unmapped)
+{
+	struct ufd_area *area;
+	uint64_t bytes = 0;
+	unsigned int tries = 0;
+
+	/* All or nothing: refuse before touching anything. */
+	for (area = area_first(iopt, start, last); area;
+	     area = area_next(area, start, last))
+		if (area_iova(area) < start || area_last_iova(area) > last)
+			return -ENOENT;
+
+	while ((area = area_first(iopt, start, last))) {
+		uint64_t area_last = area_last_iova(area);
+
+		if (area->num_accesses) {
+			/* The accesses' unmap callbacks drop their pins. */
+			area->prevent_access = true;
+			access_notify_unmap(iopt, area_iova(area),
+					    area_length(area));
+			if (++tries > 100 || area->num_accesses) {
+				area->prevent_access = false;
+				if (unmapped)
+					*unmapped = bytes;
+				return -EDEADLK;
+			}
+			continue;
+		}
+		tries = 0;
+		bytes += area_length(area);
+		area_free(iopt, area);
+		if (area_last >= last)
+			break;
+		start = area_last + 1;
+	}
+	if (unmapped)
+		*unmapped = bytes;
+	return 0;
+}
+
+/* ---- reserved and allowed ranges ---- */
+
+int iopt_reserve(struct io_pagetable *iopt, uint64_t start, uint64_t last,
+		 const void *owner)
+{
+	struct iopt_reserved *r;
+
+	if (itree_iter_first(&iopt->areas, start, last) ||
+	    itree_iter_first(&iopt->allowed, start, last))
+		return -EADDRINUSE;
+	r = ufd_zalloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->node.start = start;
+	r->node.last = last;
+	r->owner = owner;
+	itree_insert(&iopt->reserved, &r->node);
+	return 0;
+}
+
+void iopt_remove_reserved(struct io_pagetable *iopt, const void *owner)
+{
+	struct itree_node *n, *next;
+
+	for (n = itree_iter_first(&iopt->reserved, 0, UFD_ULONG_MAX); n;
+	     n = next) {
+		struct iopt_reserved *r =
+			container_of(n, struct iopt_reserved, node);
+
+		next = itree_iter_next(n, 0, UFD_ULONG_MAX);
+		if (r->owner == owner) {
+			itree_remove(&iopt->reserved, n);
+			free(r);
+		}
+	}
+}
+
+int iopt_set_allow(struct io_pagetable *iopt,
+		   const struct ufd_iova_range *ranges, uint32_t num)
+{
+	struct itree fresh = ITREE_INIT, old;
+	struct itree_node *n;
+	uint32_t i;
+	int rc = 0;
+
+	for (i = 0; i != num; i++) {
+		struct iopt_allowed *a;
+
+		if (ranges[i].start >= ranges[i].last) {
+			rc = -EINVAL;
+			goto out_free;
+		}
+		if (itree_iter_first(&fresh, ranges[i].start, ranges[i].last)) {
+			rc = -EINVAL;
+			goto out_free;
+		}
+		a = ufd_zalloc(sizeof(*a));
+		if (!a) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+		a->node.start = ranges[i].start;
+		a->node.last = ranges[i].last;
+		itree_insert(&fresh, &a->node);
+	}
+	itree_for_each(n, &fresh, 0, UFD_ULONG_MAX) {
+		if (itree_iter_first(&iopt->reserved, n->start, n->last)) {
+			rc = -EADDRINUSE;
+			goto out_free;
+		}
+	}
+	old = iopt->allowed;
+	iopt->allowed = fresh;
+	fresh = old;
+out_free:
+	free_tree_nodes(&fresh, offsetof(struct iopt_allowed, node));
+	return rc;
+}
+
+/* ---- alignment ---- */
+
+static int iopt_check_alignment(struct io_pagetable *iopt, uint64_t align)
+{
+	struct ufd_area *area;
+	uint64_t mask = align - 1;
+
+	for (area = area_first(iopt, 0, UFD_ULONG_MAX); area;
+	     area = area_next(area, 0, UFD_ULONG_MAX))
+		if ((area_iova(area) & mask) || (area_length(area) & mask) ||
+		    ((area->start_byte % UFD_PAGE_SIZE) & mask))
+			return -EADDRINUSE;
+	return 0;
+}
+
+static int iopt_calculate_alignment(struct io_pagetable *iopt)
+{
+	uint64_t align = iopt->disable_large_pages ? UFD_PAGE_SIZE : 1;
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i != iopt->nr_accesses; i++)
+		if (iopt->accesses[i]->iova_alignment > align)
+			align = iopt->accesses[i]->iova_alignment;
+	if (align > iopt->iova_alignment) {
+		rc = iopt_check_alignment(iopt, align);
+		if (rc)
+			return rc;
+	}
+	iopt->iova_alignment = align;
+	return 0;
+}
+
+int iopt_disable_large_pages(struct io_pagetable *iopt)
+{
+	int rc;
+
+	if (iopt->disable_large_pages)
+		return 0;
+	iopt->disable_large_pages = true;
+	rc = iopt_calculate_alignment(iopt);
+	if (rc)
+		iopt->disable_large_pages = false;
+	return rc;
+}
+
+void iopt_enable_large_pages(struct io_pagetable *iopt)
+{
+	iopt->disable_large_pages = false;
+	iopt_calculate_alignment(iopt); /* lowering cannot fail */
+}
+
+int iopt_add_access(struct io_pagetable *iopt, struct ufd_access *access)
+{
+	int rc;
+
+	if (iopt->nr_accesses == iopt->cap_accesses) {
+		unsigned int n = iopt->cap_accesses ? iopt->cap_accesses * 2 : 4;
+		struct ufd_access **a;
+
+		a = ufd_realloc_array(iopt->accesses, n, sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		iopt->accesses = a;
+		iopt->cap_accesses = n;
+	}
+	iopt->accesses[iopt->nr_accesses++] = access;
+	rc = iopt_calculate_alignment(iopt);
+	if (rc)
+		iopt->nr_accesses--;
+	return rc;
+}
+
+void iopt_remove_access(struct io_pagetable *iopt, struct ufd_access *access)
+{
+	unsigned int i;
+
+	for (i = 0; i != iopt->nr_accesses; i++) {
+		if (iopt->accesses[i] == access) {
+			iopt->accesses[i] = iopt->accesses[--iopt->nr_accesses];
+			break;
+		}
+	}
+	iopt_calculate_alignment(iopt);
+}
+
+/* ---- invariants ---- */
+
+int iopt_check(struct io_pagetable *iopt)
+{
+	struct ufd_area *area, *prev = NULL;
+	uint64_t mask = iopt->iova_alignment - 1;
+
+	if (itree_check(&iopt->areas) || itree_check(&iopt->reserved) ||
+	    itree_check(&iopt->allowed)) {
+		fprintf(stderr, "uiommufd: iopt tree corrupt\n");
+		return -EUCLEAN;
+	}
+	for (area = area_first(iopt, 0, UFD_ULONG_MAX); area;
+	     area = area_next(area, 0, UFD_ULONG_MAX)) {
+		uint64_t last_byte = area->start_byte + area_length(area) - 1;
+
+		if (prev && area_iova(area) <= area_last_iova(prev)) {
+			fprintf(stderr, "uiommufd: areas overlap\n");
+			return -EUCLEAN;
+		}
+		if (!area->pages ||
+		    (last_byte >> UFD_PAGE_SHIFT) >= area->pages->npages) {
+			fprintf(stderr, "uiommufd: area outside its pages\n");
+			return -EUCLEAN;
+		}
+		if ((area_iova(area) & mask) || (area_length(area) & mask)) {
+			fprintf(stderr, "uiommufd: area misaligned\n");
+			return -EUCLEAN;
+		}
+		if (itree_iter_first(&iopt->reserved, area_iova(area),
+				     area_last_iova(area))) {
+			fprintf(stderr, "uiommufd: area over a reservation\n");
+			return -EUCLEAN;
+		}
+		prev = area;
+	}
+	return 0;
+}

@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Engines, contexts and the object table.
+ *
+ * A context's objects live in an array indexed by ID.  IDs are 32-bit and
+ * never 0; a new object gets the lowest free ID, as the kernel's xarray
+ * allocation does: freed IDs wait in a min-heap, and IDs at or above
+ * next_unused have never been handed out.  An object is allocated (ID
+ * taken, invisible), then finalized (lookups find it) or aborted.
+ * `users` counts what holds an object (an access holds its IOAS); destroy
+ * is refused with -EBUSY while users is non-zero, and never fails
+ * otherwise.  Closing a context destroys every object, holders first.
+ *
+ * Locking: everything here runs under eng->lock.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+
+static const struct ufd_obj_ops obj_ops[UFD_OBJ_NR] = {
+	[UFD_OBJ_IOAS] = { .destroy = ioas_destroy_obj },
+	[UFD_OBJ_ACCESS] = { .destroy = access_destroy_obj },
+};
+
+/* ---- credentials ---- */
+
+static bool cap_effective(unsigned int cap)
+{
+	char line[256];
+	bool has = false;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "re");
+	if (!f)
+		return geteuid() == 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long mask;
+
+		if (sscanf(line, "CapEff: %llx", &mask) == 1) {
+			has = (mask >> cap) & 1;
+			break;
+		}
+	}
+	fclose(f);
+	return has;
+}
+
+void ufd_cred_self(struct ufd_cred *cred)
+{
+	struct rlimit rl;
+
+	memset(cred, 0, sizeof(*cred));
+	cred->pid = getpid();
+	cred->uid = geteuid();
+	cred->cap_sys_resource = cap_effective(CAP_SYS_RESOURCE);
+	cred->cap_ipc_lock = cap_effective(CAP_IPC_LOCK);
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		cred->memlock_limit = UINT64_MAX;
+	else
+		cred->memlock_limit = rl.rlim_cur;
+}
+
+/* ---- engines ---- */
+
+struct ufd_engine *ufd_engine_new(void)
+{
+	pthread_mutexattr_t attr;
+	struct ufd_engine *eng;
+
+	eng = ufd_zalloc(sizeof(*eng));
+	if (!eng)
+		return NULL;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&eng->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	eng->temp_memory_limit = 65536;
+	eng->next_pages_id = 1;
+	return eng;
+}
+
+void ufd_engine_free(struct ufd_engine *eng)
+{
+	if (!eng)
+		return;
+	free(eng->user_charge);
+	free(eng->pid_charge);
+	pthread_mutex_destroy(&eng->lock);
+	free(eng);
+}
+
+static struct ufd_engine *default_engine;
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+
+static void default_engine_init(void)
+{
+	default_engine = ufd_engine_new();
+}
+
+struct ufd_engine *ufd_engine_default(void)
+{
+	pthread_once(&default_once, default_engine_init);
+	return default_engine;
+}
+
+/* ---- the ID allocator ---- */
+
+static void heap_push(struct ufd_ctx *ctx, uint32_t id)
+{
+	uint32_t i = ctx->nr_free++;
+
+	while (i) {
+		uint32_t parent = (i - 1) / 2;
+
+		if (ctx->free_ids[parent] <= id)
+			break;
+		ctx->free_ids[i] = ctx->free_ids[parent];
+		i = parent;
+	}
+	ctx->free_ids[i] = id;
+}
+
+static uint32_t heap_pop(struct ufd_ctx *ctx)
+{
+	uint32_t top = ctx->free_ids[0];
+	uint32_t last = ctx->free_ids[--ctx->nr_free];
+	uint32_t i = 0;
+
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+
+		if (c >= ctx->nr_free)
+			break;
+		if (c + 1 < ctx->nr_free &&
+		    ctx->free_ids[c + 1] < ctx->free_ids[c])
+			c++;
+		if (last <= ctx->free_ids[c])
+			break;
+		ctx->free_ids[i] = ctx->free_ids[c];
+		i = c;
+	}
+	if (ctx->nr_free)
+		ctx->free_ids[i] = last;
+	return top;
+}
+
+int obj_alloc(struct ufd_ctx *ctx, struct ufd_obj *obj,
+	      enum ufd_obj_type type)
+{
+	uint32_t id;
+
+	if (ctx->nr_free) {
+		id = heap_pop(ctx);
+	} else {
+		if (ctx->next_unused == UINT32_MAX)
+			return -ENOSPC;
+		if (ctx->next_unused >= ctx->nr_slots) {
+			uint32_t n = ctx->nr_slots ? ctx->nr_slots * 2 : 16;
+			struct ufd_obj **objs;
+
+			objs = ufd_realloc_array(ctx->objs, n, sizeof(*objs));
+			if (!objs)
+				return -ENOMEM;
+			memset(objs + ctx->nr_slots, 0,
+			       (n - ctx->nr_slots) * sizeof(*objs));
+			ctx->objs = objs;
+			ctx->nr_slots = n;
+		}
+		/* A freed id needs a heap slot: keep room for all of them. */
+		if (ctx->cap_free < ctx->nr_slots) {
+			uint32_t *h = ufd_realloc_array(ctx->free_ids,
+							ctx->nr_slots,
+							sizeof(*h));
+
+			if (!h)
+				return -ENOMEM;
+			ctx->free_ids = h;
+			ctx->cap_free = ctx->nr_slots;
+		}
+		id = ctx->next_unused++;
+	}
+	obj->id = id;
+	obj->type = type;
+	obj->users = 0;
+	obj->visible = false;
+	ctx->objs[id] = obj;
+	ctx->nr_objs++;
+	return 0;
+}
+
+static void obj_release_id(struct ufd_ctx *ctx, struct ufd_obj *obj)
+{
+	ctx->objs[obj->id] = NULL;
+	ctx->nr_objs--;
+	heap_push(ctx, obj->id);
+}
+
+void obj_finalize(struct ufd_ctx *ctx, struct ufd_obj *obj)
+{
+	obj->visible = true;
+}
+
+void obj_abort(struct ufd_ctx *ctx, struct ufd_obj *obj)
+{
+	obj_release_id(ctx, obj);
+}
+
+struct ufd_obj *obj_find(struct ufd_ctx *ctx, uint32_t id,
+			 enum ufd_obj_type type)
+{
+	struct ufd_obj *obj;
+
+	if (!id || id >= ctx->next_unused)
+		return NULL;
+	obj = ctx->objs[id];
+	if (!obj || !obj->visible)
+		return NULL;
+	if (type != UFD_OBJ_ANY && obj->type != type)
+		return NULL;
+	return obj;
+}
+
+void obj_destroy(struct ufd_ctx *ctx, struct ufd_obj *obj)
+{
+	obj_release_id(ctx, obj);
+	obj_ops[obj->type].destroy(ctx, obj);
+}
+
+/* ---- contexts ---- */
+
+int ufd_ctx_open(struct ufd_engine *eng, const struct ufd_cred *cred,
+		 struct ufd_ctx **out)
+{
+	struct ufd_ctx *ctx;
+
+	if (!eng)
+		return -ENOMEM;
+	ctx = ufd_zalloc(sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	ctx->eng = eng;
+	ctx->refs = 1;
+	ctx->next_unused = 1;
+	ctx->account_mode = UFD_ACCOUNT_USER;
+	ctx->cred = *cred;
+	eng_lock(eng);
+	eng->nr_ctx++;
+	ctx->next = eng->ctx_list;
+	if (ctx->next)
+		ctx->next->prev = ctx;
+	eng->ctx_list = ctx;
+	eng_unlock(eng);
+	*out = ctx;
+	return 0;
+}
+
+void ufd_ctx_get(struct ufd_ctx *ctx)
+{
+	eng_lock(ctx->eng);
+	ctx->refs++;
+	eng_unlock(ctx->eng);
+}
+
+/* Destroy every object: accesses first, then whatever nothing holds. */
+static void ctx_destroy_all(struct ufd_ctx *ctx)
+{
+	bool progress = true;
+	uint32_t id;
+
+	for (id = 1; id < ctx->next_unused; id++) {
+		struct ufd_obj *obj = ctx->objs[id];
+
+		if (obj && obj->type == UFD_OBJ_ACCESS)
+			obj_destroy(ctx, obj);
+	}
+	while (ctx->nr_objs && progress) {
+		progress = false;
+		for (id = 1; id < ctx->next_unused; id++) {
+			struct ufd_obj *obj = ctx->objs[id];
+
+			if (obj && obj->visible && !obj->users) {
+				obj_destroy(ctx, obj);
+				progress = true;
+			}
+		}
+	}
+	if (ctx->nr_objs)
+		fprintf(stderr, "uiommufd: %u objects leaked at close\n",
+			ctx->nr_objs);
+}
+
+void ufd_ctx_put(struct ufd_ctx *ctx)
+{
+	struct ufd_engine *eng = ctx->eng;
+
+	eng_lock(eng);
+	if (--ctx->refs) {
+		eng_unlock(eng);
+		return;
+	}
+	ctx_destroy_all(ctx);
+	eng->nr_ctx--;
+	if (ctx->prev)
+		ctx->prev->next = ctx->next;
+	else
+		eng->ctx_list = ctx->next;
+	if (ctx->next)
+		ctx->next->prev = ctx->prev;
+	eng_unlock(eng);
+	free(ctx->objs);
+	free(ctx->free_ids);
+	free(ctx);
+}
+
+void ufd_ctx_close(struct ufd_ctx *ctx)
+{
+	ufd_ctx_put(ctx);
+}
+
+int ufd_destroy(struct ufd_ctx *ctx, uint32_t id)
+{
+	struct ufd_obj *obj;
+	int rc = 0;
+
+	eng_lock(ctx->eng);
+	obj = obj_find(ctx, id, UFD_OBJ_ANY);
+	if (!obj)
+		rc = -ENOENT;
+	else if (obj->users || obj->internal)
+		rc = -EBUSY;
+	else
+		obj_destroy(ctx, obj);
+	eng_unlock(ctx->eng);
+	return rc;
+}
+
+int ufd_ctx_set_rlimit_mode(struct ufd_ctx *ctx, const struct ufd_cred *cred,
+			    uint64_t mode)
+{
+	int rc = 0;
+
+	if (!cred->cap_sys_resource)
+		return -EPERM;
+	eng_lock(ctx->eng);
+	if (ctx->nr_objs)
+		rc = -EBUSY;
+	else if (mode == 0)
+		ctx->account_mode = UFD_ACCOUNT_USER;
+	else if (mode == 1)
+		ctx->account_mode = UFD_ACCOUNT_MM;
+	else
+		rc = -EINVAL;
+	eng_unlock(ctx->eng);
+	return rc;
+}
+
+int ufd_ctx_get_rlimit_mode(struct ufd_ctx *ctx, uint64_t *mode)
+{
+	eng_lock(ctx->eng);
+	*mode = ctx->account_mode == UFD_ACCOUNT_MM;
+	eng_unlock(ctx->eng);
+	return 0;
+}
+
+int ufd_ctx_get_compat_ioas(struct ufd_ctx *ctx, uint32_t *ioas_id)
+{
+	int rc = 0;
+
+	eng_lock(ctx->eng);
+	if (!ctx->compat_ioas_id ||
+	    !obj_find(ctx, ctx->compat_ioas_id, UFD_OBJ_IOAS))
+		rc = -ENODEV;
+	else
+		*ioas_id = ctx->compat_ioas_id;
+	eng_unlock(ctx->eng);
+	return rc;
+}
+
+int ufd_ctx_set_compat_ioas(struct ufd_ctx *ctx, uint32_t ioas_id)
+{
+	int rc = 0;
+
+	eng_lock(ctx->eng);
+	if (!obj_find(ctx, ioas_id, UFD_OBJ_IOAS))
+		rc = -ENOENT;
+	else
+		ctx->compat_ioas_id = ioas_id;
+	eng_unlock(ctx->eng);
+	return rc;
+}
+
+void ufd_ctx_clear_compat_ioas(struct ufd_ctx *ctx)
+{
+	eng_lock(ctx->eng);
+	ctx->compat_ioas_id = 0;
+	eng_unlock(ctx->eng);
+}

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: MIT
+/*
+ * uiommufd-run: run a program with an emulated /dev/iommu.
+ *
+ *   uiommufd-run [OPTIONS] [--] PROGRAM [ARGS...]
+ *
+ * It finds libuiommufd-preload.so, puts it in front of LD_PRELOAD (behind a
+ * sanitizer runtime that must stay first), sets UIOMMUFD_ACTIVE=1 (and
+ * UIOMMUFD_DEBUG for --debug) and execs the program in its own place, so
+ * the exit status and any terminating signal are the program's own.  Like
+ * env(1) and timeout(1) it exits 125 when it fails itself, 126 when the
+ * program was found but could not be run, and 127 when it was not found.
+ *
+ * The preload library is searched for, in order: --preload PATH; next to
+ * this executable (the build tree: build/uiommufd-run beside
+ * build/libuiommufd-preload.so); ../lib/uiommufd/ relative to it (an
+ * installed prefix); UFD_LIBDIR, the directory it is installed to
+ * (compiled in; default /usr/local/lib/uiommufd).
+ *
+ * Single-threaded, no locking; it does not link the engine.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef UFD_LIBDIR
+#define UFD_LIBDIR "/usr/local/lib/uiommufd"
+#endif
+#ifndef UFD_VERSION
+#define UFD_VERSION "0.1.0"
+#endif
+
+#define PRELOAD_NAME "libuiommufd-preload.so"
+
+/* Exit statuses of the launcher itself, as env(1) and timeout(1) use them. */
+enum {
+	EXIT_FAILED = 125,     /* usage error, or the launcher failed */
+	EXIT_CANNOT_RUN = 126, /* found but not executable */
+	EXIT_NOT_FOUND = 127,  /* no such program */
+};
+
+static const char *prog_name = "uiommufd-run";
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s [OPTIONS] [--] PROGRAM [ARGS...]\n"
+		"Run PROGRAM with an emulated /dev/iommu (and /dev/vfio/vfio).\n"
+		"\n"
+		"Options:\n"
+		"  -d, --debug[=CATS]  trace intercepted calls to stderr\n"
+		"                      (CATS: comma list of ioctl, fd; default all)\n"
+		"      --cap CAPS      grant emulated capabilities the process\n"
+		"                      lacks (sys_resource, ipc_lock, all)\n"
+		"      --preload PATH  use this preload library\n"
+		"  -h, --help          show this help and exit\n"
+		"      --version       show the version and exit\n"
+		"\n"
+		"Exit status: PROGRAM's own; 125 if %s fails, 126 if PROGRAM\n"
+		"cannot be run, 127 if it is not found.\n",
+		prog_name, prog_name);
+}
+
+__attribute__((format(printf, 1, 2)))
+static void err_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static bool readable_file(const char *path)
+{
+	return access(path, R_OK) == 0;
+}
+
+/*
+ * The directory of this executable, into @buf.  False if /proc is not
+ * there.
+ */
+static bool self_dir(char *buf, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+	char *slash;
+
+	if (n <= 0 || (size_t)n >= size - 1)
+		return false;
+	buf[n] = 0;
+	slash = strrchr(buf, '/');
+	if (!slash)
+		return false;
+	*slash = 0;
+	return true;
+}
+
+/* The absolute path of the preload library into @out, or false. */
+static bool find_preload(const char *override, char *out, size_t size)
+{
+	char dir[PATH_MAX], cand[PATH_MAX + 64];
+
+	if (override) {
+		if (!realpath(override, out)) {
+			err_msg("cannot use preload library %s: %s", override,
+				strerror(errno));
+			return false;
+		}
+		if (!readable_file(out)) {
+			err_msg("cannot read preload library %s: %s", out,
+				strerror(errno));
+			return false;
+		}
+		return true;
+	}
+	if (self_dir(dir, sizeof(dir))) {
+		snprintf(cand, sizeof(cand), "%s/" PRELOAD_NAME, dir);
+		if (readable_file(cand) && realpath(cand, out))
+			return true;
+		snprintf(cand, sizeof(cand), "%s/../lib/uiommufd/" PRELOAD_NAME,
+			 dir);
+		if (readable_file(cand) && realpath(cand, out))
+			return true;
+	}
+	snprintf(cand, sizeof(cand), "%s/" PRELOAD_NAME, UFD_LIBDIR);
+	if (readable_file(cand) && strlen(cand) < size) {
+		strcpy(out, cand);
+		return true;
+	}
+	err_msg("cannot find %s (next to this program, in ../lib/uiommufd, "
+		"or in %s); use --preload PATH", PRELOAD_NAME, UFD_LIBDIR);
+	return false;
+}
+
+/* Is @entry (an LD_PRELOAD item, @len bytes) a sanitizer runtime? */
+static bool is_sanitizer(const char *entry, size_t len)
+{
+	static const char *const names[] = {
+		"libasan", "libhwasan", "libtsan", "liblsan", "libubsan",
+		"libclang_rt.asan", "libclang_rt.hwasan", "libclang_rt.tsan",
+		"libclang_rt.lsan", "libclang_rt.ubsan", "libclang_rt.msan",
+	};
+	const char *base = entry;
+	size_t i, blen, n;
+
+	for (i = 0; i < len; i++)
+		if (entry[i] == '/')
+			base = entry + i + 1;
+	blen = len - (size_t)(base - entry);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		n = strlen(names[i]);
+		if (blen >= n && !strncmp(base, names[i], n))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The new LD_PRELOAD: @lib first, except that a sanitizer runtime that is
+ * first stays first (it must be the first object loaded).  Entries are
+ * separated by ':' or blanks; @lib is not added twice.
+ */
+static char *build_preload(const char *lib, const char *old)
+{
+	static const char seps[] = ": \t";
+	size_t liblen = strlen(lib), first_len;
+	const char *p, *rest;
+	char *out;
+
+	if (!old)
+		old = "";
+	/* Already there (nested uiommufd-run): keep the list as it is. */
+	for (p = old; *p;) {
+		size_t n;
+
+		p += strspn(p, seps);
+		n = strcspn(p, seps);
+		if (n == liblen && !strncmp(p, lib, n))
+			return strdup(old);
+		p += n;
+	}
+	out = malloc(strlen(old) + liblen + 2);
+	if (!out)
+		return NULL;
+	p = old + strspn(old, seps);
+	first_len = strcspn(p, seps);
+	if (first_len && is_sanitizer(p, first_len)) {
+		rest = p + first_len;
+		rest += strspn(rest, seps);
+		sprintf(out, "%.*s:%s%s%s", (int)first_len, p, lib,
+			*rest ? ":" : "", rest);
+	} else {
+		sprintf(out, "%s%s%s", lib, *p ? ":" : "", p);
+	}
+	return out;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_VERSION = 256, OPT_PRELOAD, OPT_CAP };
+	static const struct option longopts[] = {
+		{ "debug", optional_argument, NULL, 'd' },
+		{ "preload", required_argument, NULL, OPT_PRELOAD },
+		{ "cap", required_argument, NULL, OPT_CAP },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *override = NULL, *debug = NULL, *caps = NULL;
+	char lib[PATH_MAX];
+	char *preload;
+	int opt;
+
+	if (argc > 0 && argv[0] && argv[0][0]) {
+		const char *slash = strrchr(argv[0], '/');
+
+		prog_name = slash ? slash + 1 : argv[0];
+	}
+	/*
+	 * "+": stop at the first non-option, which is PROGRAM; ":": report a
+	 * missing argument apart from an unknown option.
+	 */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:dh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			debug = optarg && *optarg ? optarg : "1";
+			break;
+		case OPT_PRELOAD:
+			override = optarg;
+			break;
+		case OPT_CAP:
+			caps = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return fflush(stdout) ? EXIT_FAILED : 0;
+		case OPT_VERSION:
+			printf("%s %s\n", prog_name, UFD_VERSION);
+			return fflush(stdout) ? EXIT_FAILED : 0;
+		case ':':
+			err_msg("option '%s' requires an argument",
+				argv[optind - 1]);
+			fprintf(stderr, "Try '%s --help' for more information.\n",
+				prog_name);
+			return EXIT_FAILED;
+		default:
+			if (optopt && optopt < 256)
+				err_msg("invalid option -- '%c'", optopt);
+			else
+				err_msg("invalid option '%s'",
+					argv[optind - 1]);
+			fprintf(stderr, "Try '%s --help' for more information.\n",
+				prog_name);
+			return EXIT_FAILED;
+		}
+	}
+	if (optind >= argc) {
+		err_msg("no program given");
+		fprintf(stderr, "Try '%s --help' for more information.\n",
+			prog_name);
+		return EXIT_FAILED;
+	}
+
+	if (!find_preload(override, lib, sizeof(lib)))
+		return EXIT_FAILED;
+	if (strpbrk(lib, ": \t")) {
+		err_msg("the preload library path may not contain ':' or "
+			"blanks: %s", lib);
+		return EXIT_FAILED;
+	}
+	preload = build_preload(lib, getenv("LD_PRELOAD"));
+	if (!preload || setenv("LD_PRELOAD", preload, 1) ||
+	    setenv("UIOMMUFD_ACTIVE", "1", 1) ||
+	    (debug && setenv("UIOMMUFD_DEBUG", debug, 1)) ||
+	    (caps && setenv("UIOMMUFD_CAPS", caps, 1))) {
+		err_msg("cannot set up the environment: %s", strerror(errno));
+		return EXIT_FAILED;
+	}
+	free(preload);
+
+	execvp(argv[optind], argv + optind);
+	err_msg("cannot run %s: %s", argv[optind], strerror(errno));
+	return errno == ENOENT || errno == ENOTDIR ? EXIT_NOT_FOUND :
+						      EXIT_CANNOT_RUN;
+}

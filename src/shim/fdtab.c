@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The preload library's fd table (see fdtab.h for the model).
+ *
+ * The table is an array indexed by fd number, like the kernel's fdtable,
+ * grown on demand up to the highest fd of ours; each slot points at the
+ * struct shim_file the fd refers to.  Lookups are O(1).  `nused` counts the
+ * occupied slots and is also read without the lock, so that every wrapper
+ * can pass a call straight through to libc when the process has no fd of
+ * ours at all (the common case for all the other fds of a program).
+ *
+ * Locking: fdtab_lock guards slots, nslots, nused and every file's refs and
+ * detached flag.  It is a leaf lock, held only around table updates and
+ * malloc; files are released (engine calls) after it is dropped.
+ * Nothing here calls a libc function that the preload library wraps.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "shim/fdtab.h"
+
+static pthread_mutex_t fdtab_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shim_file **slots; /* fdtab_lock */
+static unsigned int nslots;      /* fdtab_lock */
+static unsigned int nused;       /* fdtab_lock; read racily by _empty() */
+
+/* ---- files --------------------------------------------------------------- */
+
+struct shim_file *shim_file_new(enum ufd_fd_kind kind, struct ufd_ctx *ctx,
+				uint32_t obj_id, int backing_fd)
+{
+	struct shim_file *f;
+	struct stat st;
+
+	if (fstat(backing_fd, &st) < 0)
+		return NULL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->kind = kind;
+	f->ctx = ctx;
+	f->obj_id = obj_id;
+	f->refs = 1;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	return f;
+}
+
+/*
+ * What closing the last fd of a file does.  No lock held; errno is the
+ * caller's business (shim_file_put saves it).
+ */
+static void shim_file_release(struct shim_file *f)
+{
+	switch (f->kind) {
+	case UFD_FD_ACCESS:
+		if (!f->detached)
+			ufd_access_destroy(f->ctx, f->obj_id);
+		break;
+	case UFD_FD_FAULT:
+		/*
+		 * Issue 4: tell the fault queue that its fd is gone (the
+		 * object is then destroyable), and drop what is queued.
+		 */
+		break;
+	case UFD_FD_IOMMUFD:
+		/* The context's own reference, taken at open, is f->ctx's. */
+		break;
+	}
+	ufd_ctx_put(f->ctx);
+	free(f);
+}
+
+/* Drop @n references under the lock; true if the caller must release. */
+static bool shim_file_unref_locked(struct shim_file *f, unsigned int n)
+{
+	f->refs -= n;
+	return f->refs == 0;
+}
+
+void shim_file_put(struct shim_file *f)
+{
+	bool last;
+	int saved;
+
+	pthread_mutex_lock(&fdtab_lock);
+	last = shim_file_unref_locked(f, 1);
+	pthread_mutex_unlock(&fdtab_lock);
+	if (last) {
+		saved = errno;
+		shim_file_release(f);
+		errno = saved;
+	}
+}
+
+void shim_file_detach(struct shim_file *f)
+{
+	pthread_mutex_lock(&fdtab_lock);
+	f->detached = true;
+	pthread_mutex_unlock(&fdtab_lock);
+}
+
+/* ---- the table ----------------------------------------------------------- */
+
+bool shim_fdtab_empty(void)
+{
+	return __atomic_load_n(&nused, __ATOMIC_ACQUIRE) == 0;
+}
+
+static void shim_fdtab_set_used(unsigned int n)
+{
+	__atomic_store_n(&nused, n, __ATOMIC_RELEASE);
+}
+
+/* Make slot @fd exist.  Called with fdtab_lock held. */
+static int shim_fdtab_grow_locked(int fd)
+{
+	struct shim_file **n;
+	size_t want;
+
+	if ((unsigned int)fd < nslots)
+		return 0;
+	want = nslots ? (size_t)nslots * 2 : 64;
+	while (want <= (size_t)fd)
+		want *= 2;
+	n = realloc(slots, want * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	memset(n + nslots, 0, (want - nslots) * sizeof(*n));
+	slots = n;
+	nslots = (unsigned int)want;
+	return 0;
+}
+
+static struct shim_file *shim_fdtab_slot_locked(int fd)
+{
+	if (fd < 0 || (unsigned int)fd >= nslots)
+		return NULL;
+	return slots[fd];
+}
+
+/*
+ * Point slot @fd at @f (which may be NULL), taking a reference on @f.
+ * Returns the file the slot pointed at before, whose slot reference the
+ * caller must now drop.  Slot @fd must exist if @f is not NULL.
+ */
+static struct shim_file *shim_fdtab_set_locked(int fd, struct shim_file *f)
+{
+	struct shim_file *old = shim_fdtab_slot_locked(fd);
+
+	if (old == f)
+		return NULL;
+	if (f) {
+		slots[fd] = f;
+		f->refs++;
+		if (!old)
+			shim_fdtab_set_used(nused + 1);
+	} else if (old) {
+		slots[fd] = NULL;
+		shim_fdtab_set_used(nused - 1);
+	}
+	return old;
+}
+
+/* Drop a slot reference returned by shim_fdtab_set_locked(). */
+static void shim_fdtab_drop_old(struct shim_file *old)
+{
+	if (old)
+		shim_file_put(old);
+}
+
+int shim_fdtab_install(int fd, struct shim_file *f)
+{
+	struct shim_file *old;
+
+	if (fd < 0)
+		return -EBADF;
+	pthread_mutex_lock(&fdtab_lock);
+	if (shim_fdtab_grow_locked(fd) < 0) {
+		pthread_mutex_unlock(&fdtab_lock);
+		return -ENOMEM;
+	}
+	old = shim_fdtab_set_locked(fd, f);
+	pthread_mutex_unlock(&fdtab_lock);
+	shim_fdtab_drop_old(old);
+	return 0;
+}
+
+struct shim_file *shim_fdtab_get(int fd)
+{
+	struct shim_file *f;
+
+	pthread_mutex_lock(&fdtab_lock);
+	f = shim_fdtab_slot_locked(fd);
+	if (f)
+		f->refs++;
+	pthread_mutex_unlock(&fdtab_lock);
+	return f;
+}
+
+struct shim_file *shim_fdtab_get_valid(int fd)
+{
+	struct shim_file *f = shim_fdtab_get(fd);
+	unsigned int drop = 1;
+	struct stat st;
+	bool last;
+	int saved;
+
+	if (!f)
+		return NULL;
+	saved = errno;
+	if (fstat(fd, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino) {
+		errno = saved;
+		return f;
+	}
+	/* Closed behind our back and the number reused: forget the slot. */
+	pthread_mutex_lock(&fdtab_lock);
+	if (shim_fdtab_slot_locked(fd) == f) {
+		slots[fd] = NULL;
+		shim_fdtab_set_used(nused - 1);
+		drop++;
+	}
+	last = shim_file_unref_locked(f, drop);
+	pthread_mutex_unlock(&fdtab_lock);
+	if (last)
+		shim_file_release(f);
+	errno = saved;
+	return NULL;
+}
+
+struct shim_file *shim_fdtab_take(int fd)
+{
+	struct shim_file *f;
+
+	pthread_mutex_lock(&fdtab_lock);
+	f = shim_fdtab_set_locked(fd, NULL);
+	pthread_mutex_unlock(&fdtab_lock);
+	return f;
+}
+
+int shim_fdtab_fd_created(int newfd, int oldfd, struct shim_file **now)
+{
+	struct shim_file *src, *old;
+	int ret = 0;
+
+	if (now)
+		*now = NULL;
+	if (newfd < 0 || newfd == oldfd)
+		return 0;
+	pthread_mutex_lock(&fdtab_lock);
+	src = shim_fdtab_slot_locked(oldfd);
+	if (src && shim_fdtab_grow_locked(newfd) < 0) {
+		src = NULL;
+		ret = -ENOMEM;
+	}
+	old = shim_fdtab_set_locked(newfd, src);
+	pthread_mutex_unlock(&fdtab_lock);
+	shim_fdtab_drop_old(old);
+	if (now)
+		*now = src;
+	return ret;
+}
+
+long shim_fdtab_take_range(unsigned int first, unsigned int last,
+			   struct shim_taken **out)
+{
+	struct shim_taken *taken;
+	unsigned int fd, end;
+	long n = 0;
+
+	*out = NULL;
+	pthread_mutex_lock(&fdtab_lock);
+	end = last < nslots ? last + 1 : nslots;
+	for (fd = first; fd < end; fd++)
+		n += slots[fd] != NULL;
+	if (!n) {
+		pthread_mutex_unlock(&fdtab_lock);
+		return 0;
+	}
+	taken = malloc((size_t)n * sizeof(*taken));
+	if (!taken) {
+		pthread_mutex_unlock(&fdtab_lock);
+		return -ENOMEM;
+	}
+	n = 0;
+	for (fd = first; fd < end; fd++) {
+		if (!slots[fd])
+			continue;
+		taken[n].fd = (int)fd;
+		taken[n].f = shim_fdtab_set_locked((int)fd, NULL);
+		n++;
+	}
+	pthread_mutex_unlock(&fdtab_lock);
+	*out = taken;
+	return n;
+}
+
+void shim_fdtab_untake(struct shim_taken *taken, long n)
+{
+	long i;
+
+	pthread_mutex_lock(&fdtab_lock);
+	for (i = 0; i < n; i++) {
+		/* The slot exists: it was taken from the table. */
+		if (!slots[taken[i].fd]) {
+			slots[taken[i].fd] = taken[i].f;
+			shim_fdtab_set_used(nused + 1);
+			taken[i].f = NULL; /* the reference went back */
+		}
+	}
+	pthread_mutex_unlock(&fdtab_lock);
+	shim_fdtab_put_taken(taken, n);
+}
+
+void shim_fdtab_put_taken(struct shim_taken *taken, long n)
+{
+	long i;
+
+	for (i = 0; i < n; i++)
+		shim_fdtab_drop_old(taken[i].f);
+	free(taken);
+}
+
+int shim_fdtab_resolve(int fd, const struct ufd_ctx *ctx,
+		       enum ufd_fd_kind kind, uint32_t *obj_id)
+{
+	struct shim_file *f;
+	int ret = 0;
+
+	pthread_mutex_lock(&fdtab_lock);
+	f = shim_fdtab_slot_locked(fd);
+	if (!f || f->kind != kind || f->detached)
+		ret = -EBADF;
+	else if (f->ctx != ctx)
+		ret = -ENOENT;
+	else
+		*obj_id = f->obj_id;
+	pthread_mutex_unlock(&fdtab_lock);
+	return ret;
+}
+
+/* ---- fork ---------------------------------------------------------------- */
+
+void shim_fdtab_atfork_prepare(void)
+{
+	pthread_mutex_lock(&fdtab_lock);
+}
+
+void shim_fdtab_atfork_parent(void)
+{
+	pthread_mutex_unlock(&fdtab_lock);
+}
+
+void shim_fdtab_atfork_child(void)
+{
+	unsigned int fd;
+
+	/*
+	 * Only this thread exists now, so a reference held by a call in
+	 * flight in another thread of the parent would never be dropped:
+	 * recount from the slots.  A file that only such a call still held
+	 * (its fds all closed) is lost to the child, which is harmless.
+	 */
+	for (fd = 0; fd < nslots; fd++)
+		if (slots[fd])
+			slots[fd]->refs = 0;
+	for (fd = 0; fd < nslots; fd++)
+		if (slots[fd])
+			slots[fd]->refs++;
+	pthread_mutex_unlock(&fdtab_lock);
+}

@@ -1,0 +1,1046 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libuiommufd-preload.so: an emulated /dev/iommu (and /dev/vfio/vfio
+ * container) for unmodified programs, loaded with LD_PRELOAD by
+ * uiommufd-run.
+ *
+ * The library wraps the open family, the dup family, fcntl, close,
+ * close_range, closefrom and ioctl, and touches nothing else.  An open of
+ * /dev/iommu or /dev/vfio/vfio returns a real fd (a sealed memfd, see
+ * shim_backing_fd()) and opens an engine context for it; the fd table
+ * (fdtab.c) remembers which fd numbers stand for which "open file", so
+ * that dup, fork and close behave as they do on a kernel file.  An ioctl
+ * on such an fd goes to the uapi dispatch layer, which runs it against the
+ * engine linked into this library (in-process mode: the emulated state
+ * belongs to this process, and a fork child works on a copy of it).
+ * Every other call passes straight through to libc with errno untouched;
+ * when the process has no fd of ours, that is a single atomic load.
+ *
+ * Initialisation is lazy (a program's constructor may call open() before
+ * ours would run): libc functions are looked up on first use, and the
+ * engine, the memory source and the caller's credentials on the first
+ * open of an emulated device.
+ *
+ * Locking: state_lock guards `shim` (engine, memory source, credentials);
+ * the fd table has its own lock (fdtab.c).  Both are leaf locks with
+ * respect to the engine: no shim lock is ever held across a call into the
+ * engine, while the engine lock may be held around the fdtab lock (the
+ * dispatch layer calls make_fd/resolve_fd from inside a command).  Order:
+ * engine lock, state_lock, fdtab lock.  The fork() handlers take
+ * state_lock and the fdtab lock so that the child's copies are consistent.
+ *
+ * The internals are static and the library is built with hidden
+ * visibility; only the wrappers at the end of this file are exported
+ * (preload.map).  The shim never calls a wrapped function by name: it
+ * uses REAL(fn).  (Engine code linked into the library that opens or
+ * closes a file of its own, /proc/self/pagemap, does reach the wrappers,
+ * which pass it through.)
+ */
+
+/* The wrappers must keep the plain names and prototypes. */
+#undef _FORTIFY_SOURCE
+#undef _FILE_OFFSET_BITS
+#undef _TIME_BITS
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shim/fdtab.h"
+#include "uapi/dispatch.h"
+#include "uiommufd.h"
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+#define SHIM_UNUSED __attribute__((unused))
+
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
+
+/*
+ * The wrappers.  Declared here so that each has a prototype even where
+ * libc's headers do not declare it (the fortify entry points, the time64
+ * variants, close_range on older glibc); they match libc's declarations.
+ */
+SHIM_EXPORT int open(const char *path, int flags, ...);
+SHIM_EXPORT int open64(const char *path, int flags, ...);
+SHIM_EXPORT int openat(int dirfd, const char *path, int flags, ...);
+SHIM_EXPORT int openat64(int dirfd, const char *path, int flags, ...);
+SHIM_EXPORT int __open_2(const char *path, int flags);
+SHIM_EXPORT int __open64_2(const char *path, int flags);
+SHIM_EXPORT int __openat_2(int dirfd, const char *path, int flags);
+SHIM_EXPORT int __openat64_2(int dirfd, const char *path, int flags);
+SHIM_EXPORT int close(int fd);
+SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags);
+SHIM_EXPORT void closefrom(int lowfd);
+SHIM_EXPORT int dup(int oldfd);
+SHIM_EXPORT int dup2(int oldfd, int newfd);
+SHIM_EXPORT int dup3(int oldfd, int newfd, int flags);
+SHIM_EXPORT int fcntl(int fd, int cmd, ...);
+SHIM_EXPORT int fcntl64(int fd, int cmd, ...);
+SHIM_EXPORT int __fcntl_time64(int fd, int cmd, ...);
+SHIM_EXPORT int ioctl(int fd, unsigned long request, ...);
+SHIM_EXPORT int __ioctl_time64(int fd, unsigned long request, ...);
+
+/* ---- the real libc functions --------------------------------------------- */
+
+enum shim_real_id {
+	R_open, R_open64, R_openat, R_openat64,
+	R___open_2, R___open64_2, R___openat_2, R___openat64_2,
+	R_close, R_close_range, R_closefrom,
+	R_dup, R_dup2, R_dup3,
+	R_fcntl, R_fcntl64, R___fcntl_time64,
+	R_ioctl, R___ioctl_time64,
+	R_NR,
+};
+
+static void *real_slot[R_NR];
+
+/*
+ * Look up libc's @name once.  NULL if this libc does not have it (the
+ * time64 and fortify variants, close_range before glibc 2.34): callers of
+ * those fall back; the basic ones always exist.
+ */
+static void *shim_real(enum shim_real_id id, const char *name)
+{
+	void *p = __atomic_load_n(&real_slot[id], __ATOMIC_ACQUIRE);
+
+	if (!p) {
+		p = dlsym(RTLD_NEXT, name);
+		if (p)
+			__atomic_store_n(&real_slot[id], p, __ATOMIC_RELEASE);
+	}
+	return p;
+}
+
+/* libc's implementation of wrapper @fn, with @fn's type. */
+#define REAL(fn) ((__typeof__(&fn))shim_real(R_##fn, #fn))
+
+/* For the functions every libc has: not finding one is fatal. */
+static void *shim_real_required(enum shim_real_id id, const char *name)
+{
+	static const char msg[] = "uiommufd: libc function missing: ";
+	void *p = shim_real(id, name);
+
+	if (!p) {
+		if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0 ||
+		    write(STDERR_FILENO, name, strlen(name)) < 0 ||
+		    write(STDERR_FILENO, "\n", 1) < 0) {
+			/* nothing more to say */
+		}
+		abort();
+	}
+	return p;
+}
+
+#define REAL_REQ(fn) ((__typeof__(&fn))shim_real_required(R_##fn, #fn))
+
+/*
+ * Hide from the compiler that libc declares a pointer argument nonnull:
+ * the wrappers must survive NULL (libc then fails with EFAULT).
+ */
+static const void *shim_launder(const void *p)
+{
+	__asm__("" : "+r"(p));
+	return p;
+}
+
+/* ---- debug --------------------------------------------------------------- */
+
+enum {
+	SHIM_DBG_IOCTL = 1 << 0, /* ioctls on our fds */
+	SHIM_DBG_FD = 1 << 1,    /* open/dup/close/make_fd of our fds */
+	SHIM_DBG_ALL = SHIM_DBG_IOCTL | SHIM_DBG_FD,
+};
+
+static unsigned int shim_dbg_mask; /* set once, under shim_once */
+
+/* UIOMMUFD_DEBUG: "1", "all", or a comma list of "ioctl", "fd". */
+static unsigned int shim_dbg_parse(const char *s)
+{
+	unsigned int mask = 0;
+	size_t n;
+
+	if (!s)
+		return 0;
+	while (*s) {
+		n = strcspn(s, ",");
+		if ((n == 1 && s[0] == '1') || (n == 3 && !strncmp(s, "all", 3)))
+			mask |= SHIM_DBG_ALL;
+		else if (n == 5 && !strncmp(s, "ioctl", 5))
+			mask |= SHIM_DBG_IOCTL;
+		else if (n == 2 && !strncmp(s, "fd", 2))
+			mask |= SHIM_DBG_FD;
+		s += n;
+		if (*s)
+			s++;
+	}
+	return mask;
+}
+
+__attribute__((format(printf, 1, 2)))
+static void shim_dbg_print(const char *fmt, ...)
+{
+	char buf[512];
+	int saved = errno;
+	va_list ap;
+	int n, m;
+
+	n = snprintf(buf, sizeof(buf), "uiommufd[%d]: ", (int)getpid());
+	va_start(ap, fmt);
+	m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m > 0)
+		n += m < (int)(sizeof(buf) - (size_t)n - 1) ?
+			m : (int)(sizeof(buf) - (size_t)n - 2);
+	buf[n++] = '\n';
+	if (write(STDERR_FILENO, buf, (size_t)n) < 0) {
+		/* stderr is gone: nothing to do */
+	}
+	errno = saved;
+}
+
+#define DBG(cat, ...)                                                      \
+	do {                                                               \
+		if (shim_dbg_mask & SHIM_DBG_##cat)                        \
+			shim_dbg_print(__VA_ARGS__);                        \
+	} while (0)
+
+static const char *shim_kind_name(enum ufd_fd_kind kind)
+{
+	switch (kind) {
+	case UFD_FD_IOMMUFD:
+		return "iommufd";
+	case UFD_FD_ACCESS:
+		return "access";
+	case UFD_FD_FAULT:
+		return "fault";
+	}
+	return "?";
+}
+
+/* "-1 EINVAL" style result for the trace. */
+static const char *shim_errname(int err)
+{
+	const char *s = strerrorname_np(err);
+
+	return s ? s : "E?";
+}
+
+/* ---- process state ------------------------------------------------------- */
+
+static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct {
+	struct ufd_engine *eng;  /* set once, then constant */
+	struct ufd_source *mem;  /* this process's memory; one reference */
+	struct ufd_cred cred;    /* cached for ioctls */
+	bool ready;              /* eng, mem and cred are set */
+	bool forked;             /* fork child: mem and cred are stale */
+} shim; /* state_lock */
+
+static void shim_atfork_prepare(void)
+{
+	pthread_mutex_lock(&state_lock);
+	shim_fdtab_atfork_prepare();
+}
+
+static void shim_atfork_parent(void)
+{
+	shim_fdtab_atfork_parent();
+	pthread_mutex_unlock(&state_lock);
+}
+
+static void shim_atfork_child(void)
+{
+	shim_fdtab_atfork_child();
+	/* New pid: refresh lazily, on the next call, not in the handler. */
+	if (shim.ready)
+		shim.forked = true;
+	pthread_mutex_unlock(&state_lock);
+}
+
+static void shim_init_once(void)
+{
+	shim_dbg_mask = shim_dbg_parse(getenv("UIOMMUFD_DEBUG"));
+	/*
+	 * Registered before the engine is created, so that handlers the
+	 * engine registers later run before ours in the parent (its lock is
+	 * taken first, as the lock order wants).
+	 */
+	pthread_atfork(shim_atfork_prepare, shim_atfork_parent,
+		       shim_atfork_child);
+}
+
+/*
+ * The caller's credentials as the emulated kernel sees them: the process's
+ * own, plus the capabilities UIOMMUFD_CAPS grants ("sys_resource",
+ * "ipc_lock", comma separated; "all").  A container's root may lack
+ * CAP_SYS_RESOURCE; granting it models the fully privileged root that
+ * some programs (and the upstream selftest) expect.  The grant is the
+ * user's explicit choice (uiommufd-run --cap), never a default.
+ */
+static void shim_cred_self(struct ufd_cred *cred)
+{
+	const char *caps = getenv("UIOMMUFD_CAPS");
+
+	ufd_cred_self(cred);
+	if (!caps)
+		return;
+	if (strstr(caps, "all") || strstr(caps, "sys_resource"))
+		cred->cap_sys_resource = true;
+	if (strstr(caps, "all") || strstr(caps, "ipc_lock"))
+		cred->cap_ipc_lock = true;
+}
+
+/*
+ * Make sure the engine, the memory source and the credentials are there
+ * (and are this process's after a fork).  0 or -errno.  The engine is
+ * called outside state_lock, which stays a leaf lock.
+ */
+static int shim_state_ready(void)
+{
+	struct ufd_source *old, *mem;
+	struct ufd_engine *eng;
+	struct ufd_cred cred;
+	bool ready;
+
+	pthread_once(&shim_once, shim_init_once);
+	pthread_mutex_lock(&state_lock);
+	ready = shim.ready && !shim.forked;
+	pthread_mutex_unlock(&state_lock);
+	if (ready)
+		return 0;
+
+	eng = ufd_engine_default();
+	mem = ufd_source_local();
+	if (!eng || !mem) {
+		if (mem)
+			ufd_source_put(mem);
+		return -ENOMEM;
+	}
+	shim_cred_self(&cred);
+
+	pthread_mutex_lock(&state_lock);
+	if (shim.ready && !shim.forked) {
+		old = mem; /* another thread got there first */
+	} else {
+		old = shim.mem;
+		shim.eng = eng;
+		shim.mem = mem;
+		shim.cred = cred;
+		shim.ready = true;
+		shim.forked = false;
+	}
+	pthread_mutex_unlock(&state_lock);
+	if (old)
+		ufd_source_put(old);
+	return 0;
+}
+
+/* ---- backing fds --------------------------------------------------------- */
+
+/*
+ * The real fd that stands for an emulated file.  A memfd, rather than an
+ * eventfd, because:
+ *  - each memfd has its own inode, so (st_dev, st_ino) identifies the open
+ *    file; fdtab.c uses that to notice a slot whose fd was closed behind
+ *    our back and reused, and a later server mode can use it to recognise
+ *    an fd that arrived by SCM_RIGHTS.  All eventfds share one anonymous
+ *    inode and cannot be told apart.
+ *  - it is inert: sealed against writes and growth, read() returns 0 and
+ *    poll() never blocks, whereas a read() of an eventfd whose counter is
+ *    0 blocks forever.
+ * Like any fd, it survives dup, fork and SCM_RIGHTS, and it is released by
+ * the kernel when its last copy is closed or the process exits.
+ * The name shows in /proc/PID/fd (as "/memfd:uiommufd-... (deleted)").
+ * (Issue 4: a fault fd may want a socketpair instead, so that poll() shows
+ * POLLIN when the queue has faults; only this function changes.)
+ */
+static int shim_backing_fd(enum ufd_fd_kind kind, bool cloexec)
+{
+	static unsigned int noexec_seal = MFD_NOEXEC_SEAL; /* 0 if refused */
+	unsigned int flags = MFD_ALLOW_SEALING | (cloexec ? MFD_CLOEXEC : 0);
+	unsigned int seal = __atomic_load_n(&noexec_seal, __ATOMIC_RELAXED);
+	const char *name;
+	int fd;
+
+	switch (kind) {
+	case UFD_FD_ACCESS:
+		name = "uiommufd-access";
+		break;
+	case UFD_FD_FAULT:
+		name = "uiommufd-fault";
+		break;
+	default:
+		name = "uiommufd";
+		break;
+	}
+	/* MFD_NOEXEC_SEAL (Linux 6.3) keeps the kernel from warning. */
+	fd = memfd_create(name, flags | seal);
+	if (fd < 0 && errno == EINVAL && seal) {
+		__atomic_store_n(&noexec_seal, 0, __ATOMIC_RELAXED);
+		fd = memfd_create(name, flags);
+	}
+	if (fd < 0)
+		return -1;
+	REAL_REQ(fcntl)(fd, F_ADD_SEALS,
+			F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
+				F_SEAL_WRITE);
+	return fd;
+}
+
+/* ---- paths --------------------------------------------------------------- */
+
+/*
+ * Lexically normalise absolute path @in into @out: no "//", ".", "..".
+ * Symlinks are not followed.  False if it does not fit.
+ */
+static bool shim_path_normalize(const char *in, char *out, size_t size)
+{
+	size_t len = 0, n;
+	const char *p = in;
+
+	while (*p) {
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (!n)
+			break;
+		if (n == 1 && p[0] == '.') {
+			/* nothing */
+		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (len && out[len - 1] != '/')
+				len--;
+			if (len)
+				len--; /* the '/' before the dropped name */
+		} else {
+			if (len + 1 + n + 1 > size)
+				return false;
+			out[len++] = '/';
+			memcpy(out + len, p, n);
+			len += n;
+		}
+		p += n;
+	}
+	if (!len)
+		out[len++] = '/';
+	out[len] = 0;
+	return true;
+}
+
+/*
+ * Does (@dirfd, @path) name /dev/iommu or /dev/vfio/vfio?  Cheap for every
+ * other path: only names ending in "iommu" or "vfio" are looked at more
+ * closely (lexically, relative ones against the cwd or @dirfd).
+ * Preserves errno.
+ */
+static bool shim_path_is_dev(int dirfd, const char *path)
+{
+	char buf[PATH_MAX], norm[PATH_MAX];
+	const char *base;
+	int saved = errno;
+	bool ret = false;
+	ssize_t n;
+	size_t len;
+
+	path = shim_launder(path);
+	if ((uintptr_t)path < 4096)
+		return false; /* libc reports EFAULT */
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	if (strcmp(base, "iommu") && strcmp(base, "vfio"))
+		return false;
+	if (path[0] != '/') {
+		if (dirfd == AT_FDCWD) {
+			if (!getcwd(buf, sizeof(buf)))
+				goto out;
+			len = strlen(buf);
+		} else {
+			char link[64];
+
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+			n = readlink(link, buf, sizeof(buf) - 1);
+			if (n <= 0 || buf[0] != '/')
+				goto out;
+			len = (size_t)n;
+		}
+		if (len + 1 + strlen(path) + 1 > sizeof(buf))
+			goto out;
+		buf[len] = '/';
+		strcpy(buf + len + 1, path);
+		path = buf;
+	}
+	if (shim_path_normalize(path, norm, sizeof(norm)))
+		ret = !strcmp(norm, "/dev/iommu") ||
+		      !strcmp(norm, "/dev/vfio/vfio");
+out:
+	errno = saved;
+	return ret;
+}
+
+/* ---- the caller, as the dispatch layer sees it --------------------------- */
+
+static int shim_make_fd(const struct ufd_caller *caller SHIM_UNUSED,
+			struct ufd_ctx *ctx, enum ufd_fd_kind kind,
+			uint32_t obj_id)
+{
+	struct shim_file *f;
+	int fd, ret;
+
+	/* Derived fds are O_CLOEXEC, as the kernel's anon inodes are. */
+	fd = shim_backing_fd(kind, true);
+	if (fd < 0)
+		return -errno;
+	ufd_ctx_get(ctx);
+	f = shim_file_new(kind, ctx, obj_id, fd);
+	if (!f) {
+		ret = -ENOMEM;
+		ufd_ctx_put(ctx);
+		goto err_close;
+	}
+	ret = shim_fdtab_install(fd, f);
+	if (ret < 0) {
+		/* The dispatch layer destroys the object itself. */
+		shim_file_detach(f);
+		shim_file_put(f);
+		goto err_close;
+	}
+	shim_file_put(f); /* the slot holds it now */
+	DBG(FD, "make_fd(%s, id %u) = %d", shim_kind_name(kind), obj_id, fd);
+	return fd;
+
+err_close:
+	REAL_REQ(close)(fd);
+	return ret;
+}
+
+static void shim_unmake_fd(const struct ufd_caller *caller SHIM_UNUSED,
+			   int fd)
+{
+	struct shim_file *f = shim_fdtab_take(fd);
+
+	if (!f)
+		return; /* not an fd we made: leave it alone */
+	if (f->kind == UFD_FD_IOMMUFD) {
+		shim_fdtab_install(fd, f); /* cannot fail: the slot exists */
+		shim_file_put(f);
+		return;
+	}
+	shim_file_detach(f);
+	REAL_REQ(close)(fd);
+	shim_file_put(f);
+	DBG(FD, "unmake_fd(%d)", fd);
+}
+
+static int shim_resolve_fd(const struct ufd_caller *caller SHIM_UNUSED,
+			   struct ufd_ctx *ctx, int fd, enum ufd_fd_kind kind,
+			   uint32_t *obj_id)
+{
+	return shim_fdtab_resolve(fd, ctx, kind, obj_id);
+}
+
+static const struct ufd_caller_ops shim_caller_ops = {
+	.make_fd = shim_make_fd,
+	.unmake_fd = shim_unmake_fd,
+	.resolve_fd = shim_resolve_fd,
+};
+
+static int shim_caller_init(struct ufd_caller *caller)
+{
+	int ret = shim_state_ready();
+
+	if (ret < 0)
+		return ret;
+	caller->ops = &shim_caller_ops;
+	caller->priv = NULL;
+	pthread_mutex_lock(&state_lock);
+	caller->mem = shim.mem;
+	caller->cred = shim.cred;
+	pthread_mutex_unlock(&state_lock);
+	return 0;
+}
+
+/* ---- the emulated calls -------------------------------------------------- */
+
+/* open() of an emulated device: a new context behind a new fd. */
+static int shim_open_dev(const char *path, int flags)
+{
+	struct shim_file *f;
+	struct ufd_cred cred;
+	struct ufd_ctx *ctx;
+	int saved = errno;
+	int fd, ret;
+
+	if (flags & O_DIRECTORY) { /* also O_TMPFILE */
+		errno = ENOTDIR;
+		return -1;
+	}
+	if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) {
+		errno = EEXIST;
+		return -1;
+	}
+	ret = shim_state_ready();
+	if (ret < 0)
+		goto err;
+	fd = shim_backing_fd(UFD_FD_IOMMUFD, flags & O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		goto err;
+	}
+	if (flags & O_NONBLOCK)
+		REAL_REQ(fcntl)(fd, F_SETFL, O_NONBLOCK);
+	/* The file's credentials are the opener's at open time. */
+	shim_cred_self(&cred);
+	ret = ufd_ctx_open(shim.eng, &cred, &ctx);
+	if (ret < 0)
+		goto err_close;
+	f = shim_file_new(UFD_FD_IOMMUFD, ctx, 0, fd);
+	if (!f) {
+		ret = -ENOMEM;
+		ufd_ctx_put(ctx);
+		goto err_close;
+	}
+	ret = shim_fdtab_install(fd, f);
+	shim_file_put(f); /* the slot's reference, or the release on error */
+	if (ret < 0)
+		goto err_close;
+	DBG(FD, "open(\"%s\", %#o) = %d", path, (unsigned int)flags, fd);
+	errno = saved;
+	return fd;
+
+err_close:
+	REAL_REQ(close)(fd);
+err:
+	DBG(FD, "open(\"%s\", %#o) = -1 %s", path, (unsigned int)flags,
+	    shim_errname(-ret));
+	errno = -ret;
+	return -1;
+}
+
+/* A pass-through open returned @fd: a slot of that number is stale. */
+static int shim_opened(int fd)
+{
+	if (fd >= 0 && !shim_fdtab_empty())
+		shim_fdtab_fd_created(fd, -1, NULL);
+	return fd;
+}
+
+/* A pass-through dup of @oldfd returned @newfd: record the copy. */
+static int shim_duped(int newfd, int oldfd, const char *what)
+{
+	struct shim_file *now;
+	int saved, ret;
+
+	if (newfd < 0 || shim_fdtab_empty())
+		return newfd;
+	saved = errno;
+	ret = shim_fdtab_fd_created(newfd, oldfd, &now);
+	if (ret < 0) {
+		REAL_REQ(close)(newfd);
+		errno = -ret;
+		return -1;
+	}
+	if (now)
+		DBG(FD, "%s(%d) = %d", what, oldfd, newfd);
+	errno = saved;
+	return newfd;
+}
+
+/*
+ * ioctl() on @fd: ours goes to the dispatch layer, anything else to
+ * @real (libc's ioctl or its time64 variant) with errno untouched.
+ */
+static int shim_ioctl(int fd, unsigned long request, void *arg,
+		      int (*real)(int, unsigned long, ...))
+{
+	const struct ufd_ioctl_desc *desc;
+	/* The kernel's ioctl() takes its command as an unsigned int. */
+	unsigned long cmd = (unsigned int)request;
+	struct ufd_caller caller;
+	struct shim_file *f;
+	int saved = errno;
+	long ret;
+
+	f = shim_fdtab_get_valid(fd);
+	if (!f)
+		return real(fd, request, arg);
+	if (f->kind != UFD_FD_IOMMUFD) {
+		/* Access and fault fds have no ioctls (read/write: issue 4). */
+		ret = -ENOTTY;
+	} else {
+		ret = shim_caller_init(&caller);
+		if (!ret)
+			ret = ufd_dispatch_ioctl(f->ctx, &caller, cmd,
+						 (uint64_t)(uintptr_t)arg);
+	}
+	shim_file_put(f);
+	if (shim_dbg_mask & SHIM_DBG_IOCTL) {
+		desc = ufd_ioctl_lookup(cmd);
+		if (ret >= 0)
+			shim_dbg_print("ioctl(%d, %s %#lx, %p) = %ld", fd,
+				       desc ? desc->name : "?", cmd, arg, ret);
+		else
+			shim_dbg_print("ioctl(%d, %s %#lx, %p) = -1 %s", fd,
+				       desc ? desc->name : "?", cmd, arg,
+				       shim_errname((int)-ret));
+	}
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	errno = saved;
+	return ret > INT_MAX ? INT_MAX : (int)ret;
+}
+
+/* How fcntl's third argument is passed for @cmd. */
+enum shim_fcntl_arg { FCNTL_ARG_NONE, FCNTL_ARG_INT, FCNTL_ARG_PTR };
+
+static enum shim_fcntl_arg shim_fcntl_arg(int cmd)
+{
+	switch (cmd) {
+	case F_GETFD:
+	case F_GETFL:
+	case F_GETOWN:
+#ifdef F_GETSIG
+	case F_GETSIG:
+#endif
+#ifdef F_GETLEASE
+	case F_GETLEASE:
+#endif
+#ifdef F_GETPIPE_SZ
+	case F_GETPIPE_SZ:
+#endif
+#ifdef F_GET_SEALS
+	case F_GET_SEALS:
+#endif
+		return FCNTL_ARG_NONE;
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+	case F_SETFD:
+	case F_SETFL:
+	case F_SETOWN:
+#ifdef F_SETSIG
+	case F_SETSIG:
+#endif
+#ifdef F_SETLEASE
+	case F_SETLEASE:
+#endif
+#ifdef F_NOTIFY
+	case F_NOTIFY:
+#endif
+#ifdef F_SETPIPE_SZ
+	case F_SETPIPE_SZ:
+#endif
+#ifdef F_ADD_SEALS
+	case F_ADD_SEALS:
+#endif
+		return FCNTL_ARG_INT;
+	default:
+		/* Locks, F_[GS]ETOWN_EX, rw hints, and what we do not know. */
+		return FCNTL_ARG_PTR;
+	}
+}
+
+static int shim_fcntl(int (*real)(int, int, ...), int fd, int cmd,
+		      va_list ap)
+{
+	int iarg;
+
+	switch (shim_fcntl_arg(cmd)) {
+	case FCNTL_ARG_NONE:
+		return real(fd, cmd);
+	case FCNTL_ARG_INT:
+		iarg = va_arg(ap, int);
+		if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+			return shim_duped(real(fd, cmd, iarg), fd, "fcntl");
+		return real(fd, cmd, iarg);
+	default:
+		return real(fd, cmd, va_arg(ap, void *));
+	}
+}
+
+/* ========================================================================= */
+/* Overridden libc wrappers                                                  */
+/* ========================================================================= */
+
+/* open(2) reads its mode only when the flags ask for one. */
+#define SHIM_OPEN_MODE(flags, mode)                                        \
+	do {                                                               \
+		va_list ap_;                                               \
+		if (__OPEN_NEEDS_MODE(flags)) {                            \
+			va_start(ap_, flags);                              \
+			(mode) = (mode_t)va_arg(ap_, int);                 \
+			va_end(ap_);                                       \
+		}                                                          \
+	} while (0)
+
+int open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	SHIM_OPEN_MODE(flags, mode);
+	if (!(flags & O_PATH) && shim_path_is_dev(AT_FDCWD, path))
+		return shim_open_dev(path, flags);
+	return shim_opened(REAL_REQ(open)(path, flags, mode));
+}
+
+int open64(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	SHIM_OPEN_MODE(flags, mode);
+	if (!(flags & O_PATH) && shim_path_is_dev(AT_FDCWD, path))
+		return shim_open_dev(path, flags);
+	if (!REAL(open64))
+		return shim_opened(REAL_REQ(open)(path, flags | O_LARGEFILE,
+						  mode));
+	return shim_opened(REAL(open64)(path, flags, mode));
+}
+
+int openat(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	SHIM_OPEN_MODE(flags, mode);
+	if (!(flags & O_PATH) && shim_path_is_dev(dirfd, path))
+		return shim_open_dev(path, flags);
+	return shim_opened(REAL_REQ(openat)(dirfd, path, flags, mode));
+}
+
+int openat64(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	SHIM_OPEN_MODE(flags, mode);
+	if (!(flags & O_PATH) && shim_path_is_dev(dirfd, path))
+		return shim_open_dev(path, flags);
+	if (!REAL(openat64))
+		return shim_opened(REAL_REQ(openat)(dirfd, path,
+						    flags | O_LARGEFILE, mode));
+	return shim_opened(REAL(openat64)(dirfd, path, flags, mode));
+}
+
+/* The _FORTIFY_SOURCE entry points: like open without a mode. */
+int __open_2(const char *path, int flags)
+{
+	if (!(flags & O_PATH) && shim_path_is_dev(AT_FDCWD, path))
+		return shim_open_dev(path, flags);
+	if (!REAL(__open_2))
+		return shim_opened(REAL_REQ(open)(path, flags));
+	return shim_opened(REAL(__open_2)(path, flags));
+}
+
+int __open64_2(const char *path, int flags)
+{
+	if (!(flags & O_PATH) && shim_path_is_dev(AT_FDCWD, path))
+		return shim_open_dev(path, flags);
+	if (!REAL(__open64_2))
+		return shim_opened(REAL_REQ(open)(path, flags | O_LARGEFILE));
+	return shim_opened(REAL(__open64_2)(path, flags));
+}
+
+int __openat_2(int dirfd, const char *path, int flags)
+{
+	if (!(flags & O_PATH) && shim_path_is_dev(dirfd, path))
+		return shim_open_dev(path, flags);
+	if (!REAL(__openat_2))
+		return shim_opened(REAL_REQ(openat)(dirfd, path, flags));
+	return shim_opened(REAL(__openat_2)(dirfd, path, flags));
+}
+
+int __openat64_2(int dirfd, const char *path, int flags)
+{
+	if (!(flags & O_PATH) && shim_path_is_dev(dirfd, path))
+		return shim_open_dev(path, flags);
+	if (!REAL(__openat64_2))
+		return shim_opened(REAL_REQ(openat)(dirfd, path,
+						    flags | O_LARGEFILE));
+	return shim_opened(REAL(__openat64_2)(dirfd, path, flags));
+}
+
+int close(int fd)
+{
+	struct shim_file *f;
+	int ret, saved;
+
+	if (shim_fdtab_empty())
+		return REAL_REQ(close)(fd);
+	/* Out of the table first, so that the number is free only after. */
+	f = shim_fdtab_take(fd);
+	ret = REAL_REQ(close)(fd);
+	if (f) {
+		saved = errno;
+		shim_file_put(f); /* the last fd: released before we return */
+		DBG(FD, "close(%d) = %d", fd, ret);
+		errno = saved;
+	}
+	return ret;
+}
+
+int close_range(unsigned int first, unsigned int last, int flags)
+{
+	struct shim_taken *taken = NULL;
+	long n = 0;
+	int ret, saved;
+
+	if (!REAL(close_range)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	/*
+	 * Only a valid call that really closes concerns the table (with
+	 * CLOSE_RANGE_CLOEXEC the fds stay open until an exec, which starts
+	 * a new table anyway).
+	 */
+	if (!shim_fdtab_empty() && first <= last &&
+	    !((unsigned int)flags & ~CLOSE_RANGE_UNSHARE)) {
+		n = shim_fdtab_take_range(first, last, &taken);
+		if (n < 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	ret = REAL(close_range)(first, last, flags);
+	if (n) {
+		saved = errno;
+		if (ret < 0) {
+			shim_fdtab_untake(taken, n);
+		} else {
+			shim_fdtab_put_taken(taken, n);
+			DBG(FD, "close_range(%u, %u, %#x): %ld of ours", first,
+			    last, (unsigned int)flags, n);
+		}
+		errno = saved;
+	}
+	return ret;
+}
+
+void closefrom(int lowfd)
+{
+	struct shim_taken *taken = NULL;
+	long n = 0;
+	int saved;
+
+	if (!shim_fdtab_empty() && lowfd >= 0)
+		n = shim_fdtab_take_range((unsigned int)lowfd, UINT_MAX,
+					  &taken);
+	if (REAL(closefrom)) {
+		REAL(closefrom)(lowfd);
+	} else if (REAL(close_range)) {
+		REAL(close_range)((unsigned int)lowfd, UINT_MAX, 0);
+	}
+	if (n > 0) {
+		saved = errno;
+		shim_fdtab_put_taken(taken, n);
+		DBG(FD, "closefrom(%d): %ld of ours", lowfd, n);
+		errno = saved;
+	}
+}
+
+int dup(int oldfd)
+{
+	return shim_duped(REAL_REQ(dup)(oldfd), oldfd, "dup");
+}
+
+int dup2(int oldfd, int newfd)
+{
+	return shim_duped(REAL_REQ(dup2)(oldfd, newfd), oldfd, "dup2");
+}
+
+int dup3(int oldfd, int newfd, int flags)
+{
+	return shim_duped(REAL_REQ(dup3)(oldfd, newfd, flags), oldfd, "dup3");
+}
+
+int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, cmd);
+	ret = shim_fcntl(REAL_REQ(fcntl), fd, cmd, ap);
+	va_end(ap);
+	return ret;
+}
+
+int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, cmd);
+	ret = shim_fcntl(REAL(fcntl64) ? REAL(fcntl64) : REAL_REQ(fcntl), fd,
+			 cmd, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* glibc >= 2.34 on 32-bit targets with _TIME_BITS=64. */
+int __fcntl_time64(int fd, int cmd, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, cmd);
+	ret = shim_fcntl(REAL(__fcntl_time64) ? REAL(__fcntl_time64) :
+			 REAL_REQ(fcntl), fd, cmd, ap);
+	va_end(ap);
+	return ret;
+}
+
+/*
+ * Exactly one argument is read, as a pointer: an integer argument (the
+ * VFIO calls that take one) arrives in the same register or slot.
+ */
+int ioctl(int fd, unsigned long request, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (shim_fdtab_empty())
+		return REAL_REQ(ioctl)(fd, request, arg);
+	return shim_ioctl(fd, request, arg, REAL_REQ(ioctl));
+}
+
+/* glibc >= 2.34 on 32-bit targets with _TIME_BITS=64. */
+int __ioctl_time64(int fd, unsigned long request, ...)
+{
+	int (*real)(int, unsigned long, ...) = REAL(__ioctl_time64);
+	va_list ap;
+	void *arg;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (!real)
+		real = REAL_REQ(ioctl);
+	if (shim_fdtab_empty())
+		return real(fd, request, arg);
+	return shim_ioctl(fd, request, arg, real);
+}
+
+/*
+ * Issue 4: read(), write() and poll() on fault fds will be wrapped here,
+ * behind the same shim_fdtab_empty() fast path.  They are not wrapped yet:
+ * read and write are on every program's hot path.
+ */

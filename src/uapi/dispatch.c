@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The command table and the ABI's general rules, written once.
+ *
+ * An ioctl whose _IOC_NR lies in iommufd's range is looked up in the
+ * table; anything else goes to the VFIO type1 compatibility handler.  For
+ * a table command, in this order (the kernel's):
+ *   1. read the u32 size at the argument         -EFAULT (NULL included)
+ *   2. the full ioctl number must match the row  -ENOTTY
+ *   3. size < min_size                           -EINVAL
+ *   4. size > sizeof: the bytes past it must be 0 -E2BIG
+ *   5. copy min(size, sizeof); zero the rest; run the handler
+ * A zero tail therefore behaves exactly like the exact size.  Handlers
+ * answer through ucmd_respond(), which writes back no more than the
+ * caller's size.  No locking here: the engine locks.
+ */
+#include <stddef.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include <linux/iommufd.h>
+#include "iommufd_test.h"
+
+#include "uapi/ucmd.h"
+
+#define offsetofend(T, m) (offsetof(T, m) + sizeof(((T *)0)->m))
+
+struct ioctl_row {
+	struct ufd_ioctl_desc desc;
+	int (*execute)(struct ufd_ucmd *ucmd);
+};
+
+#define ROW(_cmd, _fn, _struct, _last)                                    \
+	[_IOC_NR(_cmd) - IOMMUFD_CMD_BASE] = {                            \
+		.desc = { .cmd = (_cmd),                                  \
+			  .name = #_cmd,                                  \
+			  .size = sizeof(struct _struct),                 \
+			  .min_size = offsetofend(struct _struct, _last) }, \
+		.execute = (_fn),                                         \
+	}
+
+static const struct ioctl_row ioctl_table[] = {
+	ROW(IOMMU_DESTROY, ioas_ops_destroy, iommu_destroy, id),
+	ROW(IOMMU_IOAS_ALLOC, ioas_ops_alloc, iommu_ioas_alloc, out_ioas_id),
+	ROW(IOMMU_IOAS_ALLOW_IOVAS, ioas_ops_allow_iovas,
+	    iommu_ioas_allow_iovas, allowed_iovas),
+	ROW(IOMMU_IOAS_COPY, ioas_ops_copy, iommu_ioas_copy, src_iova),
+	ROW(IOMMU_IOAS_IOVA_RANGES, ioas_ops_iova_ranges,
+	    iommu_ioas_iova_ranges, out_iova_alignment),
+	ROW(IOMMU_IOAS_MAP, ioas_ops_map, iommu_ioas_map, iova),
+	ROW(IOMMU_IOAS_UNMAP, ioas_ops_unmap, iommu_ioas_unmap, length),
+	ROW(IOMMU_OPTION, ioas_ops_option, iommu_option, val64),
+	ROW(IOMMU_VFIO_IOAS, ioas_ops_vfio_ioas, iommu_vfio_ioas, __reserved),
+	ROW(IOMMU_HWPT_ALLOC, hwpt_ops_alloc, iommu_hwpt_alloc, __reserved),
+	ROW(IOMMU_GET_HW_INFO, hwpt_ops_get_hw_info, iommu_hw_info,
+	    __reserved),
+	ROW(IOMMU_HWPT_SET_DIRTY_TRACKING, hwpt_ops_set_dirty_tracking,
+	    iommu_hwpt_set_dirty_tracking, __reserved),
+	ROW(IOMMU_HWPT_GET_DIRTY_BITMAP, hwpt_ops_get_dirty_bitmap,
+	    iommu_hwpt_get_dirty_bitmap, data),
+	ROW(IOMMU_HWPT_INVALIDATE, hwpt_ops_invalidate, iommu_hwpt_invalidate,
+	    __reserved),
+	ROW(IOMMU_FAULT_QUEUE_ALLOC, hwpt_ops_fault_alloc, iommu_fault_alloc,
+	    out_fault_fd),
+	ROW(IOMMU_TEST_CMD, test_ops_cmd, iommu_test_cmd, last),
+};
+
+#define TABLE_LEN (sizeof(ioctl_table) / sizeof(ioctl_table[0]))
+
+/* Large enough for every struct in the table. */
+#define UCMD_BUF_SIZE 256
+
+const struct ufd_ioctl_desc *ufd_ioctl_lookup(unsigned long cmd)
+{
+	unsigned int nr = _IOC_NR(cmd);
+
+	if (nr < IOMMUFD_CMD_BASE || nr - IOMMUFD_CMD_BASE >= TABLE_LEN)
+		return NULL;
+	if (ioctl_table[nr - IOMMUFD_CMD_BASE].desc.cmd != cmd)
+		return NULL;
+	return &ioctl_table[nr - IOMMUFD_CMD_BASE].desc;
+}
+
+const struct ufd_ioctl_desc *ufd_ioctl_at(unsigned int i)
+{
+	for (; i < TABLE_LEN; i++)
+		if (ioctl_table[i].execute)
+			return &ioctl_table[i].desc;
+	return NULL;
+}
+
+int ucmd_respond(struct ufd_ucmd *ucmd)
+{
+	size_t n = ucmd->user_size < ucmd->size ? ucmd->user_size : ucmd->size;
+
+	return copy_to_caller(ucmd->caller, ucmd->ubuffer, ucmd->cmd, n);
+}
+
+/* Are the caller's bytes [uptr, uptr + len) all zero? */
+static int check_zeroed(const struct ufd_caller *caller, uint64_t uptr,
+			uint64_t len)
+{
+	uint8_t chunk[512];
+
+	while (len) {
+		size_t n = len < sizeof(chunk) ? len : sizeof(chunk);
+		size_t i;
+		int rc;
+
+		rc = copy_from_caller(caller, chunk, uptr, n);
+		if (rc)
+			return rc;
+		for (i = 0; i != n; i++)
+			if (chunk[i])
+				return -E2BIG;
+		uptr += n;
+		len -= n;
+	}
+	return 0;
+}
+
+long ufd_dispatch_ioctl(struct ufd_ctx *ctx, const struct ufd_caller *caller,
+			unsigned long cmd, uint64_t arg)
+{
+	_Alignas(8) uint8_t buf[UCMD_BUF_SIZE];
+	const struct ioctl_row *row;
+	struct ufd_ucmd ucmd;
+	unsigned int nr = _IOC_NR(cmd);
+	uint32_t user_size;
+	int rc;
+
+	if (nr < IOMMUFD_CMD_BASE || nr - IOMMUFD_CMD_BASE >= TABLE_LEN)
+		return vfio_compat_ioctl(ctx, caller, cmd, arg);
+
+	rc = copy_from_caller(caller, &user_size, arg, sizeof(user_size));
+	if (rc)
+		return rc;
+	row = &ioctl_table[nr - IOMMUFD_CMD_BASE];
+	if (!row->execute || row->desc.cmd != cmd)
+		return -ENOTTY;
+	if (user_size < row->desc.min_size)
+		return -EINVAL;
+	if (user_size > row->desc.size) {
+		rc = check_zeroed(caller, arg + row->desc.size,
+				  user_size - row->desc.size);
+		if (rc)
+			return rc;
+	}
+	memset(buf, 0, sizeof(buf));
+	rc = copy_from_caller(caller, buf, arg,
+			      user_size < row->desc.size ? user_size :
+							   row->desc.size);
+	if (rc)
+		return rc;
+
+	ucmd.ctx = ctx;
+	ucmd.caller = caller;
+	ucmd.ubuffer = arg;
+	ucmd.user_size = user_size;
+	ucmd.size = row->desc.size;
+	ucmd.cmd = buf;
+	return row->execute(&ucmd);
+}
+
+_Static_assert(sizeof(struct iommu_test_cmd) <= UCMD_BUF_SIZE,
+	       "ucmd buffer too small");
+_Static_assert(sizeof(struct iommu_hwpt_get_dirty_bitmap) <= UCMD_BUF_SIZE,
+	       "ucmd buffer too small");

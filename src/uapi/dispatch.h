@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The uapi dispatch layer: turns one ioctl on a /dev/iommu context (or on a
+ * derived fd) into engine calls.  It owns the ABI's general rules exactly
+ * once (size field, EINVAL/E2BIG/ENOTTY/EFAULT) and copies every argument in
+ * and out through the caller's memory source, so a bad pointer is -EFAULT
+ * and never a crash.  It never allocates pages and never sees an fd table:
+ * whatever needs the caller's fds goes through struct ufd_caller.
+ *
+ * Every function returns a value >= 0 on success or a negative errno.
+ */
+#ifndef UFD_UAPI_DISPATCH_H
+#define UFD_UAPI_DISPATCH_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "uiommufd.h"
+
+/* Kinds of file descriptor that an ioctl can create or name. */
+enum ufd_fd_kind {
+	UFD_FD_IOMMUFD = 0, /* an open of /dev/iommu (or /dev/vfio/vfio) */
+	UFD_FD_ACCESS,      /* the selftest's access object (CREATE_ACCESS) */
+	UFD_FD_FAULT,       /* a fault queue (FAULT_QUEUE_ALLOC) */
+};
+
+struct ufd_caller;
+
+/*
+ * What the transport (in-process shim, or a server) provides for one call:
+ * the caller's memory, its credentials, and its fd table.
+ */
+struct ufd_caller_ops {
+	/*
+	 * Create a new fd in the caller that stands for object @obj_id of
+	 * @ctx (an access or a fault queue).  The fd holds a reference on the
+	 * context; closing its last copy releases the object.  Returns the fd
+	 * number or -errno.
+	 */
+	int (*make_fd)(const struct ufd_caller *caller, struct ufd_ctx *ctx,
+		       enum ufd_fd_kind kind, uint32_t obj_id);
+	/*
+	 * Undo make_fd before the ioctl returns (the reply could not be
+	 * written).  The object is destroyed by the caller of this hook.
+	 */
+	void (*unmake_fd)(const struct ufd_caller *caller, int fd);
+	/*
+	 * Resolve an fd number found in an ioctl argument to the object it
+	 * stands for.  -EBADF if it is no fd of ours of that kind, -ENOENT if
+	 * it belongs to another context.
+	 */
+	int (*resolve_fd)(const struct ufd_caller *caller, struct ufd_ctx *ctx,
+			  int fd, enum ufd_fd_kind kind, uint32_t *obj_id);
+};
+
+struct ufd_caller {
+	const struct ufd_caller_ops *ops;
+	struct ufd_source *mem;   /* the calling process's memory */
+	struct ufd_cred cred;     /* who is calling */
+	void *priv;               /* transport's own data */
+};
+
+/* One row of the command table; shared by dispatch, the CLI and tracing. */
+struct ufd_ioctl_desc {
+	unsigned long cmd;      /* full ioctl number */
+	const char *name;
+	uint32_t size;          /* sizeof the newest struct we know */
+	uint32_t min_size;      /* offsetofend of the first version's last field */
+};
+
+/*
+ * Run ioctl @cmd with argument @arg (a pointer in the caller's memory, or
+ * a plain integer for the VFIO calls that take one) on @ctx.
+ */
+long ufd_dispatch_ioctl(struct ufd_ctx *ctx, const struct ufd_caller *caller,
+			unsigned long cmd, uint64_t arg);
+
+/* The command table, for tools: returns the row for @cmd or NULL. */
+const struct ufd_ioctl_desc *ufd_ioctl_lookup(unsigned long cmd);
+/* Iterate the table: row @i or NULL past the end. */
+const struct ufd_ioctl_desc *ufd_ioctl_at(unsigned int i);
+
+#endif

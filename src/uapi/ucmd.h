@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal to the dispatch layer: the state of one ioctl call, and the
+ * helpers every handler uses to reach the caller's memory.  Handlers take
+ * the command struct already copied in (size rules applied, unknown tail
+ * checked, missing tail zeroed), validate fields in the kernel's order,
+ * call the engine, and answer with ucmd_respond().
+ */
+#ifndef UFD_UAPI_UCMD_H
+#define UFD_UAPI_UCMD_H
+
+#include <errno.h>
+#include <stdint.h>
+
+#include "uapi/dispatch.h"
+
+struct ufd_ucmd {
+	struct ufd_ctx *ctx;
+	const struct ufd_caller *caller;
+	uint64_t ubuffer;    /* the argument pointer, in the caller */
+	uint32_t user_size;  /* the size field the caller gave */
+	uint32_t size;       /* sizeof the struct we know */
+	void *cmd;           /* our copy, `size` bytes */
+};
+
+static inline int copy_from_caller(const struct ufd_caller *caller,
+				   void *dst, uint64_t uptr, size_t len)
+{
+	if (!len)
+		return 0;
+	return caller->mem->ops->read(caller->mem, dst, uptr, len);
+}
+
+static inline int copy_to_caller(const struct ufd_caller *caller,
+				 uint64_t uptr, const void *src, size_t len)
+{
+	if (!len)
+		return 0;
+	return caller->mem->ops->write(caller->mem, uptr, src, len);
+}
+
+/* Write the (possibly updated) command back, up to the caller's size. */
+int ucmd_respond(struct ufd_ucmd *ucmd);
+
+/* Handlers, by file. */
+int ioas_ops_alloc(struct ufd_ucmd *ucmd);
+int ioas_ops_iova_ranges(struct ufd_ucmd *ucmd);
+int ioas_ops_allow_iovas(struct ufd_ucmd *ucmd);
+int ioas_ops_map(struct ufd_ucmd *ucmd);
+int ioas_ops_copy(struct ufd_ucmd *ucmd);
+int ioas_ops_unmap(struct ufd_ucmd *ucmd);
+int ioas_ops_option(struct ufd_ucmd *ucmd);
+int ioas_ops_vfio_ioas(struct ufd_ucmd *ucmd);
+int ioas_ops_destroy(struct ufd_ucmd *ucmd);
+
+int hwpt_ops_alloc(struct ufd_ucmd *ucmd);
+int hwpt_ops_get_hw_info(struct ufd_ucmd *ucmd);
+int hwpt_ops_set_dirty_tracking(struct ufd_ucmd *ucmd);
+int hwpt_ops_get_dirty_bitmap(struct ufd_ucmd *ucmd);
+int hwpt_ops_invalidate(struct ufd_ucmd *ucmd);
+int hwpt_ops_fault_alloc(struct ufd_ucmd *ucmd);
+
+int test_ops_cmd(struct ufd_ucmd *ucmd);
+/* The mock device ops of IOMMU_TEST_CMD (mock_ops.c). */
+int test_ops_device(struct ufd_ucmd *ucmd);
+
+/* VFIO type1 container calls (any ioctl number outside iommufd's). */
+long vfio_compat_ioctl(struct ufd_ctx *ctx, const struct ufd_caller *caller,
+		       unsigned long cmd, uint64_t arg);
+
+#endif

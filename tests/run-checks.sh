@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# `make check`: runs every unit test (ASan+UBSan builds), every uapi test
+# twice (dispatch linked in, and under the launcher), and the ABI layout
+# comparison against the kernel's header.  One line per test program, then
+# "N passed, N failed, N skipped".  Exit 0 only if nothing failed.
+set -uo pipefail
+
+B=${1:-build}
+cd "$(dirname "$0")/.."
+
+pass=0 fail=0 skip=0
+failed_names=()
+
+record() { # name status
+	case "$2" in
+	0) pass=$((pass + 1)); echo "PASS $1" ;;
+	77) skip=$((skip + 1)); echo "SKIP $1" ;;
+	*) fail=$((fail + 1)); failed_names+=("$1"); echo "FAIL $1 (exit $2)" ;;
+	esac
+}
+
+run_one() { # name cmd...
+	local name=$1; shift
+	local log="$B/tests/logs/${name//\//_}.log"
+	mkdir -p "$B/tests/logs"
+	timeout -k 5 "${CHECK_TIMEOUT:-300}" "$@" >"$log" 2>&1
+	local rc=$?
+	record "$name" "$rc"
+	if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
+		tail -n 20 "$log" | sed 's/^/    /'
+	fi
+}
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+for t in "$B"/tests/unit/test_*; do
+	[ -x "$t" ] || continue
+	run_one "unit/$(basename "$t")" "$t"
+done
+
+for t in "$B"/tests/uapi/test_*; do
+	[ -x "$t" ] || continue
+	case "$t" in *.direct) continue ;; esac
+	if [ -x "$t.direct" ]; then
+		run_one "uapi/$(basename "$t") (linked)" "$t.direct"
+	fi
+	run_one "uapi/$(basename "$t") (launcher)" "$B/uiommufd-run" -- "$t"
+done
+
+if ks=$(tests/upstream/fetch-ksrc.sh 2>"$B/tests/logs/fetch-ksrc.log" | tail -n 1) && [ -n "$ks" ]; then
+	run_one "abi/check-layout" tests/abi/check-layout.sh "$ks"
+else
+	echo "SKIP abi/check-layout (no kernel tree: see $B/tests/logs/fetch-ksrc.log)"
+	skip=$((skip + 1))
+fi
+
+if [ "${#failed_names[@]}" -gt 0 ]; then
+	echo "failed: ${failed_names[*]}"
+fi
+echo "check: $pass passed, $fail failed, $skip skipped"
+[ "$fail" = 0 ]

@@ -1,0 +1,410 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# run.sh - conformance run of the kernel's iommufd selftest against uiommufd.
+#
+# The selftest (tools/testing/selftests/iommu/iommufd.c) is taken UNMODIFIED
+# from the kernel sources that fetch-ksrc.sh provides, built against OUR uapi
+# headers (include/uiommufd/uapi), and every test is run as its own process
+# under the launcher:
+#
+#   timeout -k 5 $UPSTREAM_TIMEOUT build/uiommufd-run -- build/upstream/iommufd -r NAME
+#
+# Output: one line per test (PASS/FAIL/SKIP name), the log excerpt of
+# failures, an expected-failure accounting line and, as the last line,
+#
+#   upstream: N passed, M failed, K skipped of T
+#
+# M counts every failure, expected or not.  The exit status is 1 when a test
+# not listed in tests/upstream/expected-failures fails, a listed test passes
+# (XPASS), the list names a test the binary does not have, or the build fails.
+#
+# Usage: run.sh            build and run (as described above)
+#        run.sh --list     build and print the full test names, one per line
+#
+# Environment:
+#   UPSTREAM_FILTER=REGEX   run only tests whose full name matches (grep -E)
+#   UPSTREAM_JOBS=N         run N tests in parallel (default 1; output stays ordered)
+#   UPSTREAM_TIMEOUT=SEC    outer per-test timeout (default 120)
+#   UPSTREAM_LAUNCHER=CMD   command prefix instead of "build/uiommufd-run --";
+#                           set it empty to run the binary directly (development)
+#   UPSTREAM_UAPI_DIR=DIR   uapi header directory (default include/uiommufd/uapi;
+#                           must hold linux/iommufd.h and iommufd_test.h)
+#   KSRC=DIR                kernel tree to use instead of the cached Debian package
+
+# shellcheck disable=SC2317  # cleanup/restore functions are called from traps
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$REPO"
+
+OUT="$REPO/build/upstream"
+TREE="$OUT/tree"
+BIN="$OUT/iommufd"
+LOGDIR="$OUT/logs"
+XFAIL_FILE="$REPO/tests/upstream/expected-failures"
+UAPI="${UPSTREAM_UAPI_DIR:-$REPO/include/uiommufd/uapi}"
+TIMEOUT="${UPSTREAM_TIMEOUT:-120}"
+JOBS="${UPSTREAM_JOBS:-1}"
+FILTER="${UPSTREAM_FILTER:-}"
+NEED_HUGEPAGES=160
+
+LIST_ONLY=0
+case "${1:-}" in
+"") ;;
+--list) LIST_ONLY=1 ;;
+-h|--help) awk 'NR < 3 { next } !/^#/ || /^# shellcheck/ { exit } { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
+*) echo "usage: $0 [--list]" >&2; exit 2 ;;
+esac
+
+say()  { echo "upstream: $*" >&3; }
+warn() { echo "upstream: WARNING: $*" >&2; }
+die()  { echo "upstream: ERROR: $*" >&2; exit 1; }
+
+[[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || die "UPSTREAM_JOBS must be a positive integer (got '$JOBS')"
+[[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "UPSTREAM_TIMEOUT must be a positive number of seconds (got '$TIMEOUT')"
+if [[ -n "$FILTER" ]]; then
+	rc=0
+	grep -qE -- "$FILTER" <<<"" 2>/dev/null || rc=$?
+	[[ "$rc" -le 1 ]] || die "UPSTREAM_FILTER is not a valid extended regex: $FILTER"
+fi
+
+# Progress messages go to stdout, except with --list where stdout is the list.
+if [[ "$LIST_ONLY" == 1 ]]; then exec 3>&2; else exec 3>&1; fi
+
+# ---- launcher ----------------------------------------------------------------
+if [[ "$LIST_ONLY" == 1 ]]; then
+	LAUNCH=()	# listing does not open /dev/iommu
+elif [[ -n "${UPSTREAM_LAUNCHER+set}" ]]; then
+	read -r -a LAUNCH <<<"$UPSTREAM_LAUNCHER"
+	if [[ "${#LAUNCH[@]}" == 0 ]]; then
+		warn "UPSTREAM_LAUNCHER is empty: running the selftest WITHOUT the launcher"
+	fi
+else
+	LAUNCH=("$REPO/build/uiommufd-run" --)
+	[[ -x "${LAUNCH[0]}" ]] || die "launcher build/uiommufd-run not found; run 'make' first"
+	# The selftest expects a fully privileged root (global_options sets
+	# IOMMU_OPTION_RLIMIT_MODE, which needs CAP_SYS_RESOURCE).  A container's
+	# root may lack it; then grant the emulated capability explicitly.
+	capeff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+	if [[ "$(id -u)" == 0 && -n "$capeff" ]] && (( ((16#$capeff >> 24) & 1) == 0 )); then
+		say "root here lacks CAP_SYS_RESOURCE: granting the emulated one (uiommufd-run --cap sys_resource)"
+		LAUNCH=("$REPO/build/uiommufd-run" --cap sys_resource --)
+	fi
+fi
+
+# ---- kernel sources and build ---------------------------------------------------
+KS="$("$REPO/tests/upstream/fetch-ksrc.sh" | tail -n1)" || die "could not obtain the kernel sources (see above)"
+[[ -n "$KS" && -d "$KS" ]] || die "fetch-ksrc.sh returned no tree"
+
+build_failed() {
+	echo "upstream: ERROR: $*" >&2
+	say "build failed, no test was run"
+	exit 1
+}
+
+[[ -f "$UAPI/linux/iommufd.h" ]] || build_failed "our uapi header $UAPI/linux/iommufd.h is missing"
+[[ -f "$UAPI/iommufd_test.h" ]] || build_failed "our uapi header $UAPI/iommufd_test.h is missing"
+
+say "building the selftest from $KS against ${UAPI#"$REPO"/}"
+rm -rf "$TREE"
+sel="tools/testing/selftests"
+mkdir -p "$TREE/$sel/iommu" "$TREE/drivers/iommu/iommufd" "$LOGDIR"
+cp "$KS/$sel/iommu/iommufd.c" "$KS/$sel/iommu/iommufd_utils.h" "$TREE/$sel/iommu/"
+cp "$KS/$sel"/kselftest*.h "$TREE/$sel/"
+cp "$UAPI/iommufd_test.h" "$TREE/drivers/iommu/iommufd/iommufd_test.h"
+rm -f "$BIN"
+CFLAGS_UP=(-Wall -O2 -Wno-unused-function -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=0 -D_GNU_SOURCE "-I$UAPI")
+if ! (cd "$TREE/$sel/iommu" && gcc "${CFLAGS_UP[@]}" iommufd.c -o "$BIN") >"$OUT/build.log" 2>&1; then
+	echo "upstream: compiler output (first errors; full log in build/upstream/build.log):" >&2
+	{ grep -E 'error' "$OUT/build.log" || cat "$OUT/build.log"; } | head -n 25 | sed 's/^/    /' >&2
+	build_failed "the selftest does not compile against ${UAPI#"$REPO"/}"
+fi
+
+# ---- list the tests ----------------------------------------------------------------
+# `iommufd -l` prints (stderr) per fixture a block of rows
+#     printf("%-20s %-25s %s\n", fixture-or-"", variant-or-"", test-or-"")
+# where the fixture name is only on the block's first row and variants and
+# tests are listed side by side (row i = i-th variant, i-th test).  Blocks are
+# separated by a row of dashes; the first line is a "# FIXTURE" header.
+# Because over-long names shift the following columns, fields are located by
+# the printf widths rather than by splitting on whitespace.  A test's full
+# name is FIXTURE.VARIANT.TEST, or FIXTURE.TEST without variants (as -r wants).
+list_rc=0
+"$BIN" -l >"$OUT/list.txt" 2>&1 </dev/null || list_rc=$?
+[[ "$list_rc" == 0 || "$list_rc" == 4 ]] || die "'iommufd -l' failed with status $list_rc (see build/upstream/list.txt)"
+mapfile -t ALL < <(awk '
+	function flush(   i, j) {
+		if (fx == "") return
+		for (j = 0; j < nv || (nv == 0 && j == 0); j++)
+			for (i = 0; i < nt; i++)
+				print fx (nv ? "." v[j] : "") "." t[i]
+		fx = ""; nv = 0; nt = 0
+	}
+	/^# FIXTURE/ { next }
+	/^-+$/       { flush(); next }
+	{
+		line = $0
+		if (line ~ /^[^ ]/) {                   # first row of a fixture
+			flush()
+			match(line, /^[^ ]+/)
+			fx = substr(line, 1, RLENGTH)
+			off = (RLENGTH > 20 ? RLENGTH : 20) + 1
+		} else {
+			off = 21
+		}
+		rest = substr(line, off + 1)            # variant column onwards
+		vn = ""
+		if (rest ~ /^[^ ]/) { match(rest, /^[^ ]+/); vn = substr(rest, 1, RLENGTH) }
+		tn = substr(rest, (length(vn) > 25 ? length(vn) : 25) + 2)
+		gsub(/^ +| +$/, "", tn)
+		if (vn != "") v[nv++] = vn
+		if (tn != "") t[nt++] = tn
+	}
+	END { flush() }
+' "$OUT/list.txt")
+TOTAL_LISTED="${#ALL[@]}"
+[[ "$TOTAL_LISTED" -gt 0 ]] || die "could not parse any test from 'iommufd -l' (see build/upstream/list.txt)"
+if [[ "$LIST_ONLY" == 1 ]]; then
+	printf '%s\n' "${ALL[@]}"
+	exit 0
+fi
+declare -A EXISTS=()
+for n in "${ALL[@]}"; do EXISTS["$n"]=1; done
+
+# ---- expected failures -----------------------------------------------------------
+declare -A XFAIL=()
+list_errors=0
+if [[ -f "$XFAIL_FILE" ]]; then
+	lineno=0
+	while IFS= read -r line || [[ -n "$line" ]]; do
+		lineno=$((lineno + 1))
+		[[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
+		read -r xname xreason <<<"$line"
+		[[ -n "$xreason" ]] || xreason="(no reason given)"
+		if [[ -z "${EXISTS[$xname]+x}" ]]; then
+			echo "upstream: ERROR: expected-failures:$lineno: '$xname' is not a test of this selftest binary" >&2
+			list_errors=$((list_errors + 1))
+			continue
+		fi
+		if [[ -n "${XFAIL[$xname]+x}" ]]; then
+			echo "upstream: ERROR: expected-failures:$lineno: '$xname' is listed twice" >&2
+			list_errors=$((list_errors + 1))
+		fi
+		XFAIL["$xname"]="$xreason"
+	done <"$XFAIL_FILE"
+else
+	warn "tests/upstream/expected-failures not found: every failure is unexpected"
+fi
+
+# ---- select ----------------------------------------------------------------------
+if [[ -n "$FILTER" ]]; then
+	mapfile -t TESTS < <(printf '%s\n' "${ALL[@]}" | grep -E -- "$FILTER" || true)
+	say "UPSTREAM_FILTER '$FILTER' selects ${#TESTS[@]} of $TOTAL_LISTED tests"
+else
+	TESTS=("${ALL[@]}")
+fi
+T="${#TESTS[@]}"
+
+# ---- hugepages ---------------------------------------------------------------------
+HP=/proc/sys/vm/nr_hugepages
+HP_OLD=""
+restore_hugepages() {
+	if [[ -n "$HP_OLD" ]]; then
+		echo "$HP_OLD" >"$HP" 2>/dev/null || warn "could not restore $HP to $HP_OLD"
+		HP_OLD=""
+	fi
+}
+if [[ "$(id -u)" == 0 ]]; then
+	if [[ -w "$HP" ]]; then
+		cur="$(cat "$HP")"
+		if [[ "$cur" -lt "$NEED_HUGEPAGES" ]]; then
+			HP_OLD="$cur"
+			echo "$NEED_HUGEPAGES" >"$HP" 2>/dev/null || true
+			now="$(cat "$HP")"
+			if [[ "$now" -lt "$NEED_HUGEPAGES" ]]; then
+				warn "could only raise vm.nr_hugepages to $now (wanted $NEED_HUGEPAGES): hugepage tests may fail"
+			else
+				say "vm.nr_hugepages raised from $cur to $now for the run"
+			fi
+		fi
+	else
+		warn "$HP is not writable: hugepage tests (22) will fail unless vm.nr_hugepages >= $NEED_HUGEPAGES"
+	fi
+else
+	if [[ "$(cat "$HP" 2>/dev/null || echo 0)" -lt "$NEED_HUGEPAGES" ]]; then
+		warn "not root: cannot raise vm.nr_hugepages to $NEED_HUGEPAGES; the hugepage tests (22) will fail"
+	fi
+fi
+
+# ---- per-test execution ------------------------------------------------------------
+RESDIR="$OUT/results"
+rm -rf "$RESDIR"
+mkdir -p "$RESDIR" "$LOGDIR"
+
+# Kill what is still running (by pid, recorded per job) and restore sysctls.
+cleanup() {
+	local f pid
+	for f in "$RESDIR"/*.pid; do
+		[[ -e "$f" ]] || continue
+		pid="$(cat "$f" 2>/dev/null || true)"
+		if [[ -n "$pid" ]]; then kill -TERM "$pid" 2>/dev/null || true; fi
+	done
+	restore_hugepages
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Most relevant lines of a test log: harness boilerplate removed, the first
+# assertion/termination message and what follows it, else the first lines.
+excerpt() {
+	local log="$1" max="$2"
+	awk -v max="$max" '
+		/^TAP version/ || /^1\.\.[0-9]/ || /^# Starting [0-9]+ tests/ ||
+		/^#  +RUN / || /^#  +(OK|FAIL)  / || /^(not )?ok [0-9]+ / ||
+		/^# (FAILED|PASSED): / || /^# Totals: / || /^[[:space:]]*$/ { next }
+		{ keep[n++] = substr($0, 1, 240) }
+		END {
+			first = -1
+			for (i = 0; i < n; i++)
+				if (keep[i] ~ /Expected |Assertion|terminated|Test ended|signal|Segmentation|Aborted|ERROR|error:/) { first = i; break }
+			if (first < 0) first = 0
+			for (i = first; i < n && i < first + max; i++) print keep[i]
+		}' "$log"
+}
+
+# run_one INDEX NAME: runs one test, writes $RESDIR/INDEX.res:
+#   line 1: PASS|FAIL|SKIP   line 2: one-line reason   rest: log excerpt
+run_one() {
+	local idx="$1" name="$2" log="$LOGDIR/$2.log" res="$RESDIR/$1.res"
+	local rc=0 tap status reason
+	rm -f "$log"
+	(cd "$OUT" && exec timeout -k 5 "$TIMEOUT" "${LAUNCH[@]}" "$BIN" -r "$name") \
+		>"$log" 2>&1 </dev/null &
+	echo $! >"$RESDIR/$idx.pid"
+	{ wait $! || rc=$?; } 2>/dev/null	# no "Segmentation fault" notice from bash
+	rm -f "$RESDIR/$idx.pid"
+
+	# The harness prints the TAP result line "ok N NAME[ # SKIP reason]" or
+	# "not ok N NAME"; with -r it exits 0 for pass and skip, 1 for fail.
+	tap="$(awk -v n="$name" '($1 == "ok" && $3 == n) || ($1 == "not" && $2 == "ok" && $4 == n) { print; exit }' "$log")"
+	if [[ "$rc" == 124 || "$rc" == 137 ]]; then
+		status=FAIL reason="timeout after ${TIMEOUT}s"
+	elif [[ "$tap" == "not ok "* ]]; then
+		status=FAIL reason=""	# the log excerpt says why
+	elif [[ "$tap" == "ok "*" # SKIP"* ]]; then
+		status=SKIP reason="${tap#*# SKIP}"
+		reason="${reason# }"
+		[[ -n "$reason" ]] || reason="skipped"
+	elif [[ "$tap" == "ok "* ]]; then
+		if [[ "$rc" == 0 ]]; then
+			status=PASS reason=""
+		else
+			status=FAIL reason="test reported ok but the process exited with status $rc"
+		fi
+	elif [[ "$rc" == 4 ]]; then
+		status=SKIP reason="exit status 4 (kselftest skip)"
+	elif [[ "$rc" -gt 128 ]]; then
+		status=FAIL reason="no test result; killed by signal $((rc - 128))"
+	else
+		status=FAIL reason="no test result (exit status $rc)"
+	fi
+	{
+		echo "$status"
+		echo "$reason"
+		[[ "$status" == FAIL ]] && excerpt "$log" 4
+	} >"$res.tmp"
+	mv "$res.tmp" "$res"
+	return 0
+}
+
+pass=0 fail=0 skip=0 xfail=0 unexp_fail=0 xpass=0
+UNEXP=() XPASSED=()
+
+report() {
+	local idx="$1" name="$2" res="$RESDIR/$1.res" status reason
+	local -a extra=()
+	{ read -r status; read -r reason; mapfile -t extra; } <"$res"
+	local listed=""
+	[[ -n "${XFAIL[$name]+x}" ]] && listed=1
+	case "$status" in
+	PASS)
+		pass=$((pass + 1))
+		if [[ -n "$listed" ]]; then
+			xpass=$((xpass + 1)); XPASSED+=("$name")
+			echo "PASS $name  [UNEXPECTED PASS: remove it from tests/upstream/expected-failures]"
+		else
+			echo "PASS $name"
+		fi
+		;;
+	SKIP)
+		skip=$((skip + 1))
+		echo "SKIP $name  ($reason)"
+		;;
+	*)
+		fail=$((fail + 1))
+		if [[ -n "$listed" ]]; then
+			xfail=$((xfail + 1))
+			echo "FAIL $name  [expected: ${XFAIL[$name]}]"
+			if [[ -n "$reason" ]]; then
+				echo "    $reason"
+			elif [[ "${#extra[@]}" -gt 0 ]]; then
+				echo "    ${extra[0]}"
+			fi
+		else
+			unexp_fail=$((unexp_fail + 1)); UNEXP+=("$name")
+			echo "FAIL $name  [UNEXPECTED]"
+			[[ -n "$reason" ]] && echo "    $reason"
+			local l
+			for l in "${extra[@]}"; do echo "    $l"; done
+		fi
+		;;
+	esac
+	rm -f "$res"
+}
+
+launch_desc="${LAUNCH[*]:-(no launcher)}"
+say "running $T tests, $JOBS at a time, timeout ${TIMEOUT}s each, under: ${launch_desc#"$REPO"/}"
+
+next_start=0 next_print=0 running=0
+while [[ "$next_print" -lt "$T" ]]; do
+	while [[ "$running" -lt "$JOBS" && "$next_start" -lt "$T" ]]; do
+		run_one "$next_start" "${TESTS[$next_start]}" &
+		running=$((running + 1))
+		next_start=$((next_start + 1))
+	done
+	if [[ -f "$RESDIR/$next_print.res" ]]; then
+		report "$next_print" "${TESTS[$next_print]}"
+		next_print=$((next_print + 1))
+		continue
+	fi
+	if [[ "$running" -gt 0 ]]; then
+		wait -n || true
+		running=$((running - 1))
+	else
+		# Nothing running and no result: the job died without reporting.
+		printf 'FAIL\nrunner job for this test died without a result\n' >"$RESDIR/$next_print.res"
+	fi
+done
+wait || true
+
+# ---- verdict ---------------------------------------------------------------------------
+if [[ "${#UNEXP[@]}" -gt 0 ]]; then
+	echo "upstream: unexpected failures (not in tests/upstream/expected-failures):"
+	printf '    %s\n' "${UNEXP[@]}"
+fi
+if [[ "${#XPASSED[@]}" -gt 0 ]]; then
+	echo "upstream: unexpected passes (XPASS: remove them from tests/upstream/expected-failures):"
+	printf '    %s\n' "${XPASSED[@]}"
+fi
+if [[ "$list_errors" -gt 0 ]]; then
+	echo "upstream: $list_errors error(s) in tests/upstream/expected-failures (see above)"
+fi
+say "$xfail expected failures, $unexp_fail unexpected failures, $xpass unexpected passes"
+say "$pass passed, $fail failed, $skip skipped of $T"
+
+if [[ "$unexp_fail" -gt 0 || "$xpass" -gt 0 || "$list_errors" -gt 0 ]]; then
+	exit 1
+fi
+exit 0
