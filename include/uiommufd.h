@@ -121,6 +121,19 @@ UFD_API void ufd_ctx_close(struct ufd_ctx *ctx);
 UFD_API void ufd_ctx_get(struct ufd_ctx *ctx);
 UFD_API void ufd_ctx_put(struct ufd_ctx *ctx);
 
+/* What an ID names (for argument checks that depend on the kind). */
+enum ufd_obj_kind {
+	UFD_KIND_NONE = 0,
+	UFD_KIND_IOAS,
+	UFD_KIND_HWPT_PAGING,
+	UFD_KIND_HWPT_NESTED,
+	UFD_KIND_DEVICE,
+	UFD_KIND_ACCESS,
+	UFD_KIND_FAULT,
+	UFD_KIND_OTHER,
+};
+UFD_API enum ufd_obj_kind ufd_obj_kind(struct ufd_ctx *ctx, uint32_t id);
+
 /* IOMMU_DESTROY: -ENOENT missing, -EBUSY while something uses it. */
 UFD_API int ufd_destroy(struct ufd_ctx *ctx, uint32_t id);
 
@@ -185,6 +198,89 @@ UFD_API int ufd_ctx_get_rlimit_mode(struct ufd_ctx *ctx, uint64_t *mode);
 UFD_API int ufd_ctx_get_compat_ioas(struct ufd_ctx *ctx, uint32_t *ioas_id);
 UFD_API int ufd_ctx_set_compat_ioas(struct ufd_ctx *ctx, uint32_t ioas_id);
 UFD_API void ufd_ctx_clear_compat_ioas(struct ufd_ctx *ctx);
+
+/* ---- devices and HW page tables ------------------------------------------ */
+
+/*
+ * What an IOMMU imposes on a device's DMA: the IOVA window it translates,
+ * holes inside it (an MSI window), the IO page sizes of its page tables,
+ * dirty tracking, PASID width, and the driver data GET_HW_INFO returns.
+ */
+struct ufd_device_info {
+	uint64_t aperture_start;
+	uint64_t aperture_last;            /* inclusive */
+	uint64_t pgsize_bitmap;            /* smallest bit: the IO page size */
+	const struct ufd_iova_range *reserved; /* copied at bind */
+	uint32_t nr_reserved;
+	bool dirty_tracking;               /* its IOMMU tracks dirty pages */
+	uint8_t max_pasid_log2;            /* 0: no PASID */
+	uint32_t hw_info_type;             /* enum iommu_hw_info_type */
+	const void *hw_info;               /* copied at bind */
+	uint32_t hw_info_len;
+};
+
+/* Bind a device to the context: a DEVICE object (not destroyable by ID). */
+UFD_API int ufd_device_bind(struct ufd_ctx *ctx,
+			    const struct ufd_device_info *info,
+			    uint32_t *out_dev_id);
+/* Detach if attached, then destroy the device object. */
+UFD_API void ufd_device_unbind(struct ufd_ctx *ctx, uint32_t dev_id);
+/*
+ * Attach to *pt_id: an IOAS (an automatic HWPT is found or made; *pt_id
+ * becomes its ID) or a HWPT.  -EINVAL if already attached or the HWPT does
+ * not suit the device, -EADDRINUSE if the IOAS's mappings or allowed
+ * ranges fall outside what the device can reach, -EFAULT if memory to pin
+ * is gone.
+ */
+UFD_API int ufd_device_attach(struct ufd_ctx *ctx, uint32_t dev_id,
+			      uint32_t *pt_id);
+/* Move an attached device to *pt_id, as attach names it. */
+UFD_API int ufd_device_replace(struct ufd_ctx *ctx, uint32_t dev_id,
+			       uint32_t *pt_id);
+UFD_API int ufd_device_detach(struct ufd_ctx *ctx, uint32_t dev_id);
+
+enum {
+	UFD_HWPT_NEST_PARENT = 1 << 0,     /* IOMMU_HWPT_ALLOC_NEST_PARENT */
+	UFD_HWPT_DIRTY_TRACKING = 1 << 1,  /* IOMMU_HWPT_ALLOC_DIRTY_TRACKING */
+};
+
+/* A paging HWPT for @dev_id's IOMMU mirroring IOAS @ioas_id. */
+UFD_API int ufd_hwpt_alloc_paging(struct ufd_ctx *ctx, uint32_t dev_id,
+				  uint32_t ioas_id, unsigned int flags,
+				  uint32_t *out_hwpt_id);
+
+/* GET_HW_INFO: copies up to @len bytes of driver data into @buf. */
+struct ufd_hw_info {
+	uint32_t type;
+	uint32_t data_len;       /* full length of the driver data */
+	uint64_t capabilities;   /* enum iommufd_hw_capabilities */
+	uint8_t max_pasid_log2;
+};
+UFD_API int ufd_device_get_hw_info(struct ufd_ctx *ctx, uint32_t dev_id,
+				   void *buf, uint32_t len,
+				   struct ufd_hw_info *info);
+
+/*
+ * The DMA view of a paging HWPT: translate @iova to where the engine
+ * reaches it, with the leaf's size and PGT_* flags (engine/pgtable.h).
+ */
+UFD_API int ufd_hwpt_translate(struct ufd_ctx *ctx, uint32_t hwpt_id,
+			       uint64_t iova, uint64_t *host,
+			       uint64_t *leaf_size, uint64_t *flags);
+/* Leaves per level in use (visibility of the IO page sizes used). */
+UFD_API int ufd_hwpt_page_sizes(struct ufd_ctx *ctx, uint32_t hwpt_id,
+				uint64_t *sizes, uint64_t *counts,
+				unsigned int max, unsigned int *n);
+
+/*
+ * A destroyable handle owning a bound device (the selftest's "stdev"):
+ * IOMMU_DESTROY of the handle detaches and unbinds the device.
+ */
+UFD_API int ufd_stdev_create(struct ufd_ctx *ctx,
+			     const struct ufd_device_info *info,
+			     uint32_t *stdev_id, uint32_t *dev_id);
+UFD_API int ufd_stdev_device(struct ufd_ctx *ctx, uint32_t stdev_id,
+			     uint32_t *dev_id);
 
 /* ---- access objects: an in-process user of an IOAS ----------------------- */
 

@@ -36,6 +36,11 @@ static bool should_fail(void)
 	return false;
 }
 
+bool ufd_inject_fail(void)
+{
+	return should_fail();
+}
+
 void *ufd_zalloc(size_t size)
 {
 	if (should_fail())

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 
 #include "engine/itree.h"
+#include "engine/pgtable.h"
 #include "uiommufd.h"
 
 #define UFD_PAGE_SIZE 4096ULL
@@ -48,6 +49,8 @@
 /* ---- allocation with fault injection ---- */
 
 void *ufd_zalloc(size_t size);
+/* For allocators other than these (aligned tables): should this fail? */
+bool ufd_inject_fail(void);
 void *ufd_calloc(size_t n, size_t size);
 void *ufd_realloc_array(void *p, size_t n, size_t size);
 /* Tests: make the Nth allocation from now fail (0: never). */
@@ -158,6 +161,8 @@ struct ufd_pages {
 	uint64_t memlock_limit;  /* pages */
 	struct itree pin_users;  /* struct pages_pin_user, page indexes */
 	uint64_t npinned;        /* pages covered by pin_users */
+	uint64_t host_base;      /* where the engine reaches page 0 (pinned) */
+	bool host_known;
 	struct itree_node eng_node; /* in eng->all_pages, source addresses */
 };
 
@@ -190,6 +195,7 @@ struct ufd_area {
 	uint64_t start_byte;     /* offset in pages of the first IOVA byte */
 	unsigned int prot;       /* UFD_MAP_READ | UFD_MAP_WRITE */
 	unsigned int num_accesses; /* access pins intersecting this area */
+	struct pages_pin_user *domain_pin; /* while the IOAS has domains */
 	bool prevent_access;     /* being unmapped */
 };
 
@@ -204,6 +210,18 @@ struct iopt_allowed {
 
 struct ufd_access;
 
+/*
+ * A domain: one IO page table that mirrors an IOAS, with the geometry of
+ * the devices it serves (the mock IOMMU's, or an embedder's device).
+ */
+struct ufd_domain {
+	struct ufd_pgtable pgt;
+	uint64_t aperture_start, aperture_last;
+	uint64_t pgsize_bitmap;
+	bool dirty_ops;      /* can track dirty bits */
+	bool dirty_tracking; /* tracking is on */
+};
+
 struct io_pagetable {
 	struct itree areas;
 	struct itree allowed;
@@ -212,6 +230,8 @@ struct io_pagetable {
 	bool disable_large_pages;
 	struct ufd_access **accesses; /* attached accesses */
 	unsigned int nr_accesses, cap_accesses;
+	struct ufd_domain **domains;  /* page tables mirroring this IOAS */
+	unsigned int nr_domains, cap_domains;
 };
 
 static inline uint64_t area_iova(const struct ufd_area *a)
@@ -306,14 +326,44 @@ int iopt_disable_large_pages(struct io_pagetable *iopt);
 void iopt_enable_large_pages(struct io_pagetable *iopt);
 int iopt_add_access(struct io_pagetable *iopt, struct ufd_access *access);
 void iopt_remove_access(struct io_pagetable *iopt, struct ufd_access *access);
+int iopt_add_domain(struct io_pagetable *iopt, struct ufd_domain *dom);
+void iopt_remove_domain(struct io_pagetable *iopt, struct ufd_domain *dom);
 int iopt_check(struct io_pagetable *iopt);
+/* Host address of the first byte of @area (pages pinned). */
+uint64_t area_host(const struct ufd_area *area);
 
 /* ---- IOAS ---- */
+
+struct ufd_hwpt;
 
 struct ufd_ioas {
 	struct ufd_obj obj;
 	struct io_pagetable iopt;
+	struct ufd_hwpt *hwpts;   /* paging HWPTs mirroring it */
 };
+
+/* ---- devices and HW page tables ---- */
+
+struct ufd_hwpt {
+	struct ufd_obj obj;       /* UFD_OBJ_HWPT_PAGING */
+	struct ufd_ioas *ioas;    /* holds a user of it */
+	struct ufd_domain domain;
+	bool auto_domain;         /* made by attach; dies with its last user */
+	bool nest_parent;
+	struct ufd_hwpt *ioas_next;
+};
+
+struct ufd_device {
+	struct ufd_obj obj;       /* UFD_OBJ_DEVICE, internal */
+	struct ufd_device_info info; /* reserved and hw_info owned */
+	struct ufd_hwpt *hwpt;    /* attached to, or NULL */
+};
+
+struct ufd_hwpt *hwpt_find(struct ufd_ctx *ctx, uint32_t id);
+struct ufd_device *device_find(struct ufd_ctx *ctx, uint32_t id);
+void hwpt_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+void device_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+void mock_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
 
 struct ufd_ioas *ioas_find(struct ufd_ctx *ctx, uint32_t id);
 

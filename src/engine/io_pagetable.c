@@ -13,6 +13,13 @@
  * accesses that pin, PAGE_SIZE when large pages are disabled); every area's
  * IOVA, length and sub-page offset are multiples of it.
  *
+ * Domains (IO page tables of attached devices) mirror the areas.  With at
+ * least one domain every area's pages are pinned (one pin user per area,
+ * domain_pin, shared by all domains) and mapped into each domain; without
+ * one, mapping touches no memory.  Adding a domain narrows the IOVA space
+ * to its aperture (reservations owned by the domain) and fills it from the
+ * existing areas; removing the last one unpins.
+ *
  * Unmap removes whole areas only and is all-or-nothing: every area the
  * range touches must lie inside it, else -ENOENT and nothing changes.
  * Accesses that pin an area are told before it goes (access_notify_unmap)
@@ -48,6 +55,93 @@ void iopt_destroy(struct io_pagetable *iopt)
 	free_tree_nodes(&iopt->allowed, offsetof(struct iopt_allowed, node));
 	free(iopt->accesses);
 	iopt->accesses = NULL;
+	free(iopt->domains);
+	iopt->domains = NULL;
+}
+
+/* ---- domains ---- */
+
+uint64_t area_host(const struct ufd_area *area)
+{
+	return area->pages->host_base + area->start_byte;
+}
+
+static uint64_t max_pgsize(const struct io_pagetable *iopt)
+{
+	return iopt->disable_large_pages ? UFD_PAGE_SIZE : 0;
+}
+
+static unsigned int area_pgt_prot(const struct ufd_area *area)
+{
+	return ((area->prot & UFD_MAP_READ) ? PGT_READ : 0) |
+	       ((area->prot & UFD_MAP_WRITE) ? PGT_WRITE : 0);
+}
+
+static int area_pin(struct ufd_area *area)
+{
+	uint64_t first = area->start_byte >> UFD_PAGE_SHIFT;
+	uint64_t last = (area->start_byte + area_length(area) - 1) >>
+			UFD_PAGE_SHIFT;
+
+	if (area->domain_pin)
+		return 0;
+	return pages_pin(area->pages, first, last, area->prot & UFD_MAP_WRITE,
+			 &area->domain_pin);
+}
+
+static void area_unpin(struct ufd_area *area)
+{
+	if (!area->domain_pin)
+		return;
+	pages_unpin(area->pages, area->domain_pin);
+	area->domain_pin = NULL;
+}
+
+static int area_map_domain(struct io_pagetable *iopt, struct ufd_area *area,
+			   struct ufd_domain *dom)
+{
+	return pgt_map(&dom->pgt, area_iova(area), area_host(area),
+		       area_length(area), area_pgt_prot(area),
+		       max_pgsize(iopt));
+}
+
+static void area_unmap_domain(struct ufd_area *area, struct ufd_domain *dom)
+{
+	pgt_unmap(&dom->pgt, area_iova(area), area_length(area));
+}
+
+/* Pin @area and map it into every domain; all or nothing. */
+static int area_fill_domains(struct io_pagetable *iopt, struct ufd_area *area)
+{
+	unsigned int i;
+	int rc;
+
+	if (!iopt->nr_domains)
+		return 0;
+	rc = area_pin(area);
+	if (rc)
+		return rc;
+	for (i = 0; i != iopt->nr_domains; i++) {
+		rc = area_map_domain(iopt, area, iopt->domains[i]);
+		if (rc)
+			goto err_unmap;
+	}
+	return 0;
+err_unmap:
+	while (i--)
+		area_unmap_domain(area, iopt->domains[i]);
+	area_unpin(area);
+	return rc;
+}
+
+static void area_unfill_domains(struct io_pagetable *iopt,
+				struct ufd_area *area)
+{
+	unsigned int i;
+
+	for (i = 0; i != iopt->nr_domains; i++)
+		area_unmap_domain(area, iopt->domains[i]);
+	area_unpin(area);
 }
 
 /* ---- contiguous walks ---- */
@@ -252,7 +346,15 @@ int iopt_map_pages(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 		itree_insert(&iopt->areas, &areas[i]->node);
 		inserted++;
 	}
-	/* Domains are filled here once devices exist (issue 3). */
+	/* With domains the memory is pinned and mapped now (EFAULT here). */
+	for (i = 0; i != nelms; i++) {
+		rc = area_fill_domains(iopt, areas[i]);
+		if (rc) {
+			while (i--)
+				area_unfill_domains(iopt, areas[i]);
+			goto out_remove;
+		}
+	}
 	free(areas);
 	return 0;
 
@@ -320,6 +422,7 @@ int iopt_get_pages(struct io_pagetable *iopt, uint64_t iova, uint64_t length,
 
 static void area_free(struct io_pagetable *iopt, struct ufd_area *area)
 {
+	area_unfill_domains(iopt, area);
 	itree_remove(&iopt->areas, &area->node);
 	pages_put(area->pages);
 	free(area);
@@ -466,6 +569,13 @@ static int iopt_calculate_alignment(struct io_pagetable *iopt)
 	unsigned int i;
 	int rc;
 
+	for (i = 0; i != iopt->nr_domains; i++) {
+		uint64_t a = 1ULL << __builtin_ctzll(
+				     iopt->domains[i]->pgsize_bitmap);
+
+		if (a > align)
+			align = a;
+	}
 	for (i = 0; i != iopt->nr_accesses; i++)
 		if (iopt->accesses[i]->iova_alignment > align)
 			align = iopt->accesses[i]->iova_alignment;
@@ -484,6 +594,9 @@ int iopt_disable_large_pages(struct io_pagetable *iopt)
 
 	if (iopt->disable_large_pages)
 		return 0;
+	/* Existing domain mappings may use large IOPTEs already. */
+	if (iopt->nr_domains && !itree_empty(&iopt->areas))
+		return -EINVAL;
 	iopt->disable_large_pages = true;
 	rc = iopt_calculate_alignment(iopt);
 	if (rc)
@@ -529,6 +642,94 @@ void iopt_remove_access(struct io_pagetable *iopt, struct ufd_access *access)
 		}
 	}
 	iopt_calculate_alignment(iopt);
+}
+
+int iopt_add_domain(struct io_pagetable *iopt, struct ufd_domain *dom)
+{
+	uint64_t align = 1ULL << __builtin_ctzll(dom->pgsize_bitmap);
+	struct ufd_area *area, *failed;
+	int rc;
+
+	if (align < iopt->iova_alignment)
+		align = iopt->iova_alignment;
+	if (align > UFD_PAGE_SIZE)
+		return -EINVAL;
+	if (align != iopt->iova_alignment) {
+		rc = iopt_check_alignment(iopt, align);
+		if (rc)
+			return rc;
+	}
+	if (dom->aperture_start) {
+		rc = iopt_reserve(iopt, 0, dom->aperture_start - 1, dom);
+		if (rc)
+			goto err_reserved;
+	}
+	if (dom->aperture_last != UFD_ULONG_MAX) {
+		rc = iopt_reserve(iopt, dom->aperture_last + 1, UFD_ULONG_MAX,
+				  dom);
+		if (rc)
+			goto err_reserved;
+	}
+	if (iopt->nr_domains == iopt->cap_domains) {
+		unsigned int n = iopt->cap_domains ? iopt->cap_domains * 2 : 2;
+		struct ufd_domain **d;
+
+		d = ufd_realloc_array(iopt->domains, n, sizeof(*d));
+		if (!d) {
+			rc = -ENOMEM;
+			goto err_reserved;
+		}
+		iopt->domains = d;
+		iopt->cap_domains = n;
+	}
+	for (area = area_first(iopt, 0, UFD_ULONG_MAX); area;
+	     area = area_next(area, 0, UFD_ULONG_MAX)) {
+		rc = area_pin(area);
+		if (rc)
+			goto err_unfill;
+		rc = area_map_domain(iopt, area, dom);
+		if (rc) {
+			if (!iopt->nr_domains)
+				area_unpin(area);
+			goto err_unfill;
+		}
+	}
+	iopt->domains[iopt->nr_domains++] = dom;
+	iopt->iova_alignment = align;
+	return 0;
+
+err_unfill:
+	failed = area;
+	for (area = area_first(iopt, 0, UFD_ULONG_MAX); area != failed;
+	     area = area_next(area, 0, UFD_ULONG_MAX)) {
+		area_unmap_domain(area, dom);
+		if (!iopt->nr_domains)
+			area_unpin(area);
+	}
+err_reserved:
+	iopt_remove_reserved(iopt, dom);
+	return rc;
+}
+
+void iopt_remove_domain(struct io_pagetable *iopt, struct ufd_domain *dom)
+{
+	struct ufd_area *area;
+	unsigned int i;
+
+	for (i = 0; i != iopt->nr_domains; i++)
+		if (iopt->domains[i] == dom)
+			break;
+	if (i == iopt->nr_domains)
+		return;
+	iopt->domains[i] = iopt->domains[--iopt->nr_domains];
+	for (area = area_first(iopt, 0, UFD_ULONG_MAX); area;
+	     area = area_next(area, 0, UFD_ULONG_MAX)) {
+		area_unmap_domain(area, dom);
+		if (!iopt->nr_domains)
+			area_unpin(area);
+	}
+	iopt_remove_reserved(iopt, dom);
+	iopt_calculate_alignment(iopt); /* lowering cannot fail */
 }
 
 /* ---- invariants ---- */

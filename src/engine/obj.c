@@ -24,6 +24,9 @@
 static const struct ufd_obj_ops obj_ops[UFD_OBJ_NR] = {
 	[UFD_OBJ_IOAS] = { .destroy = ioas_destroy_obj },
 	[UFD_OBJ_ACCESS] = { .destroy = access_destroy_obj },
+	[UFD_OBJ_HWPT_PAGING] = { .destroy = hwpt_destroy_obj },
+	[UFD_OBJ_DEVICE] = { .destroy = device_destroy_obj },
+	[UFD_OBJ_SELFTEST] = { .destroy = mock_destroy_obj },
 };
 
 /* ---- credentials ---- */
@@ -319,6 +322,27 @@ void ufd_ctx_put(struct ufd_ctx *ctx)
 void ufd_ctx_close(struct ufd_ctx *ctx)
 {
 	ufd_ctx_put(ctx);
+}
+
+enum ufd_obj_kind ufd_obj_kind(struct ufd_ctx *ctx, uint32_t id)
+{
+	static const enum ufd_obj_kind kinds[UFD_OBJ_NR] = {
+		[UFD_OBJ_IOAS] = UFD_KIND_IOAS,
+		[UFD_OBJ_HWPT_PAGING] = UFD_KIND_HWPT_PAGING,
+		[UFD_OBJ_HWPT_NESTED] = UFD_KIND_HWPT_NESTED,
+		[UFD_OBJ_DEVICE] = UFD_KIND_DEVICE,
+		[UFD_OBJ_ACCESS] = UFD_KIND_ACCESS,
+		[UFD_OBJ_FAULT] = UFD_KIND_FAULT,
+		[UFD_OBJ_SELFTEST] = UFD_KIND_OTHER,
+	};
+	struct ufd_obj *obj;
+	enum ufd_obj_kind kind;
+
+	eng_lock(ctx->eng);
+	obj = obj_find(ctx, id, UFD_OBJ_ANY);
+	kind = obj ? kinds[obj->type] : UFD_KIND_NONE;
+	eng_unlock(ctx->eng);
+	return kind;
 }
 
 int ufd_destroy(struct ufd_ctx *ctx, uint32_t id)

@@ -187,6 +187,12 @@ int pages_pin(struct ufd_pages *pages, uint64_t first, uint64_t last,
 					  pages->writable, &host);
 		if (rc)
 			goto err_unpin;
+		/* Sources keep one object's pages contiguous for the engine. */
+		if (!pages->host_known) {
+			pages->host_base = (uint64_t)(uintptr_t)host -
+					   (sp.start << UFD_PAGE_SHIFT);
+			pages->host_known = true;
+		}
 	}
 
 	user->node.start = first;

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Handlers for the device and HW page table commands.  They check their
- * arguments in the kernel's order; the objects they name (devices, HWPTs)
- * arrive with the device model (issue 3) and HWPT work (issue 4), so until
- * then every lookup finds nothing and answers -ENOENT, which is what the
- * kernel answers for an ID that names no such object.
+ * Handlers for the device and HW page table commands: HWPT_ALLOC (paging
+ * HWPTs; nested ones arrive with issue 4), GET_HW_INFO, and the dirty
+ * tracking, invalidation and fault queue commands.  Arguments are checked
+ * in the kernel's order before anything is looked up.
  */
+#include <string.h>
+
 #include <linux/iommufd.h>
 
 #include "uapi/ucmd.h"
@@ -13,23 +14,91 @@
 int hwpt_ops_alloc(struct ufd_ucmd *ucmd)
 {
 	struct iommu_hwpt_alloc *cmd = ucmd->cmd;
+	unsigned int flags = 0;
+	uint32_t hwpt_id;
+	int rc;
 
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
 	if ((cmd->data_type == IOMMU_HWPT_DATA_NONE && cmd->data_len) ||
 	    (cmd->data_type != IOMMU_HWPT_DATA_NONE && !cmd->data_len))
 		return -EINVAL;
-	return -ENOENT; /* dev_id: no devices */
+	if (ufd_obj_kind(ucmd->ctx, cmd->dev_id) != UFD_KIND_DEVICE)
+		return -ENOENT;
+	switch (ufd_obj_kind(ucmd->ctx, cmd->pt_id)) {
+	case UFD_KIND_IOAS:
+		break;
+	case UFD_KIND_HWPT_PAGING:
+		return -EOPNOTSUPP; /* nested HWPTs: issue 4 */
+	default:
+		return -EINVAL;
+	}
+	if (cmd->flags & ~(IOMMU_HWPT_ALLOC_NEST_PARENT |
+			   IOMMU_HWPT_ALLOC_DIRTY_TRACKING))
+		return -EOPNOTSUPP;
+	if (cmd->data_len)
+		return -EOPNOTSUPP; /* a paging HWPT takes no driver data */
+	if (cmd->flags & IOMMU_HWPT_ALLOC_NEST_PARENT)
+		flags |= UFD_HWPT_NEST_PARENT;
+	if (cmd->flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
+		flags |= UFD_HWPT_DIRTY_TRACKING;
+	rc = ufd_hwpt_alloc_paging(ucmd->ctx, cmd->dev_id, cmd->pt_id, flags,
+				   &hwpt_id);
+	if (rc)
+		return rc;
+	cmd->out_hwpt_id = hwpt_id;
+	rc = ucmd_respond(ucmd);
+	if (rc)
+		ufd_destroy(ucmd->ctx, hwpt_id);
+	return rc;
 }
 
 int hwpt_ops_get_hw_info(struct ufd_ucmd *ucmd)
 {
 	struct iommu_hw_info *cmd = ucmd->cmd;
+	uint8_t data[256];
+	struct ufd_hw_info info;
+	uint32_t copy;
+	int rc;
 
 	if ((cmd->flags & ~IOMMU_HW_INFO_FLAG_INPUT_TYPE) || cmd->__reserved[0] ||
 	    cmd->__reserved[1] || cmd->__reserved[2])
 		return -EOPNOTSUPP;
-	return -ENOENT; /* dev_id: no devices */
+	memset(data, 0, sizeof(data));
+	rc = ufd_device_get_hw_info(ucmd->ctx, cmd->dev_id, data, sizeof(data),
+				    &info);
+	if (rc)
+		return rc;
+	/* A driver answers its own type or the default one. */
+	if ((cmd->flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE) &&
+	    cmd->in_data_type != IOMMU_HW_INFO_TYPE_DEFAULT &&
+	    cmd->in_data_type != info.type)
+		return -EOPNOTSUPP;
+	copy = cmd->data_len < info.data_len ? cmd->data_len : info.data_len;
+	rc = copy_to_caller(ucmd->caller, cmd->data_uptr, data, copy);
+	if (rc)
+		return rc;
+	/* Zero what the caller's buffer has beyond our data. */
+	if (cmd->data_len > info.data_len) {
+		uint64_t left = cmd->data_len - info.data_len;
+		uint64_t at = cmd->data_uptr + info.data_len;
+		static const uint8_t zero[512];
+
+		while (left) {
+			uint64_t n = left < sizeof(zero) ? left : sizeof(zero);
+
+			rc = copy_to_caller(ucmd->caller, at, zero, n);
+			if (rc)
+				return rc;
+			at += n;
+			left -= n;
+		}
+	}
+	cmd->data_len = info.data_len;
+	cmd->out_data_type = info.type;
+	cmd->out_capabilities = info.capabilities;
+	cmd->out_max_pasid_log2 = info.max_pasid_log2;
+	return ucmd_respond(ucmd);
 }
 
 int hwpt_ops_set_dirty_tracking(struct ufd_ucmd *ucmd)
@@ -38,7 +107,9 @@ int hwpt_ops_set_dirty_tracking(struct ufd_ucmd *ucmd)
 
 	if (cmd->flags & ~IOMMU_HWPT_DIRTY_TRACKING_ENABLE)
 		return -EOPNOTSUPP;
-	return -ENOENT; /* hwpt_id: no HWPTs */
+	if (ufd_obj_kind(ucmd->ctx, cmd->hwpt_id) != UFD_KIND_HWPT_PAGING)
+		return -ENOENT;
+	return -EOPNOTSUPP; /* dirty tracking: issue 4 */
 }
 
 int hwpt_ops_get_dirty_bitmap(struct ufd_ucmd *ucmd)
@@ -48,7 +119,9 @@ int hwpt_ops_get_dirty_bitmap(struct ufd_ucmd *ucmd)
 	if ((cmd->flags & ~IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR) ||
 	    cmd->__reserved)
 		return -EOPNOTSUPP;
-	return -ENOENT;
+	if (ufd_obj_kind(ucmd->ctx, cmd->hwpt_id) != UFD_KIND_HWPT_PAGING)
+		return -ENOENT;
+	return -EOPNOTSUPP; /* dirty tracking: issue 4 */
 }
 
 int hwpt_ops_invalidate(struct ufd_ucmd *ucmd)
@@ -60,7 +133,7 @@ int hwpt_ops_invalidate(struct ufd_ucmd *ucmd)
 	if (cmd->entry_num && (!cmd->data_uptr || !cmd->entry_len ||
 			       cmd->entry_len > 4096))
 		return -EINVAL;
-	return -ENOENT;
+	return -ENOENT; /* no nested HWPT can exist yet: issue 4 */
 }
 
 int hwpt_ops_fault_alloc(struct ufd_ucmd *ucmd)

@@ -1,30 +1,146 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The mock device operations of IOMMU_TEST_CMD (MOCK_DOMAIN and the ops
- * that inspect a mock domain).  The engine has no devices yet: a mock
- * device needs domains and IO page tables (issue 3).  Until then these
- * answer what the kernel answers for IDs that name no device or domain
- * (-ENOENT), and -EOPNOTSUPP where a valid IOAS would need a device.
+ * The mock IOMMU and mock devices of IOMMU_TEST_CMD, as the kernel's
+ * selftest driver defines them: an aperture of [2^24, 2^31 - 1], an IO
+ * page size of half a CPU page (2 KiB) and, for HUGE_IOVA devices, 1 MiB
+ * IOPTEs as well; dirty tracking unless the device is NO_DIRTY; a PASID
+ * width of 20 bits for PASID devices.  MOCK_DOMAIN binds such a device
+ * under a destroyable handle and attaches it; MD_CHECK_MAP compares what
+ * a domain translates to with the page the caller sees.
  */
 #include <linux/iommufd.h>
 #include "iommufd_test.h"
 
 #include "uapi/ucmd.h"
 
+#define MOCK_IO_PAGE (4096ULL / 2)
+#define MOCK_IO_HUGE (512 * MOCK_IO_PAGE)
+#define MOCK_CPU_PAGE 4096ULL
+
+static const struct iommu_test_hw_info mock_hw_info = {
+	.flags = 0,
+	.test_reg = IOMMU_HW_INFO_SELFTEST_REGVAL,
+};
+
+static int mock_device_info(uint32_t dev_flags, struct ufd_device_info *info)
+{
+	if (dev_flags & ~(MOCK_FLAGS_DEVICE_NO_DIRTY |
+			  MOCK_FLAGS_DEVICE_HUGE_IOVA |
+			  MOCK_FLAGS_DEVICE_PASID))
+		return -EINVAL;
+	*info = (struct ufd_device_info){
+		.aperture_start = MOCK_APERTURE_START,
+		.aperture_last = MOCK_APERTURE_LAST,
+		.pgsize_bitmap = MOCK_IO_PAGE,
+		.dirty_tracking = !(dev_flags & MOCK_FLAGS_DEVICE_NO_DIRTY),
+		.max_pasid_log2 =
+			(dev_flags & MOCK_FLAGS_DEVICE_PASID) ? MOCK_PASID_WIDTH : 0,
+		.hw_info_type = IOMMU_HW_INFO_TYPE_SELFTEST,
+		.hw_info = &mock_hw_info,
+		.hw_info_len = sizeof(mock_hw_info),
+	};
+	if (dev_flags & MOCK_FLAGS_DEVICE_HUGE_IOVA)
+		info->pgsize_bitmap |= MOCK_IO_HUGE;
+	return 0;
+}
+
+static int op_mock_domain(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
+{
+	struct ufd_device_info info;
+	uint32_t stdev_id, dev_id, pt_id = cmd->id;
+	uint32_t dev_flags = 0;
+	int rc;
+
+	if (cmd->op == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS)
+		dev_flags = cmd->mock_domain_flags.dev_flags;
+	rc = mock_device_info(dev_flags, &info);
+	if (rc)
+		return rc;
+	rc = ufd_stdev_create(ucmd->ctx, &info, &stdev_id, &dev_id);
+	if (rc)
+		return rc;
+	rc = ufd_device_attach(ucmd->ctx, dev_id, &pt_id);
+	if (rc)
+		goto out_destroy;
+	/* MOCK_DOMAIN and MOCK_DOMAIN_FLAGS share these three fields. */
+	cmd->mock_domain.out_stdev_id = stdev_id;
+	cmd->mock_domain.out_hwpt_id = pt_id;
+	cmd->mock_domain.out_idev_id = dev_id;
+	rc = ucmd_respond(ucmd);
+	if (!rc)
+		return 0;
+out_destroy:
+	ufd_destroy(ucmd->ctx, stdev_id);
+	return rc;
+}
+
+static int op_mock_replace(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
+{
+	uint32_t dev_id, pt_id = cmd->mock_domain_replace.pt_id;
+	int rc;
+
+	rc = ufd_stdev_device(ucmd->ctx, cmd->id, &dev_id);
+	if (rc)
+		return rc;
+	rc = ufd_device_replace(ucmd->ctx, dev_id, &pt_id);
+	if (rc)
+		return rc;
+	cmd->mock_domain_replace.pt_id = pt_id;
+	return ucmd_respond(ucmd);
+}
+
+static int op_check_map(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
+{
+	struct ufd_source *mem = ucmd->caller->mem;
+	uint64_t iova = cmd->check_map.iova, length = cmd->check_map.length;
+	uint64_t uptr = cmd->check_map.uptr, end;
+
+	if (iova % MOCK_IO_PAGE || length % MOCK_IO_PAGE ||
+	    uptr % MOCK_IO_PAGE || __builtin_add_overflow(uptr, length, &end))
+		return -EINVAL;
+	/* Only a paging HWPT has a page table to look at. */
+	switch (ufd_obj_kind(ucmd->ctx, cmd->id)) {
+	case UFD_KIND_HWPT_PAGING:
+		break;
+	case UFD_KIND_NONE:
+		return -ENOENT;
+	default:
+		return -EINVAL;
+	}
+	for (; length; length -= MOCK_IO_PAGE, iova += MOCK_IO_PAGE,
+		       uptr += MOCK_IO_PAGE) {
+		uint64_t host, want, got;
+		int rc;
+
+		rc = mem->ops->page_ident(mem, uptr, &want);
+		if (rc)
+			return rc;
+		if (ufd_hwpt_translate(ucmd->ctx, cmd->id, iova, &host, NULL,
+				       NULL))
+			return -EINVAL;
+		if (host % MOCK_CPU_PAGE != uptr % MOCK_CPU_PAGE)
+			return -EINVAL;
+		rc = mem->ops->host_ident(mem, (void *)(uintptr_t)host, &got);
+		if (rc || got != want)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 int test_ops_device(struct ufd_ucmd *ucmd)
 {
 	struct iommu_test_cmd *cmd = ucmd->cmd;
-	bool enabled;
 
 	switch (cmd->op) {
 	case IOMMU_TEST_OP_MOCK_DOMAIN:
 	case IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS:
-		/* Only an IOAS can be named: no HWPT exists without devices. */
-		if (ufd_ioas_get_huge_pages(ucmd->ctx, cmd->id, &enabled))
-			return -ENOENT;
-		return -EOPNOTSUPP;
+		return op_mock_domain(ucmd, cmd);
+	case IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE:
+		return op_mock_replace(ucmd, cmd);
+	case IOMMU_TEST_OP_MD_CHECK_MAP:
+		return op_check_map(ucmd, cmd);
 	default:
-		/* Mock devices, HWPTs and nested domains cannot exist yet. */
-		return -ENOENT;
+		/* Nested domains, dirty bits and faults: issue 4. */
+		return -EOPNOTSUPP;
 	}
 }

@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Devices and paging HW page tables (HWPTs).
+ *
+ * A device carries what its IOMMU imposes (aperture, reserved holes, IO
+ * page sizes, dirty tracking, PASID width).  A paging HWPT is one domain
+ * (an IO page table, engine/pgtable.c) that mirrors one IOAS; attaching a
+ * device to an IOAS finds an automatic HWPT of that IOAS the device can
+ * use, or makes one, which dies with its last device.  Explicit HWPTs
+ * (HWPT_ALLOC) live until IOMMU_DESTROY, refused while devices use them.
+ *
+ * Attach order follows the kernel: the device's reserved regions go into
+ * the IOAS (owner: the device), then the domain's own check (a NO_DIRTY
+ * device cannot use a dirty-tracking domain: -EINVAL), and for a new
+ * automatic HWPT the domain is filled from the IOAS last.  Replace makes
+ * the new attachment before it drops the old one, so an automatic HWPT
+ * freed by a replace never shares an ID with the one that replaced it.
+ *
+ * Intervals are inclusive.  Locking: eng->lock, taken by the entry points.
+ */
+#include <string.h>
+
+#include "engine/engine.h"
+
+struct ufd_hwpt *hwpt_find(struct ufd_ctx *ctx, uint32_t id)
+{
+	struct ufd_obj *obj = obj_find(ctx, id, UFD_OBJ_HWPT_PAGING);
+
+	return obj ? container_of(obj, struct ufd_hwpt, obj) : NULL;
+}
+
+struct ufd_device *device_find(struct ufd_ctx *ctx, uint32_t id)
+{
+	struct ufd_obj *obj = obj_find(ctx, id, UFD_OBJ_DEVICE);
+
+	return obj ? container_of(obj, struct ufd_device, obj) : NULL;
+}
+
+/* ---- HWPTs ---- */
+
+static void hwpt_unlink(struct ufd_hwpt *hwpt)
+{
+	struct ufd_hwpt **p;
+
+	for (p = &hwpt->ioas->hwpts; *p; p = &(*p)->ioas_next) {
+		if (*p == hwpt) {
+			*p = hwpt->ioas_next;
+			break;
+		}
+	}
+}
+
+static void hwpt_free(struct ufd_hwpt *hwpt)
+{
+	pgt_destroy(&hwpt->domain.pgt);
+	free(hwpt);
+}
+
+void hwpt_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj)
+{
+	struct ufd_hwpt *hwpt = container_of(obj, struct ufd_hwpt, obj);
+
+	iopt_remove_domain(&hwpt->ioas->iopt, &hwpt->domain);
+	hwpt_unlink(hwpt);
+	hwpt->ioas->obj.users--;
+	hwpt_free(hwpt);
+}
+
+/*
+ * A new paging HWPT for @dev mirroring @ioas: allocated (ID taken, not
+ * visible), its domain filled from the IOAS.  The caller finalizes it or
+ * calls hwpt_abort().
+ */
+static int hwpt_alloc(struct ufd_ctx *ctx, struct ufd_device *dev,
+		      struct ufd_ioas *ioas, unsigned int flags,
+		      struct ufd_hwpt **out)
+{
+	struct ufd_hwpt *hwpt;
+	int rc;
+
+	hwpt = ufd_zalloc(sizeof(*hwpt));
+	if (!hwpt)
+		return -ENOMEM;
+	hwpt->domain.aperture_start = dev->info.aperture_start;
+	hwpt->domain.aperture_last = dev->info.aperture_last;
+	hwpt->domain.pgsize_bitmap = dev->info.pgsize_bitmap;
+	hwpt->domain.dirty_ops = flags & UFD_HWPT_DIRTY_TRACKING;
+	hwpt->nest_parent = flags & UFD_HWPT_NEST_PARENT;
+	rc = pgt_init(&hwpt->domain.pgt, dev->info.pgsize_bitmap,
+		      dev->info.aperture_last);
+	if (rc) {
+		free(hwpt);
+		return rc;
+	}
+	rc = obj_alloc(ctx, &hwpt->obj, UFD_OBJ_HWPT_PAGING);
+	if (rc) {
+		hwpt_free(hwpt);
+		return rc;
+	}
+	hwpt->ioas = ioas;
+	rc = iopt_add_domain(&ioas->iopt, &hwpt->domain);
+	if (rc) {
+		obj_abort(ctx, &hwpt->obj);
+		hwpt_free(hwpt);
+		return rc;
+	}
+	ioas->obj.users++;
+	hwpt->ioas_next = ioas->hwpts;
+	ioas->hwpts = hwpt;
+	*out = hwpt;
+	return 0;
+}
+
+/* Undo hwpt_alloc() of a HWPT that never became visible. */
+static void hwpt_abort(struct ufd_ctx *ctx, struct ufd_hwpt *hwpt)
+{
+	iopt_remove_domain(&hwpt->ioas->iopt, &hwpt->domain);
+	hwpt_unlink(hwpt);
+	hwpt->ioas->obj.users--;
+	obj_abort(ctx, &hwpt->obj);
+	hwpt_free(hwpt);
+}
+
+/* Drop a device's hold; an automatic HWPT goes with its last device. */
+static void hwpt_put_device(struct ufd_ctx *ctx, struct ufd_hwpt *hwpt)
+{
+	hwpt->obj.users--;
+	if (hwpt->auto_domain && !hwpt->obj.users)
+		obj_destroy(ctx, &hwpt->obj);
+}
+
+/* ---- attach, replace, detach ---- */
+
+static int dev_reserve(struct ufd_device *dev, struct ufd_ioas *ioas)
+{
+	uint32_t i;
+	int rc;
+
+	for (i = 0; i != dev->info.nr_reserved; i++) {
+		rc = iopt_reserve(&ioas->iopt, dev->info.reserved[i].start,
+				  dev->info.reserved[i].last, dev);
+		if (rc) {
+			iopt_remove_reserved(&ioas->iopt, dev);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* The domain's own check of a device (the driver's attach_dev). */
+static int domain_accepts(const struct ufd_hwpt *hwpt,
+			  const struct ufd_device *dev)
+{
+	if (hwpt->domain.dirty_ops && !dev->info.dirty_tracking)
+		return -EINVAL;
+	return 0;
+}
+
+/* Attach (@dev->hwpt NULL) or replace onto @hwpt. */
+static int do_attach(struct ufd_ctx *ctx, struct ufd_device *dev,
+		     struct ufd_hwpt *hwpt)
+{
+	struct ufd_hwpt *old = dev->hwpt;
+	bool same_ioas = old && old->ioas == hwpt->ioas;
+	int rc;
+
+	if (old == hwpt)
+		return 0;
+	if (!same_ioas) {
+		rc = dev_reserve(dev, hwpt->ioas);
+		if (rc)
+			return rc;
+	}
+	rc = domain_accepts(hwpt, dev);
+	if (rc) {
+		if (!same_ioas)
+			iopt_remove_reserved(&hwpt->ioas->iopt, dev);
+		return rc;
+	}
+	hwpt->obj.users++;
+	dev->hwpt = hwpt;
+	if (old) {
+		if (!same_ioas)
+			iopt_remove_reserved(&old->ioas->iopt, dev);
+		hwpt_put_device(ctx, old);
+	}
+	return 0;
+}
+
+/* Find an automatic HWPT of @ioas that takes @dev, or make one. */
+static int auto_attach(struct ufd_ctx *ctx, struct ufd_device *dev,
+		       struct ufd_ioas *ioas, uint32_t *pt_id)
+{
+	struct ufd_hwpt *hwpt;
+	int rc;
+
+	for (hwpt = ioas->hwpts; hwpt; hwpt = hwpt->ioas_next) {
+		if (!hwpt->auto_domain || !hwpt->obj.visible)
+			continue;
+		rc = do_attach(ctx, dev, hwpt);
+		if (rc == -EINVAL)
+			continue;
+		if (!rc)
+			*pt_id = hwpt->obj.id;
+		return rc;
+	}
+	rc = hwpt_alloc(ctx, dev, ioas, 0, &hwpt);
+	if (rc)
+		return rc;
+	hwpt->auto_domain = true;
+	rc = do_attach(ctx, dev, hwpt);
+	if (rc) {
+		hwpt_abort(ctx, hwpt);
+		return rc;
+	}
+	obj_finalize(ctx, &hwpt->obj);
+	*pt_id = hwpt->obj.id;
+	return 0;
+}
+
+static int change_pt(struct ufd_ctx *ctx, struct ufd_device *dev,
+		     uint32_t *pt_id)
+{
+	struct ufd_obj *obj = obj_find(ctx, *pt_id, UFD_OBJ_ANY);
+
+	if (!obj)
+		return -ENOENT;
+	switch (obj->type) {
+	case UFD_OBJ_IOAS:
+		return auto_attach(ctx, dev,
+				   container_of(obj, struct ufd_ioas, obj),
+				   pt_id);
+	case UFD_OBJ_HWPT_PAGING:
+		return do_attach(ctx, dev,
+				 container_of(obj, struct ufd_hwpt, obj));
+	default:
+		return -EINVAL;
+	}
+}
+
+int ufd_device_attach(struct ufd_ctx *ctx, uint32_t dev_id, uint32_t *pt_id)
+{
+	struct ufd_device *dev;
+	int rc;
+
+	eng_lock(ctx->eng);
+	dev = device_find(ctx, dev_id);
+	if (!dev)
+		rc = -ENOENT;
+	else if (dev->hwpt)
+		rc = -EINVAL;
+	else
+		rc = change_pt(ctx, dev, pt_id);
+	eng_unlock(ctx->eng);
+	return rc;
+}
+
+int ufd_device_replace(struct ufd_ctx *ctx, uint32_t dev_id, uint32_t *pt_id)
+{
+	struct ufd_device *dev;
+	int rc;
+
+	eng_lock(ctx->eng);
+	dev = device_find(ctx, dev_id);
+	if (!dev)
+		rc = -ENOENT;
+	else if (!dev->hwpt)
+		rc = -EINVAL;
+	else
+		rc = change_pt(ctx, dev, pt_id);
+	eng_unlock(ctx->eng);
+	return rc;
+}
+
+static void device_detach(struct ufd_ctx *ctx, struct ufd_device *dev)
+{
+	struct ufd_hwpt *hwpt = dev->hwpt;
+
+	if (!hwpt)
+		return;
+	iopt_remove_reserved(&hwpt->ioas->iopt, dev);
+	dev->hwpt = NULL;
+	hwpt_put_device(ctx, hwpt);
+}
+
+int ufd_device_detach(struct ufd_ctx *ctx, uint32_t dev_id)
+{
+	struct ufd_device *dev;
+	int rc = 0;
+
+	eng_lock(ctx->eng);
+	dev = device_find(ctx, dev_id);
+	if (!dev)
+		rc = -ENOENT;
+	else if (!dev->hwpt)
+		rc = -EINVAL;
+	else
+		device_detach(ctx, dev);
+	eng_unlock(ctx->eng);
+	return rc;
+}
+
+/* ---- binding ---- */
+
+static void device_free(struct ufd_device *dev)
+{
+	free((void *)dev->info.reserved);
+	free((void *)dev->info.hw_info);
+	free(dev);
+}
+
+void device_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj)
+{
+	struct ufd_device *dev = container_of(obj, struct ufd_device, obj);
+
+	device_detach(ctx, dev);
+	device_free(dev);
+}
+
+int ufd_device_bind(struct ufd_ctx *ctx, const struct ufd_device_info *info,
+		    uint32_t *out_dev_id)
+{
+	struct ufd_device *dev;
+	int rc;
+
+	if (!info->pgsize_bitmap || info->aperture_start > info->aperture_last)
+		return -EINVAL;
+	dev = ufd_zalloc(sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->info = *info;
+	dev->info.reserved = NULL;
+	dev->info.hw_info = NULL;
+	if (info->nr_reserved) {
+		struct ufd_iova_range *r =
+			ufd_calloc(info->nr_reserved, sizeof(*r));
+
+		if (!r) {
+			device_free(dev);
+			return -ENOMEM;
+		}
+		memcpy(r, info->reserved, info->nr_reserved * sizeof(*r));
+		dev->info.reserved = r;
+	}
+	if (info->hw_info_len) {
+		void *h = ufd_zalloc(info->hw_info_len);
+
+		if (!h) {
+			device_free(dev);
+			return -ENOMEM;
+		}
+		memcpy(h, info->hw_info, info->hw_info_len);
+		dev->info.hw_info = h;
+	}
+	eng_lock(ctx->eng);
+	rc = obj_alloc(ctx, &dev->obj, UFD_OBJ_DEVICE);
+	if (!rc) {
+		dev->obj.internal = true;
+		obj_finalize(ctx, &dev->obj);
+		*out_dev_id = dev->obj.id;
+	}
+	eng_unlock(ctx->eng);
+	if (rc)
+		device_free(dev);
+	return rc;
+}
+
+void ufd_device_unbind(struct ufd_ctx *ctx, uint32_t dev_id)
+{
+	struct ufd_device *dev;
+
+	eng_lock(ctx->eng);
+	dev = device_find(ctx, dev_id);
+	if (dev)
+		obj_destroy(ctx, &dev->obj);
+	eng_unlock(ctx->eng);
+}
+
+int ufd_hwpt_alloc_paging(struct ufd_ctx *ctx, uint32_t dev_id,
+			  uint32_t ioas_id, unsigned int flags,
+			  uint32_t *out_hwpt_id)
+{
+	struct ufd_device *dev;
+	struct ufd_hwpt *hwpt;
+	struct ufd_ioas *ioas;
+	int rc;
+
+	if (flags & ~(UFD_HWPT_NEST_PARENT | UFD_HWPT_DIRTY_TRACKING))
+		return -EOPNOTSUPP;
+	eng_lock(ctx->eng);
+	dev = device_find(ctx, dev_id);
+	ioas = ioas_find(ctx, ioas_id);
+	if (!dev || !ioas) {
+		rc = -ENOENT;
+		goto out_unlock;
+	}
+	if ((flags & UFD_HWPT_DIRTY_TRACKING) && !dev->info.dirty_tracking) {
+		rc = -EOPNOTSUPP;
+		goto out_unlock;
+	}
+	rc = hwpt_alloc(ctx, dev, ioas, flags, &hwpt);
+	if (rc)
+		goto out_unlock;
+	obj_finalize(ctx, &hwpt->obj);
+	*out_hwpt_id = hwpt->obj.id;
+out_unlock:
+	eng_unlock(ctx->eng);
+	return rc;
+}
+
+int ufd_device_get_hw_info(struct ufd_ctx *ctx, uint32_t dev_id, void *buf,
+			   uint32_t len, struct ufd_hw_info *info)
+{
+	struct ufd_device *dev;
+	int rc = 0;
+
+	eng_lock(ctx->eng);
+	dev = device_find(ctx, dev_id);
+	if (!dev) {
+		rc = -ENOENT;
+	} else {
+		uint32_t n = len < dev->info.hw_info_len ? len :
+							   dev->info.hw_info_len;
+
+		if (n)
+			memcpy(buf, dev->info.hw_info, n);
+		info->type = dev->info.hw_info_type;
+		info->data_len = dev->info.hw_info_len;
+		info->capabilities = dev->info.dirty_tracking ? 1 : 0;
+		info->max_pasid_log2 = dev->info.max_pasid_log2;
+	}
+	eng_unlock(ctx->eng);
+	return rc;
+}
+
+int ufd_hwpt_translate(struct ufd_ctx *ctx, uint32_t hwpt_id, uint64_t iova,
+		       uint64_t *host, uint64_t *leaf_size, uint64_t *flags)
+{
+	struct ufd_hwpt *hwpt;
+	int rc;
+
+	eng_lock(ctx->eng);
+	hwpt = hwpt_find(ctx, hwpt_id);
+	rc = hwpt ? pgt_translate(&hwpt->domain.pgt, iova, host, leaf_size,
+				  flags) :
+		    -ENOENT;
+	eng_unlock(ctx->eng);
+	return rc;
+}
+
+int ufd_hwpt_page_sizes(struct ufd_ctx *ctx, uint32_t hwpt_id,
+			uint64_t *sizes, uint64_t *counts, unsigned int max,
+			unsigned int *n)
+{
+	struct ufd_hwpt *hwpt;
+	unsigned int l, k = 0;
+
+	eng_lock(ctx->eng);
+	hwpt = hwpt_find(ctx, hwpt_id);
+	if (!hwpt) {
+		eng_unlock(ctx->eng);
+		return -ENOENT;
+	}
+	for (l = 0; l != hwpt->domain.pgt.levels; l++) {
+		if (!hwpt->domain.pgt.nr_leaves[l])
+			continue;
+		if (k < max) {
+			sizes[k] = pgt_level_size(&hwpt->domain.pgt, l);
+			counts[k] = hwpt->domain.pgt.nr_leaves[l];
+		}
+		k++;
+	}
+	*n = k;
+	eng_unlock(ctx->eng);
+	return 0;
+}

@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Radix IO page tables; see pgtable.h for the format.  Tables are 4 KiB
+ * (512 entries of 8 bytes), allocated page aligned, so an entry's pointer
+ * bits are clean.  A table is freed when an unmap leaves it empty, so the
+ * tree always holds exactly the tables its mappings need.
+ *
+ * Map descends once per run of same-sized leaves within one table and
+ * then fills consecutive entries, so mapping N pages costs about N entry
+ * writes plus one descent per table, not N descents.
+ *
+ * Intervals are half-open [iova, iova + length) here (see pgtable.h).
+ * No locking of its own.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "engine/pgtable.h"
+
+static inline unsigned int level_shift(const struct ufd_pgtable *pgt,
+				       unsigned int level)
+{
+	return pgt->granule_shift + PGT_LEVEL_BITS * level;
+}
+
+static inline unsigned int pte_index(const struct ufd_pgtable *pgt,
+				     uint64_t iova, unsigned int level)
+{
+	return (iova >> level_shift(pgt, level)) & (PGT_ENTRIES - 1);
+}
+
+static inline uint64_t *pte_table(uint64_t pte)
+{
+	return (uint64_t *)(uintptr_t)(pte & ~(UFD_PAGE_SIZE - 1));
+}
+
+static inline uint64_t pte_addr(const struct ufd_pgtable *pgt, uint64_t pte)
+{
+	return pte & ~((1ULL << pgt->granule_shift) - 1);
+}
+
+static uint64_t *table_alloc(struct ufd_pgtable *pgt)
+{
+	uint64_t *t;
+
+	if (ufd_inject_fail())
+		return NULL;
+	t = aligned_alloc(UFD_PAGE_SIZE, PGT_ENTRIES * sizeof(uint64_t));
+	if (!t)
+		return NULL;
+	memset(t, 0, PGT_ENTRIES * sizeof(uint64_t));
+	pgt->nr_tables++;
+	return t;
+}
+
+static void table_free(struct ufd_pgtable *pgt, uint64_t *t)
+{
+	free(t);
+	pgt->nr_tables--;
+}
+
+static bool table_empty(const uint64_t *t)
+{
+	unsigned int i;
+
+	for (i = 0; i != PGT_ENTRIES; i++)
+		if (t[i] & PGT_VALID)
+			return false;
+	return true;
+}
+
+int pgt_init(struct ufd_pgtable *pgt, uint64_t pgsize_bitmap,
+	     uint64_t last_iova)
+{
+	unsigned int bits, granule_shift;
+
+	memset(pgt, 0, sizeof(*pgt));
+	if (!pgsize_bitmap)
+		return -EINVAL;
+	granule_shift = __builtin_ctzll(pgsize_bitmap);
+	if (granule_shift < 11 || granule_shift > 16)
+		return -EINVAL;
+	bits = last_iova ? 64 - __builtin_clzll(last_iova) : 1;
+	pgt->granule_shift = granule_shift;
+	pgt->levels = bits <= granule_shift ?
+			      1 :
+			      (bits - granule_shift + PGT_LEVEL_BITS - 1) /
+				      PGT_LEVEL_BITS;
+	if (pgt->levels > PGT_MAX_LEVELS)
+		return -EINVAL;
+	pgt->last_iova = last_iova;
+	/* Keep only sizes that are leaf sizes of some level. */
+	pgt->pgsize_bitmap = 0;
+	for (bits = 0; bits != pgt->levels; bits++) {
+		uint64_t size = 1ULL << level_shift(pgt, bits);
+
+		if (pgsize_bitmap & size)
+			pgt->pgsize_bitmap |= size;
+	}
+	pgt->root = table_alloc(pgt);
+	return pgt->root ? 0 : -ENOMEM;
+}
+
+static void free_tables(struct ufd_pgtable *pgt, uint64_t *t,
+			unsigned int level)
+{
+	unsigned int i;
+
+	if (level)
+		for (i = 0; i != PGT_ENTRIES; i++)
+			if ((t[i] & PGT_VALID) && !(t[i] & PGT_LEAF))
+				free_tables(pgt, pte_table(t[i]), level - 1);
+	table_free(pgt, t);
+}
+
+void pgt_destroy(struct ufd_pgtable *pgt)
+{
+	if (pgt->root)
+		free_tables(pgt, pgt->root, pgt->levels - 1);
+	pgt->root = NULL;
+}
+
+/* The largest level whose leaf fits @addr's alignment and @left bytes. */
+static unsigned int pick_level(const struct ufd_pgtable *pgt, uint64_t addr,
+			       uint64_t left, uint64_t sizes)
+{
+	unsigned int level;
+
+	for (level = pgt->levels - 1; level; level--) {
+		uint64_t size = 1ULL << level_shift(pgt, level);
+
+		if ((sizes & size) && !(addr & (size - 1)) && left >= size)
+			return level;
+	}
+	return 0;
+}
+
+static uint64_t unmap_range(struct ufd_pgtable *pgt, uint64_t *t,
+			    unsigned int level, uint64_t base, uint64_t start,
+			    uint64_t last)
+{
+	unsigned int shift = level_shift(pgt, level);
+	uint64_t size = 1ULL << shift;
+	unsigned int i = (start - base) >> shift;
+	unsigned int end = (last - base) >> shift;
+	uint64_t bytes = 0;
+
+	for (; i <= end; i++) {
+		uint64_t entry_iova = base + ((uint64_t)i << shift);
+		uint64_t pte = t[i];
+
+		if (!(pte & PGT_VALID))
+			continue;
+		if (pte & PGT_LEAF) {
+			if (entry_iova < start)
+				continue; /* starts before the range */
+			t[i] = 0;
+			pgt->nr_leaves[level]--;
+			bytes += size;
+			continue;
+		}
+		{
+			uint64_t *child = pte_table(pte);
+			uint64_t s = start > entry_iova ? start : entry_iova;
+			uint64_t l = last < entry_iova + size - 1 ?
+					     last :
+					     entry_iova + size - 1;
+
+			bytes += unmap_range(pgt, child, level - 1, entry_iova,
+					     s, l);
+			if (table_empty(child)) {
+				t[i] = 0;
+				table_free(pgt, child);
+			}
+		}
+	}
+	return bytes;
+}
+
+uint64_t pgt_unmap(struct ufd_pgtable *pgt, uint64_t iova, uint64_t length)
+{
+	uint64_t last;
+
+	if (!length || __builtin_add_overflow(iova, length - 1, &last))
+		return 0;
+	if (iova > pgt->last_iova)
+		return 0;
+	if (last > pgt->last_iova)
+		last = pgt->last_iova;
+	return unmap_range(pgt, pgt->root, pgt->levels - 1, 0, iova, last);
+}
+
+/* Free the empty tables under [start, last]; leaves are left alone. */
+static void prune_empty(struct ufd_pgtable *pgt, uint64_t *t,
+			unsigned int level, uint64_t base, uint64_t start,
+			uint64_t last)
+{
+	unsigned int shift = level_shift(pgt, level);
+	uint64_t size = 1ULL << shift;
+	unsigned int i = (start - base) >> shift;
+	unsigned int end = (last - base) >> shift;
+
+	if (!level)
+		return;
+	for (; i <= end; i++) {
+		uint64_t entry_iova = base + ((uint64_t)i << shift);
+		uint64_t *child;
+
+		if (!(t[i] & PGT_VALID) || (t[i] & PGT_LEAF))
+			continue;
+		child = pte_table(t[i]);
+		prune_empty(pgt, child, level - 1, entry_iova,
+			    start > entry_iova ? start : entry_iova,
+			    last < entry_iova + size - 1 ?
+				    last :
+				    entry_iova + size - 1);
+		if (table_empty(child)) {
+			t[i] = 0;
+			table_free(pgt, child);
+		}
+	}
+}
+
+int pgt_map(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
+	    uint64_t length, uint64_t prot, uint64_t max_pgsize)
+{
+	uint64_t granule_mask = (1ULL << pgt->granule_shift) - 1;
+	uint64_t sizes = pgt->pgsize_bitmap;
+	uint64_t done = 0, last;
+	int rc;
+
+	if (!length || ((iova | host | length) & granule_mask))
+		return -EINVAL;
+	if (__builtin_add_overflow(iova, length - 1, &last) ||
+	    last > pgt->last_iova)
+		return -EINVAL;
+	if (max_pgsize)
+		sizes &= (max_pgsize << 1) - 1;
+	sizes |= 1ULL << pgt->granule_shift;
+	prot = (prot & (PGT_READ | PGT_WRITE)) | PGT_VALID | PGT_LEAF;
+
+	while (done < length) {
+		uint64_t cur = iova + done;
+		unsigned int level =
+			pick_level(pgt, cur | (host + done), length - done,
+				   sizes);
+		uint64_t size = 1ULL << level_shift(pgt, level);
+		uint64_t *t = pgt->root;
+		unsigned int l, i;
+
+		for (l = pgt->levels - 1; l > level; l--) {
+			uint64_t *e = &t[pte_index(pgt, cur, l)];
+
+			if (!(*e & PGT_VALID)) {
+				uint64_t *child = table_alloc(pgt);
+
+				if (!child) {
+					rc = -ENOMEM;
+					goto err_unmap;
+				}
+				*e = (uint64_t)(uintptr_t)child | PGT_VALID;
+			} else if (*e & PGT_LEAF) {
+				rc = -EEXIST;
+				goto err_unmap;
+			}
+			t = pte_table(*e);
+		}
+		/* Fill this table while the same leaf size keeps fitting. */
+		i = pte_index(pgt, cur, level);
+		do {
+			if (t[i] & PGT_VALID) {
+				rc = -EEXIST;
+				goto err_unmap;
+			}
+			t[i] = (host + done) | prot;
+			pgt->nr_leaves[level]++;
+			done += size;
+			i++;
+		} while (i < PGT_ENTRIES && done < length &&
+			 pick_level(pgt, (iova + done) | (host + done),
+				    length - done, sizes) == level);
+	}
+	return 0;
+
+err_unmap:
+	if (done)
+		pgt_unmap(pgt, iova, done);
+	/* Drop tables the failed descent allocated and left empty. */
+	prune_empty(pgt, pgt->root, pgt->levels - 1, 0, iova, last);
+	return rc;
+}
+
+/* The leaf entry mapping @iova and its level, or NULL. */
+static uint64_t *leaf_of(const struct ufd_pgtable *pgt, uint64_t iova,
+			 unsigned int *level)
+{
+	uint64_t *t = pgt->root;
+	unsigned int l;
+
+	if (iova > pgt->last_iova)
+		return NULL;
+	for (l = pgt->levels - 1;; l--) {
+		uint64_t *e = &t[pte_index(pgt, iova, l)];
+
+		if (!(*e & PGT_VALID))
+			return NULL;
+		if (*e & PGT_LEAF) {
+			*level = l;
+			return e;
+		}
+		if (!l)
+			return NULL;
+		t = pte_table(*e);
+	}
+}
+
+int pgt_translate(const struct ufd_pgtable *pgt, uint64_t iova,
+		  uint64_t *host, uint64_t *leaf_size, uint64_t *flags)
+{
+	unsigned int level;
+	uint64_t *e = leaf_of(pgt, iova, &level);
+	uint64_t size;
+
+	if (!e)
+		return -ENOENT;
+	size = 1ULL << level_shift(pgt, level);
+	*host = pte_addr(pgt, *e) + (iova & (size - 1));
+	if (leaf_size)
+		*leaf_size = size;
+	if (flags)
+		*flags = *e & PGT_FLAGS_MASK;
+	return 0;
+}
+
+int pgt_mark_dirty(struct ufd_pgtable *pgt, uint64_t iova)
+{
+	unsigned int level;
+	uint64_t *e = leaf_of(pgt, iova, &level);
+
+	if (!e)
+		return 0;
+	*e |= PGT_DIRTY;
+	return 1;
+}
+
+struct dirty_walk {
+	uint64_t start, last;
+	bool keep;
+	void (*fn)(void *arg, uint64_t iova, uint64_t length);
+	void *arg;
+};
+
+static void dirty_range(struct ufd_pgtable *pgt, uint64_t *t,
+			unsigned int level, uint64_t base, uint64_t start,
+			uint64_t last, const struct dirty_walk *w)
+{
+	unsigned int shift = level_shift(pgt, level);
+	uint64_t size = 1ULL << shift;
+	unsigned int i = (start - base) >> shift;
+	unsigned int end = (last - base) >> shift;
+
+	for (; i <= end; i++) {
+		uint64_t entry_iova = base + ((uint64_t)i << shift);
+		uint64_t entry_last = entry_iova + size - 1;
+		uint64_t pte = t[i];
+
+		if (!(pte & PGT_VALID))
+			continue;
+		if (!(pte & PGT_LEAF)) {
+			dirty_range(pgt, pte_table(pte), level - 1, entry_iova,
+				    start > entry_iova ? start : entry_iova,
+				    last < entry_last ? last : entry_last, w);
+			continue;
+		}
+		if (!(pte & PGT_DIRTY))
+			continue;
+		if (w->fn) {
+			uint64_t s = entry_iova > w->start ? entry_iova :
+							     w->start;
+			uint64_t l = entry_last < w->last ? entry_last :
+							    w->last;
+
+			w->fn(w->arg, s, l - s + 1);
+		}
+		if (!w->keep)
+			t[i] = pte & ~PGT_DIRTY;
+	}
+}
+
+void pgt_read_and_clear_dirty(struct ufd_pgtable *pgt, uint64_t iova,
+			      uint64_t length, bool keep,
+			      void (*fn)(void *arg, uint64_t iova,
+					 uint64_t length),
+			      void *arg)
+{
+	struct dirty_walk w = { .keep = keep, .fn = fn, .arg = arg };
+
+	if (!length || iova > pgt->last_iova ||
+	    __builtin_add_overflow(iova, length - 1, &w.last))
+		return;
+	if (w.last > pgt->last_iova)
+		w.last = pgt->last_iova;
+	w.start = iova;
+	dirty_range(pgt, pgt->root, pgt->levels - 1, 0, w.start, w.last, &w);
+}
+
+static int check_table(const struct ufd_pgtable *pgt, const uint64_t *t,
+		       unsigned int level, uint64_t *leaves, uint64_t *tables)
+{
+	unsigned int i;
+	bool any = false;
+
+	(*tables)++;
+	for (i = 0; i != PGT_ENTRIES; i++) {
+		uint64_t pte = t[i];
+
+		if (!(pte & PGT_VALID))
+			continue;
+		any = true;
+		if (pte & PGT_LEAF) {
+			if (pte_addr(pgt, pte) &
+			    ((1ULL << level_shift(pgt, level)) - 1) &
+			    ~((1ULL << pgt->granule_shift) - 1))
+				return -1; /* leaf host not aligned */
+			leaves[level]++;
+			continue;
+		}
+		if (!level)
+			return -1;
+		if (check_table(pgt, pte_table(pte), level - 1, leaves,
+				tables))
+			return -1;
+	}
+	return (any || t == pgt->root) ? 0 : -1;
+}
+
+int pgt_check(const struct ufd_pgtable *pgt)
+{
+	uint64_t leaves[PGT_MAX_LEVELS] = { 0 }, tables = 0;
+	unsigned int l;
+
+	if (!pgt->root)
+		return -1;
+	if (check_table(pgt, pgt->root, pgt->levels - 1, leaves, &tables))
+		return -1;
+	for (l = 0; l != PGT_MAX_LEVELS; l++)
+		if (leaves[l] != pgt->nr_leaves[l])
+			return -1;
+	return tables == pgt->nr_tables ? 0 : -1;
+}
