@@ -273,6 +273,29 @@ UFD_API int ufd_hwpt_page_sizes(struct ufd_ctx *ctx, uint32_t hwpt_id,
 				unsigned int max, unsigned int *n);
 
 /*
+ * Dirty tracking of a paging HWPT made with UFD_HWPT_DIRTY_TRACKING.
+ * Enabling clears what was dirty before.  read_dirty reports each dirty IO
+ * page intersecting [iova, iova + length) to @fn (with the engine lock
+ * held: @fn must not call the engine) and clears it unless @keep; the
+ * range must be mapped without holes and aligned to the IOAS alignment and
+ * to @page_size.  mark_dirty sets the dirty bit of the IO page under each
+ * set bit of @bitmap (bit i: iova + i * page_size), as a device's DMA
+ * write would; *marked counts those that were mapped.
+ */
+UFD_API int ufd_hwpt_set_dirty_tracking(struct ufd_ctx *ctx,
+					uint32_t hwpt_id, bool enable);
+UFD_API int ufd_hwpt_read_dirty(struct ufd_ctx *ctx, uint32_t hwpt_id,
+				uint64_t iova, uint64_t length,
+				uint64_t page_size, bool keep,
+				void (*fn)(void *arg, uint64_t iova,
+					   uint64_t length),
+				void *arg);
+UFD_API int ufd_hwpt_mark_dirty(struct ufd_ctx *ctx, uint32_t hwpt_id,
+				uint64_t iova, uint64_t page_size,
+				const uint8_t *bitmap, uint64_t nbits,
+				uint64_t *marked);
+
+/*
  * A destroyable handle owning a bound device (the selftest's "stdev"):
  * IOMMU_DESTROY of the handle detaches and unbinds the device.
  */

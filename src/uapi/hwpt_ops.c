@@ -5,6 +5,7 @@
  * tracking, invalidation and fault queue commands.  Arguments are checked
  * in the kernel's order before anything is looked up.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <linux/iommufd.h>
@@ -107,21 +108,107 @@ int hwpt_ops_set_dirty_tracking(struct ufd_ucmd *ucmd)
 
 	if (cmd->flags & ~IOMMU_HWPT_DIRTY_TRACKING_ENABLE)
 		return -EOPNOTSUPP;
-	if (ufd_obj_kind(ucmd->ctx, cmd->hwpt_id) != UFD_KIND_HWPT_PAGING)
-		return -ENOENT;
-	return -EOPNOTSUPP; /* dirty tracking: issue 4 */
+	return ufd_hwpt_set_dirty_tracking(
+		ucmd->ctx, cmd->hwpt_id,
+		cmd->flags & IOMMU_HWPT_DIRTY_TRACKING_ENABLE);
+}
+
+/*
+ * ORs harvested ranges into the caller's bitmap (bit i: base + i * page
+ * size, little-endian bytes, any byte alignment), through a window of the
+ * caller's bytes: read, set bits, write back when the walk moves on.
+ */
+struct bitmap_writer {
+	const struct ufd_caller *caller;
+	uint64_t uptr, nbytes;
+	uint64_t base, page_shift;
+	uint64_t win_off;  /* byte offset of the window; UINT64_MAX: none */
+	uint64_t win_len;
+	int rc;
+	uint8_t win[4096];
+};
+
+static void bw_flush(struct bitmap_writer *bw)
+{
+	int rc;
+
+	if (bw->win_off == UINT64_MAX)
+		return;
+	rc = copy_to_caller(bw->caller, bw->uptr + bw->win_off, bw->win,
+			    bw->win_len);
+	if (rc && !bw->rc)
+		bw->rc = rc;
+	bw->win_off = UINT64_MAX;
+}
+
+static bool bw_load(struct bitmap_writer *bw, uint64_t byte)
+{
+	uint64_t off = byte - byte % sizeof(bw->win);
+	int rc;
+
+	if (bw->win_off == off)
+		return true;
+	bw_flush(bw);
+	bw->win_len = bw->nbytes - off < sizeof(bw->win) ? bw->nbytes - off :
+							   sizeof(bw->win);
+	rc = copy_from_caller(bw->caller, bw->win, bw->uptr + off,
+			      bw->win_len);
+	if (rc) {
+		if (!bw->rc)
+			bw->rc = rc;
+		return false;
+	}
+	bw->win_off = off;
+	return true;
+}
+
+static void bw_record(void *arg, uint64_t iova, uint64_t length)
+{
+	struct bitmap_writer *bw = arg;
+	uint64_t bit = (iova - bw->base) >> bw->page_shift;
+	uint64_t last = (iova + length - 1 - bw->base) >> bw->page_shift;
+
+	if (bw->rc)
+		return;
+	for (; bit <= last; bit++) {
+		uint64_t byte = bit / 8;
+
+		if (byte >= bw->nbytes || !bw_load(bw, byte))
+			return;
+		bw->win[byte - bw->win_off] |= 1u << (bit % 8);
+	}
 }
 
 int hwpt_ops_get_dirty_bitmap(struct ufd_ucmd *ucmd)
 {
 	struct iommu_hwpt_get_dirty_bitmap *cmd = ucmd->cmd;
+	struct bitmap_writer *bw;
+	int rc;
 
 	if ((cmd->flags & ~IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR) ||
 	    cmd->__reserved)
 		return -EOPNOTSUPP;
-	if (ufd_obj_kind(ucmd->ctx, cmd->hwpt_id) != UFD_KIND_HWPT_PAGING)
-		return -ENOENT;
-	return -EOPNOTSUPP; /* dirty tracking: issue 4 */
+	if (cmd->page_size & (cmd->page_size - 1))
+		return -EINVAL;
+	bw = calloc(1, sizeof(*bw));
+	if (!bw)
+		return -ENOMEM;
+	bw->caller = ucmd->caller;
+	bw->uptr = cmd->data;
+	bw->base = cmd->iova;
+	bw->page_shift = cmd->page_size ? __builtin_ctzll(cmd->page_size) : 0;
+	bw->nbytes = cmd->page_size ?
+			     ((cmd->length >> bw->page_shift) + 7) / 8 : 0;
+	bw->win_off = UINT64_MAX;
+	rc = ufd_hwpt_read_dirty(ucmd->ctx, cmd->hwpt_id, cmd->iova,
+				 cmd->length, cmd->page_size,
+				 cmd->flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR,
+				 bw_record, bw);
+	bw_flush(bw);
+	if (!rc)
+		rc = bw->rc;
+	free(bw);
+	return rc;
 }
 
 int hwpt_ops_invalidate(struct ufd_ucmd *ucmd)

@@ -8,6 +8,8 @@
  * under a destroyable handle and attaches it; MD_CHECK_MAP compares what
  * a domain translates to with the page the caller sees.
  */
+#include <stdlib.h>
+
 #include <linux/iommufd.h>
 #include "iommufd_test.h"
 
@@ -127,6 +129,42 @@ static int op_check_map(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
 	return 0;
 }
 
+static int op_dirty(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
+{
+	uint64_t page_size = cmd->dirty.page_size, length = cmd->dirty.length;
+	uint64_t iova = cmd->dirty.iova, nbits, marked;
+	uint8_t *bitmap;
+	int rc;
+
+	if (!page_size || !length || iova % page_size ||
+	    length % page_size || !cmd->dirty.uptr)
+		return -EINVAL;
+	nbits = length / page_size;
+	if (nbits > 16ULL * 1024 * 1024 * 8)
+		return -EOVERFLOW;
+	switch (ufd_obj_kind(ucmd->ctx, cmd->id)) {
+	case UFD_KIND_HWPT_PAGING:
+		break;
+	case UFD_KIND_NONE:
+		return -ENOENT;
+	default:
+		return -EINVAL;
+	}
+	bitmap = calloc(1, (nbits + 7) / 8);
+	if (!bitmap)
+		return -ENOMEM;
+	rc = copy_from_caller(ucmd->caller, bitmap, cmd->dirty.uptr,
+			      (nbits + 7) / 8);
+	if (!rc)
+		rc = ufd_hwpt_mark_dirty(ucmd->ctx, cmd->id, iova, page_size,
+					 bitmap, nbits, &marked);
+	free(bitmap);
+	if (rc)
+		return rc;
+	cmd->dirty.out_nr_dirty = marked;
+	return ucmd_respond(ucmd);
+}
+
 int test_ops_device(struct ufd_ucmd *ucmd)
 {
 	struct iommu_test_cmd *cmd = ucmd->cmd;
@@ -139,6 +177,8 @@ int test_ops_device(struct ufd_ucmd *ucmd)
 		return op_mock_replace(ucmd, cmd);
 	case IOMMU_TEST_OP_MD_CHECK_MAP:
 		return op_check_map(ucmd, cmd);
+	case IOMMU_TEST_OP_DIRTY:
+		return op_dirty(ucmd, cmd);
 	default:
 		/* Nested domains, dirty bits and faults: issue 4. */
 		return -EOPNOTSUPP;
