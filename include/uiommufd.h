@@ -273,6 +273,74 @@ UFD_API int ufd_hwpt_page_sizes(struct ufd_ctx *ctx, uint32_t hwpt_id,
 				unsigned int max, unsigned int *n);
 
 /*
+ * Nested HWPTs: a stage-1 table that the user (a guest) owns, translated
+ * through a NEST_PARENT paging HWPT.  The engine keeps the object, its
+ * parent and fault queue; the driver data (what the stage-1 table is, its
+ * IOTLB) belongs to the caller's @priv, which @ops->destroy frees.
+ */
+struct ufd_nested_ops {
+	void (*destroy)(void *priv);
+};
+/* Can @parent_id be a nesting parent?  -ENOENT, -EINVAL, or 0. */
+UFD_API int ufd_hwpt_can_nest(struct ufd_ctx *ctx, uint32_t parent_id);
+/* @fault_id 0: no fault queue.  Parent: -EINVAL unless NEST_PARENT. */
+UFD_API int ufd_hwpt_alloc_nested(struct ufd_ctx *ctx, uint32_t dev_id,
+				  uint32_t parent_id, uint32_t fault_id,
+				  const struct ufd_nested_ops *ops,
+				  void *priv, uint32_t *out_hwpt_id);
+/* The priv of a nested HWPT: -ENOENT if @hwpt_id names none. */
+UFD_API int ufd_hwpt_nested_priv(struct ufd_ctx *ctx, uint32_t hwpt_id,
+				 void **priv);
+
+/* ---- IO page faults -------------------------------------------------------- */
+
+/* One fault record, as a fault queue delivers it (iommu_hwpt_pgfault). */
+struct ufd_pgfault {
+	uint32_t flags;   /* UFD_PGFAULT_* */
+	uint32_t dev_id;
+	uint32_t pasid;
+	uint32_t grpid;
+	uint32_t perm;
+	uint64_t addr;
+	uint32_t length;
+	uint32_t cookie;  /* set on delivery: the response names it */
+};
+
+enum {
+	UFD_PGFAULT_PASID_VALID = 1 << 0,
+	UFD_PGFAULT_LAST_PAGE = 1 << 1,
+};
+
+UFD_API int ufd_fault_alloc(struct ufd_ctx *ctx, uint32_t *out_fault_id);
+/*
+ * A queue's fd holds it: destroy is -EBUSY until the fd's last copy is
+ * closed, which calls ufd_fault_release_fd().
+ */
+UFD_API int ufd_fault_hold_fd(struct ufd_ctx *ctx, uint32_t fault_id);
+UFD_API void ufd_fault_release_fd(struct ufd_ctx *ctx, uint32_t fault_id);
+/*
+ * A device reports a page request.  Requests without LAST_PAGE wait for
+ * the rest of their group (grpid); the last one delivers the group to the
+ * fault queue of the HWPT the device is attached to.  -EOPNOTSUPP if that
+ * HWPT has no queue (the request is answered as failed).
+ */
+UFD_API int ufd_device_report_fault(struct ufd_ctx *ctx, uint32_t dev_id,
+				    const struct ufd_pgfault *fault);
+/*
+ * Take whole groups, oldest first, into @out (room for @max records);
+ * returns the number of records, 0 when none is queued, -EINVAL if the
+ * first group does not fit.  Each group gets its cookie now.
+ */
+UFD_API long ufd_fault_read(struct ufd_ctx *ctx, uint32_t fault_id,
+			    struct ufd_pgfault *out, size_t max);
+/* Answer a delivered group: -EINVAL for an unknown cookie or a code
+ * other than 0 (success) or 1 (invalid). */
+UFD_API int ufd_fault_respond(struct ufd_ctx *ctx, uint32_t fault_id,
+			      uint32_t cookie, uint32_t code);
+/* Is a group waiting to be read?  (poll) */
+UFD_API bool ufd_fault_pending(struct ufd_ctx *ctx, uint32_t fault_id);
+
+/*
  * Dirty tracking of a paging HWPT made with UFD_HWPT_DIRTY_TRACKING.
  * Enabling clears what was dirty before.  read_dirty reports each dirty IO
  * page intersecting [iova, iova + length) to @fn (with the engine lock

@@ -260,7 +260,7 @@ int ufd_access_pin(struct ufd_ctx *ctx, uint32_t access_id, uint64_t iova,
 		area->num_accesses++;
 		for (i = first_index; hosts && i <= last_index; i++)
 			hosts[nhosts++] =
-				(void *)(uintptr_t)(area->pages->uaddr +
+				(void *)(uintptr_t)(area->pages->host_base +
 						    (i << UFD_PAGE_SHIFT));
 	}
 	if (!iopt_contig_done(&it)) {

@@ -29,6 +29,16 @@ struct ufd_hwpt *hwpt_find(struct ufd_ctx *ctx, uint32_t id)
 	return obj ? container_of(obj, struct ufd_hwpt, obj) : NULL;
 }
 
+struct ufd_hwpt *hwpt_find_any(struct ufd_ctx *ctx, uint32_t id)
+{
+	struct ufd_obj *obj = obj_find(ctx, id, UFD_OBJ_ANY);
+
+	if (!obj || (obj->type != UFD_OBJ_HWPT_PAGING &&
+		     obj->type != UFD_OBJ_HWPT_NESTED))
+		return NULL;
+	return container_of(obj, struct ufd_hwpt, obj);
+}
+
 struct ufd_device *device_find(struct ufd_ctx *ctx, uint32_t id)
 {
 	struct ufd_obj *obj = obj_find(ctx, id, UFD_OBJ_DEVICE);
@@ -231,6 +241,7 @@ static int change_pt(struct ufd_ctx *ctx, struct ufd_device *dev,
 				   container_of(obj, struct ufd_ioas, obj),
 				   pt_id);
 	case UFD_OBJ_HWPT_PAGING:
+	case UFD_OBJ_HWPT_NESTED:
 		return do_attach(ctx, dev,
 				 container_of(obj, struct ufd_hwpt, obj));
 	default:
@@ -314,6 +325,7 @@ void device_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj)
 	struct ufd_device *dev = container_of(obj, struct ufd_device, obj);
 
 	device_detach(ctx, dev);
+	fault_free_partial(dev);
 	device_free(dev);
 }
 
@@ -404,6 +416,104 @@ int ufd_hwpt_alloc_paging(struct ufd_ctx *ctx, uint32_t dev_id,
 	obj_finalize(ctx, &hwpt->obj);
 	*out_hwpt_id = hwpt->obj.id;
 out_unlock:
+	eng_unlock(ctx->eng);
+	return rc;
+}
+
+/* ---- nested HWPTs ---- */
+
+void nested_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj)
+{
+	struct ufd_hwpt *hwpt = container_of(obj, struct ufd_hwpt, obj);
+
+	hwpt->parent->obj.users--;
+	if (hwpt->fault)
+		hwpt->fault->obj.users--;
+	if (hwpt->nested_ops && hwpt->nested_ops->destroy)
+		hwpt->nested_ops->destroy(hwpt->nested_priv);
+	free(hwpt);
+}
+
+int ufd_hwpt_alloc_nested(struct ufd_ctx *ctx, uint32_t dev_id,
+			  uint32_t parent_id, uint32_t fault_id,
+			  const struct ufd_nested_ops *ops, void *priv,
+			  uint32_t *out_hwpt_id)
+{
+	struct ufd_hwpt *parent, *hwpt;
+	struct ufd_fault *fault = NULL;
+	int rc;
+
+	hwpt = ufd_zalloc(sizeof(*hwpt));
+	if (!hwpt)
+		return -ENOMEM;
+	eng_lock(ctx->eng);
+	if (!device_find(ctx, dev_id)) {
+		rc = -ENOENT;
+		goto out_free;
+	}
+	parent = hwpt_find(ctx, parent_id);
+	if (!parent) {
+		rc = -ENOENT;
+		goto out_free;
+	}
+	if (parent->auto_domain || !parent->nest_parent) {
+		rc = -EINVAL;
+		goto out_free;
+	}
+	if (fault_id) {
+		fault = fault_find(ctx, fault_id);
+		if (!fault) {
+			rc = -ENOENT;
+			goto out_free;
+		}
+	}
+	rc = obj_alloc(ctx, &hwpt->obj, UFD_OBJ_HWPT_NESTED);
+	if (rc)
+		goto out_free;
+	hwpt->parent = parent;
+	hwpt->ioas = parent->ioas;
+	hwpt->fault = fault;
+	hwpt->nested_ops = ops;
+	hwpt->nested_priv = priv;
+	parent->obj.users++;
+	if (fault)
+		fault->obj.users++;
+	obj_finalize(ctx, &hwpt->obj);
+	*out_hwpt_id = hwpt->obj.id;
+	eng_unlock(ctx->eng);
+	return 0;
+out_free:
+	eng_unlock(ctx->eng);
+	free(hwpt);
+	return rc;
+}
+
+int ufd_hwpt_can_nest(struct ufd_ctx *ctx, uint32_t parent_id)
+{
+	struct ufd_hwpt *parent;
+	int rc = 0;
+
+	eng_lock(ctx->eng);
+	parent = hwpt_find(ctx, parent_id);
+	if (!parent)
+		rc = -ENOENT;
+	else if (parent->auto_domain || !parent->nest_parent)
+		rc = -EINVAL;
+	eng_unlock(ctx->eng);
+	return rc;
+}
+
+int ufd_hwpt_nested_priv(struct ufd_ctx *ctx, uint32_t hwpt_id, void **priv)
+{
+	struct ufd_obj *obj;
+	int rc = 0;
+
+	eng_lock(ctx->eng);
+	obj = obj_find(ctx, hwpt_id, UFD_OBJ_HWPT_NESTED);
+	if (obj)
+		*priv = container_of(obj, struct ufd_hwpt, obj)->nested_priv;
+	else
+		rc = -ENOENT;
 	eng_unlock(ctx->eng);
 	return rc;
 }

@@ -344,19 +344,44 @@ struct ufd_ioas {
 
 /* ---- devices and HW page tables ---- */
 
+struct ufd_fault;
+
+/*
+ * A HWPT: paging (a domain mirroring an IOAS) or nested (a user-owned
+ * stage 1 above a NEST_PARENT paging HWPT; ioas is the parent's).
+ */
 struct ufd_hwpt {
-	struct ufd_obj obj;       /* UFD_OBJ_HWPT_PAGING */
-	struct ufd_ioas *ioas;    /* holds a user of it */
-	struct ufd_domain domain;
+	struct ufd_obj obj;       /* UFD_OBJ_HWPT_PAGING or _NESTED */
+	struct ufd_ioas *ioas;    /* paging: holds a user of it */
+	struct ufd_domain domain; /* paging only */
 	bool auto_domain;         /* made by attach; dies with its last user */
 	bool nest_parent;
 	struct ufd_hwpt *ioas_next;
+	struct ufd_hwpt *parent;  /* nested: holds a user of it */
+	struct ufd_fault *fault;  /* IOPF queue, holds a user of it */
+	const struct ufd_nested_ops *nested_ops;
+	void *nested_priv;
+};
+
+struct ufd_fault_group {
+	struct ufd_fault_group *next;
+	uint32_t cookie;
+	uint32_t nr;
+	struct ufd_pgfault *recs;
+};
+
+struct ufd_fault {
+	struct ufd_obj obj;                 /* UFD_OBJ_FAULT */
+	struct ufd_fault_group *deliver;    /* queued, oldest first */
+	struct ufd_fault_group **deliver_tail;
+	struct ufd_fault_group *responses;  /* delivered, awaiting answers */
 };
 
 struct ufd_device {
 	struct ufd_obj obj;       /* UFD_OBJ_DEVICE, internal */
 	struct ufd_device_info info; /* reserved and hw_info owned */
 	struct ufd_hwpt *hwpt;    /* attached to, or NULL */
+	struct ufd_fault_group *partial; /* requests awaiting LAST_PAGE */
 };
 
 struct ufd_hwpt *hwpt_find(struct ufd_ctx *ctx, uint32_t id);
@@ -364,6 +389,11 @@ struct ufd_device *device_find(struct ufd_ctx *ctx, uint32_t id);
 void hwpt_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
 void device_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
 void mock_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+void nested_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+void fault_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+struct ufd_hwpt *hwpt_find_any(struct ufd_ctx *ctx, uint32_t id);
+struct ufd_fault *fault_find(struct ufd_ctx *ctx, uint32_t id);
+void fault_free_partial(struct ufd_device *dev);
 
 struct ufd_ioas *ioas_find(struct ufd_ctx *ctx, uint32_t id);
 

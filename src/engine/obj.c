@@ -27,6 +27,8 @@ static const struct ufd_obj_ops obj_ops[UFD_OBJ_NR] = {
 	[UFD_OBJ_HWPT_PAGING] = { .destroy = hwpt_destroy_obj },
 	[UFD_OBJ_DEVICE] = { .destroy = device_destroy_obj },
 	[UFD_OBJ_SELFTEST] = { .destroy = mock_destroy_obj },
+	[UFD_OBJ_HWPT_NESTED] = { .destroy = nested_destroy_obj },
+	[UFD_OBJ_FAULT] = { .destroy = fault_destroy_obj },
 };
 
 /* ---- credentials ---- */
@@ -99,9 +101,37 @@ void ufd_engine_free(struct ufd_engine *eng)
 static struct ufd_engine *default_engine;
 static pthread_once_t default_once = PTHREAD_ONCE_INIT;
 
+/*
+ * fork() while another thread holds the default engine's lock would hand
+ * the child a lock nobody can release: hold it across fork, and give the
+ * (single-threaded) child a fresh one.
+ */
+static void engine_atfork_prepare(void)
+{
+	pthread_mutex_lock(&default_engine->lock);
+}
+
+static void engine_atfork_parent(void)
+{
+	pthread_mutex_unlock(&default_engine->lock);
+}
+
+static void engine_atfork_child(void)
+{
+	pthread_mutexattr_t attr;
+
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&default_engine->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+}
+
 static void default_engine_init(void)
 {
 	default_engine = ufd_engine_new();
+	if (default_engine)
+		pthread_atfork(engine_atfork_prepare, engine_atfork_parent,
+			       engine_atfork_child);
 }
 
 struct ufd_engine *ufd_engine_default(void)

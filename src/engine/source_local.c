@@ -70,23 +70,48 @@ static int local_write(struct ufd_source *src, uint64_t uaddr,
 	return local_xfer(src, uaddr, (void *)buf, len, true);
 }
 
+/* Does this kernel know MADV_POPULATE_(READ|WRITE) (5.14)?  Asked once. */
+static bool have_populate(void)
+{
+	static int known = -1;
+
+	if (known < 0) {
+		void *p = mmap(NULL, UFD_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		known = p != MAP_FAILED &&
+			!madvise(p, UFD_PAGE_SIZE, MADV_POPULATE_WRITE);
+		if (p != MAP_FAILED)
+			munmap(p, UFD_PAGE_SIZE);
+	}
+	return known;
+}
+
 static int local_pin(struct ufd_source *src, uint64_t uaddr, size_t len,
 		     bool writable, void **host)
 {
 	int advice = writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
+	char probe;
+	size_t off;
 
 	if (!uaddr || uaddr + len < uaddr)
 		return -EFAULT;
-	if (madvise((void *)(uintptr_t)uaddr, len, advice)) {
-		char probe;
-		size_t off;
-
-		if (errno != EINVAL)
+	if (have_populate()) {
+		/*
+		 * Unmapped memory, or a write pin of memory the program cannot
+		 * write (EINVAL, EFAULT, ENOMEM): the kernel's pin fails EFAULT.
+		 */
+		if (madvise((void *)(uintptr_t)uaddr, len, advice))
 			return -EFAULT;
-		/* A kernel without MADV_POPULATE: touch every page. */
-		for (off = 0; off < len; off += UFD_PAGE_SIZE)
+	} else {
+		/* An older kernel: touch every page. */
+		for (off = 0; off < len; off += UFD_PAGE_SIZE) {
 			if (local_xfer(src, uaddr + off, &probe, 1, false))
 				return -EFAULT;
+			if (writable &&
+			    local_xfer(src, uaddr + off, &probe, 1, true))
+				return -EFAULT;
+		}
 	}
 	*host = (void *)(uintptr_t)uaddr;
 	return 0;

@@ -75,6 +75,19 @@ struct ufd_ioctl_desc {
 long ufd_dispatch_ioctl(struct ufd_ctx *ctx, const struct ufd_caller *caller,
 			unsigned long cmd, uint64_t arg);
 
+/*
+ * read() and write() on a fault queue's fd (a transport calls these for
+ * the fds it made with UFD_FD_FAULT): whole fault groups of 40-byte
+ * records out, 8-byte responses in.  Returns bytes or -errno (-ESPIPE for
+ * a count that is not a multiple of the record size; 0 when empty).
+ */
+long ufd_dispatch_fault_read(struct ufd_ctx *ctx,
+			     const struct ufd_caller *caller, uint32_t fault_id,
+			     uint64_t buf, uint64_t count);
+long ufd_dispatch_fault_write(struct ufd_ctx *ctx,
+			      const struct ufd_caller *caller,
+			      uint32_t fault_id, uint64_t buf, uint64_t count);
+
 /* The command table, for tools: returns the row for @cmd or NULL. */
 const struct ufd_ioctl_desc *ufd_ioctl_lookup(unsigned long cmd);
 /* Iterate the table: row @i or NULL past the end. */

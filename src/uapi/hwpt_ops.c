@@ -8,9 +8,103 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stddef.h>
+
 #include <linux/iommufd.h>
+#include "iommufd_test.h"
 
 #include "uapi/ucmd.h"
+
+#define offsetofend(T, m) (offsetof(T, m) + sizeof(((T *)0)->m))
+
+/*
+ * The selftest driver's nested domain: four mock IOTLB slots, set from the
+ * HWPT data and cleared by invalidation entries.
+ */
+struct mock_nested {
+	uint32_t iotlb[MOCK_NESTED_DOMAIN_IOTLB_NUM];
+};
+
+static void mock_nested_destroy(void *priv)
+{
+	free(priv);
+}
+
+static const struct ufd_nested_ops mock_nested_ops = {
+	.destroy = mock_nested_destroy,
+};
+
+int mock_nested_iotlb(struct ufd_ctx *ctx, uint32_t hwpt_id, uint32_t slot,
+		      uint32_t *value)
+{
+	void *priv;
+	int rc;
+
+	rc = ufd_hwpt_nested_priv(ctx, hwpt_id, &priv);
+	if (rc)
+		return rc;
+	if (slot > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX)
+		return -EINVAL;
+	*value = ((struct mock_nested *)priv)->iotlb[slot];
+	return 0;
+}
+
+/*
+ * Driver data as iommu_copy_struct_from_user() takes it: the right type,
+ * at least @min bytes, at most what we know (longer is -EINVAL, not E2BIG),
+ * the rest zero.
+ */
+static int copy_driver_data(const struct ufd_caller *caller, void *dst,
+			    size_t known, size_t min, uint64_t uptr,
+			    uint64_t len)
+{
+	if (len < min || len > known)
+		return -EINVAL;
+	memset(dst, 0, known);
+	return copy_from_caller(caller, dst, uptr, len);
+}
+
+static int hwpt_alloc_nested(struct ufd_ucmd *ucmd,
+			     struct iommu_hwpt_alloc *cmd)
+{
+	struct iommu_hwpt_selftest data;
+	struct mock_nested *mn;
+	uint32_t hwpt_id, i;
+	int rc;
+
+	if ((cmd->flags & ~IOMMU_HWPT_FAULT_ID_VALID) || !cmd->data_len)
+		return -EOPNOTSUPP;
+	rc = ufd_hwpt_can_nest(ucmd->ctx, cmd->pt_id);
+	if (rc)
+		return rc;
+	/* Only the selftest's nested format is known. */
+	if (cmd->data_type != IOMMU_HWPT_DATA_SELFTEST)
+		return -EOPNOTSUPP;
+	rc = copy_driver_data(ucmd->caller, &data, sizeof(data),
+			      offsetofend(struct iommu_hwpt_selftest, iotlb),
+			      cmd->data_uptr, cmd->data_len);
+	if (rc)
+		return rc;
+	mn = calloc(1, sizeof(*mn));
+	if (!mn)
+		return -ENOMEM;
+	for (i = 0; i != MOCK_NESTED_DOMAIN_IOTLB_NUM; i++)
+		mn->iotlb[i] = data.iotlb;
+	rc = ufd_hwpt_alloc_nested(
+		ucmd->ctx, cmd->dev_id, cmd->pt_id,
+		(cmd->flags & IOMMU_HWPT_FAULT_ID_VALID) ?
+			(cmd->fault_id ? cmd->fault_id : UINT32_MAX) : 0,
+		&mock_nested_ops, mn, &hwpt_id);
+	if (rc) {
+		free(mn);
+		return rc;
+	}
+	cmd->out_hwpt_id = hwpt_id;
+	rc = ucmd_respond(ucmd);
+	if (rc)
+		ufd_destroy(ucmd->ctx, hwpt_id);
+	return rc;
+}
 
 int hwpt_ops_alloc(struct ufd_ucmd *ucmd)
 {
@@ -30,7 +124,7 @@ int hwpt_ops_alloc(struct ufd_ucmd *ucmd)
 	case UFD_KIND_IOAS:
 		break;
 	case UFD_KIND_HWPT_PAGING:
-		return -EOPNOTSUPP; /* nested HWPTs: issue 4 */
+		return hwpt_alloc_nested(ucmd, cmd);
 	default:
 		return -EINVAL;
 	}
@@ -211,23 +305,66 @@ int hwpt_ops_get_dirty_bitmap(struct ufd_ucmd *ucmd)
 	return rc;
 }
 
+#define INVALIDATE_ENTRY_NUM_MAX (1u << 19)
+
+/* The selftest's invalidation entries, applied in order. */
+static int mock_invalidate(struct ufd_ucmd *ucmd,
+			   struct iommu_hwpt_invalidate *cmd,
+			   struct mock_nested *mn, uint32_t *done)
+{
+	const size_t min = offsetofend(struct iommu_hwpt_invalidate_selftest,
+				       iotlb_id);
+	uint32_t i, j;
+	int rc;
+
+	if (cmd->data_type != IOMMU_HWPT_INVALIDATE_DATA_SELFTEST)
+		return -EINVAL;
+	for (i = 0; i != cmd->entry_num; i++) {
+		struct iommu_hwpt_invalidate_selftest inv;
+
+		rc = copy_driver_data(ucmd->caller, &inv, sizeof(inv), min,
+				      cmd->data_uptr +
+					      (uint64_t)i * cmd->entry_len,
+				      cmd->entry_len);
+		if (rc)
+			return rc;
+		if (inv.flags & ~IOMMU_TEST_INVALIDATE_FLAG_ALL)
+			return -EOPNOTSUPP;
+		if (inv.iotlb_id > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX)
+			return -EINVAL;
+		if (inv.flags & IOMMU_TEST_INVALIDATE_FLAG_ALL) {
+			for (j = 0; j != MOCK_NESTED_DOMAIN_IOTLB_NUM; j++)
+				mn->iotlb[j] = 0;
+		} else {
+			mn->iotlb[inv.iotlb_id] = 0;
+		}
+		(*done)++;
+	}
+	return 0;
+}
+
 int hwpt_ops_invalidate(struct ufd_ucmd *ucmd)
 {
 	struct iommu_hwpt_invalidate *cmd = ucmd->cmd;
+	uint32_t done = 0;
+	void *priv;
+	int rc;
 
-	if (cmd->__reserved)
-		return -EOPNOTSUPP;
-	if (cmd->entry_num && (!cmd->data_uptr || !cmd->entry_len ||
-			       cmd->entry_len > 4096))
-		return -EINVAL;
-	return -ENOENT; /* no nested HWPT can exist yet: issue 4 */
-}
-
-int hwpt_ops_fault_alloc(struct ufd_ucmd *ucmd)
-{
-	struct iommu_fault_alloc *cmd = ucmd->cmd;
-
-	if (cmd->flags)
-		return -EOPNOTSUPP;
-	return -EOPNOTSUPP; /* fault queues: issue 4 */
+	if (cmd->__reserved) {
+		rc = -EOPNOTSUPP;
+	} else if (cmd->entry_num &&
+		   (!cmd->data_uptr || !cmd->entry_len ||
+		    cmd->entry_len > 4096 ||
+		    cmd->entry_num > INVALIDATE_ENTRY_NUM_MAX)) {
+		rc = -EINVAL;
+	} else {
+		rc = ufd_hwpt_nested_priv(ucmd->ctx, cmd->hwpt_id, &priv);
+		if (!rc)
+			rc = mock_invalidate(ucmd, cmd, priv, &done);
+	}
+	/* How many entries were handled is written back, error or not. */
+	cmd->entry_num = done;
+	if (ucmd_respond(ucmd))
+		return -EFAULT;
+	return rc;
 }

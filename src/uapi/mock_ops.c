@@ -165,6 +165,43 @@ static int op_dirty(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
 	return ucmd_respond(ucmd);
 }
 
+static int op_check_iotlb(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
+{
+	uint32_t value;
+	int rc;
+
+	rc = mock_nested_iotlb(ucmd->ctx, cmd->id, cmd->check_iotlb.id,
+			       &value);
+	if (rc)
+		return rc;
+	return value == cmd->check_iotlb.iotlb ? 0 : -EINVAL;
+}
+
+static int op_trigger_iopf(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
+{
+	struct ufd_pgfault f = {
+		.flags = UFD_PGFAULT_LAST_PAGE,
+		.pasid = cmd->trigger_iopf.pasid,
+		.grpid = cmd->trigger_iopf.grpid,
+		.perm = cmd->trigger_iopf.perm,
+		.addr = cmd->trigger_iopf.addr,
+	};
+	struct ufd_hw_info info;
+	int rc;
+
+	rc = ufd_device_get_hw_info(ucmd->ctx, cmd->trigger_iopf.dev_id, NULL,
+				    0, &info);
+	if (rc)
+		return rc;
+	if (info.type != IOMMU_HW_INFO_TYPE_SELFTEST)
+		return -EINVAL; /* not a mock device */
+	if (f.pasid != 0)
+		f.flags |= UFD_PGFAULT_PASID_VALID;
+	/* A device with no fault queue behind it gets a failure response. */
+	ufd_device_report_fault(ucmd->ctx, cmd->trigger_iopf.dev_id, &f);
+	return 0;
+}
+
 int test_ops_device(struct ufd_ucmd *ucmd)
 {
 	struct iommu_test_cmd *cmd = ucmd->cmd;
@@ -179,6 +216,10 @@ int test_ops_device(struct ufd_ucmd *ucmd)
 		return op_check_map(ucmd, cmd);
 	case IOMMU_TEST_OP_DIRTY:
 		return op_dirty(ucmd, cmd);
+	case IOMMU_TEST_OP_MD_CHECK_IOTLB:
+		return op_check_iotlb(ucmd, cmd);
+	case IOMMU_TEST_OP_TRIGGER_IOPF:
+		return op_trigger_iopf(ucmd, cmd);
 	default:
 		/* Nested domains, dirty bits and faults: issue 4. */
 		return -EOPNOTSUPP;

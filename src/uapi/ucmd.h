@@ -61,6 +61,9 @@ int hwpt_ops_invalidate(struct ufd_ucmd *ucmd);
 int hwpt_ops_fault_alloc(struct ufd_ucmd *ucmd);
 
 int test_ops_cmd(struct ufd_ucmd *ucmd);
+/* IOTLB slot @slot of the selftest's nested HWPT @hwpt_id (hwpt_ops.c). */
+int mock_nested_iotlb(struct ufd_ctx *ctx, uint32_t hwpt_id, uint32_t slot,
+		      uint32_t *value);
 /* The mock device ops of IOMMU_TEST_CMD (mock_ops.c). */
 int test_ops_device(struct ufd_ucmd *ucmd);
 
