@@ -166,6 +166,24 @@ UFD_API int ufd_ioas_copy(struct ufd_ctx *ctx, uint32_t dst_ioas_id,
 UFD_API int ufd_ioas_unmap(struct ufd_ctx *ctx, uint32_t ioas_id,
 			   uint64_t iova, uint64_t length, uint64_t *unmapped);
 /*
+ * VFIO type1 semantics of unmap: like ufd_ioas_unmap(), but a range with
+ * nothing mapped is success with *unmapped 0.
+ */
+UFD_API int ufd_ioas_unmap_range(struct ufd_ctx *ctx, uint32_t ioas_id,
+				 uint64_t iova, uint64_t length,
+				 uint64_t *unmapped);
+/*
+ * Split areas so that each of @iovas is the last byte of an area (VFIO
+ * TYPE1 lets unmap cut mappings).  Needs large pages off when domains
+ * exist (-EINVAL), refuses areas an access pins (-EINVAL).
+ */
+UFD_API int ufd_ioas_cut(struct ufd_ctx *ctx, uint32_t ioas_id,
+			 const uint64_t *iovas, unsigned int n);
+/* IO page sizes every domain of the IOAS supports, PAGE_SIZE and up. */
+UFD_API int ufd_ioas_page_sizes(struct ufd_ctx *ctx, uint32_t ioas_id,
+				uint64_t *bitmap);
+
+/*
  * The usable IOVA ranges; up to @max are stored in @ranges, *num gets the
  * total, *alignment the IOVA alignment.
  */

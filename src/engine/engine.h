@@ -317,6 +317,7 @@ int iopt_get_pages(struct io_pagetable *iopt, uint64_t iova, uint64_t length,
 void iopt_put_elms(struct iopt_map_elm *elms, unsigned int nelms);
 int iopt_unmap(struct io_pagetable *iopt, uint64_t start, uint64_t last,
 	       uint64_t *unmapped);
+int iopt_cut(struct io_pagetable *iopt, const uint64_t *iovas, unsigned int n);
 int iopt_reserve(struct io_pagetable *iopt, uint64_t start, uint64_t last,
 		 const void *owner);
 void iopt_remove_reserved(struct io_pagetable *iopt, const void *owner);

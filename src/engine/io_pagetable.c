@@ -469,6 +469,84 @@ int iopt_unmap(struct io_pagetable *iopt, uint64_t start, uint64_t last,
 	return 0;
 }
 
+/*
+ * Split @area so that @iova is the last byte of the left part.  Both parts
+ * share the pages; with domains each part gets its own pin user (the pages
+ * stay pinned throughout) and the IO page table is left as it is: large
+ * pages are off, so no IOPTE straddles the cut.
+ */
+static int area_split(struct io_pagetable *iopt, struct ufd_area *area,
+		      uint64_t iova)
+{
+	uint64_t align_mask = iopt->iova_alignment - 1;
+	uint64_t start = area_iova(area), last = area_last_iova(area);
+	uint64_t new_start = iova + 1;
+	struct ufd_area *lhs, *rhs;
+	int rc;
+
+	if (iova == start || iova == last)
+		return 0;
+	if (area->prevent_access)
+		return -EBUSY;
+	if ((new_start & align_mask) ||
+	    ((area_start_byte(area, new_start) % UFD_PAGE_SIZE) & align_mask))
+		return -EINVAL;
+	if (area->num_accesses)
+		return -EINVAL;
+	if (area->domain_pin && !iopt->disable_large_pages)
+		return -EINVAL;
+	lhs = ufd_zalloc(sizeof(*lhs));
+	rhs = ufd_zalloc(sizeof(*rhs));
+	if (!lhs || !rhs) {
+		rc = -ENOMEM;
+		goto err_free;
+	}
+	*lhs = *area;
+	*rhs = *area;
+	lhs->node.last = iova;
+	rhs->node.start = new_start;
+	rhs->start_byte = area_start_byte(area, new_start);
+	lhs->domain_pin = rhs->domain_pin = NULL;
+	if (area->domain_pin) {
+		rc = area_pin(lhs);
+		if (rc)
+			goto err_free;
+		rc = area_pin(rhs);
+		if (rc) {
+			area_unpin(lhs);
+			goto err_free;
+		}
+		area_unpin(area);
+	}
+	itree_remove(&iopt->areas, &area->node);
+	itree_insert(&iopt->areas, &lhs->node);
+	itree_insert(&iopt->areas, &rhs->node);
+	pages_get(rhs->pages);
+	free(area);
+	return 0;
+err_free:
+	free(lhs);
+	free(rhs);
+	return rc;
+}
+
+int iopt_cut(struct io_pagetable *iopt, const uint64_t *iovas, unsigned int n)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i != n; i++) {
+		struct ufd_area *area = area_first(iopt, iovas[i], iovas[i]);
+
+		if (!area)
+			continue;
+		rc = area_split(iopt, area, iovas[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* ---- reserved and allowed ranges ---- */
 
 int iopt_reserve(struct io_pagetable *iopt, uint64_t start, uint64_t last,

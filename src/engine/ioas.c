@@ -178,6 +178,62 @@ out_unlock:
 	return rc;
 }
 
+int ufd_ioas_unmap_range(struct ufd_ctx *ctx, uint32_t ioas_id,
+			 uint64_t iova, uint64_t length, uint64_t *unmapped)
+{
+	struct ufd_ioas *ioas;
+	uint64_t bytes = 0, last;
+	int rc;
+
+	if (!length)
+		return -EINVAL;
+	if (__builtin_add_overflow(iova, length - 1, &last))
+		return -EOVERFLOW;
+	eng_lock(ctx->eng);
+	ioas = ioas_find(ctx, ioas_id);
+	rc = ioas ? iopt_unmap(&ioas->iopt, iova, last, &bytes) : -ENOENT;
+	if (!rc && unmapped)
+		*unmapped = bytes;
+	eng_unlock(ctx->eng);
+	return rc;
+}
+
+int ufd_ioas_cut(struct ufd_ctx *ctx, uint32_t ioas_id, const uint64_t *iovas,
+		 unsigned int n)
+{
+	struct ufd_ioas *ioas;
+	int rc;
+
+	eng_lock(ctx->eng);
+	ioas = ioas_find(ctx, ioas_id);
+	rc = ioas ? iopt_cut(&ioas->iopt, iovas, n) : -ENOENT;
+	eng_unlock(ctx->eng);
+	return rc;
+}
+
+int ufd_ioas_page_sizes(struct ufd_ctx *ctx, uint32_t ioas_id,
+			uint64_t *bitmap)
+{
+	struct ufd_ioas *ioas;
+	uint64_t b = UINT64_MAX;
+	unsigned int i;
+
+	eng_lock(ctx->eng);
+	ioas = ioas_find(ctx, ioas_id);
+	if (!ioas) {
+		eng_unlock(ctx->eng);
+		return -ENOENT;
+	}
+	for (i = 0; i != ioas->iopt.nr_domains; i++)
+		b &= ioas->iopt.domains[i]->pgsize_bitmap;
+	if (ioas->iopt.disable_large_pages)
+		b &= (UFD_PAGE_SIZE << 1) - 1;
+	/* The CPU page is the smallest a VFIO user maps. */
+	*bitmap = (b & ~(UFD_PAGE_SIZE - 1)) | UFD_PAGE_SIZE;
+	eng_unlock(ctx->eng);
+	return 0;
+}
+
 int ufd_ioas_iova_ranges(struct ufd_ctx *ctx, uint32_t ioas_id,
 			 struct ufd_iova_range *ranges, uint32_t max,
 			 uint32_t *num, uint64_t *alignment)

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The wire protocol between the preload library (client) and the uiommufd
+ * daemon (server mode).
+ *
+ * Model.  The daemon listens on a SOCK_SEQPACKET unix socket (an abstract
+ * name, "@uiommufd-...", or a path; UIOMMUFD_SOCKET).  Each client process
+ * connects "channels" to it: one per thread that is in a call, kept in a
+ * small pool and reused.  A channel carries requests and answers, one call
+ * at a time, strictly in order.  It is never a file the program sees.
+ *
+ * The files the program sees are the other half of socketpairs the daemon
+ * makes: each open of /dev/iommu, and each derived file (access object,
+ * fault queue), is one socketpair; the daemon keeps one end, the program
+ * gets the other through SCM_RIGHTS.  That fd is what dup(), fork() and
+ * SCM_RIGHTS share, like a kernel file; when its last copy is closed
+ * anywhere, the daemon's end reports a hangup and the daemon releases the
+ * object.  A request names the file by the client's fd number; the daemon
+ * fetches that fd out of the sender with pidfd_getfd() and recognises it by
+ * its inode, so a process can only name files it holds right now.
+ *
+ * Identity.  The daemon sets SO_PASSCRED on every channel, so the kernel
+ * attaches the sending process's real pid and uid to every message
+ * (a non-privileged sender cannot forge them).  Requests also carry the
+ * client image's nonce, a random value the library draws when it starts
+ * and again in every fork child: (pid, nonce) names one address space,
+ * so an exec (same pid, new address space) is noticed.
+ *
+ * Calls.  A client sends a request (OPEN or IOCTL) and then reads messages
+ * until RESULT.  While it waits, the daemon may send callbacks that the
+ * client must act on in order:
+ *   INSTALL_FD  an fd arrives with the message (SCM_RIGHTS): the client
+ *               records it as one of its emulated files and answers
+ *               FD_INSTALLED with the number it got;
+ *   CLOSE_FD    close that fd again (the call failed after making it).
+ *
+ * Every message is one struct ufd_msg, exactly; anything else is garbage
+ * and the daemon answers it with -EPROTO (or drops the channel).  Fields
+ * that a type does not use are zero.
+ *
+ * Interval convention (for the memory the daemon reaches): [start, last],
+ * last inclusive, as everywhere in uiommufd.  No locking here.
+ */
+#ifndef UFD_SERVER_PROTO_H
+#define UFD_SERVER_PROTO_H
+
+#include <stdint.h>
+
+#define UFD_PROTO_MAGIC 0x75666431U /* "ufd1" */
+#define UFD_PROTO_VERSION 1
+
+/* Environment the launcher sets for the program in server mode. */
+#define UFD_ENV_MODE "UIOMMUFD_MODE"             /* "server" | "inprocess" */
+#define UFD_ENV_SOCKET "UIOMMUFD_SOCKET"         /* "@abstract" or a path */
+#define UFD_ENV_DAEMON_PID "UIOMMUFD_DAEMON_PID" /* the daemon's pid */
+
+enum ufd_msg_type {
+	/* client -> daemon */
+	UFD_MSG_OPEN = 1,     /* flags: open(2) flags; answer: the new fd */
+	UFD_MSG_IOCTL,        /* fd, cmd, arg */
+	UFD_MSG_FD_INSTALLED, /* fd: the number INSTALL_FD's fd got, or -errno */
+	/* daemon -> client */
+	UFD_MSG_RESULT = 64,  /* ret: >= 0 or -errno; ends the call */
+	UFD_MSG_INSTALL_FD,   /* kind, flags (O_CLOEXEC); one fd attached */
+	UFD_MSG_CLOSE_FD,     /* fd */
+};
+
+struct ufd_msg {
+	uint32_t magic;   /* UFD_PROTO_MAGIC */
+	uint16_t version; /* UFD_PROTO_VERSION */
+	uint16_t type;    /* enum ufd_msg_type */
+	int32_t fd;
+	uint32_t flags;
+	uint64_t cmd;
+	uint64_t arg;
+	int64_t ret;
+	uint64_t nonce;   /* the client image (see above) */
+	uint32_t kind;    /* enum ufd_fd_kind, for INSTALL_FD */
+	uint32_t __reserved;
+};
+
+_Static_assert(sizeof(struct ufd_msg) == 56, "wire format");
+
+#endif

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The remote memory source (src/engine/source_remote.c): the address space
+ * of another process, for the daemon of server mode.  See the top of
+ * source_remote.c for the model.  Not part of the public engine API.
+ */
+#ifndef UFD_SERVER_SOURCE_REMOTE_H
+#define UFD_SERVER_SOURCE_REMOTE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "uiommufd.h"
+
+/*
+ * A source for the address space process @pid has now.  @pidfd (a pidfd
+ * of @pid, taken over by the source) tells when the process is gone.
+ * Returned with one reference; NULL (errno set) on failure, and then the
+ * caller still owns @pidfd.
+ */
+struct ufd_source *ufd_source_remote(pid_t pid, int pidfd);
+
+/*
+ * Is the address space still there?  False once the process has exited
+ * or the source was retired.  Pinned memory stays reachable either way.
+ */
+bool ufd_source_remote_alive(struct ufd_source *src);
+
+/* The process replaced its address space (execve): treat it as gone. */
+void ufd_source_remote_retire(struct ufd_source *src);
+
+/* The process this source reaches. */
+pid_t ufd_source_remote_pid(struct ufd_source *src);
+
+/* Is @src a remote source? */
+bool ufd_source_is_remote(const struct ufd_source *src);
+
+/* Pages currently pinned through @src that live in daemon mappings. */
+unsigned long ufd_source_remote_mapped_pages(struct ufd_source *src);
+
+#endif
