@@ -241,8 +241,8 @@ struct ufd_device_info {
 UFD_API int ufd_device_bind(struct ufd_ctx *ctx,
 			    const struct ufd_device_info *info,
 			    uint32_t *out_dev_id);
-/* Detach if attached, then destroy the device object. */
-UFD_API void ufd_device_unbind(struct ufd_ctx *ctx, uint32_t dev_id);
+/* Detach if attached, then destroy the device; -EBUSY with DMA ports open. */
+UFD_API int ufd_device_unbind(struct ufd_ctx *ctx, uint32_t dev_id);
 /*
  * Attach to *pt_id: an IOAS (an automatic HWPT is found or made; *pt_id
  * becomes its ID) or a HWPT.  -EINVAL if already attached or the HWPT does
@@ -390,6 +390,57 @@ UFD_API int ufd_stdev_create(struct ufd_ctx *ctx,
 			     uint32_t *stdev_id, uint32_t *dev_id);
 UFD_API int ufd_stdev_device(struct ufd_ctx *ctx, uint32_t stdev_id,
 			     uint32_t *dev_id);
+
+/* ---- the DMA path -------------------------------------------------------------- */
+
+/*
+ * A device's DMA port: its reads and writes go through the page table of
+ * the HWPT it is attached to, like DMA through a real IOMMU.  A walk costs
+ * O(levels), whatever the number of mappings; nothing takes the engine
+ * lock, so DMA on many ports runs in parallel.
+ *
+ * The rule against concurrent unmap: a DMA (ufd_dma_read/ufd_dma_write, or
+ * everything between ufd_dma_map_sg and ufd_dma_unmap_sg) either completes
+ * before an unmap (or detach, replace) of what it reaches, or it does not
+ * see that mapping at all and fails -EFAULT, as a real IOMMU faults.  The
+ * unmap returns only after every DMA that could still reach the old pages
+ * has finished, so pages are never unpinned under a DMA.  Hence: between
+ * map_sg and unmap_sg, do not call other engine functions from that
+ * thread, and keep the window short.
+ *
+ * A write through a HWPT that tracks dirty pages sets the dirty bits.
+ */
+struct ufd_dma;
+
+struct ufd_sg {
+	void *host;
+	size_t len;
+};
+
+/* -ENOENT: no such device; the port keeps it from being unbound. */
+UFD_API int ufd_dma_open(struct ufd_ctx *ctx, uint32_t dev_id,
+			 struct ufd_dma **out);
+UFD_API void ufd_dma_close(struct ufd_dma *dma);
+/*
+ * Copy between IOVA and @buf.  -EFAULT where nothing is mapped or the
+ * mapping forbids the direction (an IO page fault), -ENODEV when the
+ * device is attached to nothing, -EOPNOTSUPP through a nested HWPT
+ * without a stage-1 format.  On a fault nothing was copied past it.
+ */
+UFD_API int ufd_dma_read(struct ufd_dma *dma, uint64_t iova, void *buf,
+			 size_t len);
+UFD_API int ufd_dma_write(struct ufd_dma *dma, uint64_t iova,
+			  const void *buf, size_t len);
+/*
+ * Translate [iova, iova + len) into at most @max host segments (adjacent
+ * IO pages merged).  On success the read side stays held until
+ * ufd_dma_unmap_sg(); on failure nothing is held.  -E2BIG if more than
+ * @max segments are needed.
+ */
+UFD_API int ufd_dma_map_sg(struct ufd_dma *dma, uint64_t iova, size_t len,
+			   bool write, struct ufd_sg *sg, unsigned int max,
+			   unsigned int *nsg);
+UFD_API void ufd_dma_unmap_sg(struct ufd_dma *dma);
 
 /* ---- access objects: an in-process user of an IOAS ----------------------- */
 

@@ -62,6 +62,7 @@ static void hwpt_unlink(struct ufd_hwpt *hwpt)
 
 static void hwpt_free(struct ufd_hwpt *hwpt)
 {
+	/* Detached devices and unmapped areas already kept DMA out. */
 	pgt_destroy(&hwpt->domain.pgt);
 	free(hwpt);
 }
@@ -188,7 +189,9 @@ static int do_attach(struct ufd_ctx *ctx, struct ufd_device *dev,
 		return rc;
 	}
 	hwpt->obj.users++;
+	dma_write_begin(ctx->eng);
 	dev->hwpt = hwpt;
+	dma_write_end(ctx->eng);
 	if (old) {
 		if (!same_ioas)
 			iopt_remove_reserved(&old->ioas->iopt, dev);
@@ -290,7 +293,9 @@ static void device_detach(struct ufd_ctx *ctx, struct ufd_device *dev)
 	if (!hwpt)
 		return;
 	iopt_remove_reserved(&hwpt->ioas->iopt, dev);
+	dma_write_begin(ctx->eng);
 	dev->hwpt = NULL;
+	dma_write_end(ctx->eng);
 	hwpt_put_device(ctx, hwpt);
 }
 
@@ -377,15 +382,21 @@ int ufd_device_bind(struct ufd_ctx *ctx, const struct ufd_device_info *info,
 	return rc;
 }
 
-void ufd_device_unbind(struct ufd_ctx *ctx, uint32_t dev_id)
+int ufd_device_unbind(struct ufd_ctx *ctx, uint32_t dev_id)
 {
 	struct ufd_device *dev;
+	int rc = 0;
 
 	eng_lock(ctx->eng);
 	dev = device_find(ctx, dev_id);
-	if (dev)
+	if (!dev)
+		rc = -ENOENT;
+	else if (dev->dma_ports || dev->owner)
+		rc = -EBUSY; /* a handle owns it: destroy the handle */
+	else
 		obj_destroy(ctx, &dev->obj);
 	eng_unlock(ctx->eng);
+	return rc;
 }
 
 int ufd_hwpt_alloc_paging(struct ufd_ctx *ctx, uint32_t dev_id,

@@ -23,6 +23,14 @@
  * below it.  Public entry points take it; internal functions (iopt_*,
  * pages_*, obj_*) expect it held.  It is recursive because an access's
  * unmap callback, run from inside unmap, calls back into the engine.
+ *
+ * The DMA path (dma.c) does not take eng->lock: it walks page tables under
+ * the read side of eng->dma_lock.  Whatever changes what a DMA walk sees
+ * (IO page table entries, the pins behind them, which HWPT a device is
+ * attached to) happens with eng->lock held AND the write side of dma_lock
+ * (dma_write_begin/end, nestable), so an unmap returns only after every
+ * DMA that could still see the old mapping has finished.  Lock order:
+ * eng->lock, then dma_lock.  Dirty bits are set and cleared atomically.
  */
 #ifndef UFD_ENGINE_H
 #define UFD_ENGINE_H
@@ -88,6 +96,8 @@ struct ufd_obj_ops {
 
 struct ufd_engine {
 	pthread_mutex_t lock;
+	pthread_rwlock_t dma_lock;   /* read: DMA walks; write: changes */
+	unsigned int dma_write_depth; /* under lock */
 	struct itree all_pages;   /* every pages object, by source address */
 	uint32_t next_pages_id;
 	struct ufd_charge {
@@ -143,6 +153,19 @@ static inline void eng_lock(struct ufd_engine *eng)
 static inline void eng_unlock(struct ufd_engine *eng)
 {
 	pthread_mutex_unlock(&eng->lock);
+}
+
+/* With eng->lock held: keep DMA walks out while mappings change. */
+static inline void dma_write_begin(struct ufd_engine *eng)
+{
+	if (!eng->dma_write_depth++)
+		pthread_rwlock_wrlock(&eng->dma_lock);
+}
+
+static inline void dma_write_end(struct ufd_engine *eng)
+{
+	if (!--eng->dma_write_depth)
+		pthread_rwlock_unlock(&eng->dma_lock);
 }
 
 /* ---- pages ---- */
@@ -223,6 +246,7 @@ struct ufd_domain {
 };
 
 struct io_pagetable {
+	struct ufd_engine *eng;
 	struct itree areas;
 	struct itree allowed;
 	struct itree reserved;
@@ -299,7 +323,7 @@ static inline bool iopt_contig_done(const struct iopt_contig_iter *it)
 	for ((a) = iopt_contig_first((it), (iopt), (iova), (last)); (a); \
 	     (a) = iopt_contig_next(it))
 
-void iopt_init(struct io_pagetable *iopt);
+void iopt_init(struct io_pagetable *iopt, struct ufd_engine *eng);
 void iopt_destroy(struct io_pagetable *iopt);
 
 /* One element of a map: a piece of a pages object. */
@@ -383,6 +407,8 @@ struct ufd_device {
 	struct ufd_device_info info; /* reserved and hw_info owned */
 	struct ufd_hwpt *hwpt;    /* attached to, or NULL */
 	struct ufd_fault_group *partial; /* requests awaiting LAST_PAGE */
+	unsigned int dma_ports;   /* open ufd_dma handles */
+	struct ufd_obj *owner;    /* a stdev handle, or NULL */
 };
 
 struct ufd_hwpt *hwpt_find(struct ufd_ctx *ctx, uint32_t id);

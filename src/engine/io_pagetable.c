@@ -32,9 +32,10 @@
 
 #include "engine/engine.h"
 
-void iopt_init(struct io_pagetable *iopt)
+void iopt_init(struct io_pagetable *iopt, struct ufd_engine *eng)
 {
 	memset(iopt, 0, sizeof(*iopt));
+	iopt->eng = eng;
 	iopt->iova_alignment = 1;
 }
 
@@ -121,15 +122,18 @@ static int area_fill_domains(struct io_pagetable *iopt, struct ufd_area *area)
 	rc = area_pin(area);
 	if (rc)
 		return rc;
+	dma_write_begin(iopt->eng);
 	for (i = 0; i != iopt->nr_domains; i++) {
 		rc = area_map_domain(iopt, area, iopt->domains[i]);
 		if (rc)
 			goto err_unmap;
 	}
+	dma_write_end(iopt->eng);
 	return 0;
 err_unmap:
 	while (i--)
 		area_unmap_domain(area, iopt->domains[i]);
+	dma_write_end(iopt->eng);
 	area_unpin(area);
 	return rc;
 }
@@ -139,9 +143,14 @@ static void area_unfill_domains(struct io_pagetable *iopt,
 {
 	unsigned int i;
 
+	if (!iopt->nr_domains && !area->domain_pin)
+		return;
+	/* No DMA may still be using the IOPTEs or the pages behind them. */
+	dma_write_begin(iopt->eng);
 	for (i = 0; i != iopt->nr_domains; i++)
 		area_unmap_domain(area, iopt->domains[i]);
 	area_unpin(area);
+	dma_write_end(iopt->eng);
 }
 
 /* ---- contiguous walks ---- */
@@ -760,6 +769,7 @@ int iopt_add_domain(struct io_pagetable *iopt, struct ufd_domain *dom)
 		iopt->domains = d;
 		iopt->cap_domains = n;
 	}
+	dma_write_begin(iopt->eng);
 	for (area = area_first(iopt, 0, UFD_ULONG_MAX); area;
 	     area = area_next(area, 0, UFD_ULONG_MAX)) {
 		rc = area_pin(area);
@@ -774,6 +784,7 @@ int iopt_add_domain(struct io_pagetable *iopt, struct ufd_domain *dom)
 	}
 	iopt->domains[iopt->nr_domains++] = dom;
 	iopt->iova_alignment = align;
+	dma_write_end(iopt->eng);
 	return 0;
 
 err_unfill:
@@ -784,6 +795,7 @@ err_unfill:
 		if (!iopt->nr_domains)
 			area_unpin(area);
 	}
+	dma_write_end(iopt->eng);
 err_reserved:
 	iopt_remove_reserved(iopt, dom);
 	return rc;
@@ -799,6 +811,7 @@ void iopt_remove_domain(struct io_pagetable *iopt, struct ufd_domain *dom)
 			break;
 	if (i == iopt->nr_domains)
 		return;
+	dma_write_begin(iopt->eng);
 	iopt->domains[i] = iopt->domains[--iopt->nr_domains];
 	for (area = area_first(iopt, 0, UFD_ULONG_MAX); area;
 	     area = area_next(area, 0, UFD_ULONG_MAX)) {
@@ -806,6 +819,7 @@ void iopt_remove_domain(struct io_pagetable *iopt, struct ufd_domain *dom)
 		if (!iopt->nr_domains)
 			area_unpin(area);
 	}
+	dma_write_end(iopt->eng);
 	iopt_remove_reserved(iopt, dom);
 	iopt_calculate_alignment(iopt); /* lowering cannot fail */
 }

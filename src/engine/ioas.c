@@ -40,7 +40,7 @@ int ufd_ioas_alloc(struct ufd_ctx *ctx, uint32_t *out_ioas_id)
 	ioas = ufd_zalloc(sizeof(*ioas));
 	if (!ioas)
 		return -ENOMEM;
-	iopt_init(&ioas->iopt);
+	iopt_init(&ioas->iopt, ctx->eng);
 	eng_lock(ctx->eng);
 	rc = obj_alloc(ctx, &ioas->obj, UFD_OBJ_IOAS);
 	if (rc) {

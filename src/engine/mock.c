@@ -43,12 +43,13 @@ int ufd_stdev_create(struct ufd_ctx *ctx, const struct ufd_device_info *info,
 	st->dev = device_find(ctx, id);
 	rc = obj_alloc(ctx, &st->obj, UFD_OBJ_SELFTEST);
 	if (rc) {
+		obj_destroy(ctx, &st->dev->obj);
 		eng_unlock(ctx->eng);
-		ufd_device_unbind(ctx, id);
 		free(st);
 		return rc;
 	}
 	st->dev->obj.users++;
+	st->dev->owner = &st->obj;
 	obj_finalize(ctx, &st->obj);
 	*stdev_id = st->obj.id;
 	*dev_id = id;

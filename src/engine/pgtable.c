@@ -292,7 +292,6 @@ err_unmap:
 	return rc;
 }
 
-/* The leaf entry mapping @iova and its level, or NULL. */
 static uint64_t *leaf_of(const struct ufd_pgtable *pgt, uint64_t iova,
 			 unsigned int *level)
 {
@@ -314,6 +313,12 @@ static uint64_t *leaf_of(const struct ufd_pgtable *pgt, uint64_t iova,
 			return NULL;
 		t = pte_table(*e);
 	}
+}
+
+uint64_t *pgt_leaf(const struct ufd_pgtable *pgt, uint64_t iova,
+		   unsigned int *level)
+{
+	return leaf_of(pgt, iova, level);
 }
 
 int pgt_translate(const struct ufd_pgtable *pgt, uint64_t iova,
@@ -341,7 +346,7 @@ int pgt_mark_dirty(struct ufd_pgtable *pgt, uint64_t iova)
 
 	if (!e)
 		return 0;
-	*e |= PGT_DIRTY;
+	__atomic_fetch_or(e, PGT_DIRTY, __ATOMIC_RELAXED);
 	return 1;
 }
 
@@ -364,7 +369,7 @@ static void dirty_range(struct ufd_pgtable *pgt, uint64_t *t,
 	for (; i <= end; i++) {
 		uint64_t entry_iova = base + ((uint64_t)i << shift);
 		uint64_t entry_last = entry_iova + size - 1;
-		uint64_t pte = t[i];
+		uint64_t pte = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
 
 		if (!(pte & PGT_VALID))
 			continue;
@@ -384,8 +389,9 @@ static void dirty_range(struct ufd_pgtable *pgt, uint64_t *t,
 
 			w->fn(w->arg, s, l - s + 1);
 		}
+		/* Atomic: a DMA write may be setting the bit right now. */
 		if (!w->keep)
-			t[i] = pte & ~PGT_DIRTY;
+			__atomic_fetch_and(&t[i], ~PGT_DIRTY, __ATOMIC_RELAXED);
 	}
 }
 

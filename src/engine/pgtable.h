@@ -73,6 +73,10 @@ uint64_t pgt_unmap(struct ufd_pgtable *pgt, uint64_t iova, uint64_t length);
 int pgt_translate(const struct ufd_pgtable *pgt, uint64_t iova,
 		  uint64_t *host, uint64_t *leaf_size, uint64_t *flags);
 
+/* The leaf entry that maps @iova, and its level; NULL if none. */
+uint64_t *pgt_leaf(const struct ufd_pgtable *pgt, uint64_t iova,
+		   unsigned int *level);
+
 /* Set the dirty bit of the leaf mapping @iova.  1 if there is one, else 0. */
 int pgt_mark_dirty(struct ufd_pgtable *pgt, uint64_t iova);
 

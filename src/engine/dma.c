@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The DMA path: a device's reads and writes through the IO page table of
+ * the HWPT it is attached to.  This is the hot path for embedders (device
+ * emulators): it takes no engine lock, only the read side of
+ * eng->dma_lock, walks the radix table (O(levels)), and copies to or from
+ * the host addresses the leaves hold.  Everything that changes what a walk
+ * sees takes the write side (see engine.h), so a DMA either completes
+ * before an unmap or faults (-EFAULT): pages are never unpinned under a
+ * DMA.  A write sets the leaf's dirty bit (atomically) when the domain
+ * tracks dirty pages.
+ *
+ * Intervals here are [iova, iova + len).
+ */
+#include <string.h>
+
+#include "engine/engine.h"
+
+struct ufd_dma {
+	struct ufd_ctx *ctx;
+	struct ufd_device *dev;
+	bool in_sg; /* the read side is held for map_sg */
+};
+
+int ufd_dma_open(struct ufd_ctx *ctx, uint32_t dev_id, struct ufd_dma **out)
+{
+	struct ufd_device *dev;
+	struct ufd_dma *dma;
+
+	dma = ufd_zalloc(sizeof(*dma));
+	if (!dma)
+		return -ENOMEM;
+	eng_lock(ctx->eng);
+	dev = device_find(ctx, dev_id);
+	if (dev) {
+		/* The device, and the handle that owns it, stay while open. */
+		dev->dma_ports++;
+		dev->obj.users++;
+		if (dev->owner)
+			dev->owner->users++;
+	}
+	eng_unlock(ctx->eng);
+	if (!dev) {
+		free(dma);
+		return -ENOENT;
+	}
+	ufd_ctx_get(ctx);
+	dma->ctx = ctx;
+	dma->dev = dev;
+	*out = dma;
+	return 0;
+}
+
+void ufd_dma_close(struct ufd_dma *dma)
+{
+	struct ufd_ctx *ctx;
+
+	if (!dma)
+		return;
+	ctx = dma->ctx;
+	if (dma->in_sg)
+		ufd_dma_unmap_sg(dma);
+	eng_lock(ctx->eng);
+	dma->dev->dma_ports--;
+	dma->dev->obj.users--;
+	if (dma->dev->owner)
+		dma->dev->owner->users--;
+	eng_unlock(ctx->eng);
+	free(dma);
+	ufd_ctx_put(ctx);
+}
+
+/* The page table DMA goes through, with the read side held; or -errno. */
+static int dma_table(struct ufd_dma *dma, const struct ufd_pgtable **pgt,
+		     bool *track)
+{
+	struct ufd_hwpt *hwpt = dma->dev->hwpt;
+
+	if (!hwpt)
+		return -ENODEV;
+	if (hwpt->obj.type != UFD_OBJ_HWPT_PAGING)
+		return -EOPNOTSUPP;
+	*pgt = &hwpt->domain.pgt;
+	*track = hwpt->domain.dirty_tracking;
+	return 0;
+}
+
+/*
+ * Walk [iova, iova + len) and call @fn on each host piece (one leaf at a
+ * time).  Checks permission; sets dirty bits for writes when tracking.
+ */
+static int dma_walk(struct ufd_dma *dma, uint64_t iova, size_t len,
+		    bool write,
+		    void (*fn)(void *arg, void *host, size_t n, size_t off),
+		    void *arg)
+{
+	const struct ufd_pgtable *pgt;
+	uint64_t need = write ? PGT_WRITE : PGT_READ;
+	size_t done = 0;
+	bool track;
+	int rc;
+
+	rc = dma_table(dma, &pgt, &track);
+	if (rc)
+		return rc;
+	while (done < len) {
+		uint64_t cur = iova + done, size, pte, host;
+		unsigned int level;
+		uint64_t *e = pgt_leaf(pgt, cur, &level);
+		size_t n;
+
+		if (!e)
+			return -EFAULT;
+		pte = __atomic_load_n(e, __ATOMIC_RELAXED);
+		if (!(pte & need))
+			return -EFAULT;
+		size = pgt_level_size(pgt, level);
+		host = (pte & ~((1ULL << pgt->granule_shift) - 1)) +
+		       (cur & (size - 1));
+		n = size - (cur & (size - 1));
+		if (n > len - done)
+			n = len - done;
+		if (write && track && !(pte & PGT_DIRTY))
+			__atomic_fetch_or(e, PGT_DIRTY, __ATOMIC_RELAXED);
+		fn(arg, (void *)(uintptr_t)host, n, done);
+		done += n;
+	}
+	return 0;
+}
+
+static void copy_out(void *arg, void *host, size_t n, size_t off)
+{
+	memcpy((char *)arg + off, host, n);
+}
+
+static void copy_in(void *arg, void *host, size_t n, size_t off)
+{
+	memcpy(host, (const char *)arg + off, n);
+}
+
+int ufd_dma_read(struct ufd_dma *dma, uint64_t iova, void *buf, size_t len)
+{
+	struct ufd_engine *eng = dma->ctx->eng;
+	int rc;
+
+	if (!len)
+		return 0;
+	if (iova + len - 1 < iova)
+		return -EFAULT;
+	pthread_rwlock_rdlock(&eng->dma_lock);
+	rc = dma_walk(dma, iova, len, false, copy_out, buf);
+	pthread_rwlock_unlock(&eng->dma_lock);
+	return rc;
+}
+
+int ufd_dma_write(struct ufd_dma *dma, uint64_t iova, const void *buf,
+		  size_t len)
+{
+	struct ufd_engine *eng = dma->ctx->eng;
+	int rc;
+
+	if (!len)
+		return 0;
+	if (iova + len - 1 < iova)
+		return -EFAULT;
+	/* A fault part way leaves what came before it written, like DMA. */
+	pthread_rwlock_rdlock(&eng->dma_lock);
+	rc = dma_walk(dma, iova, len, true, copy_in, (void *)buf);
+	pthread_rwlock_unlock(&eng->dma_lock);
+	return rc;
+}
+
+struct sg_fill {
+	struct ufd_sg *sg;
+	unsigned int max, n;
+	bool overflow;
+};
+
+static void sg_add(void *arg, void *host, size_t n, size_t off)
+{
+	struct sg_fill *f = arg;
+
+	if (f->n && (char *)f->sg[f->n - 1].host + f->sg[f->n - 1].len ==
+			    (char *)host) {
+		f->sg[f->n - 1].len += n;
+		return;
+	}
+	if (f->n == f->max) {
+		f->overflow = true;
+		return;
+	}
+	f->sg[f->n].host = host;
+	f->sg[f->n].len = n;
+	f->n++;
+}
+
+int ufd_dma_map_sg(struct ufd_dma *dma, uint64_t iova, size_t len,
+		   bool write, struct ufd_sg *sg, unsigned int max,
+		   unsigned int *nsg)
+{
+	struct ufd_engine *eng = dma->ctx->eng;
+	struct sg_fill f = { .sg = sg, .max = max };
+	int rc;
+
+	if (dma->in_sg)
+		return -EBUSY;
+	if (!len || iova + len - 1 < iova)
+		return -EFAULT;
+	pthread_rwlock_rdlock(&eng->dma_lock);
+	rc = dma_walk(dma, iova, len, write, sg_add, &f);
+	if (!rc && f.overflow)
+		rc = -E2BIG;
+	if (rc) {
+		pthread_rwlock_unlock(&eng->dma_lock);
+		return rc;
+	}
+	dma->in_sg = true;
+	*nsg = f.n;
+	return 0;
+}
+
+void ufd_dma_unmap_sg(struct ufd_dma *dma)
+{
+	if (!dma->in_sg)
+		return;
+	dma->in_sg = false;
+	pthread_rwlock_unlock(&dma->ctx->eng->dma_lock);
+}

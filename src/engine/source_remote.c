@@ -1,0 +1,955 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The remote memory source: the address space of another process, as the
+ * daemon of server mode reaches it (the DESIGN's "remote process" source).
+ *
+ * Model.  Reads and writes go to the live memory of the process with
+ * process_vm_readv/writev, so a bad pointer is -EFAULT and the data is
+ * never a snapshot.  Pinning looks at the process's mappings
+ * (/proc/PID/maps) and checks them as get_user_pages would (mapped,
+ * readable, writable for a write pin; else -EFAULT).  Then, per piece:
+ *
+ *  - shared file memory (MAP_SHARED of a memfd or other shmem/hugetlbfs
+ *    file sealed against shrinking; the preload library turns the
+ *    program's MAP_SHARED|MAP_ANONYMOUS mappings into such memfds): the
+ *    daemon takes the file from the process (pidfd_getfd() of the fd that
+ *    the process holds, or /proc/PID/map_files where permitted) and maps
+ *    the same pages itself.  That mapping IS the pin: it keeps the pages,
+ *    survives the process, stays coherent with it (same pages), and is
+ *    where the engine reaches them (host pointer).  Reads and writes of a
+ *    pinned range use it, so they keep working after the process is gone,
+ *    as DMA to pinned pages does.  The shrink seal guarantees the daemon
+ *    never touches a page past the end of the file (no SIGBUS).
+ *  - anything else (private memory): the pages are faulted in and checked
+ *    with process_vm_readv; afterwards they are reached by address with
+ *    process_vm_*.  Such a "pin" cannot outlive the process (the kernel
+ *    would keep the pages; nothing in userspace can), and the pin returns
+ *    no host pointer.
+ *
+ * Pinning when the process is gone fails with -EFAULT, as the kernel's
+ * does when the mm has exited, even where the file could still be reached.
+ *
+ * Pins are kept as non-overlapping segments of page-granular client
+ * addresses [start, last] (inclusive), each with a pin count and the
+ * daemon mapping it uses (if any); pin and unpin split segments at their
+ * bounds, so any page-aligned range can be pinned and unpinned, in any
+ * pieces, as pages.c does.
+ *
+ * Page identity: the page frame number from /proc/PID/pagemap where the
+ * system shows it (the daemon has CAP_SYS_ADMIN), the same number the
+ * local source and the daemon's own mapping report for the same page;
+ * otherwise (file, offset) for shared file memory and the address for
+ * private memory.
+ *
+ * Locking: rs->lock (a leaf lock, below the engine lock) guards the
+ * segments, the mappings and `dead`.  It is held while copying to or from
+ * a daemon mapping (which unpin could otherwise unmap), and dropped around
+ * process_vm_* calls, which may wait on the other process.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "server/source_remote.h"
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+#ifndef F_GET_SEALS
+#define F_GET_SEALS 1034
+#define F_SEAL_SHRINK 0x0002
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+#define RPAGE UFD_PAGE_SIZE
+#define ALIGN_UP_U64(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
+
+/* A daemon mapping of part of a shared file of the process. */
+struct rmap {
+	struct rmap *next;  /* rs->maps */
+	char *base;         /* in the daemon */
+	size_t len;
+	uint64_t file_off;  /* file offset at base */
+	dev_t dev;
+	ino_t ino;
+	unsigned int refs;  /* segments using it */
+	bool writable;      /* mapped PROT_WRITE */
+};
+
+/* Pinned client pages [start, last]. */
+struct rseg {
+	struct itree_node node;
+	unsigned int pins;
+	struct rmap *map;   /* NULL: private, reached with process_vm_* */
+	int64_t delta;      /* with map: host = uaddr + delta */
+};
+
+struct rsrc {
+	struct ufd_source src;
+	pid_t pid;
+	int pidfd;
+	int pagemap_fd;     /* /proc/PID/pagemap, opened at creation */
+	pthread_mutex_t lock;
+	bool dead;          /* lock; sticky */
+	struct itree segs;  /* lock */
+	struct rmap *maps;  /* lock */
+	unsigned long mapped_pages; /* lock; pages of segments with a map */
+};
+
+/* One line of /proc/PID/maps. */
+struct rvma {
+	uint64_t start, end; /* [start, end) */
+	uint64_t off;
+	dev_t dev;
+	ino_t ino;
+	bool r, w, shared;
+};
+
+static const struct ufd_source_ops remote_ops;
+
+static struct rsrc *to_rsrc(struct ufd_source *src)
+{
+	return container_of(src, struct rsrc, src);
+}
+
+static struct rseg *seg_of(struct itree_node *n)
+{
+	return n ? container_of(n, struct rseg, node) : NULL;
+}
+
+/* ---- liveness -------------------------------------------------------------- */
+
+static bool rs_alive_locked(struct rsrc *rs)
+{
+	struct pollfd p = { .fd = rs->pidfd, .events = POLLIN };
+
+	if (rs->dead)
+		return false;
+	/* A pidfd polls readable once the process has exited. */
+	if (poll(&p, 1, 0) != 0)
+		rs->dead = true;
+	return !rs->dead;
+}
+
+static bool rs_alive(struct rsrc *rs)
+{
+	bool alive;
+
+	pthread_mutex_lock(&rs->lock);
+	alive = rs_alive_locked(rs);
+	pthread_mutex_unlock(&rs->lock);
+	return alive;
+}
+
+bool ufd_source_remote_alive(struct ufd_source *src)
+{
+	return rs_alive(to_rsrc(src));
+}
+
+void ufd_source_remote_retire(struct ufd_source *src)
+{
+	struct rsrc *rs = to_rsrc(src);
+
+	pthread_mutex_lock(&rs->lock);
+	rs->dead = true;
+	pthread_mutex_unlock(&rs->lock);
+}
+
+pid_t ufd_source_remote_pid(struct ufd_source *src)
+{
+	return to_rsrc(src)->pid;
+}
+
+bool ufd_source_is_remote(const struct ufd_source *src)
+{
+	return src->ops == &remote_ops;
+}
+
+unsigned long ufd_source_remote_mapped_pages(struct ufd_source *src)
+{
+	struct rsrc *rs = to_rsrc(src);
+	unsigned long n;
+
+	pthread_mutex_lock(&rs->lock);
+	n = rs->mapped_pages;
+	pthread_mutex_unlock(&rs->lock);
+	return n;
+}
+
+/* ---- the process's memory, by address ---------------------------------------- */
+
+static int vm_xfer(struct rsrc *rs, uint64_t uaddr, void *buf, size_t len,
+		   bool write)
+{
+	if (!rs_alive(rs))
+		return -EFAULT;
+	while (len) {
+		struct iovec local = { .iov_base = buf, .iov_len = len };
+		struct iovec remote = { .iov_base = (void *)(uintptr_t)uaddr,
+					.iov_len = len };
+		ssize_t n;
+
+		n = write ? process_vm_writev(rs->pid, &local, 1, &remote, 1,
+					      0) :
+			    process_vm_readv(rs->pid, &local, 1, &remote, 1, 0);
+		if (n <= 0)
+			return -EFAULT;
+		buf = (char *)buf + n;
+		uaddr += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Fault in and check one byte of every page of [uaddr, uaddr + len). */
+static int vm_touch(struct rsrc *rs, uint64_t uaddr, uint64_t len)
+{
+	enum { BATCH = 512 };
+	struct iovec remote[BATCH];
+	char scratch[BATCH];
+	uint64_t off = 0;
+
+	while (off < len) {
+		struct iovec local = { .iov_base = scratch };
+		unsigned int i = 0;
+		ssize_t n;
+
+		for (; i < BATCH && off < len; i++, off += RPAGE) {
+			remote[i].iov_base = (void *)(uintptr_t)(uaddr + off);
+			remote[i].iov_len = 1;
+		}
+		local.iov_len = i;
+		n = process_vm_readv(rs->pid, &local, 1, remote, i, 0);
+		if (n != (ssize_t)i)
+			return -EFAULT;
+	}
+	return 0;
+}
+
+/* ---- /proc/PID/maps ---------------------------------------------------------- */
+
+static char *read_whole(const char *path, size_t *lenp)
+{
+	size_t cap = 16384, len = 0;
+	char *buf = malloc(cap), *grown;
+	ssize_t n;
+	int fd;
+
+	if (!buf)
+		return NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		free(buf);
+		return NULL;
+	}
+	for (;;) {
+		if (cap - len < 4096) {
+			grown = realloc(buf, cap * 2);
+			if (!grown)
+				break;
+			buf = grown;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = 0;
+	*lenp = len;
+	return buf;
+}
+
+static bool parse_vma(const char *line, struct rvma *v)
+{
+	unsigned long long start, end, off, ino;
+	unsigned int maj, min;
+	char perms[8];
+
+	if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &start, &end, perms,
+		   &off, &maj, &min, &ino) != 7 || strlen(perms) < 4)
+		return false;
+	v->start = start;
+	v->end = end;
+	v->off = off;
+	v->dev = makedev(maj, min);
+	v->ino = (ino_t)ino;
+	v->r = perms[0] == 'r';
+	v->w = perms[1] == 'w';
+	v->shared = perms[3] == 's';
+	return true;
+}
+
+/*
+ * The mappings of the process that intersect [start, last], in address
+ * order, into *out (malloc'ed).  -EFAULT if the process is gone or some of
+ * the range is not mapped, or not readable (writable, for @write).
+ */
+static int read_vmas(struct rsrc *rs, uint64_t start, uint64_t last,
+		     bool write, struct rvma **out, size_t *nout)
+{
+	struct rvma *vmas = NULL, *grown, v;
+	size_t n = 0, cap = 0, len;
+	uint64_t cur = start;
+	char path[64], *buf, *line, *nl;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)rs->pid);
+	buf = read_whole(path, &len);
+	if (!buf)
+		return -EFAULT;
+	for (line = buf; *line; line = nl ? nl + 1 : line + strlen(line)) {
+		nl = strchr(line, '\n');
+		if (!parse_vma(line, &v) || v.end <= start || v.start > last)
+			continue;
+		if (v.start > cur || !v.r || (write && !v.w)) {
+			rc = -EFAULT;
+			goto out;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			grown = realloc(vmas, cap * sizeof(*vmas));
+			if (!grown) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			vmas = grown;
+		}
+		vmas[n++] = v;
+		cur = v.end;
+		if (!cur || cur > last)
+			break;
+	}
+	if (cur <= last && cur)
+		rc = -EFAULT;
+	/* The process may have exited while we read: then it is not there. */
+	if (!rc && !rs_alive(rs))
+		rc = -EFAULT;
+out:
+	free(buf);
+	if (rc) {
+		free(vmas);
+		return rc;
+	}
+	*out = vmas;
+	*nout = n;
+	return 0;
+}
+
+/* ---- daemon mappings of shared files ------------------------------------------- */
+
+/*
+ * An fd of ours for the file behind @v: taken from the process's own fds
+ * (pidfd_getfd), else through /proc/PID/map_files (needs privilege).  -1
+ * if it cannot be had.
+ */
+static int grab_file(struct rsrc *rs, const struct rvma *v)
+{
+	char path[96];
+	struct dirent *de;
+	struct stat st;
+	int fd = -1;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)rs->pid);
+	dir = opendir(path);
+	while (dir && (de = readdir(dir))) {
+		char *end;
+		long n = strtol(de->d_name, &end, 10);
+
+		if (*end || n < 0 || n > INT_MAX)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%ld", (int)rs->pid, n);
+		if (stat(path, &st) || st.st_ino != v->ino || st.st_dev != v->dev)
+			continue;
+		fd = (int)syscall(SYS_pidfd_getfd, rs->pidfd, (int)n, 0);
+		if (fd >= 0)
+			break;
+	}
+	if (dir)
+		closedir(dir);
+	if (fd < 0) {
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx",
+			 (int)rs->pid, (unsigned long long)v->start,
+			 (unsigned long long)v->end);
+		fd = open(path, (v->w ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	}
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || st.st_ino != v->ino || st.st_dev != v->dev) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A mapping of ours that covers file bytes [off0, off1) of @v's file. */
+static struct rmap *find_map(struct rsrc *rs, const struct rvma *v,
+			     uint64_t off0, uint64_t off1, bool writable)
+{
+	struct rmap *m;
+
+	for (m = rs->maps; m; m = m->next)
+		if (m->dev == v->dev && m->ino == v->ino &&
+		    m->file_off <= off0 && off1 <= m->file_off + m->len &&
+		    (m->writable || !writable))
+			return m;
+	return NULL;
+}
+
+static void map_put(struct rsrc *rs, struct rmap *m)
+{
+	struct rmap **p;
+
+	if (--m->refs)
+		return;
+	for (p = &rs->maps; *p; p = &(*p)->next) {
+		if (*p == m) {
+			*p = m->next;
+			break;
+		}
+	}
+	munmap(m->base, m->len);
+	free(m);
+}
+
+/*
+ * Map client pages [p0, p1] (inside @v, a shared file mapping) into the
+ * daemon and make them resident.  On success *mapp has a new reference
+ * and *delta the host - client offset.  -ENOENT: the file cannot be used
+ * (not ours to take, not sealed, too short, wrong mode): fall back to
+ * private handling.  -EFAULT: the pages cannot be made resident.
+ */
+static int map_piece(struct rsrc *rs, const struct rvma *v, uint64_t p0,
+		     uint64_t p1, bool writable, struct rmap **mapp,
+		     int64_t *delta)
+{
+	uint64_t off0 = v->off + (p0 - v->start), off1 = off0 + (p1 - p0 + 1);
+	uint64_t blk, m0, m1;
+	struct rmap *m;
+	struct stat st;
+	bool can_write;
+	void *base;
+	int fd, seals, advice;
+
+	m = find_map(rs, v, off0, off1, writable);
+	if (m) {
+		m->refs++;
+		goto found;
+	}
+	fd = grab_file(rs, v);
+	if (fd < 0)
+		return -ENOENT;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (fstat(fd, &st) || seals < 0 || !(seals & F_SEAL_SHRINK) ||
+	    (uint64_t)st.st_size < off1)
+		goto err_close;
+	can_write = v->w && (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR;
+	if (writable && !can_write)
+		goto err_close;
+	blk = st.st_blksize >= (blksize_t)RPAGE &&
+			      !(st.st_blksize & (st.st_blksize - 1)) ?
+		      (uint64_t)st.st_blksize :
+		      RPAGE;
+	m0 = ALIGN_DOWN_U64(off0, blk);
+	m1 = ALIGN_UP_U64(off1, blk);
+	m = ufd_zalloc(sizeof(*m));
+	if (!m)
+		goto err_close;
+	base = mmap(NULL, m1 - m0, PROT_READ | (can_write ? PROT_WRITE : 0),
+		    MAP_SHARED, fd, (off_t)m0);
+	close(fd);
+	if (base == MAP_FAILED) {
+		free(m);
+		return -ENOENT;
+	}
+	m->base = base;
+	m->len = m1 - m0;
+	m->file_off = m0;
+	m->dev = v->dev;
+	m->ino = v->ino;
+	m->refs = 1;
+	m->writable = can_write;
+	m->next = rs->maps;
+	rs->maps = m;
+found:
+	advice = writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
+	if (madvise(m->base + (off0 - m->file_off), off1 - off0, advice) &&
+	    errno != EINVAL) {
+		map_put(rs, m);
+		return -EFAULT;
+	}
+	*mapp = m;
+	*delta = (int64_t)((uint64_t)(uintptr_t)(m->base + (off0 - m->file_off)) -
+			   p0);
+	return 0;
+
+err_close:
+	close(fd);
+	return -ENOENT;
+}
+
+/* ---- segments --------------------------------------------------------------------- */
+
+static void seg_drop(struct rsrc *rs, struct rseg *s)
+{
+	itree_remove(&rs->segs, &s->node);
+	if (s->map) {
+		rs->mapped_pages -= (s->node.last - s->node.start + 1) / RPAGE;
+		map_put(rs, s->map);
+	}
+	free(s);
+}
+
+/*
+ * Make a segment boundary at @at (the first byte of a page): a segment
+ * that straddles it becomes two.  Uses *spare if a node is needed.
+ */
+static void seg_split(struct rsrc *rs, uint64_t at, struct rseg **spare)
+{
+	struct rseg *s, *t;
+
+	if (!at)
+		return;
+	s = seg_of(itree_iter_first(&rs->segs, at - 1, at));
+	if (!s || s->node.start == at || s->node.last == at - 1)
+		return;
+	if (!*spare)
+		return;
+	t = *spare;
+	*spare = NULL;
+	*t = *s;
+	itree_remove(&rs->segs, &s->node);
+	s->node.last = at - 1;
+	t->node.start = at;
+	if (s->map)
+		s->map->refs++;
+	itree_insert(&rs->segs, &s->node);
+	itree_insert(&rs->segs, &t->node);
+}
+
+/* New segments made by one pin call, not yet in the tree. */
+struct seg_list {
+	struct rseg **v;
+	size_t n, cap;
+};
+
+static int seg_list_add(struct seg_list *l, struct rseg *s)
+{
+	struct rseg **grown;
+
+	if (l->n == l->cap) {
+		grown = ufd_realloc_array(l->v, l->cap ? l->cap * 2 : 8,
+					  sizeof(*l->v));
+		if (!grown)
+			return -ENOMEM;
+		l->v = grown;
+		l->cap = l->cap ? l->cap * 2 : 8;
+	}
+	l->v[l->n++] = s;
+	return 0;
+}
+
+/* Resolve the hole [h0, h1] (page-granular) into new segments. */
+static int pin_hole(struct rsrc *rs, const struct rvma *vmas, size_t nvmas,
+		    uint64_t h0, uint64_t h1, bool writable,
+		    struct seg_list *l)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < nvmas; i++) {
+		const struct rvma *v = &vmas[i];
+		uint64_t p0 = v->start > h0 ? v->start : h0;
+		uint64_t p1 = v->end - 1 < h1 ? v->end - 1 : h1;
+		struct rseg *s;
+
+		if (v->end <= h0 || v->start > h1)
+			continue;
+		s = ufd_zalloc(sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		s->node.start = p0;
+		s->node.last = p1;
+		s->pins = 1;
+		rc = -ENOENT;
+		if (v->shared && v->ino)
+			rc = map_piece(rs, v, p0, p1, writable, &s->map,
+				       &s->delta);
+		if (rc == -ENOENT) {
+			s->map = NULL;
+			rc = vm_touch(rs, p0, p1 - p0 + 1);
+		}
+		if (!rc)
+			rc = seg_list_add(l, s);
+		if (rc) {
+			if (s->map)
+				map_put(rs, s->map);
+			free(s);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int remote_pin(struct ufd_source *src, uint64_t uaddr, size_t len,
+		      bool writable, void **host)
+{
+	struct rsrc *rs = to_rsrc(src);
+	const struct itree *trees[] = { &rs->segs };
+	struct rseg *spare[2] = { NULL, NULL };
+	struct seg_list l = { NULL, 0, 0 };
+	struct rvma *vmas = NULL;
+	struct itree_span sp;
+	struct itree_node *n;
+	uint64_t last, host_delta = 0;
+	bool contiguous = true, first = true;
+	size_t nvmas, i;
+	int rc;
+
+	*host = NULL;
+	if (!len || uaddr % RPAGE || len % RPAGE ||
+	    __builtin_add_overflow(uaddr, len - 1, &last))
+		return -EFAULT;
+	if (!rs_alive(rs))
+		return -EFAULT;
+	rc = read_vmas(rs, uaddr, last, writable, &vmas, &nvmas);
+	if (rc)
+		return rc;
+	spare[0] = ufd_zalloc(sizeof(struct rseg));
+	spare[1] = ufd_zalloc(sizeof(struct rseg));
+	if (!spare[0] || !spare[1]) {
+		rc = -ENOMEM;
+		goto out;
+	}
+
+	pthread_mutex_lock(&rs->lock);
+	if (rs->dead) {
+		rc = -EFAULT;
+		goto out_unlock;
+	}
+	/* Phase 1, may fail: boundaries, and the holes made into segments. */
+	seg_split(rs, uaddr, &spare[0]);
+	seg_split(rs, last + 1, &spare[1]);
+	for (itree_span_first(&sp, trees, 1, uaddr, last); !sp.done;
+	     itree_span_next(&sp)) {
+		if (sp.is_used)
+			continue;
+		rc = pin_hole(rs, vmas, nvmas, sp.start, sp.last, writable, &l);
+		if (rc)
+			break;
+	}
+	if (rc) {
+		for (i = 0; i < l.n; i++) {
+			if (l.v[i]->map)
+				map_put(rs, l.v[i]->map);
+			free(l.v[i]);
+		}
+		goto out_unlock;
+	}
+	/* Phase 2, cannot fail: count the old segments, add the new. */
+	itree_for_each(n, &rs->segs, uaddr, last)
+		seg_of(n)->pins++;
+	for (i = 0; i < l.n; i++) {
+		itree_insert(&rs->segs, &l.v[i]->node);
+		if (l.v[i]->map)
+			rs->mapped_pages += (l.v[i]->node.last -
+					     l.v[i]->node.start + 1) / RPAGE;
+	}
+	/* A host pointer if the whole range is one run of one mapping. */
+	itree_for_each(n, &rs->segs, uaddr, last) {
+		struct rseg *s = seg_of(n);
+
+		if (!s->map || (!first && (uint64_t)s->delta != host_delta))
+			contiguous = false;
+		host_delta = (uint64_t)s->delta;
+		first = false;
+	}
+	if (contiguous && !first)
+		*host = (void *)(uintptr_t)(uaddr + host_delta);
+out_unlock:
+	pthread_mutex_unlock(&rs->lock);
+out:
+	free(l.v);
+	free(spare[0]);
+	free(spare[1]);
+	free(vmas);
+	return rc;
+}
+
+static void remote_unpin(struct ufd_source *src, uint64_t uaddr, size_t len,
+			 void *host)
+{
+	struct rsrc *rs = to_rsrc(src);
+	struct rseg *spare[2];
+	struct itree_node *n, *next;
+	uint64_t last;
+
+	if (!len || __builtin_add_overflow(uaddr, len - 1, &last))
+		return;
+	spare[0] = malloc(sizeof(struct rseg));
+	spare[1] = malloc(sizeof(struct rseg));
+	pthread_mutex_lock(&rs->lock);
+	/*
+	 * Without a spare node a straddling segment cannot be split; it is
+	 * then left pinned (never under-pinned).
+	 */
+	seg_split(rs, uaddr, &spare[0]);
+	seg_split(rs, last + 1, &spare[1]);
+	for (n = itree_iter_first(&rs->segs, uaddr, last); n; n = next) {
+		struct rseg *s = seg_of(n);
+
+		next = itree_iter_next(n, uaddr, last);
+		if (s->node.start < uaddr || s->node.last > last)
+			continue;
+		if (!--s->pins)
+			seg_drop(rs, s);
+	}
+	pthread_mutex_unlock(&rs->lock);
+	free(spare[0]);
+	free(spare[1]);
+}
+
+/* ---- read and write ------------------------------------------------------------------ */
+
+/*
+ * Copy between [uaddr, uaddr + len) and @buf: through the daemon's
+ * mapping where the range is pinned there, else by address.
+ */
+static int remote_xfer(struct rsrc *rs, uint64_t uaddr, void *buf,
+		       size_t len, bool write)
+{
+	uint64_t last;
+	int rc;
+
+	if (!len)
+		return 0;
+	if (__builtin_add_overflow(uaddr, len - 1, &last))
+		return -EFAULT;
+	while (len) {
+		struct rseg *s;
+		size_t chunk = len;
+
+		pthread_mutex_lock(&rs->lock);
+		s = seg_of(itree_iter_first(&rs->segs, uaddr, last));
+		if (s && s->node.start <= uaddr && s->map &&
+		    (!write || s->map->writable)) {
+			uint64_t end = s->node.last - uaddr + 1;
+			char *host = (char *)(uintptr_t)(uaddr +
+							 (uint64_t)s->delta);
+
+			if (end < chunk)
+				chunk = (size_t)end;
+			if (write)
+				memcpy(host, buf, chunk);
+			else
+				memcpy(buf, host, chunk);
+			pthread_mutex_unlock(&rs->lock);
+		} else {
+			/* Up to the next segment that has a mapping. */
+			if (s && s->node.start > uaddr &&
+			    s->node.start - uaddr < chunk)
+				chunk = (size_t)(s->node.start - uaddr);
+			else if (s && s->node.start <= uaddr &&
+				 s->node.last - uaddr + 1 < chunk)
+				chunk = (size_t)(s->node.last - uaddr + 1);
+			pthread_mutex_unlock(&rs->lock);
+			rc = vm_xfer(rs, uaddr, buf, chunk, write);
+			if (rc)
+				return rc;
+		}
+		buf = (char *)buf + chunk;
+		uaddr += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+static int remote_read(struct ufd_source *src, void *dst, uint64_t uaddr,
+		       size_t len)
+{
+	return remote_xfer(to_rsrc(src), uaddr, dst, len, false);
+}
+
+static int remote_write(struct ufd_source *src, uint64_t uaddr,
+			const void *buf, size_t len)
+{
+	return remote_xfer(to_rsrc(src), uaddr, (void *)buf, len, true);
+}
+
+/* ---- identity ------------------------------------------------------------------------- */
+
+/* The frame number of the page at @addr in pagemap @fd, or 0. */
+static uint64_t pagemap_pfn(int fd, uint64_t addr)
+{
+	uint64_t entry;
+
+	if (fd < 0 || pread(fd, &entry, sizeof(entry),
+			    (off_t)(addr / RPAGE * sizeof(entry))) !=
+			      sizeof(entry))
+		return 0;
+	if (!((entry >> 63) & 1))
+		return 0;
+	return entry & ((1ULL << 55) - 1);
+}
+
+/* (file, offset) as an identity, tagged apart from frames and addresses. */
+static uint64_t file_ident(dev_t dev, ino_t ino, uint64_t off)
+{
+	uint64_t h = ((uint64_t)dev * 1000003ULL) ^ (uint64_t)ino;
+
+	return ((h & 0xfffffULL) << 44) |
+	       (((off / RPAGE) & 0xffffffffULL) << UFD_PAGE_SHIFT) | 2;
+}
+
+static int remote_page_ident(struct ufd_source *src, uint64_t uaddr,
+			     uint64_t *ident)
+{
+	struct rsrc *rs = to_rsrc(src);
+	uint64_t page = ALIGN_DOWN_U64(uaddr, RPAGE), pfn;
+	struct rvma *vmas;
+	size_t nvmas;
+	char probe;
+	int rc;
+
+	/* The page must exist (and is faulted in), as GUP would insist. */
+	rc = vm_xfer(rs, uaddr, &probe, 1, false);
+	if (rc)
+		return rc;
+	pfn = pagemap_pfn(rs->pagemap_fd, uaddr);
+	if (pfn) {
+		*ident = pfn << UFD_PAGE_SHIFT | 1;
+		return 0;
+	}
+	*ident = page;
+	if (read_vmas(rs, page, page + RPAGE - 1, false, &vmas, &nvmas))
+		return 0;
+	if (nvmas && vmas[0].shared && vmas[0].ino)
+		*ident = file_ident(vmas[0].dev, vmas[0].ino,
+				    vmas[0].off + (page - vmas[0].start));
+	free(vmas);
+	return 0;
+}
+
+/* The daemon's own frame number for one of its addresses, or 0. */
+static uint64_t self_pfn(const void *host)
+{
+	uint64_t pfn;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	pfn = pagemap_pfn(fd, (uintptr_t)host);
+	close(fd);
+	return pfn;
+}
+
+static int remote_host_ident(struct ufd_source *src, const void *host,
+			     uint64_t *ident)
+{
+	struct rsrc *rs = to_rsrc(src);
+	const char *h = host;
+	struct rmap *m;
+	uint64_t off = 0, pfn;
+	dev_t dev = 0;
+	ino_t ino = 0;
+	bool mine = false;
+
+	pthread_mutex_lock(&rs->lock);
+	for (m = rs->maps; m; m = m->next) {
+		if (h >= m->base && h < m->base + m->len) {
+			mine = true;
+			dev = m->dev;
+			ino = m->ino;
+			off = m->file_off + (uint64_t)(h - m->base);
+			break;
+		}
+	}
+	if (mine) {
+		/* The mapping stays while we look: we hold the lock. */
+		pfn = self_pfn(host);
+		*ident = pfn ? pfn << UFD_PAGE_SHIFT | 1 :
+			       file_ident(dev, ino, off);
+	}
+	pthread_mutex_unlock(&rs->lock);
+	if (mine)
+		return 0;
+	/* Not a mapping of ours: an address of the process. */
+	return remote_page_ident(src, (uintptr_t)host, ident);
+}
+
+/* ---- life -------------------------------------------------------------------------------- */
+
+static void remote_release(struct ufd_source *src)
+{
+	struct rsrc *rs = to_rsrc(src);
+	struct itree_node *n;
+
+	/* Every pages object unpins before it drops its source reference. */
+	while ((n = itree_iter_first(&rs->segs, 0, UINT64_MAX)))
+		seg_drop(rs, seg_of(n));
+	while (rs->maps) {
+		struct rmap *m = rs->maps;
+
+		rs->maps = m->next;
+		munmap(m->base, m->len);
+		free(m);
+	}
+	if (rs->pagemap_fd >= 0)
+		close(rs->pagemap_fd);
+	close(rs->pidfd);
+	pthread_mutex_destroy(&rs->lock);
+	free(rs);
+}
+
+static const struct ufd_source_ops remote_ops = {
+	.read = remote_read,
+	.write = remote_write,
+	.pin = remote_pin,
+	.unpin = remote_unpin,
+	.page_ident = remote_page_ident,
+	.host_ident = remote_host_ident,
+	.release = remote_release,
+};
+
+struct ufd_source *ufd_source_remote(pid_t pid, int pidfd)
+{
+	static uint64_t next_space = 1;
+	struct rsrc *rs;
+	char path[64];
+
+	rs = ufd_zalloc(sizeof(*rs));
+	if (!rs) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	rs->src.ops = &remote_ops;
+	rs->src.refs = 1;
+	/* Apart from any pid a local source uses as its space. */
+	rs->src.space_id = (1ULL << 63) |
+			   __atomic_fetch_add(&next_space, 1, __ATOMIC_RELAXED);
+	rs->src.owner_pid = pid;
+	rs->pid = pid;
+	rs->pidfd = pidfd;
+	pthread_mutex_init(&rs->lock, NULL);
+	/* Bound to this address space: it stays the old one after exec. */
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	rs->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+	return &rs->src;
+}

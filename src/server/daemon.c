@@ -1,0 +1,1009 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The uiommufd daemon: one engine serving every /dev/iommu the programs
+ * under one launcher open (server mode; protocol in proto.h).
+ *
+ * Model.
+ *  - Files.  Every open of /dev/iommu, and every file an ioctl derives
+ *    from one (access objects, fault queues), is a socketpair: the daemon
+ *    keeps one end (dfd) and installs the other in the client (the file the
+ *    program sees).  A struct srv_file records which engine object the
+ *    pair stands for, keyed by the inode of the client's end.  The dfds
+ *    sit in one epoll set; the hangup that follows the last close of the
+ *    client's end, in whatever process, releases the object: a context is
+ *    closed (every object destroyed, every pin dropped), an access object
+ *    destroyed.  A request names a file by the sender's fd number; the
+ *    daemon takes that fd out of the sender (pidfd_getfd), looks at its
+ *    inode and closes it again, so only files the sender holds can be
+ *    named, however they got there (dup, fork, SCM_RIGHTS, exec).
+ *  - Processes.  Each message carries the sender's pid, checked by the
+ *    kernel (SO_PASSCRED), and the nonce of its address space.  For each
+ *    (pid, nonce) there is one srv_proc with a remote memory source: the
+ *    caller's memory for the dispatch layer, and the memory that MAP pins.
+ *    A new nonce from a live pid means the process exec'd: the old source
+ *    is retired.
+ *  - Release barrier.  Before serving any request the daemon processes
+ *    every hangup already reported (epoll_wait with timeout 0, under
+ *    release_lock, which a release in progress also holds).  A close()
+ *    in a client happens before its next request, so that request sees
+ *    every pin of the closed file gone: "release is finished when close()
+ *    returns", as far as anything the program can ask shows.
+ *  - Threads.  One thread accepts channels, one per channel serves its
+ *    requests (a slow or stuck client only stalls its own channel), one
+ *    releases files on hangup as soon as it is reported.  The engine is
+ *    thread-safe under its own lock.
+ *  - Robustness.  Messages are fixed-size and validated; fds a client
+ *    attaches are closed unread; data a client writes into its end of a
+ *    file is drained and dropped; every send is MSG_NOSIGNAL; a client that
+ *    dies mid-call makes its calls fail with -EFAULT and its channel end.
+ *    Clients must run as the daemon's uid (or root).
+ *
+ * Locking: d->lock guards the file table and the process table (leaf
+ * lock; never held across engine calls or I/O with a client).
+ * d->release_lock serialises hangup processing and is taken with no other
+ * lock held; releases call the engine.  Order: release_lock, engine lock,
+ * d->lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <linux/iommufd.h>
+
+#include "server/daemon.h"
+#include "server/proto.h"
+#include "server/source_remote.h"
+#include "uapi/dispatch.h"
+#include "uiommufd.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+#define SRV_MAX_CHANNELS 4096
+#define SRV_CALLBACK_TIMEOUT_MS 10000
+#define SRV_BUCKETS 256
+/* VFIO_IOMMU_MAP_DMA: _IO(';', 100 + 13) */
+#define SRV_VFIO_MAP_DMA_NR 113
+
+/* A file the daemon made: a socketpair standing for an engine object. */
+struct srv_file {
+	struct srv_file *next;  /* hash chain */
+	uint64_t key;           /* unique; epoll data */
+	enum ufd_fd_kind kind;
+	struct ufd_ctx *ctx;    /* one reference */
+	uint32_t obj_id;        /* access or fault object; 0 for a context */
+	int dfd;                /* the daemon's end */
+	dev_t cdev;             /* the client's end */
+	ino_t cino;
+};
+
+/* One client address space. */
+struct srv_proc {
+	struct srv_proc *next;
+	unsigned int refs;      /* d->lock */
+	pid_t pid;
+	uint64_t nonce;
+	int pidfd;
+	struct ufd_source *src; /* one reference */
+	struct ufd_cred cred;   /* last computed */
+	bool cred_valid;
+};
+
+struct ufd_daemon {
+	struct ufd_daemon_config cfg;
+	char address[80];        /* "@name" */
+	int lfd;
+	int epfd;
+	uid_t uid;
+	struct ufd_engine *eng;
+	pthread_mutex_t lock;
+	pthread_mutex_t release_lock;
+	struct srv_file *files[SRV_BUCKETS]; /* lock */
+	unsigned int nr_files;               /* lock */
+	struct srv_proc *procs;              /* lock */
+	unsigned int nr_channels;            /* lock */
+	uint64_t next_key;                   /* lock */
+	bool stopping;
+};
+
+/* A channel: one client connection and the thread that serves it. */
+struct srv_chan {
+	struct ufd_daemon *d;
+	int fd;
+};
+
+/* A made fd of the call in flight, for unmake_fd. */
+struct srv_made {
+	int fd;
+	uint64_t key;
+};
+
+/* One request in flight (caller->priv). */
+struct srv_call {
+	struct srv_chan *ch;
+	struct srv_proc *proc;
+	struct srv_made made[4];
+	unsigned int nr_made;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void srv_dbg(const struct ufd_daemon *d, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	if (!d->cfg.debug)
+		return;
+	n = snprintf(buf, sizeof(buf), "uiommufd-daemon[%d]: ", (int)getpid());
+	va_start(ap, fmt);
+	vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	strcat(buf, "\n");
+	if (write(STDERR_FILENO, buf, strlen(buf)) < 0) {
+		/* nothing to do */
+	}
+}
+
+/* ---- messages ------------------------------------------------------------------ */
+
+static void msg_init(struct ufd_msg *m, enum ufd_msg_type type)
+{
+	memset(m, 0, sizeof(*m));
+	m->magic = UFD_PROTO_MAGIC;
+	m->version = UFD_PROTO_VERSION;
+	m->type = (uint16_t)type;
+}
+
+/* Send @m, with @fd attached if >= 0.  0 or -errno. */
+static int msg_send(int sock, const struct ufd_msg *m, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	do {
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n == sizeof(*m) ? 0 : -EPROTO;
+}
+
+/*
+ * Receive one message.  *@cred gets the sender's credentials (has_cred
+ * tells whether there were any).  Attached fds are closed.  1: a valid
+ * message; 0: end of the channel; -EPROTO: garbage (the channel may go
+ * on); other -errno: the channel failed.
+ */
+static int msg_recv(int sock, struct ufd_msg *m, struct ucred *cred,
+		    bool *has_cred)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ucred)) +
+			 CMSG_SPACE(16 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = u.buf,
+		.msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+
+	*has_cred = false;
+	do {
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0 && !(mh.msg_flags & MSG_TRUNC))
+		return 0;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET)
+			continue;
+		if (c->cmsg_type == SCM_RIGHTS) {
+			size_t i, nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (i = 0; i < nfd; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
+				       sizeof(int));
+				close(fd);
+			}
+		} else if (c->cmsg_type == SCM_CREDENTIALS &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(*cred))) {
+			memcpy(cred, CMSG_DATA(c), sizeof(*cred));
+			*has_cred = true;
+		}
+	}
+	if (n != sizeof(*m) || (mh.msg_flags & MSG_TRUNC) ||
+	    m->magic != UFD_PROTO_MAGIC || m->version != UFD_PROTO_VERSION)
+		return -EPROTO;
+	return 1;
+}
+
+/* ---- files ------------------------------------------------------------------------ */
+
+static unsigned int file_bucket(dev_t dev, ino_t ino)
+{
+	return (unsigned int)(((uint64_t)ino * 2654435761ULL) ^ (uint64_t)dev) %
+	       SRV_BUCKETS;
+}
+
+/* Unlink the file with @key from the table; NULL if it is not there. */
+static struct srv_file *file_unlink_key_locked(struct ufd_daemon *d,
+					       uint64_t key)
+{
+	unsigned int b;
+
+	for (b = 0; b < SRV_BUCKETS; b++) {
+		struct srv_file **p;
+
+		for (p = &d->files[b]; *p; p = &(*p)->next) {
+			struct srv_file *f = *p;
+
+			if (f->key != key)
+				continue;
+			*p = f->next;
+			d->nr_files--;
+			epoll_ctl(d->epfd, EPOLL_CTL_DEL, f->dfd, NULL);
+			return f;
+		}
+	}
+	return NULL;
+}
+
+/* What the last close of a file does.  No lock held but release_lock. */
+static void file_release(struct ufd_daemon *d, struct srv_file *f,
+			 bool destroy_obj)
+{
+	close(f->dfd);
+	switch (f->kind) {
+	case UFD_FD_IOMMUFD:
+		srv_dbg(d, "release context (file %llu)",
+			(unsigned long long)f->key);
+		ufd_ctx_close(f->ctx);
+		break;
+	case UFD_FD_ACCESS:
+		srv_dbg(d, "release access %u (file %llu)", f->obj_id,
+			(unsigned long long)f->key);
+		if (destroy_obj)
+			ufd_access_destroy(f->ctx, f->obj_id);
+		ufd_ctx_put(f->ctx);
+		break;
+	case UFD_FD_FAULT:
+		/* Issue 4: tell the fault queue that its fd is gone. */
+		ufd_ctx_put(f->ctx);
+		break;
+	}
+	free(f);
+}
+
+/* Read and drop whatever a client wrote into its end of a file. */
+static void file_drain(int dfd)
+{
+	struct ufd_msg junk;
+	bool has_cred;
+	struct ucred cred;
+	int rc;
+
+	do {
+		struct pollfd p = { .fd = dfd, .events = POLLIN };
+
+		if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+			return;
+		rc = msg_recv(dfd, &junk, &cred, &has_cred);
+	} while (rc == 1 || rc == -EPROTO);
+}
+
+/*
+ * Process every hangup reported so far (the release barrier).  Holds
+ * release_lock throughout, so a release started by another thread is
+ * finished before this returns.
+ */
+static void drain_hangups(struct ufd_daemon *d)
+{
+	struct epoll_event ev[32];
+	int n, i;
+
+	pthread_mutex_lock(&d->release_lock);
+	do {
+		n = epoll_wait(d->epfd, ev, 32, 0);
+		for (i = 0; i < n; i++) {
+			struct srv_file *f;
+
+			pthread_mutex_lock(&d->lock);
+			if (ev[i].events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)) {
+				f = file_unlink_key_locked(d, ev[i].data.u64);
+				pthread_mutex_unlock(&d->lock);
+				if (f)
+					file_release(d, f, true);
+				continue;
+			}
+			/* Data in a file's socket: garbage, drop it. */
+			f = NULL;
+			for (unsigned int b = 0; b < SRV_BUCKETS && !f; b++)
+				for (f = d->files[b]; f; f = f->next)
+					if (f->key == ev[i].data.u64)
+						break;
+			if (f)
+				file_drain(f->dfd);
+			pthread_mutex_unlock(&d->lock);
+		}
+	} while (n == 32);
+	pthread_mutex_unlock(&d->release_lock);
+}
+
+static void *release_main(void *arg)
+{
+	struct ufd_daemon *d = arg;
+	struct epoll_event ev;
+
+	for (;;) {
+		if (epoll_wait(d->epfd, &ev, 1, -1) < 0 && errno != EINTR)
+			break;
+		drain_hangups(d);
+	}
+	return NULL;
+}
+
+/*
+ * The file the sender's fd @fd refers to: a new reference on its context
+ * in *@ctx, and its kind and object.  -EBADF: no such fd; -ENOTTY: not a
+ * file of ours; other -errno: cannot look (no permission).
+ */
+static int file_lookup(struct ufd_daemon *d, struct srv_proc *p, int fd,
+		       struct ufd_ctx **ctx, enum ufd_fd_kind *kind,
+		       uint32_t *obj_id)
+{
+	struct srv_file *f;
+	struct stat st;
+	int tfd, rc = -ENOTTY;
+
+	if (fd < 0)
+		return -EBADF;
+	tfd = (int)syscall(SYS_pidfd_getfd, p->pidfd, fd, 0);
+	if (tfd < 0)
+		return errno == EBADF || errno == ESRCH ? -EBADF : -errno;
+	if (fstat(tfd, &st)) {
+		close(tfd);
+		return -EBADF;
+	}
+	close(tfd);
+	pthread_mutex_lock(&d->lock);
+	for (f = d->files[file_bucket(st.st_dev, st.st_ino)]; f; f = f->next) {
+		if (f->cino == st.st_ino && f->cdev == st.st_dev) {
+			ufd_ctx_get(f->ctx);
+			*ctx = f->ctx;
+			*kind = f->kind;
+			*obj_id = f->obj_id;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+/*
+ * Make a file for (@kind, @ctx, @obj_id) and install it in the caller:
+ * returns the client's fd number or -errno.  Takes over the caller's
+ * reference on @ctx on success only.
+ */
+static int file_make(struct srv_call *call, enum ufd_fd_kind kind,
+		     struct ufd_ctx *ctx, uint32_t obj_id, bool cloexec,
+		     uint64_t *keyp)
+{
+	struct ufd_daemon *d = call->ch->d;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+	struct ufd_msg m, a;
+	struct srv_file *f;
+	struct ucred cred;
+	struct stat st;
+	bool has_cred;
+	int sv[2], rc;
+
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		rc = -errno;
+		free(f);
+		return rc;
+	}
+	if (fstat(sv[1], &st)) {
+		rc = -errno;
+		goto err_close;
+	}
+	msg_init(&m, UFD_MSG_INSTALL_FD);
+	m.kind = kind;
+	m.flags = cloexec ? O_CLOEXEC : 0;
+	rc = msg_send(call->ch->fd, &m, sv[1]);
+	close(sv[1]);
+	sv[1] = -1;
+	if (rc)
+		goto err_close;
+	/* The answer: only FD_INSTALLED from the caller will do. */
+	for (;;) {
+		struct pollfd pfd = { .fd = call->ch->fd, .events = POLLIN };
+
+		rc = poll(&pfd, 1, SRV_CALLBACK_TIMEOUT_MS);
+		if (rc <= 0) {
+			rc = rc ? -errno : -ETIMEDOUT;
+			if (rc == -EINTR)
+				continue;
+			goto err_close;
+		}
+		rc = msg_recv(call->ch->fd, &a, &cred, &has_cred);
+		if (rc == -EPROTO)
+			continue;
+		if (rc <= 0) {
+			rc = rc ? rc : -EPIPE;
+			goto err_close;
+		}
+		if (a.type != UFD_MSG_FD_INSTALLED || !has_cred ||
+		    cred.pid != call->proc->pid) {
+			rc = -EPROTO;
+			goto err_close;
+		}
+		break;
+	}
+	if (a.fd < 0) {
+		rc = a.fd;
+		goto err_close;
+	}
+	f->kind = kind;
+	f->ctx = ctx;
+	f->obj_id = obj_id;
+	f->dfd = sv[0];
+	f->cdev = st.st_dev;
+	f->cino = st.st_ino;
+	pthread_mutex_lock(&d->lock);
+	f->key = ++d->next_key;
+	ev.data.u64 = f->key;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, f->dfd, &ev)) {
+		rc = -errno;
+		pthread_mutex_unlock(&d->lock);
+		/* The client has the fd: ask it to close it again. */
+		msg_init(&m, UFD_MSG_CLOSE_FD);
+		m.fd = a.fd;
+		msg_send(call->ch->fd, &m, -1);
+		goto err_close;
+	}
+	f->next = d->files[file_bucket(f->cdev, f->cino)];
+	d->files[file_bucket(f->cdev, f->cino)] = f;
+	d->nr_files++;
+	pthread_mutex_unlock(&d->lock);
+	*keyp = f->key;
+	srv_dbg(d, "pid %d: fd %d = %s file %llu", (int)call->proc->pid, a.fd,
+		kind == UFD_FD_IOMMUFD ? "context" :
+		kind == UFD_FD_ACCESS ? "access" : "fault",
+		(unsigned long long)f->key);
+	return a.fd;
+
+err_close:
+	close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	free(f);
+	return rc;
+}
+
+/* ---- processes ---------------------------------------------------------------------- */
+
+static void proc_put(struct ufd_daemon *d, struct srv_proc *p)
+{
+	bool last;
+
+	pthread_mutex_lock(&d->lock);
+	last = !--p->refs;
+	pthread_mutex_unlock(&d->lock);
+	if (!last)
+		return;
+	ufd_source_put(p->src);
+	close(p->pidfd);
+	free(p);
+}
+
+/* Drop the table's reference of dead processes.  d->lock held. */
+static void proc_sweep_locked(struct ufd_daemon *d, struct srv_proc **dead)
+{
+	struct srv_proc **pp = &d->procs, *p;
+
+	while ((p = *pp)) {
+		if (ufd_source_remote_alive(p->src)) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		p->next = *dead;
+		*dead = p;
+	}
+}
+
+/*
+ * The srv_proc of (@pid, @nonce), made if needed, with a reference.
+ * NULL (-errno in *err) if the process cannot be reached.
+ */
+static struct srv_proc *proc_get(struct ufd_daemon *d, pid_t pid,
+				 uint64_t nonce, int *err)
+{
+	struct srv_proc *p, *dead = NULL, *next;
+	int pidfd, srcfd;
+
+	pthread_mutex_lock(&d->lock);
+	for (p = d->procs; p; p = p->next) {
+		if (p->pid != pid)
+			continue;
+		if (p->nonce == nonce && ufd_source_remote_alive(p->src)) {
+			p->refs++;
+			pthread_mutex_unlock(&d->lock);
+			return p;
+		}
+		/* Same live pid, new image: the old address space is gone. */
+		ufd_source_remote_retire(p->src);
+	}
+	proc_sweep_locked(d, &dead);
+	pthread_mutex_unlock(&d->lock);
+	for (; dead; dead = next) {
+		next = dead->next;
+		proc_put(d, dead);
+	}
+
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		*err = errno == ESRCH ? -ESRCH : -errno;
+		free(p);
+		return NULL;
+	}
+	srcfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 0);
+	p->src = srcfd < 0 ? NULL : ufd_source_remote(pid, srcfd);
+	if (!p->src) {
+		*err = -ENOMEM;
+		if (srcfd >= 0)
+			close(srcfd);
+		close(pidfd);
+		free(p);
+		return NULL;
+	}
+	p->pid = pid;
+	p->nonce = nonce;
+	p->pidfd = pidfd;
+	p->refs = 2; /* the table's and the caller's */
+	pthread_mutex_lock(&d->lock);
+	p->next = d->procs;
+	d->procs = p;
+	pthread_mutex_unlock(&d->lock);
+	srv_dbg(d, "pid %d: new address space (nonce %016llx)", (int)pid,
+		(unsigned long long)nonce);
+	return p;
+}
+
+/*
+ * The caller's credentials, as the kernel would read them off the task:
+ * uid, effective capabilities, RLIMIT_MEMLOCK; plus the launcher's grants.
+ */
+static void proc_cred(struct ufd_daemon *d, struct srv_proc *p,
+		      const struct ucred *uc, struct ufd_cred *out)
+{
+	unsigned long long capeff = 0;
+	unsigned int ruid, euid;
+	char path[64], line[256];
+	struct rlimit rl;
+	FILE *f;
+
+	memset(out, 0, sizeof(*out));
+	out->pid = uc->pid;
+	out->uid = uc->uid;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)p->pid);
+	f = fopen(path, "re");
+	if (f) {
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "Uid: %u %u", &ruid, &euid) == 2)
+				out->uid = euid;
+			else if (sscanf(line, "CapEff: %llx", &capeff) == 1)
+				break;
+		}
+		fclose(f);
+	}
+	out->cap_sys_resource = (capeff >> 24) & 1 || d->cfg.cap_sys_resource;
+	out->cap_ipc_lock = (capeff >> 14) & 1 || d->cfg.cap_ipc_lock;
+	if (prlimit(p->pid, RLIMIT_MEMLOCK, NULL, &rl) ||
+	    rl.rlim_cur == RLIM_INFINITY)
+		out->memlock_limit = UINT64_MAX;
+	else
+		out->memlock_limit = rl.rlim_cur;
+	p->cred = *out;
+	p->cred_valid = true;
+}
+
+/* ---- the caller, as the dispatch layer sees it ------------------------------------ */
+
+static int srv_make_fd(const struct ufd_caller *caller, struct ufd_ctx *ctx,
+		       enum ufd_fd_kind kind, uint32_t obj_id)
+{
+	struct srv_call *call = caller->priv;
+	uint64_t key;
+	int fd;
+
+	if (call->nr_made == sizeof(call->made) / sizeof(call->made[0]))
+		return -ENOMEM;
+	ufd_ctx_get(ctx);
+	/* Derived fds are O_CLOEXEC, as the kernel's anon inodes are. */
+	fd = file_make(call, kind, ctx, obj_id, true, &key);
+	if (fd < 0) {
+		ufd_ctx_put(ctx);
+		return fd;
+	}
+	call->made[call->nr_made].fd = fd;
+	call->made[call->nr_made].key = key;
+	call->nr_made++;
+	return fd;
+}
+
+static void srv_unmake_fd(const struct ufd_caller *caller, int fd)
+{
+	struct srv_call *call = caller->priv;
+	struct ufd_daemon *d = call->ch->d;
+	struct srv_file *f = NULL;
+	struct ufd_msg m;
+	unsigned int i;
+
+	for (i = 0; i < call->nr_made; i++)
+		if (call->made[i].fd == fd)
+			break;
+	if (i == call->nr_made)
+		return;
+	pthread_mutex_lock(&d->release_lock);
+	pthread_mutex_lock(&d->lock);
+	f = file_unlink_key_locked(d, call->made[i].key);
+	pthread_mutex_unlock(&d->lock);
+	/* The dispatch layer destroys the object itself. */
+	if (f)
+		file_release(d, f, false);
+	pthread_mutex_unlock(&d->release_lock);
+	call->made[i] = call->made[--call->nr_made];
+	msg_init(&m, UFD_MSG_CLOSE_FD);
+	m.fd = fd;
+	msg_send(call->ch->fd, &m, -1);
+}
+
+static int srv_resolve_fd(const struct ufd_caller *caller,
+			  struct ufd_ctx *ctx, int fd, enum ufd_fd_kind kind,
+			  uint32_t *obj_id)
+{
+	struct srv_call *call = caller->priv;
+	enum ufd_fd_kind k;
+	struct ufd_ctx *c;
+	uint32_t id;
+	int rc;
+
+	rc = file_lookup(call->ch->d, call->proc, fd, &c, &k, &id);
+	if (rc)
+		return -EBADF;
+	if (k != kind)
+		rc = -EBADF;
+	else if (c != ctx)
+		rc = -ENOENT;
+	else
+		*obj_id = id;
+	ufd_ctx_put(c);
+	return rc;
+}
+
+static const struct ufd_caller_ops srv_caller_ops = {
+	.make_fd = srv_make_fd,
+	.unmake_fd = srv_unmake_fd,
+	.resolve_fd = srv_resolve_fd,
+};
+
+/* ---- requests ---------------------------------------------------------------------- */
+
+static long do_open(struct srv_call *call, const struct ufd_msg *req,
+		    const struct ucred *uc)
+{
+	struct ufd_daemon *d = call->ch->d;
+	struct ufd_cred cred;
+	struct ufd_ctx *ctx;
+	uint64_t key;
+	int rc, fd;
+
+	proc_cred(d, call->proc, uc, &cred);
+	rc = ufd_ctx_open(d->eng, &cred, &ctx);
+	if (rc)
+		return rc;
+	fd = file_make(call, UFD_FD_IOMMUFD, ctx, 0, req->flags & O_CLOEXEC,
+		       &key);
+	if (fd < 0)
+		ufd_ctx_close(ctx);
+	return fd;
+}
+
+/* Commands that read the caller's credentials: refresh them first. */
+static bool cmd_needs_cred(uint64_t cmd)
+{
+	unsigned int nr = _IOC_NR(cmd);
+
+	return nr == IOMMUFD_CMD_OPTION || nr == IOMMUFD_CMD_IOAS_MAP ||
+	       nr == IOMMUFD_CMD_IOAS_COPY || nr == SRV_VFIO_MAP_DMA_NR;
+}
+
+static long do_ioctl(struct srv_call *call, const struct ufd_msg *req,
+		     const struct ucred *uc)
+{
+	struct ufd_daemon *d = call->ch->d;
+	struct srv_proc *p = call->proc;
+	struct ufd_caller caller;
+	enum ufd_fd_kind kind;
+	struct ufd_ctx *ctx;
+	uint32_t obj_id;
+	long ret;
+
+	ret = file_lookup(d, p, req->fd, &ctx, &kind, &obj_id);
+	if (ret)
+		return ret;
+	if (kind != UFD_FD_IOMMUFD) {
+		/* Access and fault fds have no ioctls. */
+		ufd_ctx_put(ctx);
+		return -ENOTTY;
+	}
+	if (!p->cred_valid || cmd_needs_cred(req->cmd))
+		proc_cred(d, p, uc, &caller.cred);
+	else
+		caller.cred = p->cred;
+	caller.ops = &srv_caller_ops;
+	caller.mem = p->src;
+	caller.priv = call;
+	/* The kernel's ioctl() takes its command as an unsigned int. */
+	ret = ufd_dispatch_ioctl(ctx, &caller, (unsigned int)req->cmd,
+				 req->arg);
+	ufd_ctx_put(ctx);
+	return ret;
+}
+
+static void *chan_main(void *arg)
+{
+	struct srv_chan *ch = arg;
+	struct ufd_daemon *d = ch->d;
+	struct ufd_msg req, res;
+	struct ucred uc;
+	bool has_cred;
+	int rc;
+
+	for (;;) {
+		struct srv_call call = { .ch = ch };
+		long ret;
+
+		rc = msg_recv(ch->fd, &req, &uc, &has_cred);
+		if (rc == 0 || (rc < 0 && rc != -EPROTO))
+			break;
+		msg_init(&res, UFD_MSG_RESULT);
+		if (rc == -EPROTO) {
+			ret = -EPROTO;
+		} else if (!has_cred || (uc.uid != d->uid && uc.uid != 0)) {
+			ret = -EPERM;
+		} else if (req.type != UFD_MSG_OPEN &&
+			   req.type != UFD_MSG_IOCTL) {
+			ret = -EPROTO;
+		} else {
+			int err = 0;
+
+			/* The release barrier: earlier closes are done. */
+			drain_hangups(d);
+			call.proc = proc_get(d, uc.pid, req.nonce, &err);
+			if (!call.proc) {
+				ret = err;
+			} else {
+				ret = req.type == UFD_MSG_OPEN ?
+					      do_open(&call, &req, &uc) :
+					      do_ioctl(&call, &req, &uc);
+				proc_put(d, call.proc);
+			}
+		}
+		res.ret = ret;
+		if (msg_send(ch->fd, &res, -1))
+			break;
+	}
+	close(ch->fd);
+	pthread_mutex_lock(&d->lock);
+	d->nr_channels--;
+	pthread_mutex_unlock(&d->lock);
+	free(ch);
+	return NULL;
+}
+
+static void *accept_main(void *arg)
+{
+	struct ufd_daemon *d = arg;
+	pthread_attr_t attr;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 1024 * 1024);
+	for (;;) {
+		struct ucred peer;
+		socklen_t len = sizeof(peer);
+		struct srv_chan *ch;
+		pthread_t t;
+		int fd, one = 1;
+		bool ok;
+
+		fd = accept4(d->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED ||
+			    errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				if (errno != EINTR && errno != ECONNABORTED)
+					usleep(10000);
+				continue;
+			}
+			break;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) ||
+		    (peer.uid != d->uid && peer.uid != 0) ||
+		    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one,
+			       sizeof(one))) {
+			close(fd);
+			continue;
+		}
+		pthread_mutex_lock(&d->lock);
+		ok = d->nr_channels < SRV_MAX_CHANNELS;
+		if (ok)
+			d->nr_channels++;
+		pthread_mutex_unlock(&d->lock);
+		ch = ok ? calloc(1, sizeof(*ch)) : NULL;
+		if (ch) {
+			ch->d = d;
+			ch->fd = fd;
+			if (!pthread_create(&t, &attr, chan_main, ch))
+				continue;
+			free(ch);
+		}
+		if (ok) {
+			pthread_mutex_lock(&d->lock);
+			d->nr_channels--;
+			pthread_mutex_unlock(&d->lock);
+		}
+		close(fd);
+	}
+	pthread_attr_destroy(&attr);
+	return NULL;
+}
+
+/* ---- life ---------------------------------------------------------------------------- */
+
+int ufd_daemon_new(const struct ufd_daemon_config *cfg,
+		   struct ufd_daemon **out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ufd_daemon *d;
+	uint64_t rnd = 0;
+	socklen_t salen;
+	size_t n;
+	int rc;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->cfg = *cfg;
+	d->uid = geteuid();
+	d->lfd = d->epfd = -1;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->release_lock, NULL);
+	d->eng = ufd_engine_default();
+	if (!d->eng) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		rnd ^= (uint64_t)(uintptr_t)d ^ (uint64_t)getpid() << 32;
+	snprintf(d->address, sizeof(d->address), "@uiommufd-%d-%016llx",
+		 (int)getpid(), (unsigned long long)rnd);
+	/* Abstract name: sun_path[0] = 0, no file to clean up. */
+	n = strlen(d->address + 1);
+	memcpy(sa.sun_path + 1, d->address + 1, n);
+	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+	d->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (d->lfd < 0 || bind(d->lfd, (struct sockaddr *)&sa, salen) ||
+	    listen(d->lfd, 128)) {
+		rc = -errno;
+		goto err;
+	}
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epfd < 0) {
+		rc = -errno;
+		goto err;
+	}
+	*out = d;
+	return 0;
+err:
+	if (d->lfd >= 0)
+		close(d->lfd);
+	free(d);
+	return rc;
+}
+
+const char *ufd_daemon_address(const struct ufd_daemon *d)
+{
+	return d->address;
+}
+
+int ufd_daemon_listen_fd(const struct ufd_daemon *d)
+{
+	return d->lfd;
+}
+
+int ufd_daemon_start(struct ufd_daemon *d)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, release_main, d);
+	if (!rc)
+		rc = pthread_create(&t, &attr, accept_main, d);
+	pthread_attr_destroy(&attr);
+	return -rc;
+}
+
+void ufd_daemon_stop(struct ufd_daemon *d)
+{
+	d->stopping = true;
+	shutdown(d->lfd, SHUT_RDWR);
+}
+
+unsigned int ufd_daemon_nr_files(struct ufd_daemon *d)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&d->lock);
+	n = d->nr_files;
+	pthread_mutex_unlock(&d->lock);
+	return n;
+}

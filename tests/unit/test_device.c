@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Devices, domains and the DMA path through the public API, written from
+ * the iommufd documentation: attaching narrows the IOVA space and fails
+ * when a mapping would be cut; a domain pins at map time (EFAULT for
+ * missing memory) and once per pages object however many domains; DMA
+ * goes through the page table with permissions and dirty bits, never
+ * races an unmap; fault queues deliver whole groups.
+ */
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "harness.h"
+
+#define PS 4096ULL
+
+static struct ufd_engine *eng;
+static struct ufd_source *src;
+static uint8_t *buf;
+static const size_t buf_len = 512 * PS; /* 2 MiB, 2 MiB aligned */
+
+static const struct ufd_iova_range msi = { 0xfee00000, 0xfeefffff };
+
+static struct ufd_device_info dev_info(void)
+{
+	return (struct ufd_device_info){
+		.aperture_start = 1ULL << 20,
+		.aperture_last = (1ULL << 39) - 1,
+		.pgsize_bitmap = PS | (2ULL << 20) | (1ULL << 30),
+		.reserved = &msi,
+		.nr_reserved = 1,
+		.dirty_tracking = true,
+	};
+}
+
+static struct ufd_ctx *ctx_open(void)
+{
+	struct ufd_cred cred;
+	struct ufd_ctx *ctx = NULL;
+
+	ufd_cred_self(&cred);
+	cred.cap_ipc_lock = true;
+	ufd_ctx_open(eng, &cred, &ctx);
+	return ctx;
+}
+
+static unsigned int pins_at(uint64_t uaddr)
+{
+	unsigned int pins = ~0u;
+
+	ufd_engine_page_pins(eng, src, uaddr, &pins);
+	return pins;
+}
+
+static void test_attach_narrows_and_fills(void)
+{
+	struct ufd_device_info info = dev_info();
+	struct ufd_ctx *ctx = ctx_open();
+	struct ufd_iova_range r[4];
+	uint32_t ioas, dev, dev2, pt, pt2, num;
+	uint64_t iova, align, sizes[4], counts[4];
+	unsigned int n;
+
+	REQUIRE(ctx);
+	REQUIRE(ufd_ioas_alloc(ctx, &ioas) == 0);
+	REQUIRE(ufd_device_bind(ctx, &info, &dev) == 0);
+	REQUIRE(ufd_device_bind(ctx, &info, &dev2) == 0);
+	CHECK_EQ(ufd_destroy(ctx, dev), -EBUSY); /* owned by its driver */
+
+	/* A mapping below the aperture stops the attach. */
+	iova = 0;
+	REQUIRE(ufd_ioas_map(ctx, ioas, src, (uintptr_t)buf, PS, &iova,
+			     UFD_MAP_FIXED_IOVA | UFD_MAP_READ) == 0);
+	pt = ioas;
+	CHECK_EQ(ufd_device_attach(ctx, dev, &pt), -EADDRINUSE);
+	CHECK_EQ(ufd_ioas_unmap(ctx, ioas, 0, PS, NULL), 0);
+
+	/* Map first, attach later: the new domain is filled, with 2 MiB. */
+	iova = 1ULL << 30;
+	REQUIRE(ufd_ioas_map(ctx, ioas, src, (uintptr_t)buf, buf_len, &iova,
+			     UFD_MAP_FIXED_IOVA | UFD_MAP_READ |
+				     UFD_MAP_WRITE) == 0);
+	CHECK_EQ(pins_at((uintptr_t)buf), 0);
+	pt = ioas;
+	CHECK_EQ(ufd_device_attach(ctx, dev, &pt), 0);
+	CHECK(pt != ioas);
+	CHECK_EQ(pins_at((uintptr_t)buf), 1);
+	CHECK_EQ(ufd_hwpt_page_sizes(ctx, pt, sizes, counts, 4, &n), 0);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(sizes[0], 2ULL << 20);
+	CHECK_EQ(counts[0], 1);
+	/* The IOVA space is now the aperture less the MSI window. */
+	CHECK_EQ(ufd_ioas_iova_ranges(ctx, ioas, r, 4, &num, &align), 0);
+	CHECK_EQ(num, 2);
+	CHECK_EQ(r[0].start, 1ULL << 20);
+	CHECK_EQ(r[0].last, msi.start - 1);
+	CHECK_EQ(r[1].last, (1ULL << 39) - 1);
+	CHECK_EQ(align, PS);
+	/* A second device shares the automatic HWPT; still one pin. */
+	pt2 = ioas;
+	CHECK_EQ(ufd_device_attach(ctx, dev2, &pt2), 0);
+	CHECK_EQ(pt2, pt);
+	CHECK_EQ(ufd_destroy(ctx, pt), -EBUSY);
+	CHECK_EQ(pins_at((uintptr_t)buf), 1);
+	/* With a domain, mapping missing memory fails at once. */
+	{
+		void *hole = mmap(NULL, 2 * PS, PROT_NONE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		REQUIRE(hole != MAP_FAILED);
+		munmap(hole, 2 * PS);
+		CHECK_EQ(ufd_ioas_map(ctx, ioas, src, (uintptr_t)hole, 2 * PS,
+				      &iova, UFD_MAP_READ),
+			 -EFAULT);
+	}
+	CHECK_EQ(ufd_engine_check(eng), 0);
+	/* The automatic HWPT dies with its last device; pins go with it. */
+	CHECK_EQ(ufd_device_detach(ctx, dev), 0);
+	CHECK_EQ(ufd_device_detach(ctx, dev), -EINVAL);
+	CHECK_EQ(ufd_obj_kind(ctx, pt), UFD_KIND_HWPT_PAGING);
+	CHECK_EQ(ufd_device_detach(ctx, dev2), 0);
+	CHECK_EQ(ufd_obj_kind(ctx, pt), UFD_KIND_NONE);
+	CHECK_EQ(pins_at((uintptr_t)buf), 0);
+	CHECK_EQ(ufd_ioas_iova_ranges(ctx, ioas, r, 4, &num, &align), 0);
+	CHECK_EQ(num, 1);
+	CHECK_EQ(ufd_engine_check(eng), 0);
+	ufd_ctx_close(ctx);
+	CHECK_EQ(pins_at((uintptr_t)buf), 0);
+}
+
+static void test_replace_and_explicit(void)
+{
+	struct ufd_device_info info = dev_info();
+	struct ufd_ctx *ctx = ctx_open();
+	uint32_t a, b, dev, pt, auto_a, explicit;
+
+	REQUIRE(ctx);
+	REQUIRE(ufd_ioas_alloc(ctx, &a) == 0);
+	REQUIRE(ufd_ioas_alloc(ctx, &b) == 0);
+	REQUIRE(ufd_device_bind(ctx, &info, &dev) == 0);
+	pt = a;
+	REQUIRE(ufd_device_attach(ctx, dev, &pt) == 0);
+	auto_a = pt;
+	CHECK_EQ(ufd_device_attach(ctx, dev, &pt), -EINVAL);
+	/* Replace to another IOAS frees the old automatic HWPT. */
+	pt = b;
+	CHECK_EQ(ufd_device_replace(ctx, dev, &pt), 0);
+	CHECK(pt != auto_a);
+	pt = auto_a;
+	CHECK_EQ(ufd_device_replace(ctx, dev, &pt), -ENOENT);
+	CHECK_EQ(ufd_destroy(ctx, a), 0); /* nothing uses it now */
+	/* Explicit HWPTs live until destroyed, busy while attached. */
+	CHECK_EQ(ufd_hwpt_alloc_paging(ctx, dev, b, 1u << 7, &explicit),
+		 -EOPNOTSUPP);
+	CHECK_EQ(ufd_hwpt_alloc_paging(ctx, dev, b, UFD_HWPT_DIRTY_TRACKING,
+				       &explicit),
+		 0);
+	pt = explicit;
+	CHECK_EQ(ufd_device_replace(ctx, dev, &pt), 0);
+	CHECK_EQ(ufd_destroy(ctx, explicit), -EBUSY);
+	pt = b;
+	CHECK_EQ(ufd_device_replace(ctx, dev, &pt), 0);
+	CHECK_EQ(ufd_destroy(ctx, explicit), 0);
+	CHECK_EQ(ufd_destroy(ctx, b), -EBUSY);
+	CHECK_EQ(ufd_engine_check(eng), 0);
+	ufd_ctx_close(ctx);
+}
+
+static void add_len(void *arg, uint64_t iova, uint64_t len)
+{
+	*(uint64_t *)arg += len;
+}
+
+static void test_dma_path(void)
+{
+	struct ufd_device_info info = dev_info();
+	struct ufd_ctx *ctx = ctx_open();
+	uint32_t ioas, dev, pt;
+	struct ufd_dma *dma;
+	struct ufd_sg sg[4];
+	unsigned int nsg;
+	uint64_t iova = 1ULL << 30, ro = (1ULL << 30) + (4ULL << 20);
+	char out[64];
+	uint64_t dirty_len = 0;
+
+	REQUIRE(ctx);
+	REQUIRE(ufd_ioas_alloc(ctx, &ioas) == 0);
+	REQUIRE(ufd_device_bind(ctx, &info, &dev) == 0);
+	REQUIRE(ufd_hwpt_alloc_paging(ctx, dev, ioas, UFD_HWPT_DIRTY_TRACKING,
+				      &pt) == 0);
+	REQUIRE(ufd_device_attach(ctx, dev, &pt) == 0);
+	REQUIRE(ufd_ioas_map(ctx, ioas, src, (uintptr_t)buf, buf_len, &iova,
+			     UFD_MAP_FIXED_IOVA | UFD_MAP_READ |
+				     UFD_MAP_WRITE) == 0);
+	REQUIRE(ufd_ioas_map(ctx, ioas, src, (uintptr_t)buf, PS, &ro,
+			     UFD_MAP_FIXED_IOVA | UFD_MAP_READ) == 0);
+	REQUIRE(ufd_dma_open(ctx, dev, &dma) == 0);
+	CHECK_EQ(ufd_device_unbind(ctx, dev), -EBUSY);
+
+	memcpy(buf + 100, "hello, device", 14);
+	CHECK_EQ(ufd_dma_read(dma, iova + 100, out, 14), 0);
+	CHECK(!memcmp(out, "hello, device", 14));
+	CHECK_EQ(ufd_dma_write(dma, iova + PS - 3, "across", 7), 0);
+	CHECK(!memcmp(buf + PS - 3, "across", 7));
+	/* Faults: nothing mapped, and writing a read-only mapping. */
+	CHECK_EQ(ufd_dma_read(dma, 1ULL << 20, out, 4), -EFAULT);
+	CHECK_EQ(ufd_dma_write(dma, ro, "x", 1), -EFAULT);
+	CHECK_EQ(ufd_dma_read(dma, ro, out, 1), 0);
+	/* Scatter list: one segment, the 2 MiB leaf is contiguous. */
+	CHECK_EQ(ufd_dma_map_sg(dma, iova + 8, 3 * PS, false, sg, 4, &nsg), 0);
+	CHECK_EQ(nsg, 1);
+	CHECK(sg[0].host == buf + 8 && sg[0].len == 3 * PS);
+	ufd_dma_unmap_sg(dma);
+	/* Dirty tracking: a DMA write marks its IO page. */
+	REQUIRE(ufd_hwpt_set_dirty_tracking(ctx, pt, true) == 0);
+	CHECK_EQ(ufd_dma_write(dma, iova + 5 * PS, "d", 1), 0);
+	CHECK_EQ(ufd_hwpt_read_dirty(ctx, pt, iova, buf_len, PS, false,
+				     add_len, &dirty_len),
+		 0);
+	CHECK_EQ(dirty_len, 2ULL << 20); /* reported at the leaf's size */
+	/* After unmap, DMA faults. */
+	CHECK_EQ(ufd_ioas_unmap(ctx, ioas, iova, buf_len, NULL), 0);
+	CHECK_EQ(ufd_dma_read(dma, iova, out, 1), -EFAULT);
+	ufd_dma_close(dma);
+	CHECK_EQ(ufd_engine_check(eng), 0);
+	ufd_ctx_close(ctx);
+}
+
+/* DMA on one thread while another maps and unmaps: never a stale page. */
+struct race {
+	struct ufd_dma *dma;
+	uint64_t iova;
+	volatile bool stop;
+	unsigned long ok, faults, bad;
+};
+
+static void *dma_thread(void *arg)
+{
+	struct race *r = arg;
+	uint64_t v;
+
+	while (!r->stop) {
+		int rc = ufd_dma_read(r->dma, r->iova, &v, sizeof(v));
+
+		if (!rc && v == 0x1122334455667788ULL)
+			r->ok++;
+		else if (rc == -EFAULT)
+			r->faults++;
+		else
+			r->bad++;
+	}
+	return NULL;
+}
+
+static void test_dma_vs_unmap(void)
+{
+	struct ufd_device_info info = dev_info();
+	struct ufd_ctx *ctx = ctx_open();
+	struct race r = { .iova = 1ULL << 32 };
+	uint32_t ioas, dev, pt;
+	pthread_t t;
+	int i;
+
+	REQUIRE(ctx);
+	REQUIRE(ufd_ioas_alloc(ctx, &ioas) == 0);
+	REQUIRE(ufd_device_bind(ctx, &info, &dev) == 0);
+	pt = ioas;
+	REQUIRE(ufd_device_attach(ctx, dev, &pt) == 0);
+	REQUIRE(ufd_dma_open(ctx, dev, &r.dma) == 0);
+	*(uint64_t *)buf = 0x1122334455667788ULL;
+	REQUIRE(pthread_create(&t, NULL, dma_thread, &r) == 0);
+	for (i = 0; i != 2000; i++) {
+		uint64_t iova = r.iova;
+
+		if (ufd_ioas_map(ctx, ioas, src, (uintptr_t)buf, PS, &iova,
+				 UFD_MAP_FIXED_IOVA | UFD_MAP_READ))
+			break;
+		ufd_ioas_unmap(ctx, ioas, iova, PS, NULL);
+	}
+	r.stop = true;
+	pthread_join(t, NULL);
+	CHECK_EQ(i, 2000);
+	CHECK_EQ(r.bad, 0);
+	CHECK(r.ok + r.faults > 0);
+	ufd_dma_close(r.dma);
+	CHECK_EQ(ufd_engine_check(eng), 0);
+	ufd_ctx_close(ctx);
+}
+
+static void test_fault_queue_and_nested(void)
+{
+	struct ufd_device_info info = dev_info();
+	struct ufd_ctx *ctx = ctx_open();
+	struct ufd_pgfault f = { .grpid = 7, .perm = 1, .addr = 0x1000 };
+	struct ufd_pgfault out[4];
+	static const struct ufd_nested_ops nops = { 0 };
+	uint32_t ioas, dev, parent, nested, fault, pt;
+	int token;
+
+	REQUIRE(ctx);
+	REQUIRE(ufd_ioas_alloc(ctx, &ioas) == 0);
+	REQUIRE(ufd_device_bind(ctx, &info, &dev) == 0);
+	REQUIRE(ufd_hwpt_alloc_paging(ctx, dev, ioas, 0, &parent) == 0);
+	CHECK_EQ(ufd_hwpt_can_nest(ctx, parent), -EINVAL);
+	CHECK_EQ(ufd_destroy(ctx, parent), 0);
+	REQUIRE(ufd_hwpt_alloc_paging(ctx, dev, ioas, UFD_HWPT_NEST_PARENT,
+				      &parent) == 0);
+	REQUIRE(ufd_fault_alloc(ctx, &fault) == 0);
+	CHECK_EQ(ufd_hwpt_alloc_nested(ctx, dev, parent, UINT32_MAX, &nops,
+				       &token, &nested),
+		 -ENOENT);
+	REQUIRE(ufd_hwpt_alloc_nested(ctx, dev, parent, fault, &nops, &token,
+				      &nested) == 0);
+	CHECK_EQ(ufd_destroy(ctx, parent), -EBUSY);
+	CHECK_EQ(ufd_destroy(ctx, fault), -EBUSY);
+	pt = nested;
+	REQUIRE(ufd_device_attach(ctx, dev, &pt) == 0);
+	/* Two requests of one group arrive together, after LAST_PAGE. */
+	CHECK_EQ(ufd_device_report_fault(ctx, dev, &f), 0);
+	CHECK(!ufd_fault_pending(ctx, fault));
+	f.flags = UFD_PGFAULT_LAST_PAGE;
+	f.addr = 0x2000;
+	CHECK_EQ(ufd_device_report_fault(ctx, dev, &f), 0);
+	CHECK(ufd_fault_pending(ctx, fault));
+	CHECK_EQ(ufd_fault_read(ctx, fault, out, 1), -EINVAL);
+	CHECK_EQ(ufd_fault_read(ctx, fault, out, 4), 2);
+	CHECK_EQ(out[0].dev_id, dev);
+	CHECK_EQ(out[0].cookie, out[1].cookie);
+	CHECK_EQ(out[1].addr, 0x2000);
+	CHECK_EQ(ufd_fault_read(ctx, fault, out, 4), 0);
+	CHECK_EQ(ufd_fault_respond(ctx, fault, out[0].cookie, 2), -EINVAL);
+	CHECK_EQ(ufd_fault_respond(ctx, fault, out[0].cookie + 1, 0),
+		 -EINVAL);
+	CHECK_EQ(ufd_fault_respond(ctx, fault, out[0].cookie, 0), 0);
+	CHECK_EQ(ufd_fault_respond(ctx, fault, out[0].cookie, 0), -EINVAL);
+	/* DMA through a nested HWPT needs a stage-1 format. */
+	{
+		struct ufd_dma *dma;
+		char c;
+
+		REQUIRE(ufd_dma_open(ctx, dev, &dma) == 0);
+		CHECK_EQ(ufd_dma_read(dma, 0, &c, 1), -EOPNOTSUPP);
+		ufd_dma_close(dma);
+	}
+	CHECK_EQ(ufd_device_detach(ctx, dev), 0);
+	CHECK_EQ(ufd_destroy(ctx, nested), 0);
+	CHECK_EQ(ufd_destroy(ctx, fault), 0);
+	CHECK_EQ(ufd_destroy(ctx, parent), 0);
+	ufd_ctx_close(ctx);
+}
+
+int main(void)
+{
+	uint8_t *area = mmap(NULL, buf_len + (2u << 20), PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (area == MAP_FAILED)
+		return 1;
+	buf = (uint8_t *)(((uintptr_t)area + (2u << 20) - 1) &
+			  ~(uintptr_t)((2u << 20) - 1));
+	if (mmap(buf, buf_len, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != buf)
+		return 1;
+	eng = ufd_engine_new();
+	src = ufd_source_local();
+	if (!eng || !src)
+		return 1;
+	RUN(test_attach_narrows_and_fills);
+	RUN(test_replace_and_explicit);
+	RUN(test_dma_path);
+	RUN(test_dma_vs_unmap);
+	RUN(test_fault_queue_and_nested);
+	ufd_source_put(src);
+	ufd_engine_free(eng);
+	munmap(area, buf_len + (2u << 20));
+	HARNESS_EXIT();
+}
