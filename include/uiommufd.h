@@ -306,6 +306,22 @@ UFD_API int ufd_hwpt_alloc_nested(struct ufd_ctx *ctx, uint32_t dev_id,
 				  uint32_t parent_id, uint32_t fault_id,
 				  const struct ufd_nested_ops *ops,
 				  void *priv, uint32_t *out_hwpt_id);
+/*
+ * A nested HWPT whose stage 1 is an x86-64 format table (VT-d first stage)
+ * rooted at guest physical address @root_gpa (an IOVA of the parent), with
+ * an address width of 48 (4 levels) or 57 (5 levels).  The engine walks it
+ * on DMA through the parent and caches walks in an IOTLB that keeps them
+ * until ufd_hwpt_s1_invalidate() (@npages UINT64_MAX: everything).
+ */
+UFD_API int ufd_hwpt_alloc_nested_s1(struct ufd_ctx *ctx, uint32_t dev_id,
+				     uint32_t parent_id, uint32_t fault_id,
+				     uint64_t root_gpa,
+				     unsigned int addr_width,
+				     uint32_t *out_hwpt_id);
+UFD_API int ufd_hwpt_s1_invalidate(struct ufd_ctx *ctx, uint32_t hwpt_id,
+				   uint64_t addr, uint64_t npages);
+UFD_API int ufd_hwpt_s1_stats(struct ufd_ctx *ctx, uint32_t hwpt_id,
+			      uint64_t *iotlb_hits, uint64_t *iotlb_misses);
 /* The priv of a nested HWPT: -ENOENT if @hwpt_id names none. */
 UFD_API int ufd_hwpt_nested_priv(struct ufd_ctx *ctx, uint32_t hwpt_id,
 				 void **priv);

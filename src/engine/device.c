@@ -442,13 +442,14 @@ void nested_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj)
 		hwpt->fault->obj.users--;
 	if (hwpt->nested_ops && hwpt->nested_ops->destroy)
 		hwpt->nested_ops->destroy(hwpt->nested_priv);
+	stage1_free(hwpt->s1);
 	free(hwpt);
 }
 
-int ufd_hwpt_alloc_nested(struct ufd_ctx *ctx, uint32_t dev_id,
-			  uint32_t parent_id, uint32_t fault_id,
-			  const struct ufd_nested_ops *ops, void *priv,
-			  uint32_t *out_hwpt_id)
+static int nested_alloc(struct ufd_ctx *ctx, uint32_t dev_id,
+			uint32_t parent_id, uint32_t fault_id,
+			const struct ufd_nested_ops *ops, void *priv,
+			struct ufd_stage1 *s1, uint32_t *out_hwpt_id)
 {
 	struct ufd_hwpt *parent, *hwpt;
 	struct ufd_fault *fault = NULL;
@@ -486,6 +487,7 @@ int ufd_hwpt_alloc_nested(struct ufd_ctx *ctx, uint32_t dev_id,
 	hwpt->fault = fault;
 	hwpt->nested_ops = ops;
 	hwpt->nested_priv = priv;
+	hwpt->s1 = s1;
 	parent->obj.users++;
 	if (fault)
 		fault->obj.users++;
@@ -497,6 +499,70 @@ out_free:
 	eng_unlock(ctx->eng);
 	free(hwpt);
 	return rc;
+}
+
+int ufd_hwpt_alloc_nested(struct ufd_ctx *ctx, uint32_t dev_id,
+			  uint32_t parent_id, uint32_t fault_id,
+			  const struct ufd_nested_ops *ops, void *priv,
+			  uint32_t *out_hwpt_id)
+{
+	return nested_alloc(ctx, dev_id, parent_id, fault_id, ops, priv, NULL,
+			    out_hwpt_id);
+}
+
+int ufd_hwpt_alloc_nested_s1(struct ufd_ctx *ctx, uint32_t dev_id,
+			     uint32_t parent_id, uint32_t fault_id,
+			     uint64_t root_gpa, unsigned int addr_width,
+			     uint32_t *out_hwpt_id)
+{
+	struct ufd_stage1 *s1;
+	int rc;
+
+	rc = stage1_alloc(root_gpa, addr_width, &s1);
+	if (rc)
+		return rc;
+	rc = nested_alloc(ctx, dev_id, parent_id, fault_id, NULL, NULL, s1,
+			  out_hwpt_id);
+	if (rc)
+		stage1_free(s1);
+	return rc;
+}
+
+static struct ufd_hwpt *s1_find(struct ufd_ctx *ctx, uint32_t hwpt_id)
+{
+	struct ufd_obj *obj = obj_find(ctx, hwpt_id, UFD_OBJ_HWPT_NESTED);
+	struct ufd_hwpt *hwpt;
+
+	if (!obj)
+		return NULL;
+	hwpt = container_of(obj, struct ufd_hwpt, obj);
+	return hwpt->s1 ? hwpt : NULL;
+}
+
+int ufd_hwpt_s1_invalidate(struct ufd_ctx *ctx, uint32_t hwpt_id,
+			   uint64_t addr, uint64_t npages)
+{
+	struct ufd_hwpt *hwpt;
+
+	eng_lock(ctx->eng);
+	hwpt = s1_find(ctx, hwpt_id);
+	if (hwpt)
+		stage1_invalidate(hwpt->s1, addr, npages);
+	eng_unlock(ctx->eng);
+	return hwpt ? 0 : -ENOENT;
+}
+
+int ufd_hwpt_s1_stats(struct ufd_ctx *ctx, uint32_t hwpt_id, uint64_t *hits,
+		      uint64_t *misses)
+{
+	struct ufd_hwpt *hwpt;
+
+	eng_lock(ctx->eng);
+	hwpt = s1_find(ctx, hwpt_id);
+	if (hwpt)
+		stage1_stats(hwpt->s1, hits, misses);
+	eng_unlock(ctx->eng);
+	return hwpt ? 0 : -ENOENT;
 }
 
 int ufd_hwpt_can_nest(struct ufd_ctx *ctx, uint32_t parent_id)

@@ -70,24 +70,33 @@ void ufd_dma_close(struct ufd_dma *dma)
 	ufd_ctx_put(ctx);
 }
 
-/* The page table DMA goes through, with the read side held; or -errno. */
-static int dma_table(struct ufd_dma *dma, const struct ufd_pgtable **pgt,
-		     bool *track)
+/*
+ * The page tables DMA goes through, with the read side held: the domain
+ * (stage 2) and, for a nested HWPT, its stage 1.  Or -errno.
+ */
+static int dma_tables(struct ufd_dma *dma, const struct ufd_pgtable **pgt,
+		      struct ufd_stage1 **s1, bool *track)
 {
 	struct ufd_hwpt *hwpt = dma->dev->hwpt;
 
 	if (!hwpt)
 		return -ENODEV;
-	if (hwpt->obj.type != UFD_OBJ_HWPT_PAGING)
-		return -EOPNOTSUPP;
+	*s1 = NULL;
+	if (hwpt->obj.type == UFD_OBJ_HWPT_NESTED) {
+		if (!hwpt->s1)
+			return -EOPNOTSUPP;
+		*s1 = hwpt->s1;
+		hwpt = hwpt->parent;
+	}
 	*pgt = &hwpt->domain.pgt;
 	*track = hwpt->domain.dirty_tracking;
 	return 0;
 }
 
 /*
- * Walk [iova, iova + len) and call @fn on each host piece (one leaf at a
- * time).  Checks permission; sets dirty bits for writes when tracking.
+ * Walk [iova, iova + len) and call @fn on each host piece (at most one
+ * leaf of each stage at a time).  Checks permission; sets dirty bits for
+ * writes when tracking.
  */
 static int dma_walk(struct ufd_dma *dma, uint64_t iova, size_t len,
 		    bool write,
@@ -96,19 +105,31 @@ static int dma_walk(struct ufd_dma *dma, uint64_t iova, size_t len,
 {
 	const struct ufd_pgtable *pgt;
 	uint64_t need = write ? PGT_WRITE : PGT_READ;
+	struct ufd_stage1 *s1;
 	size_t done = 0;
 	bool track;
 	int rc;
 
-	rc = dma_table(dma, &pgt, &track);
+	rc = dma_tables(dma, &pgt, &s1, &track);
 	if (rc)
 		return rc;
 	while (done < len) {
 		uint64_t cur = iova + done, size, pte, host;
+		uint64_t s1_left = UINT64_MAX;
 		unsigned int level;
-		uint64_t *e = pgt_leaf(pgt, cur, &level);
+		uint64_t *e;
 		size_t n;
 
+		if (s1) {
+			uint64_t gpa, s1_size;
+
+			if (stage1_translate(s1, pgt, cur, write, &gpa,
+					     &s1_size))
+				return -EFAULT;
+			s1_left = s1_size - (cur & (s1_size - 1));
+			cur = gpa;
+		}
+		e = pgt_leaf(pgt, cur, &level);
 		if (!e)
 			return -EFAULT;
 		pte = __atomic_load_n(e, __ATOMIC_RELAXED);
@@ -118,6 +139,8 @@ static int dma_walk(struct ufd_dma *dma, uint64_t iova, size_t len,
 		host = (pte & ~((1ULL << pgt->granule_shift) - 1)) +
 		       (cur & (size - 1));
 		n = size - (cur & (size - 1));
+		if (n > s1_left)
+			n = s1_left;
 		if (n > len - done)
 			n = len - done;
 		if (write && track && !(pte & PGT_DIRTY))

@@ -386,7 +386,20 @@ struct ufd_hwpt {
 	struct ufd_fault *fault;  /* IOPF queue, holds a user of it */
 	const struct ufd_nested_ops *nested_ops;
 	void *nested_priv;
+	struct ufd_stage1 *s1;    /* nested: a stage-1 table the engine walks */
 };
+
+/* stage1.c: the x86-64 format stage 1 of a nested HWPT. */
+struct ufd_stage1;
+int stage1_alloc(uint64_t root_gpa, unsigned int addr_width,
+		 struct ufd_stage1 **out);
+void stage1_free(struct ufd_stage1 *s1);
+void stage1_invalidate(struct ufd_stage1 *s1, uint64_t addr,
+		       uint64_t npages);
+int stage1_translate(struct ufd_stage1 *s1, const struct ufd_pgtable *s2,
+		     uint64_t iova, bool write, uint64_t *gpa,
+		     uint64_t *leaf_size);
+void stage1_stats(struct ufd_stage1 *s1, uint64_t *hits, uint64_t *misses);
 
 struct ufd_fault_group {
 	struct ufd_fault_group *next;

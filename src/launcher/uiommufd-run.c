@@ -6,10 +6,26 @@
  *
  * It finds libuiommufd-preload.so, puts it in front of LD_PRELOAD (behind a
  * sanitizer runtime that must stay first), sets UIOMMUFD_ACTIVE=1 (and
- * UIOMMUFD_DEBUG for --debug) and execs the program in its own place, so
- * the exit status and any terminating signal are the program's own.  Like
- * env(1) and timeout(1) it exits 125 when it fails itself, 126 when the
- * program was found but could not be run, and 127 when it was not found.
+ * UIOMMUFD_DEBUG for --debug) and runs the program in one of two modes
+ * (--mode, or UIOMMUFD_MODE; default server):
+ *
+ *  - server: the launcher process becomes the uiommufd daemon
+ *    (src/server/daemon.c) and runs the program as its child.  Every
+ *    /dev/iommu the program or its descendants open is a connection to the
+ *    daemon, so fds behave like kernel files across fork, dup, exec and
+ *    SCM_RIGHTS.  The launcher forwards the signals sent to it to the
+ *    program, reaps orphaned descendants (it is their subreaper), and when
+ *    the program ends it stops the daemon and ends the same way: the same
+ *    exit status, or the same signal.  The daemon listens on an abstract
+ *    unix socket, so nothing is left in the file system even if the
+ *    launcher is killed; the program dies with it (PR_SET_PDEATHSIG).
+ *  - inprocess: the launcher execs the program in its own place; the
+ *    preload library runs the engine inside each process (the state of an
+ *    fd is then per process: a fork child works on a copy).
+ *
+ * Like env(1) and timeout(1) it exits 125 when it fails itself, 126 when
+ * the program was found but could not be run, and 127 when it was not
+ * found.
  *
  * The preload library is searched for, in order: --preload PATH; next to
  * this executable (the build tree: build/uiommufd-run beside
@@ -17,17 +33,27 @@
  * installed prefix); UFD_LIBDIR, the directory it is installed to
  * (compiled in; default /usr/local/lib/uiommufd).
  *
- * Single-threaded, no locking; it does not link the engine.
+ * The launcher itself is single-threaded until the daemon starts (after
+ * the program is forked); from then on the main thread only waits for
+ * signals (sigwaitinfo) and the daemon's threads serve clients.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "server/daemon.h"
+#include "server/proto.h"
 
 #ifndef UFD_LIBDIR
 #define UFD_LIBDIR "/usr/local/lib/uiommufd"
@@ -55,7 +81,12 @@ static void usage(FILE *out)
 		"\n"
 		"Options:\n"
 		"  -d, --debug[=CATS]  trace intercepted calls to stderr\n"
-		"                      (CATS: comma list of ioctl, fd; default all)\n"
+		"                      (CATS: comma list of ioctl, fd, daemon;\n"
+		"                      default all)\n"
+		"  -m, --mode MODE     server (default: a daemon holds the state,\n"
+		"                      fds behave like kernel files across\n"
+		"                      processes) or inprocess (the engine runs in\n"
+		"                      each process; faster, no fork semantics)\n"
 		"      --cap CAPS      grant emulated capabilities the process\n"
 		"                      lacks (sys_resource, ipc_lock, all)\n"
 		"      --preload PATH  use this preload library\n"
@@ -203,11 +234,177 @@ static char *build_preload(const char *lib, const char *old)
 	return out;
 }
 
+/* Does UIOMMUFD_DEBUG-style @cats ask for the daemon's trace? */
+static bool debug_daemon(const char *cats)
+{
+	const char *p = cats;
+	size_t n;
+
+	if (!p)
+		return false;
+	while (*p) {
+		n = strcspn(p, ",");
+		if ((n == 1 && p[0] == '1') || (n == 3 && !strncmp(p, "all", 3)) ||
+		    (n == 6 && !strncmp(p, "daemon", 6)))
+			return true;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return false;
+}
+
+/* Exit status for a failed execvp with errno @err. */
+static int exec_status(int err)
+{
+	return err == ENOENT || err == ENOTDIR ? EXIT_NOT_FOUND :
+						 EXIT_CANNOT_RUN;
+}
+
+/* End the launcher the way the program ended (@status from waitpid). */
+static int end_like(int status)
+{
+	struct rlimit no_core = { 0, 0 };
+	int sig;
+
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (!WIFSIGNALED(status))
+		return EXIT_FAILED;
+	sig = WTERMSIG(status);
+	/* The program dumped core already; the launcher must not. */
+	setrlimit(RLIMIT_CORE, &no_core);
+	signal(sig, SIG_DFL);
+	{
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+	}
+	kill(getpid(), sig);
+	/* A signal whose default is not to terminate: report it as a shell. */
+	return 128 + sig;
+}
+
+/* The signals the launcher forwards to the program, and SIGCHLD. */
+static void supervised_signals(sigset_t *set)
+{
+	static const int sigs[] = { SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+				    SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH,
+				    SIGCONT, SIGPIPE };
+	size_t i;
+
+	sigemptyset(set);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(set, sigs[i]);
+}
+
+/*
+ * Server mode: become the daemon and run @argv as a child.  Returns the
+ * launcher's exit status (or does not return: the program's signal).
+ */
+static int run_server(char **argv, const struct ufd_daemon_config *cfg)
+{
+	sigset_t set, old;
+	struct ufd_daemon *d;
+	char pidbuf[32];
+	int pipefd[2], rc, status = 0, err;
+	pid_t launcher = getpid(), child, w;
+	ssize_t n;
+
+	rc = ufd_daemon_new(cfg, &d);
+	if (rc) {
+		err_msg("cannot start the daemon: %s", strerror(-rc));
+		return EXIT_FAILED;
+	}
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)launcher);
+	if (setenv(UFD_ENV_SOCKET, ufd_daemon_address(d), 1) ||
+	    setenv(UFD_ENV_DAEMON_PID, pidbuf, 1)) {
+		err_msg("cannot set up the environment: %s", strerror(errno));
+		return EXIT_FAILED;
+	}
+	if (pipe2(pipefd, O_CLOEXEC)) {
+		err_msg("pipe: %s", strerror(errno));
+		return EXIT_FAILED;
+	}
+	/* Orphaned descendants stay ours: reaped here, reachable by us. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	supervised_signals(&set);
+	sigprocmask(SIG_BLOCK, &set, &old);
+
+	child = fork();
+	if (child < 0) {
+		err_msg("fork: %s", strerror(errno));
+		return EXIT_FAILED;
+	}
+	if (!child) {
+		/* The program ends with the launcher, whatever kills it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != launcher)
+			_exit(EXIT_FAILED);
+		close(pipefd[0]);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		execvp(argv[0], argv);
+		err = errno;
+		if (write(pipefd[1], &err, sizeof(err)) < 0) {
+			/* the parent sees EOF and the status */
+		}
+		_exit(exec_status(err));
+	}
+	close(pipefd[1]);
+	/* The daemon must never die of a client that went away. */
+	signal(SIGPIPE, SIG_IGN);
+	rc = ufd_daemon_start(d);
+	if (rc) {
+		err_msg("cannot start the daemon: %s", strerror(-rc));
+		kill(child, SIGKILL);
+	}
+	do {
+		n = read(pipefd[0], &err, sizeof(err));
+	} while (n < 0 && errno == EINTR);
+	close(pipefd[0]);
+	if (n == sizeof(err))
+		err_msg("cannot run %s: %s", argv[0], strerror(err));
+
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&set, &si);
+
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			/*
+			 * Forward what was sent to us; a signal the terminal
+			 * sent reached the program's process group already.
+			 */
+			if (si.si_code != SI_KERNEL && sig != SIGPIPE)
+				kill(child, sig);
+			continue;
+		}
+		while ((w = waitpid(-1, &status, WNOHANG)) > 0)
+			if (w == child)
+				goto done;
+		if (w < 0 && errno == ECHILD)
+			break; /* cannot happen: the program is our child */
+	}
+done:
+	ufd_daemon_stop(d);
+	fflush(stdout);
+	fflush(stderr);
+	if (n == sizeof(err))
+		return exec_status(err);
+	if (rc)
+		return EXIT_FAILED;
+	return end_like(status);
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_VERSION = 256, OPT_PRELOAD, OPT_CAP };
 	static const struct option longopts[] = {
 		{ "debug", optional_argument, NULL, 'd' },
+		{ "mode", required_argument, NULL, 'm' },
 		{ "preload", required_argument, NULL, OPT_PRELOAD },
 		{ "cap", required_argument, NULL, OPT_CAP },
 		{ "help", no_argument, NULL, 'h' },
@@ -215,8 +412,11 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *override = NULL, *debug = NULL, *caps = NULL;
+	const char *mode = getenv(UFD_ENV_MODE);
+	struct ufd_daemon_config cfg = { 0 };
 	char lib[PATH_MAX];
 	char *preload;
+	bool server;
 	int opt;
 
 	if (argc > 0 && argv[0] && argv[0][0]) {
@@ -229,10 +429,13 @@ int main(int argc, char **argv)
 	 * missing argument apart from an unknown option.
 	 */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:dh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:dhm:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
 			debug = optarg && *optarg ? optarg : "1";
+			break;
+		case 'm':
+			mode = optarg;
 			break;
 		case OPT_PRELOAD:
 			override = optarg;
@@ -269,6 +472,14 @@ int main(int argc, char **argv)
 			prog_name);
 		return EXIT_FAILED;
 	}
+	if (!mode || !*mode || !strcmp(mode, "server")) {
+		server = true;
+	} else if (!strcmp(mode, "inprocess") || !strcmp(mode, "in-process")) {
+		server = false;
+	} else {
+		err_msg("unknown mode '%s' (server or inprocess)", mode);
+		return EXIT_FAILED;
+	}
 
 	if (!find_preload(override, lib, sizeof(lib)))
 		return EXIT_FAILED;
@@ -280,6 +491,7 @@ int main(int argc, char **argv)
 	preload = build_preload(lib, getenv("LD_PRELOAD"));
 	if (!preload || setenv("LD_PRELOAD", preload, 1) ||
 	    setenv("UIOMMUFD_ACTIVE", "1", 1) ||
+	    setenv(UFD_ENV_MODE, server ? "server" : "inprocess", 1) ||
 	    (debug && setenv("UIOMMUFD_DEBUG", debug, 1)) ||
 	    (caps && setenv("UIOMMUFD_CAPS", caps, 1))) {
 		err_msg("cannot set up the environment: %s", strerror(errno));
@@ -287,8 +499,18 @@ int main(int argc, char **argv)
 	}
 	free(preload);
 
+	if (server) {
+		caps = getenv("UIOMMUFD_CAPS");
+		cfg.cap_sys_resource = caps && (strstr(caps, "all") ||
+						strstr(caps, "sys_resource"));
+		cfg.cap_ipc_lock = caps && (strstr(caps, "all") ||
+					    strstr(caps, "ipc_lock"));
+		cfg.debug = debug_daemon(getenv("UIOMMUFD_DEBUG"));
+		return run_server(argv + optind, &cfg);
+	}
+	unsetenv(UFD_ENV_SOCKET);
+	unsetenv(UFD_ENV_DAEMON_PID);
 	execvp(argv[optind], argv + optind);
 	err_msg("cannot run %s: %s", argv[optind], strerror(errno));
-	return errno == ENOENT || errno == ENOTDIR ? EXIT_NOT_FOUND :
-						      EXIT_CANNOT_RUN;
+	return exec_status(errno);
 }

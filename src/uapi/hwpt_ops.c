@@ -43,7 +43,7 @@ int mock_nested_iotlb(struct ufd_ctx *ctx, uint32_t hwpt_id, uint32_t slot,
 	rc = ufd_hwpt_nested_priv(ctx, hwpt_id, &priv);
 	if (rc)
 		return rc;
-	if (slot > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX)
+	if (!priv || slot > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX)
 		return -EINVAL;
 	*value = ((struct mock_nested *)priv)->iotlb[slot];
 	return 0;
@@ -64,10 +64,48 @@ static int copy_driver_data(const struct ufd_caller *caller, void *dst,
 	return copy_from_caller(caller, dst, uptr, len);
 }
 
+static uint32_t fault_arg(const struct iommu_hwpt_alloc *cmd)
+{
+	if (!(cmd->flags & IOMMU_HWPT_FAULT_ID_VALID))
+		return 0;
+	return cmd->fault_id ? cmd->fault_id : UINT32_MAX; /* 0 is no ID */
+}
+
+/* VT-d first stage: an x86-64 format table the engine walks. */
+static int hwpt_alloc_vtd_s1(struct ufd_ucmd *ucmd,
+			     struct iommu_hwpt_alloc *cmd)
+{
+	struct iommu_hwpt_vtd_s1 data;
+	uint32_t hwpt_id;
+	int rc;
+
+	rc = copy_driver_data(ucmd->caller, &data, sizeof(data),
+			      offsetofend(struct iommu_hwpt_vtd_s1,
+					  addr_width),
+			      cmd->data_uptr, cmd->data_len);
+	if (rc)
+		return rc;
+	if ((data.flags & ~(uint64_t)(IOMMU_VTD_S1_SRE | IOMMU_VTD_S1_EAFE |
+				      IOMMU_VTD_S1_WPE)) ||
+	    data.__reserved)
+		return -EOPNOTSUPP;
+	rc = ufd_hwpt_alloc_nested_s1(ucmd->ctx, cmd->dev_id, cmd->pt_id,
+				      fault_arg(cmd), data.pgtbl_addr,
+				      data.addr_width, &hwpt_id);
+	if (rc)
+		return rc;
+	cmd->out_hwpt_id = hwpt_id;
+	rc = ucmd_respond(ucmd);
+	if (rc)
+		ufd_destroy(ucmd->ctx, hwpt_id);
+	return rc;
+}
+
 static int hwpt_alloc_nested(struct ufd_ucmd *ucmd,
 			     struct iommu_hwpt_alloc *cmd)
 {
 	struct iommu_hwpt_selftest data;
+	struct ufd_hw_info info;
 	struct mock_nested *mn;
 	uint32_t hwpt_id, i;
 	int rc;
@@ -77,8 +115,15 @@ static int hwpt_alloc_nested(struct ufd_ucmd *ucmd,
 	rc = ufd_hwpt_can_nest(ucmd->ctx, cmd->pt_id);
 	if (rc)
 		return rc;
-	/* Only the selftest's nested format is known. */
-	if (cmd->data_type != IOMMU_HWPT_DATA_SELFTEST)
+	/* Each driver knows its own format: the mock's, or VT-d's. */
+	rc = ufd_device_get_hw_info(ucmd->ctx, cmd->dev_id, NULL, 0, &info);
+	if (rc)
+		return rc;
+	if (info.type == IOMMU_HW_INFO_TYPE_INTEL_VTD &&
+	    cmd->data_type == IOMMU_HWPT_DATA_VTD_S1)
+		return hwpt_alloc_vtd_s1(ucmd, cmd);
+	if (info.type != IOMMU_HW_INFO_TYPE_SELFTEST ||
+	    cmd->data_type != IOMMU_HWPT_DATA_SELFTEST)
 		return -EOPNOTSUPP;
 	rc = copy_driver_data(ucmd->caller, &data, sizeof(data),
 			      offsetofend(struct iommu_hwpt_selftest, iotlb),
@@ -90,11 +135,9 @@ static int hwpt_alloc_nested(struct ufd_ucmd *ucmd,
 		return -ENOMEM;
 	for (i = 0; i != MOCK_NESTED_DOMAIN_IOTLB_NUM; i++)
 		mn->iotlb[i] = data.iotlb;
-	rc = ufd_hwpt_alloc_nested(
-		ucmd->ctx, cmd->dev_id, cmd->pt_id,
-		(cmd->flags & IOMMU_HWPT_FAULT_ID_VALID) ?
-			(cmd->fault_id ? cmd->fault_id : UINT32_MAX) : 0,
-		&mock_nested_ops, mn, &hwpt_id);
+	rc = ufd_hwpt_alloc_nested(ucmd->ctx, cmd->dev_id, cmd->pt_id,
+				   fault_arg(cmd), &mock_nested_ops, mn,
+				   &hwpt_id);
 	if (rc) {
 		free(mn);
 		return rc;
@@ -343,6 +386,38 @@ static int mock_invalidate(struct ufd_ucmd *ucmd,
 	return 0;
 }
 
+/* VT-d first-stage invalidation entries: IOTLB ranges, in order. */
+static int vtd_invalidate(struct ufd_ucmd *ucmd,
+			  struct iommu_hwpt_invalidate *cmd, uint32_t *done)
+{
+	uint32_t i;
+	int rc;
+
+	if (cmd->data_type != IOMMU_HWPT_INVALIDATE_DATA_VTD_S1)
+		return -EINVAL;
+	for (i = 0; i != cmd->entry_num; i++) {
+		struct iommu_hwpt_vtd_s1_invalidate inv;
+
+		rc = copy_driver_data(ucmd->caller, &inv, sizeof(inv),
+				      sizeof(inv),
+				      cmd->data_uptr +
+					      (uint64_t)i * cmd->entry_len,
+				      cmd->entry_len);
+		if (rc)
+			return rc;
+		if ((inv.flags & ~IOMMU_VTD_INV_FLAGS_LEAF) || inv.__reserved)
+			return -EOPNOTSUPP;
+		if (inv.addr & 4095)
+			return -EINVAL;
+		rc = ufd_hwpt_s1_invalidate(ucmd->ctx, cmd->hwpt_id, inv.addr,
+					    inv.npages);
+		if (rc)
+			return rc;
+		(*done)++;
+	}
+	return 0;
+}
+
 int hwpt_ops_invalidate(struct ufd_ucmd *ucmd)
 {
 	struct iommu_hwpt_invalidate *cmd = ucmd->cmd;
@@ -359,8 +434,10 @@ int hwpt_ops_invalidate(struct ufd_ucmd *ucmd)
 		rc = -EINVAL;
 	} else {
 		rc = ufd_hwpt_nested_priv(ucmd->ctx, cmd->hwpt_id, &priv);
-		if (!rc)
+		if (!rc && priv)
 			rc = mock_invalidate(ucmd, cmd, priv, &done);
+		else if (!rc)
+			rc = vtd_invalidate(ucmd, cmd, &done);
 	}
 	/* How many entries were handled is written back, error or not. */
 	cmd->entry_num = done;
