@@ -38,11 +38,14 @@ LDLIBS   := -lpthread
 
 ENGINE_SRCS := $(sort $(wildcard src/engine/*.c) $(wildcard src/uapi/*.c))
 SHIM_SRCS   := $(sort $(wildcard src/shim/*.c))
+# The daemon of server mode (src/server/), linked into the launcher.
+SERVER_SRCS := $(sort $(wildcard src/server/*.c))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UAPI_SRCS   := $(sort $(wildcard tests/uapi/test_*.c))
 
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(B)/obj/%.o)
 SHIM_OBJS   := $(SHIM_SRCS:%.c=$(B)/obj/%.o)
+SERVER_OBJS := $(SERVER_SRCS:%.c=$(B)/obj/%.o)
 SAN_ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(B)/san/%.o)
 
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
@@ -87,9 +90,10 @@ $(PRELOAD_SO): $(SHIM_OBJS) $(ENGINE_OBJS) src/shim/preload.map
 
 $(B)/obj/src/launcher/uiommufd-run.o: ALLCFLAGS += -DUFD_LIBDIR='"$(LIBDIR)/uiommufd"' -DUFD_VERSION='"$(VERSION)"'
 
-$(LAUNCHER): $(B)/obj/src/launcher/uiommufd-run.o
+# The launcher is also the daemon of server mode: it links the engine.
+$(LAUNCHER): $(B)/obj/src/launcher/uiommufd-run.o $(SERVER_OBJS) $(LIB_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -o $@ $^
+	$(Q)$(CC) -o $@ $^ $(LDLIBS)
 
 $(CLI): $(B)/obj/src/cli/uiommufd.o $(LIB_A)
 	@$(if $(Q),echo "  LD      $@")
@@ -124,7 +128,14 @@ $(B)/tests/uapi/%: tests/uapi/%.c tests/unit/harness.h
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(BASEFLAGS) -O1 -o $@ $< $(LDLIBS)
 
-check: all $(UNIT_BINS) $(UAPI_BINS)
+# ...and linked with the shim and the engine: the shim's open/ioctl in the
+# executable take the place of libc's, no LD_PRELOAD needed.
+$(B)/tests/uapi/%.direct: tests/uapi/%.c tests/unit/harness.h $(SHIM_OBJS) $(ENGINE_OBJS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(BASEFLAGS) -O1 -o $@ $< $(SHIM_OBJS) $(ENGINE_OBJS) $(LDLIBS) -ldl
+
+check: all $(UNIT_BINS) $(UAPI_BINS) $(UAPI_BINS:%=%.direct)
 	$(Q)tests/run-checks.sh $(B)
 
 fuzz: all

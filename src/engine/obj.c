@@ -313,10 +313,21 @@ void ufd_ctx_get(struct ufd_ctx *ctx)
 	eng_unlock(ctx->eng);
 }
 
-/* Destroy every object: accesses first, then whatever nothing holds. */
+/*
+ * Destroy every object: accesses first, then whatever nothing holds, until
+ * nothing is left.  A hold nobody released (its holder is gone with the
+ * context) cannot stop it: what remains is destroyed holders first, by
+ * type, so that no destroy touches a freed object.
+ */
 static void ctx_destroy_all(struct ufd_ctx *ctx)
 {
+	static const enum ufd_obj_type order[] = {
+		UFD_OBJ_ACCESS,	     UFD_OBJ_SELFTEST,	  UFD_OBJ_DEVICE,
+		UFD_OBJ_HWPT_NESTED, UFD_OBJ_HWPT_PAGING, UFD_OBJ_IOAS,
+		UFD_OBJ_FAULT,
+	};
 	bool progress = true;
+	unsigned int t;
 	uint32_t id;
 
 	for (id = 1; id < ctx->next_unused; id++) {
@@ -336,9 +347,15 @@ static void ctx_destroy_all(struct ufd_ctx *ctx)
 			}
 		}
 	}
-	if (ctx->nr_objs)
-		fprintf(stderr, "uiommufd: %u objects leaked at close\n",
-			ctx->nr_objs);
+	for (t = 0; ctx->nr_objs && t != sizeof(order) / sizeof(order[0]);
+	     t++) {
+		for (id = 1; id < ctx->next_unused; id++) {
+			struct ufd_obj *obj = ctx->objs[id];
+
+			if (obj && obj->visible && obj->type == order[t])
+				obj_destroy(ctx, obj);
+		}
+	}
 }
 
 void ufd_ctx_put(struct ufd_ctx *ctx)
