@@ -373,6 +373,15 @@ UFD_API int ufd_fault_respond(struct ufd_ctx *ctx, uint32_t fault_id,
 			      uint32_t cookie, uint32_t code);
 /* Is a group waiting to be read?  (poll) */
 UFD_API bool ufd_fault_pending(struct ufd_ctx *ctx, uint32_t fault_id);
+/*
+ * Have @fn called whenever the queue goes from empty to not empty or back
+ * (for a transport that signals readiness on the queue's fd, e.g. an
+ * eventfd).  @fn runs with the engine lock held and must not call the
+ * engine.  NULL removes it.  Called once at once with the current state.
+ */
+UFD_API int ufd_fault_set_notify(struct ufd_ctx *ctx, uint32_t fault_id,
+				 void (*fn)(void *arg, bool pending),
+				 void *arg);
 
 /*
  * Dirty tracking of a paging HWPT made with UFD_HWPT_DIRTY_TRACKING.

@@ -413,6 +413,8 @@ struct ufd_fault {
 	struct ufd_fault_group *deliver;    /* queued, oldest first */
 	struct ufd_fault_group **deliver_tail;
 	struct ufd_fault_group *responses;  /* delivered, awaiting answers */
+	void (*notify)(void *arg, bool pending);
+	void *notify_arg;
 };
 
 struct ufd_device {

@@ -165,6 +165,8 @@ int ufd_device_report_fault(struct ufd_ctx *ctx, uint32_t dev_id,
 	}
 	*fault->deliver_tail = g;
 	fault->deliver_tail = &g->next;
+	if (fault->deliver == g && fault->notify)
+		fault->notify(fault->notify_arg, true);
 out:
 	eng_unlock(ctx->eng);
 	return rc;
@@ -224,11 +226,31 @@ long ufd_fault_read(struct ufd_ctx *ctx, uint32_t fault_id,
 		g->next = fault->responses;
 		fault->responses = g;
 	}
-	if (done)
+	if (done) {
 		rc = (long)done;
+		if (!fault->deliver && fault->notify)
+			fault->notify(fault->notify_arg, false);
+	}
 out:
 	eng_unlock(ctx->eng);
 	return rc;
+}
+
+int ufd_fault_set_notify(struct ufd_ctx *ctx, uint32_t fault_id,
+			 void (*fn)(void *arg, bool pending), void *arg)
+{
+	struct ufd_fault *fault;
+
+	eng_lock(ctx->eng);
+	fault = fault_find(ctx, fault_id);
+	if (fault) {
+		fault->notify = fn;
+		fault->notify_arg = arg;
+		if (fn)
+			fn(arg, fault->deliver != NULL);
+	}
+	eng_unlock(ctx->eng);
+	return fault ? 0 : -ENOENT;
 }
 
 int ufd_fault_respond(struct ufd_ctx *ctx, uint32_t fault_id, uint32_t cookie,
