@@ -13,6 +13,8 @@
  * No locking of its own.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,34 +43,77 @@ static inline uint64_t pte_addr(const struct ufd_pgtable *pgt, uint64_t pte)
 	return pte & ~((1ULL << pgt->granule_shift) - 1);
 }
 
+/*
+ * Every table knows how many valid entries it has, so an unmap sees in
+ * O(1) that it left a table empty.  The count lives in the spare bits of
+ * the entry that points at the table (a table entry uses no permission
+ * bits), and for the root in pgt->root_count: its "holder".
+ */
+#define PGT_COUNT_SHIFT 2
+#define PGT_COUNT_MASK (0x3ffULL << PGT_COUNT_SHIFT)
+
+static inline unsigned int holder_count(uint64_t h)
+{
+	return (unsigned int)((h & PGT_COUNT_MASK) >> PGT_COUNT_SHIFT);
+}
+
+static inline void holder_add(uint64_t *h, int delta)
+{
+	uint64_t c = (uint64_t)((int)holder_count(*h) + delta);
+
+	*h = (*h & ~PGT_COUNT_MASK) | (c << PGT_COUNT_SHIFT);
+}
+
+/*
+ * Tables come from a process-wide pool of 2 MiB chunks, 512 tables each:
+ * exactly 4 KiB per table (aligned_alloc would spend about 8), and a table
+ * goes back to the pool empty, so it is reused without zeroing.  The free
+ * list is linked through the first word of each free table.
+ */
+#define POOL_CHUNK (2ULL << 20)
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t *pool_free;
+
 static uint64_t *table_alloc(struct ufd_pgtable *pgt)
 {
 	uint64_t *t;
 
 	if (ufd_inject_fail())
 		return NULL;
-	t = aligned_alloc(UFD_PAGE_SIZE, PGT_ENTRIES * sizeof(uint64_t));
-	if (!t)
-		return NULL;
-	memset(t, 0, PGT_ENTRIES * sizeof(uint64_t));
+	pthread_mutex_lock(&pool_lock);
+	if (!pool_free) {
+		char *chunk = mmap(NULL, POOL_CHUNK, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uint64_t off;
+
+		if (chunk == MAP_FAILED) {
+			pthread_mutex_unlock(&pool_lock);
+			return NULL;
+		}
+		for (off = POOL_CHUNK; off; off -= UFD_PAGE_SIZE) {
+			uint64_t *f = (uint64_t *)(chunk + off - UFD_PAGE_SIZE);
+
+			*f = (uint64_t)(uintptr_t)pool_free;
+			pool_free = f;
+		}
+	}
+	t = pool_free;
+	pool_free = (uint64_t *)(uintptr_t)*t;
+	pthread_mutex_unlock(&pool_lock);
+	t[0] = 0;
 	pgt->nr_tables++;
 	return t;
 }
 
+/* @t must be all zero. */
 static void table_free(struct ufd_pgtable *pgt, uint64_t *t)
 {
-	free(t);
+	pthread_mutex_lock(&pool_lock);
+	*t = (uint64_t)(uintptr_t)pool_free;
+	pool_free = t;
+	pthread_mutex_unlock(&pool_lock);
 	pgt->nr_tables--;
-}
-
-static bool table_empty(const uint64_t *t)
-{
-	unsigned int i;
-
-	for (i = 0; i != PGT_ENTRIES; i++)
-		if (t[i] & PGT_VALID)
-			return false;
-	return true;
 }
 
 int pgt_init(struct ufd_pgtable *pgt, uint64_t pgsize_bitmap,
@@ -108,10 +153,11 @@ static void free_tables(struct ufd_pgtable *pgt, uint64_t *t,
 {
 	unsigned int i;
 
-	if (level)
-		for (i = 0; i != PGT_ENTRIES; i++)
-			if ((t[i] & PGT_VALID) && !(t[i] & PGT_LEAF))
-				free_tables(pgt, pte_table(t[i]), level - 1);
+	for (i = 0; i != PGT_ENTRIES; i++) {
+		if (level && (t[i] & PGT_VALID) && !(t[i] & PGT_LEAF))
+			free_tables(pgt, pte_table(t[i]), level - 1);
+		t[i] = 0;
+	}
 	table_free(pgt, t);
 }
 
@@ -120,6 +166,7 @@ void pgt_destroy(struct ufd_pgtable *pgt)
 	if (pgt->root)
 		free_tables(pgt, pgt->root, pgt->levels - 1);
 	pgt->root = NULL;
+	pgt->root_count = 0;
 }
 
 /* The largest level whose leaf fits @addr's alignment and @left bytes. */
@@ -138,8 +185,8 @@ static unsigned int pick_level(const struct ufd_pgtable *pgt, uint64_t addr,
 }
 
 static uint64_t unmap_range(struct ufd_pgtable *pgt, uint64_t *t,
-			    unsigned int level, uint64_t base, uint64_t start,
-			    uint64_t last)
+			    uint64_t *holder, unsigned int level,
+			    uint64_t base, uint64_t start, uint64_t last)
 {
 	unsigned int shift = level_shift(pgt, level);
 	uint64_t size = 1ULL << shift;
@@ -147,7 +194,7 @@ static uint64_t unmap_range(struct ufd_pgtable *pgt, uint64_t *t,
 	unsigned int end = (last - base) >> shift;
 	uint64_t bytes = 0;
 
-	for (; i <= end; i++) {
+	for (; i <= end && holder_count(*holder); i++) {
 		uint64_t entry_iova = base + ((uint64_t)i << shift);
 		uint64_t pte = t[i];
 
@@ -157,6 +204,7 @@ static uint64_t unmap_range(struct ufd_pgtable *pgt, uint64_t *t,
 			if (entry_iova < start)
 				continue; /* starts before the range */
 			t[i] = 0;
+			holder_add(holder, -1);
 			pgt->nr_leaves[level]--;
 			bytes += size;
 			continue;
@@ -168,10 +216,11 @@ static uint64_t unmap_range(struct ufd_pgtable *pgt, uint64_t *t,
 					     last :
 					     entry_iova + size - 1;
 
-			bytes += unmap_range(pgt, child, level - 1, entry_iova,
-					     s, l);
-			if (table_empty(child)) {
+			bytes += unmap_range(pgt, child, &t[i], level - 1,
+					     entry_iova, s, l);
+			if (!holder_count(t[i])) {
 				t[i] = 0;
+				holder_add(holder, -1);
 				table_free(pgt, child);
 			}
 		}
@@ -189,11 +238,12 @@ uint64_t pgt_unmap(struct ufd_pgtable *pgt, uint64_t iova, uint64_t length)
 		return 0;
 	if (last > pgt->last_iova)
 		last = pgt->last_iova;
-	return unmap_range(pgt, pgt->root, pgt->levels - 1, 0, iova, last);
+	return unmap_range(pgt, pgt->root, &pgt->root_count, pgt->levels - 1,
+			   0, iova, last);
 }
 
 /* Free the empty tables under [start, last]; leaves are left alone. */
-static void prune_empty(struct ufd_pgtable *pgt, uint64_t *t,
+static void prune_empty(struct ufd_pgtable *pgt, uint64_t *t, uint64_t *holder,
 			unsigned int level, uint64_t base, uint64_t start,
 			uint64_t last)
 {
@@ -211,13 +261,14 @@ static void prune_empty(struct ufd_pgtable *pgt, uint64_t *t,
 		if (!(t[i] & PGT_VALID) || (t[i] & PGT_LEAF))
 			continue;
 		child = pte_table(t[i]);
-		prune_empty(pgt, child, level - 1, entry_iova,
+		prune_empty(pgt, child, &t[i], level - 1, entry_iova,
 			    start > entry_iova ? start : entry_iova,
 			    last < entry_iova + size - 1 ?
 				    last :
 				    entry_iova + size - 1);
-		if (table_empty(child)) {
+		if (!holder_count(t[i])) {
 			t[i] = 0;
+			holder_add(holder, -1);
 			table_free(pgt, child);
 		}
 	}
@@ -247,7 +298,7 @@ int pgt_map(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
 			pick_level(pgt, cur | (host + done), length - done,
 				   sizes);
 		uint64_t size = 1ULL << level_shift(pgt, level);
-		uint64_t *t = pgt->root;
+		uint64_t *t = pgt->root, *holder = &pgt->root_count;
 		unsigned int l, i;
 
 		for (l = pgt->levels - 1; l > level; l--) {
@@ -261,10 +312,12 @@ int pgt_map(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
 					goto err_unmap;
 				}
 				*e = (uint64_t)(uintptr_t)child | PGT_VALID;
+				holder_add(holder, 1);
 			} else if (*e & PGT_LEAF) {
 				rc = -EEXIST;
 				goto err_unmap;
 			}
+			holder = e;
 			t = pte_table(*e);
 		}
 		/* Fill this table while the same leaf size keeps fitting. */
@@ -275,6 +328,7 @@ int pgt_map(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
 				goto err_unmap;
 			}
 			t[i] = (host + done) | prot;
+			holder_add(holder, 1);
 			pgt->nr_leaves[level]++;
 			done += size;
 			i++;
@@ -288,7 +342,8 @@ err_unmap:
 	if (done)
 		pgt_unmap(pgt, iova, done);
 	/* Drop tables the failed descent allocated and left empty. */
-	prune_empty(pgt, pgt->root, pgt->levels - 1, 0, iova, last);
+	prune_empty(pgt, pgt->root, &pgt->root_count, pgt->levels - 1, 0, iova,
+		    last);
 	return rc;
 }
 
@@ -413,9 +468,10 @@ void pgt_read_and_clear_dirty(struct ufd_pgtable *pgt, uint64_t iova,
 }
 
 static int check_table(const struct ufd_pgtable *pgt, const uint64_t *t,
-		       unsigned int level, uint64_t *leaves, uint64_t *tables)
+		       uint64_t holder, unsigned int level, uint64_t *leaves,
+		       uint64_t *tables)
 {
-	unsigned int i;
+	unsigned int i, valid = 0;
 	bool any = false;
 
 	(*tables)++;
@@ -425,6 +481,7 @@ static int check_table(const struct ufd_pgtable *pgt, const uint64_t *t,
 		if (!(pte & PGT_VALID))
 			continue;
 		any = true;
+		valid++;
 		if (pte & PGT_LEAF) {
 			if (pte_addr(pgt, pte) &
 			    ((1ULL << level_shift(pgt, level)) - 1) &
@@ -435,10 +492,12 @@ static int check_table(const struct ufd_pgtable *pgt, const uint64_t *t,
 		}
 		if (!level)
 			return -1;
-		if (check_table(pgt, pte_table(pte), level - 1, leaves,
+		if (check_table(pgt, pte_table(pte), pte, level - 1, leaves,
 				tables))
 			return -1;
 	}
+	if (valid != holder_count(holder))
+		return -1;
 	return (any || t == pgt->root) ? 0 : -1;
 }
 
@@ -449,7 +508,8 @@ int pgt_check(const struct ufd_pgtable *pgt)
 
 	if (!pgt->root)
 		return -1;
-	if (check_table(pgt, pgt->root, pgt->levels - 1, leaves, &tables))
+	if (check_table(pgt, pgt->root, pgt->root_count, pgt->levels - 1,
+			leaves, &tables))
 		return -1;
 	for (l = 0; l != PGT_MAX_LEVELS; l++)
 		if (leaves[l] != pgt->nr_leaves[l])

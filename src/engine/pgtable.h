@@ -39,6 +39,7 @@ struct ufd_pgtable {
 	uint64_t pgsize_bitmap;   /* leaf sizes allowed */
 	uint64_t last_iova;       /* highest IOVA the table reaches */
 	uint64_t *root;
+	uint64_t root_count;      /* valid entries of the root (see .c) */
 	uint64_t nr_tables;
 	uint64_t nr_leaves[PGT_MAX_LEVELS]; /* leaves per level: sizes used */
 };

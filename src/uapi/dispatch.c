@@ -132,12 +132,32 @@ long ufd_dispatch_ioctl(struct ufd_ctx *ctx, const struct ufd_caller *caller,
 	if (nr < IOMMUFD_CMD_BASE || nr - IOMMUFD_CMD_BASE >= TABLE_LEN)
 		return vfio_compat_ioctl(ctx, caller, cmd, arg);
 
-	rc = copy_from_caller(caller, &user_size, arg, sizeof(user_size));
-	if (rc)
-		return rc;
 	row = &ioctl_table[nr - IOMMUFD_CMD_BASE];
-	if (!row->execute || row->desc.cmd != cmd)
-		return -ENOTTY;
+	memset(buf, 0, sizeof(buf));
+	/*
+	 * Each copy from the caller is a system call for most sources, so
+	 * read the size and the whole struct at once; only if that faults
+	 * (a short struct at the end of a mapping) read the size alone.
+	 */
+	if (row->execute && row->desc.cmd == cmd &&
+	    !copy_from_caller(caller, buf, arg, row->desc.size)) {
+		memcpy(&user_size, buf, sizeof(user_size));
+	} else {
+		rc = copy_from_caller(caller, &user_size, arg,
+				      sizeof(user_size));
+		if (rc)
+			return rc;
+		if (!row->execute || row->desc.cmd != cmd)
+			return -ENOTTY;
+		if (user_size >= row->desc.size)
+			return -EFAULT; /* the struct itself faulted */
+		memset(buf, 0, sizeof(buf));
+		if (user_size >= row->desc.min_size) {
+			rc = copy_from_caller(caller, buf, arg, user_size);
+			if (rc)
+				return rc;
+		}
+	}
 	if (user_size < row->desc.min_size)
 		return -EINVAL;
 	if (user_size > row->desc.size) {
@@ -145,13 +165,10 @@ long ufd_dispatch_ioctl(struct ufd_ctx *ctx, const struct ufd_caller *caller,
 				  user_size - row->desc.size);
 		if (rc)
 			return rc;
+	} else if (user_size < row->desc.size) {
+		/* What we read past the caller's struct is not its data. */
+		memset(buf + user_size, 0, row->desc.size - user_size);
 	}
-	memset(buf, 0, sizeof(buf));
-	rc = copy_from_caller(caller, buf, arg,
-			      user_size < row->desc.size ? user_size :
-							   row->desc.size);
-	if (rc)
-		return rc;
 
 	ucmd.ctx = ctx;
 	ucmd.caller = caller;
