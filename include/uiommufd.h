@@ -117,6 +117,8 @@ UFD_API int ufd_ctx_open(struct ufd_engine *eng, const struct ufd_cred *cred,
  * destroyed and every pin released before this returns.
  */
 UFD_API void ufd_ctx_close(struct ufd_ctx *ctx);
+/* The engine a context belongs to. */
+UFD_API struct ufd_engine *ufd_ctx_engine(struct ufd_ctx *ctx);
 /* Extra references, for derived fds that keep the context alive. */
 UFD_API void ufd_ctx_get(struct ufd_ctx *ctx);
 UFD_API void ufd_ctx_put(struct ufd_ctx *ctx);

@@ -306,6 +306,11 @@ int ufd_ctx_open(struct ufd_engine *eng, const struct ufd_cred *cred,
 	return 0;
 }
 
+struct ufd_engine *ufd_ctx_engine(struct ufd_ctx *ctx)
+{
+	return ctx->eng;
+}
+
 void ufd_ctx_get(struct ufd_ctx *ctx)
 {
 	eng_lock(ctx->eng);

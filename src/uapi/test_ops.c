@@ -116,8 +116,8 @@ static int op_check_refs(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
 		rc = mem->ops->page_ident(mem, uptr, &ident);
 		if (rc)
 			return rc;
-		rc = ufd_engine_page_pins(ufd_engine_default(), mem, uptr,
-					  &pins);
+		rc = ufd_engine_page_pins(ufd_ctx_engine(ucmd->ctx), mem,
+					  uptr, &pins);
 		if (rc)
 			return rc;
 		if (pins != cmd->check_refs.refs)
@@ -191,8 +191,10 @@ static int op_access_pages(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
 		return -EOPNOTSUPP;
 	if (!length)
 		return -EINVAL;
-	npages = ((iova + length + TEST_PAGE_SIZE - 1) / TEST_PAGE_SIZE) -
-		 iova / TEST_PAGE_SIZE;
+	if (iova + length - 1 < iova)
+		return -EOVERFLOW;
+	npages = ((iova + length - 1) / TEST_PAGE_SIZE) -
+		 iova / TEST_PAGE_SIZE + 1;
 	hosts = calloc(npages, sizeof(*hosts));
 	item = calloc(1, sizeof(*item));
 	if (!hosts || !item) {
