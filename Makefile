@@ -42,6 +42,8 @@ SHIM_SRCS   := $(sort $(wildcard src/shim/*.c))
 SERVER_SRCS := $(sort $(wildcard src/server/*.c))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UAPI_SRCS   := $(sort $(wildcard tests/uapi/test_*.c))
+# Server-mode tests (tests/server/): plain programs run under the launcher.
+SERVER_TEST_SRCS := $(sort $(wildcard tests/server/test_*.c))
 
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(B)/obj/%.o)
 SHIM_OBJS   := $(SHIM_SRCS:%.c=$(B)/obj/%.o)
@@ -50,6 +52,7 @@ SAN_ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(B)/san/%.o)
 
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 UAPI_BINS   := $(UAPI_SRCS:tests/uapi/%.c=$(B)/tests/uapi/%)
+SERVER_TEST_BINS := $(SERVER_TEST_SRCS:tests/server/%.c=$(B)/tests/server/%)
 
 LIB_A       := $(B)/libuiommufd.a
 LIB_SO      := $(B)/libuiommufd.so.$(SOVERSION)
@@ -135,6 +138,12 @@ $(B)/tests/uapi/%.direct: tests/uapi/%.c tests/unit/harness.h $(SHIM_OBJS) $(ENG
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(BASEFLAGS) -O1 -o $@ $< $(SHIM_OBJS) $(ENGINE_OBJS) $(LDLIBS) -ldl
 
+$(B)/tests/server/%: tests/server/%.c tests/server/common.h tests/unit/harness.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(BASEFLAGS) -O1 -o $@ $< $(LDLIBS)
+
+check: $(SERVER_TEST_BINS)
 check: all $(UNIT_BINS) $(UAPI_BINS) $(UAPI_BINS:%=%.direct)
 	$(Q)tests/run-checks.sh $(B)
 

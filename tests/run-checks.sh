@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 #
 # `make check`: runs every unit test (ASan+UBSan builds), every uapi test
-# twice (dispatch linked in, and under the launcher), and the ABI layout
+# three times (dispatch linked in, under the launcher in server mode and
+# in in-process mode), the server-mode tests, and the ABI layout
 # comparison against the kernel's header.  One line per test program, then
 # "N passed, N failed, N skipped".  Exit 0 only if nothing failed.
 set -uo pipefail
@@ -48,7 +49,17 @@ for t in "$B"/tests/uapi/test_*; do
 		run_one "uapi/$(basename "$t") (linked)" "$t.direct"
 	fi
 	run_one "uapi/$(basename "$t") (launcher)" "$B/uiommufd-run" -- "$t"
+	run_one "uapi/$(basename "$t") (launcher, in-process)" \
+		"$B/uiommufd-run" --mode=inprocess -- "$t"
 done
+
+# Server mode (tests/server/): multi-process file semantics, a hostile
+# client, and the launcher's process handling.
+for t in "$B"/tests/server/test_*; do
+	[ -x "$t" ] || continue
+	run_one "server/$(basename "$t")" "$B/uiommufd-run" --mode=server -- "$t"
+done
+run_one "server/lifecycle" tests/server/lifecycle.sh "$B"
 
 if ks=$(tests/upstream/fetch-ksrc.sh 2>"$B/tests/logs/fetch-ksrc.log" | tail -n 1) && [ -n "$ks" ]; then
 	run_one "abi/check-layout" tests/abi/check-layout.sh "$ks"

@@ -66,6 +66,9 @@
 #define MADV_POPULATE_READ 22
 #define MADV_POPULATE_WRITE 23
 #endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
 #ifndef F_GET_SEALS
 #define F_GET_SEALS 1034
 #define F_SEAL_SHRINK 0x0002
@@ -77,24 +80,40 @@
 #define RPAGE UFD_PAGE_SIZE
 #define ALIGN_UP_U64(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 
-/* A daemon mapping of part of a shared file of the process. */
-struct rmap {
-	struct rmap *next;  /* rs->maps */
-	char *base;         /* in the daemon */
-	size_t len;
-	uint64_t file_off;  /* file offset at base */
-	dev_t dev;
-	ino_t ino;
-	unsigned int refs;  /* segments using it */
-	bool writable;      /* mapped PROT_WRITE */
+/*
+ * Host windows.  The engine reaches a pages object's pages at one
+ * contiguous host range (pages.c keeps a single host base per object), so
+ * the host address of a client address must not depend on how the range
+ * was pinned.  Each aligned 64 GiB of client address space that has pins
+ * gets a window: 64 GiB of reserved (PROT_NONE, no memory) daemon address
+ * space, 1 GiB aligned so that any huge page maps at a matching alignment;
+ * client address a is reached at window->hbase + (a - window->cbase).
+ * Pinned shared-file pages are mapped into the window at their place;
+ * unpinned places go back to PROT_NONE.  A window is placed right after
+ * (or before) its neighbour's when one exists, so a range that crosses
+ * windows stays contiguous; where that is impossible, pinning across the
+ * two fails.
+ */
+#define WIN_SHIFT 36
+#define WIN_SIZE (1ULL << WIN_SHIFT)
+#define WIN_ALIGN (1ULL << 30)
+
+struct rwin {
+	struct rwin *next;
+	uint64_t cbase;     /* client address of the start, WIN_SIZE aligned */
+	char *hbase;        /* in the daemon */
 };
 
 /* Pinned client pages [start, last]. */
 struct rseg {
 	struct itree_node node;
 	unsigned int pins;
-	struct rmap *map;   /* NULL: private, reached with process_vm_* */
-	int64_t delta;      /* with map: host = uaddr + delta */
+	bool mapped;        /* the file's pages are mapped in the window */
+	bool writable;      /* ... with PROT_WRITE */
+	uint64_t blk;       /* the file's page size: the mapping granule */
+	dev_t dev;
+	ino_t ino;
+	uint64_t off;       /* file offset of node.start */
 };
 
 struct rsrc {
@@ -105,8 +124,8 @@ struct rsrc {
 	pthread_mutex_t lock;
 	bool dead;          /* lock; sticky */
 	struct itree segs;  /* lock */
-	struct rmap *maps;  /* lock */
-	unsigned long mapped_pages; /* lock; pages of segments with a map */
+	struct rwin *wins;  /* lock */
+	unsigned long mapped_pages; /* lock; pages of mapped segments */
 };
 
 /* One line of /proc/PID/maps. */
@@ -191,10 +210,23 @@ unsigned long ufd_source_remote_mapped_pages(struct ufd_source *src)
 
 /* ---- the process's memory, by address ---------------------------------------- */
 
+/*
+ * The source of the process whose request this thread is serving: it is
+ * blocked in that call, so it is alive (or, killed meanwhile, not yet
+ * reaped, so its pid still names it) and needs no check per copy.
+ */
+static __thread struct ufd_source *current_caller;
+
+void ufd_source_remote_set_caller(struct ufd_source *src)
+{
+	current_caller = src;
+}
+
 static int vm_xfer(struct rsrc *rs, uint64_t uaddr, void *buf, size_t len,
 		   bool write)
 {
-	if (!rs_alive(rs))
+	/* Another process: never touch a pid that may have been reused. */
+	if (&rs->src != current_caller && !rs_alive(rs))
 		return -EFAULT;
 	while (len) {
 		struct iovec local = { .iov_base = buf, .iov_len = len };
@@ -352,6 +384,128 @@ out:
 	return 0;
 }
 
+/* ---- windows ------------------------------------------------------------------- */
+
+static struct rwin *win_find(struct rsrc *rs, uint64_t cbase)
+{
+	struct rwin *w;
+
+	for (w = rs->wins; w; w = w->next)
+		if (w->cbase == cbase)
+			return w;
+	return NULL;
+}
+
+/* Reserve WIN_SIZE of address space, at @want if not NULL (or fail). */
+static char *win_reserve(char *want)
+{
+	const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	uint64_t a, b;
+	char *p;
+
+	if (want) {
+		p = mmap(want, WIN_SIZE, PROT_NONE, flags | MAP_FIXED_NOREPLACE,
+			 -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		if (p != want) { /* a kernel that ignores the flag */
+			munmap(p, WIN_SIZE);
+			return NULL;
+		}
+		return p;
+	}
+	p = mmap(NULL, WIN_SIZE + WIN_ALIGN, PROT_NONE, flags, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	a = ALIGN_UP_U64((uint64_t)(uintptr_t)p, WIN_ALIGN);
+	b = (uint64_t)(uintptr_t)p + WIN_SIZE + WIN_ALIGN;
+	if (a > (uint64_t)(uintptr_t)p)
+		munmap(p, a - (uint64_t)(uintptr_t)p);
+	if (b > a + WIN_SIZE)
+		munmap((char *)(uintptr_t)(a + WIN_SIZE), b - (a + WIN_SIZE));
+	return (char *)(uintptr_t)a;
+}
+
+/* The window of client address @a, made if needed.  rs->lock held. */
+static struct rwin *win_get(struct rsrc *rs, uint64_t a)
+{
+	uint64_t cbase = ALIGN_DOWN_U64(a, WIN_SIZE);
+	struct rwin *w = win_find(rs, cbase), *nb;
+	char *h = NULL;
+
+	if (w)
+		return w;
+	w = ufd_zalloc(sizeof(*w));
+	if (!w)
+		return NULL;
+	/* Next to a neighbour, so that ranges across the two stay whole. */
+	nb = cbase ? win_find(rs, cbase - WIN_SIZE) : NULL;
+	if (nb)
+		h = win_reserve(nb->hbase + WIN_SIZE);
+	nb = cbase + WIN_SIZE ? win_find(rs, cbase + WIN_SIZE) : NULL;
+	if (!h && nb && (uint64_t)(uintptr_t)nb->hbase >= WIN_SIZE)
+		h = win_reserve(nb->hbase - WIN_SIZE);
+	if (!h)
+		h = win_reserve(NULL);
+	if (!h) {
+		free(w);
+		return NULL;
+	}
+	w->cbase = cbase;
+	w->hbase = h;
+	w->next = rs->wins;
+	rs->wins = w;
+	return w;
+}
+
+static char *win_host(const struct rwin *w, uint64_t a)
+{
+	return w->hbase + (a - w->cbase);
+}
+
+/*
+ * Make sure [start, last] has windows that are contiguous in the daemon;
+ * *host gets where start is reached.  rs->lock held.
+ */
+static int win_span(struct rsrc *rs, uint64_t start, uint64_t last,
+		    char **host)
+{
+	struct rwin *w = win_get(rs, start), *next;
+	uint64_t c;
+
+	if (!w)
+		return -ENOMEM;
+	*host = win_host(w, start);
+	for (c = w->cbase + WIN_SIZE; c && c <= last; c += WIN_SIZE) {
+		next = win_get(rs, c);
+		if (!next)
+			return -ENOMEM;
+		if (next->hbase != w->hbase + WIN_SIZE)
+			return -EFAULT; /* cannot be made contiguous */
+		w = next;
+	}
+	return 0;
+}
+
+/* Give [a, a + len) of client addresses back to the reservation. */
+static void win_clear(struct rsrc *rs, uint64_t a, uint64_t len)
+{
+	while (len) {
+		struct rwin *w = win_find(rs, ALIGN_DOWN_U64(a, WIN_SIZE));
+		uint64_t n = w ? w->cbase + WIN_SIZE - a : len;
+
+		if (n > len)
+			n = len;
+		if (w)
+			mmap(win_host(w, a), n, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+				     MAP_FIXED,
+			     -1, 0);
+		a += n;
+		len -= n;
+	}
+}
+
 /* ---- daemon mappings of shared files ------------------------------------------- */
 
 /*
@@ -399,127 +553,123 @@ static int grab_file(struct rsrc *rs, const struct rvma *v)
 	return fd;
 }
 
-/* A mapping of ours that covers file bytes [off0, off1) of @v's file. */
-static struct rmap *find_map(struct rsrc *rs, const struct rvma *v,
-			     uint64_t off0, uint64_t off1, bool writable)
+/* The outward-aligned client range a segment's mapping occupies. */
+static void seg_map_range(const struct rseg *s, uint64_t *a, uint64_t *b)
 {
-	struct rmap *m;
-
-	for (m = rs->maps; m; m = m->next)
-		if (m->dev == v->dev && m->ino == v->ino &&
-		    m->file_off <= off0 && off1 <= m->file_off + m->len &&
-		    (m->writable || !writable))
-			return m;
-	return NULL;
-}
-
-static void map_put(struct rsrc *rs, struct rmap *m)
-{
-	struct rmap **p;
-
-	if (--m->refs)
-		return;
-	for (p = &rs->maps; *p; p = &(*p)->next) {
-		if (*p == m) {
-			*p = m->next;
-			break;
-		}
-	}
-	munmap(m->base, m->len);
-	free(m);
+	*a = ALIGN_DOWN_U64(s->node.start, s->blk);
+	*b = ALIGN_UP_U64(s->node.last + 1, s->blk);
 }
 
 /*
- * Map client pages [p0, p1] (inside @v, a shared file mapping) into the
- * daemon and make them resident.  On success *mapp has a new reference
- * and *delta the host - client offset.  -ENOENT: the file cannot be used
- * (not ours to take, not sealed, too short, wrong mode): fall back to
- * private handling.  -EFAULT: the pages cannot be made resident.
+ * Map the file pages behind client pages [p0, p1] (inside @v, a shared
+ * file mapping) at their place in the window and make them resident.
+ * Fills the mapping fields of @s.  -ENOENT: the file cannot be used (not
+ * ours to take, not sealed against shrinking, too short, wrong mode):
+ * fall back to private handling.  -EFAULT: not resident.  rs->lock held.
  */
 static int map_piece(struct rsrc *rs, const struct rvma *v, uint64_t p0,
-		     uint64_t p1, bool writable, struct rmap **mapp,
-		     int64_t *delta)
+		     uint64_t p1, bool writable, struct rseg *s)
 {
-	uint64_t off0 = v->off + (p0 - v->start), off1 = off0 + (p1 - p0 + 1);
-	uint64_t blk, m0, m1;
-	struct rmap *m;
+	uint64_t blk, a, b, foff;
 	struct stat st;
 	bool can_write;
-	void *base;
-	int fd, seals, advice;
+	char *host;
+	void *p;
+	int fd, seals, advice, rc = -ENOENT;
 
-	m = find_map(rs, v, off0, off1, writable);
-	if (m) {
-		m->refs++;
-		goto found;
-	}
 	fd = grab_file(rs, v);
 	if (fd < 0)
 		return -ENOENT;
 	seals = fcntl(fd, F_GET_SEALS);
-	if (fstat(fd, &st) || seals < 0 || !(seals & F_SEAL_SHRINK) ||
-	    (uint64_t)st.st_size < off1)
-		goto err_close;
+	if (fstat(fd, &st) || seals < 0 || !(seals & F_SEAL_SHRINK))
+		goto out;
 	can_write = v->w && (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR;
 	if (writable && !can_write)
-		goto err_close;
+		goto out;
 	blk = st.st_blksize >= (blksize_t)RPAGE &&
-			      !(st.st_blksize & (st.st_blksize - 1)) ?
+			      !(st.st_blksize & (st.st_blksize - 1)) &&
+			      (uint64_t)st.st_blksize <= WIN_ALIGN ?
 		      (uint64_t)st.st_blksize :
 		      RPAGE;
-	m0 = ALIGN_DOWN_U64(off0, blk);
-	m1 = ALIGN_UP_U64(off1, blk);
-	m = ufd_zalloc(sizeof(*m));
-	if (!m)
-		goto err_close;
-	base = mmap(NULL, m1 - m0, PROT_READ | (can_write ? PROT_WRITE : 0),
-		    MAP_SHARED, fd, (off_t)m0);
-	close(fd);
-	if (base == MAP_FAILED) {
-		free(m);
-		return -ENOENT;
+	a = ALIGN_DOWN_U64(p0, blk);
+	b = ALIGN_UP_U64(p1 + 1, blk);
+	if (a < v->start || b > v->end || (v->off + (a - v->start)) % blk)
+		goto out;
+	foff = v->off + (a - v->start);
+	if ((uint64_t)st.st_size < foff + (b - a))
+		goto out;
+	if (win_span(rs, a, b - 1, &host)) {
+		rc = -EFAULT;
+		goto out;
 	}
-	m->base = base;
-	m->len = m1 - m0;
-	m->file_off = m0;
-	m->dev = v->dev;
-	m->ino = v->ino;
-	m->refs = 1;
-	m->writable = can_write;
-	m->next = rs->maps;
-	rs->maps = m;
-found:
+	p = mmap(host, b - a, PROT_READ | (can_write ? PROT_WRITE : 0),
+		 MAP_SHARED | MAP_FIXED, fd, (off_t)foff);
+	if (p == MAP_FAILED) {
+		win_clear(rs, a, b - a);
+		goto out;
+	}
 	advice = writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
-	if (madvise(m->base + (off0 - m->file_off), off1 - off0, advice) &&
-	    errno != EINVAL) {
-		map_put(rs, m);
-		return -EFAULT;
+	if (madvise(host + (p0 - a), p1 - p0 + 1, advice) && errno != EINVAL) {
+		win_clear(rs, a, b - a);
+		rc = -EFAULT;
+		goto out;
 	}
-	*mapp = m;
-	*delta = (int64_t)((uint64_t)(uintptr_t)(m->base + (off0 - m->file_off)) -
-			   p0);
-	return 0;
-
-err_close:
+	s->mapped = true;
+	s->writable = can_write;
+	s->blk = blk;
+	s->dev = v->dev;
+	s->ino = v->ino;
+	s->off = v->off + (p0 - v->start);
+	rc = 0;
+out:
 	close(fd);
-	return -ENOENT;
+	return rc;
 }
 
 /* ---- segments --------------------------------------------------------------------- */
 
+/*
+ * Unmap what a mapped segment that is going away occupies, except the
+ * granules (huge pages) another mapped segment still uses.  @s is not in
+ * the tree any more.  rs->lock held.
+ */
+static void seg_unmap(struct rsrc *rs, struct rseg *s)
+{
+	uint64_t a, b, lo, hi;
+	struct itree_node *n;
+
+	seg_map_range(s, &a, &b);
+	lo = a;
+	hi = b;
+	itree_for_each(n, &rs->segs, a, b - 1) {
+		struct rseg *o = seg_of(n);
+
+		if (!o->mapped)
+			continue;
+		/* Only the edge granules can be shared. */
+		if (o->node.start < s->node.start)
+			lo = ALIGN_UP_U64(s->node.start, s->blk);
+		else
+			hi = ALIGN_DOWN_U64(s->node.last + 1, s->blk);
+	}
+	if (hi > lo)
+		win_clear(rs, lo, hi - lo);
+}
+
 static void seg_drop(struct rsrc *rs, struct rseg *s)
 {
 	itree_remove(&rs->segs, &s->node);
-	if (s->map) {
+	if (s->mapped) {
 		rs->mapped_pages -= (s->node.last - s->node.start + 1) / RPAGE;
-		map_put(rs, s->map);
+		seg_unmap(rs, s);
 	}
 	free(s);
 }
 
 /*
  * Make a segment boundary at @at (the first byte of a page): a segment
- * that straddles it becomes two.  Uses *spare if a node is needed.
+ * that straddles it becomes two.  Uses *spare if a node is needed;
+ * without one the segment stays whole.
  */
 static void seg_split(struct rsrc *rs, uint64_t at, struct rseg **spare)
 {
@@ -538,8 +688,7 @@ static void seg_split(struct rsrc *rs, uint64_t at, struct rseg **spare)
 	itree_remove(&rs->segs, &s->node);
 	s->node.last = at - 1;
 	t->node.start = at;
-	if (s->map)
-		s->map->refs++;
+	t->off = s->off + (at - s->node.start);
 	itree_insert(&rs->segs, &s->node);
 	itree_insert(&rs->segs, &t->node);
 }
@@ -588,19 +737,17 @@ static int pin_hole(struct rsrc *rs, const struct rvma *vmas, size_t nvmas,
 		s->node.start = p0;
 		s->node.last = p1;
 		s->pins = 1;
+		s->blk = RPAGE;
 		rc = -ENOENT;
 		if (v->shared && v->ino)
-			rc = map_piece(rs, v, p0, p1, writable, &s->map,
-				       &s->delta);
-		if (rc == -ENOENT) {
-			s->map = NULL;
+			rc = map_piece(rs, v, p0, p1, writable, s);
+		if (rc == -ENOENT)
 			rc = vm_touch(rs, p0, p1 - p0 + 1);
-		}
 		if (!rc)
 			rc = seg_list_add(l, s);
 		if (rc) {
-			if (s->map)
-				map_put(rs, s->map);
+			if (s->mapped)
+				seg_unmap(rs, s);
 			free(s);
 			return rc;
 		}
@@ -618,8 +765,8 @@ static int remote_pin(struct ufd_source *src, uint64_t uaddr, size_t len,
 	struct rvma *vmas = NULL;
 	struct itree_span sp;
 	struct itree_node *n;
-	uint64_t last, host_delta = 0;
-	bool contiguous = true, first = true;
+	char *h = NULL;
+	uint64_t last;
 	size_t nvmas, i;
 	int rc;
 
@@ -644,7 +791,10 @@ static int remote_pin(struct ufd_source *src, uint64_t uaddr, size_t len,
 		rc = -EFAULT;
 		goto out_unlock;
 	}
-	/* Phase 1, may fail: boundaries, and the holes made into segments. */
+	/* Phase 1, may fail: windows, boundaries, holes made segments. */
+	rc = win_span(rs, uaddr, last, &h);
+	if (rc)
+		goto out_unlock;
 	seg_split(rs, uaddr, &spare[0]);
 	seg_split(rs, last + 1, &spare[1]);
 	for (itree_span_first(&sp, trees, 1, uaddr, last); !sp.done;
@@ -657,8 +807,8 @@ static int remote_pin(struct ufd_source *src, uint64_t uaddr, size_t len,
 	}
 	if (rc) {
 		for (i = 0; i < l.n; i++) {
-			if (l.v[i]->map)
-				map_put(rs, l.v[i]->map);
+			if (l.v[i]->mapped)
+				seg_unmap(rs, l.v[i]);
 			free(l.v[i]);
 		}
 		goto out_unlock;
@@ -668,21 +818,11 @@ static int remote_pin(struct ufd_source *src, uint64_t uaddr, size_t len,
 		seg_of(n)->pins++;
 	for (i = 0; i < l.n; i++) {
 		itree_insert(&rs->segs, &l.v[i]->node);
-		if (l.v[i]->map)
+		if (l.v[i]->mapped)
 			rs->mapped_pages += (l.v[i]->node.last -
 					     l.v[i]->node.start + 1) / RPAGE;
 	}
-	/* A host pointer if the whole range is one run of one mapping. */
-	itree_for_each(n, &rs->segs, uaddr, last) {
-		struct rseg *s = seg_of(n);
-
-		if (!s->map || (!first && (uint64_t)s->delta != host_delta))
-			contiguous = false;
-		host_delta = (uint64_t)s->delta;
-		first = false;
-	}
-	if (contiguous && !first)
-		*host = (void *)(uintptr_t)(uaddr + host_delta);
+	*host = h;
 out_unlock:
 	pthread_mutex_unlock(&rs->lock);
 out:
@@ -691,6 +831,28 @@ out:
 	free(spare[1]);
 	free(vmas);
 	return rc;
+}
+
+/* Pinned shared pages are mapped in the window; private ones are not. */
+static bool remote_host_direct(struct ufd_source *src, uint64_t uaddr,
+			       size_t len)
+{
+	struct rsrc *rs = to_rsrc(src);
+	struct itree_node *n;
+	bool direct = true;
+	uint64_t last;
+
+	if (!len || __builtin_add_overflow(uaddr, len - 1, &last))
+		return false;
+	pthread_mutex_lock(&rs->lock);
+	itree_for_each(n, &rs->segs, uaddr, last) {
+		if (!seg_of(n)->mapped) {
+			direct = false;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&rs->lock);
+	return direct;
 }
 
 static void remote_unpin(struct ufd_source *src, uint64_t uaddr, size_t len,
@@ -744,25 +906,30 @@ static int remote_xfer(struct rsrc *rs, uint64_t uaddr, void *buf,
 		return -EFAULT;
 	while (len) {
 		struct rseg *s;
+		struct rwin *w;
 		size_t chunk = len;
 
 		pthread_mutex_lock(&rs->lock);
 		s = seg_of(itree_iter_first(&rs->segs, uaddr, last));
-		if (s && s->node.start <= uaddr && s->map &&
-		    (!write || s->map->writable)) {
+		w = s && s->node.start <= uaddr && s->mapped &&
+				    (!write || s->writable) ?
+			    win_find(rs, ALIGN_DOWN_U64(uaddr, WIN_SIZE)) :
+			    NULL;
+		if (w) {
 			uint64_t end = s->node.last - uaddr + 1;
-			char *host = (char *)(uintptr_t)(uaddr +
-							 (uint64_t)s->delta);
+			uint64_t wend = w->cbase + WIN_SIZE - uaddr;
 
+			if (wend && wend < end)
+				end = wend;
 			if (end < chunk)
 				chunk = (size_t)end;
 			if (write)
-				memcpy(host, buf, chunk);
+				memcpy(win_host(w, uaddr), buf, chunk);
 			else
-				memcpy(buf, host, chunk);
+				memcpy(buf, win_host(w, uaddr), chunk);
 			pthread_mutex_unlock(&rs->lock);
 		} else {
-			/* Up to the next segment that has a mapping. */
+			/* Up to where a mapped segment may start. */
 			if (s && s->node.start > uaddr &&
 			    s->node.start - uaddr < chunk)
 				chunk = (size_t)(s->node.start - uaddr);
@@ -865,33 +1032,32 @@ static int remote_host_ident(struct ufd_source *src, const void *host,
 {
 	struct rsrc *rs = to_rsrc(src);
 	const char *h = host;
-	struct rmap *m;
-	uint64_t off = 0, pfn;
-	dev_t dev = 0;
-	ino_t ino = 0;
-	bool mine = false;
+	uint64_t caddr = (uintptr_t)host, pfn;
+	struct rseg *s;
+	struct rwin *w;
+	bool mapped = false;
 
 	pthread_mutex_lock(&rs->lock);
-	for (m = rs->maps; m; m = m->next) {
-		if (h >= m->base && h < m->base + m->len) {
-			mine = true;
-			dev = m->dev;
-			ino = m->ino;
-			off = m->file_off + (uint64_t)(h - m->base);
+	for (w = rs->wins; w; w = w->next) {
+		if (h >= w->hbase && h < w->hbase + WIN_SIZE) {
+			caddr = w->cbase + (uint64_t)(h - w->hbase);
 			break;
 		}
 	}
-	if (mine) {
+	s = w ? seg_of(itree_iter_first(&rs->segs, caddr, caddr)) : NULL;
+	if (s && s->mapped) {
 		/* The mapping stays while we look: we hold the lock. */
+		mapped = true;
 		pfn = self_pfn(host);
 		*ident = pfn ? pfn << UFD_PAGE_SHIFT | 1 :
-			       file_ident(dev, ino, off);
+			       file_ident(s->dev, s->ino,
+					  s->off + (caddr - s->node.start));
 	}
 	pthread_mutex_unlock(&rs->lock);
-	if (mine)
+	if (mapped)
 		return 0;
-	/* Not a mapping of ours: an address of the process. */
-	return remote_page_ident(src, (uintptr_t)host, ident);
+	/* Not mapped here (private memory): the process's page. */
+	return remote_page_ident(src, caddr, ident);
 }
 
 /* ---- life -------------------------------------------------------------------------------- */
@@ -902,14 +1068,16 @@ static void remote_release(struct ufd_source *src)
 	struct itree_node *n;
 
 	/* Every pages object unpins before it drops its source reference. */
-	while ((n = itree_iter_first(&rs->segs, 0, UINT64_MAX)))
-		seg_drop(rs, seg_of(n));
-	while (rs->maps) {
-		struct rmap *m = rs->maps;
+	while ((n = itree_iter_first(&rs->segs, 0, UINT64_MAX))) {
+		itree_remove(&rs->segs, n);
+		free(seg_of(n));
+	}
+	while (rs->wins) {
+		struct rwin *w = rs->wins;
 
-		rs->maps = m->next;
-		munmap(m->base, m->len);
-		free(m);
+		rs->wins = w->next;
+		munmap(w->hbase, WIN_SIZE);
+		free(w);
 	}
 	if (rs->pagemap_fd >= 0)
 		close(rs->pagemap_fd);
@@ -925,6 +1093,7 @@ static const struct ufd_source_ops remote_ops = {
 	.unpin = remote_unpin,
 	.page_ident = remote_page_ident,
 	.host_ident = remote_host_ident,
+	.host_direct = remote_host_direct,
 	.release = remote_release,
 };
 

@@ -38,11 +38,15 @@
  *    dies mid-call makes its calls fail with -EFAULT and its channel end.
  *    Clients must run as the daemon's uid (or root).
  *
- * Locking: d->lock guards the file table and the process table (leaf
- * lock; never held across engine calls or I/O with a client).
+ * Locking: d->lock guards the file table, each file's refs and the
+ * process table (leaf lock: never held across engine calls or blocking
+ * I/O with a client; a fault queue's doorbell is rung under it, with a
+ * non-blocking send, from inside the engine lock).  A file is released
+ * when it has left the table and its last lookup is done, like the
+ * kernel's fput() after an ioctl in flight.
  * d->release_lock serialises hangup processing and is taken with no other
  * lock held; releases call the engine.  Order: release_lock, engine lock,
- * d->lock.
+ * d->lock (fault notifications come with the engine lock held).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +67,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/iommufd.h>
 
 #include "server/daemon.h"
@@ -81,8 +86,6 @@
 #define SRV_MAX_CHANNELS 4096
 #define SRV_CALLBACK_TIMEOUT_MS 10000
 #define SRV_BUCKETS 256
-/* VFIO_IOMMU_MAP_DMA: _IO(';', 100 + 13) */
-#define SRV_VFIO_MAP_DMA_NR 113
 
 /* A file the daemon made: a socketpair standing for an engine object. */
 struct srv_file {
@@ -94,6 +97,8 @@ struct srv_file {
 	int dfd;                /* the daemon's end */
 	dev_t cdev;             /* the client's end */
 	ino_t cino;
+	unsigned int refs;      /* d->lock: the table's, and calls' lookups */
+	bool destroy_obj;       /* d->lock: release destroys the object too */
 };
 
 /* One client address space. */
@@ -104,8 +109,6 @@ struct srv_proc {
 	uint64_t nonce;
 	int pidfd;
 	struct ufd_source *src; /* one reference */
-	struct ufd_cred cred;   /* last computed */
-	bool cred_valid;
 };
 
 struct ufd_daemon {
@@ -125,6 +128,9 @@ struct ufd_daemon {
 	bool stopping;
 };
 
+/* The one daemon of this process, for fault queue notifications. */
+static struct ufd_daemon *the_daemon;
+
 /* A channel: one client connection and the thread that serves it. */
 struct srv_chan {
 	struct ufd_daemon *d;
@@ -143,6 +149,13 @@ struct srv_call {
 	struct srv_proc *proc;
 	struct srv_made made[4];
 	unsigned int nr_made;
+	/*
+	 * Files the argument named (resolve_fd), held until the call returns,
+	 * as the kernel's fget holds them: the object stays alive even if
+	 * its fd is closed, or its process dies, meanwhile.
+	 */
+	struct srv_file *held[4];
+	unsigned int nr_held;
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -297,7 +310,6 @@ static struct srv_file *file_unlink_key_locked(struct ufd_daemon *d,
 static void file_release(struct ufd_daemon *d, struct srv_file *f,
 			 bool destroy_obj)
 {
-	close(f->dfd);
 	switch (f->kind) {
 	case UFD_FD_IOMMUFD:
 		srv_dbg(d, "release context (file %llu)",
@@ -312,11 +324,61 @@ static void file_release(struct ufd_daemon *d, struct srv_file *f,
 		ufd_ctx_put(f->ctx);
 		break;
 	case UFD_FD_FAULT:
-		/* Issue 4: tell the fault queue that its fd is gone. */
+		srv_dbg(d, "release fault queue %u (file %llu)", f->obj_id,
+			(unsigned long long)f->key);
+		/* No more doorbells; then the queue may be destroyed. */
+		ufd_fault_set_notify(f->ctx, f->obj_id, NULL, NULL);
+		if (destroy_obj)
+			ufd_fault_release_fd(f->ctx, f->obj_id);
 		ufd_ctx_put(f->ctx);
 		break;
 	}
+	close(f->dfd);
 	free(f);
+}
+
+/*
+ * Drop a reference; the last one (after the file left the table) releases
+ * it.  No lock held.
+ */
+static void file_put(struct ufd_daemon *d, struct srv_file *f)
+{
+	bool last, destroy;
+
+	pthread_mutex_lock(&d->lock);
+	last = !--f->refs;
+	destroy = f->destroy_obj;
+	pthread_mutex_unlock(&d->lock);
+	if (last)
+		file_release(d, f, destroy);
+}
+
+/*
+ * Ring the doorbell of fault queue file @key: one byte into our end, so
+ * poll() on the client's end shows POLLIN.  Takes d->lock: the file cannot
+ * be released (its dfd closed) meanwhile.
+ */
+static void file_ring(struct ufd_daemon *d, uint64_t key)
+{
+	static const char bell = 1;
+	struct srv_file *f = NULL;
+	unsigned int b;
+
+	pthread_mutex_lock(&d->lock);
+	for (b = 0; b < SRV_BUCKETS && !f; b++)
+		for (f = d->files[b]; f; f = f->next)
+			if (f->key == key)
+				break;
+	if (f)
+		send(f->dfd, &bell, sizeof(bell), MSG_DONTWAIT | MSG_NOSIGNAL);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* The fault queue's notification (engine lock held): ring when pending. */
+static void fault_notify(void *arg, bool pending)
+{
+	if (pending && the_daemon)
+		file_ring(the_daemon, (uint64_t)(uintptr_t)arg);
 }
 
 /* Read and drop whatever a client wrote into its end of a file. */
@@ -357,7 +419,7 @@ static void drain_hangups(struct ufd_daemon *d)
 				f = file_unlink_key_locked(d, ev[i].data.u64);
 				pthread_mutex_unlock(&d->lock);
 				if (f)
-					file_release(d, f, true);
+					file_put(d, f); /* the table's */
 				continue;
 			}
 			/* Data in a file's socket: garbage, drop it. */
@@ -388,13 +450,13 @@ static void *release_main(void *arg)
 }
 
 /*
- * The file the sender's fd @fd refers to: a new reference on its context
- * in *@ctx, and its kind and object.  -EBADF: no such fd; -ENOTTY: not a
- * file of ours; other -errno: cannot look (no permission).
+ * The file the sender's fd @fd refers to, with a reference (file_put()):
+ * its context, kind and object stay valid until then.  -EBADF: no such fd;
+ * -ENOTTY: not a file of ours; other -errno: cannot look (no permission).
+ * No engine call here: d->lock is taken inside the engine lock (doorbells).
  */
 static int file_lookup(struct ufd_daemon *d, struct srv_proc *p, int fd,
-		       struct ufd_ctx **ctx, enum ufd_fd_kind *kind,
-		       uint32_t *obj_id)
+		       struct srv_file **out)
 {
 	struct srv_file *f;
 	struct stat st;
@@ -413,10 +475,8 @@ static int file_lookup(struct ufd_daemon *d, struct srv_proc *p, int fd,
 	pthread_mutex_lock(&d->lock);
 	for (f = d->files[file_bucket(st.st_dev, st.st_ino)]; f; f = f->next) {
 		if (f->cino == st.st_ino && f->cdev == st.st_dev) {
-			ufd_ctx_get(f->ctx);
-			*ctx = f->ctx;
-			*kind = f->kind;
-			*obj_id = f->obj_id;
+			f->refs++;
+			*out = f;
 			rc = 0;
 			break;
 		}
@@ -498,22 +558,33 @@ static int file_make(struct srv_call *call, enum ufd_fd_kind kind,
 	f->dfd = sv[0];
 	f->cdev = st.st_dev;
 	f->cino = st.st_ino;
+	f->refs = 1; /* the table's */
+	f->destroy_obj = true;
 	pthread_mutex_lock(&d->lock);
 	f->key = ++d->next_key;
+	pthread_mutex_unlock(&d->lock);
+	/*
+	 * Watched before it is published: a hangup reported meanwhile stays
+	 * reported (level-triggered) until the file is in the table.
+	 */
 	ev.data.u64 = f->key;
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, f->dfd, &ev)) {
 		rc = -errno;
-		pthread_mutex_unlock(&d->lock);
 		/* The client has the fd: ask it to close it again. */
 		msg_init(&m, UFD_MSG_CLOSE_FD);
 		m.fd = a.fd;
 		msg_send(call->ch->fd, &m, -1);
 		goto err_close;
 	}
+	pthread_mutex_lock(&d->lock);
 	f->next = d->files[file_bucket(f->cdev, f->cino)];
 	d->files[file_bucket(f->cdev, f->cino)] = f;
 	d->nr_files++;
 	pthread_mutex_unlock(&d->lock);
+	/* Doorbells from now on (and at once, if faults are queued). */
+	if (kind == UFD_FD_FAULT)
+		ufd_fault_set_notify(ctx, obj_id, fault_notify,
+				     (void *)(uintptr_t)f->key);
 	*keyp = f->key;
 	srv_dbg(d, "pid %d: fd %d = %s file %llu", (int)call->proc->pid, a.fd,
 		kind == UFD_FD_IOMMUFD ? "context" :
@@ -575,7 +646,8 @@ static struct srv_proc *proc_get(struct ufd_daemon *d, pid_t pid,
 	for (p = d->procs; p; p = p->next) {
 		if (p->pid != pid)
 			continue;
-		if (p->nonce == nonce && ufd_source_remote_alive(p->src)) {
+		/* The nonce is random per image: a match is this process. */
+		if (p->nonce == nonce) {
 			p->refs++;
 			pthread_mutex_unlock(&d->lock);
 			return p;
@@ -625,41 +697,35 @@ static struct srv_proc *proc_get(struct ufd_daemon *d, pid_t pid,
 }
 
 /*
- * The caller's credentials, as the kernel would read them off the task:
- * uid, effective capabilities, RLIMIT_MEMLOCK; plus the launcher's grants.
+ * The caller's credentials, as the kernel reads them off the task at each
+ * call: uid (the kernel-checked one of the message), effective
+ * capabilities (capget), RLIMIT_MEMLOCK (prlimit); plus the launcher's
+ * grants.  Two cheap syscalls, so it is done for every request.
  */
 static void proc_cred(struct ufd_daemon *d, struct srv_proc *p,
 		      const struct ucred *uc, struct ufd_cred *out)
 {
-	unsigned long long capeff = 0;
-	unsigned int ruid, euid;
-	char path[64], line[256];
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+		.pid = p->pid,
+	};
+	struct __user_cap_data_struct caps[2];
+	uint32_t eff = 0;
 	struct rlimit rl;
-	FILE *f;
 
 	memset(out, 0, sizeof(*out));
 	out->pid = uc->pid;
 	out->uid = uc->uid;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)p->pid);
-	f = fopen(path, "re");
-	if (f) {
-		while (fgets(line, sizeof(line), f)) {
-			if (sscanf(line, "Uid: %u %u", &ruid, &euid) == 2)
-				out->uid = euid;
-			else if (sscanf(line, "CapEff: %llx", &capeff) == 1)
-				break;
-		}
-		fclose(f);
-	}
-	out->cap_sys_resource = (capeff >> 24) & 1 || d->cfg.cap_sys_resource;
-	out->cap_ipc_lock = (capeff >> 14) & 1 || d->cfg.cap_ipc_lock;
+	if (!syscall(SYS_capget, &hdr, caps))
+		eff = caps[0].effective;
+	out->cap_sys_resource = (eff >> CAP_SYS_RESOURCE) & 1 ||
+				d->cfg.cap_sys_resource;
+	out->cap_ipc_lock = (eff >> CAP_IPC_LOCK) & 1 || d->cfg.cap_ipc_lock;
 	if (prlimit(p->pid, RLIMIT_MEMLOCK, NULL, &rl) ||
 	    rl.rlim_cur == RLIM_INFINITY)
 		out->memlock_limit = UINT64_MAX;
 	else
 		out->memlock_limit = rl.rlim_cur;
-	p->cred = *out;
-	p->cred_valid = true;
 }
 
 /* ---- the caller, as the dispatch layer sees it ------------------------------------ */
@@ -702,10 +768,12 @@ static void srv_unmake_fd(const struct ufd_caller *caller, int fd)
 	pthread_mutex_lock(&d->release_lock);
 	pthread_mutex_lock(&d->lock);
 	f = file_unlink_key_locked(d, call->made[i].key);
-	pthread_mutex_unlock(&d->lock);
 	/* The dispatch layer destroys the object itself. */
 	if (f)
-		file_release(d, f, false);
+		f->destroy_obj = false;
+	pthread_mutex_unlock(&d->lock);
+	if (f)
+		file_put(d, f);
 	pthread_mutex_unlock(&d->release_lock);
 	call->made[i] = call->made[--call->nr_made];
 	msg_init(&m, UFD_MSG_CLOSE_FD);
@@ -718,21 +786,22 @@ static int srv_resolve_fd(const struct ufd_caller *caller,
 			  uint32_t *obj_id)
 {
 	struct srv_call *call = caller->priv;
-	enum ufd_fd_kind k;
-	struct ufd_ctx *c;
-	uint32_t id;
+	struct srv_file *f;
 	int rc;
 
-	rc = file_lookup(call->ch->d, call->proc, fd, &c, &k, &id);
+	rc = file_lookup(call->ch->d, call->proc, fd, &f);
 	if (rc)
 		return -EBADF;
-	if (k != kind)
+	if (f->kind != kind)
 		rc = -EBADF;
-	else if (c != ctx)
+	else if (f->ctx != ctx)
 		rc = -ENOENT;
 	else
-		*obj_id = id;
-	ufd_ctx_put(c);
+		*obj_id = f->obj_id;
+	if (!rc && call->nr_held < sizeof(call->held) / sizeof(call->held[0]))
+		call->held[call->nr_held++] = f;
+	else
+		file_put(call->ch->d, f);
 	return rc;
 }
 
@@ -764,45 +833,67 @@ static long do_open(struct srv_call *call, const struct ufd_msg *req,
 	return fd;
 }
 
-/* Commands that read the caller's credentials: refresh them first. */
-static bool cmd_needs_cred(uint64_t cmd)
-{
-	unsigned int nr = _IOC_NR(cmd);
-
-	return nr == IOMMUFD_CMD_OPTION || nr == IOMMUFD_CMD_IOAS_MAP ||
-	       nr == IOMMUFD_CMD_IOAS_COPY || nr == SRV_VFIO_MAP_DMA_NR;
-}
-
 static long do_ioctl(struct srv_call *call, const struct ufd_msg *req,
 		     const struct ucred *uc)
 {
 	struct ufd_daemon *d = call->ch->d;
 	struct srv_proc *p = call->proc;
 	struct ufd_caller caller;
-	enum ufd_fd_kind kind;
-	struct ufd_ctx *ctx;
-	uint32_t obj_id;
+	struct srv_file *f;
 	long ret;
 
-	ret = file_lookup(d, p, req->fd, &ctx, &kind, &obj_id);
+	ret = file_lookup(d, p, req->fd, &f);
 	if (ret)
 		return ret;
-	if (kind != UFD_FD_IOMMUFD) {
+	if (f->kind != UFD_FD_IOMMUFD) {
 		/* Access and fault fds have no ioctls. */
-		ufd_ctx_put(ctx);
+		file_put(d, f);
 		return -ENOTTY;
 	}
-	if (!p->cred_valid || cmd_needs_cred(req->cmd))
-		proc_cred(d, p, uc, &caller.cred);
-	else
-		caller.cred = p->cred;
+	proc_cred(d, p, uc, &caller.cred);
 	caller.ops = &srv_caller_ops;
 	caller.mem = p->src;
 	caller.priv = call;
 	/* The kernel's ioctl() takes its command as an unsigned int. */
-	ret = ufd_dispatch_ioctl(ctx, &caller, (unsigned int)req->cmd,
+	ret = ufd_dispatch_ioctl(f->ctx, &caller, (unsigned int)req->cmd,
 				 req->arg);
-	ufd_ctx_put(ctx);
+	file_put(d, f);
+	return ret;
+}
+
+/* read() or write() on a fault queue's fd. */
+static long do_fault_rw(struct srv_call *call, const struct ufd_msg *req,
+			const struct ucred *uc)
+{
+	struct ufd_daemon *d = call->ch->d;
+	struct srv_proc *p = call->proc;
+	struct ufd_caller caller;
+	struct srv_file *f;
+	long ret;
+
+	ret = file_lookup(d, p, req->fd, &f);
+	if (ret)
+		return ret == -ENOTTY ? -EINVAL : ret;
+	if (f->kind != UFD_FD_FAULT) {
+		/* The kernel's other iommufd files have no read or write. */
+		file_put(d, f);
+		return -EINVAL;
+	}
+	proc_cred(d, p, uc, &caller.cred);
+	caller.ops = &srv_caller_ops;
+	caller.mem = p->src;
+	caller.priv = call;
+	if (req->type == UFD_MSG_WRITE) {
+		ret = ufd_dispatch_fault_write(f->ctx, &caller, f->obj_id,
+					       req->arg, req->cmd);
+	} else {
+		ret = ufd_dispatch_fault_read(f->ctx, &caller, f->obj_id,
+					      req->arg, req->cmd);
+		/* The client drained the doorbells: ring if groups are left. */
+		if (ufd_fault_pending(f->ctx, f->obj_id))
+			file_ring(d, f->key);
+	}
+	file_put(d, f);
 	return ret;
 }
 
@@ -828,7 +919,9 @@ static void *chan_main(void *arg)
 		} else if (!has_cred || (uc.uid != d->uid && uc.uid != 0)) {
 			ret = -EPERM;
 		} else if (req.type != UFD_MSG_OPEN &&
-			   req.type != UFD_MSG_IOCTL) {
+			   req.type != UFD_MSG_IOCTL &&
+			   req.type != UFD_MSG_READ &&
+			   req.type != UFD_MSG_WRITE) {
 			ret = -EPROTO;
 		} else {
 			int err = 0;
@@ -839,9 +932,16 @@ static void *chan_main(void *arg)
 			if (!call.proc) {
 				ret = err;
 			} else {
-				ret = req.type == UFD_MSG_OPEN ?
-					      do_open(&call, &req, &uc) :
-					      do_ioctl(&call, &req, &uc);
+				ufd_source_remote_set_caller(call.proc->src);
+				if (req.type == UFD_MSG_OPEN)
+					ret = do_open(&call, &req, &uc);
+				else if (req.type == UFD_MSG_IOCTL)
+					ret = do_ioctl(&call, &req, &uc);
+				else
+					ret = do_fault_rw(&call, &req, &uc);
+				ufd_source_remote_set_caller(NULL);
+				while (call.nr_held)
+					file_put(d, call.held[--call.nr_held]);
 				proc_put(d, call.proc);
 			}
 		}
@@ -925,7 +1025,7 @@ int ufd_daemon_new(const struct ufd_daemon_config *cfg,
 	uint64_t rnd = 0;
 	socklen_t salen;
 	size_t n;
-	int rc;
+	int rc, one = 1;
 
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -936,6 +1036,7 @@ int ufd_daemon_new(const struct ufd_daemon_config *cfg,
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->release_lock, NULL);
 	d->eng = ufd_engine_default();
+	the_daemon = d;
 	if (!d->eng) {
 		rc = -ENOMEM;
 		goto err;
@@ -949,7 +1050,14 @@ int ufd_daemon_new(const struct ufd_daemon_config *cfg,
 	memcpy(sa.sun_path + 1, d->address + 1, n);
 	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
 	d->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (d->lfd < 0 || bind(d->lfd, (struct sockaddr *)&sa, salen) ||
+	/*
+	 * SO_PASSCRED on the listener: accept() hands it on to each channel
+	 * atomically, so no message, not even one sent between the accept
+	 * and a setsockopt on the new socket, arrives without credentials.
+	 */
+	if (d->lfd < 0 ||
+	    setsockopt(d->lfd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) ||
+	    bind(d->lfd, (struct sockaddr *)&sa, salen) ||
 	    listen(d->lfd, 128)) {
 		rc = -errno;
 		goto err;

@@ -26,8 +26,15 @@
  * and again in every fork child: (pid, nonce) names one address space,
  * so an exec (same pid, new address space) is noticed.
  *
- * Calls.  A client sends a request (OPEN or IOCTL) and then reads messages
- * until RESULT.  While it waits, the daemon may send callbacks that the
+ * Fault queues.  read() and write() on a fault queue's fd are calls too
+ * (READ, WRITE).  The daemon also sends a one-byte "doorbell" message into
+ * its end of the queue's socketpair whenever the queue has fault groups to
+ * read, so poll() on the client's fd shows POLLIN; the client drains the
+ * doorbells before each READ, and the daemon rings again after it if
+ * groups are left.
+ *
+ * Calls.  A client sends a request (OPEN, IOCTL, READ, WRITE) and then
+ * reads messages until RESULT.  While it waits, the daemon may send callbacks that the
  * client must act on in order:
  *   INSTALL_FD  an fd arrives with the message (SCM_RIGHTS): the client
  *               records it as one of its emulated files and answers
@@ -59,6 +66,8 @@ enum ufd_msg_type {
 	UFD_MSG_OPEN = 1,     /* flags: open(2) flags; answer: the new fd */
 	UFD_MSG_IOCTL,        /* fd, cmd, arg */
 	UFD_MSG_FD_INSTALLED, /* fd: the number INSTALL_FD's fd got, or -errno */
+	UFD_MSG_READ,         /* fd (a fault queue), arg: buffer, cmd: count */
+	UFD_MSG_WRITE,        /* fd (a fault queue), arg: buffer, cmd: count */
 	/* daemon -> client */
 	UFD_MSG_RESULT = 64,  /* ret: >= 0 or -errno; ends the call */
 	UFD_MSG_INSTALL_FD,   /* kind, flags (O_CLOEXEC); one fd attached */

@@ -29,6 +29,12 @@ bool ufd_source_remote_alive(struct ufd_source *src);
 /* The process replaced its address space (execve): treat it as gone. */
 void ufd_source_remote_retire(struct ufd_source *src);
 
+/*
+ * This thread now serves a request of the process behind @src (NULL: no
+ * longer).  Copies to and from it then skip the liveness check.
+ */
+void ufd_source_remote_set_caller(struct ufd_source *src);
+
 /* The process this source reaches. */
 pid_t ufd_source_remote_pid(struct ufd_source *src);
 

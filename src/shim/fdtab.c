@@ -12,13 +12,16 @@
  * Locking: fdtab_lock guards slots, nslots, nused and every file's refs and
  * detached flag.  It is a leaf lock, held only around table updates and
  * malloc; files are released (engine calls) after it is dropped.
- * Nothing here calls a libc function that the preload library wraps.
+ * Nothing here calls a libc function that the preload library wraps (a
+ * fault file's bell_fd is closed with the raw syscall).
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "shim/fdtab.h"
 
@@ -26,6 +29,7 @@ static pthread_mutex_t fdtab_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shim_file **slots; /* fdtab_lock */
 static unsigned int nslots;      /* fdtab_lock */
 static unsigned int nused;       /* fdtab_lock; read racily by _empty() */
+static unsigned int nfault;      /* live fault files; atomic */
 
 /* ---- files --------------------------------------------------------------- */
 
@@ -46,6 +50,9 @@ struct shim_file *shim_file_new(enum ufd_fd_kind kind, struct ufd_ctx *ctx,
 	f->refs = 1;
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
+	f->bell_fd = -1;
+	if (kind == UFD_FD_FAULT)
+		__atomic_add_fetch(&nfault, 1, __ATOMIC_RELAXED);
 	return f;
 }
 
@@ -55,21 +62,31 @@ struct shim_file *shim_file_new(enum ufd_fd_kind kind, struct ufd_ctx *ctx,
  */
 static void shim_file_release(struct shim_file *f)
 {
+	if (f->kind == UFD_FD_FAULT)
+		__atomic_sub_fetch(&nfault, 1, __ATOMIC_RELAXED);
+	if (!f->ctx) {
+		/* Server mode: the daemon releases on the socket's hangup. */
+		free(f);
+		return;
+	}
 	switch (f->kind) {
 	case UFD_FD_ACCESS:
 		if (!f->detached)
 			ufd_access_destroy(f->ctx, f->obj_id);
 		break;
 	case UFD_FD_FAULT:
-		/*
-		 * Issue 4: tell the fault queue that its fd is gone (the
-		 * object is then destroyable), and drop what is queued.
-		 */
+		/* The queue forgets its fd; then it may be destroyed. */
+		if (!f->detached) {
+			ufd_fault_set_notify(f->ctx, f->obj_id, NULL, NULL);
+			ufd_fault_release_fd(f->ctx, f->obj_id);
+		}
 		break;
 	case UFD_FD_IOMMUFD:
 		/* The context's own reference, taken at open, is f->ctx's. */
 		break;
 	}
+	if (f->bell_fd >= 0)
+		syscall(SYS_close, f->bell_fd);
 	ufd_ctx_put(f->ctx);
 	free(f);
 }
@@ -108,6 +125,11 @@ void shim_file_detach(struct shim_file *f)
 bool shim_fdtab_empty(void)
 {
 	return __atomic_load_n(&nused, __ATOMIC_ACQUIRE) == 0;
+}
+
+bool shim_fdtab_no_fault(void)
+{
+	return __atomic_load_n(&nfault, __ATOMIC_RELAXED) == 0;
 }
 
 static void shim_fdtab_set_used(unsigned int n)
@@ -325,19 +347,25 @@ void shim_fdtab_put_taken(struct shim_taken *taken, long n)
 }
 
 int shim_fdtab_resolve(int fd, const struct ufd_ctx *ctx,
-		       enum ufd_fd_kind kind, uint32_t *obj_id)
+		       enum ufd_fd_kind kind, uint32_t *obj_id,
+		       struct shim_file **hold)
 {
 	struct shim_file *f;
 	int ret = 0;
 
 	pthread_mutex_lock(&fdtab_lock);
 	f = shim_fdtab_slot_locked(fd);
-	if (!f || f->kind != kind || f->detached)
+	if (!f || f->kind != kind || f->detached) {
 		ret = -EBADF;
-	else if (f->ctx != ctx)
+	} else if (f->ctx != ctx) {
 		ret = -ENOENT;
-	else
+	} else {
 		*obj_id = f->obj_id;
+		if (hold) {
+			f->refs++;
+			*hold = f;
+		}
+	}
 	pthread_mutex_unlock(&fdtab_lock);
 	return ret;
 }

@@ -35,12 +35,17 @@
 
 struct shim_file {
 	enum ufd_fd_kind kind;
-	struct ufd_ctx *ctx; /* one context reference, dropped on release */
+	/*
+	 * One context reference, dropped on release.  NULL in server mode:
+	 * the state is the daemon's, and the file needs nothing on release.
+	 */
+	struct ufd_ctx *ctx;
 	uint32_t obj_id;     /* the access or fault object; 0 for IOMMUFD */
 	bool detached;       /* object already gone: release drops only ctx */
 	unsigned int refs;   /* slots + calls in flight; fdtab lock */
 	dev_t dev;           /* identity of the backing fd */
 	ino_t ino;
+	int bell_fd;         /* in-process fault queue: our end of its pair */
 };
 
 /*
@@ -52,7 +57,8 @@ struct shim_file *shim_file_new(enum ufd_fd_kind kind, struct ufd_ctx *ctx,
 				uint32_t obj_id, int backing_fd);
 /*
  * Drop one reference; the last one releases the file: UFD_FD_ACCESS
- * destroys its access object, then every kind drops its context reference.
+ * destroys its access object, UFD_FD_FAULT lets its queue go (and closes
+ * bell_fd), then every kind drops its context reference.
  * Must be called with no shim lock held.
  */
 void shim_file_put(struct shim_file *f);
@@ -61,6 +67,8 @@ void shim_file_detach(struct shim_file *f);
 
 /* True when no fd is ours: every wrapper's fast pass-through test. */
 bool shim_fdtab_empty(void);
+/* True when no fault queue file exists: read()/write()'s fast test. */
+bool shim_fdtab_no_fault(void);
 
 /* Make @fd refer to @f (a new reference).  -ENOMEM if the table can't grow. */
 int shim_fdtab_install(int fd, struct shim_file *f);
@@ -104,10 +112,14 @@ void shim_fdtab_put_taken(struct shim_taken *taken, long n);
 /*
  * Look up @fd for an ioctl argument naming another fd: the object it stands
  * for, if it is a live fd of ours of @kind on @ctx.  -EBADF: not ours, wrong
- * kind or detached; -ENOENT: ours, but of another context.
+ * kind or detached; -ENOENT: ours, but of another context.  With @hold, the
+ * file is also returned there with a reference, which keeps the object
+ * alive for the rest of the call (as the kernel's fget does) even if the
+ * fd is closed meanwhile.
  */
 int shim_fdtab_resolve(int fd, const struct ufd_ctx *ctx,
-		       enum ufd_fd_kind kind, uint32_t *obj_id);
+		       enum ufd_fd_kind kind, uint32_t *obj_id,
+		       struct shim_file **hold);
 
 /*
  * fork(): the prepare handler takes the table lock so that the child gets a

@@ -5,16 +5,32 @@
  * uiommufd-run.
  *
  * The library wraps the open family, the dup family, fcntl, close,
- * close_range, closefrom and ioctl, and touches nothing else.  An open of
- * /dev/iommu or /dev/vfio/vfio returns a real fd (a sealed memfd, see
- * shim_backing_fd()) and opens an engine context for it; the fd table
- * (fdtab.c) remembers which fd numbers stand for which "open file", so
- * that dup, fork and close behave as they do on a kernel file.  An ioctl
- * on such an fd goes to the uapi dispatch layer, which runs it against the
- * engine linked into this library (in-process mode: the emulated state
- * belongs to this process, and a fork child works on a copy of it).
+ * close_range, closefrom, ioctl, read and write (for fault queue fds), and
+ * in server mode mmap, munmap and mremap (for shared anonymous memory),
+ * and touches nothing else.  Two modes (UIOMMUFD_MODE, set by the
+ * launcher):
+ *
+ *  - in-process (the default without the launcher): an open of /dev/iommu
+ *    or /dev/vfio/vfio returns a real fd (a sealed memfd, see
+ *    shim_backing_fd()) and opens an engine context for it; the fd table
+ *    (fdtab.c) remembers which fd numbers stand for which "open file", so
+ *    that dup, fork and close behave as they do on a kernel file.  An ioctl
+ *    on such an fd goes to the uapi dispatch layer, which runs it against
+ *    the engine linked into this library (the emulated state belongs to
+ *    this process, and a fork child works on a copy of it).
+ *  - server: the state lives in the launcher's daemon; every emulated fd is
+ *    a socket whose other end the daemon holds, and the calls on it are
+ *    requests to the daemon (client.c).  Such an fd is a kernel file in
+ *    every respect the program can see: dup, fork, exec and SCM_RIGHTS
+ *    share it, and its last close releases it.  An fd of the daemon that
+ *    the table does not know (received with SCM_RIGHTS, inherited across
+ *    exec) is recognised at its first iommufd ioctl.  MAP_SHARED|
+ *    MAP_ANONYMOUS mappings are made memfd-backed (shm.c) so that the
+ *    daemon can pin the same pages.
+ *
  * Every other call passes straight through to libc with errno untouched;
- * when the process has no fd of ours, that is a single atomic load.
+ * when the process has no fd of ours, that is a single atomic load (mmap:
+ * a test of the flags).
  *
  * Initialisation is lazy (a program's constructor may call open() before
  * ours would run): libc functions are looked up on first use, and the
@@ -26,8 +42,16 @@
  * respect to the engine: no shim lock is ever held across a call into the
  * engine, while the engine lock may be held around the fdtab lock (the
  * dispatch layer calls make_fd/resolve_fd from inside a command).  Order:
- * engine lock, state_lock, fdtab lock.  The fork() handlers take
- * state_lock and the fdtab lock so that the child's copies are consistent.
+ * engine lock, state_lock, fdtab lock.  The shared-memory table (shm.c)
+ * has its own leaf lock; server mode's channels are lock-free (client.c).
+ * The fork() handlers take state_lock, the fdtab lock and the shm lock so
+ * that the child's copies are consistent; the child also drops every
+ * channel of the parent and draws a new nonce.  In-process fault queues
+ * ring their doorbell from the engine's notification, under the engine
+ * lock, with a non-blocking send.
+ *
+ * Interval convention: [start, last] with last inclusive in the engine;
+ * the shared-memory table of this library keeps [start, end) ranges.
  *
  * The internals are static and the library is built with hidden
  * visibility; only the wrappers at the end of this file are exported
@@ -55,10 +79,16 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/iommufd.h>
+
+#include "shim/client.h"
 #include "shim/fdtab.h"
+#include "shim/shm.h"
 #include "uapi/dispatch.h"
 #include "uiommufd.h"
 
@@ -96,6 +126,15 @@ SHIM_EXPORT int fcntl64(int fd, int cmd, ...);
 SHIM_EXPORT int __fcntl_time64(int fd, int cmd, ...);
 SHIM_EXPORT int ioctl(int fd, unsigned long request, ...);
 SHIM_EXPORT int __ioctl_time64(int fd, unsigned long request, ...);
+SHIM_EXPORT ssize_t read(int fd, void *buf, size_t count);
+SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t count);
+SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
+		       off_t off);
+SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
+			 off_t off);
+SHIM_EXPORT int munmap(void *addr, size_t len);
+SHIM_EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags,
+			 ...);
 
 /* ---- the real libc functions --------------------------------------------- */
 
@@ -106,6 +145,8 @@ enum shim_real_id {
 	R_dup, R_dup2, R_dup3,
 	R_fcntl, R_fcntl64, R___fcntl_time64,
 	R_ioctl, R___ioctl_time64,
+	R_read, R_write,
+	R_mmap, R_mmap64, R_munmap, R_mremap,
 	R_NR,
 };
 
@@ -259,17 +300,21 @@ static void shim_atfork_prepare(void)
 {
 	pthread_mutex_lock(&state_lock);
 	shim_fdtab_atfork_prepare();
+	shim_shm_atfork_prepare();
 }
 
 static void shim_atfork_parent(void)
 {
+	shim_shm_atfork_parent();
 	shim_fdtab_atfork_parent();
 	pthread_mutex_unlock(&state_lock);
 }
 
 static void shim_atfork_child(void)
 {
+	shim_shm_atfork_child();
 	shim_fdtab_atfork_child();
+	shim_srv_atfork_child();
 	/* New pid: refresh lazily, on the next call, not in the handler. */
 	if (shim.ready)
 		shim.forked = true;
@@ -497,17 +542,39 @@ out:
 
 /* ---- the caller, as the dispatch layer sees it --------------------------- */
 
+/*
+ * An in-process fault queue's notification (engine lock held): when it
+ * has groups to read, a one-byte doorbell into our end of its socketpair
+ * makes poll() on the program's end show POLLIN.  read() drains them.
+ */
+static void shim_fault_notify(void *arg, bool pending)
+{
+	static const char bell = 1;
+
+	if (pending)
+		send((int)(intptr_t)arg, &bell, sizeof(bell),
+		     MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 static int shim_make_fd(const struct ufd_caller *caller SHIM_UNUSED,
 			struct ufd_ctx *ctx, enum ufd_fd_kind kind,
 			uint32_t obj_id)
 {
 	struct shim_file *f;
-	int fd, ret;
+	int fd, ret, bell = -1, sv[2];
 
 	/* Derived fds are O_CLOEXEC, as the kernel's anon inodes are. */
-	fd = shim_backing_fd(kind, true);
-	if (fd < 0)
-		return -errno;
+	if (kind == UFD_FD_FAULT) {
+		/* A socketpair, so that poll() can show queued faults. */
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+			return -errno;
+		fd = sv[0];
+		bell = sv[1];
+	} else {
+		fd = shim_backing_fd(kind, true);
+		if (fd < 0)
+			return -errno;
+	}
 	ufd_ctx_get(ctx);
 	f = shim_file_new(kind, ctx, obj_id, fd);
 	if (!f) {
@@ -515,6 +582,8 @@ static int shim_make_fd(const struct ufd_caller *caller SHIM_UNUSED,
 		ufd_ctx_put(ctx);
 		goto err_close;
 	}
+	f->bell_fd = bell;
+	bell = -1; /* the file closes it now */
 	ret = shim_fdtab_install(fd, f);
 	if (ret < 0) {
 		/* The dispatch layer destroys the object itself. */
@@ -522,11 +591,16 @@ static int shim_make_fd(const struct ufd_caller *caller SHIM_UNUSED,
 		shim_file_put(f);
 		goto err_close;
 	}
+	if (kind == UFD_FD_FAULT)
+		ufd_fault_set_notify(ctx, obj_id, shim_fault_notify,
+				     (void *)(intptr_t)f->bell_fd);
 	shim_file_put(f); /* the slot holds it now */
 	DBG(FD, "make_fd(%s, id %u) = %d", shim_kind_name(kind), obj_id, fd);
 	return fd;
 
 err_close:
+	if (bell >= 0)
+		REAL_REQ(close)(bell);
 	REAL_REQ(close)(fd);
 	return ret;
 }
@@ -543,17 +617,34 @@ static void shim_unmake_fd(const struct ufd_caller *caller SHIM_UNUSED,
 		shim_file_put(f);
 		return;
 	}
+	if (f->kind == UFD_FD_FAULT && f->ctx)
+		ufd_fault_set_notify(f->ctx, f->obj_id, NULL, NULL);
 	shim_file_detach(f);
 	REAL_REQ(close)(fd);
 	shim_file_put(f);
 	DBG(FD, "unmake_fd(%d)", fd);
 }
 
-static int shim_resolve_fd(const struct ufd_caller *caller SHIM_UNUSED,
+/* Files an ioctl named in its argument, held until it returns. */
+struct shim_call {
+	struct shim_file *held[4];
+	unsigned int nr_held;
+};
+
+static int shim_resolve_fd(const struct ufd_caller *caller,
 			   struct ufd_ctx *ctx, int fd, enum ufd_fd_kind kind,
 			   uint32_t *obj_id)
 {
-	return shim_fdtab_resolve(fd, ctx, kind, obj_id);
+	struct shim_call *call = caller->priv;
+	struct shim_file *f = NULL;
+	int rc;
+
+	if (!call || call->nr_held == 4)
+		return shim_fdtab_resolve(fd, ctx, kind, obj_id, NULL);
+	rc = shim_fdtab_resolve(fd, ctx, kind, obj_id, &f);
+	if (!rc)
+		call->held[call->nr_held++] = f;
+	return rc;
 }
 
 static const struct ufd_caller_ops shim_caller_ops = {
@@ -595,6 +686,18 @@ static int shim_open_dev(const char *path, int flags)
 	if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) {
 		errno = EEXIST;
 		return -1;
+	}
+	if (shim_srv_enabled()) {
+		pthread_once(&shim_once, shim_init_once);
+		ret = fd = shim_srv_open(flags);
+		if (ret < 0)
+			goto err;
+		if (flags & O_NONBLOCK)
+			REAL_REQ(fcntl)(fd, F_SETFL, O_NONBLOCK);
+		DBG(FD, "open(\"%s\", %#o) = %d (server)", path,
+		    (unsigned int)flags, fd);
+		errno = saved;
+		return fd;
 	}
 	ret = shim_state_ready();
 	if (ret < 0)
@@ -664,8 +767,40 @@ static int shim_duped(int newfd, int oldfd, const char *what)
 }
 
 /*
- * ioctl() on @fd: ours goes to the dispatch layer, anything else to
- * @real (libc's ioctl or its time64 variant) with errno untouched.
+ * Could an ioctl @request be for a file of the daemon the table does not
+ * know (server mode, an iommufd/VFIO command)?  Cheap: no syscall.
+ */
+static bool shim_srv_candidate(unsigned long request)
+{
+	return _IOC_TYPE((unsigned int)request) == IOMMUFD_TYPE &&
+	       shim_srv_enabled();
+}
+
+/*
+ * Record @fd, a file of the daemon that the table does not know, and
+ * return it with a reference; NULL if that fails.
+ */
+static struct shim_file *shim_srv_adopt(int fd)
+{
+	struct shim_file *f;
+	int saved = errno;
+
+	pthread_once(&shim_once, shim_init_once);
+	/* Its kind does not matter here: the daemon checks it per call. */
+	f = shim_file_new(UFD_FD_IOMMUFD, NULL, 0, fd);
+	if (f && shim_fdtab_install(fd, f) < 0) {
+		shim_file_put(f);
+		f = NULL;
+	}
+	if (f)
+		DBG(FD, "adopted fd %d (server)", fd);
+	errno = saved;
+	return f;
+}
+
+/*
+ * ioctl() on @fd: ours goes to the dispatch layer (or the daemon), anything
+ * else to @real (libc's ioctl or its time64 variant) with errno untouched.
  */
 static int shim_ioctl(int fd, unsigned long request, void *arg,
 		      int (*real)(int, unsigned long, ...))
@@ -679,16 +814,32 @@ static int shim_ioctl(int fd, unsigned long request, void *arg,
 	long ret;
 
 	f = shim_fdtab_get_valid(fd);
-	if (!f)
+	if (!f && (_IOC_TYPE(cmd) != IOMMUFD_TYPE || !shim_srv_is_daemon_fd(fd)))
 		return real(fd, request, arg);
-	if (f->kind != UFD_FD_IOMMUFD) {
-		/* Access and fault fds have no ioctls (read/write: issue 4). */
+	if (!f) {
+		/* The daemon's file, arrived behind our back: ours from now. */
+		f = shim_srv_adopt(fd);
+		if (!f)
+			return real(fd, request, arg);
+	}
+	if (!f->ctx) {
+		/* Server mode: the daemon knows what the fd is. */
+		ret = shim_srv_ioctl(fd, cmd, (uint64_t)(uintptr_t)arg);
+	} else if (f->kind != UFD_FD_IOMMUFD) {
+		/* Access and fault fds have no ioctls. */
 		ret = -ENOTTY;
 	} else {
+		struct shim_call call = { .nr_held = 0 };
+		unsigned int i;
+
 		ret = shim_caller_init(&caller);
-		if (!ret)
+		if (!ret) {
+			caller.priv = &call;
 			ret = ufd_dispatch_ioctl(f->ctx, &caller, cmd,
 						 (uint64_t)(uintptr_t)arg);
+		}
+		for (i = 0; i < call.nr_held; i++)
+			shim_file_put(call.held[i]);
 	}
 	shim_file_put(f);
 	if (shim_dbg_mask & SHIM_DBG_IOCTL) {
@@ -774,6 +925,51 @@ static int shim_fcntl(int (*real)(int, int, ...), int fd, int cmd,
 	default:
 		return real(fd, cmd, va_arg(ap, void *));
 	}
+}
+
+/*
+ * read() or write() on a fault queue fd: whole fault groups out, responses
+ * in (ufd_dispatch_fault_read/write), in this process or in the daemon.
+ */
+static ssize_t shim_fault_rw(struct shim_file *f, int fd, bool write,
+			     void *buf, size_t count)
+{
+	struct ufd_caller caller;
+	char bell;
+	long ret;
+
+	if (!f->ctx) {
+		ret = shim_srv_fault_rw(fd, write, (uint64_t)(uintptr_t)buf,
+					count);
+	} else if (f->detached) {
+		ret = -EBADF;
+	} else {
+		ret = shim_caller_init(&caller);
+		if (!ret && write) {
+			ret = ufd_dispatch_fault_write(f->ctx, &caller,
+						       f->obj_id,
+						       (uint64_t)(uintptr_t)buf,
+						       count);
+		} else if (!ret) {
+			/* Drain the doorbells; ring again if groups are left. */
+			while (recv(fd, &bell, sizeof(bell), MSG_DONTWAIT) > 0)
+				;
+			ret = ufd_dispatch_fault_read(f->ctx, &caller,
+						      f->obj_id,
+						      (uint64_t)(uintptr_t)buf,
+						      count);
+			if (ufd_fault_pending(f->ctx, f->obj_id))
+				shim_fault_notify((void *)(intptr_t)f->bell_fd,
+						  true);
+		}
+	}
+	DBG(FD, "%s(%d, %p, %zu) on fault queue = %ld", write ? "write" : "read",
+	    fd, buf, count, ret);
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return (ssize_t)ret;
 }
 
 /* ========================================================================= */
@@ -1017,7 +1213,7 @@ int ioctl(int fd, unsigned long request, ...)
 	va_start(ap, request);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	if (shim_fdtab_empty())
+	if (shim_fdtab_empty() && !shim_srv_candidate(request))
 		return REAL_REQ(ioctl)(fd, request, arg);
 	return shim_ioctl(fd, request, arg, REAL_REQ(ioctl));
 }
@@ -1034,13 +1230,115 @@ int __ioctl_time64(int fd, unsigned long request, ...)
 	va_end(ap);
 	if (!real)
 		real = REAL_REQ(ioctl);
-	if (shim_fdtab_empty())
+	if (shim_fdtab_empty() && !shim_srv_candidate(request))
 		return real(fd, request, arg);
 	return shim_ioctl(fd, request, arg, real);
 }
 
 /*
- * Issue 4: read(), write() and poll() on fault fds will be wrapped here,
- * behind the same shim_fdtab_empty() fast path.  They are not wrapped yet:
- * read and write are on every program's hot path.
+ * read() and write() matter only on fault queue fds; every other fd, and
+ * every process without a fault queue, passes straight through.  poll()
+ * needs no wrapper: a fault queue fd is a socket that the engine's
+ * notification makes readable while faults are queued.
  */
+ssize_t read(int fd, void *buf, size_t count)
+{
+	struct shim_file *f;
+	ssize_t ret;
+	int saved;
+
+	if (shim_fdtab_no_fault())
+		return REAL_REQ(read)(fd, buf, count);
+	saved = errno;
+	f = shim_fdtab_get_valid(fd);
+	if (!f || f->kind != UFD_FD_FAULT) {
+		if (f)
+			shim_file_put(f);
+		errno = saved;
+		return REAL_REQ(read)(fd, buf, count);
+	}
+	ret = shim_fault_rw(f, fd, false, buf, count);
+	shim_file_put(f);
+	if (ret >= 0)
+		errno = saved;
+	return ret;
+}
+
+ssize_t write(int fd, const void *buf, size_t count)
+{
+	struct shim_file *f;
+	ssize_t ret;
+	int saved;
+
+	if (shim_fdtab_no_fault())
+		return REAL_REQ(write)(fd, buf, count);
+	saved = errno;
+	f = shim_fdtab_get_valid(fd);
+	if (!f || f->kind != UFD_FD_FAULT) {
+		if (f)
+			shim_file_put(f);
+		errno = saved;
+		return REAL_REQ(write)(fd, buf, count);
+	}
+	ret = shim_fault_rw(f, fd, true, (void *)buf, count);
+	shim_file_put(f);
+	if (ret >= 0)
+		errno = saved;
+	return ret;
+}
+
+/*
+ * Server mode only: shared anonymous memory becomes memfd-backed (shm.c),
+ * so that the daemon can pin the very pages; every other mapping passes
+ * straight through.  These must work before anything is initialised: a
+ * program's constructor may map its buffers before main().
+ */
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (!shim_shm_wants(flags))
+		return REAL_REQ(mmap)(addr, len, prot, flags, fd, off);
+	pthread_once(&shim_once, shim_init_once);
+	return shim_shm_mmap(REAL_REQ(mmap), addr, len, prot, flags, fd, off);
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	shim_mmap_fn real = REAL(mmap64) ? REAL(mmap64) : REAL_REQ(mmap);
+
+	if (!shim_shm_wants(flags))
+		return real(addr, len, prot, flags, fd, off);
+	pthread_once(&shim_once, shim_init_once);
+	return shim_shm_mmap(real, addr, len, prot, flags, fd, off);
+}
+
+int munmap(void *addr, size_t len)
+{
+	int ret = REAL_REQ(munmap)(addr, len);
+
+	if (!ret && !shim_shm_empty()) {
+		int saved = errno;
+
+		shim_shm_unmapped(addr, len);
+		errno = saved;
+	}
+	return ret;
+}
+
+/* The fifth argument exists only with MREMAP_FIXED; reading it is harmless. */
+void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
+{
+	void *new_addr, *ret;
+	va_list ap;
+
+	va_start(ap, flags);
+	new_addr = va_arg(ap, void *);
+	va_end(ap);
+	ret = REAL_REQ(mremap)(old, oldlen, newlen, flags, new_addr);
+	if (ret != MAP_FAILED && !shim_shm_empty()) {
+		int saved = errno;
+
+		shim_shm_remapped(old, oldlen, ret, newlen, flags);
+		errno = saved;
+	}
+	return ret;
+}

@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Server mode, the client side: the preload library talks to the uiommufd
+ * daemon (src/server/daemon.c) over the protocol of src/server/proto.h.
+ *
+ * Model.  The files the program sees (/dev/iommu opens, access and fault
+ * fds) are sockets whose other end the daemon holds; the fd table records
+ * them (kind, identity) like in-process files, but their state is the
+ * daemon's, so they need nothing on close: the kernel closes the socket,
+ * and the daemon sees the hangup of the last copy.  Calls go over
+ * "channels", connections to the daemon's listening socket that only this
+ * library uses: a small pool of them per process, each used by one call at
+ * a time (a thread takes an idle one, or connects a new one; when all are
+ * busy it connects a temporary one).  A fork child closes every channel it
+ * inherited and draws a new nonce (proto.h), so it never shares a channel
+ * with its parent.  Channels sit at high fd numbers, are close-on-exec,
+ * and are checked by identity (st_dev, st_ino) before each use, so a
+ * program that closed or reused the number behind our back only costs a
+ * reconnect.
+ *
+ * Nothing here calls a libc function that the library wraps (open, close,
+ * read, write, fcntl, dup): it uses the socket calls and raw syscalls.
+ *
+ * Locking: the pool is a fixed array of slots with atomic states; the
+ * configuration is set once (pthread_once).  No lock is held across I/O.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/proto.h"
+#include "shim/client.h"
+#include "shim/fdtab.h"
+
+/* Channels are moved to this fd number or above, out of the program's way. */
+#define CHAN_FD_BASE 700
+#define NCHAN 16
+
+enum { CH_EMPTY, CH_IDLE, CH_BUSY };
+
+struct chan {
+	int state; /* atomic */
+	int fd;
+	dev_t dev;
+	ino_t ino;
+};
+
+static pthread_once_t srv_once = PTHREAD_ONCE_INIT;
+static bool srv_on;
+static struct sockaddr_un srv_addr;
+static socklen_t srv_addrlen;
+static pid_t srv_daemon_pid;
+static uint64_t srv_nonce; /* atomic */
+static struct chan chans[NCHAN];
+
+static void sys_close(int fd)
+{
+	syscall(SYS_close, fd);
+}
+
+static uint64_t new_nonce(void)
+{
+	uint64_t n = 0;
+	struct timespec ts;
+
+	if (syscall(SYS_getrandom, &n, sizeof(n), GRND_NONBLOCK) !=
+	    sizeof(n)) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		n = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30 ^
+		    (uint64_t)getpid() << 44;
+	}
+	return n;
+}
+
+static void srv_init(void)
+{
+	const char *mode = getenv(UFD_ENV_MODE);
+	const char *sock = getenv(UFD_ENV_SOCKET);
+	const char *pid = getenv(UFD_ENV_DAEMON_PID);
+	size_t n;
+
+	if (!mode || strcmp(mode, "server") || !sock || !*sock)
+		return;
+	n = strlen(sock);
+	if (n >= sizeof(srv_addr.sun_path))
+		return;
+	srv_addr.sun_family = AF_UNIX;
+	memcpy(srv_addr.sun_path, sock, n);
+	if (sock[0] == '@') {
+		/* Abstract: a leading NUL, and no terminating one. */
+		srv_addr.sun_path[0] = 0;
+		srv_addrlen = (socklen_t)(offsetof(struct sockaddr_un,
+						   sun_path) + n);
+	} else {
+		srv_addrlen = (socklen_t)(offsetof(struct sockaddr_un,
+						   sun_path) + n + 1);
+	}
+	srv_daemon_pid = pid ? (pid_t)atoi(pid) : 0;
+	__atomic_store_n(&srv_nonce, new_nonce(), __ATOMIC_RELAXED);
+	srv_on = true;
+}
+
+bool shim_srv_enabled(void)
+{
+	pthread_once(&srv_once, srv_init);
+	return srv_on;
+}
+
+/* ---- channels ---------------------------------------------------------------------- */
+
+static bool fd_is(int fd, dev_t dev, ino_t ino)
+{
+	struct stat st;
+
+	return fd >= 0 && !fstat(fd, &st) && st.st_dev == dev &&
+	       st.st_ino == ino;
+}
+
+/* A new connection to the daemon, moved out of the way: fd or -errno. */
+static int chan_connect(dev_t *dev, ino_t *ino)
+{
+	struct stat st;
+	int fd, hi, rc, one = 1;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* Our credentials go with every message, whatever the daemon set. */
+	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+	do {
+		rc = connect(fd, (struct sockaddr *)&srv_addr, srv_addrlen);
+	} while (rc && errno == EINTR);
+	if (rc) {
+		sys_close(fd);
+		return -ENODEV; /* no daemon: no device */
+	}
+	hi = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, CHAN_FD_BASE);
+	if (hi >= 0) {
+		sys_close(fd);
+		fd = hi;
+	}
+	if (fstat(fd, &st)) {
+		sys_close(fd);
+		return -EIO;
+	}
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return fd;
+}
+
+/* A channel for one call: its slot (or -1 for a temporary one) and fd. */
+static int chan_get(int *fd, dev_t *dev, ino_t *ino)
+{
+	int i, expect;
+
+	for (i = 0; i < NCHAN; i++) {
+		expect = CH_IDLE;
+		if (!__atomic_compare_exchange_n(&chans[i].state, &expect,
+						 CH_BUSY, false,
+						 __ATOMIC_ACQUIRE,
+						 __ATOMIC_RELAXED))
+			continue;
+		if (fd_is(chans[i].fd, chans[i].dev, chans[i].ino)) {
+			*fd = chans[i].fd;
+			return i;
+		}
+		/* Closed (and maybe reused) behind our back: forget it. */
+		__atomic_store_n(&chans[i].state, CH_EMPTY, __ATOMIC_RELEASE);
+	}
+	for (i = 0; i < NCHAN; i++) {
+		expect = CH_EMPTY;
+		if (!__atomic_compare_exchange_n(&chans[i].state, &expect,
+						 CH_BUSY, false,
+						 __ATOMIC_ACQUIRE,
+						 __ATOMIC_RELAXED))
+			continue;
+		chans[i].fd = chan_connect(&chans[i].dev, &chans[i].ino);
+		if (chans[i].fd < 0) {
+			int err = chans[i].fd;
+
+			__atomic_store_n(&chans[i].state, CH_EMPTY,
+					 __ATOMIC_RELEASE);
+			return err;
+		}
+		*fd = chans[i].fd;
+		return i;
+	}
+	*fd = chan_connect(dev, ino);
+	return *fd < 0 ? *fd : -1;
+}
+
+static void chan_put(int slot, int fd, bool broken)
+{
+	if (slot < 0) {
+		sys_close(fd);
+		return;
+	}
+	if (broken) {
+		sys_close(fd);
+		chans[slot].fd = -1;
+		__atomic_store_n(&chans[slot].state, CH_EMPTY,
+				 __ATOMIC_RELEASE);
+		return;
+	}
+	__atomic_store_n(&chans[slot].state, CH_IDLE, __ATOMIC_RELEASE);
+}
+
+void shim_srv_atfork_child(void)
+{
+	int i;
+
+	/* Only this thread exists: every channel of the parent is a copy. */
+	for (i = 0; i < NCHAN; i++) {
+		if (chans[i].state != CH_EMPTY &&
+		    fd_is(chans[i].fd, chans[i].dev, chans[i].ino))
+			sys_close(chans[i].fd);
+		chans[i].fd = -1;
+		chans[i].state = CH_EMPTY;
+	}
+	if (srv_on)
+		__atomic_store_n(&srv_nonce, new_nonce(), __ATOMIC_RELAXED);
+}
+
+/* ---- messages ---------------------------------------------------------------------- */
+
+static int msg_send(int sock, struct ufd_msg *m)
+{
+	ssize_t n;
+
+	m->magic = UFD_PROTO_MAGIC;
+	m->version = UFD_PROTO_VERSION;
+	do {
+		n = send(sock, m, sizeof(*m), MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	return n == sizeof(*m) ? 0 : -EIO;
+}
+
+/*
+ * The next message from the daemon, and the fd that came with it (or -1).
+ * 0, or -EIO when the channel is gone or spoke garbage.
+ */
+static int msg_recv(int sock, struct ufd_msg *m, int *fdp)
+{
+	union {
+		/* SO_PASSCRED is on: credentials come with every message. */
+		char buf[CMSG_SPACE(sizeof(struct ucred)) +
+			 CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = u.buf,
+		.msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+
+	*fdp = -1;
+	do {
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	for (c = CMSG_FIRSTHDR(&mh); n >= 0 && c; c = CMSG_NXTHDR(&mh, c)) {
+		size_t i, nfd;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfd; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if (*fdp < 0)
+				*fdp = fd;
+			else
+				sys_close(fd);
+		}
+	}
+	if (n != sizeof(*m) || m->magic != UFD_PROTO_MAGIC ||
+	    m->version != UFD_PROTO_VERSION) {
+		if (*fdp >= 0)
+			sys_close(*fdp);
+		*fdp = -1;
+		return -EIO;
+	}
+	return 0;
+}
+
+/* INSTALL_FD: record the fd as one of ours; its number, or -errno. */
+static int install_fd(const struct ufd_msg *m, int fd)
+{
+	struct shim_file *f;
+	int rc;
+
+	if (fd < 0)
+		return -EBADMSG;
+	if (m->kind > UFD_FD_FAULT) {
+		sys_close(fd);
+		return -EBADMSG;
+	}
+	if (!(m->flags & O_CLOEXEC))
+		syscall(SYS_fcntl, fd, F_SETFD, 0);
+	f = shim_file_new((enum ufd_fd_kind)m->kind, NULL, 0, fd);
+	if (!f) {
+		sys_close(fd);
+		return -ENOMEM;
+	}
+	rc = shim_fdtab_install(fd, f);
+	shim_file_put(f);
+	if (rc < 0) {
+		sys_close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* CLOSE_FD: close an fd the daemon made in this call, if it is ours. */
+static void close_fd(int fd)
+{
+	struct shim_file *f = shim_fdtab_take(fd);
+
+	if (!f)
+		return;
+	sys_close(fd);
+	shim_file_put(f);
+}
+
+/* Send @req and serve the daemon until its RESULT.  >= 0 or -errno. */
+static long srv_call(struct ufd_msg *req)
+{
+	struct ufd_msg m;
+	dev_t dev = 0;
+	ino_t ino = 0;
+	int slot, sock = -1, fd;
+	bool broken = false;
+	long ret;
+
+	if (!shim_srv_enabled())
+		return -ENODEV;
+	slot = chan_get(&sock, &dev, &ino);
+	if (slot < -1)
+		return slot;
+	req->nonce = __atomic_load_n(&srv_nonce, __ATOMIC_RELAXED);
+	if (msg_send(sock, req)) {
+		ret = -EIO;
+		broken = true;
+		goto out;
+	}
+	for (;;) {
+		if (msg_recv(sock, &m, &fd)) {
+			ret = -EIO;
+			broken = true;
+			break;
+		}
+		if (m.type == UFD_MSG_RESULT) {
+			if (fd >= 0)
+				sys_close(fd);
+			ret = (long)m.ret;
+			break;
+		}
+		if (m.type == UFD_MSG_INSTALL_FD) {
+			struct ufd_msg a = { .type = UFD_MSG_FD_INSTALLED };
+
+			a.fd = install_fd(&m, fd);
+			if (msg_send(sock, &a)) {
+				ret = -EIO;
+				broken = true;
+				break;
+			}
+			continue;
+		}
+		if (fd >= 0)
+			sys_close(fd);
+		if (m.type == UFD_MSG_CLOSE_FD)
+			close_fd(m.fd);
+	}
+out:
+	chan_put(slot, sock, broken);
+	return ret;
+}
+
+/* ---- calls -------------------------------------------------------------------------- */
+
+int shim_srv_open(int flags)
+{
+	struct ufd_msg req = { .type = UFD_MSG_OPEN };
+	int saved = errno;
+	long ret;
+
+	req.flags = (uint32_t)flags;
+	ret = srv_call(&req);
+	errno = saved;
+	return (int)ret;
+}
+
+long shim_srv_ioctl(int fd, unsigned long cmd, uint64_t arg)
+{
+	struct ufd_msg req = { .type = UFD_MSG_IOCTL };
+	int saved = errno;
+	long ret;
+
+	req.fd = fd;
+	req.cmd = cmd;
+	req.arg = arg;
+	ret = srv_call(&req);
+	errno = saved;
+	return ret;
+}
+
+long shim_srv_fault_rw(int fd, bool write, uint64_t buf, uint64_t count)
+{
+	struct ufd_msg req = { .type = write ? UFD_MSG_WRITE : UFD_MSG_READ };
+	int saved = errno;
+	char bell;
+	long ret;
+
+	if (!write) {
+		/* The doorbells rung so far; the daemon rings again if needed. */
+		while (recv(fd, &bell, sizeof(bell), MSG_DONTWAIT) > 0)
+			;
+	}
+	req.fd = fd;
+	req.arg = buf;
+	req.cmd = count;
+	ret = srv_call(&req);
+	errno = saved;
+	return ret;
+}
+
+bool shim_srv_is_daemon_fd(int fd)
+{
+	struct ucred peer;
+	socklen_t len = sizeof(peer);
+	int saved = errno, type = 0;
+	socklen_t tlen = sizeof(type);
+	struct stat st;
+	bool ours;
+
+	if (!shim_srv_enabled())
+		return false;
+	ours = !fstat(fd, &st) && S_ISSOCK(st.st_mode) &&
+	       !getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) &&
+	       type == SOCK_SEQPACKET &&
+	       !getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) &&
+	       srv_daemon_pid > 0 && peer.pid == srv_daemon_pid;
+	errno = saved;
+	return ours;
+}

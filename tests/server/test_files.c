@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The emulated files behave like kernel files across processes (server
+ * mode): what a fork child does on an inherited fd the parent sees; dup
+ * shares; the last close anywhere releases, and the release is done when
+ * close() returns (a new fd sees every pin gone); an fd inherited across
+ * execve works in the new image; derived fds (access objects, fault
+ * queues) pass between processes and are checked against their context.
+ */
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "common.h"
+
+#define LEN (16 * PAGE)
+
+static char *self_exe;
+
+static char *shared_buf(void)
+{
+	char *p = mmap(NULL, LEN, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int wait_ok(pid_t pid)
+{
+	int status;
+
+	return waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	       WEXITSTATUS(status) == 0;
+}
+
+/* A fork child's objects are the parent's: one file, one state. */
+static void test_fork_shares_state(void)
+{
+	uint32_t ioas, id;
+	int fd = open("/dev/iommu", O_RDWR);
+	pid_t pid;
+
+	REQUIRE(fd >= 0);
+	REQUIRE(!ioas_alloc(fd, &ioas));
+	pid = fork();
+	if (!pid) {
+		/* The child destroys the parent's IOAS and makes another. */
+		if (destroy(fd, ioas) || ioas_alloc(fd, &id))
+			_exit(1);
+		_exit(id == ioas ? 0 : 2); /* the lowest free ID again */
+	}
+	CHECK(wait_ok(pid));
+	CHECK_EQ(destroy(fd, ioas), 0);       /* the child's new one */
+	CHECK_EQ(destroy(fd, ioas), -ENOENT); /* and nothing else */
+	close(fd);
+}
+
+/* dup shares; only the last close releases, and at once. */
+static void test_dup_and_last_close(void)
+{
+	char *buf = shared_buf();
+	uint32_t ioas, pid;
+	int fd, fd2, acc;
+
+	REQUIRE(buf);
+	fd = open("/dev/iommu", O_RDWR);
+	REQUIRE(fd >= 0);
+	REQUIRE(!ioas_alloc(fd, &ioas));
+	REQUIRE(!ioas_map(fd, ioas, buf, LEN, 0x10000));
+	REQUIRE(!create_access(fd, ioas,
+			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES, &acc));
+	REQUIRE(!access_pages(fd, acc, 0x10000, LEN, buf, &pid));
+	CHECK_EQ(refs_now(buf, LEN, 1), 0);
+	fd2 = dup(fd);
+	REQUIRE(fd2 >= 0);
+	close(fd);
+	CHECK_EQ(destroy(fd2, 12345), -ENOENT); /* still the same context */
+	CHECK_EQ(refs_now(buf, LEN, 1), 0);
+	close(fd2);
+	/* The access fd holds the context: the pin is still there. */
+	CHECK_EQ(refs_now(buf, LEN, 1), 0);
+	close(acc);
+	/* Its last close is done when close() returns. */
+	CHECK_EQ(refs_now(buf, LEN, 0), 0);
+	munmap(buf, LEN);
+}
+
+/* The release barrier, many times over, and with a fork child's copy. */
+static void test_close_is_synchronous(void)
+{
+	char *buf = shared_buf();
+	uint32_t ioas, pid;
+	int i, fd, acc, pipefd[2];
+	pid_t child;
+
+	REQUIRE(buf);
+	for (i = 0; i < 50; i++) {
+		fd = open("/dev/iommu", O_RDWR);
+		REQUIRE(fd >= 0);
+		REQUIRE(!ioas_alloc(fd, &ioas));
+		REQUIRE(!ioas_map(fd, ioas, buf, LEN, 0x10000));
+		REQUIRE(!create_access(
+			fd, ioas, MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
+			&acc));
+		REQUIRE(!access_pages(fd, acc, 0x10000, LEN, buf, &pid));
+		close(acc);
+		close(fd);
+		CHECK_EQ(refs_now(buf, LEN, 0), 0);
+	}
+	/* A child's copy keeps the file until the child closes it. */
+	fd = open("/dev/iommu", O_RDWR);
+	REQUIRE(fd >= 0);
+	REQUIRE(!ioas_alloc(fd, &ioas));
+	REQUIRE(!ioas_map(fd, ioas, buf, LEN, 0x10000));
+	REQUIRE(!create_access(fd, ioas,
+			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES, &acc));
+	REQUIRE(!access_pages(fd, acc, 0x10000, LEN, buf, &pid));
+	REQUIRE(!pipe(pipefd));
+	child = fork();
+	if (!child) {
+		char c;
+
+		close(pipefd[1]);
+		if (read(pipefd[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(pipefd[0]);
+	close(acc);
+	close(fd);
+	CHECK_EQ(refs_now(buf, LEN, 1), 0);
+	close(pipefd[1]);
+	CHECK(wait_ok(child));
+	/* The child's copies closed when it exited, before waitpid returned. */
+	CHECK_EQ(refs_now(buf, LEN, 0), 0);
+	munmap(buf, LEN);
+}
+
+static int exec_child(int fd, uint32_t ioas)
+{
+	/* A new image: the library has never seen this fd. */
+	return destroy(fd, ioas) ? 3 : 0;
+}
+
+/* An fd inherited across execve works in the new image. */
+static void test_exec(void)
+{
+	char fdstr[16], idstr[16];
+	uint32_t ioas;
+	int fd = open("/dev/iommu", O_RDWR); /* no O_CLOEXEC */
+	pid_t pid;
+
+	REQUIRE(fd >= 0);
+	REQUIRE(!ioas_alloc(fd, &ioas));
+	snprintf(fdstr, sizeof(fdstr), "%d", fd);
+	snprintf(idstr, sizeof(idstr), "%u", ioas);
+	pid = fork();
+	if (!pid) {
+		execl(self_exe, self_exe, "exec-child", fdstr, idstr,
+		      (char *)NULL);
+		_exit(127);
+	}
+	CHECK(wait_ok(pid));
+	CHECK_EQ(destroy(fd, ioas), -ENOENT);
+	close(fd);
+}
+
+/* Access fds pass between processes and are checked against a context. */
+static void test_access_fd_passing(void)
+{
+	char *buf = shared_buf();
+	uint32_t ioas, ioas2, data;
+	int fd, fd2, acc, sv[2];
+	pid_t pid;
+
+	REQUIRE(buf);
+	memcpy(buf, "through a passed access fd", 27);
+	fd = open("/dev/iommu", O_RDWR);
+	fd2 = open("/dev/iommu", O_RDWR);
+	REQUIRE(fd >= 0 && fd2 >= 0);
+	REQUIRE(!ioas_alloc(fd, &ioas));
+	REQUIRE(!ioas_alloc(fd2, &ioas2));
+	REQUIRE(!ioas_map(fd, ioas, buf, LEN, 0x10000));
+	REQUIRE(!socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv));
+	pid = fork();
+	if (!pid) {
+		char got[32] = "";
+		int a;
+
+		close(sv[0]);
+		a = recv_fd(sv[1], &data);
+		if (a < 0)
+			_exit(1);
+		if (access_rw(fd, a, 0x10000, got, 27, 0) ||
+		    strcmp(got, "through a passed access fd"))
+			_exit(2);
+		/* Another context cannot use it; a non-access fd is EBADFD. */
+		if (access_rw(fd2, a, 0x10000, got, 27, 0) != -ENOENT)
+			_exit(3);
+		if (access_rw(fd, fd2, 0x10000, got, 27, 0) != -EBADFD)
+			_exit(4);
+		_exit(0);
+	}
+	close(sv[1]);
+	REQUIRE(!create_access(fd, ioas, 0, &acc));
+	REQUIRE(!send_fd(sv[0], acc, 0));
+	close(acc); /* the child's copy keeps the access alive */
+	CHECK(wait_ok(pid));
+	/* Both copies gone: the access is destroyed, the IOAS free again. */
+	CHECK_EQ(destroy(fd, ioas), 0);
+	close(sv[0]);
+	close(fd);
+	close(fd2);
+	munmap(buf, LEN);
+}
+
+/* Fault queue fds: read/write rules and the fd's hold on the queue. */
+static void test_fault_queue_fd(void)
+{
+	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
+	struct iommu_hwpt_pgfault rec[2];
+	struct pollfd p;
+	int fd = open("/dev/iommu", O_RDWR);
+
+	REQUIRE(fd >= 0);
+	REQUIRE(!xioctl(fd, IOMMU_FAULT_QUEUE_ALLOC, &fa));
+	p.fd = (int)fa.out_fault_fd;
+	p.events = POLLIN;
+	CHECK_EQ(poll(&p, 1, 0), 0);                 /* nothing queued */
+	CHECK_EQ(read(p.fd, rec, sizeof(rec)), 0);   /* empty: 0, no wait */
+	CHECK_EQ(read(p.fd, rec, 39), -1);
+	CHECK_EQ(errno, ESPIPE);
+	CHECK_EQ(write(p.fd, rec, 7), -1);
+	CHECK_EQ(errno, ESPIPE);
+	CHECK_EQ(destroy(fd, fa.out_fault_id), -EBUSY); /* the fd holds it */
+	close(p.fd);
+	CHECK_EQ(destroy(fd, fa.out_fault_id), 0);
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	self_exe = argv[0];
+	if (argc == 4 && !strcmp(argv[1], "exec-child"))
+		return exec_child(atoi(argv[2]), (uint32_t)atoi(argv[3]));
+	if (!server_mode()) {
+		fprintf(stderr, "SKIP: needs server mode (uiommufd-run)\n");
+		return 77;
+	}
+	self_exe = realpath("/proc/self/exe", NULL);
+	RUN(test_fork_shares_state);
+	RUN(test_dup_and_last_close);
+	RUN(test_close_is_synchronous);
+	RUN(test_exec);
+	RUN(test_access_fd_passing);
+	RUN(test_fault_queue_fd);
+	return harness_failed;
+}

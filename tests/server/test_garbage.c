@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A client that speaks garbage, or dies in the middle of a call, cannot
+ * hurt the daemon or another client (server mode).
+ *
+ * The test connects to the daemon's socket itself (UIOMMUFD_SOCKET) and
+ * sends what no honest client would: short, long and random messages,
+ * wrong magic and types, fds attached to requests, answers nobody asked
+ * for, requests naming fds that are not the daemon's, pointers into
+ * nothing; it writes junk into an emulated fd; it leaves calls half done
+ * (a child that exits right after its request, or that never answers the
+ * daemon's callback); it opens many channels at once.  After each round
+ * an honest client, with a context opened before the abuse, must still
+ * work, and so must a new one.
+ */
+#include <poll.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "common.h"
+#include "server/proto.h"
+
+static int honest_fd = -1;
+static uint32_t honest_ioas;
+
+static int daemon_connect(void)
+{
+	const char *name = getenv(UFD_ENV_SOCKET);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	size_t n;
+	int fd;
+
+	if (!name || (n = strlen(name)) >= sizeof(sa.sun_path))
+		return -1;
+	memcpy(sa.sun_path, name, n);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	if (name[0] == '@')
+		sa.sun_path[0] = 0;
+	else
+		len++;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, len)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void msg_init(struct ufd_msg *m, uint16_t type)
+{
+	memset(m, 0, sizeof(*m));
+	m->magic = UFD_PROTO_MAGIC;
+	m->version = UFD_PROTO_VERSION;
+	m->type = type;
+}
+
+/* The answer to a request: its ret, or -1000 when none came. */
+static long answer(int sock)
+{
+	struct ufd_msg m;
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+
+	if (poll(&p, 1, 5000) != 1)
+		return -1000;
+	if (recv(sock, &m, sizeof(m), 0) != sizeof(m) ||
+	    m.type != UFD_MSG_RESULT)
+		return -1000;
+	return (long)m.ret;
+}
+
+/* The honest client's state is intact, and a new client works. */
+static void still_works(void)
+{
+	uint32_t id;
+	int fd;
+
+	CHECK_EQ(ioas_alloc(honest_fd, &id), 0);
+	CHECK_EQ(destroy(honest_fd, id), 0);
+	CHECK_EQ(destroy(honest_fd, honest_ioas + 1000), -ENOENT);
+	fd = open("/dev/iommu", O_RDWR);
+	CHECK(fd >= 0);
+	CHECK_EQ(ioas_alloc(fd, &id), 0);
+	close(fd);
+}
+
+static void test_bad_messages(void)
+{
+	static const size_t sizes[] = { 1, 8, 55, 57, 200, 65536 };
+	char *junk = malloc(65536);
+	struct ufd_msg m;
+	size_t i;
+	int s = daemon_connect();
+
+	REQUIRE(s >= 0 && junk);
+	for (i = 0; i < 65536; i++)
+		junk[i] = (char)(i * 131 + 7);
+	/* Wrong sizes: each one is refused, the channel goes on. */
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		CHECK_EQ(send(s, junk, sizes[i], MSG_NOSIGNAL),
+			 (ssize_t)sizes[i]);
+		CHECK_EQ(answer(s), -EPROTO);
+	}
+	/* Right size, wrong magic, version, type. */
+	msg_init(&m, UFD_MSG_IOCTL);
+	m.magic ^= 1;
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	CHECK_EQ(answer(s), -EPROTO);
+	msg_init(&m, UFD_MSG_IOCTL);
+	m.version = 99;
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	CHECK_EQ(answer(s), -EPROTO);
+	for (i = 0; i < 300; i += 7) {
+		msg_init(&m, (uint16_t)i);
+		if (i == UFD_MSG_OPEN || i == UFD_MSG_IOCTL ||
+		    i == UFD_MSG_READ || i == UFD_MSG_WRITE)
+			continue;
+		send(s, &m, sizeof(m), MSG_NOSIGNAL);
+		CHECK_EQ(answer(s), -EPROTO);
+	}
+	/* An answer nobody asked for. */
+	msg_init(&m, UFD_MSG_FD_INSTALLED);
+	m.fd = 5;
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	CHECK_EQ(answer(s), -EPROTO);
+	/* Requests naming what is not the daemon's file, or nothing. */
+	msg_init(&m, UFD_MSG_IOCTL);
+	m.cmd = IOMMU_IOAS_ALLOC;
+	m.fd = 0;
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	CHECK_EQ(answer(s), -ENOTTY);
+	m.fd = 99999;
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	CHECK_EQ(answer(s), -EBADF);
+	m.fd = -5;
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	CHECK_EQ(answer(s), -EBADF);
+	m.fd = s; /* the channel itself */
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	CHECK_EQ(answer(s), -ENOTTY);
+	/* A real context, with pointers into nothing and odd commands. */
+	m.fd = honest_fd;
+	m.arg = 16;
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	CHECK_EQ(answer(s), -EFAULT);
+	m.arg = UINT64_MAX - 3;
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	CHECK_EQ(answer(s), -EFAULT);
+	m.cmd = 0xdeadbeefcafeULL;
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	CHECK(answer(s) < 0);
+	m.type = UFD_MSG_READ; /* read() of a context fd */
+	m.arg = (uintptr_t)junk;
+	m.cmd = 40;
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	CHECK_EQ(answer(s), -EINVAL);
+	close(s);
+	/* An empty message reads as the end of the channel: it is closed. */
+	s = daemon_connect();
+	REQUIRE(s >= 0);
+	CHECK_EQ(send(s, junk, 0, MSG_NOSIGNAL), 0);
+	CHECK_EQ(recv(s, junk, 64, 0), 0);
+	close(s);
+	free(junk);
+	still_works();
+}
+
+/* fds attached to requests are closed by the daemon, not kept. */
+static void test_attached_fds(void)
+{
+	union {
+		char buf[CMSG_SPACE(8 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct ufd_msg m;
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c;
+	struct pollfd p;
+	int s = daemon_connect(), sv[2], fds[8], i;
+
+	REQUIRE(s >= 0);
+	REQUIRE(!socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	for (i = 0; i < 8; i++)
+		fds[i] = sv[1];
+	memset(&u, 0, sizeof(u));
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(c), fds, sizeof(fds));
+	msg_init(&m, UFD_MSG_IOCTL);
+	m.fd = -1;
+	CHECK_EQ(sendmsg(s, &mh, MSG_NOSIGNAL), (ssize_t)sizeof(m));
+	CHECK_EQ(answer(s), -EBADF);
+	close(sv[1]);
+	/* Every copy the daemon received is closed: the peer hangs up. */
+	p.fd = sv[0];
+	p.events = POLLIN;
+	CHECK_EQ(poll(&p, 1, 5000), 1);
+	CHECK(p.revents & (POLLHUP | POLLIN));
+	close(sv[0]);
+	close(s);
+	still_works();
+}
+
+/* Junk written into an emulated fd is dropped; the file works on. */
+static void test_junk_into_file(void)
+{
+	char junk[100];
+	uint32_t id;
+	int fd = open("/dev/iommu", O_RDWR), i, sent = 0;
+
+	REQUIRE(fd >= 0);
+	memset(junk, 'x', sizeof(junk));
+	for (i = 0; i < 2000; i++)
+		sent += send(fd, junk, sizeof(junk),
+			     MSG_DONTWAIT | MSG_NOSIGNAL) > 0;
+	CHECK(sent > 0);
+	CHECK_EQ(ioas_alloc(fd, &id), 0);
+	close(fd);
+	still_works();
+}
+
+/* Calls left half done by clients that die or stall. */
+static void test_half_done_calls(void)
+{
+	struct ufd_msg m;
+	pid_t pid;
+	int s, i, status;
+
+	/* A child sends a request and exits without waiting for it. */
+	for (i = 0; i < 20; i++) {
+		pid = fork();
+		if (!pid) {
+			struct iommu_ioas_alloc c = { .size = sizeof(c) };
+
+			s = daemon_connect();
+			msg_init(&m, i % 2 ? UFD_MSG_OPEN : UFD_MSG_IOCTL);
+			m.fd = honest_fd;
+			m.cmd = IOMMU_IOAS_ALLOC;
+			m.arg = (uintptr_t)&c;
+			send(s, &m, sizeof(m), MSG_NOSIGNAL);
+			_exit(0);
+		}
+		waitpid(pid, &status, 0);
+	}
+	/* An OPEN whose INSTALL_FD callback is never answered. */
+	s = daemon_connect();
+	REQUIRE(s >= 0);
+	msg_init(&m, UFD_MSG_OPEN);
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	usleep(100000);
+	still_works(); /* others are served while that call waits */
+	close(s);
+	/* An OPEN answered with a wrong type, then with a bogus fd. */
+	s = daemon_connect();
+	REQUIRE(s >= 0);
+	msg_init(&m, UFD_MSG_OPEN);
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	usleep(50000);
+	msg_init(&m, UFD_MSG_IOCTL);
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	CHECK(answer(s) < 0);
+	msg_init(&m, UFD_MSG_OPEN);
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	usleep(50000);
+	msg_init(&m, UFD_MSG_FD_INSTALLED);
+	m.fd = -EIO;
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	CHECK(answer(s) < 0);
+	close(s);
+	still_works();
+}
+
+/* Many channels at once, then all gone. */
+static void test_many_channels(void)
+{
+	enum { N = 300 };
+	int s[N], i, n = 0;
+
+	for (i = 0; i < N; i++) {
+		s[i] = daemon_connect();
+		n += s[i] >= 0;
+	}
+	CHECK_EQ(n, N);
+	still_works();
+	for (i = 0; i < N; i++)
+		if (s[i] >= 0)
+			close(s[i]);
+	still_works();
+}
+
+int main(void)
+{
+	if (!server_mode() || !getenv(UFD_ENV_SOCKET)) {
+		fprintf(stderr, "SKIP: needs server mode (uiommufd-run)\n");
+		return 77;
+	}
+	honest_fd = open("/dev/iommu", O_RDWR);
+	if (honest_fd < 0 || ioas_alloc(honest_fd, &honest_ioas)) {
+		perror("open /dev/iommu");
+		return 1;
+	}
+	RUN(test_bad_messages);
+	RUN(test_attached_fds);
+	RUN(test_junk_into_file);
+	RUN(test_half_done_calls);
+	RUN(test_many_channels);
+	CHECK_EQ(destroy(honest_fd, honest_ioas), 0);
+	return harness_failed;
+}
