@@ -83,6 +83,14 @@ struct ufd_source_ops {
 	 */
 	int (*page_ident)(struct ufd_source *src, uint64_t uaddr,
 			  uint64_t *ident);
+	/*
+	 * May the engine dereference the host addresses of the pinned range
+	 * [uaddr, uaddr + len)?  A source that reaches some memory only
+	 * through read/write (another process's private memory) says no;
+	 * DMA through such a mapping then faults.  NULL: always yes.
+	 */
+	bool (*host_direct)(struct ufd_source *src, uint64_t uaddr,
+			    size_t len);
 	/* Identity of a page the engine reaches at @host (after pin). */
 	int (*host_ident)(struct ufd_source *src, const void *host,
 			  uint64_t *ident);

@@ -133,7 +133,8 @@ static int dma_walk(struct ufd_dma *dma, uint64_t iova, size_t len,
 		if (!e)
 			return -EFAULT;
 		pte = __atomic_load_n(e, __ATOMIC_RELAXED);
-		if (!(pte & need))
+		/* Memory the engine reaches only through its source: no DMA. */
+		if (!(pte & need) || (pte & PGT_INDIRECT))
 			return -EFAULT;
 		size = pgt_level_size(pgt, level);
 		host = (pte & ~((1ULL << pgt->granule_shift) - 1)) +

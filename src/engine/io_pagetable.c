@@ -72,10 +72,20 @@ static uint64_t max_pgsize(const struct io_pagetable *iopt)
 	return iopt->disable_large_pages ? UFD_PAGE_SIZE : 0;
 }
 
-static unsigned int area_pgt_prot(const struct ufd_area *area)
+static uint64_t area_pgt_prot(const struct ufd_area *area)
 {
-	return ((area->prot & UFD_MAP_READ) ? PGT_READ : 0) |
-	       ((area->prot & UFD_MAP_WRITE) ? PGT_WRITE : 0);
+	struct ufd_source *src = area->pages->src;
+	uint64_t prot = ((area->prot & UFD_MAP_READ) ? PGT_READ : 0) |
+			((area->prot & UFD_MAP_WRITE) ? PGT_WRITE : 0);
+	uint64_t first = ALIGN_DOWN_U64(area->start_byte, UFD_PAGE_SIZE);
+	uint64_t end = area->start_byte + area_length(area);
+
+	end = (end + UFD_PAGE_SIZE - 1) & ~(UFD_PAGE_SIZE - 1);
+	if (src->ops->host_direct &&
+	    !src->ops->host_direct(src, area->pages->uaddr + first,
+				   end - first))
+		prot |= PGT_INDIRECT;
+	return prot;
 }
 
 static int area_pin(struct ufd_area *area)

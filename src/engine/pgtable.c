@@ -290,7 +290,8 @@ int pgt_map(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
 	if (max_pgsize)
 		sizes &= (max_pgsize << 1) - 1;
 	sizes |= 1ULL << pgt->granule_shift;
-	prot = (prot & (PGT_READ | PGT_WRITE)) | PGT_VALID | PGT_LEAF;
+	prot = (prot & (PGT_READ | PGT_WRITE | PGT_INDIRECT)) | PGT_VALID |
+	       PGT_LEAF;
 
 	while (done < length) {
 		uint64_t cur = iova + done;

@@ -31,7 +31,9 @@
 #define PGT_WRITE (1ULL << 3)
 #define PGT_DIRTY (1ULL << 4)
 #define PGT_ACCESSED (1ULL << 5)
-#define PGT_FLAGS_MASK 0x3fULL
+/* The host address is not directly reachable: DMA through it faults. */
+#define PGT_INDIRECT (1ULL << 6)
+#define PGT_FLAGS_MASK 0x7fULL
 
 struct ufd_pgtable {
 	unsigned int granule_shift;

@@ -109,7 +109,8 @@ static int read_guest_pte(const struct ufd_pgtable *s2, uint64_t gpa,
 {
 	uint64_t host, flags;
 
-	if (pgt_translate(s2, gpa, &host, NULL, &flags) || !(flags & PGT_READ))
+	if (pgt_translate(s2, gpa, &host, NULL, &flags) ||
+	    !(flags & PGT_READ) || (flags & PGT_INDIRECT))
 		return -EFAULT;
 	*pte = __atomic_load_n((const uint64_t *)(uintptr_t)host,
 			       __ATOMIC_ACQUIRE);
