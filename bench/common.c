@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared helpers of the benchmarks (see common.h): timing with medians,
+ * the limits measured in the same run, engine setup, memory figures.
+ *
+ * Intervals are [start, start + length).  Single-threaded, no locking.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+double median(double *v, unsigned int n)
+{
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define MAX_RUNS 31
+
+double bench_ns_iters(bench_fn fn, void *arg, uint64_t iters,
+		      unsigned int runs)
+{
+	double v[MAX_RUNS];
+	unsigned int r;
+
+	if (runs > MAX_RUNS)
+		runs = MAX_RUNS;
+	if (!iters)
+		iters = 1;
+	for (r = 0; r != runs; r++) {
+		uint64_t t0 = now_ns();
+
+		fn(arg, iters);
+		v[r] = (double)(now_ns() - t0) / (double)iters;
+	}
+	return median(v, runs);
+}
+
+double bench_ns(bench_fn fn, void *arg, double run_ms, unsigned int runs)
+{
+	double run_ns = run_ms * 1e6;
+	uint64_t iters = 1, t;
+
+	/* Warm-up and calibration in one: grow until a run is long enough. */
+	for (;;) {
+		uint64_t t0 = now_ns();
+
+		fn(arg, iters);
+		t = now_ns() - t0;
+		if (t >= run_ns / 4 || iters >= (1ULL << 40))
+			break;
+		iters *= t < run_ns / 256 ? 16 : 2;
+	}
+	if (!t)
+		t = 1;
+	iters = (uint64_t)((double)iters * run_ns / (double)t);
+	return bench_ns_iters(fn, arg, iters, runs);
+}
+
+/* ---- limits ---- */
+
+double limit_memcpy_gbps(size_t bytes)
+{
+	char *src = malloc(bytes), *dst = malloc(bytes);
+	double v[7];
+	unsigned int r;
+
+	if (!src || !dst)
+		die("malloc", -ENOMEM);
+	memset(src, 1, bytes);
+	memset(dst, 2, bytes);
+	for (r = 0; r != 8; r++) {
+		uint64_t t0 = now_ns();
+
+		memcpy(dst, src, bytes);
+		escape(dst);
+		if (r) /* the first run is the warm-up */
+			v[r - 1] = (double)bytes / (double)(now_ns() - t0);
+	}
+	free(src);
+	free(dst);
+	return median(v, 7);
+}
+
+struct memcpy_arg {
+	char *src, *dst;
+	size_t n;
+};
+
+static void memcpy_body(void *p, uint64_t iters)
+{
+	struct memcpy_arg *a = p;
+	uint64_t i;
+
+	for (i = 0; i != iters; i++) {
+		memcpy(a->dst, a->src, (size_t)opaque(a->n));
+		escape(a->dst);
+	}
+}
+
+double limit_memcpy_ns(size_t bytes)
+{
+	struct memcpy_arg a = { malloc(bytes), malloc(bytes), bytes };
+	double ns;
+
+	if (!a.src || !a.dst)
+		die("malloc", -ENOMEM);
+	memset(a.src, 1, bytes);
+	memset(a.dst, 2, bytes);
+	ns = bench_ns(memcpy_body, &a, 20, 7);
+	free(a.src);
+	free(a.dst);
+	return ns;
+}
+
+double limit_page_fault_ns(void)
+{
+	const size_t len = 32 * MiB;
+	double v[5];
+	unsigned int r;
+
+	for (r = 0; r != 6; r++) {
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uint64_t t0;
+		size_t off;
+
+		if (p == MAP_FAILED)
+			die("mmap", -errno);
+		madvise(p, len, MADV_NOHUGEPAGE);
+		t0 = now_ns();
+		for (off = 0; off < len; off += PAGE)
+			p[off] = 1;
+		escape(p);
+		if (r)
+			v[r - 1] = (double)(now_ns() - t0) / (double)(len / PAGE);
+		munmap(p, len);
+	}
+	return median(v, 5);
+}
+
+static void getppid_body(void *arg, uint64_t iters)
+{
+	uint64_t i;
+
+	for (i = 0; i != iters; i++)
+		escape((void *)(uintptr_t)getppid());
+}
+
+double limit_syscall_ns(void)
+{
+	return bench_ns(getppid_body, NULL, 20, 7);
+}
+
+static void clock_body(void *arg, uint64_t iters)
+{
+	uint64_t i, s = 0;
+
+	for (i = 0; i != iters; i++)
+		s += now_ns();
+	escape((void *)(uintptr_t)s);
+}
+
+double limit_clock_ns(void)
+{
+	return bench_ns(clock_body, NULL, 10, 7);
+}
+
+/*
+ * Four 4 KiB tables chained root -> ... -> leaf table, and a data page:
+ * the least a software IOMMU touches for one map + DMA + unmap.
+ */
+struct walk_arg {
+	uint64_t *t[4]; /* t[3] is the root, t[0] the leaf table */
+	char *page;
+	char dst[4096];
+	uint64_t iova;
+	size_t copy;
+};
+
+static void walk_body(void *p, uint64_t iters)
+{
+	struct walk_arg *a = p;
+	uint64_t i;
+
+	for (i = 0; i != iters; i++) {
+		uint64_t iova = opaque(a->iova), e, *t;
+		unsigned int l;
+
+		/* The PTE write of the map. */
+		a->t[0][(iova >> 12) & 511] = (uintptr_t)a->page | 3;
+		__asm__ volatile("" ::: "memory");
+		/* The DMA's walk, from the root down. */
+		t = a->t[3];
+		for (l = 3; l; l--) {
+			e = t[(iova >> (12 + 9 * l)) & 511];
+			t = (uint64_t *)(uintptr_t)(e & ~4095ULL);
+		}
+		e = t[(iova >> 12) & 511];
+		memcpy(a->dst, (char *)(uintptr_t)(e & ~4095ULL) +
+				       (iova & 4095), (size_t)opaque(a->copy));
+		escape(a->dst);
+		/* The PTE clear of the unmap. */
+		a->t[0][(iova >> 12) & 511] = 0;
+		__asm__ volatile("" ::: "memory");
+	}
+}
+
+double limit_pte_walk_copy_ns(size_t copy)
+{
+	struct walk_arg *a = aligned_alloc(64, sizeof(*a));
+	unsigned int l;
+	double ns;
+
+	if (!a)
+		die("malloc", -ENOMEM);
+	memset(a, 0, sizeof(*a));
+	a->iova = 1ULL << 32;
+	a->copy = copy;
+	a->page = aligned_alloc(PAGE, PAGE);
+	for (l = 0; l != 4; l++) {
+		a->t[l] = aligned_alloc(PAGE, PAGE);
+		if (!a->t[l] || !a->page)
+			die("malloc", -ENOMEM);
+		memset(a->t[l], 0, PAGE);
+	}
+	memset(a->page, 7, PAGE);
+	for (l = 3; l; l--)
+		a->t[l][(a->iova >> (12 + 9 * l)) & 511] =
+			(uintptr_t)a->t[l - 1] | 1;
+	ns = bench_ns(walk_body, a, 20, 7);
+	for (l = 0; l != 4; l++)
+		free(a->t[l]);
+	free(a->page);
+	free(a);
+	return ns;
+}
+
+/* ---- memory ---- */
+
+void *map_at_skew(size_t len, size_t align, size_t skew, int flags)
+{
+	size_t res_len = len + align + skew;
+	char *res, *addr, *p;
+
+	res = mmap(NULL, res_len, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (res == MAP_FAILED)
+		return NULL;
+	addr = (char *)(((uintptr_t)res + align - 1) & ~(uintptr_t)(align - 1)) +
+	       skew;
+	p = mmap(addr, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | flags, -1, 0);
+	if (p == MAP_FAILED) {
+		munmap(res, res_len);
+		return NULL;
+	}
+	/* Give back the reservation around it. */
+	if (addr > res)
+		munmap(res, (size_t)(addr - res));
+	if (addr + len < res + res_len)
+		munmap(addr + len, (size_t)(res + res_len - (addr + len)));
+	return p;
+}
+
+void unmap_at_skew(void *p, size_t len)
+{
+	if (p)
+		munmap(p, len);
+}
+
+void populate(void *p, size_t len)
+{
+	size_t off;
+
+	for (off = 0; off < len; off += PAGE)
+		((volatile char *)p)[off] = 1;
+}
+
+static uint64_t status_kb(const char *path, const char *field)
+{
+	size_t flen = strlen(field);
+	char line[256];
+	uint64_t v = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, field, flen) && line[flen] == ':') {
+			v = strtoull(line + flen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+uint64_t rss_bytes(void)
+{
+	return status_kb("/proc/self/status", "VmRSS") * 1024;
+}
+
+uint64_t thp_bytes(void)
+{
+	return status_kb("/proc/self/smaps_rollup", "AnonHugePages") * 1024;
+}
+
+long meminfo_kb(const char *field)
+{
+	uint64_t v = status_kb("/proc/meminfo", field);
+
+	return (long)v;
+}
+
+uint64_t heap_bytes(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+long read_long_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+int write_long_file(const char *path, long v)
+{
+	FILE *f = fopen(path, "w");
+	int rc;
+
+	if (!f)
+		return -errno;
+	rc = fprintf(f, "%ld\n", v) < 0 ? -EIO : 0;
+	if (fclose(f) && !rc)
+		rc = -errno;
+	return rc;
+}
+
+/* ---- engine setup ---- */
+
+void bench_cred(struct ufd_cred *cred)
+{
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+
+	/* A bench measures speed, not accounting: no cap on what it pins. */
+	setrlimit(RLIMIT_MEMLOCK, &rl);
+	ufd_cred_self(cred);
+	cred->memlock_limit = UINT64_MAX;
+}
+
+void env_open(struct bench_env *env, uint64_t pgsize_bitmap, bool dirty)
+{
+	struct ufd_device_info info = {
+		.aperture_start = 0,
+		.aperture_last = (1ULL << 48) - 1,
+		.pgsize_bitmap = pgsize_bitmap,
+		.dirty_tracking = dirty,
+	};
+	struct ufd_cred cred;
+	uint32_t pt;
+
+	memset(env, 0, sizeof(*env));
+	bench_cred(&cred);
+	env->eng = ufd_engine_new();
+	env->src = ufd_source_local();
+	if (!env->eng || !env->src)
+		die("ufd_engine_new/ufd_source_local", -ENOMEM);
+	CHECK(ufd_ctx_open(env->eng, &cred, &env->ctx));
+	CHECK(ufd_ioas_alloc(env->ctx, &env->ioas_id));
+	CHECK(ufd_device_bind(env->ctx, &info, &env->dev_id));
+	pt = env->ioas_id;
+	if (dirty)
+		CHECK(ufd_hwpt_alloc_paging(env->ctx, env->dev_id,
+					    env->ioas_id,
+					    UFD_HWPT_DIRTY_TRACKING, &pt));
+	CHECK(ufd_device_attach(env->ctx, env->dev_id, &pt));
+	env->hwpt_id = pt;
+	CHECK(ufd_dma_open(env->ctx, env->dev_id, &env->dma));
+}
+
+void env_close(struct bench_env *env)
+{
+	ufd_dma_close(env->dma);
+	CHECK(ufd_device_unbind(env->ctx, env->dev_id));
+	/* An explicit HWPT outlives its devices; an automatic one is gone. */
+	if (ufd_obj_kind(env->ctx, env->hwpt_id) == UFD_KIND_HWPT_PAGING)
+		CHECK(ufd_destroy(env->ctx, env->hwpt_id));
+	ufd_ctx_close(env->ctx);
+	ufd_source_put(env->src);
+	ufd_engine_free(env->eng);
+	memset(env, 0, sizeof(*env));
+}
+
+void die(const char *what, int rc)
+{
+	fflush(stdout);
+	fprintf(stderr, "BROKEN: %s: %s (%d)\n", what, strerror(-rc), rc);
+	exit(1);
+}
+
+/* ---- output ---- */
+
+void header(const char *title)
+{
+	printf("\n== %s ==\n", title);
+	fflush(stdout);
+}
+
+void summary(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("= ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+uint64_t rnd(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
