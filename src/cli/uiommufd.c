@@ -628,6 +628,7 @@ struct dump_state {
 	struct ufd_cred cred;
 	struct dump_area *areas;
 	unsigned int nr_areas;
+	uint32_t dev_id, hwpt_id, hwpt_ioas; /* the device and its domain */
 };
 
 struct collect_arg {
@@ -674,9 +675,24 @@ static int dump_ioas(struct dump_state *st, uint32_t ioas_id)
 		printf("    [0x%016" PRIx64 ", 0x%016" PRIx64 "]\n",
 		       ranges[i].start, ranges[i].last);
 	printf("  huge pages: %s\n", huge ? "allowed" : "disabled");
-	printf("  domains: none attached (no devices in this version), so "
-	       "no IO page table\n");
-	printf("           and no IO page sizes in use yet\n");
+	if (st->hwpt_ioas == ioas_id) {
+		uint64_t sizes[8], counts[8];
+		unsigned int n, k;
+
+		rc = ufd_hwpt_page_sizes(st->ctx, st->hwpt_id, sizes, counts,
+					 8, &n);
+		if (rc)
+			return rc;
+		printf("  domains: HWPT %u (automatic, device %u), IO page "
+		       "sizes in use:", st->hwpt_id, st->dev_id);
+		for (k = 0; k < n && k < 8; k++)
+			printf(" %s x %" PRIu64, fmt_size(sizes[k], s1,
+							  sizeof(s1)),
+			       counts[k]);
+		printf("%s\n", n ? "" : " none");
+	} else {
+		printf("  domains: none attached: mapping pinned nothing\n");
+	}
 
 	first = st->nr_areas;
 	ca.st = st;
@@ -822,11 +838,13 @@ static int cmd_dump(int argc, char **argv)
 	}
 
 	printf("Built in this process through the engine API (<uiommufd.h>):\n"
-	       "  IOAS 1: a %s ring at an automatic IOVA, %s of data at "
-	       "IOVA 0x%llx\n"
-	       "  IOAS 2: IOVA [0, 0x%llx] reserved, the data copied in "
+	       "  a first IOAS: a %s ring at an automatic IOVA, %s of data at "
+	       "IOVA 0x%llx,\n"
+	       "    and a device (4 KiB, 2 MiB and 1 GiB IO pages) attached: "
+	       "its domain\n"
+	       "  a second IOAS: IOVA [0, 0x%llx] reserved, the data copied in "
 	       "(pages shared)\n"
-	       "  an access on IOAS 1 pins two pages of the data and writes "
+	       "  an access on the first pins two pages of the data and writes "
 	       "into them\n\n",
 	       fmt_size(DUMP_RING_SIZE, s1, sizeof(s1)),
 	       fmt_size(DUMP_DATA_SIZE, s2, sizeof(s2)), DUMP_DATA_IOVA,
@@ -851,6 +869,32 @@ static int cmd_dump(int argc, char **argv)
 	if (rc) {
 		ret = dump_fail("ufd_ioas_map(data)", rc);
 		goto out;
+	}
+
+	/*
+	 * A device whose IOMMU has 4 KiB, 2 MiB and 1 GiB IO pages: attaching
+	 * it gives IOAS 1 a domain, filled from the mappings (pinned now).
+	 */
+	{
+		struct ufd_device_info info = {
+			.aperture_start = 0,
+			.aperture_last = (1ULL << 48) - 1,
+			.pgsize_bitmap = (4ULL << 10) | (2ULL << 20) |
+					 (1ULL << 30),
+		};
+
+		rc = ufd_device_bind(st.ctx, &info, &st.dev_id);
+		if (rc) {
+			ret = dump_fail("ufd_device_bind", rc);
+			goto out;
+		}
+		st.hwpt_id = ioas1;
+		rc = ufd_device_attach(st.ctx, st.dev_id, &st.hwpt_id);
+		if (rc) {
+			ret = dump_fail("ufd_device_attach", rc);
+			goto out;
+		}
+		st.hwpt_ioas = ioas1;
 	}
 
 	/* IOAS 2: a hole (as a device's aperture would make), then a copy. */

@@ -9,12 +9,14 @@
  * use, or makes one, which dies with its last device.  Explicit HWPTs
  * (HWPT_ALLOC) live until IOMMU_DESTROY, refused while devices use them.
  *
- * Attach order follows the kernel: the device's reserved regions go into
- * the IOAS (owner: the device), then the domain's own check (a NO_DIRTY
- * device cannot use a dirty-tracking domain: -EINVAL), and for a new
- * automatic HWPT the domain is filled from the IOAS last.  Replace makes
- * the new attachment before it drops the old one, so an automatic HWPT
- * freed by a replace never shares an ID with the one that replaced it.
+ * Attaching to a HWPT puts the device's reserved regions into the IOAS
+ * (owner: the device), then runs the domain's own check (a NO_DIRTY
+ * device cannot use a dirty-tracking domain: -EINVAL).  A new automatic
+ * HWPT is filled from the IOAS first and the device attached after; the
+ * errnos are the kernel's, only the order of the work differs.  Replace
+ * makes the new attachment before it drops the old one, so an automatic
+ * HWPT freed by a replace never shares an ID with the one that replaced
+ * it.
  *
  * Intervals are inclusive.  Locking: eng->lock, taken by the entry points.
  */

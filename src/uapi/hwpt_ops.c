@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Handlers for the device and HW page table commands: HWPT_ALLOC (paging
- * HWPTs; nested ones arrive with issue 4), GET_HW_INFO, and the dirty
- * tracking, invalidation and fault queue commands.  Arguments are checked
- * in the kernel's order before anything is looked up.
+ * HWPTs, and nested ones in the format of the device's driver: the
+ * selftest's mock IOTLB, or VT-d's first stage), GET_HW_INFO, dirty
+ * tracking and HWPT_INVALIDATE.  Arguments are checked in the kernel's
+ * order before anything is looked up.
  */
 #include <stdlib.h>
 #include <string.h>
