@@ -106,6 +106,14 @@ struct ufd_source {
 
 /* This process's own memory.  Returned with a reference held. */
 UFD_API struct ufd_source *ufd_source_local(void);
+/*
+ * This process's memory, for an embedder that guarantees that whatever it
+ * maps into an IOAS stays mapped, readable (and writable if mapped so) for
+ * as long as it is mapped there: guest RAM of an emulator, a DMA pool.
+ * Pins then make no system call and reads and writes are plain copies; a
+ * broken promise is a crash, not -EFAULT.
+ */
+UFD_API struct ufd_source *ufd_source_local_trusted(void);
 UFD_API void ufd_source_get(struct ufd_source *src);
 UFD_API void ufd_source_put(struct ufd_source *src);
 

@@ -322,14 +322,19 @@ int iopt_map_pages(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 		   unsigned int nelms, uint64_t length, uint64_t *iova,
 		   unsigned int prot, bool alloc_iova)
 {
-	struct ufd_area **areas;
+	struct ufd_area *small[4], **areas = small;
 	uint64_t cur;
 	unsigned int i, inserted = 0;
 	int rc;
 
-	areas = ufd_calloc(nelms, sizeof(*areas));
-	if (!areas)
-		return -ENOMEM;
+	/* A MAP has one element: keep the common case off the heap. */
+	if (nelms > sizeof(small) / sizeof(small[0])) {
+		areas = ufd_calloc(nelms, sizeof(*areas));
+		if (!areas)
+			return -ENOMEM;
+	} else {
+		memset(small, 0, sizeof(small));
+	}
 	for (i = 0; i != nelms; i++) {
 		areas[i] = ufd_zalloc(sizeof(**areas));
 		if (!areas[i]) {
@@ -374,7 +379,8 @@ int iopt_map_pages(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 			goto out_remove;
 		}
 	}
-	free(areas);
+	if (areas != small)
+		free(areas);
 	return 0;
 
 out_remove:
@@ -383,7 +389,8 @@ out_remove:
 out_free:
 	for (i = 0; i != nelms; i++)
 		free(areas[i]);
-	free(areas);
+	if (areas != small)
+		free(areas);
 	return rc;
 }
 

@@ -171,6 +171,44 @@ static void local_release(struct ufd_source *src)
 	free(src);
 }
 
+/* The trusted variant: the embedder vouches for the memory. */
+static int trusted_read(struct ufd_source *src, void *dst, uint64_t uaddr,
+			size_t len)
+{
+	if (!uaddr || uaddr + len < uaddr)
+		return -EFAULT;
+	memcpy(dst, (const void *)(uintptr_t)uaddr, len);
+	return 0;
+}
+
+static int trusted_write(struct ufd_source *src, uint64_t uaddr,
+			 const void *buf, size_t len)
+{
+	if (!uaddr || uaddr + len < uaddr)
+		return -EFAULT;
+	memcpy((void *)(uintptr_t)uaddr, buf, len);
+	return 0;
+}
+
+static int trusted_pin(struct ufd_source *src, uint64_t uaddr, size_t len,
+		       bool writable, void **host)
+{
+	if (!uaddr || uaddr + len < uaddr)
+		return -EFAULT;
+	*host = (void *)(uintptr_t)uaddr;
+	return 0;
+}
+
+static const struct ufd_source_ops trusted_ops = {
+	.read = trusted_read,
+	.write = trusted_write,
+	.pin = trusted_pin,
+	.unpin = local_unpin,
+	.page_ident = local_page_ident,
+	.host_ident = local_host_ident,
+	.release = local_release,
+};
+
 static const struct ufd_source_ops local_ops = {
 	.read = local_read,
 	.write = local_write,
@@ -191,6 +229,15 @@ struct ufd_source *ufd_source_local(void)
 	src->refs = 1;
 	src->owner_pid = getpid();
 	src->space_id = (uint64_t)src->owner_pid;
+	return src;
+}
+
+struct ufd_source *ufd_source_local_trusted(void)
+{
+	struct ufd_source *src = ufd_source_local();
+
+	if (src)
+		src->ops = &trusted_ops;
 	return src;
 }
 
