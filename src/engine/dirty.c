@@ -126,7 +126,12 @@ int ufd_hwpt_mark_dirty(struct ufd_ctx *ctx, uint32_t hwpt_id, uint64_t iova,
 		rc = -EINVAL;
 		goto out;
 	}
-	for (i = 0; i != nbits; i++) {
+	for (i = 0; i < nbits; i++) {
+		/* Skip clear bytes whole: a sparse bitmap costs its set bits. */
+		if (!(i % 8) && !bitmap[i / 8]) {
+			i += 7;
+			continue;
+		}
 		if (!(bitmap[i / 8] & (1u << (i % 8))))
 			continue;
 		count += pgt_mark_dirty(&hwpt->domain.pgt,
