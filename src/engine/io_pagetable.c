@@ -875,6 +875,12 @@ int iopt_check(struct io_pagetable *iopt)
 			fprintf(stderr, "uiommufd: area over a reservation\n");
 			return -EUCLEAN;
 		}
+		/* With domains every area is pinned, without none is. */
+		if (!!area->domain_pin != !!iopt->nr_domains) {
+			fprintf(stderr, "uiommufd: area pinned for domains "
+					"wrongly\n");
+			return -EUCLEAN;
+		}
 		prev = area;
 	}
 	return 0;
