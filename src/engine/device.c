@@ -254,7 +254,9 @@ static int change_pt(struct ufd_ctx *ctx, struct ufd_device *dev,
 	}
 }
 
-int ufd_device_attach(struct ufd_ctx *ctx, uint32_t dev_id, uint32_t *pt_id)
+/* Attach (the device must be detached) or replace (it must be attached). */
+static int device_change(struct ufd_ctx *ctx, uint32_t dev_id,
+			 uint32_t *pt_id, bool replace)
 {
 	struct ufd_device *dev;
 	int rc;
@@ -263,7 +265,7 @@ int ufd_device_attach(struct ufd_ctx *ctx, uint32_t dev_id, uint32_t *pt_id)
 	dev = device_find(ctx, dev_id);
 	if (!dev)
 		rc = -ENOENT;
-	else if (dev->hwpt)
+	else if (!!dev->hwpt != replace)
 		rc = -EINVAL;
 	else
 		rc = change_pt(ctx, dev, pt_id);
@@ -271,21 +273,14 @@ int ufd_device_attach(struct ufd_ctx *ctx, uint32_t dev_id, uint32_t *pt_id)
 	return rc;
 }
 
+int ufd_device_attach(struct ufd_ctx *ctx, uint32_t dev_id, uint32_t *pt_id)
+{
+	return device_change(ctx, dev_id, pt_id, false);
+}
+
 int ufd_device_replace(struct ufd_ctx *ctx, uint32_t dev_id, uint32_t *pt_id)
 {
-	struct ufd_device *dev;
-	int rc;
-
-	eng_lock(ctx->eng);
-	dev = device_find(ctx, dev_id);
-	if (!dev)
-		rc = -ENOENT;
-	else if (!dev->hwpt)
-		rc = -EINVAL;
-	else
-		rc = change_pt(ctx, dev, pt_id);
-	eng_unlock(ctx->eng);
-	return rc;
+	return device_change(ctx, dev_id, pt_id, true);
 }
 
 static void device_detach(struct ufd_ctx *ctx, struct ufd_device *dev)

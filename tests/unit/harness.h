@@ -61,4 +61,33 @@ static const char *harness_test;
 
 #define HARNESS_EXIT() return harness_failed ? 1 : 0
 
+#ifdef HARNESS_MMAP
+#include <stdint.h>
+#include <sys/mman.h>
+
+/*
+ * @len bytes of shared anonymous memory at a 2 MiB aligned address (IOVA
+ * allocation and superpages follow the address's alignment).  The whole
+ * reservation is returned in *area for munmap(area, len + 2 MiB).
+ */
+static inline uint8_t *harness_map_aligned(size_t len, uint8_t **area)
+{
+	const uintptr_t align = 2u << 20;
+	uint8_t *a, *p;
+
+	a = mmap(NULL, len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (a == MAP_FAILED)
+		return NULL;
+	p = (uint8_t *)(((uintptr_t)a + align - 1) & ~(align - 1));
+	if (mmap(p, len, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != p) {
+		munmap(a, len + align);
+		return NULL;
+	}
+	*area = a;
+	return p;
+}
+#endif
+
 #endif

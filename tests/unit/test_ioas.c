@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#define HARNESS_MMAP
 #include "harness.h"
 
 #define PS 4096ULL
@@ -355,15 +356,10 @@ static void test_fail_nth(void)
 int main(void)
 {
 	/* 2 MiB aligned, as automatic IOVA alignment follows the address. */
-	uint8_t *area = mmap(NULL, buf_len + (2u << 20), PROT_NONE,
-			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *area;
 
-	if (area == MAP_FAILED)
-		return 1;
-	buf = (uint8_t *)(((uintptr_t)area + (2u << 20) - 1) &
-			  ~(uintptr_t)((2u << 20) - 1));
-	if (mmap(buf, buf_len, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != buf)
+	buf = harness_map_aligned(buf_len, &area);
+	if (!buf)
 		return 1;
 	eng = ufd_engine_new();
 	src = ufd_source_local();
