@@ -234,7 +234,7 @@ static void test_dma_path(void)
 struct race {
 	struct ufd_dma *dma;
 	uint64_t iova;
-	volatile bool stop;
+	bool stop;
 	unsigned long ok, faults, bad;
 };
 
@@ -243,15 +243,15 @@ static void *dma_thread(void *arg)
 	struct race *r = arg;
 	uint64_t v;
 
-	while (!r->stop) {
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		int rc = ufd_dma_read(r->dma, r->iova, &v, sizeof(v));
 
 		if (!rc && v == 0x1122334455667788ULL)
-			r->ok++;
+			__atomic_fetch_add(&r->ok, 1, __ATOMIC_RELAXED);
 		else if (rc == -EFAULT)
-			r->faults++;
+			__atomic_fetch_add(&r->faults, 1, __ATOMIC_RELAXED);
 		else
-			r->bad++;
+			__atomic_fetch_add(&r->bad, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
@@ -274,7 +274,11 @@ static void test_dma_vs_unmap(void)
 	*(uint64_t *)buf = 0x1122334455667788ULL;
 	REQUIRE(pthread_create(&t, NULL, dma_thread, &r) == 0);
 	/* Until both sides did enough work (a busy machine may starve one). */
-	for (i = 0; i < 2000 || (r.ok + r.faults < 1000 && i < 2000000);
+	for (i = 0; i < 2000 ||
+		    (__atomic_load_n(&r.ok, __ATOMIC_RELAXED) +
+				     __atomic_load_n(&r.faults, __ATOMIC_RELAXED) <
+			     1000 &&
+		     i < 2000000);
 	     i++) {
 		uint64_t iova = r.iova;
 
@@ -285,7 +289,7 @@ static void test_dma_vs_unmap(void)
 			sched_yield();
 		ufd_ioas_unmap(ctx, ioas, iova, PS, NULL);
 	}
-	r.stop = true;
+	__atomic_store_n(&r.stop, true, __ATOMIC_RELAXED);
 	pthread_join(t, NULL);
 	CHECK(i >= 2000);
 	CHECK_EQ(r.bad, 0);
