@@ -124,6 +124,15 @@ $(B)/tests/unit/%: tests/unit/%.c tests/unit/harness.h $(SAN_LIB)
 	@$(if $(Q),echo "  LD-SAN  $@")
 	$(Q)$(CC) $(BASEFLAGS) $(SANFLAGS) -DUFD_TESTING -o $@ $< $(SAN_LIB) $(LDLIBS)
 
+# The tests that run threads, again under ThreadSanitizer.
+TSAN_TESTS := test_device
+TSAN_BINS := $(TSAN_TESTS:%=$(B)/tests/tsan/%)
+$(B)/tests/tsan/%: tests/unit/%.c tests/unit/harness.h $(ENGINE_SRCS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD-TSAN $@")
+	$(Q)$(CC) $(BASEFLAGS) -O1 -fsanitize=thread -DUFD_TESTING -o $@ $< \
+		$(ENGINE_SRCS) $(LDLIBS)
+
 # uapi tests talk to an fd with ioctl(); they are built plain and run twice:
 # once linked to the dispatch layer directly, once under the launcher.
 $(B)/tests/uapi/%: tests/uapi/%.c tests/unit/harness.h
@@ -144,7 +153,7 @@ $(B)/tests/server/%: tests/server/%.c tests/server/common.h tests/unit/harness.h
 	$(Q)$(CC) $(BASEFLAGS) -O1 -o $@ $< $(LDLIBS)
 
 check: $(SERVER_TEST_BINS)
-check: all $(UNIT_BINS) $(UAPI_BINS) $(UAPI_BINS:%=%.direct)
+check: all $(UNIT_BINS) $(UAPI_BINS) $(UAPI_BINS:%=%.direct) $(TSAN_BINS)
 	$(Q)tests/run-checks.sh $(B)
 
 fuzz: all

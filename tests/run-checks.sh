@@ -42,6 +42,12 @@ for t in "$B"/tests/unit/test_*; do
 	run_one "unit/$(basename "$t")" "$t"
 done
 
+for t in "$B"/tests/tsan/test_*; do
+	[ -x "$t" ] || continue
+	TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1} \
+		run_one "tsan/$(basename "$t")" "$t"
+done
+
 for t in "$B"/tests/uapi/test_*; do
 	[ -x "$t" ] || continue
 	case "$t" in *.direct) continue ;; esac
