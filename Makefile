@@ -107,7 +107,8 @@ $(EXAMPLE): $(B)/obj/examples/ioas-demo.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^
 
-$(PCFILE): uiommufd.pc.in
+# Rewritten every time: PREFIX and LIBDIR may differ from the last build.
+$(PCFILE): uiommufd.pc.in FORCE
 	@mkdir -p $(B)
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
@@ -177,7 +178,7 @@ install: all
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libuiommufd.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libuiommufd.so
-	install -m 755 $(PRELOAD_SO) $(DESTDIR)$(LIBDIR)/uiommufd/
+	install -m 755 $(PRELOAD_SO) $(EXAMPLE) $(DESTDIR)$(LIBDIR)/uiommufd/
 	install -m 755 $(LAUNCHER) $(CLI) $(DESTDIR)$(BINDIR)/
 	install -m 644 include/uiommufd.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 include/uiommufd/uapi/linux/iommufd.h $(DESTDIR)$(INCLUDEDIR)/uiommufd/uapi/linux/
@@ -188,7 +189,9 @@ install: all
 clean:
 	rm -rf $(B)
 
-.PHONY: all check fuzz upstream test bench install clean
+FORCE:
+
+.PHONY: all check fuzz upstream test bench install clean FORCE
 .DELETE_ON_ERROR:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
