@@ -270,6 +270,20 @@ UFD_API int ufd_device_unbind(struct ufd_ctx *ctx, uint32_t dev_id);
  */
 UFD_API int ufd_device_attach(struct ufd_ctx *ctx, uint32_t dev_id,
 			      uint32_t *pt_id);
+/*
+ * The pre-attach query (an idea of the iommufd design discussion that the
+ * kernel did not take): what would attaching @dev_id to IOAS @ioas_id do,
+ * without doing it?  Fills @ranges (up to @max, *num the total) with the
+ * IOVA ranges the IOAS would have and *alignment with its alignment, and
+ * returns 0 if the attach would be accepted as far as the address space
+ * goes, -EADDRINUSE if a mapping or an allowed range would be cut, -EINVAL
+ * if the device's IO page size is larger than a CPU page.
+ */
+UFD_API int ufd_device_query_attach(struct ufd_ctx *ctx, uint32_t dev_id,
+				    uint32_t ioas_id,
+				    struct ufd_iova_range *ranges,
+				    uint32_t max, uint32_t *num,
+				    uint64_t *alignment);
 /* Move an attached device to *pt_id, as attach names it. */
 UFD_API int ufd_device_replace(struct ufd_ctx *ctx, uint32_t dev_id,
 			       uint32_t *pt_id);

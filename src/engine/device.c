@@ -428,6 +428,94 @@ out_unlock:
 	return rc;
 }
 
+/* ---- the pre-attach query ---- */
+
+int ufd_device_query_attach(struct ufd_ctx *ctx, uint32_t dev_id,
+			    uint32_t ioas_id, struct ufd_iova_range *ranges,
+			    uint32_t max, uint32_t *num, uint64_t *alignment)
+{
+	const struct itree *trees[2];
+	struct itree extra = ITREE_INIT;
+	struct itree_node *nodes = NULL, *n;
+	struct ufd_device *dev;
+	struct ufd_ioas *ioas;
+	struct itree_span sp;
+	unsigned int nn = 0, i;
+	uint64_t align;
+	uint32_t k = 0;
+	int rc = 0;
+
+	eng_lock(ctx->eng);
+	dev = device_find(ctx, dev_id);
+	ioas = ioas_find(ctx, ioas_id);
+	if (!dev || !ioas) {
+		rc = -ENOENT;
+		goto out;
+	}
+	/* What attaching would reserve: outside the aperture, the holes. */
+	nodes = ufd_calloc(dev->info.nr_reserved + 2, sizeof(*nodes));
+	if (!nodes) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (dev->info.aperture_start) {
+		nodes[nn].start = 0;
+		nodes[nn++].last = dev->info.aperture_start - 1;
+	}
+	if (dev->info.aperture_last != UFD_ULONG_MAX) {
+		nodes[nn].start = dev->info.aperture_last + 1;
+		nodes[nn++].last = UFD_ULONG_MAX;
+	}
+	for (i = 0; i != dev->info.nr_reserved; i++) {
+		nodes[nn].start = dev->info.reserved[i].start;
+		nodes[nn++].last = dev->info.reserved[i].last;
+	}
+	for (i = 0; i != nn; i++)
+		itree_insert(&extra, &nodes[i]);
+
+	align = 1ULL << __builtin_ctzll(dev->info.pgsize_bitmap);
+	if (align < ioas->iopt.iova_alignment)
+		align = ioas->iopt.iova_alignment;
+	if (align > UFD_PAGE_SIZE)
+		rc = -EINVAL;
+	/* A mapping or an allowed range under a new reservation: refused. */
+	itree_for_each(n, &extra, 0, UFD_ULONG_MAX) {
+		if (!rc && (itree_iter_first(&ioas->iopt.areas, n->start,
+					     n->last) ||
+			    itree_iter_first(&ioas->iopt.allowed, n->start,
+					     n->last)))
+			rc = -EADDRINUSE;
+	}
+	if (!rc) {
+		struct ufd_area *area;
+
+		for (area = area_first(&ioas->iopt, 0, UFD_ULONG_MAX); area;
+		     area = area_next(area, 0, UFD_ULONG_MAX))
+			if ((area_iova(area) | area_length(area) |
+			     (area->start_byte % UFD_PAGE_SIZE)) &
+			    (align - 1))
+				rc = -EADDRINUSE;
+	}
+	trees[0] = &ioas->iopt.reserved;
+	trees[1] = &extra;
+	for (itree_span_first(&sp, trees, 2, 0, UFD_ULONG_MAX); !sp.done;
+	     itree_span_next(&sp)) {
+		if (sp.is_used)
+			continue;
+		if (k < max) {
+			ranges[k].start = sp.start;
+			ranges[k].last = sp.last;
+		}
+		k++;
+	}
+	*num = k;
+	*alignment = align;
+out:
+	eng_unlock(ctx->eng);
+	free(nodes);
+	return rc;
+}
+
 /* ---- nested HWPTs ---- */
 
 void nested_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj)

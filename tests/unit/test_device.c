@@ -132,6 +132,41 @@ static void test_attach_narrows_and_fills(void)
 	CHECK_EQ(pins_at((uintptr_t)buf), 0);
 }
 
+static void test_query_attach(void)
+{
+	struct ufd_device_info info = dev_info();
+	struct ufd_ctx *ctx = ctx_open();
+	struct ufd_iova_range r[4], after[4];
+	uint32_t ioas, dev, pt, num, num2;
+	uint64_t align, align2, iova = 0;
+
+	REQUIRE(ctx);
+	REQUIRE(ufd_ioas_alloc(ctx, &ioas) == 0);
+	REQUIRE(ufd_device_bind(ctx, &info, &dev) == 0);
+	/* A mapping below the aperture: the query says no, changes nothing. */
+	REQUIRE(ufd_ioas_map(ctx, ioas, src, (uintptr_t)buf, PS, &iova,
+			     UFD_MAP_FIXED_IOVA | UFD_MAP_READ) == 0);
+	CHECK_EQ(ufd_device_query_attach(ctx, dev, ioas, r, 4, &num, &align),
+		 -EADDRINUSE);
+	CHECK_EQ(ufd_ioas_iova_ranges(ctx, ioas, after, 4, &num2, &align2), 0);
+	CHECK_EQ(num2, 1);
+	CHECK_EQ(ufd_ioas_unmap(ctx, ioas, 0, PS, NULL), 0);
+	/* Otherwise it predicts exactly what the attach then does. */
+	CHECK_EQ(ufd_device_query_attach(ctx, dev, ioas, r, 4, &num, &align),
+		 0);
+	CHECK_EQ(num, 2);
+	CHECK_EQ(r[0].start, info.aperture_start);
+	CHECK_EQ(r[0].last, msi.start - 1);
+	CHECK_EQ(align, PS);
+	pt = ioas;
+	REQUIRE(ufd_device_attach(ctx, dev, &pt) == 0);
+	CHECK_EQ(ufd_ioas_iova_ranges(ctx, ioas, after, 4, &num2, &align2), 0);
+	CHECK_EQ(num2, num);
+	CHECK(!memcmp(after, r, num * sizeof(r[0])));
+	CHECK_EQ(align2, align);
+	ufd_ctx_close(ctx);
+}
+
 static void test_replace_and_explicit(void)
 {
 	struct ufd_device_info info = dev_info();
@@ -374,6 +409,7 @@ int main(void)
 	if (!eng || !src)
 		return 1;
 	RUN(test_attach_narrows_and_fills);
+	RUN(test_query_attach);
 	RUN(test_replace_and_explicit);
 	RUN(test_dma_path);
 	RUN(test_dma_vs_unmap);
