@@ -421,6 +421,14 @@ int ufd_engine_check(struct ufd_engine *eng)
 			    iopt_check(&container_of(obj, struct ufd_ioas, obj)
 						->iopt))
 				rc = -EUCLEAN;
+			if (obj && obj->type == UFD_OBJ_HWPT_PAGING &&
+			    pgt_check(&container_of(obj, struct ufd_hwpt, obj)
+					       ->domain.pgt)) {
+				fprintf(stderr,
+					"uiommufd: HWPT %u page table corrupt\n",
+					id);
+				rc = -EUCLEAN;
+			}
 		}
 	}
 	eng_unlock(eng);

@@ -8,8 +8,7 @@
 #   FUZZ_SECONDS        length of the run (default 60)
 #   FUZZ_JOBS           parallel fuzzing processes (default 1)
 #   FUZZ_ARGS           extra libFuzzer arguments
-#   UFD_FUZZ_KNOWN      passed to the target: known bugs to fuzz past (see
-#                       the top of fuzz_dispatch.c)
+#   UFD_FUZZ_TRACE=1    the target prints every call (for replaying a crash)
 #   CC_FUZZ             the compiler (default clang)
 #   FUZZ_SRC            take src/ and include/ from this tree instead of the
 #                       repository (e.g. a `git archive` of a commit, to fuzz
@@ -29,7 +28,7 @@
 set -uo pipefail
 
 B=${1:-build}
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 REPO=$PWD
 case "$B" in /*) ;; *) B="$REPO/$B" ;; esac
 
@@ -55,6 +54,7 @@ command -v "$CC_FUZZ" >/dev/null ||
 	fail "$CC_FUZZ not found (install clang and libclang-rt-14-dev; tests/run-all.sh does)"
 
 T=${FUZZ_SRC:-.}
+# shellcheck disable=SC2054  # the commas are -fsanitize's
 CFLAGS=(-g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 	-Wall -Wextra -Werror -Wno-unused-parameter -Wmissing-prototypes -Wshadow
@@ -79,6 +79,7 @@ mv -f "$BIN.tmp" "$BIN"
 # bytes.  IDs and fd numbers are the ones the calls return.
 seed() { # name config op...
 	local name=$1 op
+	# shellcheck disable=SC2059
 	printf "$2" >"$CORPUS/seed-$name"
 	shift 2
 	for op in "$@"; do
