@@ -72,6 +72,19 @@ static uint32_t fault_arg(const struct iommu_hwpt_alloc *cmd)
 	return cmd->fault_id ? cmd->fault_id : UINT32_MAX; /* 0 is no ID */
 }
 
+/* Answer a HWPT_ALLOC; a reply that cannot be written undoes the HWPT. */
+static int respond_hwpt(struct ufd_ucmd *ucmd, struct iommu_hwpt_alloc *cmd,
+			uint32_t hwpt_id)
+{
+	int rc;
+
+	cmd->out_hwpt_id = hwpt_id;
+	rc = ucmd_respond(ucmd);
+	if (rc)
+		ufd_destroy(ucmd->ctx, hwpt_id);
+	return rc;
+}
+
 /* VT-d first stage: an x86-64 format table the engine walks. */
 static int hwpt_alloc_vtd_s1(struct ufd_ucmd *ucmd,
 			     struct iommu_hwpt_alloc *cmd)
@@ -95,11 +108,7 @@ static int hwpt_alloc_vtd_s1(struct ufd_ucmd *ucmd,
 				      data.addr_width, &hwpt_id);
 	if (rc)
 		return rc;
-	cmd->out_hwpt_id = hwpt_id;
-	rc = ucmd_respond(ucmd);
-	if (rc)
-		ufd_destroy(ucmd->ctx, hwpt_id);
-	return rc;
+	return respond_hwpt(ucmd, cmd, hwpt_id);
 }
 
 static int hwpt_alloc_nested(struct ufd_ucmd *ucmd,
@@ -143,11 +152,7 @@ static int hwpt_alloc_nested(struct ufd_ucmd *ucmd,
 		free(mn);
 		return rc;
 	}
-	cmd->out_hwpt_id = hwpt_id;
-	rc = ucmd_respond(ucmd);
-	if (rc)
-		ufd_destroy(ucmd->ctx, hwpt_id);
-	return rc;
+	return respond_hwpt(ucmd, cmd, hwpt_id);
 }
 
 int hwpt_ops_alloc(struct ufd_ucmd *ucmd)
@@ -185,11 +190,7 @@ int hwpt_ops_alloc(struct ufd_ucmd *ucmd)
 				   &hwpt_id);
 	if (rc)
 		return rc;
-	cmd->out_hwpt_id = hwpt_id;
-	rc = ucmd_respond(ucmd);
-	if (rc)
-		ufd_destroy(ucmd->ctx, hwpt_id);
-	return rc;
+	return respond_hwpt(ucmd, cmd, hwpt_id);
 }
 
 int hwpt_ops_get_hw_info(struct ufd_ucmd *ucmd)
