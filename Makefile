@@ -37,7 +37,7 @@ SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-saniti
 LDLIBS   := -lpthread
 
 ENGINE_SRCS := $(sort $(wildcard src/engine/*.c) $(wildcard src/uapi/*.c))
-SHIM_SRCS   := $(sort $(wildcard src/shim/*.c))
+SHIM_SRCS   := $(sort $(wildcard src/shim/*.c)) src/server/wire.c
 # The daemon of server mode (src/server/), linked into the launcher.
 SERVER_SRCS := $(sort $(wildcard src/server/*.c))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))

@@ -155,6 +155,25 @@ UFD_API enum ufd_obj_kind ufd_obj_kind(struct ufd_ctx *ctx, uint32_t id);
 /* IOMMU_DESTROY: -ENOENT missing, -EBUSY while something uses it. */
 UFD_API int ufd_destroy(struct ufd_ctx *ctx, uint32_t id);
 
+/*
+ * The kernel's order of publication: an object made by a call becomes
+ * visible only once the reply to the caller has been written.  Between
+ * ufd_publish_begin() and ufd_publish_end(), objects that this thread makes
+ * in @ctx are found only by this thread's own calls; end() with @commit
+ * makes them visible to everyone, without it destroys them (newest first),
+ * so no other thread can ever see an ID that then vanishes.  Windows nest;
+ * at most 8 objects are held back per window (later ones are published at
+ * once).  The struct lives on the caller's stack.
+ */
+struct ufd_publish {
+	struct ufd_ctx *ctx;
+	struct ufd_publish *outer;
+	uint32_t ids[8];
+	unsigned int nr;
+};
+UFD_API void ufd_publish_begin(struct ufd_ctx *ctx, struct ufd_publish *pub);
+UFD_API void ufd_publish_end(struct ufd_publish *pub, bool commit);
+
 /* ---- IO address spaces ----------------------------------------------------- */
 
 enum {

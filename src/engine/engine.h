@@ -86,6 +86,12 @@ struct ufd_obj {
 	unsigned int users;  /* other objects or owners that hold this one */
 	bool visible;        /* finalized: lookups find it */
 	bool internal;       /* not destroyable by IOMMU_DESTROY */
+	/*
+	 * Finalized inside a ufd_publish_begin/end window: found only by
+	 * lookups of the thread that made it (its call), until end().
+	 */
+	bool pending;
+	pthread_t pending_owner;
 };
 
 struct ufd_ctx;

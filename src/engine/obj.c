@@ -247,9 +247,57 @@ static void obj_release_id(struct ufd_ctx *ctx, struct ufd_obj *obj)
 	heap_push(ctx, obj->id);
 }
 
+/*
+ * The publication window of this thread (ufd_publish_begin), or NULL.
+ * Windows nest: each one records its ctx and the one it hides.
+ */
+static __thread struct ufd_publish *publish_window;
+
 void obj_finalize(struct ufd_ctx *ctx, struct ufd_obj *obj)
 {
+	struct ufd_publish *pub = publish_window;
+
+	if (pub && pub->ctx == ctx &&
+	    pub->nr < sizeof(pub->ids) / sizeof(pub->ids[0])) {
+		obj->pending = true;
+		obj->pending_owner = pthread_self();
+		pub->ids[pub->nr++] = obj->id;
+		return;
+	}
 	obj->visible = true;
+}
+
+void ufd_publish_begin(struct ufd_ctx *ctx, struct ufd_publish *pub)
+{
+	memset(pub, 0, sizeof(*pub));
+	pub->ctx = ctx;
+	pub->outer = publish_window;
+	publish_window = pub;
+}
+
+void ufd_publish_end(struct ufd_publish *pub, bool commit)
+{
+	struct ufd_ctx *ctx = pub->ctx;
+	unsigned int i;
+
+	publish_window = pub->outer;
+	eng_lock(ctx->eng);
+	/* Newest first: a later object may hold an earlier one. */
+	for (i = pub->nr; i--;) {
+		struct ufd_obj *obj = pub->ids[i] < ctx->next_unused ?
+				      ctx->objs[pub->ids[i]] : NULL;
+
+		/* Destroyed meanwhile by its own call: nothing to do. */
+		if (!obj || !obj->pending ||
+		    !pthread_equal(obj->pending_owner, pthread_self()))
+			continue;
+		obj->pending = false;
+		if (commit)
+			obj->visible = true;
+		else
+			obj_destroy(ctx, obj);
+	}
+	eng_unlock(ctx->eng);
 }
 
 void obj_abort(struct ufd_ctx *ctx, struct ufd_obj *obj)
@@ -265,7 +313,10 @@ struct ufd_obj *obj_find(struct ufd_ctx *ctx, uint32_t id,
 	if (!id || id >= ctx->next_unused)
 		return NULL;
 	obj = ctx->objs[id];
-	if (!obj || !obj->visible)
+	if (!obj)
+		return NULL;
+	if (!obj->visible &&
+	    !(obj->pending && pthread_equal(obj->pending_owner, pthread_self())))
 		return NULL;
 	if (type != UFD_OBJ_ANY && obj->type != type)
 		return NULL;
@@ -357,7 +408,8 @@ static void ctx_destroy_all(struct ufd_ctx *ctx)
 		for (id = 1; id < ctx->next_unused; id++) {
 			struct ufd_obj *obj = ctx->objs[id];
 
-			if (obj && obj->visible && obj->type == order[t])
+			if (obj && (obj->visible || obj->pending) &&
+			    obj->type == order[t])
 				obj_destroy(ctx, obj);
 		}
 	}

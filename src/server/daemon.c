@@ -73,6 +73,7 @@
 #include "server/daemon.h"
 #include "server/proto.h"
 #include "server/source_remote.h"
+#include "server/wire.h"
 #include "uapi/dispatch.h"
 #include "uiommufd.h"
 
@@ -91,9 +92,7 @@
 struct srv_file {
 	struct srv_file *next;  /* hash chain */
 	uint64_t key;           /* unique; epoll data */
-	enum ufd_fd_kind kind;
-	struct ufd_ctx *ctx;    /* one reference */
-	uint32_t obj_id;        /* access or fault object; 0 for a context */
+	struct ufd_file file;   /* what it stands for (one ctx reference) */
 	int dfd;                /* the daemon's end */
 	dev_t cdev;             /* the client's end */
 	ino_t cino;
@@ -177,104 +176,6 @@ static void srv_dbg(const struct ufd_daemon *d, const char *fmt, ...)
 	}
 }
 
-/* ---- messages ------------------------------------------------------------------ */
-
-static void msg_init(struct ufd_msg *m, enum ufd_msg_type type)
-{
-	memset(m, 0, sizeof(*m));
-	m->magic = UFD_PROTO_MAGIC;
-	m->version = UFD_PROTO_VERSION;
-	m->type = (uint16_t)type;
-}
-
-/* Send @m, with @fd attached if >= 0.  0 or -errno. */
-static int msg_send(int sock, const struct ufd_msg *m, int fd)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
-
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	do {
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	return n == sizeof(*m) ? 0 : -EPROTO;
-}
-
-/*
- * Receive one message.  *@cred gets the sender's credentials (has_cred
- * tells whether there were any).  Attached fds are closed.  1: a valid
- * message; 0: end of the channel; -EPROTO: garbage (the channel may go
- * on); other -errno: the channel failed.
- */
-static int msg_recv(int sock, struct ufd_msg *m, struct ucred *cred,
-		    bool *has_cred)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(struct ucred)) +
-			 CMSG_SPACE(16 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = u.buf,
-		.msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *c;
-	ssize_t n;
-
-	*has_cred = false;
-	do {
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if (n == 0 && !(mh.msg_flags & MSG_TRUNC))
-		return 0;
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET)
-			continue;
-		if (c->cmsg_type == SCM_RIGHTS) {
-			size_t i, nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-			for (i = 0; i < nfd; i++) {
-				int fd;
-
-				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
-				       sizeof(int));
-				close(fd);
-			}
-		} else if (c->cmsg_type == SCM_CREDENTIALS &&
-			   c->cmsg_len >= CMSG_LEN(sizeof(*cred))) {
-			memcpy(cred, CMSG_DATA(c), sizeof(*cred));
-			*has_cred = true;
-		}
-	}
-	if (n != sizeof(*m) || (mh.msg_flags & MSG_TRUNC) ||
-	    m->magic != UFD_PROTO_MAGIC || m->version != UFD_PROTO_VERSION)
-		return -EPROTO;
-	return 1;
-}
-
 /* ---- files ------------------------------------------------------------------------ */
 
 static unsigned int file_bucket(dev_t dev, ino_t ino)
@@ -310,29 +211,10 @@ static struct srv_file *file_unlink_key_locked(struct ufd_daemon *d,
 static void file_release(struct ufd_daemon *d, struct srv_file *f,
 			 bool destroy_obj)
 {
-	switch (f->kind) {
-	case UFD_FD_IOMMUFD:
-		srv_dbg(d, "release context (file %llu)",
-			(unsigned long long)f->key);
-		ufd_ctx_close(f->ctx);
-		break;
-	case UFD_FD_ACCESS:
-		srv_dbg(d, "release access %u (file %llu)", f->obj_id,
-			(unsigned long long)f->key);
-		if (destroy_obj)
-			ufd_access_destroy(f->ctx, f->obj_id);
-		ufd_ctx_put(f->ctx);
-		break;
-	case UFD_FD_FAULT:
-		srv_dbg(d, "release fault queue %u (file %llu)", f->obj_id,
-			(unsigned long long)f->key);
-		/* No more doorbells; then the queue may be destroyed. */
-		ufd_fault_set_notify(f->ctx, f->obj_id, NULL, NULL);
-		if (destroy_obj)
-			ufd_fault_release_fd(f->ctx, f->obj_id);
-		ufd_ctx_put(f->ctx);
-		break;
-	}
+	srv_dbg(d, "release %s %u (file %llu)",
+		ufd_file_ops(f->file.kind)->name, f->file.obj_id,
+		(unsigned long long)f->key);
+	ufd_file_release(&f->file, destroy_obj);
 	close(f->dfd);
 	free(f);
 }
@@ -394,7 +276,7 @@ static void file_drain(int dfd)
 
 		if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
 			return;
-		rc = msg_recv(dfd, &junk, &cred, &has_cred);
+		rc = ufd_wire_recv(dfd, &junk, NULL, &cred, &has_cred);
 	} while (rc == 1 || rc == -EPROTO);
 }
 
@@ -515,10 +397,10 @@ static int file_make(struct srv_call *call, enum ufd_fd_kind kind,
 		rc = -errno;
 		goto err_close;
 	}
-	msg_init(&m, UFD_MSG_INSTALL_FD);
+	ufd_wire_init(&m, UFD_MSG_INSTALL_FD);
 	m.kind = kind;
 	m.flags = cloexec ? O_CLOEXEC : 0;
-	rc = msg_send(call->ch->fd, &m, sv[1]);
+	rc = ufd_wire_send(call->ch->fd, &m, sv[1]);
 	close(sv[1]);
 	sv[1] = -1;
 	if (rc)
@@ -534,7 +416,7 @@ static int file_make(struct srv_call *call, enum ufd_fd_kind kind,
 				continue;
 			goto err_close;
 		}
-		rc = msg_recv(call->ch->fd, &a, &cred, &has_cred);
+		rc = ufd_wire_recv(call->ch->fd, &a, NULL, &cred, &has_cred);
 		if (rc == -EPROTO)
 			continue;
 		if (rc <= 0) {
@@ -552,9 +434,9 @@ static int file_make(struct srv_call *call, enum ufd_fd_kind kind,
 		rc = a.fd;
 		goto err_close;
 	}
-	f->kind = kind;
-	f->ctx = ctx;
-	f->obj_id = obj_id;
+	f->file.kind = kind;
+	f->file.ctx = ctx;
+	f->file.obj_id = obj_id;
 	f->dfd = sv[0];
 	f->cdev = st.st_dev;
 	f->cino = st.st_ino;
@@ -571,9 +453,9 @@ static int file_make(struct srv_call *call, enum ufd_fd_kind kind,
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, f->dfd, &ev)) {
 		rc = -errno;
 		/* The client has the fd: ask it to close it again. */
-		msg_init(&m, UFD_MSG_CLOSE_FD);
+		ufd_wire_init(&m, UFD_MSG_CLOSE_FD);
 		m.fd = a.fd;
-		msg_send(call->ch->fd, &m, -1);
+		ufd_wire_send(call->ch->fd, &m, -1);
 		goto err_close;
 	}
 	pthread_mutex_lock(&d->lock);
@@ -587,9 +469,7 @@ static int file_make(struct srv_call *call, enum ufd_fd_kind kind,
 				     (void *)(uintptr_t)f->key);
 	*keyp = f->key;
 	srv_dbg(d, "pid %d: fd %d = %s file %llu", (int)call->proc->pid, a.fd,
-		kind == UFD_FD_IOMMUFD ? "context" :
-		kind == UFD_FD_ACCESS ? "access" : "fault",
-		(unsigned long long)f->key);
+		ufd_file_ops(kind)->name, (unsigned long long)f->key);
 	return a.fd;
 
 err_close:
@@ -776,9 +656,9 @@ static void srv_unmake_fd(const struct ufd_caller *caller, int fd)
 		file_put(d, f);
 	pthread_mutex_unlock(&d->release_lock);
 	call->made[i] = call->made[--call->nr_made];
-	msg_init(&m, UFD_MSG_CLOSE_FD);
+	ufd_wire_init(&m, UFD_MSG_CLOSE_FD);
 	m.fd = fd;
-	msg_send(call->ch->fd, &m, -1);
+	ufd_wire_send(call->ch->fd, &m, -1);
 }
 
 static int srv_resolve_fd(const struct ufd_caller *caller,
@@ -792,12 +672,12 @@ static int srv_resolve_fd(const struct ufd_caller *caller,
 	rc = file_lookup(call->ch->d, call->proc, fd, &f);
 	if (rc)
 		return -EBADF;
-	if (f->kind != kind)
+	if (f->file.kind != kind)
 		rc = -EBADF;
-	else if (f->ctx != ctx)
+	else if (f->file.ctx != ctx)
 		rc = -ENOENT;
 	else
-		*obj_id = f->obj_id;
+		*obj_id = f->file.obj_id;
 	if (!rc && call->nr_held < sizeof(call->held) / sizeof(call->held[0]))
 		call->held[call->nr_held++] = f;
 	else
@@ -845,25 +725,20 @@ static long do_ioctl(struct srv_call *call, const struct ufd_msg *req,
 	ret = file_lookup(d, p, req->fd, &f);
 	if (ret)
 		return ret;
-	if (f->kind != UFD_FD_IOMMUFD) {
-		/* Access and fault fds have no ioctls. */
-		file_put(d, f);
-		return -ENOTTY;
-	}
 	proc_cred(d, p, uc, &caller.cred);
 	caller.ops = &srv_caller_ops;
 	caller.mem = p->src;
 	caller.priv = call;
 	/* The kernel's ioctl() takes its command as an unsigned int. */
-	ret = ufd_dispatch_ioctl(f->ctx, &caller, (unsigned int)req->cmd,
-				 req->arg);
+	ret = ufd_file_ioctl(&f->file, &caller, (unsigned int)req->cmd,
+			     req->arg);
 	file_put(d, f);
 	return ret;
 }
 
-/* read() or write() on a fault queue's fd. */
-static long do_fault_rw(struct srv_call *call, const struct ufd_msg *req,
-			const struct ucred *uc)
+/* read() or write() on one of the daemon's files. */
+static long do_rw(struct srv_call *call, const struct ufd_msg *req,
+		  const struct ucred *uc)
 {
 	struct ufd_daemon *d = call->ch->d;
 	struct srv_proc *p = call->proc;
@@ -874,25 +749,35 @@ static long do_fault_rw(struct srv_call *call, const struct ufd_msg *req,
 	ret = file_lookup(d, p, req->fd, &f);
 	if (ret)
 		return ret == -ENOTTY ? -EINVAL : ret;
-	if (f->kind != UFD_FD_FAULT) {
-		/* The kernel's other iommufd files have no read or write. */
-		file_put(d, f);
-		return -EINVAL;
-	}
 	proc_cred(d, p, uc, &caller.cred);
 	caller.ops = &srv_caller_ops;
 	caller.mem = p->src;
 	caller.priv = call;
 	if (req->type == UFD_MSG_WRITE) {
-		ret = ufd_dispatch_fault_write(f->ctx, &caller, f->obj_id,
-					       req->arg, req->cmd);
+		ret = ufd_file_write(&f->file, &caller, req->arg, req->cmd,
+				     NULL);
 	} else {
-		ret = ufd_dispatch_fault_read(f->ctx, &caller, f->obj_id,
-					      req->arg, req->cmd);
-		/* The client drained the doorbells: ring if groups are left. */
-		if (ufd_fault_pending(f->ctx, f->obj_id))
+		ret = ufd_file_read(&f->file, &caller, req->arg, req->cmd,
+				    NULL);
+		/* The client drained the doorbells: ring if data is left. */
+		if (ufd_file_poll(&f->file) & POLLIN)
 			file_ring(d, f->key);
 	}
+	file_put(d, f);
+	return ret;
+}
+
+/* FILE_KIND: what a file the sender holds is. */
+static long do_file_kind(struct srv_call *call, const struct ufd_msg *req)
+{
+	struct ufd_daemon *d = call->ch->d;
+	struct srv_file *f;
+	long ret;
+
+	ret = file_lookup(d, call->proc, req->fd, &f);
+	if (ret)
+		return ret;
+	ret = f->file.kind;
 	file_put(d, f);
 	return ret;
 }
@@ -910,10 +795,10 @@ static void *chan_main(void *arg)
 		struct srv_call call = { .ch = ch };
 		long ret;
 
-		rc = msg_recv(ch->fd, &req, &uc, &has_cred);
+		rc = ufd_wire_recv(ch->fd, &req, NULL, &uc, &has_cred);
 		if (rc == 0 || (rc < 0 && rc != -EPROTO))
 			break;
-		msg_init(&res, UFD_MSG_RESULT);
+		ufd_wire_init(&res, UFD_MSG_RESULT);
 		if (rc == -EPROTO) {
 			ret = -EPROTO;
 		} else if (!has_cred || (uc.uid != d->uid && uc.uid != 0)) {
@@ -921,7 +806,8 @@ static void *chan_main(void *arg)
 		} else if (req.type != UFD_MSG_OPEN &&
 			   req.type != UFD_MSG_IOCTL &&
 			   req.type != UFD_MSG_READ &&
-			   req.type != UFD_MSG_WRITE) {
+			   req.type != UFD_MSG_WRITE &&
+			   req.type != UFD_MSG_FILE_KIND) {
 			ret = -EPROTO;
 		} else {
 			int err = 0;
@@ -937,8 +823,10 @@ static void *chan_main(void *arg)
 					ret = do_open(&call, &req, &uc);
 				else if (req.type == UFD_MSG_IOCTL)
 					ret = do_ioctl(&call, &req, &uc);
+				else if (req.type == UFD_MSG_FILE_KIND)
+					ret = do_file_kind(&call, &req);
 				else
-					ret = do_fault_rw(&call, &req, &uc);
+					ret = do_rw(&call, &req, &uc);
 				ufd_source_remote_set_caller(NULL);
 				while (call.nr_held)
 					file_put(d, call.held[--call.nr_held]);
@@ -946,7 +834,7 @@ static void *chan_main(void *arg)
 			}
 		}
 		res.ret = ret;
-		if (msg_send(ch->fd, &res, -1))
+		if (ufd_wire_send(ch->fd, &res, -1))
 			break;
 	}
 	close(ch->fd);

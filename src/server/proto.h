@@ -33,6 +33,12 @@
  * doorbells before each READ, and the daemon rings again after it if
  * groups are left.
  *
+ * Files that arrive behind the library's back.  A file the daemon made may
+ * reach an image of the library that never saw it made: across exec, or
+ * through SCM_RIGHTS.  The library recognises such an fd (a socket whose
+ * peer is the daemon) and asks FILE_KIND, so that read(), write() and
+ * ioctl() on it reach the daemon like on the files it saw made.
+ *
  * Calls.  A client sends a request (OPEN, IOCTL, READ, WRITE) and then
  * reads messages until RESULT.  While it waits, the daemon may send callbacks that the
  * client must act on in order:
@@ -68,6 +74,7 @@ enum ufd_msg_type {
 	UFD_MSG_FD_INSTALLED, /* fd: the number INSTALL_FD's fd got, or -errno */
 	UFD_MSG_READ,         /* fd (a fault queue), arg: buffer, cmd: count */
 	UFD_MSG_WRITE,        /* fd (a fault queue), arg: buffer, cmd: count */
+	UFD_MSG_FILE_KIND,    /* fd; answer: its enum ufd_fd_kind */
 	/* daemon -> client */
 	UFD_MSG_RESULT = 64,  /* ret: >= 0 or -errno; ends the call */
 	UFD_MSG_INSTALL_FD,   /* kind, flags (O_CLOEXEC); one fd attached */

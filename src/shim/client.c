@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "server/proto.h"
+#include "server/wire.h"
 #include "shim/client.h"
 #include "shim/fdtab.h"
 
@@ -232,70 +233,6 @@ void shim_srv_atfork_child(void)
 
 /* ---- messages ---------------------------------------------------------------------- */
 
-static int msg_send(int sock, struct ufd_msg *m)
-{
-	ssize_t n;
-
-	m->magic = UFD_PROTO_MAGIC;
-	m->version = UFD_PROTO_VERSION;
-	do {
-		n = send(sock, m, sizeof(*m), MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
-	return n == sizeof(*m) ? 0 : -EIO;
-}
-
-/*
- * The next message from the daemon, and the fd that came with it (or -1).
- * 0, or -EIO when the channel is gone or spoke garbage.
- */
-static int msg_recv(int sock, struct ufd_msg *m, int *fdp)
-{
-	union {
-		/* SO_PASSCRED is on: credentials come with every message. */
-		char buf[CMSG_SPACE(sizeof(struct ucred)) +
-			 CMSG_SPACE(4 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = u.buf,
-		.msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *c;
-	ssize_t n;
-
-	*fdp = -1;
-	do {
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	} while (n < 0 && errno == EINTR);
-	for (c = CMSG_FIRSTHDR(&mh); n >= 0 && c; c = CMSG_NXTHDR(&mh, c)) {
-		size_t i, nfd;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < nfd; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			if (*fdp < 0)
-				*fdp = fd;
-			else
-				sys_close(fd);
-		}
-	}
-	if (n != sizeof(*m) || m->magic != UFD_PROTO_MAGIC ||
-	    m->version != UFD_PROTO_VERSION) {
-		if (*fdp >= 0)
-			sys_close(*fdp);
-		*fdp = -1;
-		return -EIO;
-	}
-	return 0;
-}
-
 /* INSTALL_FD: record the fd as one of ours; its number, or -errno. */
 static int install_fd(const struct ufd_msg *m, int fd)
 {
@@ -304,7 +241,7 @@ static int install_fd(const struct ufd_msg *m, int fd)
 
 	if (fd < 0)
 		return -EBADMSG;
-	if (m->kind > UFD_FD_FAULT) {
+	if (m->kind >= UFD_FD_NR_KINDS) {
 		sys_close(fd);
 		return -EBADMSG;
 	}
@@ -351,13 +288,13 @@ static long srv_call(struct ufd_msg *req)
 	if (slot < -1)
 		return slot;
 	req->nonce = __atomic_load_n(&srv_nonce, __ATOMIC_RELAXED);
-	if (msg_send(sock, req)) {
+	if (ufd_wire_send(sock, req, -1)) {
 		ret = -EIO;
 		broken = true;
 		goto out;
 	}
 	for (;;) {
-		if (msg_recv(sock, &m, &fd)) {
+		if (ufd_wire_recv(sock, &m, &fd, NULL, NULL) != 1) {
 			ret = -EIO;
 			broken = true;
 			break;
@@ -372,7 +309,7 @@ static long srv_call(struct ufd_msg *req)
 			struct ufd_msg a = { .type = UFD_MSG_FD_INSTALLED };
 
 			a.fd = install_fd(&m, fd);
-			if (msg_send(sock, &a)) {
+			if (ufd_wire_send(sock, &a, -1)) {
 				ret = -EIO;
 				broken = true;
 				break;
@@ -415,6 +352,18 @@ long shim_srv_ioctl(int fd, unsigned long cmd, uint64_t arg)
 	ret = srv_call(&req);
 	errno = saved;
 	return ret;
+}
+
+int shim_srv_file_kind(int fd)
+{
+	struct ufd_msg req = { .type = UFD_MSG_FILE_KIND };
+	int saved = errno;
+	long ret;
+
+	req.fd = fd;
+	ret = srv_call(&req);
+	errno = saved;
+	return (int)ret;
 }
 
 long shim_srv_fault_rw(int fd, bool write, uint64_t buf, uint64_t count)

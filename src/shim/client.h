@@ -30,6 +30,9 @@ long shim_srv_fault_rw(int fd, bool write, uint64_t buf, uint64_t count);
  */
 bool shim_srv_is_daemon_fd(int fd);
 
+/* What the daemon's file @fd is: an enum ufd_fd_kind, or -errno. */
+int shim_srv_file_kind(int fd);
+
 /* fork(): the child gets no channel of the parent and a new nonce. */
 void shim_srv_atfork_child(void);
 

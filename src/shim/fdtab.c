@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,6 +25,32 @@
 #include <unistd.h>
 
 #include "shim/fdtab.h"
+
+/* ---- signal safety (fdtab.h) --------------------------------------------- */
+
+static __thread unsigned int sig_depth;
+static __thread sigset_t sig_saved;
+
+void shim_sig_enter(void)
+{
+	sigset_t all, old;
+
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGTRAP);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	if (sig_depth++ == 0)
+		sig_saved = old;
+}
+
+void shim_sig_leave(void)
+{
+	if (sig_depth && --sig_depth == 0)
+		pthread_sigmask(SIG_SETMASK, &sig_saved, NULL);
+}
 
 static pthread_mutex_t fdtab_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shim_file **slots; /* fdtab_lock */
@@ -44,9 +71,9 @@ struct shim_file *shim_file_new(enum ufd_fd_kind kind, struct ufd_ctx *ctx,
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
-	f->kind = kind;
-	f->ctx = ctx;
-	f->obj_id = obj_id;
+	f->file.kind = kind;
+	f->file.ctx = ctx;
+	f->file.obj_id = obj_id;
 	f->refs = 1;
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
@@ -62,32 +89,15 @@ struct shim_file *shim_file_new(enum ufd_fd_kind kind, struct ufd_ctx *ctx,
  */
 static void shim_file_release(struct shim_file *f)
 {
-	if (f->kind == UFD_FD_FAULT)
+	if (f->file.kind == UFD_FD_FAULT)
 		__atomic_sub_fetch(&nfault, 1, __ATOMIC_RELAXED);
-	if (!f->ctx) {
-		/* Server mode: the daemon releases on the socket's hangup. */
-		free(f);
-		return;
-	}
-	switch (f->kind) {
-	case UFD_FD_ACCESS:
-		if (!f->detached)
-			ufd_access_destroy(f->ctx, f->obj_id);
-		break;
-	case UFD_FD_FAULT:
-		/* The queue forgets its fd; then it may be destroyed. */
-		if (!f->detached) {
-			ufd_fault_set_notify(f->ctx, f->obj_id, NULL, NULL);
-			ufd_fault_release_fd(f->ctx, f->obj_id);
-		}
-		break;
-	case UFD_FD_IOMMUFD:
-		/* The context's own reference, taken at open, is f->ctx's. */
-		break;
+	if (f->file.ctx) {
+		shim_sig_enter(); /* the engine's lock */
+		ufd_file_release(&f->file, !f->detached);
+		shim_sig_leave();
 	}
 	if (f->bell_fd >= 0)
 		syscall(SYS_close, f->bell_fd);
-	ufd_ctx_put(f->ctx);
 	free(f);
 }
 
@@ -103,9 +113,11 @@ void shim_file_put(struct shim_file *f)
 	bool last;
 	int saved;
 
+	shim_sig_enter();
 	pthread_mutex_lock(&fdtab_lock);
 	last = shim_file_unref_locked(f, 1);
 	pthread_mutex_unlock(&fdtab_lock);
+	shim_sig_leave();
 	if (last) {
 		saved = errno;
 		shim_file_release(f);
@@ -115,9 +127,11 @@ void shim_file_put(struct shim_file *f)
 
 void shim_file_detach(struct shim_file *f)
 {
+	shim_sig_enter();
 	pthread_mutex_lock(&fdtab_lock);
 	f->detached = true;
 	pthread_mutex_unlock(&fdtab_lock);
+	shim_sig_leave();
 }
 
 /* ---- the table ----------------------------------------------------------- */
@@ -200,13 +214,16 @@ int shim_fdtab_install(int fd, struct shim_file *f)
 
 	if (fd < 0)
 		return -EBADF;
+	shim_sig_enter();
 	pthread_mutex_lock(&fdtab_lock);
 	if (shim_fdtab_grow_locked(fd) < 0) {
 		pthread_mutex_unlock(&fdtab_lock);
+		shim_sig_leave();
 		return -ENOMEM;
 	}
 	old = shim_fdtab_set_locked(fd, f);
 	pthread_mutex_unlock(&fdtab_lock);
+	shim_sig_leave();
 	shim_fdtab_drop_old(old);
 	return 0;
 }
@@ -215,11 +232,13 @@ struct shim_file *shim_fdtab_get(int fd)
 {
 	struct shim_file *f;
 
+	shim_sig_enter();
 	pthread_mutex_lock(&fdtab_lock);
 	f = shim_fdtab_slot_locked(fd);
 	if (f)
 		f->refs++;
 	pthread_mutex_unlock(&fdtab_lock);
+	shim_sig_leave();
 	return f;
 }
 
@@ -239,6 +258,7 @@ struct shim_file *shim_fdtab_get_valid(int fd)
 		return f;
 	}
 	/* Closed behind our back and the number reused: forget the slot. */
+	shim_sig_enter();
 	pthread_mutex_lock(&fdtab_lock);
 	if (shim_fdtab_slot_locked(fd) == f) {
 		slots[fd] = NULL;
@@ -247,6 +267,7 @@ struct shim_file *shim_fdtab_get_valid(int fd)
 	}
 	last = shim_file_unref_locked(f, drop);
 	pthread_mutex_unlock(&fdtab_lock);
+	shim_sig_leave();
 	if (last)
 		shim_file_release(f);
 	errno = saved;
@@ -257,9 +278,11 @@ struct shim_file *shim_fdtab_take(int fd)
 {
 	struct shim_file *f;
 
+	shim_sig_enter();
 	pthread_mutex_lock(&fdtab_lock);
 	f = shim_fdtab_set_locked(fd, NULL);
 	pthread_mutex_unlock(&fdtab_lock);
+	shim_sig_leave();
 	return f;
 }
 
@@ -272,6 +295,7 @@ int shim_fdtab_fd_created(int newfd, int oldfd, struct shim_file **now)
 		*now = NULL;
 	if (newfd < 0 || newfd == oldfd)
 		return 0;
+	shim_sig_enter();
 	pthread_mutex_lock(&fdtab_lock);
 	src = shim_fdtab_slot_locked(oldfd);
 	if (src && shim_fdtab_grow_locked(newfd) < 0) {
@@ -280,6 +304,7 @@ int shim_fdtab_fd_created(int newfd, int oldfd, struct shim_file **now)
 	}
 	old = shim_fdtab_set_locked(newfd, src);
 	pthread_mutex_unlock(&fdtab_lock);
+	shim_sig_leave();
 	shim_fdtab_drop_old(old);
 	if (now)
 		*now = src;
@@ -294,17 +319,20 @@ long shim_fdtab_take_range(unsigned int first, unsigned int last,
 	long n = 0;
 
 	*out = NULL;
+	shim_sig_enter();
 	pthread_mutex_lock(&fdtab_lock);
 	end = last < nslots ? last + 1 : nslots;
 	for (fd = first; fd < end; fd++)
 		n += slots[fd] != NULL;
 	if (!n) {
 		pthread_mutex_unlock(&fdtab_lock);
+		shim_sig_leave();
 		return 0;
 	}
 	taken = malloc((size_t)n * sizeof(*taken));
 	if (!taken) {
 		pthread_mutex_unlock(&fdtab_lock);
+		shim_sig_leave();
 		return -ENOMEM;
 	}
 	n = 0;
@@ -316,6 +344,7 @@ long shim_fdtab_take_range(unsigned int first, unsigned int last,
 		n++;
 	}
 	pthread_mutex_unlock(&fdtab_lock);
+	shim_sig_leave();
 	*out = taken;
 	return n;
 }
@@ -324,6 +353,7 @@ void shim_fdtab_untake(struct shim_taken *taken, long n)
 {
 	long i;
 
+	shim_sig_enter();
 	pthread_mutex_lock(&fdtab_lock);
 	for (i = 0; i < n; i++) {
 		/* The slot exists: it was taken from the table. */
@@ -334,6 +364,7 @@ void shim_fdtab_untake(struct shim_taken *taken, long n)
 		}
 	}
 	pthread_mutex_unlock(&fdtab_lock);
+	shim_sig_leave();
 	shim_fdtab_put_taken(taken, n);
 }
 
@@ -353,20 +384,22 @@ int shim_fdtab_resolve(int fd, const struct ufd_ctx *ctx,
 	struct shim_file *f;
 	int ret = 0;
 
+	shim_sig_enter();
 	pthread_mutex_lock(&fdtab_lock);
 	f = shim_fdtab_slot_locked(fd);
-	if (!f || f->kind != kind || f->detached) {
+	if (!f || f->file.kind != kind || f->detached) {
 		ret = -EBADF;
-	} else if (f->ctx != ctx) {
+	} else if (f->file.ctx != ctx) {
 		ret = -ENOENT;
 	} else {
-		*obj_id = f->obj_id;
+		*obj_id = f->file.obj_id;
 		if (hold) {
 			f->refs++;
 			*hold = f;
 		}
 	}
 	pthread_mutex_unlock(&fdtab_lock);
+	shim_sig_leave();
 	return ret;
 }
 
@@ -374,12 +407,14 @@ int shim_fdtab_resolve(int fd, const struct ufd_ctx *ctx,
 
 void shim_fdtab_atfork_prepare(void)
 {
+	shim_sig_enter();
 	pthread_mutex_lock(&fdtab_lock);
 }
 
 void shim_fdtab_atfork_parent(void)
 {
 	pthread_mutex_unlock(&fdtab_lock);
+	shim_sig_leave();
 }
 
 void shim_fdtab_atfork_child(void)
@@ -399,4 +434,5 @@ void shim_fdtab_atfork_child(void)
 		if (slots[fd])
 			slots[fd]->refs++;
 	pthread_mutex_unlock(&fdtab_lock);
+	shim_sig_leave();
 }

@@ -33,14 +33,26 @@
 
 #include "uapi/dispatch.h"
 
+/*
+ * Signal safety.  Every shim lock, and in in-process mode every engine
+ * call, is taken inside shim_sig_enter()/shim_sig_leave(): the thread's
+ * asynchronous signals are blocked meanwhile, so a handler that calls
+ * close(), dup() or ioctl() (async-signal-safe calls) can never find a
+ * lock held by the code it interrupted.  Synchronous signals (SIGSEGV,
+ * SIGBUS, SIGILL, SIGFPE, SIGTRAP) stay deliverable: blocking them would
+ * make a fault fatal.  The pair nests (a per-thread depth); only the
+ * outermost restores the mask.  Both are async-signal-safe.
+ */
+void shim_sig_enter(void);
+void shim_sig_leave(void);
+
 struct shim_file {
-	enum ufd_fd_kind kind;
 	/*
-	 * One context reference, dropped on release.  NULL in server mode:
-	 * the state is the daemon's, and the file needs nothing on release.
+	 * What the file stands for; its ctx reference is dropped on release.
+	 * ctx is NULL in server mode: the state is the daemon's, and the
+	 * file needs nothing on release.
 	 */
-	struct ufd_ctx *ctx;
-	uint32_t obj_id;     /* the access or fault object; 0 for IOMMUFD */
+	struct ufd_file file;
 	bool detached;       /* object already gone: release drops only ctx */
 	unsigned int refs;   /* slots + calls in flight; fdtab lock */
 	dev_t dev;           /* identity of the backing fd */

@@ -70,6 +70,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -128,6 +129,7 @@ SHIM_EXPORT int ioctl(int fd, unsigned long request, ...);
 SHIM_EXPORT int __ioctl_time64(int fd, unsigned long request, ...);
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t count);
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t count);
+SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags);
 SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 		       off_t off);
 SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
@@ -264,15 +266,7 @@ static void shim_dbg_print(const char *fmt, ...)
 
 static const char *shim_kind_name(enum ufd_fd_kind kind)
 {
-	switch (kind) {
-	case UFD_FD_IOMMUFD:
-		return "iommufd";
-	case UFD_FD_ACCESS:
-		return "access";
-	case UFD_FD_FAULT:
-		return "fault";
-	}
-	return "?";
+	return ufd_file_ops(kind)->name;
 }
 
 /* "-1 EINVAL" style result for the trace. */
@@ -298,6 +292,7 @@ static struct {
 
 static void shim_atfork_prepare(void)
 {
+	shim_sig_enter();
 	pthread_mutex_lock(&state_lock);
 	shim_fdtab_atfork_prepare();
 	shim_shm_atfork_prepare();
@@ -308,6 +303,7 @@ static void shim_atfork_parent(void)
 	shim_shm_atfork_parent();
 	shim_fdtab_atfork_parent();
 	pthread_mutex_unlock(&state_lock);
+	shim_sig_leave();
 }
 
 static void shim_atfork_child(void)
@@ -319,6 +315,7 @@ static void shim_atfork_child(void)
 	if (shim.ready)
 		shim.forked = true;
 	pthread_mutex_unlock(&state_lock);
+	shim_sig_leave();
 }
 
 static void shim_init_once(void)
@@ -367,9 +364,11 @@ static int shim_state_ready(void)
 	bool ready;
 
 	pthread_once(&shim_once, shim_init_once);
+	shim_sig_enter();
 	pthread_mutex_lock(&state_lock);
 	ready = shim.ready && !shim.forked;
 	pthread_mutex_unlock(&state_lock);
+	shim_sig_leave();
 	if (ready)
 		return 0;
 
@@ -382,6 +381,7 @@ static int shim_state_ready(void)
 	}
 	shim_cred_self(&cred);
 
+	shim_sig_enter();
 	pthread_mutex_lock(&state_lock);
 	if (shim.ready && !shim.forked) {
 		old = mem; /* another thread got there first */
@@ -394,6 +394,7 @@ static int shim_state_ready(void)
 		shim.forked = false;
 	}
 	pthread_mutex_unlock(&state_lock);
+	shim_sig_leave();
 	if (old)
 		ufd_source_put(old);
 	return 0;
@@ -612,13 +613,13 @@ static void shim_unmake_fd(const struct ufd_caller *caller SHIM_UNUSED,
 
 	if (!f)
 		return; /* not an fd we made: leave it alone */
-	if (f->kind == UFD_FD_IOMMUFD) {
+	if (f->file.kind == UFD_FD_IOMMUFD) {
 		shim_fdtab_install(fd, f); /* cannot fail: the slot exists */
 		shim_file_put(f);
 		return;
 	}
-	if (f->kind == UFD_FD_FAULT && f->ctx)
-		ufd_fault_set_notify(f->ctx, f->obj_id, NULL, NULL);
+	if (f->file.kind == UFD_FD_FAULT && f->file.ctx)
+		ufd_fault_set_notify(f->file.ctx, f->file.obj_id, NULL, NULL);
 	shim_file_detach(f);
 	REAL_REQ(close)(fd);
 	shim_file_put(f);
@@ -661,10 +662,12 @@ static int shim_caller_init(struct ufd_caller *caller)
 		return ret;
 	caller->ops = &shim_caller_ops;
 	caller->priv = NULL;
+	shim_sig_enter();
 	pthread_mutex_lock(&state_lock);
 	caller->mem = shim.mem;
 	caller->cred = shim.cred;
 	pthread_mutex_unlock(&state_lock);
+	shim_sig_leave();
 	return 0;
 }
 
@@ -711,7 +714,9 @@ static int shim_open_dev(const char *path, int flags)
 		REAL_REQ(fcntl)(fd, F_SETFL, O_NONBLOCK);
 	/* The file's credentials are the opener's at open time. */
 	shim_cred_self(&cred);
+	shim_sig_enter(); /* the engine's lock (fdtab.h) */
 	ret = ufd_ctx_open(shim.eng, &cred, &ctx);
+	shim_sig_leave();
 	if (ret < 0)
 		goto err_close;
 	f = shim_file_new(UFD_FD_IOMMUFD, ctx, 0, fd);
@@ -783,19 +788,81 @@ static bool shim_srv_candidate(unsigned long request)
 static struct shim_file *shim_srv_adopt(int fd)
 {
 	struct shim_file *f;
-	int saved = errno;
+	int saved = errno, kind;
 
 	pthread_once(&shim_once, shim_init_once);
-	/* Its kind does not matter here: the daemon checks it per call. */
-	f = shim_file_new(UFD_FD_IOMMUFD, NULL, 0, fd);
+	kind = shim_srv_file_kind(fd);
+	if (kind < 0 || kind >= UFD_FD_NR_KINDS) {
+		errno = saved;
+		return NULL;
+	}
+	f = shim_file_new((enum ufd_fd_kind)kind, NULL, 0, fd);
 	if (f && shim_fdtab_install(fd, f) < 0) {
 		shim_file_put(f);
 		f = NULL;
 	}
 	if (f)
-		DBG(FD, "adopted fd %d (server)", fd);
+		DBG(FD, "adopted fd %d: %s (server)", fd,
+		    shim_kind_name((enum ufd_fd_kind)kind));
 	errno = saved;
 	return f;
+}
+
+/* @fd, if it is a file of the daemon the table does not know yet. */
+static void shim_srv_adopt_if_ours(int fd)
+{
+	struct shim_file *f;
+
+	if (fd < 0 || !shim_srv_is_daemon_fd(fd))
+		return;
+	f = shim_fdtab_get(fd);
+	if (!f)
+		f = shim_srv_adopt(fd);
+	if (f)
+		shim_file_put(f);
+}
+
+/*
+ * A new image of the library (after exec) in server mode: the files of the
+ * daemon it inherited are recorded before main(), so that read(), write()
+ * and poll-driven code work on them at once, not only ioctl().  The fd
+ * directory is read with raw system calls: no wrapper runs here.
+ */
+__attribute__((constructor))
+static void shim_srv_adopt_inherited(void)
+{
+	char buf[4096];
+	int dfd, saved = errno;
+	long n;
+
+	if (!shim_srv_enabled())
+		return;
+	dfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd",
+			   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
+		long off = 0;
+
+		while (off < n) {
+			struct {
+				uint64_t ino;
+				int64_t off;
+				unsigned short reclen;
+				unsigned char type;
+				char name[];
+			} *de = (void *)(buf + off);
+			char *end;
+			long fd = strtol(de->name, &end, 10);
+
+			off += de->reclen;
+			if (end == de->name || *end || fd == dfd)
+				continue;
+			shim_srv_adopt_if_ours((int)fd);
+		}
+	}
+	syscall(SYS_close, dfd);
+	errno = saved;
 }
 
 /*
@@ -805,7 +872,7 @@ static struct shim_file *shim_srv_adopt(int fd)
 static int shim_ioctl(int fd, unsigned long request, void *arg,
 		      int (*real)(int, unsigned long, ...))
 {
-	const struct ufd_ioctl_desc *desc;
+	enum ufd_fd_kind kind;
 	/* The kernel's ioctl() takes its command as an unsigned int. */
 	unsigned long cmd = (unsigned int)request;
 	struct ufd_caller caller;
@@ -822,34 +889,35 @@ static int shim_ioctl(int fd, unsigned long request, void *arg,
 		if (!f)
 			return real(fd, request, arg);
 	}
-	if (!f->ctx) {
+	if (!f->file.ctx) {
 		/* Server mode: the daemon knows what the fd is. */
 		ret = shim_srv_ioctl(fd, cmd, (uint64_t)(uintptr_t)arg);
-	} else if (f->kind != UFD_FD_IOMMUFD) {
-		/* Access and fault fds have no ioctls. */
-		ret = -ENOTTY;
 	} else {
 		struct shim_call call = { .nr_held = 0 };
 		unsigned int i;
 
+		shim_sig_enter(); /* the engine's lock (fdtab.h) */
 		ret = shim_caller_init(&caller);
 		if (!ret) {
 			caller.priv = &call;
-			ret = ufd_dispatch_ioctl(f->ctx, &caller, cmd,
-						 (uint64_t)(uintptr_t)arg);
+			ret = ufd_file_ioctl(&f->file, &caller, cmd,
+					     (uint64_t)(uintptr_t)arg);
 		}
 		for (i = 0; i < call.nr_held; i++)
 			shim_file_put(call.held[i]);
+		shim_sig_leave();
 	}
+	kind = f->file.kind;
 	shim_file_put(f);
 	if (shim_dbg_mask & SHIM_DBG_IOCTL) {
-		desc = ufd_ioctl_lookup(cmd);
+		const char *name = ufd_file_ioctl_name(kind, cmd);
+
 		if (ret >= 0)
 			shim_dbg_print("ioctl(%d, %s %#lx, %p) = %ld", fd,
-				       desc ? desc->name : "?", cmd, arg, ret);
+				       name, cmd, arg, ret);
 		else
 			shim_dbg_print("ioctl(%d, %s %#lx, %p) = -1 %s", fd,
-				       desc ? desc->name : "?", cmd, arg,
+				       name, cmd, arg,
 				       shim_errname((int)-ret));
 	}
 	if (ret < 0) {
@@ -938,30 +1006,30 @@ static ssize_t shim_fault_rw(struct shim_file *f, int fd, bool write,
 	char bell;
 	long ret;
 
-	if (!f->ctx) {
+	if (!f->file.ctx) {
 		ret = shim_srv_fault_rw(fd, write, (uint64_t)(uintptr_t)buf,
 					count);
 	} else if (f->detached) {
 		ret = -EBADF;
 	} else {
+		shim_sig_enter(); /* the engine's lock (fdtab.h) */
 		ret = shim_caller_init(&caller);
 		if (!ret && write) {
-			ret = ufd_dispatch_fault_write(f->ctx, &caller,
-						       f->obj_id,
-						       (uint64_t)(uintptr_t)buf,
-						       count);
+			ret = ufd_file_write(&f->file, &caller,
+					     (uint64_t)(uintptr_t)buf, count,
+					     NULL);
 		} else if (!ret) {
 			/* Drain the doorbells; ring again if groups are left. */
 			while (recv(fd, &bell, sizeof(bell), MSG_DONTWAIT) > 0)
 				;
-			ret = ufd_dispatch_fault_read(f->ctx, &caller,
-						      f->obj_id,
-						      (uint64_t)(uintptr_t)buf,
-						      count);
-			if (ufd_fault_pending(f->ctx, f->obj_id))
+			ret = ufd_file_read(&f->file, &caller,
+					    (uint64_t)(uintptr_t)buf, count,
+					    NULL);
+			if (ufd_file_poll(&f->file) & POLLIN)
 				shim_fault_notify((void *)(intptr_t)f->bell_fd,
 						  true);
 		}
+		shim_sig_leave();
 	}
 	DBG(FD, "%s(%d, %p, %zu) on fault queue = %ld", write ? "write" : "read",
 	    fd, buf, count, ret);
@@ -1236,6 +1304,39 @@ int __ioctl_time64(int fd, unsigned long request, ...)
 }
 
 /*
+ * recvmsg(): an emulated file that arrives through SCM_RIGHTS is recorded
+ * at once in server mode, like one inherited across exec.
+ */
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	ssize_t ret = (ssize_t)syscall(SYS_recvmsg, fd, msg, flags);
+	struct cmsghdr *c;
+	int saved;
+
+	if (ret < 0 || !msg->msg_controllen)
+		return ret;
+	saved = errno;
+	for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		size_t i, nfd;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfd; i++) {
+			int rfd;
+
+			memcpy(&rfd, CMSG_DATA(c) + i * sizeof(int),
+			       sizeof(rfd));
+			/* A new fd number: a slot of that number is stale. */
+			shim_opened(rfd);
+			shim_srv_adopt_if_ours(rfd);
+		}
+	}
+	errno = saved;
+	return ret;
+}
+
+/*
  * read() and write() matter only on fault queue fds; every other fd, and
  * every process without a fault queue, passes straight through.  poll()
  * needs no wrapper: a fault queue fd is a socket that the engine's
@@ -1251,7 +1352,7 @@ ssize_t read(int fd, void *buf, size_t count)
 		return REAL_REQ(read)(fd, buf, count);
 	saved = errno;
 	f = shim_fdtab_get_valid(fd);
-	if (!f || f->kind != UFD_FD_FAULT) {
+	if (!f || f->file.kind != UFD_FD_FAULT) {
 		if (f)
 			shim_file_put(f);
 		errno = saved;
@@ -1274,7 +1375,7 @@ ssize_t write(int fd, const void *buf, size_t count)
 		return REAL_REQ(write)(fd, buf, count);
 	saved = errno;
 	f = shim_fdtab_get_valid(fd);
-	if (!f || f->kind != UFD_FD_FAULT) {
+	if (!f || f->file.kind != UFD_FD_FAULT) {
 		if (f)
 			shim_file_put(f);
 		errno = saved;

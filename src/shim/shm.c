@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "shim/client.h"
+#include "shim/fdtab.h"
 #include "shim/shm.h"
 
 #ifndef MFD_HUGETLB
@@ -203,6 +204,7 @@ void *shim_shm_mmap(shim_mmap_fn real, void *addr, size_t len, int prot,
 	f->fd = memfd;
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
+	shim_sig_enter();
 	pthread_mutex_lock(&shm_lock);
 	/* A MAP_FIXED mapping replaced whatever was there. */
 	table_cut((uintptr_t)p, (uintptr_t)p + size);
@@ -211,6 +213,7 @@ void *shim_shm_mmap(shim_mmap_fn real, void *addr, size_t len, int prot,
 		free(f);
 	}
 	pthread_mutex_unlock(&shm_lock);
+	shim_sig_leave();
 	errno = saved;
 	return p;
 
@@ -229,9 +232,11 @@ void shim_shm_unmapped(void *addr, size_t len)
 	if (!len || __builtin_add_overflow(a, len, &b))
 		return;
 	b = (b + 4095) & ~(uintptr_t)4095;
+	shim_sig_enter();
 	pthread_mutex_lock(&shm_lock);
 	table_cut(a, b);
 	pthread_mutex_unlock(&shm_lock);
+	shim_sig_leave();
 }
 
 void shim_shm_remapped(void *old, size_t oldlen, void *new_addr,
@@ -242,6 +247,7 @@ void shim_shm_remapped(void *old, size_t oldlen, void *new_addr,
 	uint64_t off = 0;
 	size_t i;
 
+	shim_sig_enter();
 	pthread_mutex_lock(&shm_lock);
 	for (i = 0; i < nregions; i++) {
 		if (regions[i].start <= o && o < regions[i].end) {
@@ -259,20 +265,24 @@ void shim_shm_remapped(void *old, size_t oldlen, void *new_addr,
 		file_put(f);
 	}
 	pthread_mutex_unlock(&shm_lock);
+	shim_sig_leave();
 }
 
 void shim_shm_atfork_prepare(void)
 {
+	shim_sig_enter();
 	pthread_mutex_lock(&shm_lock);
 }
 
 void shim_shm_atfork_parent(void)
 {
 	pthread_mutex_unlock(&shm_lock);
+	shim_sig_leave();
 }
 
 void shim_shm_atfork_child(void)
 {
 	/* Mappings and fds are inherited together: the table stays right. */
 	pthread_mutex_unlock(&shm_lock);
+	shim_sig_leave();
 }

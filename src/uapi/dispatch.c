@@ -10,7 +10,9 @@
  *   3. size < min_size                           -EINVAL
  *   4. size > sizeof: the bytes past it must be 0 -E2BIG
  *   5. copy min(size, sizeof); zero the rest; run the handler
- * A zero tail therefore behaves exactly like the exact size.  Handlers
+ * A zero tail therefore behaves exactly like the exact size.  A command
+ * that makes objects runs in a publication window: what it made becomes
+ * visible to other callers only after its reply was written.  Handlers
  * answer through ucmd_respond(), which writes back no more than the
  * caller's size.  No locking here: the engine locks.
  */
@@ -28,6 +30,12 @@
 struct ioctl_row {
 	struct ufd_ioctl_desc desc;
 	int (*execute)(struct ufd_ucmd *ucmd);
+	/*
+	 * The command makes objects: they become visible only once the
+	 * reply is written (ufd_publish_begin/end), as the kernel finalizes
+	 * an object after copy_to_user; on failure they are destroyed.
+	 */
+	bool publishes;
 };
 
 #define ROW(_cmd, _fn, _struct, _last)                                    \
@@ -39,9 +47,21 @@ struct ioctl_row {
 		.execute = (_fn),                                         \
 	}
 
+/* A row whose command makes objects (see ioctl_row.publishes). */
+#define ROW_PUBLISHING(_cmd, _fn, _struct, _last)                         \
+	[_IOC_NR(_cmd) - IOMMUFD_CMD_BASE] = {                            \
+		.desc = { .cmd = (_cmd),                                  \
+			  .name = #_cmd,                                  \
+			  .size = sizeof(struct _struct),                 \
+			  .min_size = offsetofend(struct _struct, _last) }, \
+		.execute = (_fn),                                         \
+		.publishes = true,                                        \
+	}
+
 static const struct ioctl_row ioctl_table[] = {
 	ROW(IOMMU_DESTROY, ioas_ops_destroy, iommu_destroy, id),
-	ROW(IOMMU_IOAS_ALLOC, ioas_ops_alloc, iommu_ioas_alloc, out_ioas_id),
+	ROW_PUBLISHING(IOMMU_IOAS_ALLOC, ioas_ops_alloc, iommu_ioas_alloc,
+		       out_ioas_id),
 	ROW(IOMMU_IOAS_ALLOW_IOVAS, ioas_ops_allow_iovas,
 	    iommu_ioas_allow_iovas, allowed_iovas),
 	ROW(IOMMU_IOAS_COPY, ioas_ops_copy, iommu_ioas_copy, src_iova),
@@ -51,7 +71,8 @@ static const struct ioctl_row ioctl_table[] = {
 	ROW(IOMMU_IOAS_UNMAP, ioas_ops_unmap, iommu_ioas_unmap, length),
 	ROW(IOMMU_OPTION, ioas_ops_option, iommu_option, val64),
 	ROW(IOMMU_VFIO_IOAS, ioas_ops_vfio_ioas, iommu_vfio_ioas, __reserved),
-	ROW(IOMMU_HWPT_ALLOC, hwpt_ops_alloc, iommu_hwpt_alloc, __reserved),
+	ROW_PUBLISHING(IOMMU_HWPT_ALLOC, hwpt_ops_alloc, iommu_hwpt_alloc,
+		       __reserved),
 	ROW(IOMMU_GET_HW_INFO, hwpt_ops_get_hw_info, iommu_hw_info,
 	    __reserved),
 	ROW(IOMMU_HWPT_SET_DIRTY_TRACKING, hwpt_ops_set_dirty_tracking,
@@ -60,8 +81,8 @@ static const struct ioctl_row ioctl_table[] = {
 	    iommu_hwpt_get_dirty_bitmap, data),
 	ROW(IOMMU_HWPT_INVALIDATE, hwpt_ops_invalidate, iommu_hwpt_invalidate,
 	    __reserved),
-	ROW(IOMMU_FAULT_QUEUE_ALLOC, hwpt_ops_fault_alloc, iommu_fault_alloc,
-	    out_fault_fd),
+	ROW_PUBLISHING(IOMMU_FAULT_QUEUE_ALLOC, hwpt_ops_fault_alloc,
+		       iommu_fault_alloc, out_fault_fd),
 	ROW(IOMMU_TEST_CMD, test_ops_cmd, iommu_test_cmd, last),
 };
 
@@ -176,6 +197,14 @@ long ufd_dispatch_ioctl(struct ufd_ctx *ctx, const struct ufd_caller *caller,
 	ucmd.user_size = user_size;
 	ucmd.size = row->desc.size;
 	ucmd.cmd = buf;
+	if (row->publishes) {
+		struct ufd_publish pub;
+
+		ufd_publish_begin(ctx, &pub);
+		rc = row->execute(&ucmd);
+		ufd_publish_end(&pub, rc == 0);
+		return rc;
+	}
 	return row->execute(&ucmd);
 }
 

@@ -12,6 +12,7 @@
 #ifndef UFD_UAPI_DISPATCH_H
 #define UFD_UAPI_DISPATCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -22,6 +23,7 @@ enum ufd_fd_kind {
 	UFD_FD_IOMMUFD = 0, /* an open of /dev/iommu (or /dev/vfio/vfio) */
 	UFD_FD_ACCESS,      /* the selftest's access object (CREATE_ACCESS) */
 	UFD_FD_FAULT,       /* a fault queue (FAULT_QUEUE_ALLOC) */
+	UFD_FD_NR_KINDS
 };
 
 struct ufd_caller;
@@ -67,6 +69,66 @@ struct ufd_ioctl_desc {
 	uint32_t size;          /* sizeof the newest struct we know */
 	uint32_t min_size;      /* offsetofend of the first version's last field */
 };
+
+/*
+ * One emulated open file as the dispatch layer sees it: what it stands
+ * for.  The transport (the shim, the daemon) owns the struct and keeps it
+ * alive while a call is in flight; the file holds one reference on @ctx
+ * until ufd_file_release().
+ */
+struct ufd_file {
+	enum ufd_fd_kind kind;
+	struct ufd_ctx *ctx;
+	uint32_t obj_id;    /* the access or fault object; 0 for a context */
+};
+
+/*
+ * What each kind of file does, as the kernel's file_operations: one table
+ * per kind, called by every transport and by the fuzzer.  A NULL op gets
+ * the kernel's answer for a file without it: ioctl -ENOTTY, read and write
+ * -EINVAL; a positioned read or write (pread, pwrite: @pos non-NULL) on a
+ * file that is not seekable is -ESPIPE.
+ */
+struct ufd_file_ops {
+	const char *name;   /* for traces: "iommufd", "access", ... */
+	bool seekable;      /* pread/pwrite allowed */
+	long (*ioctl)(const struct ufd_file *file,
+		      const struct ufd_caller *caller, unsigned long cmd,
+		      uint64_t arg);
+	long (*read)(const struct ufd_file *file,
+		     const struct ufd_caller *caller, uint64_t buf,
+		     uint64_t count, const uint64_t *pos);
+	long (*write)(const struct ufd_file *file,
+		      const struct ufd_caller *caller, uint64_t buf,
+		      uint64_t count, const uint64_t *pos);
+	/* POLLIN etc. that the file would report now (0 if NULL). */
+	unsigned int (*poll)(const struct ufd_file *file);
+	/*
+	 * The last close: give up the object (unless @destroy_obj is false:
+	 * the dispatch layer destroyed it already) and the ctx reference.
+	 */
+	void (*release)(struct ufd_file *file, bool destroy_obj);
+	/* The name of ioctl @cmd on this kind of file, or NULL. */
+	const char *(*ioctl_name)(unsigned long cmd);
+};
+
+/* The ops of @kind (never NULL for a kind of this enum). */
+const struct ufd_file_ops *ufd_file_ops(enum ufd_fd_kind kind);
+
+/* The calls, with the defaults above applied. */
+long ufd_file_ioctl(const struct ufd_file *file,
+		    const struct ufd_caller *caller, unsigned long cmd,
+		    uint64_t arg);
+long ufd_file_read(const struct ufd_file *file,
+		   const struct ufd_caller *caller, uint64_t buf,
+		   uint64_t count, const uint64_t *pos);
+long ufd_file_write(const struct ufd_file *file,
+		    const struct ufd_caller *caller, uint64_t buf,
+		    uint64_t count, const uint64_t *pos);
+unsigned int ufd_file_poll(const struct ufd_file *file);
+void ufd_file_release(struct ufd_file *file, bool destroy_obj);
+/* "?" when the kind has no name for @cmd. */
+const char *ufd_file_ioctl_name(enum ufd_fd_kind kind, unsigned long cmd);
 
 /*
  * Run ioctl @cmd with argument @arg (a pointer in the caller's memory, or

@@ -70,5 +70,7 @@ int test_ops_device(struct ufd_ucmd *ucmd);
 /* VFIO type1 container calls (any ioctl number outside iommufd's). */
 long vfio_compat_ioctl(struct ufd_ctx *ctx, const struct ufd_caller *caller,
 		       unsigned long cmd, uint64_t arg);
+/* The name of a VFIO container call, or NULL. */
+const char *vfio_compat_ioctl_name(unsigned long cmd);
 
 #endif

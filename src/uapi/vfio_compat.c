@@ -266,3 +266,23 @@ long vfio_compat_ioctl(struct ufd_ctx *ctx, const struct ufd_caller *caller,
 		return -ENOTTY;
 	}
 }
+
+const char *vfio_compat_ioctl_name(unsigned long cmd)
+{
+	switch (cmd) {
+	case VFIO_GET_API_VERSION:
+		return "VFIO_GET_API_VERSION";
+	case VFIO_CHECK_EXTENSION:
+		return "VFIO_CHECK_EXTENSION";
+	case VFIO_SET_IOMMU:
+		return "VFIO_SET_IOMMU";
+	case VFIO_IOMMU_GET_INFO:
+		return "VFIO_IOMMU_GET_INFO";
+	case VFIO_IOMMU_MAP_DMA:
+		return "VFIO_IOMMU_MAP_DMA";
+	case VFIO_IOMMU_UNMAP_DMA:
+		return "VFIO_IOMMU_UNMAP_DMA";
+	default:
+		return NULL;
+	}
+}

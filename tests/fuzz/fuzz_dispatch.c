@@ -583,11 +583,14 @@ static void fake_close(unsigned int slot)
 	if (!f->used)
 		return;
 	f->used = false;
-	if (f->kind == UFD_FD_ACCESS)
-		ufd_access_destroy(f->ctx, f->obj_id);
-	else if (f->kind == UFD_FD_FAULT)
-		ufd_fault_release_fd(f->ctx, f->obj_id);
-	ufd_ctx_put(f->ctx);
+	{
+		struct ufd_file file = {
+			.kind = f->kind, .ctx = f->ctx, .obj_id = f->obj_id,
+		};
+
+		/* The same release as every transport's last close. */
+		ufd_file_release(&file, true);
+	}
 }
 
 /* ---- checks -------------------------------------------------------------- */
@@ -971,7 +974,12 @@ static void do_call(struct call *c, int ctxi, uint8_t mod, const char *name)
 	if (trace)
 		dump_state(&before_text);
 	arm_faults(mod);
-	c->rc = ufd_dispatch_ioctl(S.ctx[ctxi], &S.caller, c->cmd, c->arg);
+	{
+		struct ufd_file file = { .kind = UFD_FD_IOMMUFD,
+					 .ctx = S.ctx[ctxi] };
+
+		c->rc = ufd_file_ioctl(&file, &S.caller, c->cmd, c->arg);
+	}
 	disarm_faults();
 	if (trace)
 		fprintf(stderr, "ctx%d %s (op %u) size %u at 0x%llx mod 0x%02x"
@@ -1676,12 +1684,16 @@ static void op_fault_fd(uint8_t mod)
 	}
 	before = state_hash();
 	arm_faults(mod);
-	if (s & 2)
-		rc = ufd_dispatch_fault_write(ctx, &S.caller, fault_id, buf,
-					      count);
-	else
-		rc = ufd_dispatch_fault_read(ctx, &S.caller, fault_id, buf,
-					     count);
+	{
+		struct ufd_file file = { .kind = UFD_FD_FAULT, .ctx = ctx,
+					 .obj_id = fault_id };
+
+		if (s & 2)
+			rc = ufd_file_write(&file, &S.caller, buf, count,
+					    NULL);
+		else
+			rc = ufd_file_read(&file, &S.caller, buf, count, NULL);
+	}
 	disarm_faults();
 	if (trace)
 		fprintf(stderr, "fault %u %s count %llu at 0x%llx -> %ld\n",

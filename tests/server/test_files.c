@@ -167,6 +167,66 @@ static void test_exec(void)
 	close(fd);
 }
 
+/*
+ * The derived files survive exec too: an access fd and a fault queue fd
+ * whose close-on-exec flag the program cleared work in the new image,
+ * which has never seen them (issue 12, defect b).
+ */
+static int exec_derived_child(int fd, int acc, int fault)
+{
+	struct iommu_hwpt_pgfault rec[2];
+	struct pollfd p = { .fd = fault, .events = POLLIN };
+	char got[32] = "";
+
+	if (access_rw(fd, acc, 0x10000, got, 12, 0) ||
+	    strcmp(got, "across exec"))
+		return 4;
+	if (poll(&p, 1, 0) != 0)              /* nothing queued */
+		return 5;
+	if (read(fault, rec, sizeof(rec)) != 0) /* empty: 0, no wait */
+		return 6;
+	if (read(fault, rec, 39) != -1 || errno != ESPIPE)
+		return 7;
+	return 0;
+}
+
+static void test_exec_derived(void)
+{
+	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
+	char fdstr[16], accstr[16], faultstr[16];
+	char *buf = shared_buf();
+	uint32_t ioas;
+	int fd, acc;
+	pid_t pid;
+
+	REQUIRE(buf);
+	memcpy(buf, "across exec", 12);
+	fd = open("/dev/iommu", O_RDWR);
+	REQUIRE(fd >= 0);
+	REQUIRE(!ioas_alloc(fd, &ioas));
+	REQUIRE(!ioas_map(fd, ioas, buf, LEN, 0x10000));
+	REQUIRE(!create_access(fd, ioas, 0, &acc));
+	REQUIRE(!xioctl(fd, IOMMU_FAULT_QUEUE_ALLOC, &fa));
+	/* Derived fds are close-on-exec; the program keeps them. */
+	REQUIRE(!fcntl(acc, F_SETFD, 0));
+	REQUIRE(!fcntl((int)fa.out_fault_fd, F_SETFD, 0));
+	snprintf(fdstr, sizeof(fdstr), "%d", fd);
+	snprintf(accstr, sizeof(accstr), "%d", acc);
+	snprintf(faultstr, sizeof(faultstr), "%u", fa.out_fault_fd);
+	pid = fork();
+	if (!pid) {
+		execl(self_exe, self_exe, "exec-derived", fdstr, accstr,
+		      faultstr, (char *)NULL);
+		_exit(127);
+	}
+	CHECK(wait_ok(pid));
+	close((int)fa.out_fault_fd);
+	close(acc);
+	CHECK_EQ(destroy(fd, ioas), 0);
+	close(fd);
+	munmap(buf, LEN);
+}
+
 /* Access fds pass between processes and are checked against a context. */
 static void test_access_fd_passing(void)
 {
@@ -243,6 +303,9 @@ static void test_fault_queue_fd(void)
 int main(int argc, char **argv)
 {
 	self_exe = argv[0];
+	if (argc == 5 && !strcmp(argv[1], "exec-derived"))
+		return exec_derived_child(atoi(argv[2]), atoi(argv[3]),
+					  atoi(argv[4]));
 	if (argc == 4 && !strcmp(argv[1], "exec-child"))
 		return exec_child(atoi(argv[2]), (uint32_t)atoi(argv[3]));
 	if (!server_mode()) {
@@ -254,6 +317,7 @@ int main(int argc, char **argv)
 	RUN(test_dup_and_last_close);
 	RUN(test_close_is_synchronous);
 	RUN(test_exec);
+	RUN(test_exec_derived);
 	RUN(test_access_fd_passing);
 	RUN(test_fault_queue_fd);
 	return harness_failed;

@@ -119,7 +119,8 @@ static void test_bad_messages(void)
 	for (i = 0; i < 300; i += 7) {
 		msg_init(&m, (uint16_t)i);
 		if (i == UFD_MSG_OPEN || i == UFD_MSG_IOCTL ||
-		    i == UFD_MSG_READ || i == UFD_MSG_WRITE)
+		    i == UFD_MSG_READ || i == UFD_MSG_WRITE ||
+		    i == UFD_MSG_FILE_KIND)
 			continue;
 		send(s, &m, sizeof(m), MSG_NOSIGNAL);
 		CHECK_EQ(answer(s), -EPROTO);

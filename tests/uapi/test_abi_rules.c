@@ -257,6 +257,39 @@ static void test_fault_fd(void)
 	CHECK_EQ(close(ufd), 0);
 }
 
+/*
+ * A reply that cannot be written undoes the call and leaves nothing
+ * behind: the ID it would have returned was never visible, and is the
+ * next one handed out.
+ */
+static void test_failed_reply_publishes_nothing(void)
+{
+	struct iommu_ioas_alloc *ro, a = { .size = sizeof(a) };
+	struct iommu_destroy d = { .size = sizeof(d) };
+	long ps = sysconf(_SC_PAGESIZE);
+	uint32_t first;
+
+	REQUIRE(!ioctl(fd, IOMMU_IOAS_ALLOC, &a));
+	first = a.out_ioas_id;
+	d.id = first;
+	REQUIRE(!ioctl(fd, IOMMU_DESTROY, &d));
+	ro = mmap(NULL, (size_t)ps, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	REQUIRE(ro != MAP_FAILED);
+	ro->size = sizeof(*ro);
+	REQUIRE(!mprotect(ro, (size_t)ps, PROT_READ));
+	CHECK_EQ(ioctl(fd, IOMMU_IOAS_ALLOC, ro), -1);
+	CHECK_EQ(errno, EFAULT);
+	d.id = first;
+	CHECK_EQ(ioctl(fd, IOMMU_DESTROY, &d), -1);
+	CHECK_EQ(errno, ENOENT);
+	CHECK_EQ(ioctl(fd, IOMMU_IOAS_ALLOC, &a), 0);
+	CHECK_EQ(a.out_ioas_id, first);
+	d.id = a.out_ioas_id;
+	CHECK_EQ(ioctl(fd, IOMMU_DESTROY, &d), 0);
+	munmap(ro, (size_t)ps);
+}
+
 int main(void)
 {
 	fd = open("/dev/iommu", O_RDWR);
@@ -270,6 +303,7 @@ int main(void)
 	RUN(test_reserved_and_flags);
 	RUN(test_file_semantics);
 	RUN(test_fault_fd);
+	RUN(test_failed_reply_publishes_nothing);
 	close(fd);
 	HARNESS_EXIT();
 }

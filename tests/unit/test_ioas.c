@@ -6,6 +6,7 @@
  * sweep: every allocation of a map/copy/pin is made to fail in turn, and
  * each failure must leave the state as it was and leak nothing (ASan).
  */
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -55,6 +56,69 @@ static void test_ids_and_destroy(void)
 	CHECK_EQ(ufd_destroy(ctx, 0), -ENOENT);
 	CHECK_EQ(ufd_ioas_alloc(ctx, &c), 0);
 	CHECK_EQ(c, a); /* lowest free id is reused */
+	ufd_ctx_close(ctx);
+}
+
+/* Another thread's view of an ID during a publication window. */
+struct peek {
+	struct ufd_ctx *ctx;
+	uint32_t id;
+	enum ufd_obj_kind kind;
+	int destroy_rc;
+};
+
+static void *peek_main(void *arg)
+{
+	struct peek *p = arg;
+
+	p->kind = ufd_obj_kind(p->ctx, p->id);
+	p->destroy_rc = ufd_destroy(p->ctx, p->id);
+	return NULL;
+}
+
+static void peek_from_thread(struct peek *p)
+{
+	pthread_t t;
+
+	REQUIRE(!pthread_create(&t, NULL, peek_main, p));
+	pthread_join(t, NULL);
+}
+
+/*
+ * The kernel's order of publication (issue 12, defect c): an object made
+ * inside a window is invisible to other threads until the window commits;
+ * an aborted window leaves nothing, and its ID is free again.
+ */
+static void test_publication_order(void)
+{
+	struct ufd_ctx *ctx = ctx_open();
+	struct ufd_publish pub;
+	struct peek p;
+	uint32_t id, again;
+
+	REQUIRE(ctx);
+	ufd_publish_begin(ctx, &pub);
+	CHECK_EQ(ufd_ioas_alloc(ctx, &id), 0);
+	/* The maker's own calls see it (its handler may use it)... */
+	CHECK_EQ(ufd_obj_kind(ctx, id), UFD_KIND_IOAS);
+	/* ...nobody else does, not even to destroy it. */
+	p = (struct peek){ .ctx = ctx, .id = id };
+	peek_from_thread(&p);
+	CHECK_EQ(p.kind, UFD_KIND_NONE);
+	CHECK_EQ(p.destroy_rc, -ENOENT);
+	ufd_publish_end(&pub, false);
+	CHECK_EQ(ufd_obj_kind(ctx, id), UFD_KIND_NONE);
+	CHECK_EQ(ufd_ioas_alloc(ctx, &again), 0);
+	CHECK_EQ(again, id); /* the aborted ID is free again */
+	CHECK_EQ(ufd_destroy(ctx, again), 0);
+
+	ufd_publish_begin(ctx, &pub);
+	CHECK_EQ(ufd_ioas_alloc(ctx, &id), 0);
+	ufd_publish_end(&pub, true);
+	p = (struct peek){ .ctx = ctx, .id = id };
+	peek_from_thread(&p);
+	CHECK_EQ(p.kind, UFD_KIND_IOAS);
+	CHECK_EQ(p.destroy_rc, 0);
 	ufd_ctx_close(ctx);
 }
 
@@ -366,6 +430,7 @@ int main(void)
 	if (!eng || !src)
 		return 1;
 	RUN(test_ids_and_destroy);
+	RUN(test_publication_order);
 	RUN(test_map_unmap_rules);
 	RUN(test_ranges_reserved_allowed);
 	RUN(test_copy_access_and_pins);

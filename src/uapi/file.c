@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The kinds of emulated file and what each does: one ops table per kind,
+ * as the kernel's file_operations, so that every transport (the in-process
+ * shim, the daemon) and the fuzzer reach a file the same way and get the
+ * same errno for a call the file does not have.  The dispatch layer's
+ * general rules (sizes, E2BIG, ENOTTY) stay in dispatch.c; this is the
+ * level above: which table of commands, which read and write, what the
+ * last close releases.
+ *
+ * No locking here: the engine locks, and the transport keeps a file alive
+ * while a call on it is in flight.
+ */
+#include <errno.h>
+#include <poll.h>
+
+#include "uapi/ucmd.h"
+
+/* ---- /dev/iommu (and /dev/vfio/vfio served by iommufd) -------------------- */
+
+static const char *iommufd_ioctl_name(unsigned long cmd)
+{
+	const struct ufd_ioctl_desc *desc = ufd_ioctl_lookup(cmd);
+
+	return desc ? desc->name : vfio_compat_ioctl_name(cmd);
+}
+
+static long iommufd_file_ioctl(const struct ufd_file *file,
+			       const struct ufd_caller *caller,
+			       unsigned long cmd, uint64_t arg)
+{
+	return ufd_dispatch_ioctl(file->ctx, caller, cmd, arg);
+}
+
+static void iommufd_file_release(struct ufd_file *file, bool destroy_obj)
+{
+	/* The context's own reference, taken at open, is the file's. */
+	ufd_ctx_close(file->ctx);
+	file->ctx = NULL;
+}
+
+/* ---- the selftest's access object --------------------------------------- */
+
+static void access_file_release(struct ufd_file *file, bool destroy_obj)
+{
+	if (destroy_obj)
+		ufd_access_destroy(file->ctx, file->obj_id);
+	ufd_ctx_put(file->ctx);
+	file->ctx = NULL;
+}
+
+/* ---- fault queues -------------------------------------------------------- */
+
+static long fault_file_read(const struct ufd_file *file,
+			    const struct ufd_caller *caller, uint64_t buf,
+			    uint64_t count, const uint64_t *pos)
+{
+	return ufd_dispatch_fault_read(file->ctx, caller, file->obj_id, buf,
+				       count);
+}
+
+static long fault_file_write(const struct ufd_file *file,
+			     const struct ufd_caller *caller, uint64_t buf,
+			     uint64_t count, const uint64_t *pos)
+{
+	return ufd_dispatch_fault_write(file->ctx, caller, file->obj_id, buf,
+					count);
+}
+
+static unsigned int fault_file_poll(const struct ufd_file *file)
+{
+	unsigned int mask = POLLOUT;
+
+	if (ufd_fault_pending(file->ctx, file->obj_id))
+		mask |= POLLIN;
+	return mask;
+}
+
+static void fault_file_release(struct ufd_file *file, bool destroy_obj)
+{
+	if (destroy_obj) {
+		/* No more notifications; then the queue may be destroyed. */
+		ufd_fault_set_notify(file->ctx, file->obj_id, NULL, NULL);
+		ufd_fault_release_fd(file->ctx, file->obj_id);
+	}
+	ufd_ctx_put(file->ctx);
+	file->ctx = NULL;
+}
+
+static const struct ufd_file_ops file_ops[UFD_FD_NR_KINDS] = {
+	[UFD_FD_IOMMUFD] = {
+		.name = "iommufd",
+		.ioctl = iommufd_file_ioctl,
+		.release = iommufd_file_release,
+		.ioctl_name = iommufd_ioctl_name,
+	},
+	[UFD_FD_ACCESS] = {
+		.name = "access",
+		.release = access_file_release,
+	},
+	[UFD_FD_FAULT] = {
+		.name = "fault",
+		.read = fault_file_read,
+		.write = fault_file_write,
+		.poll = fault_file_poll,
+		.release = fault_file_release,
+	},
+};
+
+const struct ufd_file_ops *ufd_file_ops(enum ufd_fd_kind kind)
+{
+	if ((unsigned int)kind >= UFD_FD_NR_KINDS)
+		kind = UFD_FD_ACCESS; /* nothing but a release */
+	return &file_ops[kind];
+}
+
+long ufd_file_ioctl(const struct ufd_file *file,
+		    const struct ufd_caller *caller, unsigned long cmd,
+		    uint64_t arg)
+{
+	const struct ufd_file_ops *ops = ufd_file_ops(file->kind);
+
+	if (!ops->ioctl)
+		return -ENOTTY;
+	return ops->ioctl(file, caller, cmd, arg);
+}
+
+long ufd_file_read(const struct ufd_file *file,
+		   const struct ufd_caller *caller, uint64_t buf,
+		   uint64_t count, const uint64_t *pos)
+{
+	const struct ufd_file_ops *ops = ufd_file_ops(file->kind);
+
+	if (pos && !ops->seekable)
+		return -ESPIPE;
+	if (!ops->read)
+		return -EINVAL;
+	return ops->read(file, caller, buf, count, pos);
+}
+
+long ufd_file_write(const struct ufd_file *file,
+		    const struct ufd_caller *caller, uint64_t buf,
+		    uint64_t count, const uint64_t *pos)
+{
+	const struct ufd_file_ops *ops = ufd_file_ops(file->kind);
+
+	if (pos && !ops->seekable)
+		return -ESPIPE;
+	if (!ops->write)
+		return -EINVAL;
+	return ops->write(file, caller, buf, count, pos);
+}
+
+unsigned int ufd_file_poll(const struct ufd_file *file)
+{
+	const struct ufd_file_ops *ops = ufd_file_ops(file->kind);
+
+	return ops->poll ? ops->poll(file) : 0;
+}
+
+void ufd_file_release(struct ufd_file *file, bool destroy_obj)
+{
+	const struct ufd_file_ops *ops = ufd_file_ops(file->kind);
+
+	if (file->ctx && ops->release)
+		ops->release(file, destroy_obj);
+}
+
+const char *ufd_file_ioctl_name(enum ufd_fd_kind kind, unsigned long cmd)
+{
+	const struct ufd_file_ops *ops = ufd_file_ops(kind);
+	const char *name = ops->ioctl_name ? ops->ioctl_name(cmd) : NULL;
+
+	return name ? name : "?";
+}
