@@ -181,7 +181,8 @@ install: all
 	install -m 755 $(PRELOAD_SO) $(EXAMPLE) $(DESTDIR)$(LIBDIR)/uiommufd/
 	install -m 755 $(LAUNCHER) $(CLI) $(DESTDIR)$(BINDIR)/
 	install -m 644 include/uiommufd.h $(DESTDIR)$(INCLUDEDIR)/
-	install -m 644 include/uiommufd/uapi/linux/iommufd.h $(DESTDIR)$(INCLUDEDIR)/uiommufd/uapi/linux/
+	install -m 644 include/uiommufd/uapi/linux/iommufd.h include/uiommufd/uapi/linux/vfio.h \
+		$(DESTDIR)$(INCLUDEDIR)/uiommufd/uapi/linux/
 	install -m 644 include/uiommufd/uapi/iommufd_test.h $(DESTDIR)$(INCLUDEDIR)/uiommufd/uapi/
 	install -m 644 $(PCFILE) $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/

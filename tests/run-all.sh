@@ -74,7 +74,15 @@ deps() {
 		! command -v cc >/dev/null || [[ ! -f /usr/include/stdio.h ]]; then
 		missing+=(build-essential)
 	fi
-	[[ -f /usr/include/linux/vfio.h ]] || missing+=(linux-libc-dev)
+	# <linux/iommufd.h> and <linux/vfio.h> are ours (include/uiommufd/uapi);
+	# what they and the sources build on still comes from linux-libc-dev.
+	local h
+	for h in linux/types.h linux/ioctl.h linux/stddef.h linux/capability.h; do
+		if [[ ! -f "/usr/include/$h" ]]; then
+			missing+=(linux-libc-dev)
+			break
+		fi
+	done
 	command -v clang >/dev/null || missing+=(clang)
 	if command -v dpkg-query >/dev/null && ! pkg_installed libclang-rt-14-dev; then
 		missing+=(libclang-rt-14-dev)

@@ -43,17 +43,6 @@
 #define UFD_VERSION "0.1.0"
 #endif
 
-/* VFIO device ioctls newer than some distributions' headers (Linux 6.6). */
-#ifndef VFIO_DEVICE_BIND_IOMMUFD
-#define VFIO_DEVICE_BIND_IOMMUFD _IO(VFIO_TYPE, VFIO_BASE + 18)
-#endif
-#ifndef VFIO_DEVICE_ATTACH_IOMMUFD_PT
-#define VFIO_DEVICE_ATTACH_IOMMUFD_PT _IO(VFIO_TYPE, VFIO_BASE + 19)
-#endif
-#ifndef VFIO_DEVICE_DETACH_IOMMUFD_PT
-#define VFIO_DEVICE_DETACH_IOMMUFD_PT _IO(VFIO_TYPE, VFIO_BASE + 20)
-#endif
-
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 static const char *prog = "uiommufd";

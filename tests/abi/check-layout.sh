@@ -5,12 +5,14 @@
 #
 # Check that our ABI headers agree with a kernel tree's:
 #   include/uiommufd/uapi/linux/iommufd.h  vs  KSRC/include/uapi/linux/iommufd.h
+#   include/uiommufd/uapi/linux/vfio.h     vs  KSRC/include/uapi/linux/vfio.h
 #   include/uiommufd/uapi/iommufd_test.h   vs  KSRC/drivers/iommu/iommufd/iommufd_test.h
 #
 # For every struct both headers define: its size, and the offset and size of
 # every member both have (members of nested named structs/unions included,
-# e.g. iommu_test_cmd.dirty.page_size). For every constant both define
-# (ioctl numbers, enum values, flags, #define values): its value.
+# e.g. iommu_test_cmd.dirty.page_size; for a flexible array member, its
+# offset and element size). For every constant both define (ioctl numbers,
+# enum values, flags, #define values, string literals): its value.
 #
 # Each header is compiled in a translation unit of its own by a program
 # generated from the header itself (gen-layout.sh), so nothing is listed by
@@ -36,11 +38,12 @@ die() { echo "abi: ERROR: $*" >&2; exit 2; }
 [ $# -eq 1 ] || { echo "usage: $0 KSRC" >&2; exit 2; }
 ksrc=$1
 k_iommufd=$ksrc/include/uapi/linux/iommufd.h
+k_vfio=$ksrc/include/uapi/linux/vfio.h
 k_test=$ksrc/drivers/iommu/iommufd/iommufd_test.h
-[ -f "$k_iommufd" ] || die "no $k_iommufd"
-[ -f "$k_test" ] || die "no $k_test"
-[ -f "$ours/linux/iommufd.h" ] || die "no $ours/linux/iommufd.h"
-[ -f "$ours/iommufd_test.h" ] || die "no $ours/iommufd_test.h"
+for f in "$k_iommufd" "$k_vfio" "$k_test" "$ours/linux/iommufd.h" \
+	 "$ours/linux/vfio.h" "$ours/iommufd_test.h"; do
+	[ -f "$f" ] || die "no $f"
+done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/uiommufd-abi.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -49,6 +52,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 # directory of their own, so <linux/iommufd.h> means the kernel's there.
 mkdir -p "$tmp/kinc/linux"
 cp "$k_iommufd" "$tmp/kinc/linux/iommufd.h"
+cp "$k_vfio" "$tmp/kinc/linux/vfio.h"
 cp "$k_test" "$tmp/kinc/iommufd_test.h"
 
 # layout NAME HEADER INCLUDE INCDIR [CFLAGS...]: build and run the program
@@ -67,6 +71,8 @@ layout() {
 
 layout ours_iommufd "$ours/linux/iommufd.h" '<linux/iommufd.h>' "$ours"
 layout kern_iommufd "$k_iommufd" '<linux/iommufd.h>' "$tmp/kinc" -D__user=
+layout ours_vfio "$ours/linux/vfio.h" '<linux/vfio.h>' "$ours"
+layout kern_vfio "$k_vfio" '<linux/vfio.h>' "$tmp/kinc" -D__user=
 layout ours_test "$ours/iommufd_test.h" '"iommufd_test.h"' "$ours"
 layout kern_test "$k_test" '"iommufd_test.h"' "$tmp/kinc" -D__user=
 
@@ -147,6 +153,7 @@ echo "abi: ours   $ours"
 echo "abi: kernel $ksrc"
 total_pass=0 total_fail=0 total_known=0
 for pair in "iommufd.h ours_iommufd kern_iommufd" \
+	    "vfio.h ours_vfio kern_vfio" \
 	    "iommufd_test.h ours_test kern_test"; do
 	set -- $pair
 	compare "$1" "$tmp/$2.txt" "$tmp/$3.txt" > "$tmp/cmp.out"

@@ -7,7 +7,9 @@
 # defines (as listed by parse-header.awk), one item per line:
 #   struct iommu_ioas_map size 40
 #   iommu_ioas_map.iova offset 32 size 8
+#   vfio_irq_set.data offset 20 elem 1        (a flexible array member)
 #   IOMMU_IOAS_MAP 0x3b85
+#   VFIO_DEVICE_API_PCI_STRING "vfio-pci"     (a string constant)
 # INCLUDE is the #include operand the program uses to reach HEADER, e.g.
 # "<linux/iommufd.h>" or "\"iommufd_test.h\"": the caller chooses the include
 # path, so each header can be compiled in a translation unit of its own.
@@ -29,6 +31,10 @@ BEGIN {
 	print "#ifndef __aligned_le64"
 	print "#define __aligned_le64 __le64 __attribute__((aligned(8)))"
 	print "#endif"
+	print "/* newer kernel headers annotate flexible arrays; older installed ones lack it */"
+	print "#ifndef __counted_by"
+	print "#define __counted_by(m)"
+	print "#endif"
 	print "#include " inc
 	print ""
 	print "#define MSIZE(t, m) sizeof(((t *)0)->m)"
@@ -42,6 +48,13 @@ $1 == "S" {
 $1 == "F" {
 	printf "\tprintf(\"%%s offset %%zu size %%zu\\n\", \"%s.%s\",\n", $2, $3
 	printf "\t       offsetof(struct %s, %s), MSIZE(struct %s, %s));\n", $2, $3, $2, $3
+}
+$1 == "A" {
+	printf "\tprintf(\"%%s offset %%zu elem %%zu\\n\", \"%s.%s\",\n", $2, $3
+	printf "\t       offsetof(struct %s, %s), MSIZE(struct %s, %s[0]));\n", $2, $3, $2, $3
+}
+$1 == "T" {
+	printf "\tprintf(\"%%s \\\"%%s\\\"\\n\", \"%s\", %s);\n", $2, $2
 }
 $1 == "C" {
 	printf "\tprintf(\"%%s 0x%%llx\\n\", \"%s\", (unsigned long long)(%s));\n", $2, $2

@@ -7,8 +7,11 @@
 #   F <struct> <path>     a member of it; members of nested named structs or
 #                         unions are written a.b, members of anonymous ones
 #                         appear at the level of their parent
+#   A <struct> <path>     a flexible array member (declared NAME[]): it has
+#                         an offset and an element size but no size
 #   C <name>              an enum constant or an object-like #define whose
 #                         name does not start with '_'
+#   T <name>              such a #define whose value is a string literal
 #
 # Only what these headers use is understood: one declaration per line or
 # comma list, nested struct/union blocks, enum blocks, #define lines. It is
@@ -47,10 +50,11 @@ function strip_comments(s,    out, p) {
 	return out
 }
 
-function emit_const(name) {
+# kind: "C" for a value, "T" for a string literal
+function emit_const(name, kind) {
 	if (name ~ /^[A-Za-z][A-Za-z0-9_]*$/ && !(name in seen_const)) {
 		seen_const[name] = 1
-		print "C " name
+		print kind " " name
 	}
 }
 
@@ -61,19 +65,24 @@ function enum_items(body,    n, i, parts, item) {
 		item = trim(parts[i])
 		sub(/[ \t]*=.*/, "", item)
 		if (item != "")
-			emit_const(item)
+			emit_const(item, "C")
 	}
 }
 
-# Names declared by one member declaration (text before ';').
-function decl_names(decl,    n, i, parts, d) {
-	gsub(/\[[^]]*\]/, "", decl)		# arrays
-	gsub(/:[ \t]*[0-9]+/, "", decl)		# bit-fields
+# Names declared by one member declaration (text before ';'). A flexible
+# array member is recorded as NAME[] so that it is listed as such.
+function decl_names(decl,    n, i, parts, d, flex) {
+	# annotations after the declarator, e.g. __counted_by(nr)
+	gsub(/__counted_by[ \t]*\([^)]*\)/, "", decl)
 	n = split(decl, parts, ",")
 	for (i = 1; i <= n; i++) {
 		d = trim(parts[i])
+		flex = (d ~ /\[[ \t]*\][ \t]*$/)
+		gsub(/\[[^]]*\]/, "", d)		# arrays
+		gsub(/:[ \t]*[0-9]+/, "", d)		# bit-fields
+		d = trim(d)
 		if (match(d, /[A-Za-z_][A-Za-z0-9_]*$/))
-			add_member(substr(d, RSTART, RLENGTH))
+			add_member(substr(d, RSTART, RLENGTH) (flex ? "[]" : ""))
 	}
 }
 
@@ -94,11 +103,16 @@ function close_block(name,    n, i, list, out) {
 	members[depth] = members[depth] out
 }
 
-function finish_struct(    n, i, list) {
+function finish_struct(    n, i, list, m) {
 	print "S " sname
 	n = split(members[1], list, " ")
-	for (i = 1; i <= n; i++)
-		print "F " sname " " list[i]
+	for (i = 1; i <= n; i++) {
+		m = list[i]
+		if (sub(/\[\]$/, "", m))
+			print "A " sname " " m
+		else
+			print "F " sname " " m
+	}
 	members[1] = ""
 	depth = 0
 	sname = ""
@@ -129,7 +143,7 @@ BEGIN {
 			rest = substr(d, RLENGTH + 1)
 			# object-like, with a value (maybe on the next line)
 			if (rest !~ /^\(/ && trim(rest) != "" && name !~ /^_/)
-				emit_const(name)
+				emit_const(name, trim(rest) ~ /^"/ ? "T" : "C")
 		}
 		next
 	}

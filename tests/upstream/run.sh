@@ -104,6 +104,7 @@ build_failed() {
 }
 
 [[ -f "$UAPI/linux/iommufd.h" ]] || build_failed "our uapi header $UAPI/linux/iommufd.h is missing"
+[[ -f "$UAPI/linux/vfio.h" ]] || build_failed "our uapi header $UAPI/linux/vfio.h is missing"
 [[ -f "$UAPI/iommufd_test.h" ]] || build_failed "our uapi header $UAPI/iommufd_test.h is missing"
 
 say "building the selftest from $KS against ${UAPI#"$REPO"/}"
