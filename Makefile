@@ -7,6 +7,8 @@
 #                        "N passed, N failed, N skipped"
 #   make fuzz            bounded libFuzzer run of the dispatch layer (clang)
 #   make upstream        the kernel's iommufd selftest under the launcher
+#   make vfio-selftest   the kernel's VFIO selftests (7.3) with emulated
+#                        devices (not part of `make test` yet)
 #   make test            everything above: the README's test command
 #   make bench           benchmarks (ratios to limits measured in the same run)
 #
@@ -163,6 +165,9 @@ fuzz: all
 upstream: all
 	$(Q)tests/upstream/run.sh
 
+vfio-selftest: all
+	$(Q)tests/vfio/run.sh
+
 test: all
 	$(Q)tests/run-all.sh
 
@@ -192,7 +197,7 @@ clean:
 
 FORCE:
 
-.PHONY: all check fuzz upstream test bench install clean FORCE
+.PHONY: all check fuzz upstream vfio-selftest test bench install clean FORCE
 .DELETE_ON_ERROR:
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' -type f -not -path '$(B)/vfio/*' -not -path '$(B)/ksrc/*' -not -path '$(B)/apt/*' 2>/dev/null)
