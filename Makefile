@@ -125,7 +125,14 @@ $(SAN_LIB): $(SAN_ENGINE_OBJS)
 $(B)/tests/unit/%: tests/unit/%.c tests/unit/harness.h $(SAN_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD-SAN  $@")
-	$(Q)$(CC) $(BASEFLAGS) $(SANFLAGS) -DUFD_TESTING -o $@ $< $(SAN_LIB) $(LDLIBS)
+	$(Q)$(CC) $(BASEFLAGS) $(SANFLAGS) -DUFD_TESTING -o $@ $< $(UNIT_EXTRA) \
+		$(SAN_LIB) $(LDLIBS)
+
+# The MMIO trap is shim code, not in the engine library: its test links the
+# trap's own files, built with the sanitizers too.
+MMIO_TRAP_SAN_OBJS := $(B)/san/src/shim/mmio_trap.o $(B)/san/src/shim/x86_decode.o
+$(B)/tests/unit/test_mmio_trap: $(MMIO_TRAP_SAN_OBJS)
+$(B)/tests/unit/test_mmio_trap: UNIT_EXTRA := $(MMIO_TRAP_SAN_OBJS)
 
 # The tests that run threads, again under ThreadSanitizer.
 TSAN_TESTS := test_device
