@@ -23,8 +23,15 @@ enum ufd_fd_kind {
 	UFD_FD_IOMMUFD = 0, /* an open of /dev/iommu (or /dev/vfio/vfio) */
 	UFD_FD_ACCESS,      /* the selftest's access object (CREATE_ACCESS) */
 	UFD_FD_FAULT,       /* a fault queue (FAULT_QUEUE_ALLOC) */
+	UFD_FD_VFIO_CONTAINER, /* /dev/vfio/vfio: the legacy type1 container */
+	UFD_FD_VFIO_GROUP,  /* /dev/vfio/N: obj_id is the group number N */
+	UFD_FD_VFIO_DEVICE, /* /dev/vfio/devices/vfioM, or a group's
+			       GET_DEVICE_FD: obj_id is the cdev number M */
 	UFD_FD_NR_KINDS
 };
+
+/* A file is one of these; the transports keep it (see ufd_file_ops). */
+struct ufd_file;
 
 struct ufd_caller;
 
@@ -53,10 +60,35 @@ struct ufd_caller_ops {
 	 */
 	int (*resolve_fd)(const struct ufd_caller *caller, struct ufd_ctx *ctx,
 			  int fd, enum ufd_fd_kind kind, uint32_t *obj_id);
+	/*
+	 * Create a new fd in the caller for a copy of @file (a VFIO device
+	 * file a group hands out), close-on-exec as the kernel's are.  On
+	 * success the new file owns @file's ctx reference and priv; on
+	 * failure the caller still does.  The fd number, or -errno.
+	 * Undone, before the reply, with unmake_fd (which then releases the
+	 * file with destroy_obj false).
+	 */
+	int (*make_file)(const struct ufd_caller *caller,
+			 const struct ufd_file *file);
+	/*
+	 * The file that the caller's fd @fd refers to, whatever its kind:
+	 * *@out gets a copy of it (its ctx and priv stay valid, and the
+	 * file alive, until the call returns, as the kernel's fget holds a
+	 * file).  -EBADF if @fd is no emulated file.
+	 */
+	int (*resolve_file)(const struct ufd_caller *caller, int fd,
+			    struct ufd_file *out);
+	/*
+	 * A new fd in the transport's own process for whatever the caller's
+	 * fd @fd is (an eventfd given to VFIO_DEVICE_SET_IRQS), which the
+	 * callee owns and closes.  -EBADF if the caller has no such fd.
+	 */
+	int (*take_fd)(const struct ufd_caller *caller, int fd);
 };
 
 struct ufd_caller {
 	const struct ufd_caller_ops *ops;
+	struct ufd_engine *eng;   /* the engine the transport serves */
 	struct ufd_source *mem;   /* the calling process's memory */
 	struct ufd_cred cred;     /* who is calling */
 	void *priv;               /* transport's own data */
@@ -78,8 +110,17 @@ struct ufd_ioctl_desc {
  */
 struct ufd_file {
 	enum ufd_fd_kind kind;
-	struct ufd_ctx *ctx;
+	struct ufd_ctx *ctx; /* NULL for a VFIO group or an unbound device */
 	uint32_t obj_id;    /* the access or fault object; 0 for a context */
+	void *priv;         /* the kind's own state: made by open, freed by
+			       release (VFIO files) */
+};
+
+/* Where an mmap of a file lands (struct ufd_file_ops.mmap). */
+struct ufd_file_mmap {
+	unsigned int region;   /* the file's region (a VFIO BAR index) */
+	uint64_t region_off;   /* offset of the mapping in the region */
+	bool trapped;          /* accesses go through ufd_file_mmio() */
 };
 
 /*
@@ -92,6 +133,27 @@ struct ufd_file {
 struct ufd_file_ops {
 	const char *name;   /* for traces: "iommufd", "access", ... */
 	bool seekable;      /* pread/pwrite allowed */
+	/*
+	 * open(2) of the kind's node, number @index (a group or cdev number;
+	 * 0 for /dev/iommu and /dev/vfio/vfio), with open(2) @flags: fills
+	 * @file (kind and obj_id are set by the caller).  -ENOENT for a node
+	 * that does not exist, -EBUSY where the kernel allows one open.
+	 */
+	int (*open)(struct ufd_file *file, const struct ufd_caller *caller,
+		    uint32_t index, int flags);
+	/*
+	 * mmap(2) of [@offset, @offset + @len) with @prot (PROT_*) and
+	 * MAP_SHARED: where it lands, or -EINVAL (no such region, or not
+	 * mmappable), -EACCES (@prot more than the region allows).
+	 */
+	int (*mmap)(const struct ufd_file *file, uint64_t offset, uint64_t len,
+		    int prot, struct ufd_file_mmap *out);
+	/*
+	 * A load (@write false: *@val gets it) or store of @size bytes (1, 2,
+	 * 4, 8) at @off of region @region of a trapped mapping.  0 or -errno.
+	 */
+	int (*mmio)(const struct ufd_file *file, unsigned int region,
+		    uint64_t off, unsigned int size, bool write, uint64_t *val);
 	long (*ioctl)(const struct ufd_file *file,
 		      const struct ufd_caller *caller, unsigned long cmd,
 		      uint64_t arg);
@@ -115,7 +177,14 @@ struct ufd_file_ops {
 /* The ops of @kind (never NULL for a kind of this enum). */
 const struct ufd_file_ops *ufd_file_ops(enum ufd_fd_kind kind);
 
-/* The calls, with the defaults above applied. */
+/* The calls, with the defaults above applied (open: -ENODEV, mmap:
+ * -ENODEV, mmio: -EIO when the kind has none). */
+int ufd_file_open(struct ufd_file *file, const struct ufd_caller *caller,
+		  enum ufd_fd_kind kind, uint32_t index, int flags);
+int ufd_file_mmap(const struct ufd_file *file, uint64_t offset, uint64_t len,
+		  int prot, struct ufd_file_mmap *out);
+int ufd_file_mmio(const struct ufd_file *file, unsigned int region,
+		  uint64_t off, unsigned int size, bool write, uint64_t *val);
 long ufd_file_ioctl(const struct ufd_file *file,
 		    const struct ufd_caller *caller, unsigned long cmd,
 		    uint64_t arg);

@@ -15,6 +15,7 @@
 #include <poll.h>
 
 #include "uapi/ucmd.h"
+#include "uapi/vfio.h"
 
 /* ---- /dev/iommu (and /dev/vfio/vfio served by iommufd) -------------------- */
 
@@ -30,6 +31,16 @@ static long iommufd_file_ioctl(const struct ufd_file *file,
 			       unsigned long cmd, uint64_t arg)
 {
 	return ufd_dispatch_ioctl(file->ctx, caller, cmd, arg);
+}
+
+/* The file's credentials are the opener's at open time. */
+static int iommufd_file_open(struct ufd_file *file,
+			     const struct ufd_caller *caller, uint32_t index,
+			     int flags)
+{
+	if (index)
+		return -ENOENT;
+	return ufd_ctx_open(caller->eng, &caller->cred, &file->ctx);
 }
 
 static void iommufd_file_release(struct ufd_file *file, bool destroy_obj)
@@ -87,31 +98,75 @@ static void fault_file_release(struct ufd_file *file, bool destroy_obj)
 	file->ctx = NULL;
 }
 
-static const struct ufd_file_ops file_ops[UFD_FD_NR_KINDS] = {
-	[UFD_FD_IOMMUFD] = {
-		.name = "iommufd",
-		.ioctl = iommufd_file_ioctl,
-		.release = iommufd_file_release,
-		.ioctl_name = iommufd_ioctl_name,
-	},
-	[UFD_FD_ACCESS] = {
-		.name = "access",
-		.release = access_file_release,
-	},
-	[UFD_FD_FAULT] = {
-		.name = "fault",
-		.read = fault_file_read,
-		.write = fault_file_write,
-		.poll = fault_file_poll,
-		.release = fault_file_release,
-	},
+static const struct ufd_file_ops iommufd_file_ops = {
+	.name = "iommufd",
+	.open = iommufd_file_open,
+	.ioctl = iommufd_file_ioctl,
+	.release = iommufd_file_release,
+	.ioctl_name = iommufd_ioctl_name,
+};
+
+static const struct ufd_file_ops access_file_ops = {
+	.name = "access",
+	.release = access_file_release,
+};
+
+static const struct ufd_file_ops fault_file_ops = {
+	.name = "fault",
+	.read = fault_file_read,
+	.write = fault_file_write,
+	.poll = fault_file_poll,
+	.release = fault_file_release,
+};
+
+static const struct ufd_file_ops *const file_ops[UFD_FD_NR_KINDS] = {
+	[UFD_FD_IOMMUFD] = &iommufd_file_ops,
+	[UFD_FD_ACCESS] = &access_file_ops,
+	[UFD_FD_FAULT] = &fault_file_ops,
+	[UFD_FD_VFIO_CONTAINER] = &ufd_vfio_container_ops,
+	[UFD_FD_VFIO_GROUP] = &ufd_vfio_group_ops,
+	[UFD_FD_VFIO_DEVICE] = &ufd_vfio_device_ops,
 };
 
 const struct ufd_file_ops *ufd_file_ops(enum ufd_fd_kind kind)
 {
 	if ((unsigned int)kind >= UFD_FD_NR_KINDS)
 		kind = UFD_FD_ACCESS; /* nothing but a release */
-	return &file_ops[kind];
+	return file_ops[kind];
+}
+
+int ufd_file_open(struct ufd_file *file, const struct ufd_caller *caller,
+		  enum ufd_fd_kind kind, uint32_t index, int flags)
+{
+	const struct ufd_file_ops *ops;
+
+	if ((unsigned int)kind >= UFD_FD_NR_KINDS)
+		return -ENODEV;
+	ops = file_ops[kind];
+	file->kind = kind;
+	file->ctx = NULL;
+	file->obj_id = index;
+	file->priv = NULL;
+	if (!ops->open)
+		return -ENODEV;
+	return ops->open(file, caller, index, flags);
+}
+
+int ufd_file_mmap(const struct ufd_file *file, uint64_t offset, uint64_t len,
+		  int prot, struct ufd_file_mmap *out)
+{
+	const struct ufd_file_ops *ops = ufd_file_ops(file->kind);
+
+	return ops->mmap ? ops->mmap(file, offset, len, prot, out) : -ENODEV;
+}
+
+int ufd_file_mmio(const struct ufd_file *file, unsigned int region,
+		  uint64_t off, unsigned int size, bool write, uint64_t *val)
+{
+	const struct ufd_file_ops *ops = ufd_file_ops(file->kind);
+
+	return ops->mmio ? ops->mmio(file, region, off, size, write, val) :
+			   -EIO;
 }
 
 long ufd_file_ioctl(const struct ufd_file *file,
@@ -162,7 +217,8 @@ void ufd_file_release(struct ufd_file *file, bool destroy_obj)
 {
 	const struct ufd_file_ops *ops = ufd_file_ops(file->kind);
 
-	if (file->ctx && ops->release)
+	/* A VFIO file may have state without a context. */
+	if ((file->ctx || file->priv) && ops->release)
 		ops->release(file, destroy_obj);
 }
 
