@@ -36,7 +36,9 @@ ALLCFLAGS := $(BASEFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
 SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDLIBS   := -lpthread
 
-ENGINE_SRCS := $(sort $(wildcard src/engine/*.c) $(wildcard src/uapi/*.c))
+# The engine, the dispatch layer and the device models (src/devices/).
+ENGINE_SRCS := $(sort $(wildcard src/engine/*.c) $(wildcard src/uapi/*.c) \
+	$(wildcard src/devices/*.c))
 SHIM_SRCS   := $(sort $(wildcard src/shim/*.c))
 # The daemon of server mode (src/server/), linked into the launcher.
 SERVER_SRCS := $(sort $(wildcard src/server/*.c))
@@ -126,7 +128,7 @@ $(B)/tests/unit/%: tests/unit/%.c tests/unit/harness.h $(SAN_LIB)
 	$(Q)$(CC) $(BASEFLAGS) $(SANFLAGS) -DUFD_TESTING -o $@ $< $(SAN_LIB) $(LDLIBS)
 
 # The tests that run threads, again under ThreadSanitizer.
-TSAN_TESTS := test_device
+TSAN_TESTS := test_device test_ioat
 TSAN_BINS := $(TSAN_TESTS:%=$(B)/tests/tsan/%)
 $(B)/tests/tsan/%: tests/unit/%.c tests/unit/harness.h $(ENGINE_SRCS)
 	@mkdir -p $(dir $@)
