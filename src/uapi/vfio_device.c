@@ -12,12 +12,16 @@
  * config space 7 (4096 bytes, PCIe), VGA 8 (none).  Config space is the
  * model's, with vfio-pci's virtualization where it matters: the MSI and
  * MSI-X capabilities are read-only to the program (vfio owns them through
- * SET_IRQS), everything else reaches the function.  Config accesses are
- * cut into naturally aligned pieces of 1, 2 or 4 bytes; BAR accesses of
- * pread/pwrite into aligned pieces up to 8 bytes, with the MSI-X table
- * reading all-ones and ignoring writes there (mmap reaches it: the BAR
- * is reported MSIX_MAPPABLE).  BAR accesses need COMMAND.MEMORY (-EIO).
- * Ranges are [off, off + len - 1].
+ * SET_IRQS), DevCtl's Initiate-FLR bit resets the function the way
+ * VFIO_DEVICE_RESET does (config state kept), everything else reaches
+ * the function.  Config accesses are cut into naturally aligned pieces
+ * of 1, 2 or 4 bytes; BAR accesses of pread/pwrite into aligned pieces up
+ * to 8 bytes, with the MSI-X table reading all-ones and ignoring writes
+ * there (mmap reaches it: the BAR is reported MSIX_MAPPABLE).  BAR
+ * accesses need COMMAND.MEMORY (-EIO).  The function sits alone in a
+ * resettable slot (a hot reset affects only it); VFIO_DEVICE_RESET needs
+ * the model's FLR.  Ioeventfds and the INTx unmask eventfd are watched by
+ * vfio_virqfd.c.  Ranges are [off, off + len - 1].
  *
  * Locking: vfio_priv.h.  Binds and releases take the machine lock then
  * the device's; attach, detach, reset and features the device's alone;
@@ -80,16 +84,24 @@ static int copy_struct_in(const struct ufd_caller *caller, void *dst,
 				usize < ksize ? usize : ksize);
 }
 
+/* Engaged in low power (written under vdev->lock, read anywhere). */
+static bool low_power(struct vfio_dev *vdev)
+{
+	return __atomic_load_n(&vdev->low_power, __ATOMIC_RELAXED);
+}
+
 /* A device ioctl or access wakes a device in low power with a wake-up
  * eventfd (vfio_pci_core_runtime_resume). */
 static void low_power_wake(struct vfio_dev *vdev)
 {
+	if (!low_power(vdev))
+		return;
 	pthread_mutex_lock(&vdev->lock);
 	if (vdev->low_power && vdev->wake_efd >= 0) {
 		vfio_signal_eventfd(vdev->wake_efd);
 		close(vdev->wake_efd);
 		vdev->wake_efd = -1;
-		vdev->low_power = false;
+		__atomic_store_n(&vdev->low_power, false, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&vdev->lock);
 }
@@ -519,6 +531,64 @@ static long dev_hot_reset(struct vfio_dfile *df,
 	return 0;
 }
 
+/* ---- ioeventfds ---------------------------------------------------------------- */
+
+#define IOEVENTFD_MAX 1000 /* VFIO_PCI_IOEVENTFD_MAX */
+
+static long dev_ioeventfd(struct vfio_dev *vdev, const struct ufd_caller *caller,
+			  uint64_t arg)
+{
+	const size_t minsz = offsetofend(struct vfio_device_ioeventfd, fd);
+	struct vfio_device_ioeventfd ioe;
+	unsigned int size, bar, count;
+	uint64_t pos, bar_size, id = 0;
+	int efd, rc;
+
+	rc = copy_from_caller(caller, &ioe, arg, minsz);
+	if (rc)
+		return rc;
+	if (ioe.argsz < minsz ||
+	    (ioe.flags & ~VFIO_DEVICE_IOEVENTFD_SIZE_MASK))
+		return -EINVAL;
+	/* One width flag; its value is the width in bytes. */
+	size = ioe.flags & VFIO_DEVICE_IOEVENTFD_SIZE_MASK;
+	if (__builtin_popcount(size) != 1 || ioe.fd < -1)
+		return -EINVAL;
+	bar = (unsigned int)(ioe.offset >> VFIO_OFFSET_SHIFT);
+	pos = ioe.offset & VFIO_OFFSET_MASK;
+	if (bar > VFIO_PCI_BAR5_REGION_INDEX)
+		return -EINVAL;
+	bar_size = vdev->info.bar[bar].size;
+	if (pos > bar_size || size > bar_size - pos)
+		return -EINVAL;
+	/* No way around the MSI-X table. */
+	if (vdev->info.msix_vectors && bar == vdev->info.msix_table_bar &&
+	    pos + size > vdev->info.msix_table_offset &&
+	    pos < vdev->info.msix_table_offset + vdev->info.msix_table_size)
+		return -EINVAL;
+	pthread_mutex_lock(&vdev->lock);
+	if (vfio_virqfd_find_ioeventfd(vdev, bar, pos, size, ioe.data, &id,
+				       &count)) {
+		if (ioe.fd == -1)
+			vfio_virqfd_remove(id);
+		else
+			rc = -EEXIST;
+	} else if (ioe.fd < 0) {
+		rc = -ENODEV;
+	} else if (count >= IOEVENTFD_MAX) {
+		rc = -ENOSPC;
+	} else {
+		efd = vfio_take_eventfd(caller, ioe.fd);
+		rc = efd < 0 ? efd :
+			       vfio_virqfd_add(vdev, VFIO_VIRQFD_IOEVENTFD, efd,
+					       bar, pos, size, ioe.data, &id);
+		if (rc && efd >= 0)
+			close(efd);
+	}
+	pthread_mutex_unlock(&vdev->lock);
+	return rc;
+}
+
 /* ---- features ----------------------------------------------------------------- */
 
 /* vfio_check_feature(): 1 to go on, 0 for a PROBE, or -EINVAL. */
@@ -553,7 +623,7 @@ static long feature_low_power(struct vfio_dev *vdev,
 		return rc;
 	if (feature == VFIO_DEVICE_FEATURE_LOW_POWER_EXIT) {
 		pthread_mutex_lock(&vdev->lock);
-		vdev->low_power = false;
+		__atomic_store_n(&vdev->low_power, false, __ATOMIC_RELAXED);
 		efd = vdev->wake_efd;
 		vdev->wake_efd = -1;
 		pthread_mutex_unlock(&vdev->lock);
@@ -575,7 +645,7 @@ static long feature_low_power(struct vfio_dev *vdev,
 	if (vdev->low_power) {
 		rc = -EINVAL;
 	} else {
-		vdev->low_power = true;
+		__atomic_store_n(&vdev->low_power, true, __ATOMIC_RELAXED);
 		vdev->wake_efd = efd;
 		rc = 0;
 	}
@@ -668,6 +738,27 @@ static bool cfg_owned_by_vfio(struct vfio_dev *vdev, unsigned int off,
 	       off < vdev->msix_cap + (unsigned int)PCI_CAP_MSIX_SIZEOF;
 }
 
+/*
+ * vfio_exp_config_write(): DevCtl's Initiate-FLR bit is virtualized.  It is
+ * taken out of the bytes @b written at [off, off + n - 1] (it always reads
+ * 0); true if it was set and the function has FLR, so that the caller
+ * resets it as pci_try_reset_function() would, its config state kept.
+ */
+static bool take_flr_bit(struct vfio_dev *vdev, unsigned int off,
+			 unsigned int n, uint8_t *b)
+{
+	unsigned int at = vdev->pcie_cap + PCI_EXP_DEVCTL + 1;
+	uint32_t devcap = 0;
+
+	if (!vdev->pcie_cap || at < off || at >= off + n ||
+	    !(b[at - off] & (PCI_EXP_DEVCTL_BCR_FLR >> 8)))
+		return false;
+	b[at - off] &= (uint8_t)~(PCI_EXP_DEVCTL_BCR_FLR >> 8);
+	ufd_pci_cfg_read(vdev->pdev, vdev->pcie_cap + PCI_EXP_DEVCAP, 4,
+			 &devcap);
+	return devcap & PCI_EXP_DEVCAP_FLR;
+}
+
 static long config_rw(struct vfio_dev *vdev, const struct ufd_caller *caller,
 		      uint64_t buf, uint64_t count, uint64_t off, bool write)
 {
@@ -685,12 +776,20 @@ static long config_rw(struct vfio_dev *vdev, const struct ufd_caller *caller,
 		int rc;
 
 		if (write) {
+			bool flr;
+
 			rc = copy_from_caller(caller, b, buf + done, n);
 			if (rc)
 				return rc;
+			flr = take_flr_bit(vdev, (unsigned int)at, n, b);
 			if (!cfg_owned_by_vfio(vdev, (unsigned int)at, n))
 				ufd_pci_cfg_write(vdev->pdev, (unsigned int)at,
 						  n, bytes_le(b, n));
+			if (flr) {
+				pthread_mutex_lock(&vdev->lock);
+				vfio_dev_reset_keep_state(vdev);
+				pthread_mutex_unlock(&vdev->lock);
+			}
 		} else {
 			ufd_pci_cfg_read(vdev->pdev, (unsigned int)at, n, &v);
 			le_bytes(b, v, n);
@@ -854,7 +953,6 @@ static int device_mmio(const struct ufd_file *file, unsigned int region,
 {
 	struct vfio_dfile *df = file->priv;
 	struct vfio_dev *vdev = df->vdev;
-	bool low_power;
 
 	if (!dfile_granted(df) || !bar_mmappable(vdev, region))
 		return -EINVAL;
@@ -862,10 +960,7 @@ static int device_mmio(const struct ufd_file *file, unsigned int region,
 	    size > vdev->info.bar[region].size - off)
 		return -EINVAL;
 	/* The fault handler's SIGBUS: decode off, or in low power. */
-	pthread_mutex_lock(&vdev->lock);
-	low_power = vdev->low_power;
-	pthread_mutex_unlock(&vdev->lock);
-	if (low_power || !vfio_dev_memory_enabled(vdev))
+	if (low_power(vdev) || !vfio_dev_memory_enabled(vdev))
 		return -EIO;
 	if (write)
 		return ufd_pci_bar_write(vdev->pdev, region, off, size, *val);
@@ -909,6 +1004,8 @@ static long device_ioctl(const struct ufd_file *file,
 		return dev_hot_reset(df, caller, arg);
 	case VFIO_DEVICE_RESET:
 		return dev_reset(vdev);
+	case VFIO_DEVICE_IOEVENTFD:
+		return dev_ioeventfd(vdev, caller, arg);
 	case VFIO_DEVICE_SET_IRQS:
 		return vfio_irq_set(vdev, caller, arg);
 	default:

@@ -320,14 +320,18 @@ static long group_get_device_fd(struct ufd_vfio_machine *m,
 	}
 	if (!rc)
 		g->dev_files++;
+	/*
+	 * No ID of what was made reaches the program (the reply is an fd),
+	 * so it is published now, while the device is ours alone: a
+	 * concurrent open of the same device must not see it vanish.
+	 */
+	ufd_publish_end(&pub, !rc);
 	pthread_mutex_unlock(&vdev->lock);
 	pthread_mutex_unlock(&m->lock);
-	if (rc) {
-		ufd_publish_end(&pub, false);
+	if (rc)
 		return rc;
-	}
 
-	/* The new fd is the reply: the device is published with it. */
+	/* The new fd is the reply; without it, the open is undone. */
 	memset(&file, 0, sizeof(file));
 	file.kind = UFD_FD_VFIO_DEVICE;
 	file.obj_id = vdev->cdev_nr;
@@ -343,7 +347,6 @@ static long group_get_device_fd(struct ufd_vfio_machine *m,
 		pthread_mutex_unlock(&m->lock);
 		free(df);
 	}
-	ufd_publish_end(&pub, fd >= 0);
 	return fd;
 }
 

@@ -10,7 +10,8 @@
  * efds[0] and a mask: the device's rising edge, when INTx is enabled with
  * an eventfd and unmasked, signals it and masks (AUTOMASKED); while masked
  * the line stays asserted in the model, and UNMASK signals again at once
- * if it still is (the interrupt was pending).  ERR and REQ have one
+ * if it still is (the interrupt was pending).  UNMASK may also come from
+ * an eventfd the program signals (vfio_virqfd.c).  ERR and REQ have one
  * eventfd each, which only SET_IRQS's loopback triggers signal here.
  * MSI-X grows on demand like on an x86 host (dynamic MSI-X, no NORESIZE):
  * an eventfd for a vector past nvec enables it; MSI cannot.
@@ -108,7 +109,7 @@ static void intx_mask(struct vfio_dev *vdev)
  * the interrupt is sent again and stays masked, as vfio's
  * pci_check_and_unmask_intx() path does.
  */
-static void intx_unmask(struct vfio_dev *vdev)
+void vfio_irq_intx_unmask(struct vfio_dev *vdev)
 {
 	uint64_t edges;
 	bool asserted;
@@ -148,6 +149,8 @@ static void intx_disable(struct vfio_dev *vdev)
 {
 	int old;
 
+	vfio_virqfd_remove(vdev->unmask_virqfd);
+	vdev->unmask_virqfd = 0;
 	pthread_mutex_lock(&vdev->irq_lock);
 	old = vdev->efds[0];
 	vdev->efds[0] = -1;
@@ -173,24 +176,41 @@ static int set_intx_mask(struct vfio_dev *vdev, unsigned int start,
 	return 0;
 }
 
-static int set_intx_unmask(struct vfio_dev *vdev, unsigned int start,
+static int set_intx_unmask(struct vfio_dev *vdev,
+			   const struct ufd_caller *caller, unsigned int start,
 			   unsigned int count, uint32_t flags,
 			   const uint8_t *data)
 {
 	if (vdev->irq_type != VFIO_PCI_INTX_IRQ_INDEX || start || count != 1)
 		return -EINVAL;
 	if (flags & VFIO_IRQ_SET_DATA_NONE)
-		intx_unmask(vdev);
+		vfio_irq_intx_unmask(vdev);
 	else if (flags & VFIO_IRQ_SET_DATA_BOOL) {
 		if (data[0])
-			intx_unmask(vdev);
+			vfio_irq_intx_unmask(vdev);
 	} else {
 		int32_t fd;
+		int efd, rc;
 
 		memcpy(&fd, data, sizeof(fd));
-		/* An unmask eventfd (virqfd) is not emulated. */
-		if (fd >= 0)
-			return -EOPNOTSUPP;
+		if (fd < 0) {
+			vfio_virqfd_remove(vdev->unmask_virqfd);
+			vdev->unmask_virqfd = 0;
+			return 0;
+		}
+		/* vfio_virqfd_enable(): the eventfd, then one at a time. */
+		efd = vfio_take_eventfd(caller, fd);
+		if (efd < 0)
+			return efd;
+		if (vdev->unmask_virqfd) {
+			close(efd);
+			return -EBUSY;
+		}
+		rc = vfio_virqfd_add(vdev, VFIO_VIRQFD_INTX_UNMASK, efd, 0, 0,
+				     0, 0, &vdev->unmask_virqfd);
+		if (rc)
+			close(efd);
+		return rc;
 	}
 	return 0;
 }
@@ -477,7 +497,7 @@ long vfio_irq_set(struct vfio_dev *vdev, const struct ufd_caller *caller,
 					   hdr.flags, data);
 			break;
 		case VFIO_IRQ_SET_ACTION_UNMASK:
-			rc = set_intx_unmask(vdev, hdr.start, hdr.count,
+			rc = set_intx_unmask(vdev, caller, hdr.start, hdr.count,
 					     hdr.flags, data);
 			break;
 		case VFIO_IRQ_SET_ACTION_TRIGGER:

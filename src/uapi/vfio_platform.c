@@ -19,6 +19,7 @@
  * Locking: vfio_priv.h.  Setup and teardown run alone (no file open).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,9 +183,16 @@ int vfio_take_eventfd(const struct ufd_caller *caller, int fd)
 
 void vfio_signal_eventfd(int efd)
 {
+	struct pollfd pfd = { .fd = efd, .events = POLLOUT };
 	uint64_t one = 1;
 
 	if (efd < 0)
+		return;
+	/*
+	 * eventfd_signal() never blocks; a write would if the program filled
+	 * the counter.  Then it is readable anyway: the signal adds nothing.
+	 */
+	if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT))
 		return;
 	while (write(efd, &one, sizeof(one)) < 0 && errno == EINTR)
 		;
@@ -247,7 +255,8 @@ static void dev_disable(struct vfio_dev *vdev)
 	cfg_put(vdev, PCI_COMMAND, 2,
 		cfg_get(vdev, PCI_COMMAND, 2) & ~PCI_COMMAND_MASTER);
 	vfio_irq_release(vdev);
-	vdev->low_power = false;
+	vfio_virqfd_remove_dev(vdev); /* the ioeventfds */
+	__atomic_store_n(&vdev->low_power, false, __ATOMIC_RELAXED);
 	if (vdev->wake_efd >= 0) {
 		close(vdev->wake_efd);
 		vdev->wake_efd = -1;
@@ -573,5 +582,6 @@ void ufd_vfio_platform_teardown(void)
 			vfio_dev_close(vdev);
 		}
 	}
+	vfio_virqfd_stop();
 	machine_free(m, m->ndevs);
 }

@@ -27,7 +27,10 @@
  *     interrupt configuration (the kernel's dev_set lock and igate);
  *  3. the engine's lock and the device model's lock (pdev->lock), taken
  *     inside engine and ufd_pci_* calls made with 1 and 2 held;
- *  4. vfio_dev.dma_lock: the DMA port and the count of DMA calls in
+ *  4. the virqfd lock (vfio_virqfd.c), held while a signalled unmask
+ *     eventfd or ioeventfd acts on the device (through the model, and
+ *     irq_lock);
+ *  5. vfio_dev.dma_lock: the DMA port and the count of DMA calls in
  *     flight; vfio_dev.irq_lock: the eventfds and INTx mask state.  Both
  *     are leaves: nothing is called with them held but the engine's DMA
  *     calls (which take no lock a device waits on) and eventfd writes.
@@ -105,6 +108,7 @@ struct vfio_dev {
 	bool intx_masked;
 	uint64_t intx_edges;      /* rising edges seen, for unmask races */
 	int err_efd, req_efd;
+	uint64_t unmask_virqfd;   /* lock: INTx's unmask eventfd (0: none) */
 };
 
 /* An IOMMU group: /dev/vfio/N. */
@@ -187,6 +191,31 @@ void vfio_irq_release(struct vfio_dev *vdev);
 void vfio_irq_restore(struct vfio_dev *vdev);
 /* Vectors of @index the device has (GET_IRQ_INFO's count). */
 unsigned int vfio_irq_count(const struct vfio_dev *vdev, unsigned int index);
+
+/* INTx UNMASK (also what an unmask eventfd does). */
+void vfio_irq_intx_unmask(struct vfio_dev *vdev);
+
+/* ---- vfio_virqfd.c: eventfds the program signals towards a device ---- */
+
+enum vfio_virqfd_kind {
+	VFIO_VIRQFD_INTX_UNMASK,  /* a signal unmasks INTx */
+	VFIO_VIRQFD_IOEVENTFD,    /* a signal writes @data to @bar at @pos */
+};
+
+/* Watch eventfd @efd (ours: closed when removed; the caller's on failure). */
+int vfio_virqfd_add(struct vfio_dev *vdev, enum vfio_virqfd_kind kind,
+		    int efd, unsigned int bar, uint64_t pos, unsigned int size,
+		    uint64_t data, uint64_t *id);
+/* Stop watching (and close) registration @id; its action is over. */
+void vfio_virqfd_remove(uint64_t id);
+/* Every registration of @vdev. */
+void vfio_virqfd_remove_dev(struct vfio_dev *vdev);
+/* 1 and *@id if @vdev has that ioeventfd; *@count gets how many it has. */
+int vfio_virqfd_find_ioeventfd(struct vfio_dev *vdev, unsigned int bar,
+			       uint64_t pos, unsigned int size, uint64_t data,
+			       uint64_t *id, unsigned int *count);
+/* Teardown: every registration removed, the thread joined. */
+void vfio_virqfd_stop(void);
 
 /* ---- vfio_container.c ---- */
 

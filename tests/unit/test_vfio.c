@@ -1549,6 +1549,219 @@ static void test_group_iommufd_container(void)
 	t_close(group);
 }
 
+/* Wait up to 5 s for eventfd @efd to be signalled; its count, or 0. */
+static uint64_t efd_wait(int efd)
+{
+	struct pollfd pfd = { .fd = efd, .events = POLLIN };
+
+	if (poll(&pfd, 1, 5000) != 1)
+		return 0;
+	return efd_take(efd);
+}
+
+/* Eventfds the program signals: INTx unmask and ioeventfds. */
+static void test_virqfds(void)
+{
+	struct vfio_device_ioeventfd ioe;
+	uint32_t devid, ioas, pt;
+	int32_t fd;
+	double end;
+	int iommufd, dev, efd, ufd, iofd;
+	uint64_t one = 1;
+
+	iommufd = t_open(UFD_FD_IOMMUFD, 0);
+	dev = t_open(UFD_FD_VFIO_DEVICE, 0);
+	REQUIRE(bind(dev, iommufd, &devid) == 0);
+	ioas = ioas_alloc(iommufd);
+	pt = ioas;
+	CHECK_EQ(attach(dev, &pt), 0);
+	CHECK_EQ(ioas_map(iommufd, ioas, mem, MEM_LEN, IOVA_BASE), 0);
+	efd = eventfd(0, EFD_NONBLOCK);
+	ufd = eventfd(0, EFD_NONBLOCK);
+	iofd = eventfd(0, EFD_NONBLOCK);
+
+	/* INTx with an unmask eventfd. */
+	fd = ufd;
+	CHECK_EQ(set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD |
+				       VFIO_IRQ_SET_ACTION_UNMASK,
+			  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd, 4),
+		 -EINVAL); /* INTx not enabled */
+	fd = efd;
+	CHECK_EQ(irq_eventfds(dev, VFIO_PCI_INTX_IRQ_INDEX, &fd, 1), 0);
+	fd = 9999;
+	CHECK_EQ(set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD |
+				       VFIO_IRQ_SET_ACTION_UNMASK,
+			  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd, 4),
+		 -EBADF);
+	fd = ufd;
+	CHECK_EQ(set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD |
+				       VFIO_IRQ_SET_ACTION_UNMASK,
+			  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd, 4),
+		 0);
+	CHECK_EQ(set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD |
+				       VFIO_IRQ_SET_ACTION_UNMASK,
+			  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd, 4),
+		 -EBUSY); /* one at a time */
+	cfg_wr(dev, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	mmio_wr(dev, INTRCTRL, 1, INTRCTRL_MASTER);
+	ioat_reset(dev);
+	put_desc(mem, IOVA_BASE, 8, 1, IOVA_BASE + 4096, IOVA_BASE + 8192);
+	CHECK_EQ(run_desc(dev, IOVA_BASE), ST_DONE);
+	CHECK_EQ(efd_take(efd), 1); /* automasked, the line still up */
+	/* Signalling the unmask eventfd unmasks: the interrupt comes again,
+	 * and the unmask eventfd's count is taken. */
+	CHECK_EQ(write(ufd, &one, sizeof(one)), sizeof(one));
+	CHECK_EQ(efd_wait(efd), 1);
+	end = now() + 5;
+	while (now() < end) {
+		struct pollfd pfd = { .fd = ufd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) == 0)
+			break;
+		sched_yield();
+	}
+	CHECK_EQ(efd_take(ufd), 0);
+	/* Removed (fd -1): a signal does nothing any more. */
+	fd = -1;
+	CHECK_EQ(set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD |
+				       VFIO_IRQ_SET_ACTION_UNMASK,
+			  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd, 4),
+		 0);
+	CHECK_EQ(write(ufd, &one, sizeof(one)), sizeof(one));
+	usleep(20000);
+	CHECK_EQ(efd_take(efd), 0);
+	CHECK_EQ(efd_take(ufd), 1);
+	/* Registered again, then INTx disabled: it goes with INTx. */
+	fd = ufd;
+	CHECK_EQ(set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD |
+				       VFIO_IRQ_SET_ACTION_UNMASK,
+			  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd, 4),
+		 0);
+	CHECK_EQ(set_irqs(dev, VFIO_IRQ_SET_DATA_NONE |
+				       VFIO_IRQ_SET_ACTION_TRIGGER,
+			  VFIO_PCI_INTX_IRQ_INDEX, 0, 0, NULL, 0),
+		 0);
+	fd = efd;
+	CHECK_EQ(irq_eventfds(dev, VFIO_PCI_INTX_IRQ_INDEX, &fd, 1), 0);
+	fd = ufd;
+	CHECK_EQ(set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD |
+				       VFIO_IRQ_SET_ACTION_UNMASK,
+			  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &fd, 4),
+		 0); /* not -EBUSY: the old one went */
+	CHECK_EQ(set_irqs(dev, VFIO_IRQ_SET_DATA_NONE |
+				       VFIO_IRQ_SET_ACTION_TRIGGER,
+			  VFIO_PCI_INTX_IRQ_INDEX, 0, 0, NULL, 0),
+		 0);
+
+	/* VFIO_DEVICE_IOEVENTFD's rules. */
+	memset(&ioe, 0, sizeof(ioe));
+	ioe.argsz = 24;
+	ioe.flags = VFIO_DEVICE_IOEVENTFD_64;
+	ioe.offset = CHAINADDR;
+	ioe.fd = iofd;
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), -EINVAL);
+	ioe.argsz = sizeof(ioe);
+	ioe.flags = 0;
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), -EINVAL);
+	ioe.flags = VFIO_DEVICE_IOEVENTFD_8 | VFIO_DEVICE_IOEVENTFD_16;
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), -EINVAL);
+	ioe.flags = 0x10;
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), -EINVAL);
+	ioe.flags = VFIO_DEVICE_IOEVENTFD_64;
+	ioe.fd = -2;
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), -EINVAL);
+	ioe.fd = iofd;
+	ioe.offset = CFG;
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), -EINVAL);
+	ioe.offset = 16384 - 4;
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), -EINVAL);
+	ioe.offset = REGION(1);
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), -EINVAL);
+	ioe.offset = MSIX_TABLE + 8;
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), -EINVAL);
+	ioe.offset = CHAINADDR;
+	ioe.data = 0x123440;
+	ioe.fd = -1;
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), -ENODEV);
+	ioe.fd = 9999;
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), -EBADF);
+	ioe.fd = iofd;
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), 0);
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), -EEXIST);
+	/* A signal writes the value into the BAR. */
+	mmio_wr(dev, CHAINADDR, 8, 0);
+	CHECK_EQ(write(iofd, &one, sizeof(one)), sizeof(one));
+	end = now() + 5;
+	while (mmio_rd(dev, CHAINADDR, 8) != 0x123440 && now() < end)
+		sched_yield();
+	CHECK_EQ(mmio_rd(dev, CHAINADDR, 8), 0x123440);
+	/* Another value at the same place is another ioeventfd. */
+	ioe.data = 0x5000;
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), 0);
+	ioe.fd = -1;
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), 0);
+	ioe.data = 0x123440;
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), 0);
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), -ENODEV);
+	mmio_wr(dev, CHAINADDR, 8, 0);
+	CHECK_EQ(write(iofd, &one, sizeof(one)), sizeof(one));
+	usleep(20000);
+	CHECK_EQ(mmio_rd(dev, CHAINADDR, 8), 0);
+	/* One left registered: the last close takes it. */
+	ioe.fd = iofd;
+	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_IOEVENTFD, &ioe), 0);
+	t_close(dev);
+	t_close(iommufd);
+	close(efd);
+	close(ufd);
+	close(iofd);
+}
+
+/* DevCtl's Initiate-FLR through config space: a reset, state kept. */
+static void test_config_flr(void)
+{
+	uint32_t devid, ioas, pt, v, pcie = 0;
+	int32_t fd;
+	int iommufd, dev, efd;
+
+	iommufd = t_open(UFD_FD_IOMMUFD, 0);
+	dev = t_open(UFD_FD_VFIO_DEVICE, 0);
+	REQUIRE(bind(dev, iommufd, &devid) == 0);
+	ioas = ioas_alloc(iommufd);
+	pt = ioas;
+	CHECK_EQ(attach(dev, &pt), 0);
+	CHECK_EQ(ioas_map(iommufd, ioas, mem, MEM_LEN, IOVA_BASE), 0);
+	efd = eventfd(0, EFD_NONBLOCK);
+	for (v = cfg_rd(dev, PCI_CAPABILITY_LIST, 1); v;
+	     v = cfg_rd(dev, v + 1, 1))
+		if (cfg_rd(dev, v, 1) == PCI_CAP_ID_EXP)
+			pcie = v;
+	REQUIRE(pcie);
+	cfg_wr(dev, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	fd = efd;
+	CHECK_EQ(irq_eventfds(dev, VFIO_PCI_MSIX_IRQ_INDEX, &fd, 1), 0);
+	mmio_wr(dev, INTRCTRL, 1, INTRCTRL_MSIX_VC);
+	CHECK_EQ(mmio_rd(dev, INTRCTRL, 1), INTRCTRL_MSIX_VC);
+	v = cfg_rd(dev, pcie + PCI_EXP_DEVCTL, 2);
+	cfg_wr(dev, pcie + PCI_EXP_DEVCTL, 2, v | PCI_EXP_DEVCTL_BCR_FLR);
+	CHECK_EQ(cfg_rd(dev, pcie + PCI_EXP_DEVCTL, 2), v);
+	CHECK_EQ(mmio_rd(dev, INTRCTRL, 1), 0); /* the function was reset */
+	CHECK_EQ(cfg_rd(dev, PCI_COMMAND, 2),
+		 PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	/* ...and MSI-X still goes to the eventfd. */
+	mmio_wr(dev, INTRCTRL, 1, INTRCTRL_MSIX_VC);
+	put_desc(mem, IOVA_BASE, 8, 1, IOVA_BASE + 4096, IOVA_BASE + 8192);
+	CHECK_EQ(run_desc(dev, IOVA_BASE), ST_DONE);
+	CHECK_EQ(efd_take(efd), 1);
+	/* One byte at a time works the same. */
+	cfg_wr(dev, pcie + PCI_EXP_DEVCTL + 1, 1,
+	       (v | PCI_EXP_DEVCTL_BCR_FLR) >> 8);
+	CHECK_EQ(mmio_rd(dev, INTRCTRL, 1), 0);
+	t_close(dev);
+	t_close(iommufd);
+	close(efd);
+}
+
 static void test_ioctl_names(void)
 {
 	CHECK(!strcmp(ufd_file_ioctl_name(UFD_FD_VFIO_DEVICE,
@@ -1596,6 +1809,8 @@ int main(void)
 	RUN(test_set_irqs);
 	RUN(test_intx_delivery);
 	RUN(test_reset_and_features);
+	RUN(test_virqfds);
+	RUN(test_config_flr);
 	RUN(test_group_legacy_container);
 	RUN(test_group_iommufd_container);
 	RUN(test_ioctl_names);
