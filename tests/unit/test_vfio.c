@@ -16,6 +16,7 @@
  */
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -72,6 +73,8 @@ struct tfile {
 	struct ufd_file file;
 };
 
+/* The table is shared by the threads of test_concurrent_opens. */
+static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tfile files[MAX_FILES];
 static struct ufd_engine *eng;
 static struct ufd_caller caller;
@@ -79,24 +82,39 @@ static int make_file_error; /* the next make_file fails with it */
 
 static struct ufd_file *t_file(int fd)
 {
-	if (fd < FD_BASE || fd >= FD_BASE + MAX_FILES ||
-	    !files[fd - FD_BASE].used)
-		return NULL;
-	return &files[fd - FD_BASE].file;
+	struct ufd_file *f = NULL;
+
+	pthread_mutex_lock(&files_lock);
+	if (fd >= FD_BASE && fd < FD_BASE + MAX_FILES &&
+	    files[fd - FD_BASE].used)
+		f = &files[fd - FD_BASE].file;
+	pthread_mutex_unlock(&files_lock);
+	return f;
 }
 
 static int slot_new(const struct ufd_file *file)
 {
 	unsigned int i;
+	int fd = -EMFILE;
 
+	pthread_mutex_lock(&files_lock);
 	for (i = 0; i < MAX_FILES; i++) {
 		if (files[i].used)
 			continue;
 		files[i].used = true;
 		files[i].file = *file;
-		return FD_BASE + (int)i;
+		fd = FD_BASE + (int)i;
+		break;
 	}
-	return -EMFILE;
+	pthread_mutex_unlock(&files_lock);
+	return fd;
+}
+
+static void slot_free(int fd)
+{
+	pthread_mutex_lock(&files_lock);
+	files[fd - FD_BASE].used = false;
+	pthread_mutex_unlock(&files_lock);
 }
 
 static int fake_make_file(const struct ufd_caller *c,
@@ -149,7 +167,7 @@ static void fake_unmake_fd(const struct ufd_caller *c, int fd)
 	(void)c;
 	if (f) {
 		ufd_file_release(f, false);
-		files[fd - FD_BASE].used = false;
+		slot_free(fd);
 	}
 }
 
@@ -197,7 +215,7 @@ static void t_close(int fd)
 	if (!f)
 		return;
 	ufd_file_release(f, true);
-	files[fd - FD_BASE].used = false;
+	slot_free(fd);
 }
 
 static long t_ioctl(int fd, unsigned long cmd, const void *arg)
@@ -1762,6 +1780,111 @@ static void test_config_flr(void)
 	close(efd);
 }
 
+/* Detach, reset and close while the model's worker is copying. */
+static void test_dma_vs_teardown(void)
+{
+	uint32_t devid, ioas, pt;
+	unsigned int st;
+	int iommufd, dev, round;
+
+	iommufd = t_open(UFD_FD_IOMMUFD, 0);
+	ioas = ioas_alloc(iommufd);
+	CHECK_EQ(ioas_map(iommufd, ioas, mem, MEM_LEN, IOVA_BASE), 0);
+	for (round = 0; round < 3; round++) {
+		dev = t_open(UFD_FD_VFIO_DEVICE, 1); /* 4 KiB transfers */
+		REQUIRE(bind(dev, iommufd, &devid) == 0);
+		pt = ioas;
+		CHECK_EQ(attach(dev, &pt), 0);
+		cfg_wr(dev, PCI_COMMAND, 2,
+		       PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+		ioat_reset(dev);
+		/* 65535 copies of 4 KiB: long enough to be caught running. */
+		put_desc(mem, IOVA_BASE, 4096, 0, IOVA_BASE + 4096,
+			 IOVA_BASE + 2 * MiB);
+		mmio_wr(dev, CHAINADDR, 8, IOVA_BASE);
+		mmio_wr(dev, CHANCTRL, 2, CTRL_ABORT_EN);
+		mmio_wr(dev, DMACOUNT, 2, 65535);
+		switch (round) {
+		case 0:
+			/* Detached under it: the copy faults and halts. */
+			CHECK_EQ(detach(dev), 0);
+			st = wait_state(dev, 1u << ST_DONE | 1u << ST_HALTED);
+			CHECK(st == ST_HALTED || st == ST_DONE);
+			break;
+		case 1:
+			/* A reset cancels it. */
+			CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_RESET, NULL), 0);
+			CHECK_EQ(mmio_rd(dev, CHANSTS, 8) & 7, ST_HALTED);
+			break;
+		default:
+			break; /* closed while it runs */
+		}
+		t_close(dev);
+	}
+	t_close(iommufd);
+}
+
+struct opener {
+	int container;
+	uint32_t group_nr;
+	const char *bdf;
+	int rc;
+};
+
+/* What the perf test's threads do, on one container. */
+static void *open_in_container(void *arg)
+{
+	struct opener *o = arg;
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	int group, dev, i;
+
+	o->rc = 0;
+	for (i = 0; i < 20 && !o->rc; i++) {
+		group = t_open(UFD_FD_VFIO_GROUP, o->group_nr);
+		if (group < 0) {
+			o->rc = group;
+			break;
+		}
+		o->rc = (int)t_ioctl(group, VFIO_GROUP_SET_CONTAINER,
+				     &o->container);
+		/* One thread wins SET_IOMMU; the others get -EINVAL. */
+		t_ioctl_int(o->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU);
+		dev = o->rc ? -1 :
+			      (int)t_ioctl(group, VFIO_GROUP_GET_DEVICE_FD,
+					   o->bdf);
+		if (!o->rc && dev < 0)
+			o->rc = dev;
+		if (!o->rc)
+			o->rc = (int)t_ioctl(dev, VFIO_DEVICE_GET_INFO, &info);
+		if (dev >= 0)
+			t_close(dev);
+		t_close(group);
+	}
+	return NULL;
+}
+
+
+static void test_concurrent_opens(void)
+{
+	struct opener o[2];
+	pthread_t th[2];
+	int container, i;
+
+	container = t_open(UFD_FD_VFIO_CONTAINER, 0);
+	REQUIRE(container >= FD_BASE);
+	for (i = 0; i < 2; i++) {
+		o[i].container = container;
+		o[i].group_nr = 3 + (uint32_t)i;
+		o[i].bdf = i ? BDF1 : BDF0;
+		pthread_create(&th[i], NULL, open_in_container, &o[i]);
+	}
+	for (i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ(o[i].rc, 0);
+	}
+	t_close(container);
+}
+
 static void test_ioctl_names(void)
 {
 	CHECK(!strcmp(ufd_file_ioctl_name(UFD_FD_VFIO_DEVICE,
@@ -1813,6 +1936,8 @@ int main(void)
 	RUN(test_config_flr);
 	RUN(test_group_legacy_container);
 	RUN(test_group_iommufd_container);
+	RUN(test_dma_vs_teardown);
+	RUN(test_concurrent_opens);
 	RUN(test_ioctl_names);
 
 	ufd_vfio_platform_teardown();
