@@ -16,6 +16,9 @@
  * holds it (refs); its context while the container, or a device opened
  * in it, does.
  *
+ * IOVA ranges (GET_INFO, MAP_DMA, UNMAP_DMA) are vfio_compat.c's,
+ * [start, last] inclusive.
+ *
  * Locking: vfio_priv.h; the container's fields are under the machine
  * lock.  The type1 calls run without it (the engine locks), so a MAP_DMA
  * racing the container's last group leaving sees the IOAS or not.

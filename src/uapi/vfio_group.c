@@ -16,6 +16,9 @@
  * container's context and attaches it to the context's compat IOAS; the
  * first open of a device binds it, later ones share the binding.
  *
+ * The device name is read as [arg, arg + len] up to its NUL, at most
+ * 4096 bytes, a page at a time.
+ *
  * Locking: vfio_priv.h; everything here under the machine lock, with the
  * device's lock inside it for GET_DEVICE_FD.
  */

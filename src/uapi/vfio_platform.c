@@ -16,6 +16,9 @@
  * under a DMA.  With no port, or no attachment, DMA fails -EFAULT: the
  * IOMMU blocks it as an IO page fault.
  *
+ * DMA ranges are the model's [iova, iova + len - 1]; the IOMMU's aperture
+ * and reserved window are [start, last] inclusive.
+ *
  * Locking: vfio_priv.h.  Setup and teardown run alone (no file open).
  */
 #include <errno.h>

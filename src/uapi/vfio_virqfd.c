@@ -15,6 +15,8 @@
  * Registrations have IDs that are never reused, so an event that arrives
  * for one just removed finds nothing.
  *
+ * An ioeventfd writes [pos, pos + size - 1] of its BAR.
+ *
  * Locking: virq_lock guards the list and is held while an action runs;
  * removing a registration takes it, so once removed, its action is over
  * and will not run again.  Callers hold vdev->lock (never irq_lock: the

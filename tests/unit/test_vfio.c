@@ -11,8 +11,9 @@
  * fault that halts the channel without an interrupt, resets, and the
  * errno of every rule.
  *
- * IOVA ranges are [iova, iova + len).  The model's worker copies in its
- * own thread while this one polls CHANSTS.
+ * IOVA ranges are [iova, iova + len - 1].  The model's worker copies in
+ * its own thread while this one polls CHANSTS; test_concurrent_opens runs
+ * two threads over one container (the fake fd table has a lock).
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -533,7 +534,6 @@ static void test_cdev_path(void)
 	int iommufd, dev, dev2, group, other;
 	uint64_t v;
 	uint8_t *ro;
-	char c;
 
 	iommufd = t_open(UFD_FD_IOMMUFD, 0);
 	REQUIRE(iommufd >= FD_BASE);
@@ -768,7 +768,6 @@ static void test_cdev_path(void)
 	t_close(group);
 	t_close(iommufd);
 	munmap(ro, 4096);
-	(void)c;
 }
 
 static void test_regions_and_irq_info(void)
@@ -1549,6 +1548,12 @@ static void test_group_iommufd_container(void)
 	CHECK_EQ(t_ioctl(group, VFIO_GROUP_GET_STATUS, &st), 0);
 	CHECK_EQ(st.flags,
 		 VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET);
+	/* Without a compat IOAS (cleared by the program): nothing to attach. */
+	vi.op = IOMMU_VFIO_IOAS_CLEAR;
+	CHECK_EQ(t_ioctl(iommufd, IOMMU_VFIO_IOAS, &vi), 0);
+	CHECK_EQ(t_ioctl(group, VFIO_GROUP_GET_DEVICE_FD, BDF1), -ENODEV);
+	vi.op = IOMMU_VFIO_IOAS_SET;
+	CHECK_EQ(t_ioctl(iommufd, IOMMU_VFIO_IOAS, &vi), 0);
 	/* No SET_IOMMU needed: the device attaches to the compat IOAS. */
 	dev = (int)t_ioctl(group, VFIO_GROUP_GET_DEVICE_FD, BDF1);
 	REQUIRE(dev >= FD_BASE);
