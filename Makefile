@@ -38,7 +38,9 @@ ALLCFLAGS := $(BASEFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
 SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDLIBS   := -lpthread
 
-ENGINE_SRCS := $(sort $(wildcard src/engine/*.c) $(wildcard src/uapi/*.c))
+# The engine, the dispatch layer and the device models (src/devices/).
+ENGINE_SRCS := $(sort $(wildcard src/engine/*.c) $(wildcard src/uapi/*.c) \
+	$(wildcard src/devices/*.c))
 SHIM_SRCS   := $(sort $(wildcard src/shim/*.c)) src/server/wire.c
 # The daemon of server mode (src/server/), linked into the launcher.
 SERVER_SRCS := $(sort $(wildcard src/server/*.c))
@@ -135,7 +137,7 @@ $(B)/tests/unit/test_mmio_trap: $(MMIO_TRAP_SAN_OBJS)
 $(B)/tests/unit/test_mmio_trap: UNIT_EXTRA := $(MMIO_TRAP_SAN_OBJS)
 
 # The tests that run threads, again under ThreadSanitizer.
-TSAN_TESTS := test_device
+TSAN_TESTS := test_device test_ioat
 TSAN_BINS := $(TSAN_TESTS:%=$(B)/tests/tsan/%)
 $(B)/tests/tsan/%: tests/unit/%.c tests/unit/harness.h $(ENGINE_SRCS)
 	@mkdir -p $(dir $@)
