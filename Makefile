@@ -139,7 +139,7 @@ $(B)/tests/unit/test_mmio_trap: $(MMIO_TRAP_SAN_OBJS)
 $(B)/tests/unit/test_mmio_trap: UNIT_EXTRA := $(MMIO_TRAP_SAN_OBJS)
 
 # The tests that run threads, again under ThreadSanitizer.
-TSAN_TESTS := test_device test_ioat
+TSAN_TESTS := test_device test_ioat test_vfio
 TSAN_BINS := $(TSAN_TESTS:%=$(B)/tests/tsan/%)
 $(B)/tests/tsan/%: tests/unit/%.c tests/unit/harness.h $(ENGINE_SRCS)
 	@mkdir -p $(dir $@)

@@ -14,9 +14,9 @@
 #                       repository (e.g. a `git archive` of a commit, to fuzz
 #                       it while the working tree is being edited)
 #
-# Steps: compile tests/fuzz/fuzz_dispatch.c with every engine and dispatch
-# source (not the shim) under -fsanitize=fuzzer,address,undefined into
-# BUILD_DIR/fuzz/fuzz_dispatch (always rebuilt: it takes seconds); add the
+# Steps: compile tests/fuzz/fuzz_dispatch.c with every engine, dispatch and
+# device model source (not the shim) under
+# -fsanitize=fuzzer,address,undefined into BUILD_DIR/fuzz/fuzz_dispatch (always rebuilt: it takes seconds); add the
 # hand-made seeds below to BUILD_DIR/fuzz/corpus (which keeps what earlier
 # runs found); replay tests/fuzz/crashes/*; run libFuzzer for FUZZ_SECONDS;
 # print executions, exec/s and coverage.
@@ -60,6 +60,10 @@ CFLAGS=(-g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE
 	-Wall -Wextra -Werror -Wno-unused-parameter -Wmissing-prototypes -Wshadow
 	-I"$T/include" -I"$T/include/uiommufd/uapi" -I"$T/src")
 SRCS=(tests/fuzz/fuzz_dispatch.c "$T"/src/engine/*.c "$T"/src/uapi/*.c)
+# The VFIO files reach the device models (src/devices/, where a tree has them).
+for f in "$T"/src/devices/*.c; do
+	[ -e "$f" ] && SRCS+=("$f")
+done
 
 echo "fuzz: building $BIN"
 if ! "$CC_FUZZ" "${CFLAGS[@]}" -o "$BIN.tmp" "${SRCS[@]}" -lpthread \
