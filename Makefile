@@ -98,7 +98,9 @@ $(PRELOAD_SO): $(SHIM_OBJS) $(ENGINE_OBJS) src/shim/preload.map
 $(B)/obj/src/launcher/uiommufd-run.o: ALLCFLAGS += -DUFD_LIBDIR='"$(LIBDIR)/uiommufd"' -DUFD_VERSION='"$(VERSION)"'
 
 # The launcher is also the daemon of server mode: it links the engine.
-$(LAUNCHER): $(B)/obj/src/launcher/uiommufd-run.o $(SERVER_OBJS) $(LIB_A)
+LAUNCHER_OBJS := $(B)/obj/src/launcher/uiommufd-run.o \
+	$(B)/obj/src/launcher/devspec.o $(B)/obj/src/launcher/testbed.o
+$(LAUNCHER): $(LAUNCHER_OBJS) $(SERVER_OBJS) $(LIB_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDLIBS)
 

@@ -88,6 +88,10 @@ deps() {
 		missing+=(libclang-rt-14-dev)
 	fi
 	command -v xz >/dev/null || missing+=(xz-utils)
+	# The emulated devices' sysfs is shown through libumockdev's preload.
+	if command -v dpkg-query >/dev/null && ! pkg_installed libumockdev0; then
+		missing+=(libumockdev0)
+	fi
 
 	if [[ "${#missing[@]}" == 0 ]]; then
 		echo "deps: all build and test dependencies are present"

@@ -37,6 +37,7 @@
 #include "iommufd_test.h"
 
 #include "uapi/dispatch.h"
+#include "devices/pci.h"
 #include "uiommufd.h"
 
 #ifndef UFD_VERSION
@@ -79,6 +80,8 @@ static void usage(FILE *out)
 		"                 of a NAME); with no ARG, read a trace (the\n"
 		"                 launcher's --debug output, or strace's) on\n"
 		"                 stdin and name the ioctls in it\n"
+		"  devices        list the device models uiommufd-run\n"
+		"                 --device MODEL can emulate\n"
 		"\n"
 		"Options:\n"
 		"  -h, --help     show this help and exit\n"
@@ -1020,6 +1023,24 @@ out:
 	return ret;
 }
 
+/* ---- devices ------------------------------------------------------------- */
+
+/* The device models `uiommufd-run --device MODEL` can put behind VFIO. */
+static int cmd_devices(int argc, char **argv)
+{
+	const struct ufd_pci_model *m;
+
+	if (argc > 1) {
+		fprintf(stderr, "%s: devices takes no argument\n", prog);
+		return 2;
+	}
+	printf("%-8s %-9s %-8s %s\n", "MODEL", "ID", "CLASS", "DESCRIPTION");
+	for (m = ufd_pci_model_next(NULL); m; m = ufd_pci_model_next(m))
+		printf("%-8s %04x:%04x %06x   %s\n", m->name, m->vendor_id,
+		       m->device_id, m->class_code & 0xffffff, m->description);
+	return fflush(stdout) ? 1 : 0;
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static const struct {
@@ -1030,6 +1051,7 @@ static const struct {
 	{ "dump", cmd_dump },
 	{ "ioctls", cmd_ioctls },
 	{ "decode", cmd_decode },
+	{ "devices", cmd_devices },
 };
 
 int main(int argc, char **argv)

@@ -859,6 +859,12 @@ static int build_function(struct ufd_pci_dev *pdev)
 		rc = ufd_pci_add_pcie_cap(pdev, 0x90, PCI_EXP_TYPE_RC_END);
 	if (!rc)
 		rc = ufd_pci_add_pm_cap(pdev, 0xe0);
+	/*
+	 * MSI too, one vector, below MSI-X: ioatdma falls back from MSI-X to
+	 * MSI to INTx, so the part offers all three.
+	 */
+	if (!rc)
+		rc = ufd_pci_add_msi_cap(pdev, 0x60, 1);
 	if (!rc)
 		rc = ufd_pci_set_intx_pin(pdev, 1);
 	if (!rc)

@@ -52,6 +52,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "launcher/devspec.h"
+#include "launcher/testbed.h"
 #include "server/daemon.h"
 #include "server/proto.h"
 
@@ -89,6 +91,10 @@ static void usage(FILE *out)
 		"                      each process; faster, no fork semantics)\n"
 		"      --cap CAPS      grant emulated capabilities the process\n"
 		"                      lacks (sys_resource, ipc_lock, all)\n"
+		"      --device MODEL[,bdf=D:B:D.F][,group=N][,ARGS]\n"
+		"                      an emulated PCI device bound to vfio-pci\n"
+		"                      (repeatable; `uiommufd devices` lists\n"
+		"                      the models); needs server mode\n"
 		"      --preload PATH  use this preload library\n"
 		"  -h, --help          show this help and exit\n"
 		"      --version       show the version and exit\n"
@@ -261,12 +267,122 @@ static int exec_status(int err)
 						 EXIT_CANNOT_RUN;
 }
 
+/* The emulated devices' sysfs tree (testbed.h), removed at the end. */
+static char testbed_dir[PATH_MAX];
+
+static void testbed_cleanup(void)
+{
+	if (testbed_dir[0])
+		ufd_testbed_remove(testbed_dir);
+	testbed_dir[0] = 0;
+}
+
+/* libumockdev's preload library, which shows the tree as /sys. */
+static bool find_umockdev(char *out, size_t size)
+{
+	static const char *const dirs[] = {
+		"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+		"/usr/lib64", "/usr/lib", "/usr/local/lib",
+	};
+	const char *env = getenv("UIOMMUFD_UMOCKDEV_PRELOAD");
+	unsigned int i;
+
+	if (env && *env) {
+		snprintf(out, size, "%s", env);
+		return readable_file(out);
+	}
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(out, size, "%s/libumockdev-preload.so.0", dirs[i]);
+		if (readable_file(out))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Set up the devices of --device: the sysfs tree, libumockdev behind our
+ * preload library, and the environment the program and the daemon read.
+ */
+static bool setup_devices(struct ufd_devspecs *specs, bool server)
+{
+	struct ufd_testbed_dev *tb;
+	char err[256], umock[PATH_MAX], *bdfs, *spec, *pre;
+	const char *old;
+	unsigned int i;
+	int rc;
+
+	if (!server) {
+		err_msg("--device needs server mode: the devices live in the "
+			"daemon");
+		return false;
+	}
+	if (!ufd_devspec_finish(specs, err, sizeof(err))) {
+		err_msg("%s", err);
+		return false;
+	}
+	if (!find_umockdev(umock, sizeof(umock))) {
+		err_msg("--device needs libumockdev's preload library "
+			"(Debian: apt-get install libumockdev0), or "
+			"UIOMMUFD_UMOCKDEV_PRELOAD=PATH");
+		return false;
+	}
+	tb = calloc(specs->n, sizeof(*tb));
+	if (!tb) {
+		err_msg("out of memory");
+		return false;
+	}
+	for (i = 0; i < specs->n; i++) {
+		rc = ufd_devspec_testbed(specs, i, &tb[i]);
+		if (rc) {
+			err_msg("device %s: %s", specs->dev[i].model,
+				strerror(-rc));
+			free(tb);
+			return false;
+		}
+	}
+	rc = ufd_testbed_create(tb, specs->n, testbed_dir,
+				sizeof(testbed_dir));
+	free(tb);
+	if (rc) {
+		testbed_dir[0] = 0;
+		err_msg("cannot make the sysfs tree: %s", strerror(-rc));
+		return false;
+	}
+	atexit(testbed_cleanup);
+	old = getenv("LD_PRELOAD");
+	pre = malloc(strlen(old ? old : "") + strlen(umock) + 2);
+	bdfs = ufd_devspec_bdfs(specs);
+	spec = ufd_devspec_encode(specs);
+	if (pre) {
+		/* Ours first, so /dev/iommu and /dev/vfio stay ours. */
+		strcpy(pre, old ? old : "");
+		if (*pre)
+			strcat(pre, ":");
+		strcat(pre, umock);
+	}
+	if (!pre || !bdfs || !spec || setenv("LD_PRELOAD", pre, 1) ||
+	    setenv("UMOCKDEV_DIR", testbed_dir, 1) ||
+	    setenv("UIOMMUFD_DEVICES", bdfs, 1) ||
+	    setenv("UIOMMUFD_DEVICE_SPEC", spec, 1)) {
+		err_msg("cannot set up the environment: %s", strerror(errno));
+		free(pre);
+		free(bdfs);
+		free(spec);
+		return false;
+	}
+	free(pre);
+	free(bdfs);
+	free(spec);
+	return true;
+}
+
 /* End the launcher the way the program ended (@status from waitpid). */
 static int end_like(int status)
 {
 	struct rlimit no_core = { 0, 0 };
 	int sig;
 
+	testbed_cleanup();
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	if (!WIFSIGNALED(status))
@@ -401,12 +517,15 @@ done:
 
 int main(int argc, char **argv)
 {
-	enum { OPT_VERSION = 256, OPT_PRELOAD, OPT_CAP };
+	enum { OPT_VERSION = 256, OPT_PRELOAD, OPT_CAP, OPT_DEVICE };
+	static struct ufd_devspecs specs;
+	char err[256];
 	static const struct option longopts[] = {
 		{ "debug", optional_argument, NULL, 'd' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "preload", required_argument, NULL, OPT_PRELOAD },
 		{ "cap", required_argument, NULL, OPT_CAP },
+		{ "device", required_argument, NULL, OPT_DEVICE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -442,6 +561,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CAP:
 			caps = optarg;
+			break;
+		case OPT_DEVICE:
+			if (!ufd_devspec_add(&specs, optarg, err, sizeof(err))) {
+				err_msg("--device %s: %s", optarg, err);
+				return EXIT_FAILED;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -498,6 +623,8 @@ int main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	free(preload);
+	if (specs.n && !setup_devices(&specs, server))
+		return EXIT_FAILED;
 
 	if (server) {
 		caps = getenv("UIOMMUFD_CAPS");
@@ -506,6 +633,7 @@ int main(int argc, char **argv)
 		cfg.cap_ipc_lock = caps && (strstr(caps, "all") ||
 					    strstr(caps, "ipc_lock"));
 		cfg.debug = debug_daemon(getenv("UIOMMUFD_DEBUG"));
+		cfg.device_spec = getenv("UIOMMUFD_DEVICE_SPEC");
 		return run_server(argv + optind, &cfg);
 	}
 	unsetenv(UFD_ENV_SOCKET);

@@ -75,6 +75,7 @@
 #include "server/source_remote.h"
 #include "server/wire.h"
 #include "uapi/dispatch.h"
+#include "uapi/vfio.h"
 #include "uiommufd.h"
 
 #ifndef SYS_pidfd_open
@@ -368,14 +369,14 @@ static int file_lookup(struct ufd_daemon *d, struct srv_proc *p, int fd,
 }
 
 /*
- * Make a file for (@kind, @ctx, @obj_id) and install it in the caller:
- * returns the client's fd number or -errno.  Takes over the caller's
- * reference on @ctx on success only.
+ * Make a file for a copy of @file and install it in the caller: returns
+ * the client's fd number or -errno.  Takes over @file's ctx reference and
+ * priv on success only.
  */
-static int file_make(struct srv_call *call, enum ufd_fd_kind kind,
-		     struct ufd_ctx *ctx, uint32_t obj_id, bool cloexec,
-		     uint64_t *keyp)
+static int file_make(struct srv_call *call, const struct ufd_file *file,
+		     bool cloexec, uint64_t *keyp)
 {
+	enum ufd_fd_kind kind = file->kind;
 	struct ufd_daemon *d = call->ch->d;
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
 	struct ufd_msg m, a;
@@ -434,9 +435,7 @@ static int file_make(struct srv_call *call, enum ufd_fd_kind kind,
 		rc = a.fd;
 		goto err_close;
 	}
-	f->file.kind = kind;
-	f->file.ctx = ctx;
-	f->file.obj_id = obj_id;
+	f->file = *file;
 	f->dfd = sv[0];
 	f->cdev = st.st_dev;
 	f->cino = st.st_ino;
@@ -465,7 +464,7 @@ static int file_make(struct srv_call *call, enum ufd_fd_kind kind,
 	pthread_mutex_unlock(&d->lock);
 	/* Doorbells from now on (and at once, if faults are queued). */
 	if (kind == UFD_FD_FAULT)
-		ufd_fault_set_notify(ctx, obj_id, fault_notify,
+		ufd_fault_set_notify(file->ctx, file->obj_id, fault_notify,
 				     (void *)(uintptr_t)f->key);
 	*keyp = f->key;
 	srv_dbg(d, "pid %d: fd %d = %s file %llu", (int)call->proc->pid, a.fd,
@@ -617,15 +616,35 @@ static int srv_make_fd(const struct ufd_caller *caller, struct ufd_ctx *ctx,
 	uint64_t key;
 	int fd;
 
+	struct ufd_file file = { .kind = kind, .ctx = ctx, .obj_id = obj_id };
+
 	if (call->nr_made == sizeof(call->made) / sizeof(call->made[0]))
 		return -ENOMEM;
 	ufd_ctx_get(ctx);
 	/* Derived fds are O_CLOEXEC, as the kernel's anon inodes are. */
-	fd = file_make(call, kind, ctx, obj_id, true, &key);
+	fd = file_make(call, &file, true, &key);
 	if (fd < 0) {
 		ufd_ctx_put(ctx);
 		return fd;
 	}
+	call->made[call->nr_made].fd = fd;
+	call->made[call->nr_made].key = key;
+	call->nr_made++;
+	return fd;
+}
+
+static int srv_make_file(const struct ufd_caller *caller,
+			 const struct ufd_file *file)
+{
+	struct srv_call *call = caller->priv;
+	uint64_t key;
+	int fd;
+
+	if (call->nr_made == sizeof(call->made) / sizeof(call->made[0]))
+		return -ENOMEM;
+	fd = file_make(call, file, true, &key);
+	if (fd < 0)
+		return fd;
 	call->made[call->nr_made].fd = fd;
 	call->made[call->nr_made].key = key;
 	call->nr_made++;
@@ -685,31 +704,80 @@ static int srv_resolve_fd(const struct ufd_caller *caller,
 	return rc;
 }
 
+static int srv_resolve_file(const struct ufd_caller *caller, int fd,
+			    struct ufd_file *out)
+{
+	struct srv_call *call = caller->priv;
+	struct srv_file *f;
+
+	if (call->nr_held == sizeof(call->held) / sizeof(call->held[0]))
+		return -ENOMEM;
+	if (file_lookup(call->ch->d, call->proc, fd, &f))
+		return -EBADF;
+	/* Held until the call returns: ctx and priv stay valid. */
+	call->held[call->nr_held++] = f;
+	*out = f->file;
+	return 0;
+}
+
+/* The caller's fd @fd, as a new fd of the daemon (pidfd_getfd). */
+static int srv_take_fd(const struct ufd_caller *caller, int fd)
+{
+	struct srv_call *call = caller->priv;
+	int tfd;
+
+	if (fd < 0)
+		return -EBADF;
+	tfd = (int)syscall(SYS_pidfd_getfd, call->proc->pidfd, fd, 0);
+	if (tfd < 0)
+		return errno == ESRCH ? -EBADF : -errno;
+	/* Ours alone: never inherited by what the launcher starts. */
+	fcntl(tfd, F_SETFD, FD_CLOEXEC);
+	return tfd;
+}
+
 static const struct ufd_caller_ops srv_caller_ops = {
 	.make_fd = srv_make_fd,
 	.unmake_fd = srv_unmake_fd,
 	.resolve_fd = srv_resolve_fd,
+	.make_file = srv_make_file,
+	.resolve_file = srv_resolve_file,
+	.take_fd = srv_take_fd,
 };
+
+/* The caller of request @call, for the dispatch layer. */
+static void call_caller(struct srv_call *call, const struct ucred *uc,
+			struct ufd_caller *caller)
+{
+	proc_cred(call->ch->d, call->proc, uc, &caller->cred);
+	caller->ops = &srv_caller_ops;
+	caller->eng = call->ch->d->eng;
+	caller->mem = call->proc->src;
+	caller->priv = call;
+}
 
 /* ---- requests ---------------------------------------------------------------------- */
 
+/* OPEN: a node of the kind the message names (/dev/iommu, /dev/vfio/...). */
 static long do_open(struct srv_call *call, const struct ufd_msg *req,
 		    const struct ucred *uc)
 {
-	struct ufd_daemon *d = call->ch->d;
-	struct ufd_cred cred;
-	struct ufd_ctx *ctx;
+	struct ufd_caller caller;
+	struct ufd_file file;
 	uint64_t key;
 	int rc, fd;
 
-	proc_cred(d, call->proc, uc, &cred);
-	rc = ufd_ctx_open(d->eng, &cred, &ctx);
+	if (req->kind >= UFD_FD_NR_KINDS || req->kind == UFD_FD_ACCESS ||
+	    req->kind == UFD_FD_FAULT || req->arg > UINT32_MAX)
+		return -ENODEV;
+	call_caller(call, uc, &caller);
+	rc = ufd_file_open(&file, &caller, (enum ufd_fd_kind)req->kind,
+			   (uint32_t)req->arg, (int)req->flags);
 	if (rc)
 		return rc;
-	fd = file_make(call, UFD_FD_IOMMUFD, ctx, 0, req->flags & O_CLOEXEC,
-		       &key);
+	fd = file_make(call, &file, req->flags & O_CLOEXEC, &key);
 	if (fd < 0)
-		ufd_ctx_close(ctx);
+		ufd_file_release(&file, true);
 	return fd;
 }
 
@@ -717,18 +785,14 @@ static long do_ioctl(struct srv_call *call, const struct ufd_msg *req,
 		     const struct ucred *uc)
 {
 	struct ufd_daemon *d = call->ch->d;
-	struct srv_proc *p = call->proc;
 	struct ufd_caller caller;
 	struct srv_file *f;
 	long ret;
 
-	ret = file_lookup(d, p, req->fd, &f);
+	ret = file_lookup(d, call->proc, req->fd, &f);
 	if (ret)
 		return ret;
-	proc_cred(d, p, uc, &caller.cred);
-	caller.ops = &srv_caller_ops;
-	caller.mem = p->src;
-	caller.priv = call;
+	call_caller(call, uc, &caller);
 	/* The kernel's ioctl() takes its command as an unsigned int. */
 	ret = ufd_file_ioctl(&f->file, &caller, (unsigned int)req->cmd,
 			     req->arg);
@@ -736,34 +800,80 @@ static long do_ioctl(struct srv_call *call, const struct ufd_msg *req,
 	return ret;
 }
 
-/* read() or write() on one of the daemon's files. */
+/* read(), write(), pread(), pwrite() on one of the daemon's files. */
 static long do_rw(struct srv_call *call, const struct ufd_msg *req,
 		  const struct ucred *uc)
 {
 	struct ufd_daemon *d = call->ch->d;
-	struct srv_proc *p = call->proc;
+	const uint64_t *pos = NULL;
 	struct ufd_caller caller;
 	struct srv_file *f;
 	long ret;
 
-	ret = file_lookup(d, p, req->fd, &f);
+	ret = file_lookup(d, call->proc, req->fd, &f);
 	if (ret)
 		return ret == -ENOTTY ? -EINVAL : ret;
-	proc_cred(d, p, uc, &caller.cred);
-	caller.ops = &srv_caller_ops;
-	caller.mem = p->src;
-	caller.priv = call;
-	if (req->type == UFD_MSG_WRITE) {
+	call_caller(call, uc, &caller);
+	if (req->type == UFD_MSG_PREAD || req->type == UFD_MSG_PWRITE)
+		pos = &req->pos;
+	if (req->type == UFD_MSG_WRITE || req->type == UFD_MSG_PWRITE) {
 		ret = ufd_file_write(&f->file, &caller, req->arg, req->cmd,
-				     NULL);
+				     pos);
 	} else {
 		ret = ufd_file_read(&f->file, &caller, req->arg, req->cmd,
-				    NULL);
+				    pos);
 		/* The client drained the doorbells: ring if data is left. */
 		if (ufd_file_poll(&f->file) & POLLIN)
 			file_ring(d, f->key);
 	}
 	file_put(d, f);
+	return ret;
+}
+
+/* MMAP: where a mapping of the file lands (the client traps it). */
+static long do_mmap(struct srv_call *call, const struct ufd_msg *req,
+		    struct ufd_msg *res)
+{
+	struct ufd_daemon *d = call->ch->d;
+	struct ufd_file_mmap where;
+	struct srv_file *f;
+	long ret;
+
+	ret = file_lookup(d, call->proc, req->fd, &f);
+	if (ret)
+		return ret == -ENOTTY ? -ENODEV : ret;
+	ret = ufd_file_mmap(&f->file, req->arg, req->cmd, (int)req->flags,
+			    &where);
+	file_put(d, f);
+	if (ret)
+		return ret;
+	if (!where.trapped)
+		return -ENODEV;
+	res->arg = where.region;
+	res->cmd = where.region_off;
+	return 0;
+}
+
+/* MMIO: one load or store of a trapped mapping. */
+static long do_mmio(struct srv_call *call, const struct ufd_msg *req,
+		    struct ufd_msg *res)
+{
+	struct ufd_daemon *d = call->ch->d;
+	unsigned int size = req->flags & 0xff;
+	bool write = req->flags & UFD_MMIO_WRITE;
+	uint64_t val = req->cmd;
+	struct srv_file *f;
+	long ret;
+
+	if (size != 1 && size != 2 && size != 4 && size != 8)
+		return -EINVAL;
+	ret = file_lookup(d, call->proc, req->fd, &f);
+	if (ret)
+		return ret == -ENOTTY ? -ENODEV : ret;
+	ret = ufd_file_mmio(&f->file, req->kind, req->arg, size, write, &val);
+	file_put(d, f);
+	if (!ret && !write)
+		res->cmd = val;
 	return ret;
 }
 
@@ -807,6 +917,10 @@ static void *chan_main(void *arg)
 			   req.type != UFD_MSG_IOCTL &&
 			   req.type != UFD_MSG_READ &&
 			   req.type != UFD_MSG_WRITE &&
+			   req.type != UFD_MSG_PREAD &&
+			   req.type != UFD_MSG_PWRITE &&
+			   req.type != UFD_MSG_MMAP &&
+			   req.type != UFD_MSG_MMIO &&
 			   req.type != UFD_MSG_FILE_KIND) {
 			ret = -EPROTO;
 		} else {
@@ -825,6 +939,10 @@ static void *chan_main(void *arg)
 					ret = do_ioctl(&call, &req, &uc);
 				else if (req.type == UFD_MSG_FILE_KIND)
 					ret = do_file_kind(&call, &req);
+				else if (req.type == UFD_MSG_MMAP)
+					ret = do_mmap(&call, &req, &res);
+				else if (req.type == UFD_MSG_MMIO)
+					ret = do_mmio(&call, &req, &res);
 				else
 					ret = do_rw(&call, &req, &uc);
 				ufd_source_remote_set_caller(NULL);
@@ -929,6 +1047,10 @@ int ufd_daemon_new(const struct ufd_daemon_config *cfg,
 		rc = -ENOMEM;
 		goto err;
 	}
+	/* The machine's devices, behind the VFIO files. */
+	rc = ufd_vfio_platform_setup(d->eng, cfg->device_spec);
+	if (rc)
+		goto err;
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
 		rnd ^= (uint64_t)(uintptr_t)d ^ (uint64_t)getpid() << 32;
 	snprintf(d->address, sizeof(d->address), "@uiommufd-%d-%016llx",

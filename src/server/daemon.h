@@ -18,6 +18,8 @@ struct ufd_daemon_config {
 	bool cap_ipc_lock;
 	/* Trace requests and releases to stderr. */
 	bool debug;
+	/* The emulated PCI devices (uapi/vfio.h's spec), or NULL. */
+	const char *device_spec;
 };
 
 /*

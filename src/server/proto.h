@@ -69,12 +69,21 @@
 
 enum ufd_msg_type {
 	/* client -> daemon */
-	UFD_MSG_OPEN = 1,     /* flags: open(2) flags; answer: the new fd */
+	UFD_MSG_OPEN = 1,     /* flags: open(2) flags, kind: the node's
+				 enum ufd_fd_kind, arg: its number (group,
+				 cdev); answer: the new fd */
 	UFD_MSG_IOCTL,        /* fd, cmd, arg */
 	UFD_MSG_FD_INSTALLED, /* fd: the number INSTALL_FD's fd got, or -errno */
 	UFD_MSG_READ,         /* fd (a fault queue), arg: buffer, cmd: count */
 	UFD_MSG_WRITE,        /* fd (a fault queue), arg: buffer, cmd: count */
 	UFD_MSG_FILE_KIND,    /* fd; answer: its enum ufd_fd_kind */
+	UFD_MSG_PREAD,        /* as READ, at position pos */
+	UFD_MSG_PWRITE,       /* as WRITE, at position pos */
+	UFD_MSG_MMAP,         /* fd, arg: offset, cmd: length, flags: prot;
+				 answer: arg region, cmd offset in it */
+	UFD_MSG_MMIO,         /* fd, kind: region, arg: offset, flags: size
+				 | UFD_MMIO_WRITE, cmd: value written;
+				 answer: cmd the value read */
 	/* daemon -> client */
 	UFD_MSG_RESULT = 64,  /* ret: >= 0 or -errno; ends the call */
 	UFD_MSG_INSTALL_FD,   /* kind, flags (O_CLOEXEC); one fd attached */
@@ -91,10 +100,14 @@ struct ufd_msg {
 	uint64_t arg;
 	int64_t ret;
 	uint64_t nonce;   /* the client image (see above) */
-	uint32_t kind;    /* enum ufd_fd_kind, for INSTALL_FD */
+	uint32_t kind;    /* enum ufd_fd_kind (INSTALL_FD, OPEN); region */
 	uint32_t __reserved;
+	uint64_t pos;     /* PREAD, PWRITE: the file position */
 };
 
-_Static_assert(sizeof(struct ufd_msg) == 56, "wire format");
+/* In MMIO's flags, beside the access size. */
+#define UFD_MMIO_WRITE 0x100u
+
+_Static_assert(sizeof(struct ufd_msg) == 64, "wire format");
 
 #endif

@@ -63,6 +63,16 @@ static pid_t srv_daemon_pid;
 static uint64_t srv_nonce; /* atomic */
 static struct chan chans[NCHAN];
 
+/* The thread's posted MMIO writes (see post_drain). */
+#define POST_MAX 32
+#define POST_NONE (-2)
+
+static __thread int post_slot = POST_NONE; /* or a slot, -1: temporary */
+static __thread int post_sock = -1;
+static __thread unsigned int post_outstanding;
+
+static int post_drain(struct ufd_msg *last);
+
 static void sys_close(int fd)
 {
 	syscall(SYS_close, fd);
@@ -220,6 +230,11 @@ void shim_srv_atfork_child(void)
 	int i;
 
 	/* Only this thread exists: every channel of the parent is a copy. */
+	if (post_slot == -1 && post_sock >= 0)
+		sys_close(post_sock);
+	post_slot = POST_NONE;
+	post_sock = -1;
+	post_outstanding = 0;
 	for (i = 0; i < NCHAN; i++) {
 		if (chans[i].state != CH_EMPTY &&
 		    fd_is(chans[i].fd, chans[i].dev, chans[i].ino))
@@ -272,8 +287,11 @@ static void close_fd(int fd)
 	shim_file_put(f);
 }
 
-/* Send @req and serve the daemon until its RESULT.  >= 0 or -errno. */
-static long srv_call(struct ufd_msg *req)
+/*
+ * Send @req and serve the daemon until its RESULT, which goes to @res if
+ * not NULL.  >= 0 or -errno.
+ */
+static long srv_call_res(struct ufd_msg *req, struct ufd_msg *res)
 {
 	struct ufd_msg m;
 	dev_t dev = 0;
@@ -284,6 +302,12 @@ static long srv_call(struct ufd_msg *req)
 
 	if (!shim_srv_enabled())
 		return -ENODEV;
+	/* Whatever this thread posted is done before it asks anything else. */
+	if (post_slot != POST_NONE) {
+		shim_sig_enter();
+		post_drain(NULL);
+		shim_sig_leave();
+	}
 	slot = chan_get(&sock, &dev, &ino);
 	if (slot < -1)
 		return slot;
@@ -303,6 +327,8 @@ static long srv_call(struct ufd_msg *req)
 			if (fd >= 0)
 				sys_close(fd);
 			ret = (long)m.ret;
+			if (res)
+				*res = m;
 			break;
 		}
 		if (m.type == UFD_MSG_INSTALL_FD) {
@@ -326,15 +352,95 @@ out:
 	return ret;
 }
 
+static long srv_call(struct ufd_msg *req)
+{
+	return srv_call_res(req, NULL);
+}
+
+/* ---- posted MMIO writes ----------------------------------------------------------- */
+
+/*
+ * A thread's BAR stores are sent on a channel it keeps (its post channel)
+ * without waiting for their answers, as PCIe posts memory writes.  The
+ * answers are collected before anything else the thread asks: its next
+ * MMIO read, sent on the same channel so that the daemon (which serves a
+ * channel in order) performs it after every earlier write; any other call
+ * (srv_call_res drains first); or when POST_MAX are outstanding, so that
+ * neither side's socket buffer can fill.  A posted write that fails is
+ * dropped, as a posted write to a device is.  Thread-local and touched
+ * only by its thread (also from the MMIO trap's handler): no lock.  A
+ * thread that exits with writes outstanding leaves its channel busy;
+ * others then use the remaining ones.
+ */
+
+/* Collect the outstanding answers (the last into @last) and let go. */
+static int post_drain(struct ufd_msg *last)
+{
+	struct ufd_msg m;
+	bool broken = false;
+	int fd;
+
+	while (post_outstanding) {
+		if (ufd_wire_recv(post_sock, &m, &fd, NULL, NULL) != 1 ||
+		    m.type != UFD_MSG_RESULT) {
+			if (fd >= 0)
+				sys_close(fd);
+			broken = true;
+			break;
+		}
+		if (fd >= 0)
+			sys_close(fd);
+		post_outstanding--;
+		if (!post_outstanding && last)
+			*last = m;
+	}
+	chan_put(post_slot, post_sock, broken);
+	post_slot = POST_NONE;
+	post_sock = -1;
+	post_outstanding = 0;
+	return broken ? -EIO : 0;
+}
+
+/* Send @req on the post channel (taken if needed) without waiting. */
+static int post_send(struct ufd_msg *req)
+{
+	dev_t dev = 0;
+	ino_t ino = 0;
+
+	if (!shim_srv_enabled())
+		return -ENODEV;
+	if (post_slot == POST_NONE) {
+		post_slot = chan_get(&post_sock, &dev, &ino);
+		if (post_slot < -1) {
+			int err = post_slot;
+
+			post_slot = POST_NONE;
+			return err;
+		}
+	}
+	req->nonce = __atomic_load_n(&srv_nonce, __ATOMIC_RELAXED);
+	if (ufd_wire_send(post_sock, req, -1)) {
+		chan_put(post_slot, post_sock, true);
+		post_slot = POST_NONE;
+		post_sock = -1;
+		post_outstanding = 0;
+		return -EIO;
+	}
+	post_outstanding++;
+	return 0;
+}
+
 /* ---- calls -------------------------------------------------------------------------- */
 
-int shim_srv_open(int flags)
+int shim_srv_open(int flags, enum ufd_fd_kind kind, uint32_t index)
 {
 	struct ufd_msg req = { .type = UFD_MSG_OPEN };
 	int saved = errno;
 	long ret;
 
 	req.flags = (uint32_t)flags;
+	req.kind = kind;
+	req.arg = index;
 	ret = srv_call(&req);
 	errno = saved;
 	return (int)ret;
@@ -354,6 +460,64 @@ long shim_srv_ioctl(int fd, unsigned long cmd, uint64_t arg)
 	return ret;
 }
 
+int shim_srv_mmap(int fd, uint64_t off, uint64_t len, int prot,
+		  unsigned int *region, uint64_t *region_off)
+{
+	struct ufd_msg req = { .type = UFD_MSG_MMAP }, res;
+	int saved = errno;
+	long ret;
+
+	req.fd = fd;
+	req.arg = off;
+	req.cmd = len;
+	req.flags = (uint32_t)prot;
+	ret = srv_call_res(&req, &res);
+	if (!ret) {
+		*region = (unsigned int)res.arg;
+		*region_off = res.cmd;
+	}
+	errno = saved;
+	return (int)ret;
+}
+
+int shim_srv_mmio(int fd, unsigned int region, uint64_t off,
+		  unsigned int size, bool write, uint64_t *val)
+{
+	struct ufd_msg req = { .type = UFD_MSG_MMIO }, res;
+	int saved = errno;
+	long ret;
+
+	req.fd = fd;
+	req.kind = region;
+	req.arg = off;
+	req.flags = size | (write ? UFD_MMIO_WRITE : 0);
+	req.cmd = write ? *val : 0;
+	/* The post channel is this thread's: no handler may interleave. */
+	shim_sig_enter();
+	if (write) {
+		/* Posted: the answer is collected later (see post_drain). */
+		ret = post_send(&req);
+		if (!ret && post_outstanding >= POST_MAX)
+			post_drain(NULL);
+	} else if (post_slot != POST_NONE) {
+		/* After the writes before it, on their channel. */
+		ret = post_send(&req);
+		if (!ret)
+			ret = post_drain(&res);
+		if (!ret)
+			ret = (long)res.ret;
+		if (!ret)
+			*val = res.cmd;
+	} else {
+		ret = srv_call_res(&req, &res);
+		if (!ret)
+			*val = res.cmd;
+	}
+	shim_sig_leave();
+	errno = saved;
+	return (int)ret;
+}
+
 int shim_srv_file_kind(int fd)
 {
 	struct ufd_msg req = { .type = UFD_MSG_FILE_KIND };
@@ -366,17 +530,22 @@ int shim_srv_file_kind(int fd)
 	return (int)ret;
 }
 
-long shim_srv_fault_rw(int fd, bool write, uint64_t buf, uint64_t count)
+long shim_srv_rw(int fd, bool write, bool fault, uint64_t buf,
+		 uint64_t count, const uint64_t *pos)
 {
 	struct ufd_msg req = { .type = write ? UFD_MSG_WRITE : UFD_MSG_READ };
 	int saved = errno;
 	char bell;
 	long ret;
 
-	if (!write) {
+	if (fault && !write) {
 		/* The doorbells rung so far; the daemon rings again if needed. */
 		while (recv(fd, &bell, sizeof(bell), MSG_DONTWAIT) > 0)
 			;
+	}
+	if (pos) {
+		req.type = write ? UFD_MSG_PWRITE : UFD_MSG_PREAD;
+		req.pos = *pos;
 	}
 	req.fd = fd;
 	req.arg = buf;

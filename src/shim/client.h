@@ -12,23 +12,45 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "uapi/dispatch.h"
+
 /* Server mode is on (UIOMMUFD_MODE=server with a daemon address). */
 bool shim_srv_enabled(void);
 
-/* open() of /dev/iommu: the new fd (recorded in the fd table) or -errno. */
-int shim_srv_open(int flags);
+/*
+ * open() of an emulated node (a file of @kind, number @index): the new fd
+ * (recorded in the fd table) or -errno.
+ */
+int shim_srv_open(int flags, enum ufd_fd_kind kind, uint32_t index);
 
 /* ioctl() on @fd, one of the daemon's files. */
 long shim_srv_ioctl(int fd, unsigned long cmd, uint64_t arg);
 
-/* read() or write() on @fd, a fault queue of the daemon. */
-long shim_srv_fault_rw(int fd, bool write, uint64_t buf, uint64_t count);
+/*
+ * read() or write() on @fd, one of the daemon's files; pread()/pwrite()
+ * when @pos is not NULL.  @fault: a fault queue, whose doorbells a read
+ * drains first.
+ */
+long shim_srv_rw(int fd, bool write, bool fault, uint64_t buf,
+		 uint64_t count, const uint64_t *pos);
 
 /*
  * Is @fd a socket whose other end the daemon holds (an emulated file that
  * arrived behind the fd table's back: SCM_RIGHTS, exec)?
  */
 bool shim_srv_is_daemon_fd(int fd);
+
+/* mmap() of the daemon's file @fd: where it lands (region, offset). */
+int shim_srv_mmap(int fd, uint64_t off, uint64_t len, int prot,
+		  unsigned int *region, uint64_t *region_off);
+
+/*
+ * One MMIO access of @size bytes at @off of region @region, through the
+ * daemon's file @fd: *@val is written, or gets what is read.  0 or
+ * -errno.  Async-signal-safe (the MMIO trap calls it from its handler).
+ */
+int shim_srv_mmio(int fd, unsigned int region, uint64_t off,
+		  unsigned int size, bool write, uint64_t *val);
 
 /* What the daemon's file @fd is: an enum ufd_fd_kind, or -errno. */
 int shim_srv_file_kind(int fd);

@@ -56,7 +56,7 @@ static pthread_mutex_t fdtab_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shim_file **slots; /* fdtab_lock */
 static unsigned int nslots;      /* fdtab_lock */
 static unsigned int nused;       /* fdtab_lock; read racily by _empty() */
-static unsigned int nfault;      /* live fault files; atomic */
+static unsigned int nfault;      /* live files with read/write; atomic */
 
 /* ---- files --------------------------------------------------------------- */
 
@@ -78,7 +78,7 @@ struct shim_file *shim_file_new(enum ufd_fd_kind kind, struct ufd_ctx *ctx,
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	f->bell_fd = -1;
-	if (kind == UFD_FD_FAULT)
+	if (ufd_file_ops(kind)->read || ufd_file_ops(kind)->write)
 		__atomic_add_fetch(&nfault, 1, __ATOMIC_RELAXED);
 	return f;
 }
@@ -89,7 +89,7 @@ struct shim_file *shim_file_new(enum ufd_fd_kind kind, struct ufd_ctx *ctx,
  */
 static void shim_file_release(struct shim_file *f)
 {
-	if (f->file.kind == UFD_FD_FAULT)
+	if (ufd_file_ops(f->file.kind)->read || ufd_file_ops(f->file.kind)->write)
 		__atomic_sub_fetch(&nfault, 1, __ATOMIC_RELAXED);
 	if (f->file.ctx) {
 		shim_sig_enter(); /* the engine's lock */

@@ -79,7 +79,10 @@ void shim_file_detach(struct shim_file *f);
 
 /* True when no fd is ours: every wrapper's fast pass-through test. */
 bool shim_fdtab_empty(void);
-/* True when no fault queue file exists: read()/write()'s fast test. */
+/*
+ * True when no file with read or write (a fault queue, a VFIO device)
+ * exists: the fast test of read(), write(), pread(), pwrite().
+ */
 bool shim_fdtab_no_fault(void);
 
 /* Make @fd refer to @f (a new reference).  -ENOMEM if the table can't grow. */

@@ -71,6 +71,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -87,6 +88,7 @@
 
 #include <linux/iommufd.h>
 
+#include "shim/barmap.h"
 #include "shim/client.h"
 #include "shim/fdtab.h"
 #include "shim/shm.h"
@@ -130,6 +132,17 @@ SHIM_EXPORT int __ioctl_time64(int fd, unsigned long request, ...);
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t count);
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t count);
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags);
+SHIM_EXPORT ssize_t pread(int fd, void *buf, size_t count, off_t off);
+SHIM_EXPORT ssize_t pread64(int fd, void *buf, size_t count, off_t off);
+SHIM_EXPORT ssize_t pwrite(int fd, const void *buf, size_t count, off_t off);
+SHIM_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t count,
+			     off_t off);
+SHIM_EXPORT int sigaction(int sig, const struct sigaction *act,
+			  struct sigaction *old);
+SHIM_EXPORT __sighandler_t signal(int sig, __sighandler_t handler);
+SHIM_EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t handler);
+SHIM_EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t handler);
+SHIM_EXPORT __sighandler_t __sysv_signal(int sig, __sighandler_t handler);
 SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 		       off_t off);
 SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
@@ -147,7 +160,8 @@ enum shim_real_id {
 	R_dup, R_dup2, R_dup3,
 	R_fcntl, R_fcntl64, R___fcntl_time64,
 	R_ioctl, R___ioctl_time64,
-	R_read, R_write,
+	R_read, R_write, R_pread, R_pread64, R_pwrite, R_pwrite64,
+	R_sigaction, R_signal,
 	R_mmap, R_mmap64, R_munmap, R_mremap,
 	R_NR,
 };
@@ -174,6 +188,12 @@ static void *shim_real(enum shim_real_id id, const char *name)
 /* libc's implementation of wrapper @fn, with @fn's type. */
 #define REAL(fn) ((__typeof__(&fn))shim_real(R_##fn, #fn))
 
+/* write(2) without our wrapper: the library never calls one of its own. */
+static ssize_t shim_sys_write(int fd, const void *buf, size_t len)
+{
+	return (ssize_t)syscall(SYS_write, fd, buf, len);
+}
+
 /* For the functions every libc has: not finding one is fatal. */
 static void *shim_real_required(enum shim_real_id id, const char *name)
 {
@@ -181,9 +201,9 @@ static void *shim_real_required(enum shim_real_id id, const char *name)
 	void *p = shim_real(id, name);
 
 	if (!p) {
-		if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0 ||
-		    write(STDERR_FILENO, name, strlen(name)) < 0 ||
-		    write(STDERR_FILENO, "\n", 1) < 0) {
+		if (shim_sys_write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0 ||
+		    shim_sys_write(STDERR_FILENO, name, strlen(name)) < 0 ||
+		    shim_sys_write(STDERR_FILENO, "\n", 1) < 0) {
 			/* nothing more to say */
 		}
 		abort();
@@ -252,7 +272,7 @@ static void shim_dbg_print(const char *fmt, ...)
 		n += m < (int)(sizeof(buf) - (size_t)n - 1) ?
 			m : (int)(sizeof(buf) - (size_t)n - 2);
 	buf[n++] = '\n';
-	if (write(STDERR_FILENO, buf, (size_t)n) < 0) {
+	if (shim_sys_write(STDERR_FILENO, buf, (size_t)n) < 0) {
 		/* stderr is gone: nothing to do */
 	}
 	errno = saved;
@@ -491,18 +511,45 @@ static bool shim_path_normalize(const char *in, char *out, size_t size)
 	return true;
 }
 
+/* An emulated node: the kind of file its open makes, and its number. */
+struct shim_node {
+	enum ufd_fd_kind kind;
+	uint32_t index;
+};
+
+/* "123" (no sign, no leading zero but "0", fits 32 bits) as a number. */
+static bool shim_parse_index(const char *s, uint32_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s || (s[0] == '0' && s[1]))
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (v > UINT32_MAX)
+			return false;
+	}
+	*out = (uint32_t)v;
+	return true;
+}
+
 /*
- * Does (@dirfd, @path) name /dev/iommu or /dev/vfio/vfio?  Cheap for every
- * other path: only names ending in "iommu" or "vfio" are looked at more
- * closely (lexically, relative ones against the cwd or @dirfd).
- * Preserves errno.
+ * Does (@dirfd, @path) name an emulated node: /dev/iommu, /dev/vfio/vfio,
+ * and in server mode /dev/vfio/N (a group) and /dev/vfio/devices/vfioM (a
+ * device cdev)?  Cheap for every other path: only names ending in
+ * "iommu", "vfio", digits or "vfio" and digits are looked at more closely
+ * (lexically, relative ones against the cwd or @dirfd).  Preserves errno.
  */
-static bool shim_path_is_dev(int dirfd, const char *path)
+static bool shim_path_node(int dirfd, const char *path,
+			   struct shim_node *node)
 {
 	char buf[PATH_MAX], norm[PATH_MAX];
 	const char *base;
 	int saved = errno;
 	bool ret = false;
+	uint32_t index;
 	ssize_t n;
 	size_t len;
 
@@ -511,7 +558,8 @@ static bool shim_path_is_dev(int dirfd, const char *path)
 		return false; /* libc reports EFAULT */
 	base = strrchr(path, '/');
 	base = base ? base + 1 : path;
-	if (strcmp(base, "iommu") && strcmp(base, "vfio"))
+	if (strcmp(base, "iommu") && strncmp(base, "vfio", 4) &&
+	    !shim_parse_index(base, &index))
 		return false;
 	if (path[0] != '/') {
 		if (dirfd == AT_FDCWD) {
@@ -533,9 +581,21 @@ static bool shim_path_is_dev(int dirfd, const char *path)
 		strcpy(buf + len + 1, path);
 		path = buf;
 	}
-	if (shim_path_normalize(path, norm, sizeof(norm)))
-		ret = !strcmp(norm, "/dev/iommu") ||
-		      !strcmp(norm, "/dev/vfio/vfio");
+	if (!shim_path_normalize(path, norm, sizeof(norm)))
+		goto out;
+	node->index = 0;
+	if (!strcmp(norm, "/dev/iommu") || !strcmp(norm, "/dev/vfio/vfio")) {
+		node->kind = UFD_FD_IOMMUFD;
+		ret = true;
+	} else if (!strncmp(norm, "/dev/vfio/devices/vfio", 22) &&
+		   shim_parse_index(norm + 22, &node->index)) {
+		node->kind = UFD_FD_VFIO_DEVICE;
+		ret = shim_srv_enabled();
+	} else if (!strncmp(norm, "/dev/vfio/", 10) &&
+		   shim_parse_index(norm + 10, &node->index)) {
+		node->kind = UFD_FD_VFIO_GROUP;
+		ret = shim_srv_enabled();
+	}
 out:
 	errno = saved;
 	return ret;
@@ -661,6 +721,7 @@ static int shim_caller_init(struct ufd_caller *caller)
 	if (ret < 0)
 		return ret;
 	caller->ops = &shim_caller_ops;
+	caller->eng = shim.eng;
 	caller->priv = NULL;
 	shim_sig_enter();
 	pthread_mutex_lock(&state_lock);
@@ -673,8 +734,9 @@ static int shim_caller_init(struct ufd_caller *caller)
 
 /* ---- the emulated calls -------------------------------------------------- */
 
-/* open() of an emulated device: a new context behind a new fd. */
-static int shim_open_dev(const char *path, int flags)
+/* open() of an emulated node: a new file behind a new fd. */
+static int shim_open_dev(const char *path, int flags,
+			 const struct shim_node *node)
 {
 	struct shim_file *f;
 	struct ufd_cred cred;
@@ -692,7 +754,7 @@ static int shim_open_dev(const char *path, int flags)
 	}
 	if (shim_srv_enabled()) {
 		pthread_once(&shim_once, shim_init_once);
-		ret = fd = shim_srv_open(flags);
+		ret = fd = shim_srv_open(flags, node->kind, node->index);
 		if (ret < 0)
 			goto err;
 		if (flags & O_NONBLOCK)
@@ -996,19 +1058,21 @@ static int shim_fcntl(int (*real)(int, int, ...), int fd, int cmd,
 }
 
 /*
- * read() or write() on a fault queue fd: whole fault groups out, responses
- * in (ufd_dispatch_fault_read/write), in this process or in the daemon.
+ * read(), write(), pread() or pwrite() (@pos non-NULL) on an emulated
+ * file: fault groups and responses on a fault queue, region accesses on a
+ * VFIO device; in this process or in the daemon.
  */
-static ssize_t shim_fault_rw(struct shim_file *f, int fd, bool write,
-			     void *buf, size_t count)
+static ssize_t shim_file_rw(struct shim_file *f, int fd, bool write,
+			    void *buf, size_t count, const uint64_t *pos)
 {
+	bool fault = f->file.kind == UFD_FD_FAULT;
 	struct ufd_caller caller;
 	char bell;
 	long ret;
 
-	if (!f->file.ctx) {
-		ret = shim_srv_fault_rw(fd, write, (uint64_t)(uintptr_t)buf,
-					count);
+	if (!f->file.ctx && !f->file.priv) {
+		ret = shim_srv_rw(fd, write, fault, (uint64_t)(uintptr_t)buf,
+				  count, pos);
 	} else if (f->detached) {
 		ret = -EBADF;
 	} else {
@@ -1017,27 +1081,50 @@ static ssize_t shim_fault_rw(struct shim_file *f, int fd, bool write,
 		if (!ret && write) {
 			ret = ufd_file_write(&f->file, &caller,
 					     (uint64_t)(uintptr_t)buf, count,
-					     NULL);
+					     pos);
 		} else if (!ret) {
 			/* Drain the doorbells; ring again if groups are left. */
-			while (recv(fd, &bell, sizeof(bell), MSG_DONTWAIT) > 0)
+			while (fault &&
+			       recv(fd, &bell, sizeof(bell), MSG_DONTWAIT) > 0)
 				;
 			ret = ufd_file_read(&f->file, &caller,
 					    (uint64_t)(uintptr_t)buf, count,
-					    NULL);
-			if (ufd_file_poll(&f->file) & POLLIN)
+					    pos);
+			if (fault && (ufd_file_poll(&f->file) & POLLIN))
 				shim_fault_notify((void *)(intptr_t)f->bell_fd,
 						  true);
 		}
 		shim_sig_leave();
 	}
-	DBG(FD, "%s(%d, %p, %zu) on fault queue = %ld", write ? "write" : "read",
-	    fd, buf, count, ret);
+	DBG(FD, "%s(%d, %p, %zu) on %s = %ld", write ? "write" : "read",
+	    fd, buf, count, shim_kind_name(f->file.kind), ret);
 	if (ret < 0) {
 		errno = (int)-ret;
 		return -1;
 	}
 	return (ssize_t)ret;
+}
+
+/*
+ * The file of @fd if it is ours and has read/write; NULL (errno kept)
+ * for everything that goes to libc.
+ */
+static struct shim_file *shim_rw_file(int fd)
+{
+	struct shim_file *f;
+	int saved;
+
+	if (shim_fdtab_no_fault())
+		return NULL;
+	saved = errno;
+	f = shim_fdtab_get_valid(fd);
+	if (f && !ufd_file_ops(f->file.kind)->read &&
+	    !ufd_file_ops(f->file.kind)->write) {
+		shim_file_put(f);
+		f = NULL;
+	}
+	errno = saved;
+	return f;
 }
 
 /* ========================================================================= */
@@ -1055,13 +1142,21 @@ static ssize_t shim_fault_rw(struct shim_file *f, int fd, bool write,
 		}                                                          \
 	} while (0)
 
+/* An emulated node is ours; anything else goes on to libc. */
+#define SHIM_OPEN_NODE(dirfd, path, flags)                                  \
+	do {                                                                \
+		struct shim_node node_;                                     \
+		if (!((flags) & O_PATH) &&                                  \
+		    shim_path_node((dirfd), (path), &node_))                \
+			return shim_open_dev((path), (flags), &node_);      \
+	} while (0)
+
 int open(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 
 	SHIM_OPEN_MODE(flags, mode);
-	if (!(flags & O_PATH) && shim_path_is_dev(AT_FDCWD, path))
-		return shim_open_dev(path, flags);
+	SHIM_OPEN_NODE(AT_FDCWD, path, flags);
 	return shim_opened(REAL_REQ(open)(path, flags, mode));
 }
 
@@ -1070,8 +1165,7 @@ int open64(const char *path, int flags, ...)
 	mode_t mode = 0;
 
 	SHIM_OPEN_MODE(flags, mode);
-	if (!(flags & O_PATH) && shim_path_is_dev(AT_FDCWD, path))
-		return shim_open_dev(path, flags);
+	SHIM_OPEN_NODE(AT_FDCWD, path, flags);
 	if (!REAL(open64))
 		return shim_opened(REAL_REQ(open)(path, flags | O_LARGEFILE,
 						  mode));
@@ -1083,8 +1177,7 @@ int openat(int dirfd, const char *path, int flags, ...)
 	mode_t mode = 0;
 
 	SHIM_OPEN_MODE(flags, mode);
-	if (!(flags & O_PATH) && shim_path_is_dev(dirfd, path))
-		return shim_open_dev(path, flags);
+	SHIM_OPEN_NODE(dirfd, path, flags);
 	return shim_opened(REAL_REQ(openat)(dirfd, path, flags, mode));
 }
 
@@ -1093,8 +1186,7 @@ int openat64(int dirfd, const char *path, int flags, ...)
 	mode_t mode = 0;
 
 	SHIM_OPEN_MODE(flags, mode);
-	if (!(flags & O_PATH) && shim_path_is_dev(dirfd, path))
-		return shim_open_dev(path, flags);
+	SHIM_OPEN_NODE(dirfd, path, flags);
 	if (!REAL(openat64))
 		return shim_opened(REAL_REQ(openat)(dirfd, path,
 						    flags | O_LARGEFILE, mode));
@@ -1104,8 +1196,7 @@ int openat64(int dirfd, const char *path, int flags, ...)
 /* The _FORTIFY_SOURCE entry points: like open without a mode. */
 int __open_2(const char *path, int flags)
 {
-	if (!(flags & O_PATH) && shim_path_is_dev(AT_FDCWD, path))
-		return shim_open_dev(path, flags);
+	SHIM_OPEN_NODE(AT_FDCWD, path, flags);
 	if (!REAL(__open_2))
 		return shim_opened(REAL_REQ(open)(path, flags));
 	return shim_opened(REAL(__open_2)(path, flags));
@@ -1113,8 +1204,7 @@ int __open_2(const char *path, int flags)
 
 int __open64_2(const char *path, int flags)
 {
-	if (!(flags & O_PATH) && shim_path_is_dev(AT_FDCWD, path))
-		return shim_open_dev(path, flags);
+	SHIM_OPEN_NODE(AT_FDCWD, path, flags);
 	if (!REAL(__open64_2))
 		return shim_opened(REAL_REQ(open)(path, flags | O_LARGEFILE));
 	return shim_opened(REAL(__open64_2)(path, flags));
@@ -1122,8 +1212,7 @@ int __open64_2(const char *path, int flags)
 
 int __openat_2(int dirfd, const char *path, int flags)
 {
-	if (!(flags & O_PATH) && shim_path_is_dev(dirfd, path))
-		return shim_open_dev(path, flags);
+	SHIM_OPEN_NODE(dirfd, path, flags);
 	if (!REAL(__openat_2))
 		return shim_opened(REAL_REQ(openat)(dirfd, path, flags));
 	return shim_opened(REAL(__openat_2)(dirfd, path, flags));
@@ -1131,8 +1220,7 @@ int __openat_2(int dirfd, const char *path, int flags)
 
 int __openat64_2(int dirfd, const char *path, int flags)
 {
-	if (!(flags & O_PATH) && shim_path_is_dev(dirfd, path))
-		return shim_open_dev(path, flags);
+	SHIM_OPEN_NODE(dirfd, path, flags);
 	if (!REAL(__openat64_2))
 		return shim_opened(REAL_REQ(openat)(dirfd, path,
 						    flags | O_LARGEFILE));
@@ -1344,21 +1432,13 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
  */
 ssize_t read(int fd, void *buf, size_t count)
 {
-	struct shim_file *f;
+	struct shim_file *f = shim_rw_file(fd);
+	int saved = errno;
 	ssize_t ret;
-	int saved;
 
-	if (shim_fdtab_no_fault())
+	if (!f)
 		return REAL_REQ(read)(fd, buf, count);
-	saved = errno;
-	f = shim_fdtab_get_valid(fd);
-	if (!f || f->file.kind != UFD_FD_FAULT) {
-		if (f)
-			shim_file_put(f);
-		errno = saved;
-		return REAL_REQ(read)(fd, buf, count);
-	}
-	ret = shim_fault_rw(f, fd, false, buf, count);
+	ret = shim_file_rw(f, fd, false, buf, count, NULL);
 	shim_file_put(f);
 	if (ret >= 0)
 		errno = saved;
@@ -1367,25 +1447,75 @@ ssize_t read(int fd, void *buf, size_t count)
 
 ssize_t write(int fd, const void *buf, size_t count)
 {
-	struct shim_file *f;
+	struct shim_file *f = shim_rw_file(fd);
+	int saved = errno;
 	ssize_t ret;
-	int saved;
 
-	if (shim_fdtab_no_fault())
+	if (!f)
 		return REAL_REQ(write)(fd, buf, count);
-	saved = errno;
-	f = shim_fdtab_get_valid(fd);
-	if (!f || f->file.kind != UFD_FD_FAULT) {
-		if (f)
-			shim_file_put(f);
-		errno = saved;
-		return REAL_REQ(write)(fd, buf, count);
-	}
-	ret = shim_fault_rw(f, fd, true, (void *)buf, count);
+	ret = shim_file_rw(f, fd, true, (void *)buf, count, NULL);
 	shim_file_put(f);
 	if (ret >= 0)
 		errno = saved;
 	return ret;
+}
+
+/* pread/pwrite on ours: the position as the kernel's, never negative. */
+static ssize_t shim_prw(struct shim_file *f, int fd, bool write, void *buf,
+			size_t count, off_t off)
+{
+	int saved = errno;
+	uint64_t pos = (uint64_t)off;
+	ssize_t ret;
+
+	if (off < 0) {
+		shim_file_put(f);
+		errno = EINVAL;
+		return -1;
+	}
+	ret = shim_file_rw(f, fd, write, buf, count, &pos);
+	shim_file_put(f);
+	if (ret >= 0)
+		errno = saved;
+	return ret;
+}
+
+ssize_t pread(int fd, void *buf, size_t count, off_t off)
+{
+	struct shim_file *f = shim_rw_file(fd);
+
+	if (!f)
+		return REAL_REQ(pread)(fd, buf, count, off);
+	return shim_prw(f, fd, false, buf, count, off);
+}
+
+ssize_t pread64(int fd, void *buf, size_t count, off_t off)
+{
+	struct shim_file *f = shim_rw_file(fd);
+
+	if (!f)
+		return REAL(pread64) ? REAL(pread64)(fd, buf, count, off) :
+				       REAL_REQ(pread)(fd, buf, count, off);
+	return shim_prw(f, fd, false, buf, count, off);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t count, off_t off)
+{
+	struct shim_file *f = shim_rw_file(fd);
+
+	if (!f)
+		return REAL_REQ(pwrite)(fd, buf, count, off);
+	return shim_prw(f, fd, true, (void *)buf, count, off);
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t count, off_t off)
+{
+	struct shim_file *f = shim_rw_file(fd);
+
+	if (!f)
+		return REAL(pwrite64) ? REAL(pwrite64)(fd, buf, count, off) :
+					REAL_REQ(pwrite)(fd, buf, count, off);
+	return shim_prw(f, fd, true, (void *)buf, count, off);
 }
 
 /*
@@ -1394,22 +1524,53 @@ ssize_t write(int fd, const void *buf, size_t count)
  * straight through.  These must work before anything is initialised: a
  * program's constructor may map its buffers before main().
  */
+/* A mapping of one of the daemon's VFIO device files: trapped (barmap.c). */
+static bool shim_is_bar_fd(int fd)
+{
+	struct shim_file *f;
+	bool bar;
+
+	if (fd < 0 || shim_fdtab_empty())
+		return false;
+	f = shim_fdtab_get_valid(fd);
+	if (!f)
+		return false;
+	bar = f->file.kind == UFD_FD_VFIO_DEVICE && !f->file.ctx &&
+	      !f->file.priv;
+	shim_file_put(f);
+	return bar;
+}
+
+static void *shim_mmap(shim_mmap_fn real, void *addr, size_t len, int prot,
+		       int flags, int fd, off_t off)
+{
+	void *p;
+
+	if (shim_is_bar_fd(fd))
+		return shim_bar_mmap(real, REAL_REQ(sigaction), addr, len, prot,
+				     flags, fd, off);
+	if (!shim_shm_wants(flags)) {
+		p = real(addr, len, prot, flags, fd, off);
+	} else {
+		pthread_once(&shim_once, shim_init_once);
+		p = shim_shm_mmap(real, addr, len, prot, flags, fd, off);
+	}
+	/* A fixed mapping may have replaced a trapped one. */
+	if (p != MAP_FAILED && (flags & MAP_FIXED) && !shim_bar_empty())
+		shim_bar_unmapped(p, len);
+	return p;
+}
+
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	if (!shim_shm_wants(flags))
-		return REAL_REQ(mmap)(addr, len, prot, flags, fd, off);
-	pthread_once(&shim_once, shim_init_once);
-	return shim_shm_mmap(REAL_REQ(mmap), addr, len, prot, flags, fd, off);
+	return shim_mmap(REAL_REQ(mmap), addr, len, prot, flags, fd, off);
 }
 
 void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	shim_mmap_fn real = REAL(mmap64) ? REAL(mmap64) : REAL_REQ(mmap);
 
-	if (!shim_shm_wants(flags))
-		return real(addr, len, prot, flags, fd, off);
-	pthread_once(&shim_once, shim_init_once);
-	return shim_shm_mmap(real, addr, len, prot, flags, fd, off);
+	return shim_mmap(real, addr, len, prot, flags, fd, off);
 }
 
 int munmap(void *addr, size_t len)
@@ -1422,7 +1583,53 @@ int munmap(void *addr, size_t len)
 		shim_shm_unmapped(addr, len);
 		errno = saved;
 	}
+	if (!ret && !shim_bar_empty())
+		shim_bar_unmapped(addr, len);
 	return ret;
+}
+
+/*
+ * The program's SIGSEGV and SIGBUS handlers, once the MMIO trap owns those
+ * signals (a BAR is mapped), are kept by the trap and run for every fault
+ * that is not an emulated access; everything else reaches libc.  glibc's
+ * signal() family does not go through sigaction(), so each is wrapped.
+ */
+int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if ((sig == SIGSEGV || sig == SIGBUS) && mmio_trap_installed())
+		return mmio_trap_sigaction(sig, act, old);
+	return REAL_REQ(sigaction)(sig, act, old);
+}
+
+__sighandler_t signal(int sig, __sighandler_t handler)
+{
+	if ((sig == SIGSEGV || sig == SIGBUS) && mmio_trap_installed())
+		return mmio_trap_signal(sig, handler);
+	return REAL_REQ(signal)(sig, handler);
+}
+
+__sighandler_t bsd_signal(int sig, __sighandler_t handler)
+{
+	return signal(sig, handler);
+}
+
+/* System V semantics: one-shot, the signal not blocked in its handler. */
+__sighandler_t sysv_signal(int sig, __sighandler_t handler)
+{
+	struct sigaction sa, old;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, &old) < 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+__sighandler_t __sysv_signal(int sig, __sighandler_t handler)
+{
+	return sysv_signal(sig, handler);
 }
 
 /* The fifth argument exists only with MREMAP_FIXED; reading it is harmless. */

@@ -92,7 +92,7 @@ static void still_works(void)
 
 static void test_bad_messages(void)
 {
-	static const size_t sizes[] = { 1, 8, 55, 57, 200, 65536 };
+	static const size_t sizes[] = { 1, 8, 63, 65, 200, 65536 };
 	char *junk = malloc(65536);
 	struct ufd_msg m;
 	size_t i;
@@ -118,9 +118,9 @@ static void test_bad_messages(void)
 	CHECK_EQ(answer(s), -EPROTO);
 	for (i = 0; i < 300; i += 7) {
 		msg_init(&m, (uint16_t)i);
-		if (i == UFD_MSG_OPEN || i == UFD_MSG_IOCTL ||
-		    i == UFD_MSG_READ || i == UFD_MSG_WRITE ||
-		    i == UFD_MSG_FILE_KIND)
+		/* The requests a client may send (each tested below). */
+		if (i >= UFD_MSG_OPEN && i <= UFD_MSG_MMIO &&
+		    i != UFD_MSG_FD_INSTALLED)
 			continue;
 		send(s, &m, sizeof(m), MSG_NOSIGNAL);
 		CHECK_EQ(answer(s), -EPROTO);
@@ -161,6 +161,31 @@ static void test_bad_messages(void)
 	m.cmd = 40;
 	send(s, &m, sizeof(m), MSG_NOSIGNAL);
 	CHECK_EQ(answer(s), -EINVAL);
+	m.type = UFD_MSG_PREAD; /* pread() of a context fd: not seekable */
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	CHECK_EQ(answer(s), -ESPIPE);
+	/* Mappings and MMIO of what has no regions; a bad access size. */
+	msg_init(&m, UFD_MSG_MMAP);
+	m.fd = honest_fd;
+	m.cmd = 4096;
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	CHECK_EQ(answer(s), -ENODEV);
+	msg_init(&m, UFD_MSG_MMIO);
+	m.fd = honest_fd;
+	m.flags = 4;
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	CHECK_EQ(answer(s), -EIO);
+	m.flags = 3;
+	send(s, &m, sizeof(m), MSG_NOSIGNAL);
+	CHECK_EQ(answer(s), -EINVAL);
+	/* Opens of what is no node: derived kinds, unknown kinds, numbers. */
+	for (i = 0; i < 40; i++) {
+		msg_init(&m, UFD_MSG_OPEN);
+		m.kind = (uint32_t)i;
+		m.arg = i & 1 ? 7 : UINT64_MAX;
+		send(s, &m, sizeof(m), MSG_NOSIGNAL);
+		CHECK(answer(s) < 0);
+	}
 	close(s);
 	/* An empty message reads as the end of the channel: it is closed. */
 	s = daemon_connect();

@@ -737,7 +737,7 @@ static void test_ioat_create_failures(void)
 static void test_ioat_config_space(void)
 {
 	struct ufd_pci_dev_info info;
-	unsigned int at, pm = 0, msix = 0, pcie = 0, n = 0;
+	unsigned int at, pm = 0, msi = 0, msix = 0, pcie = 0, n = 0;
 	struct rig r;
 
 	REQUIRE(rig_open(&r, &ufd_pci_model_ioat, NULL) == 0);
@@ -754,12 +754,16 @@ static void test_ioat_config_space(void)
 		case PCI_CAP_ID_MSIX:
 			msix = at;
 			break;
+		case PCI_CAP_ID_MSI:
+			msi = at;
+			break;
 		case PCI_CAP_ID_EXP:
 			pcie = at;
 			break;
 		}
 	}
-	CHECK_EQ(n, 3);
+	CHECK_EQ(n, 4);
+	CHECK_EQ(msi, 0x60);
 	CHECK_EQ(msix, 0x80);
 	CHECK_EQ(pcie, 0x90);
 	CHECK_EQ(pm, 0xe0);
@@ -799,7 +803,7 @@ static void test_ioat_config_space(void)
 	CHECK_EQ(info.msix_table_size, 16);
 	CHECK_EQ(info.msix_pba_offset, 0x3000);
 	CHECK_EQ(info.msix_pba_size, 8);
-	CHECK_EQ(info.msi_vectors, 0);
+	CHECK_EQ(info.msi_vectors, 1);
 	CHECK_EQ(info.intx_pin, 1);
 	CHECK(info.flr);
 	rig_close(&r);
