@@ -19,10 +19,14 @@
  * DMA ranges are the model's [iova, iova + len - 1]; the IOMMU's aperture
  * and reserved window are [start, last] inclusive.
  *
+ * Threads: the models' workers are started with every signal blocked, so
+ * that they never take a signal meant for the process.
+ *
  * Locking: vfio_priv.h.  Setup and teardown run alone (no file open).
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -506,6 +510,7 @@ static int machine_group(struct ufd_vfio_machine *m, const uint32_t *nrs)
 int ufd_vfio_platform_setup(struct ufd_engine *eng, const char *spec)
 {
 	struct ufd_vfio_machine *m;
+	sigset_t all, old_mask;
 	uint32_t *group_nrs = NULL;
 	char *copy = NULL, *item, **args = NULL;
 	unsigned int n = 1, i, j, made = 0;
@@ -549,14 +554,24 @@ int ufd_vfio_platform_setup(struct ufd_engine *eng, const char *spec)
 			}
 		item = bar ? bar + 1 : item + strlen(item);
 	}
+	/*
+	 * The models start threads; they must take none of the process's
+	 * signals (a SIGCHLD that the launcher waits for with sigwaitinfo
+	 * would be lost on a thread where it is not blocked): they are made
+	 * with every signal blocked, and inherit that.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old_mask);
 	for (made = 0; made < n; made++) {
 		rc = dev_make(&m->devs[made], args[made]);
 		if (rc) {
 			made++; /* its locks exist: dev_free undoes them */
-			goto out;
+			break;
 		}
 	}
-	rc = machine_group(m, group_nrs);
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	if (!rc)
+		rc = machine_group(m, group_nrs);
 out:
 	free(copy);
 	free(args);

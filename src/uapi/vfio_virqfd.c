@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -121,6 +122,7 @@ static void *virq_main(void *arg)
 static int virq_start(void)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
+	sigset_t all, old_mask;
 	int rc;
 
 	if (virq_running)
@@ -133,7 +135,11 @@ static int virq_start(void)
 		goto fail;
 	}
 	virq_quit = false;
+	/* Never a signal of the process on this thread (vfio_platform.c). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old_mask);
 	rc = -pthread_create(&virq_thread, NULL, virq_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	if (rc)
 		goto fail;
 	virq_running = true;

@@ -15,7 +15,9 @@
  * its own thread while this one polls CHANSTS; test_concurrent_opens runs
  * two threads over one container (the fake fd table has a lock).
  */
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -485,6 +487,37 @@ static void ioat_copy_test(int dev, int efd)
 
 /* ---- tests ------------------------------------------------------------------ */
 
+#ifndef __SANITIZE_THREAD__
+/* How many threads of this process have signal @sig unblocked. */
+static unsigned int threads_taking(int sig)
+{
+	unsigned int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[300], line[128];
+		unsigned long long blocked;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status",
+			 e->d_name);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "SigBlk: %llx", &blocked) == 1 &&
+			    !(blocked & (1ULL << (sig - 1))))
+				n++;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+#endif
+
 static void test_platform_spec(void)
 {
 	int fd;
@@ -522,6 +555,10 @@ static void test_platform_spec(void)
 
 	CHECK_EQ(ufd_vfio_platform_setup(eng, SPEC), 0);
 	CHECK_EQ(ufd_vfio_platform_setup(eng, SPEC), -EBUSY);
+#ifndef __SANITIZE_THREAD__ /* TSan's own thread takes signals */
+	/* The models' threads take no signal of the process (SIGCHLD). */
+	CHECK_EQ(threads_taking(SIGCHLD), 1);
+#endif
 }
 
 static void test_cdev_path(void)
@@ -842,7 +879,7 @@ static void test_regions_and_irq_info(void)
 				   VFIO_IRQ_INFO_AUTOMASKED);
 	ii.index = VFIO_PCI_MSI_IRQ_INDEX;
 	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_GET_IRQ_INFO, &ii), 0);
-	CHECK_EQ(ii.count, 0); /* the I/OAT has no MSI capability */
+	CHECK_EQ(ii.count, 1); /* one MSI vector, below MSI-X */
 	CHECK_EQ(ii.flags, VFIO_IRQ_INFO_EVENTFD | VFIO_IRQ_INFO_NORESIZE);
 	ii.index = VFIO_PCI_MSIX_IRQ_INDEX;
 	CHECK_EQ(t_ioctl(dev, VFIO_DEVICE_GET_IRQ_INFO, &ii), 0);
@@ -1037,7 +1074,7 @@ static void test_set_irqs(void)
 	CHECK_EQ(set_irqs(dev, VFIO_IRQ_SET_DATA_NONE |
 				       VFIO_IRQ_SET_ACTION_TRIGGER,
 			  VFIO_PCI_MSI_IRQ_INDEX, 0, 0, NULL, 0),
-		 -EINVAL); /* no MSI at all */
+		 -EINVAL); /* disabling MSI that is not enabled */
 	CHECK_EQ(set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD |
 				       VFIO_IRQ_SET_ACTION_TRIGGER,
 			  VFIO_PCI_MSIX_IRQ_INDEX, 0, 1, fds, 2),
@@ -1142,6 +1179,28 @@ static void test_set_irqs(void)
 				       VFIO_IRQ_SET_ACTION_TRIGGER,
 			  VFIO_PCI_MSIX_IRQ_INDEX, 0, 1, NULL, 0),
 		 -EINVAL);
+
+	/* MSI: one vector; loopback; MSI-X meanwhile refused. */
+	CHECK_EQ(set_irqs(dev, VFIO_IRQ_SET_DATA_EVENTFD |
+				       VFIO_IRQ_SET_ACTION_TRIGGER,
+			  VFIO_PCI_MSI_IRQ_INDEX, 0, 2, fds, 8),
+		 -EINVAL);
+	fds[0] = efd;
+	CHECK_EQ(irq_eventfds(dev, VFIO_PCI_MSI_IRQ_INDEX, fds, 1), 0);
+	CHECK_EQ(irq_eventfds(dev, VFIO_PCI_MSIX_IRQ_INDEX, fds, 1), -EINVAL);
+	CHECK_EQ(set_irqs(dev, VFIO_IRQ_SET_DATA_NONE |
+				       VFIO_IRQ_SET_ACTION_TRIGGER,
+			  VFIO_PCI_MSI_IRQ_INDEX, 0, 1, NULL, 0),
+		 0);
+	CHECK_EQ(efd_take(efd), 1);
+	CHECK_EQ(set_irqs(dev, VFIO_IRQ_SET_DATA_NONE |
+				       VFIO_IRQ_SET_ACTION_UNMASK,
+			  VFIO_PCI_MSI_IRQ_INDEX, 0, 1, NULL, 0),
+		 -ENOTTY);
+	CHECK_EQ(set_irqs(dev, VFIO_IRQ_SET_DATA_NONE |
+				       VFIO_IRQ_SET_ACTION_TRIGGER,
+			  VFIO_PCI_MSI_IRQ_INDEX, 0, 0, NULL, 0),
+		 0);
 
 	/* INTx: mask and unmask need INTx enabled; then loopback. */
 	CHECK_EQ(set_irqs(dev, VFIO_IRQ_SET_DATA_NONE |
@@ -1255,6 +1314,55 @@ static void test_intx_delivery(void)
 			  VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, 0),
 		 0);
 	CHECK_EQ(efd_take(efd), 1);
+	t_close(dev);
+	t_close(iommufd);
+	close(efd);
+}
+
+/* The device's MSI (MSI-X off): the function's own message. */
+static void test_msi_delivery(void)
+{
+	uint32_t devid, ioas, pt, v, msi = 0;
+	int32_t fd;
+	int iommufd, dev, efd;
+
+	iommufd = t_open(UFD_FD_IOMMUFD, 0);
+	dev = t_open(UFD_FD_VFIO_DEVICE, 0);
+	REQUIRE(bind(dev, iommufd, &devid) == 0);
+	ioas = ioas_alloc(iommufd);
+	pt = ioas;
+	CHECK_EQ(attach(dev, &pt), 0);
+	CHECK_EQ(ioas_map(iommufd, ioas, mem, MEM_LEN, IOVA_BASE), 0);
+	for (v = cfg_rd(dev, PCI_CAPABILITY_LIST, 1); v;
+	     v = cfg_rd(dev, v + 1, 1))
+		if (cfg_rd(dev, v, 1) == PCI_CAP_ID_MSI)
+			msi = v;
+	REQUIRE(msi);
+	efd = eventfd(0, EFD_NONBLOCK);
+	fd = efd;
+	CHECK_EQ(irq_eventfds(dev, VFIO_PCI_MSI_IRQ_INDEX, &fd, 1), 0);
+	/* SET_IRQS turned the capability on; the program cannot. */
+	CHECK(cfg_rd(dev, msi + PCI_MSI_FLAGS, 2) & PCI_MSI_FLAGS_ENABLE);
+	cfg_wr(dev, msi + PCI_MSI_FLAGS, 2, 0);
+	CHECK(cfg_rd(dev, msi + PCI_MSI_FLAGS, 2) & PCI_MSI_FLAGS_ENABLE);
+	cfg_wr(dev, PCI_COMMAND, 2,
+	       PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
+		       PCI_COMMAND_INTX_DISABLE);
+	mmio_wr(dev, INTRCTRL, 1, INTRCTRL_MSIX_VC);
+	ioat_reset(dev);
+	put_desc(mem, IOVA_BASE, 8, 1, IOVA_BASE + 4096, IOVA_BASE + 8192);
+	CHECK_EQ(run_desc(dev, IOVA_BASE), ST_DONE);
+	CHECK_EQ(efd_take(efd), 1);
+	/* Disabled: off in the capability too; the next one goes nowhere. */
+	CHECK_EQ(set_irqs(dev, VFIO_IRQ_SET_DATA_NONE |
+				       VFIO_IRQ_SET_ACTION_TRIGGER,
+			  VFIO_PCI_MSI_IRQ_INDEX, 0, 0, NULL, 0),
+		 0);
+	CHECK_EQ(cfg_rd(dev, msi + PCI_MSI_FLAGS, 2) & PCI_MSI_FLAGS_ENABLE, 0);
+	mmio_wr(dev, CHANCMD, 1, CMD_SUSPEND);
+	CHECK_EQ(wait_state(dev, 1u << ST_SUSPENDED), ST_SUSPENDED);
+	CHECK_EQ(run_desc(dev, IOVA_BASE), ST_DONE);
+	CHECK_EQ(efd_take(efd), 0);
 	t_close(dev);
 	t_close(iommufd);
 	close(efd);
@@ -1936,6 +2044,7 @@ int main(void)
 	RUN(test_bar_access);
 	RUN(test_set_irqs);
 	RUN(test_intx_delivery);
+	RUN(test_msi_delivery);
 	RUN(test_reset_and_features);
 	RUN(test_virqfds);
 	RUN(test_config_flr);
