@@ -13,15 +13,17 @@
 #   check     make check      unit + ABI + uapi tests (ASan+UBSan)
 #   fuzz      make fuzz       bounded libFuzzer run
 #   upstream  make upstream   the kernel's iommufd selftest under the launcher
+#   vfio      make vfio-selftest  the kernel's VFIO selftests (7.3) against
+#                                 the emulated ioat devices
 #
 # Then a summary of every step.  The last two lines are
 #
 #   raw: N passed, M failed, K skipped            (M includes expected failures)
 #   total: N passed, M failed, K skipped          (M = failures that fail the run)
 #
-# "total" counts check + upstream tests; expected upstream failures (listed in
-# tests/upstream/expected-failures) are not failures there, unexpected
-# upstream passes are, and a failed step that reported no failing test (build
+# "total" counts check + upstream + vfio tests; expected failures (listed in
+# tests/upstream/expected-failures and tests/vfio/expected-failures) are not
+# failures there, unexpected passes are, and a failed step that reported no failing test (build
 # error, missing script, crash) counts as one failure.  The exit status is
 # non-zero iff some step failed.
 
@@ -88,6 +90,10 @@ deps() {
 		missing+=(libclang-rt-14-dev)
 	fi
 	command -v xz >/dev/null || missing+=(xz-utils)
+	# The VFIO selftests link libuuid.
+	if command -v dpkg-query >/dev/null && ! pkg_installed uuid-dev; then
+		missing+=(uuid-dev)
+	fi
 	# The emulated devices' sysfs is shown through libumockdev's preload.
 	if command -v dpkg-query >/dev/null && ! pkg_installed libumockdev0; then
 		missing+=(libumockdev0)
@@ -156,6 +162,7 @@ make_step build ""
 make_step check check tests/run-checks.sh
 make_step fuzz fuzz tests/fuzz/run.sh
 make_step upstream upstream tests/upstream/run.sh
+make_step vfio vfio-selftest tests/vfio/run.sh
 
 # ---- counts --------------------------------------------------------------------------
 # last "N passed, M failed, K skipped" line of a log -> "N M K" (empty if none)
@@ -196,6 +203,24 @@ if [[ -n "$u" && -n "$ux" ]]; then
 elif [[ "${STATUS[upstream]}" != ok ]]; then
 	fail_total=$((fail_total + 1))
 	COUNTS[upstream]="no test counts"
+fi
+
+# vfio: "vfio: N passed, M failed, K skipped of T" and
+#       "vfio: X expected failures, Y unexpected failures, Z unexpected passes"
+v="$(counts_of "$LOGDIR/vfio.log" 'vfio: ')"
+vx="$(sed -n -E 's/^vfio: ([0-9]+) expected failures, ([0-9]+) unexpected failures, ([0-9]+) unexpected passes.*/\1 \2 \3/p' \
+	"$LOGDIR/vfio.log" 2>/dev/null | tail -n1)"
+if [[ -n "$v" && -n "$vx" ]]; then
+	read -r vp vf vs <<<"$v"
+	read -r ve vu vxp <<<"$vx"
+	vt="$(sed -n -E 's/^vfio: .* skipped of ([0-9]+).*/\1/p' "$LOGDIR/vfio.log" | tail -n1)"
+	COUNTS[vfio]="$vp passed, $vf failed ($ve expected, $vu unexpected), $vs skipped of ${vt:-?}; $vxp unexpected passes"
+	raw_p=$((raw_p + vp)) raw_f=$((raw_f + vf)) raw_s=$((raw_s + vs))
+	fail_total=$((fail_total + vu + vxp))
+	if [[ "${STATUS[vfio]}" != ok && $((vu + vxp)) == 0 ]]; then fail_total=$((fail_total + 1)); fi
+elif [[ "${STATUS[vfio]}" != ok ]]; then
+	fail_total=$((fail_total + 1))
+	COUNTS[vfio]="no test counts"
 fi
 
 # steps without test counts

@@ -584,8 +584,16 @@ static bool shim_path_node(int dirfd, const char *path,
 	if (!shim_path_normalize(path, norm, sizeof(norm)))
 		goto out;
 	node->index = 0;
-	if (!strcmp(norm, "/dev/iommu") || !strcmp(norm, "/dev/vfio/vfio")) {
+	if (!strcmp(norm, "/dev/iommu")) {
 		node->kind = UFD_FD_IOMMUFD;
+		ret = true;
+	} else if (!strcmp(norm, "/dev/vfio/vfio")) {
+		/*
+		 * The legacy VFIO container in server mode; in-process, the
+		 * same calls on an iommufd context (no group exists there).
+		 */
+		node->kind = shim_srv_enabled() ? UFD_FD_VFIO_CONTAINER :
+						  UFD_FD_IOMMUFD;
 		ret = true;
 	} else if (!strncmp(norm, "/dev/vfio/devices/vfio", 22) &&
 		   shim_parse_index(norm + 22, &node->index)) {
