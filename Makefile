@@ -48,6 +48,8 @@ UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))
 UAPI_SRCS   := $(sort $(wildcard tests/uapi/test_*.c))
 # Server-mode tests (tests/server/): plain programs run under the launcher.
 SERVER_TEST_SRCS := $(sort $(wildcard tests/server/test_*.c))
+# Server-mode tests that need emulated devices (uiommufd-run --device).
+DEV_TEST_SRCS := $(sort $(wildcard tests/server/dev_*.c))
 
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(B)/obj/%.o)
 SHIM_OBJS   := $(SHIM_SRCS:%.c=$(B)/obj/%.o)
@@ -56,7 +58,8 @@ SAN_ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(B)/san/%.o)
 
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 UAPI_BINS   := $(UAPI_SRCS:tests/uapi/%.c=$(B)/tests/uapi/%)
-SERVER_TEST_BINS := $(SERVER_TEST_SRCS:tests/server/%.c=$(B)/tests/server/%)
+SERVER_TEST_BINS := $(SERVER_TEST_SRCS:tests/server/%.c=$(B)/tests/server/%) \
+	$(DEV_TEST_SRCS:tests/server/%.c=$(B)/tests/server/%)
 
 LIB_A       := $(B)/libuiommufd.a
 LIB_SO      := $(B)/libuiommufd.so.$(SOVERSION)

@@ -67,6 +67,11 @@ for t in "$B"/tests/server/test_*; do
 done
 run_one "server/lifecycle" tests/server/lifecycle.sh "$B"
 run_one "server/devices" tests/server/devices.sh "$B"
+# Server mode with an emulated device (tests/server/dev_*).
+for t in "$B"/tests/server/dev_*; do
+	[ -x "$t" ] || continue
+	run_one "server/$(basename "$t")" "$B/uiommufd-run" --device ioat -- "$t"
+done
 # The preload library never calls one of its own wrappers (umockdev's rule).
 run_one "shim/internal-calls" tests/shim-calls.sh "$B"
 
