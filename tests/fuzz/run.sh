@@ -6,6 +6,7 @@
 #
 #   BUILD_DIR           default: build
 #   FUZZ_SECONDS        length of the run (default 60)
+#   FUZZ_VFIO_SECONDS   length of the VFIO target's run (default 30)
 #   FUZZ_JOBS           parallel fuzzing processes (default 1)
 #   FUZZ_ARGS           extra libFuzzer arguments
 #   UFD_FUZZ_TRACE=1    the target prints every call (for replaying a crash)
@@ -176,7 +177,7 @@ report_crash() { # file log
 	echo "fuzz: crash input: $1"
 	echo "fuzz: reproduce with: $BIN $1"
 	echo "fuzz: report (first lines):"
-	grep -m1 -n -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|^fuzz_dispatch: |^uiommufd: ' "$2" |
+	grep -m1 -n -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|^fuzz_dispatch: |^fuzz_vfio: |^uiommufd: ' "$2" |
 		cut -d: -f1 | {
 		read -r first || first=1
 		tail -n "+$first" "$2" | grep -v -e '^INFO:' -e ' Aborted ' | head -n 25 | sed 's/^/    /'
@@ -238,5 +239,52 @@ if [ "$replayed_fail" != 0 ]; then
 	echo "fuzz: 0 passed, 1 failed, 0 skipped"
 	exit 1
 fi
-echo "fuzz: 1 passed, 0 failed, 0 skipped"
+
+# ---- the VFIO files: a second target ------------------------------------------------
+# tests/fuzz/fuzz_vfio.c drives the VFIO container, group and device files
+# over two emulated I/OAT devices (sandboxed memory, as above).
+VBIN="$OUT/fuzz_vfio"
+VCORPUS="$OUT/corpus-vfio"
+VLOG="$OUT/fuzz-vfio.log"
+VSECONDS=${FUZZ_VFIO_SECONDS:-30}
+mkdir -p "$VCORPUS"
+VSRCS=(tests/fuzz/fuzz_vfio.c "$T"/src/engine/*.c "$T"/src/uapi/*.c)
+for f in "$T"/src/devices/*.c; do
+	[ -e "$f" ] && VSRCS+=("$f")
+done
+echo "fuzz: building $VBIN"
+if ! "$CC_FUZZ" "${CFLAGS[@]}" -Itests/fuzz -o "$VBIN.tmp" "${VSRCS[@]}" \
+	-lpthread >"$OUT/build-vfio.log" 2>&1; then
+	cat "$OUT/build-vfio.log"
+	echo "fuzz: 1 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+mv -f "$VBIN.tmp" "$VBIN"
+# Seeds: open a device cdev, an iommufd, BIND, and a config-space read.
+printf '\x00\x00\x03\x00\x00\x01\x00\x00\x02\x00\x12\x10' >"$VCORPUS/seed-open-bind"
+printf '\x00\x00\x01\x00\x00\x01\x02\x00\x02\x02\x00\x07\x00\x04\x02\x04\x00' >"$VCORPUS/seed-group"
+echo "fuzz: running the VFIO target for ${VSECONDS}s, corpus $VCORPUS"
+vrc=0
+# shellcheck disable=SC2086
+{ "$VBIN" -max_total_time="$VSECONDS" -rss_limit_mb=2048 -timeout=10 \
+	-print_final_stats=1 -artifact_prefix="$CRASHES/vfio-" \
+	${FUZZ_ARGS:-} "$VCORPUS"; } >"$VLOG" 2>&1 || vrc=$?
+vexecs=$(sed -n -E 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$VLOG" | tail -n 1)
+veps=$(sed -n -E 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$VLOG" | tail -n 1)
+vlast=$(grep -E '^#[0-9]+' "$VLOG" | tail -n 1)
+vcov=$(sed -n -E 's/.*cov: ([0-9]+).*/\1/p' <<<"$vlast")
+echo "fuzz: vfio: ${vexecs:-?} executions, ${veps:-?} exec/s, coverage: ${vcov:-?} edges"
+echo "fuzz: log: $VLOG"
+if [ "$vrc" != 0 ]; then
+	crash=$(sed -n -E 's/.*Test unit written to (.*)$/\1/p' "$VLOG" | tail -n 1)
+	if [ -n "$crash" ]; then
+		report_crash "$crash" "$VLOG"
+	else
+		echo "fuzz: the VFIO target exited with status $vrc; the log ends:"
+		tail -n 25 "$VLOG" | sed 's/^/    /'
+	fi
+	echo "fuzz: 1 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+echo "fuzz: 2 passed, 0 failed, 0 skipped"
 exit 0
