@@ -38,25 +38,19 @@ struct ioctl_row {
 	bool publishes;
 };
 
-#define ROW(_cmd, _fn, _struct, _last)                                    \
+#define ROW_OF(_cmd, _fn, _struct, _last, _publishes)                     \
 	[_IOC_NR(_cmd) - IOMMUFD_CMD_BASE] = {                            \
 		.desc = { .cmd = (_cmd),                                  \
 			  .name = #_cmd,                                  \
 			  .size = sizeof(struct _struct),                 \
 			  .min_size = offsetofend(struct _struct, _last) }, \
 		.execute = (_fn),                                         \
+		.publishes = (_publishes),                                \
 	}
-
+#define ROW(_cmd, _fn, _struct, _last) ROW_OF(_cmd, _fn, _struct, _last, false)
 /* A row whose command makes objects (see ioctl_row.publishes). */
 #define ROW_PUBLISHING(_cmd, _fn, _struct, _last)                         \
-	[_IOC_NR(_cmd) - IOMMUFD_CMD_BASE] = {                            \
-		.desc = { .cmd = (_cmd),                                  \
-			  .name = #_cmd,                                  \
-			  .size = sizeof(struct _struct),                 \
-			  .min_size = offsetofend(struct _struct, _last) }, \
-		.execute = (_fn),                                         \
-		.publishes = true,                                        \
-	}
+	ROW_OF(_cmd, _fn, _struct, _last, true)
 
 static const struct ioctl_row ioctl_table[] = {
 	ROW(IOMMU_DESTROY, ioas_ops_destroy, iommu_destroy, id),
