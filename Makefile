@@ -7,6 +7,8 @@
 #                        "N passed, N failed, N skipped"
 #   make fuzz            bounded libFuzzer run of the dispatch layer (clang)
 #   make upstream        the kernel's iommufd selftest under the launcher
+#   make soak            8 processes of mixed operations, SIGKILLs, the
+#                        daemon under ASan with its invariant check
 #   make vfio-selftest   the kernel's VFIO selftests (7.3) with emulated
 #                        devices (not part of `make test` yet)
 #   make test            everything above: the README's test command
@@ -141,6 +143,15 @@ MMIO_TRAP_SAN_OBJS := $(B)/san/src/shim/mmio_trap.o $(B)/san/src/shim/x86_decode
 $(B)/tests/unit/test_mmio_trap: $(MMIO_TRAP_SAN_OBJS)
 $(B)/tests/unit/test_mmio_trap: UNIT_EXTRA := $(MMIO_TRAP_SAN_OBJS)
 
+# The launcher (and so the daemon) built with ASan+UBSan, for the soak.
+SAN_LAUNCHER := $(B)/san/uiommufd-run
+SAN_LAUNCHER_OBJS := $(LAUNCHER_OBJS:$(B)/obj/%=$(B)/san/%) \
+	$(SERVER_OBJS:$(B)/obj/%=$(B)/san/%)
+$(B)/san/src/launcher/uiommufd-run.o: BASEFLAGS += -DUFD_LIBDIR='"$(LIBDIR)/uiommufd"' -DUFD_VERSION='"$(VERSION)"'
+$(SAN_LAUNCHER): $(SAN_LAUNCHER_OBJS) $(SAN_LIB)
+	@$(if $(Q),echo "  LD-SAN  $@")
+	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
 # The tests that run threads, again under ThreadSanitizer.
 TSAN_TESTS := test_device test_ioat test_vfio
 TSAN_BINS := $(TSAN_TESTS:%=$(B)/tests/tsan/%)
@@ -179,6 +190,16 @@ fuzz: all
 upstream: all
 	$(Q)tests/upstream/run.sh
 
+# The soak: mixed operations of 8 processes, SIGKILLs, the daemon under
+# ASan with the engine's invariant check (tests/soak/run.sh).
+$(B)/tests/soak/soak: tests/soak/soak.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(BASEFLAGS) -O1 -o $@ $< $(LDLIBS)
+
+soak: all $(SAN_LAUNCHER) $(B)/tests/soak/soak
+	$(Q)tests/soak/run.sh $(B)
+
 vfio-selftest: all
 	$(Q)tests/vfio/run.sh
 
@@ -211,7 +232,7 @@ clean:
 
 FORCE:
 
-.PHONY: all check fuzz upstream vfio-selftest test bench install clean FORCE
+.PHONY: all check fuzz upstream vfio-selftest soak test bench install clean FORCE
 .DELETE_ON_ERROR:
 
 -include $(shell find $(B) -name '*.d' -type f -not -path '$(B)/vfio/*' -not -path '$(B)/ksrc/*' -not -path '$(B)/apt/*' 2>/dev/null)

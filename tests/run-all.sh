@@ -15,6 +15,7 @@
 #   upstream  make upstream   the kernel's iommufd selftest under the launcher
 #   vfio      make vfio-selftest  the kernel's VFIO selftests (7.3) against
 #                                 the emulated ioat devices
+#   soak      make soak       8 processes, SIGKILLs, daemon under ASan
 #
 # Then a summary of every step.  The last two lines are
 #
@@ -163,6 +164,7 @@ make_step check check tests/run-checks.sh
 make_step fuzz fuzz tests/fuzz/run.sh
 make_step upstream upstream tests/upstream/run.sh
 make_step vfio vfio-selftest tests/vfio/run.sh
+make_step soak soak tests/soak/run.sh
 
 # ---- counts --------------------------------------------------------------------------
 # last "N passed, M failed, K skipped" line of a log -> "N M K" (empty if none)
@@ -221,6 +223,19 @@ if [[ -n "$v" && -n "$vx" ]]; then
 elif [[ "${STATUS[vfio]}" != ok ]]; then
 	fail_total=$((fail_total + 1))
 	COUNTS[vfio]="no test counts"
+fi
+
+# soak: "soak: N passed, M failed, K skipped"
+sk="$(counts_of "$LOGDIR/soak.log" 'soak: ')"
+if [[ -n "$sk" ]]; then
+	read -r sp sf ss <<<"$sk"
+	COUNTS[soak]="$sp passed, $sf failed, $ss skipped"
+	raw_p=$((raw_p + sp)) raw_f=$((raw_f + sf)) raw_s=$((raw_s + ss))
+	fail_total=$((fail_total + sf))
+	if [[ "${STATUS[soak]}" != ok && "$sf" == 0 ]]; then fail_total=$((fail_total + 1)); fi
+elif [[ "${STATUS[soak]}" != ok ]]; then
+	fail_total=$((fail_total + 1))
+	COUNTS[soak]="no test counts"
 fi
 
 # steps without test counts

@@ -634,6 +634,10 @@ int main(int argc, char **argv)
 					    strstr(caps, "ipc_lock"));
 		cfg.debug = debug_daemon(getenv("UIOMMUFD_DEBUG"));
 		cfg.device_spec = getenv("UIOMMUFD_DEVICE_SPEC");
+		/* Soak tests: the daemon checks the engine's invariants. */
+		if (getenv("UIOMMUFD_SELF_CHECK_MS"))
+			cfg.self_check_ms =
+				(unsigned int)atoi(getenv("UIOMMUFD_SELF_CHECK_MS"));
 		return run_server(argv + optind, &cfg);
 	}
 	unsetenv(UFD_ENV_SOCKET);

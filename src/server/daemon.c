@@ -65,6 +65,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
@@ -137,10 +138,16 @@ struct srv_chan {
 	int fd;
 };
 
-/* A made fd of the call in flight, for unmake_fd. */
+/*
+ * A file made by the call in flight.  The call holds a reference on it
+ * until it returns: the client may close the fd (or die) as soon as it
+ * has it, and the hangup must not release the file (nor its object) under
+ * the call that is still making it.
+ */
 struct srv_made {
 	int fd;
 	uint64_t key;
+	struct srv_file *f;  /* one reference, the call's */
 };
 
 /* One request in flight (caller->priv). */
@@ -370,11 +377,13 @@ static int file_lookup(struct ufd_daemon *d, struct srv_proc *p, int fd,
 
 /*
  * Make a file for a copy of @file and install it in the caller: returns
- * the client's fd number or -errno.  Takes over @file's ctx reference and
- * priv on success only.
+ * the client's fd number or -errno, and in *@out the file with a
+ * reference for the caller of this (besides the table's), to put once the
+ * call is over.  Takes over @file's ctx reference and priv on success
+ * only.
  */
 static int file_make(struct srv_call *call, const struct ufd_file *file,
-		     bool cloexec, uint64_t *keyp)
+		     bool cloexec, struct srv_file **out)
 {
 	enum ufd_fd_kind kind = file->kind;
 	struct ufd_daemon *d = call->ch->d;
@@ -439,7 +448,7 @@ static int file_make(struct srv_call *call, const struct ufd_file *file,
 	f->dfd = sv[0];
 	f->cdev = st.st_dev;
 	f->cino = st.st_ino;
-	f->refs = 1; /* the table's */
+	f->refs = 2; /* the table's and the call's */
 	f->destroy_obj = true;
 	pthread_mutex_lock(&d->lock);
 	f->key = ++d->next_key;
@@ -457,18 +466,21 @@ static int file_make(struct srv_call *call, const struct ufd_file *file,
 		ufd_wire_send(call->ch->fd, &m, -1);
 		goto err_close;
 	}
+	/*
+	 * Doorbells from now on (and at once, if faults are queued): a ring
+	 * finds the file by its key once it is in the table.
+	 */
+	if (kind == UFD_FD_FAULT)
+		ufd_fault_set_notify(file->ctx, file->obj_id, fault_notify,
+				     (void *)(uintptr_t)f->key);
+	srv_dbg(d, "pid %d: fd %d = %s file %llu", (int)call->proc->pid, a.fd,
+		ufd_file_ops(kind)->name, (unsigned long long)f->key);
 	pthread_mutex_lock(&d->lock);
 	f->next = d->files[file_bucket(f->cdev, f->cino)];
 	d->files[file_bucket(f->cdev, f->cino)] = f;
 	d->nr_files++;
 	pthread_mutex_unlock(&d->lock);
-	/* Doorbells from now on (and at once, if faults are queued). */
-	if (kind == UFD_FD_FAULT)
-		ufd_fault_set_notify(file->ctx, file->obj_id, fault_notify,
-				     (void *)(uintptr_t)f->key);
-	*keyp = f->key;
-	srv_dbg(d, "pid %d: fd %d = %s file %llu", (int)call->proc->pid, a.fd,
-		ufd_file_ops(kind)->name, (unsigned long long)f->key);
+	*out = f;
 	return a.fd;
 
 err_close:
@@ -613,22 +625,23 @@ static int srv_make_fd(const struct ufd_caller *caller, struct ufd_ctx *ctx,
 		       enum ufd_fd_kind kind, uint32_t obj_id)
 {
 	struct srv_call *call = caller->priv;
-	uint64_t key;
 	int fd;
 
 	struct ufd_file file = { .kind = kind, .ctx = ctx, .obj_id = obj_id };
+	struct srv_file *f;
 
 	if (call->nr_made == sizeof(call->made) / sizeof(call->made[0]))
 		return -ENOMEM;
 	ufd_ctx_get(ctx);
 	/* Derived fds are O_CLOEXEC, as the kernel's anon inodes are. */
-	fd = file_make(call, &file, true, &key);
+	fd = file_make(call, &file, true, &f);
 	if (fd < 0) {
 		ufd_ctx_put(ctx);
 		return fd;
 	}
 	call->made[call->nr_made].fd = fd;
-	call->made[call->nr_made].key = key;
+	call->made[call->nr_made].key = f->key;
+	call->made[call->nr_made].f = f;
 	call->nr_made++;
 	return fd;
 }
@@ -637,16 +650,17 @@ static int srv_make_file(const struct ufd_caller *caller,
 			 const struct ufd_file *file)
 {
 	struct srv_call *call = caller->priv;
-	uint64_t key;
+	struct srv_file *f;
 	int fd;
 
 	if (call->nr_made == sizeof(call->made) / sizeof(call->made[0]))
 		return -ENOMEM;
-	fd = file_make(call, file, true, &key);
+	fd = file_make(call, file, true, &f);
 	if (fd < 0)
 		return fd;
 	call->made[call->nr_made].fd = fd;
-	call->made[call->nr_made].key = key;
+	call->made[call->nr_made].key = f->key;
+	call->made[call->nr_made].f = f;
 	call->nr_made++;
 	return fd;
 }
@@ -666,13 +680,14 @@ static void srv_unmake_fd(const struct ufd_caller *caller, int fd)
 		return;
 	pthread_mutex_lock(&d->release_lock);
 	pthread_mutex_lock(&d->lock);
+	/* Still in the table, unless its hangup came first. */
 	f = file_unlink_key_locked(d, call->made[i].key);
 	/* The dispatch layer destroys the object itself. */
-	if (f)
-		f->destroy_obj = false;
+	call->made[i].f->destroy_obj = false;
 	pthread_mutex_unlock(&d->lock);
 	if (f)
-		file_put(d, f);
+		file_put(d, f); /* the table's */
+	file_put(d, call->made[i].f); /* the call's: the release, now */
 	pthread_mutex_unlock(&d->release_lock);
 	call->made[i] = call->made[--call->nr_made];
 	ufd_wire_init(&m, UFD_MSG_CLOSE_FD);
@@ -764,7 +779,7 @@ static long do_open(struct srv_call *call, const struct ufd_msg *req,
 {
 	struct ufd_caller caller;
 	struct ufd_file file;
-	uint64_t key;
+	struct srv_file *f;
 	int rc, fd;
 
 	if (req->kind >= UFD_FD_NR_KINDS || req->kind == UFD_FD_ACCESS ||
@@ -775,9 +790,11 @@ static long do_open(struct srv_call *call, const struct ufd_msg *req,
 			   (uint32_t)req->arg, (int)req->flags);
 	if (rc)
 		return rc;
-	fd = file_make(call, &file, req->flags & O_CLOEXEC, &key);
+	fd = file_make(call, &file, req->flags & O_CLOEXEC, &f);
 	if (fd < 0)
 		ufd_file_release(&file, true);
+	else
+		file_put(call->ch->d, f); /* the table keeps it */
 	return fd;
 }
 
@@ -948,6 +965,9 @@ static void *chan_main(void *arg)
 				ufd_source_remote_set_caller(NULL);
 				while (call.nr_held)
 					file_put(d, call.held[--call.nr_held]);
+				/* Files made: the table keeps them now. */
+				while (call.nr_made)
+					file_put(d, call.made[--call.nr_made].f);
 				proc_put(d, call.proc);
 			}
 		}
@@ -1096,6 +1116,28 @@ int ufd_daemon_listen_fd(const struct ufd_daemon *d)
 	return d->lfd;
 }
 
+/* The invariant check, every cfg.self_check_ms (soak tests). */
+static void *self_check_main(void *arg)
+{
+	struct ufd_daemon *d = arg;
+	struct timespec ts = {
+		.tv_sec = d->cfg.self_check_ms / 1000,
+		.tv_nsec = (long)(d->cfg.self_check_ms % 1000) * 1000000L,
+	};
+	unsigned long rounds = 0;
+
+	for (;;) {
+		nanosleep(&ts, NULL);
+		if (ufd_engine_check(d->eng)) {
+			fprintf(stderr, "uiommufd-daemon: the engine's invariant "
+					"check failed after %lu rounds\n", rounds);
+			abort();
+		}
+		rounds++;
+	}
+	return NULL;
+}
+
 int ufd_daemon_start(struct ufd_daemon *d)
 {
 	pthread_attr_t attr;
@@ -1107,6 +1149,8 @@ int ufd_daemon_start(struct ufd_daemon *d)
 	rc = pthread_create(&t, &attr, release_main, d);
 	if (!rc)
 		rc = pthread_create(&t, &attr, accept_main, d);
+	if (!rc && d->cfg.self_check_ms)
+		rc = pthread_create(&t, &attr, self_check_main, d);
 	pthread_attr_destroy(&attr);
 	return -rc;
 }

@@ -20,6 +20,12 @@ struct ufd_daemon_config {
 	bool debug;
 	/* The emulated PCI devices (uapi/vfio.h's spec), or NULL. */
 	const char *device_spec;
+	/*
+	 * Run the engine's invariant check (ufd_engine_check) every this
+	 * many milliseconds, aborting the daemon if it finds damage (soak
+	 * tests); 0: never.
+	 */
+	unsigned int self_check_ms;
 };
 
 /*
