@@ -6,6 +6,7 @@
 #   make check           unit + ABI + uapi tests (ASan+UBSan builds), prints
 #                        "N passed, N failed, N skipped"
 #   make fuzz            bounded libFuzzer run of the dispatch layer (clang)
+#   make fuzz-long       DURATION=s JOBS=n: a long run, corpus kept
 #   make upstream        the kernel's iommufd selftest under the launcher
 #   make soak            8 processes of mixed operations, SIGKILLs, the
 #                        daemon under ASan with its invariant check
@@ -187,6 +188,14 @@ check: all $(UNIT_BINS) $(UAPI_BINS) $(UAPI_BINS:%=%.direct) $(TSAN_BINS)
 fuzz: all
 	$(Q)tests/fuzz/run.sh $(B)
 
+# A long run: DURATION seconds per target (default 3600), JOBS parallel
+# fuzzing processes (default 2), the corpus kept under $(B)/fuzz/.
+DURATION ?= 3600
+JOBS ?= 2
+fuzz-long: all
+	$(Q)FUZZ_SECONDS=$(DURATION) FUZZ_VFIO_SECONDS=$(DURATION) \
+		FUZZ_JOBS=$(JOBS) tests/fuzz/run.sh $(B)
+
 upstream: all
 	$(Q)tests/upstream/run.sh
 
@@ -232,7 +241,7 @@ clean:
 
 FORCE:
 
-.PHONY: all check fuzz upstream vfio-selftest soak test bench install clean FORCE
+.PHONY: all check fuzz fuzz-long upstream vfio-selftest soak test bench install clean FORCE
 .DELETE_ON_ERROR:
 
 -include $(shell find $(B) -name '*.d' -type f -not -path '$(B)/vfio/*' -not -path '$(B)/ksrc/*' -not -path '$(B)/apt/*' 2>/dev/null)

@@ -265,10 +265,13 @@ printf '\x00\x00\x03\x00\x00\x01\x00\x00\x02\x00\x12\x10' >"$VCORPUS/seed-open-b
 printf '\x00\x00\x01\x00\x00\x01\x02\x00\x02\x02\x00\x07\x00\x04\x02\x04\x00' >"$VCORPUS/seed-group"
 echo "fuzz: running the VFIO target for ${VSECONDS}s, corpus $VCORPUS"
 vrc=0
+VARGS=(-max_total_time="$VSECONDS" -rss_limit_mb=2048 -timeout=10
+	-print_final_stats=1 -artifact_prefix="$CRASHES/vfio-")
+if [ "$JOBS" -gt 1 ]; then
+	VARGS+=(-fork="$JOBS" -ignore_crashes=0)
+fi
 # shellcheck disable=SC2086
-{ "$VBIN" -max_total_time="$VSECONDS" -rss_limit_mb=2048 -timeout=10 \
-	-print_final_stats=1 -artifact_prefix="$CRASHES/vfio-" \
-	${FUZZ_ARGS:-} "$VCORPUS"; } >"$VLOG" 2>&1 || vrc=$?
+{ "$VBIN" "${VARGS[@]}" ${FUZZ_ARGS:-} "$VCORPUS"; } >"$VLOG" 2>&1 || vrc=$?
 vexecs=$(sed -n -E 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$VLOG" | tail -n 1)
 veps=$(sed -n -E 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$VLOG" | tail -n 1)
 vlast=$(grep -E '^#[0-9]+' "$VLOG" | tail -n 1)
