@@ -89,10 +89,15 @@
  * space, 1 GiB aligned so that any huge page maps at a matching alignment;
  * client address a is reached at window->hbase + (a - window->cbase).
  * Pinned shared-file pages are mapped into the window at their place;
- * unpinned places go back to PROT_NONE.  A window is placed right after
- * (or before) its neighbour's when one exists, so a range that crosses
- * windows stays contiguous; where that is impossible, pinning across the
- * two fails.
+ * unpinned places go back to PROT_NONE.  A range that crosses windows must
+ * stay contiguous: the windows a pin lacks are reserved together, in one
+ * piece, right after (or before) an existing neighbour's; a window made
+ * with no neighbour gets a window's worth of free address space left on
+ * either side, where its neighbours go later.  (Placed anywhere, a
+ * window's neighbour almost never fits next to it: the kernel puts
+ * mappings top-down, right below the daemon's others, and a 1 GiB
+ * mapping of a program crosses a 64 GiB boundary once in 64.)  Where a
+ * neighbour still cannot be placed, pinning across the two fails.
  */
 #define WIN_SHIFT 36
 #define WIN_SIZE (1ULL << WIN_SHIFT)
@@ -396,66 +401,99 @@ static struct rwin *win_find(struct rsrc *rs, uint64_t cbase)
 	return NULL;
 }
 
-/* Reserve WIN_SIZE of address space, at @want if not NULL (or fail). */
-static char *win_reserve(char *want)
+/* Reserve @n windows of address space at exactly @want, or NULL. */
+static char *win_reserve_at(char *want, uint64_t n)
 {
-	const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-	uint64_t a, b;
+	const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			  MAP_FIXED_NOREPLACE;
 	char *p;
 
-	if (want) {
-		p = mmap(want, WIN_SIZE, PROT_NONE, flags | MAP_FIXED_NOREPLACE,
-			 -1, 0);
-		if (p == MAP_FAILED)
-			return NULL;
-		if (p != want) { /* a kernel that ignores the flag */
-			munmap(p, WIN_SIZE);
-			return NULL;
-		}
-		return p;
-	}
-	p = mmap(NULL, WIN_SIZE + WIN_ALIGN, PROT_NONE, flags, -1, 0);
+	p = mmap(want, n * WIN_SIZE, PROT_NONE, flags, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
-	a = ALIGN_UP_U64((uint64_t)(uintptr_t)p, WIN_ALIGN);
-	b = (uint64_t)(uintptr_t)p + WIN_SIZE + WIN_ALIGN;
-	if (a > (uint64_t)(uintptr_t)p)
-		munmap(p, a - (uint64_t)(uintptr_t)p);
-	if (b > a + WIN_SIZE)
-		munmap((char *)(uintptr_t)(a + WIN_SIZE), b - (a + WIN_SIZE));
+	if (p != want) { /* a kernel that ignores the flag */
+		munmap(p, n * WIN_SIZE);
+		return NULL;
+	}
+	return p;
+}
+
+/*
+ * Reserve @n windows of address space anywhere, WIN_ALIGN aligned, with at
+ * least a window's worth of free address space left on either side: the
+ * room where the neighbours of these windows go when they are needed.
+ * Mappings the daemon makes meanwhile go elsewhere first (the kernel
+ * fills a hole from its top, and a window's room is at least as large as
+ * it), so the room is there when a pin later reaches past these windows.
+ */
+static char *win_reserve_free(uint64_t n)
+{
+	const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	uint64_t room = WIN_SIZE, total, p, a, b;
+	char *m;
+
+	for (;;) {
+		total = n * WIN_SIZE + 2 * room + WIN_ALIGN;
+		m = mmap(NULL, total, PROT_NONE, flags, -1, 0);
+		if (m != MAP_FAILED)
+			break;
+		if (!room) /* not even the windows fit */
+			return NULL;
+		room = 0; /* RLIMIT_AS, say: the windows without the room */
+	}
+	p = (uint64_t)(uintptr_t)m;
+	a = ALIGN_UP_U64(p + room, WIN_ALIGN);
+	b = a + n * WIN_SIZE;
+	if (a > p)
+		munmap(m, a - p);
+	if (p + total > b)
+		munmap((char *)(uintptr_t)b, p + total - b);
 	return (char *)(uintptr_t)a;
 }
 
-/* The window of client address @a, made if needed.  rs->lock held. */
-static struct rwin *win_get(struct rsrc *rs, uint64_t a)
+static struct rwin *win_add(struct rsrc *rs, uint64_t cbase, char *hbase)
 {
-	uint64_t cbase = ALIGN_DOWN_U64(a, WIN_SIZE);
-	struct rwin *w = win_find(rs, cbase), *nb;
-	char *h = NULL;
+	struct rwin *w = ufd_zalloc(sizeof(*w));
 
-	if (w)
-		return w;
-	w = ufd_zalloc(sizeof(*w));
 	if (!w)
 		return NULL;
-	/* Next to a neighbour, so that ranges across the two stay whole. */
-	nb = cbase ? win_find(rs, cbase - WIN_SIZE) : NULL;
-	if (nb)
-		h = win_reserve(nb->hbase + WIN_SIZE);
-	nb = cbase + WIN_SIZE ? win_find(rs, cbase + WIN_SIZE) : NULL;
-	if (!h && nb && (uint64_t)(uintptr_t)nb->hbase >= WIN_SIZE)
-		h = win_reserve(nb->hbase - WIN_SIZE);
-	if (!h)
-		h = win_reserve(NULL);
-	if (!h) {
-		free(w);
-		return NULL;
-	}
 	w->cbase = cbase;
-	w->hbase = h;
+	w->hbase = hbase;
 	w->next = rs->wins;
 	rs->wins = w;
 	return w;
+}
+
+/*
+ * Make the @n missing windows of client addresses [c0, c0 + n * WIN_SIZE)
+ * in one reservation: right after the window below or right before the
+ * window above where those exist (so that ranges across them stay whole),
+ * else anywhere.  rs->lock held.
+ */
+static int win_make(struct rsrc *rs, uint64_t c0, uint64_t n)
+{
+	uint64_t cend = c0 + n * WIN_SIZE, i;
+	struct rwin *nb;
+	char *h = NULL;
+
+	nb = c0 ? win_find(rs, c0 - WIN_SIZE) : NULL;
+	if (nb)
+		h = win_reserve_at(nb->hbase + WIN_SIZE, n);
+	nb = cend ? win_find(rs, cend) : NULL;
+	if (!h && nb && (uint64_t)(uintptr_t)nb->hbase >= n * WIN_SIZE)
+		h = win_reserve_at(nb->hbase - n * WIN_SIZE, n);
+	if (!h)
+		h = win_reserve_free(n);
+	if (!h)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (!win_add(rs, c0 + i * WIN_SIZE, h + i * WIN_SIZE)) {
+			/* Windows made so far stay: they are valid. */
+			munmap(h + i * WIN_SIZE, (n - i) * WIN_SIZE);
+			return -ENOMEM;
+		}
+	}
+	return 0;
 }
 
 static char *win_host(const struct rwin *w, uint64_t a)
@@ -465,24 +503,44 @@ static char *win_host(const struct rwin *w, uint64_t a)
 
 /*
  * Make sure [start, last] has windows that are contiguous in the daemon;
- * *host gets where start is reached.  rs->lock held.
+ * *host gets where start is reached.  The windows missing in a run are
+ * made together, in one reservation, so a range that needs new windows
+ * on both sides of a boundary always gets them contiguous; one that
+ * reaches from an existing window into a new one gets the room next to
+ * the old (see win_reserve_free).  rs->lock held.
  */
 static int win_span(struct rsrc *rs, uint64_t start, uint64_t last,
 		    char **host)
 {
-	struct rwin *w = win_get(rs, start), *next;
-	uint64_t c;
+	uint64_t c0 = ALIGN_DOWN_U64(start, WIN_SIZE);
+	uint64_t cn = ALIGN_DOWN_U64(last, WIN_SIZE), c, m;
+	struct rwin *w, *prev = NULL;
+	int rc;
 
-	if (!w)
-		return -ENOMEM;
-	*host = win_host(w, start);
-	for (c = w->cbase + WIN_SIZE; c && c <= last; c += WIN_SIZE) {
-		next = win_get(rs, c);
-		if (!next)
+	for (c = c0;; c += WIN_SIZE) {
+		if (!win_find(rs, c)) {
+			/* The run of missing windows from c. */
+			for (m = c; m != cn && !win_find(rs, m + WIN_SIZE);)
+				m += WIN_SIZE;
+			rc = win_make(rs, c, (m - c) / WIN_SIZE + 1);
+			if (rc)
+				return rc;
+			c = m;
+		}
+		if (c == cn)
+			break;
+	}
+	for (c = c0;; c += WIN_SIZE) {
+		w = win_find(rs, c);
+		if (!w)
 			return -ENOMEM;
-		if (next->hbase != w->hbase + WIN_SIZE)
+		if (prev && w->hbase != prev->hbase + WIN_SIZE)
 			return -EFAULT; /* cannot be made contiguous */
-		w = next;
+		if (c == c0)
+			*host = win_host(w, start);
+		prev = w;
+		if (c == cn)
+			break;
 	}
 	return 0;
 }
