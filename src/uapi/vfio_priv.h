@@ -223,6 +223,24 @@ void vfio_container_put_locked(struct vfio_container *c);
 /* A group leaves the container (machine lock held). */
 void vfio_container_detach_locked(struct vfio_container *c);
 
+/* ---- vfio_mmio_source.c: peer-to-peer ---- */
+
+/*
+ * A memory source for the caller's [uaddr, uaddr + len) that is
+ * [bar_off, bar_off + len) of BAR @bar of @vdev (all page aligned;
+ * -EINVAL otherwise).  Returned with one reference.
+ */
+int vfio_mmio_source_new(struct vfio_dev *vdev, unsigned int bar,
+			 uint64_t bar_off, uint64_t uaddr, uint64_t len,
+			 struct ufd_source **out);
+/*
+ * If [vaddr, vaddr + len) of the caller is inside one mmap of a device
+ * BAR (caller->ops->bar_lookup), the source for it (as above); -ENOENT
+ * when it is not, or another -errno.
+ */
+int vfio_p2p_source(const struct ufd_caller *caller, uint64_t vaddr,
+		    uint64_t len, struct ufd_source **out);
+
 /* ---- vfio_group.c ---- */
 
 /* A device file GET_DEVICE_FD made is gone (machine lock held). */
