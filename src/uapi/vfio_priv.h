@@ -39,7 +39,10 @@
  * a ufd_pci_* call may deliver interrupts (host irq) before it returns, so
  * no ufd_pci_* call is ever made with irq_lock held.  Closing the DMA port
  * waits, under dma_lock's condition, for the calls in flight: never while
- * holding anything the worker's DMA path needs.
+ * holding anything the worker's DMA path needs.  A peer-to-peer DMA (an
+ * IOVA mapped to a BAR, vfio_mmio_source.c) runs the target's BAR access
+ * from the worker with no VFIO lock and the engine's dma_lock released:
+ * it takes the target model's lock (3) alone.
  */
 #ifndef UFD_UAPI_VFIO_PRIV_H
 #define UFD_UAPI_VFIO_PRIV_H
