@@ -8,7 +8,11 @@
  * sees takes the write side (see engine.h), so a DMA either completes
  * before an unmap or faults (-EFAULT): pages are never unpinned under a
  * DMA.  A write sets the leaf's dirty bit (atomically) when the domain
- * tracks dirty pages.
+ * tracks dirty pages.  An IOPTE into an IO window (a device's BAR,
+ * io_window.c) is served by the window's rw op, with dma_lock released
+ * around it: such an access may complete after an unmap that raced it
+ * returned (it reaches the device, which stays valid, as a posted
+ * peer-to-peer write would).  map_sg cannot hand out MMIO: -EFAULT.
  *
  * Intervals here are [iova, iova + len).
  */
@@ -101,8 +105,9 @@ static int dma_tables(struct ufd_dma *dma, const struct ufd_pgtable **pgt,
 static int dma_walk(struct ufd_dma *dma, uint64_t iova, size_t len,
 		    bool write,
 		    void (*fn)(void *arg, void *host, size_t n, size_t off),
-		    void *arg)
+		    void *arg, char *iobuf)
 {
+	pthread_rwlock_t *lock = &dma->ctx->eng->dma_lock;
 	const struct ufd_pgtable *pgt;
 	uint64_t need = write ? PGT_WRITE : PGT_READ;
 	struct ufd_stage1 *s1;
@@ -133,8 +138,11 @@ static int dma_walk(struct ufd_dma *dma, uint64_t iova, size_t len,
 		if (!e)
 			return -EFAULT;
 		pte = __atomic_load_n(e, __ATOMIC_RELAXED);
-		/* Memory the engine reaches only through its source: no DMA. */
-		if (!(pte & need) || (pte & PGT_INDIRECT))
+		if (!(pte & need))
+			return -EFAULT;
+		/* Memory the engine reaches only through its source: no DMA,
+		 * unless it is an IO window (below). */
+		if ((pte & PGT_INDIRECT) && !iobuf)
 			return -EFAULT;
 		size = pgt_level_size(pgt, level);
 		host = (pte & ~((1ULL << pgt->granule_shift) - 1)) +
@@ -146,6 +154,25 @@ static int dma_walk(struct ufd_dma *dma, uint64_t iova, size_t len,
 			n = len - done;
 		if (write && track && !(pte & PGT_DIRTY))
 			__atomic_fetch_or(e, PGT_DIRTY, __ATOMIC_RELAXED);
+		if (pte & PGT_INDIRECT) {
+			/*
+			 * A device's MMIO (peer-to-peer).  Its handler may wait
+			 * for that device's worker, whose own DMA needs the read
+			 * side while an unmap waits for the write side: so the
+			 * access runs with dma_lock released (the window is held
+			 * by reference), and the walk starts again after it.
+			 */
+			pthread_rwlock_unlock(lock);
+			rc = io_window_rw(host, iobuf + done, n, write);
+			pthread_rwlock_rdlock(lock);
+			if (rc)
+				return rc;
+			rc = dma_tables(dma, &pgt, &s1, &track);
+			if (rc)
+				return rc;
+			done += n;
+			continue;
+		}
 		fn(arg, (void *)(uintptr_t)host, n, done);
 		done += n;
 	}
@@ -172,7 +199,7 @@ int ufd_dma_read(struct ufd_dma *dma, uint64_t iova, void *buf, size_t len)
 	if (iova + len - 1 < iova)
 		return -EFAULT;
 	pthread_rwlock_rdlock(&eng->dma_lock);
-	rc = dma_walk(dma, iova, len, false, copy_out, buf);
+	rc = dma_walk(dma, iova, len, false, copy_out, buf, buf);
 	pthread_rwlock_unlock(&eng->dma_lock);
 	return rc;
 }
@@ -189,7 +216,8 @@ int ufd_dma_write(struct ufd_dma *dma, uint64_t iova, const void *buf,
 		return -EFAULT;
 	/* A fault part way leaves what came before it written, like DMA. */
 	pthread_rwlock_rdlock(&eng->dma_lock);
-	rc = dma_walk(dma, iova, len, true, copy_in, (void *)buf);
+	rc = dma_walk(dma, iova, len, true, copy_in, (void *)buf,
+		      (char *)buf);
 	pthread_rwlock_unlock(&eng->dma_lock);
 	return rc;
 }
@@ -231,7 +259,7 @@ int ufd_dma_map_sg(struct ufd_dma *dma, uint64_t iova, size_t len,
 	if (!len || iova + len - 1 < iova)
 		return -EFAULT;
 	pthread_rwlock_rdlock(&eng->dma_lock);
-	rc = dma_walk(dma, iova, len, write, sg_add, &f);
+	rc = dma_walk(dma, iova, len, write, sg_add, &f, NULL);
 	if (!rc && f.overflow)
 		rc = -E2BIG;
 	if (rc) {

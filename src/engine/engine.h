@@ -174,6 +174,12 @@ static inline void dma_write_end(struct ufd_engine *eng)
 		pthread_rwlock_unlock(&eng->dma_lock);
 }
 
+/* ---- IO windows (io_window.c) ---- */
+
+/* DMA into the window holding fake host address @host (the piece lies in
+ * one leaf).  No engine lock held.  -EFAULT if there is none. */
+int io_window_rw(uint64_t host, void *buf, size_t len, bool write);
+
 /* ---- pages ---- */
 
 struct ufd_pages {

@@ -11,7 +11,8 @@
  * existing coverage, unpinning releases only what no other node still
  * covers, so each page is pinned through the source exactly once per pages
  * object.  npinned (pages covered) is what is charged to RLIMIT_MEMLOCK:
- * per user, per process (RLIMIT_MODE 1), or not at all (CAP_IPC_LOCK).
+ * per user, per process (RLIMIT_MODE 1), or not at all (CAP_IPC_LOCK, or
+ * a source that is not memory: no_account).
  *
  * Page indexes count from pages->uaddr; intervals are inclusive.
  * Locking: eng->lock held throughout.
@@ -93,7 +94,8 @@ int pages_alloc(struct ufd_engine *eng, struct ufd_source *src,
 	pages->uaddr = start;
 	pages->npages = (end - start + UFD_PAGE_SIZE - 1) >> UFD_PAGE_SHIFT;
 	pages->writable = writable;
-	pages->account_mode = cred->cap_ipc_lock ? UFD_ACCOUNT_NONE : mode;
+	pages->account_mode = cred->cap_ipc_lock || src->no_account ?
+				     UFD_ACCOUNT_NONE : mode;
 	pages->uid = cred->uid;
 	pages->pid = src->owner_pid ? src->owner_pid : cred->pid;
 	pages->memlock_limit = cred->memlock_limit == UINT64_MAX ?

@@ -21,7 +21,10 @@
  *    (pid, nonce) there is one srv_proc with a remote memory source: the
  *    caller's memory for the dispatch layer, and the memory that MAP pins.
  *    A new nonce from a live pid means the process exec'd: the old source
- *    is retired.
+ *    is retired.  A srv_proc also records the client's mmaps of device
+ *    BARs (BAR_MAPPED, BAR_UNMAPPED; each holds its file), so that a
+ *    legacy container's MAP_DMA of such a range can map the BAR
+ *    (peer-to-peer: the bar_lookup caller op).
  *  - Release barrier.  Before serving any request the daemon processes
  *    every hangup already reported (epoll_wait with timeout 0, under
  *    release_lock, which a release in progress also holds).  A close()
@@ -102,6 +105,19 @@ struct srv_file {
 	bool destroy_obj;       /* d->lock: release destroys the object too */
 };
 
+/*
+ * One mmap of a device file in a client address space (BAR_MAPPED):
+ * [start, start + len) maps [region_off, ...) of region @region.  It
+ * holds a reference on the file, as the vma holds the kernel's file.
+ */
+struct srv_bar {
+	struct srv_bar *next;
+	uint64_t start, len;
+	struct srv_file *f;     /* a reference */
+	unsigned int region;
+	uint64_t region_off;
+};
+
 /* One client address space. */
 struct srv_proc {
 	struct srv_proc *next;
@@ -110,6 +126,7 @@ struct srv_proc {
 	uint64_t nonce;
 	int pidfd;
 	struct ufd_source *src; /* one reference */
+	struct srv_bar *bars;   /* d->lock: its BAR mappings */
 };
 
 struct ufd_daemon {
@@ -293,14 +310,18 @@ static void file_drain(int dfd)
  * release_lock throughout, so a release started by another thread is
  * finished before this returns.
  */
+static void bars_sweep_dead(struct ufd_daemon *d);
+
 static void drain_hangups(struct ufd_daemon *d)
 {
 	struct epoll_event ev[32];
+	bool any = false;
 	int n, i;
 
 	pthread_mutex_lock(&d->release_lock);
 	do {
 		n = epoll_wait(d->epfd, ev, 32, 0);
+		any |= n > 0;
 		for (i = 0; i < n; i++) {
 			struct srv_file *f;
 
@@ -323,6 +344,9 @@ static void drain_hangups(struct ufd_daemon *d)
 			pthread_mutex_unlock(&d->lock);
 		}
 	} while (n == 32);
+	/* A process that exited closed its files: its BAR mappings go too. */
+	if (any)
+		bars_sweep_dead(d);
 	pthread_mutex_unlock(&d->release_lock);
 }
 
@@ -493,6 +517,44 @@ err_close:
 
 /* ---- processes ---------------------------------------------------------------------- */
 
+/* Drop a list of BAR records (no lock held: file_put may release). */
+static void bars_free(struct ufd_daemon *d, struct srv_bar *b)
+{
+	struct srv_bar *next;
+
+	for (; b; b = next) {
+		next = b->next;
+		file_put(d, b->f);
+		free(b);
+	}
+}
+
+/*
+ * The BAR mappings of processes that have exited (their files would stay
+ * open until the srv_proc itself goes, at the next sweep).  No lock but
+ * release_lock held.
+ */
+static void bars_sweep_dead(struct ufd_daemon *d)
+{
+	struct srv_bar *gone = NULL;
+	struct srv_proc *p;
+
+	pthread_mutex_lock(&d->lock);
+	for (p = d->procs; p; p = p->next) {
+		struct srv_bar *b;
+
+		if (!p->bars || ufd_source_remote_alive(p->src))
+			continue;
+		for (b = p->bars; b->next; b = b->next)
+			;
+		b->next = gone;
+		gone = p->bars;
+		p->bars = NULL;
+	}
+	pthread_mutex_unlock(&d->lock);
+	bars_free(d, gone);
+}
+
 static void proc_put(struct ufd_daemon *d, struct srv_proc *p)
 {
 	bool last;
@@ -502,6 +564,7 @@ static void proc_put(struct ufd_daemon *d, struct srv_proc *p)
 	pthread_mutex_unlock(&d->lock);
 	if (!last)
 		return;
+	bars_free(d, p->bars);
 	ufd_source_put(p->src);
 	close(p->pidfd);
 	free(p);
@@ -751,6 +814,38 @@ static int srv_take_fd(const struct ufd_caller *caller, int fd)
 	return tfd;
 }
 
+static int srv_bar_lookup(const struct ufd_caller *caller, uint64_t vaddr,
+			  uint64_t len, struct ufd_bar_map *out)
+{
+	struct srv_call *call = caller->priv;
+	struct ufd_daemon *d = call->ch->d;
+	struct srv_bar *b;
+	int rc = -ENOENT;
+
+	if (!len || vaddr + len - 1 < vaddr)
+		return -ENOENT;
+	pthread_mutex_lock(&d->lock);
+	for (b = call->proc->bars; b; b = b->next) {
+		if (vaddr < b->start || vaddr - b->start >= b->len ||
+		    len > b->len - (vaddr - b->start))
+			continue;
+		if (call->nr_held == sizeof(call->held) / sizeof(call->held[0])) {
+			rc = -ENOMEM;
+			break;
+		}
+		/* Held until the call returns, as resolve_file's. */
+		b->f->refs++;
+		call->held[call->nr_held++] = b->f;
+		out->file = b->f->file;
+		out->region = b->region;
+		out->region_off = b->region_off + (vaddr - b->start);
+		rc = 0;
+		break;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
 static const struct ufd_caller_ops srv_caller_ops = {
 	.make_fd = srv_make_fd,
 	.unmake_fd = srv_unmake_fd,
@@ -758,6 +853,7 @@ static const struct ufd_caller_ops srv_caller_ops = {
 	.make_file = srv_make_file,
 	.resolve_file = srv_resolve_file,
 	.take_fd = srv_take_fd,
+	.bar_lookup = srv_bar_lookup,
 };
 
 /* The caller of request @call, for the dispatch layer. */
@@ -871,6 +967,123 @@ static long do_mmap(struct srv_call *call, const struct ufd_msg *req,
 	return 0;
 }
 
+/*
+ * Cut [start, start + len) out of @p's BAR records: the records (or
+ * parts) removed go to *@gone, *@spare (allocated by the caller) may be
+ * used for the right part of a record split in two.  d->lock held.
+ */
+static void bars_cut_locked(struct srv_proc *p, uint64_t start, uint64_t len,
+			    struct srv_bar **gone, struct srv_bar **spare)
+{
+	uint64_t end = start + len;
+	struct srv_bar **pp = &p->bars, *b;
+
+	while ((b = *pp)) {
+		uint64_t bend = b->start + b->len;
+
+		if (bend <= start || b->start >= end) {
+			pp = &b->next;
+			continue;
+		}
+		if (b->start >= start && bend <= end) {
+			*pp = b->next;       /* wholly inside: gone */
+			b->next = *gone;
+			*gone = b;
+			continue;
+		}
+		if (b->start < start && bend > end) {
+			struct srv_bar *r = *spare;
+
+			if (!r) {
+				/* No memory for the right part: drop it. */
+				b->len = start - b->start;
+				pp = &b->next;
+				continue;
+			}
+			*spare = NULL;
+			*r = *b;
+			r->start = end;
+			r->len = bend - end;
+			r->region_off = b->region_off + (end - b->start);
+			b->f->refs++;        /* the right part's */
+			b->len = start - b->start;
+			r->next = b->next;
+			b->next = r;
+			pp = &r->next;
+			continue;
+		}
+		if (b->start < start) {
+			b->len = start - b->start;
+		} else {
+			b->region_off += end - b->start;
+			b->len = bend - end;
+			b->start = end;
+		}
+		pp = &b->next;
+	}
+}
+
+/* BAR_MAPPED: record where an mmap of a device file now is. */
+static long do_bar_mapped(struct srv_call *call, const struct ufd_msg *req)
+{
+	struct ufd_daemon *d = call->ch->d;
+	struct srv_bar *b, *gone = NULL, *spare;
+	struct ufd_file_mmap where;
+	struct srv_file *f;
+	long ret;
+
+	if (!req->cmd || req->pos + req->cmd < req->pos ||
+	    (req->pos & 4095) || (req->cmd & 4095))
+		return -EINVAL;
+	ret = file_lookup(d, call->proc, req->fd, &f);
+	if (ret)
+		return ret == -ENOTTY ? -ENODEV : ret;
+	/* Where it lands, as MMAP answered (not what the client says). */
+	ret = ufd_file_mmap(&f->file, req->arg, req->cmd, (int)req->flags,
+			    &where);
+	if (!ret && !where.trapped)
+		ret = -ENODEV;
+	b = ret ? NULL : calloc(1, sizeof(*b));
+	spare = ret ? NULL : calloc(1, sizeof(*spare));
+	if (!ret && !b)
+		ret = -ENOMEM;
+	if (ret) {
+		free(spare);
+		file_put(d, f);
+		return ret;
+	}
+	b->start = req->pos;
+	b->len = req->cmd;
+	b->f = f; /* the lookup's reference is now the record's */
+	b->region = where.region;
+	b->region_off = where.region_off;
+	pthread_mutex_lock(&d->lock);
+	bars_cut_locked(call->proc, b->start, b->len, &gone, &spare);
+	b->next = call->proc->bars;
+	call->proc->bars = b;
+	pthread_mutex_unlock(&d->lock);
+	free(spare);
+	bars_free(d, gone);
+	return 0;
+}
+
+/* BAR_UNMAPPED: whatever was mapped at [pos, pos + cmd) is gone. */
+static long do_bar_unmapped(struct srv_call *call, const struct ufd_msg *req)
+{
+	struct ufd_daemon *d = call->ch->d;
+	struct srv_bar *gone = NULL, *spare;
+
+	if (!req->cmd || req->pos + req->cmd < req->pos)
+		return -EINVAL;
+	spare = calloc(1, sizeof(*spare));
+	pthread_mutex_lock(&d->lock);
+	bars_cut_locked(call->proc, req->pos, req->cmd, &gone, &spare);
+	pthread_mutex_unlock(&d->lock);
+	free(spare);
+	bars_free(d, gone);
+	return 0;
+}
+
 /* MMIO: one load or store of a trapped mapping. */
 static long do_mmio(struct srv_call *call, const struct ufd_msg *req,
 		    struct ufd_msg *res)
@@ -938,6 +1151,8 @@ static void *chan_main(void *arg)
 			   req.type != UFD_MSG_PWRITE &&
 			   req.type != UFD_MSG_MMAP &&
 			   req.type != UFD_MSG_MMIO &&
+			   req.type != UFD_MSG_BAR_MAPPED &&
+			   req.type != UFD_MSG_BAR_UNMAPPED &&
 			   req.type != UFD_MSG_FILE_KIND) {
 			ret = -EPROTO;
 		} else {
@@ -960,6 +1175,10 @@ static void *chan_main(void *arg)
 					ret = do_mmap(&call, &req, &res);
 				else if (req.type == UFD_MSG_MMIO)
 					ret = do_mmio(&call, &req, &res);
+				else if (req.type == UFD_MSG_BAR_MAPPED)
+					ret = do_bar_mapped(&call, &req);
+				else if (req.type == UFD_MSG_BAR_UNMAPPED)
+					ret = do_bar_unmapped(&call, &req);
 				else
 					ret = do_rw(&call, &req, &uc);
 				ufd_source_remote_set_caller(NULL);

@@ -84,6 +84,12 @@ enum ufd_msg_type {
 	UFD_MSG_MMIO,         /* fd, kind: region, arg: offset, flags: size
 				 | UFD_MMIO_WRITE, cmd: value written;
 				 answer: cmd the value read */
+	UFD_MSG_BAR_MAPPED,   /* fd, arg: offset, cmd: length, flags: prot,
+				 pos: the address an mmap of fd (MMAP
+				 answered) now occupies in the sender */
+	UFD_MSG_BAR_UNMAPPED, /* pos: address, cmd: length: whatever the
+				 sender had mapped there (BAR_MAPPED) is
+				 gone (munmap, MAP_FIXED over it) */
 	/* daemon -> client */
 	UFD_MSG_RESULT = 64,  /* ret: >= 0 or -errno; ends the call */
 	UFD_MSG_INSTALL_FD,   /* kind, flags (O_CLOEXEC); one fd attached */

@@ -14,7 +14,13 @@
  *
  * Mappings sit in a fixed table; munmap() or a MAP_FIXED mapping over one
  * unregisters it, and a part that is left keeps being trapped (registered
- * again with its offset).  Interval convention: [base, base + len).
+ * again with its offset).  The daemon is told where each mapping is
+ * (BAR_MAPPED, once it exists) and when a range of them goes
+ * (BAR_UNMAPPED: only when the range hit one, so plain munmaps cost
+ * nothing), so that a legacy container can map a BAR for peer-to-peer
+ * DMA; both are one synchronous message on the channel pool, made with
+ * signals held off (shim_sig_enter) but no lock of ours.  Interval
+ * convention: [base, base + len).
  *
  * Locking: bar_lock guards the table, taken inside shim_sig_enter (fdtab.h)
  * so that no signal handler can find it held; the trap's callbacks never
@@ -126,6 +132,7 @@ static void bar_drop_locked(struct bar_mapping *m, bool close_fd)
 void shim_bar_unmapped(void *addr, size_t len)
 {
 	uintptr_t first = (uintptr_t)addr, end = first + len;
+	bool hit = false;
 	int saved = errno;
 	unsigned int i;
 
@@ -140,6 +147,7 @@ void shim_bar_unmapped(void *addr, size_t len)
 
 		if (!m.used || mend <= first || m.base >= end)
 			continue;
+		hit = true;
 		bar_drop_locked(&bars[i], false);
 		/* What is left on either side stays trapped. */
 		if (m.base < first &&
@@ -163,6 +171,9 @@ void shim_bar_unmapped(void *addr, size_t len)
 			syscall(SYS_close, m.fd);
 	}
 	pthread_mutex_unlock(&bar_lock);
+	/* The daemon forgets it too (a container can map it no more). */
+	if (hit)
+		shim_srv_bar_unmapped(first, len);
 	shim_sig_leave();
 	errno = saved;
 }
@@ -223,5 +234,12 @@ void *shim_bar_mmap(shim_mmap_fn real_mmap, mmio_trap_sigaction_fn real_sa,
 		errno = -rc;
 		return MAP_FAILED;
 	}
+	/*
+	 * Where it is, for a legacy container's MAP_DMA of it (peer to
+	 * peer).  Best effort: without it the mapping still works, only
+	 * such a MAP_DMA fails (-EFAULT), as it did before.
+	 */
+	shim_srv_bar_mapped(fd, (uint64_t)off, (len + 4095) & ~(size_t)4095,
+			    prot, (uint64_t)(uintptr_t)p);
 	return p;
 }

@@ -480,6 +480,36 @@ int shim_srv_mmap(int fd, uint64_t off, uint64_t len, int prot,
 	return (int)ret;
 }
 
+int shim_srv_bar_mapped(int fd, uint64_t off, uint64_t len, int prot,
+			uint64_t addr)
+{
+	struct ufd_msg req = { .type = UFD_MSG_BAR_MAPPED };
+	int saved = errno;
+	long ret;
+
+	req.fd = fd;
+	req.arg = off;
+	req.cmd = len;
+	req.flags = (uint32_t)prot;
+	req.pos = addr;
+	ret = srv_call(&req);
+	errno = saved;
+	return (int)ret;
+}
+
+int shim_srv_bar_unmapped(uint64_t addr, uint64_t len)
+{
+	struct ufd_msg req = { .type = UFD_MSG_BAR_UNMAPPED };
+	int saved = errno;
+	long ret;
+
+	req.pos = addr;
+	req.cmd = len;
+	ret = srv_call(&req);
+	errno = saved;
+	return (int)ret;
+}
+
 int shim_srv_mmio(int fd, unsigned int region, uint64_t off,
 		  unsigned int size, bool write, uint64_t *val)
 {

@@ -45,6 +45,16 @@ int shim_srv_mmap(int fd, uint64_t off, uint64_t len, int prot,
 		  unsigned int *region, uint64_t *region_off);
 
 /*
+ * Tell the daemon that the mmap of [off, off + len) of its file @fd now
+ * occupies [addr, addr + len) (BAR_MAPPED), or that whatever was mapped
+ * at [addr, addr + len) is gone (BAR_UNMAPPED).  One round trip on a
+ * channel of the pool, no lock, errno kept: callable where mmio is.
+ */
+int shim_srv_bar_mapped(int fd, uint64_t off, uint64_t len, int prot,
+			uint64_t addr);
+int shim_srv_bar_unmapped(uint64_t addr, uint64_t len);
+
+/*
  * One MMIO access of @size bytes at @off of region @region, through the
  * daemon's file @fd: *@val is written, or gets what is read.  0 or
  * -errno.  Async-signal-safe (the MMIO trap calls it from its handler).

@@ -35,6 +35,8 @@ struct ufd_file;
 
 struct ufd_caller;
 
+struct ufd_bar_map;
+
 /*
  * What the transport (in-process shim, or a server) provides for one call:
  * the caller's memory, its credentials, and its fd table.
@@ -84,6 +86,13 @@ struct ufd_caller_ops {
 	 * callee owns and closes.  -EBADF if the caller has no such fd.
 	 */
 	int (*take_fd)(const struct ufd_caller *caller, int fd);
+	/*
+	 * Does [@vaddr, @vaddr + @len) of the caller lie wholly inside one
+	 * mmap of an emulated file (a device BAR)?  0 and *@out, or -ENOENT.
+	 * NULL where no file can be mapped (in process: no devices).
+	 */
+	int (*bar_lookup)(const struct ufd_caller *caller, uint64_t vaddr,
+			  uint64_t len, struct ufd_bar_map *out);
 };
 
 struct ufd_caller {
@@ -114,6 +123,14 @@ struct ufd_file {
 	uint32_t obj_id;    /* the access or fault object; 0 for a context */
 	void *priv;         /* the kind's own state: made by open, freed by
 			       release (VFIO files) */
+};
+
+/* Where a range of the caller's address space maps a file (bar_lookup). */
+struct ufd_bar_map {
+	struct ufd_file file;  /* the file mapped (valid until the call
+				  returns, as resolve_file's) */
+	unsigned int region;   /* its region (a VFIO BAR index) */
+	uint64_t region_off;   /* region offset of the range's first byte */
 };
 
 /* Where an mmap of a file lands (struct ufd_file_ops.mmap). */

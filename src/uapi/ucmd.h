@@ -70,6 +70,16 @@ int test_ops_device(struct ufd_ucmd *ucmd);
 /* VFIO type1 container calls (any ioctl number outside iommufd's). */
 long vfio_compat_ioctl(struct ufd_ctx *ctx, const struct ufd_caller *caller,
 		       unsigned long cmd, uint64_t arg);
+/*
+ * The same for the legacy container (/dev/vfio/vfio), whose MAP_DMA also
+ * maps a range of a device BAR's mmap: @p2p gives the source for
+ * [vaddr, vaddr + len) when it is one (a reference), -ENOENT when not.
+ */
+typedef int (*vfio_p2p_fn)(const struct ufd_caller *caller, uint64_t vaddr,
+			   uint64_t len, struct ufd_source **out);
+long vfio_compat_ioctl_p2p(struct ufd_ctx *ctx,
+			   const struct ufd_caller *caller, unsigned long cmd,
+			   uint64_t arg, vfio_p2p_fn p2p);
 /* The name of a VFIO container call, or NULL. */
 const char *vfio_compat_ioctl_name(unsigned long cmd);
 

@@ -10,7 +10,12 @@
  * TYPE1 (v1) may unmap part of a mapping: SET_IOMMU(TYPE1) turns large
  * IOPTEs off for the IOAS, and unmap first cuts the areas at the edges of
  * the range.  TYPE1v2 keeps the IOAS rule (no splitting, -ENOENT).  An
- * unmap that finds nothing is success with 0 bytes.  GET_INFO writes its
+ * unmap that finds nothing is success with 0 bytes.
+ *
+ * Peer-to-peer: only the legacy container (vfio_compat_ioctl_p2p, with
+ * its p2p lookup) maps a vaddr range inside a device BAR's mmap, through
+ * a source that is the BAR; /dev/iommu as a container refuses it, as
+ * iommufd does (the caller's memory cannot be pinned there: -EFAULT).  GET_INFO writes its
  * capability chain (DMA available, IOVA ranges) only as far as argsz
  * reaches and always reports the size the whole chain needs.
  */
@@ -53,8 +58,9 @@ static int set_iommu(struct ufd_ctx *ctx, uint64_t type)
 }
 
 static int map_dma(struct ufd_ctx *ctx, const struct ufd_caller *caller,
-		   uint64_t arg)
+		   uint64_t arg, vfio_p2p_fn p2p)
 {
+	struct ufd_source *src = NULL;
 	const size_t minsz = offsetofend(struct vfio_iommu_type1_dma_map, size);
 	struct vfio_iommu_type1_dma_map map;
 	unsigned int flags = UFD_MAP_FIXED_IOVA;
@@ -76,8 +82,16 @@ static int map_dma(struct ufd_ctx *ctx, const struct ufd_caller *caller,
 	if (rc)
 		return rc;
 	iova = map.iova;
-	return ufd_ioas_map(ctx, ioas_id, caller->mem, map.vaddr, map.size,
-			    &iova, flags);
+	if (p2p) {
+		rc = p2p(caller, map.vaddr, map.size, &src);
+		if (rc && rc != -ENOENT)
+			return rc;
+	}
+	rc = ufd_ioas_map(ctx, ioas_id, src ? src : caller->mem, map.vaddr,
+			  map.size, &iova, flags);
+	if (src)
+		ufd_source_put(src); /* the mapping holds its own */
+	return rc;
 }
 
 static int unmap_dma(struct ufd_ctx *ctx, const struct ufd_caller *caller,
@@ -249,6 +263,13 @@ static int get_info(struct ufd_ctx *ctx, const struct ufd_caller *caller,
 long vfio_compat_ioctl(struct ufd_ctx *ctx, const struct ufd_caller *caller,
 		       unsigned long cmd, uint64_t arg)
 {
+	return vfio_compat_ioctl_p2p(ctx, caller, cmd, arg, NULL);
+}
+
+long vfio_compat_ioctl_p2p(struct ufd_ctx *ctx,
+			   const struct ufd_caller *caller, unsigned long cmd,
+			   uint64_t arg, vfio_p2p_fn p2p)
+{
 	switch (cmd) {
 	case VFIO_GET_API_VERSION:
 		return VFIO_API_VERSION;
@@ -259,7 +280,7 @@ long vfio_compat_ioctl(struct ufd_ctx *ctx, const struct ufd_caller *caller,
 	case VFIO_IOMMU_GET_INFO:
 		return get_info(ctx, caller, arg);
 	case VFIO_IOMMU_MAP_DMA:
-		return map_dma(ctx, caller, arg);
+		return map_dma(ctx, caller, arg, p2p);
 	case VFIO_IOMMU_UNMAP_DMA:
 		return unmap_dma(ctx, caller, arg);
 	default:

@@ -16,6 +16,11 @@
  * holds it (refs); its context while the container, or a device opened
  * in it, does.
  *
+ * Peer-to-peer: a MAP_DMA of a vaddr range inside one mmap of a device
+ * BAR (the transport's bar_lookup says so) maps the IOVA range to that
+ * BAR's MMIO (vfio_mmio_source.c), as type1 maps a PFNMAP vma; only here,
+ * not through an iommufd (vfio_compat.c).
+ *
  * IOVA ranges (GET_INFO, MAP_DMA, UNMAP_DMA) are vfio_compat.c's,
  * [start, last] inclusive.
  *
@@ -178,7 +183,8 @@ static long container_ioctl(const struct ufd_file *file,
 		if (rc)
 			return rc; /* no IOMMU driver to pass it to */
 		/* type1: GET_INFO, MAP_DMA, UNMAP_DMA; the rest -ENOTTY. */
-		return vfio_compat_ioctl(c->ctx, caller, nr, arg);
+		return vfio_compat_ioctl_p2p(c->ctx, caller, nr, arg,
+					     vfio_p2p_source);
 	}
 }
 

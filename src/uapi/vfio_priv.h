@@ -39,7 +39,10 @@
  * a ufd_pci_* call may deliver interrupts (host irq) before it returns, so
  * no ufd_pci_* call is ever made with irq_lock held.  Closing the DMA port
  * waits, under dma_lock's condition, for the calls in flight: never while
- * holding anything the worker's DMA path needs.
+ * holding anything the worker's DMA path needs.  A peer-to-peer DMA (an
+ * IOVA mapped to a BAR, vfio_mmio_source.c) runs the target's BAR access
+ * from the worker with no VFIO lock and the engine's dma_lock released:
+ * it takes the target model's lock (3) alone.
  */
 #ifndef UFD_UAPI_VFIO_PRIV_H
 #define UFD_UAPI_VFIO_PRIV_H
@@ -222,6 +225,24 @@ void vfio_virqfd_stop(void);
 void vfio_container_put_locked(struct vfio_container *c);
 /* A group leaves the container (machine lock held). */
 void vfio_container_detach_locked(struct vfio_container *c);
+
+/* ---- vfio_mmio_source.c: peer-to-peer ---- */
+
+/*
+ * A memory source for the caller's [uaddr, uaddr + len) that is
+ * [bar_off, bar_off + len) of BAR @bar of @vdev (all page aligned;
+ * -EINVAL otherwise).  Returned with one reference.
+ */
+int vfio_mmio_source_new(struct vfio_dev *vdev, unsigned int bar,
+			 uint64_t bar_off, uint64_t uaddr, uint64_t len,
+			 struct ufd_source **out);
+/*
+ * If [vaddr, vaddr + len) of the caller is inside one mmap of a device
+ * BAR (caller->ops->bar_lookup), the source for it (as above); -ENOENT
+ * when it is not, or another -errno.
+ */
+int vfio_p2p_source(const struct ufd_caller *caller, uint64_t vaddr,
+		    uint64_t len, struct ufd_source **out);
 
 /* ---- vfio_group.c ---- */
 

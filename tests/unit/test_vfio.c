@@ -8,8 +8,10 @@
  * path with a legacy container and with an iommufd as container, region
  * and IRQ info, config space, BAR access, interrupts into real eventfds,
  * I/OAT copies through the IO page table raising MSI-X (and INTx), a
- * fault that halts the channel without an interrupt, resets, and the
- * errno of every rule.
+ * fault that halts the channel without an interrupt, resets, peer-to-peer
+ * DMA from one function into the other's BAR through a legacy container
+ * (the fake caller's bar_lookup knows one BAR mapping), and the errno of
+ * every rule.
  *
  * IOVA ranges are [iova, iova + len - 1].  The model's worker copies in
  * its own thread while this one polls CHANSTS; test_concurrent_opens runs
@@ -188,6 +190,33 @@ static int fake_resolve_fd(const struct ufd_caller *c, struct ufd_ctx *ctx,
 	return 0;
 }
 
+/* The caller's one BAR mapping (test_p2p): [va, va + len) of fd's BAR. */
+static struct {
+	uint64_t va, len;
+	int fd;
+	unsigned int region;
+	uint64_t region_off;
+} fake_bar;
+
+static int fake_bar_lookup(const struct ufd_caller *c, uint64_t vaddr,
+			   uint64_t len, struct ufd_bar_map *out)
+{
+	struct ufd_file *f;
+
+	(void)c;
+	if (!fake_bar.len || vaddr < fake_bar.va ||
+	    vaddr - fake_bar.va >= fake_bar.len ||
+	    len > fake_bar.len - (vaddr - fake_bar.va))
+		return -ENOENT;
+	f = t_file(fake_bar.fd);
+	if (!f)
+		return -ENOENT;
+	out->file = *f;
+	out->region = fake_bar.region;
+	out->region_off = fake_bar.region_off + (vaddr - fake_bar.va);
+	return 0;
+}
+
 static const struct ufd_caller_ops fake_ops = {
 	.make_fd = fake_make_fd,
 	.unmake_fd = fake_unmake_fd,
@@ -195,6 +224,7 @@ static const struct ufd_caller_ops fake_ops = {
 	.make_file = fake_make_file,
 	.resolve_file = fake_resolve_file,
 	.take_fd = fake_take_fd,
+	.bar_lookup = fake_bar_lookup,
 };
 
 static int t_open(enum ufd_fd_kind kind, uint32_t index)
@@ -1680,6 +1710,122 @@ static void test_group_iommufd_container(void)
 	t_close(group);
 }
 
+/*
+ * Peer-to-peer through a legacy container: device A (cdev 0) DMAs to an
+ * IOVA that MAP_DMA mapped from an mmap of device B's BAR0, and reaches
+ * B's registers; an iommufd as container refuses such a map.
+ */
+#define P2P_IOVA (64 * MiB)
+static void test_p2p(void)
+{
+	struct vfio_iommu_type1_dma_unmap um = { .argsz = sizeof(um) };
+	const uint64_t desc_iova = IOVA_BASE, buf = IOVA_BASE + 2 * MiB;
+	int container, g3, g4, a, b, iommufd;
+	uint64_t charged;
+	uint8_t *va;
+
+	va = mmap(NULL, 16384, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	REQUIRE(va != MAP_FAILED);
+	container = t_open(UFD_FD_VFIO_CONTAINER, 0);
+	g3 = t_open(UFD_FD_VFIO_GROUP, 3);
+	g4 = t_open(UFD_FD_VFIO_GROUP, 4);
+	REQUIRE(container >= FD_BASE && g3 >= FD_BASE && g4 >= FD_BASE);
+	CHECK_EQ(t_ioctl(g3, VFIO_GROUP_SET_CONTAINER, &container), 0);
+	CHECK_EQ(t_ioctl(g4, VFIO_GROUP_SET_CONTAINER, &container), 0);
+	CHECK_EQ(t_ioctl_int(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU),
+		 0);
+	a = (int)t_ioctl(g3, VFIO_GROUP_GET_DEVICE_FD, BDF0);
+	b = (int)t_ioctl(g4, VFIO_GROUP_GET_DEVICE_FD, BDF1);
+	REQUIRE(a >= FD_BASE && b >= FD_BASE);
+	CHECK_EQ(dma_map(container, mem, MEM_LEN, IOVA_BASE), 0);
+
+	/* Not (yet) a BAR: PROT_NONE memory cannot be pinned. */
+	CHECK_EQ(dma_map(container, va, 4096, P2P_IOVA), -EFAULT);
+	fake_bar.va = (uintptr_t)va;
+	fake_bar.len = 8192;
+	fake_bar.fd = b;
+	fake_bar.region = VFIO_PCI_BAR0_REGION_INDEX;
+	fake_bar.region_off = 0;
+	/* Sticking out of the mapping: memory again. */
+	CHECK_EQ(dma_map(container, va, 16384, P2P_IOVA), -EFAULT);
+	CHECK_EQ(dma_map(container, va + 1, 4096, P2P_IOVA), -EINVAL);
+	/* Not charged to RLIMIT_MEMLOCK (the kernel does not count PFNMAP). */
+	caller.cred.cap_ipc_lock = false;
+	caller.cred.memlock_limit = 0;
+	charged = ufd_engine_pinned_bytes_user(eng, caller.cred.uid);
+	CHECK_EQ(dma_map(container, va, 8192, P2P_IOVA), 0);
+	CHECK_EQ(ufd_engine_pinned_bytes_user(eng, caller.cred.uid), charged);
+	caller.cred.cap_ipc_lock = true;
+	caller.cred.memlock_limit = UINT64_MAX;
+	CHECK_EQ(dma_map(container, va, 4096, P2P_IOVA), -EEXIST);
+
+	cfg_wr(a, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	cfg_wr(b, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	ioat_reset(a);
+	/* A reads B's CBVER: 1 byte from P2P_IOVA + 0x08. */
+	memset(mem + 2 * MiB, 0, 16);
+	put_desc(mem, desc_iova, 1, 0, P2P_IOVA + CBVER, buf);
+	CHECK_EQ(run_desc(a, desc_iova), ST_DONE);
+	CHECK_EQ(mem[2 * MiB], 0x33);
+	/* A writes B's INTRDELAY (0x0c, 16 bits); B reads it back. */
+	mmio_wr(a, CHANCMD, 1, CMD_SUSPEND);
+	CHECK_EQ(wait_state(a, 1u << ST_SUSPENDED), ST_SUSPENDED);
+	mem[2 * MiB + 8] = 0x34;
+	mem[2 * MiB + 9] = 0x12;
+	put_desc(mem, desc_iova, 2, 0, buf + 8, P2P_IOVA + 0x0c);
+	CHECK_EQ(run_desc(a, desc_iova), ST_DONE);
+	CHECK_EQ(mmio_rd(b, 0x0c, 2), 0x1234);
+	CHECK_EQ(mmio_rd(a, 0x0c, 2), 0); /* A's own is untouched */
+	/* B's second page (past its registers) reads through too. */
+	mmio_wr(a, CHANCMD, 1, CMD_SUSPEND);
+	CHECK_EQ(wait_state(a, 1u << ST_SUSPENDED), ST_SUSPENDED);
+	put_desc(mem, desc_iova, 8, 0, P2P_IOVA + MSIX_TABLE - 8, buf);
+	CHECK_EQ(run_desc(a, desc_iova), ST_DONE);
+
+	/* B's memory decode off: the access fails, A halts. */
+	cfg_wr(b, PCI_COMMAND, 2, 0);
+	mmio_wr(a, CHANCMD, 1, CMD_SUSPEND);
+	CHECK_EQ(wait_state(a, 1u << ST_SUSPENDED), ST_SUSPENDED);
+	put_desc(mem, desc_iova, 1, 0, P2P_IOVA + CBVER, buf);
+	CHECK_EQ(run_desc(a, desc_iova), ST_HALTED);
+	ioat_reset(a);
+	cfg_wr(b, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+
+	/* Unmap as for memory; then the IOVA faults. */
+	um.iova = P2P_IOVA;
+	um.size = 8192;
+	CHECK_EQ(t_ioctl(container, VFIO_IOMMU_UNMAP_DMA, &um), 0);
+	CHECK_EQ(um.size, 8192);
+	put_desc(mem, desc_iova, 1, 0, P2P_IOVA + CBVER, buf);
+	CHECK_EQ(run_desc(a, desc_iova), ST_HALTED);
+	ioat_reset(a);
+	/* Mapped again, then the device goes: the mapping outlives it. */
+	CHECK_EQ(dma_map(container, va, 4096, P2P_IOVA), 0);
+	fake_bar.len = 0;
+	t_close(b);
+	t_close(a);
+	t_close(g4);
+	t_close(g3);
+	t_close(container);
+
+	/* An iommufd as container: no peer-to-peer, as iommufd. */
+	iommufd = t_open(UFD_FD_IOMMUFD, 0);
+	g4 = t_open(UFD_FD_VFIO_GROUP, 4);
+	REQUIRE(iommufd >= FD_BASE && g4 >= FD_BASE);
+	CHECK_EQ(t_ioctl(g4, VFIO_GROUP_SET_CONTAINER, &iommufd), 0);
+	b = (int)t_ioctl(g4, VFIO_GROUP_GET_DEVICE_FD, BDF1);
+	REQUIRE(b >= FD_BASE);
+	CHECK_EQ(t_ioctl_int(iommufd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU), 0);
+	fake_bar.len = 8192;
+	fake_bar.fd = b;
+	CHECK_EQ(dma_map(iommufd, va, 4096, P2P_IOVA), -EFAULT);
+	fake_bar.len = 0;
+	t_close(b);
+	t_close(g4);
+	t_close(iommufd);
+	munmap(va, 16384);
+}
+
 /* Wait up to 5 s for eventfd @efd to be signalled; its count, or 0. */
 static uint64_t efd_wait(int efd)
 {
@@ -2050,6 +2196,7 @@ int main(void)
 	RUN(test_config_flr);
 	RUN(test_group_legacy_container);
 	RUN(test_group_iommufd_container);
+	RUN(test_p2p);
 	RUN(test_dma_vs_teardown);
 	RUN(test_concurrent_opens);
 	RUN(test_ioctl_names);
