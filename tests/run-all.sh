@@ -12,7 +12,7 @@
 #   build     make -j2
 #   check     make check      unit + ABI + uapi tests (ASan+UBSan)
 #   fuzz      make fuzz       bounded libFuzzer run
-#   upstream  make upstream   the kernel's iommufd selftest under the launcher
+#   upstream  make upstream   the kernel's iommufd selftests (and fail_nth) under the launcher
 #   vfio      make vfio-selftest  the kernel's VFIO selftests (7.3) against
 #                                 the emulated ioat devices
 #   soak      make soak       8 processes, SIGKILLs, daemon under ASan

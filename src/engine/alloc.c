@@ -3,7 +3,11 @@
  * Every engine allocation goes through here, so tests can make the Nth
  * one fail (ufd_fail_nth) and check that the failed call changed nothing
  * and leaked nothing, as iommufd_fail_nth does for the kernel.
- * The counters are atomics; no lock.
+ * Two countdowns: the process-wide one (ufd_fail_nth, atomics, no lock)
+ * and one per thread (ufd_fail_nth_thread, thread-local: the kernel's
+ * per-task fail-nth, which the preload library and the daemon set around
+ * one emulated call of the thread that armed it).  The thread's own is
+ * consulted first.
  */
 #include <stdatomic.h>
 #include <stdint.h>
@@ -13,10 +17,21 @@
 
 static atomic_ulong fail_countdown; /* 0: off; 1: the next one fails */
 static atomic_ulong alloc_count;
+static __thread unsigned long thread_countdown; /* 0: off */
 
 void ufd_fail_nth(unsigned long nth)
 {
 	atomic_store(&fail_countdown, nth);
+}
+
+void ufd_fail_nth_thread(unsigned long nth)
+{
+	thread_countdown = nth;
+}
+
+unsigned long ufd_fail_nth_thread_left(void)
+{
+	return thread_countdown;
 }
 
 unsigned long ufd_alloc_count(void)
@@ -29,6 +44,8 @@ static bool should_fail(void)
 	unsigned long c = atomic_load(&fail_countdown);
 
 	atomic_fetch_add(&alloc_count, 1);
+	if (thread_countdown)
+		return --thread_countdown == 0;
 	while (c) {
 		if (atomic_compare_exchange_weak(&fail_countdown, &c, c - 1))
 			return c == 1;

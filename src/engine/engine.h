@@ -64,6 +64,13 @@ void *ufd_realloc_array(void *p, size_t n, size_t size);
 /* Tests: make the Nth allocation from now fail (0: never). */
 UFD_API void ufd_fail_nth(unsigned long nth);
 UFD_API unsigned long ufd_alloc_count(void);
+/*
+ * The calling thread's own countdown (the kernel's per-task fail-nth):
+ * the Nth allocation this thread makes from now fails (0: never); what is
+ * left of it (0 once it fired, or if never armed).
+ */
+UFD_API void ufd_fail_nth_thread(unsigned long nth);
+UFD_API unsigned long ufd_fail_nth_thread_left(void);
 
 /* ---- objects ---- */
 

@@ -74,6 +74,7 @@
 #include <linux/capability.h>
 #include <linux/iommufd.h>
 
+#include "engine/engine.h" /* ufd_fail_nth_thread */
 #include "server/daemon.h"
 #include "server/proto.h"
 #include "server/source_remote.h"
@@ -1165,6 +1166,10 @@ static void *chan_main(void *arg)
 				ret = err;
 			} else {
 				ufd_source_remote_set_caller(call.proc->src);
+				/* The sender's fail-nth, for this dispatch. */
+				if (req.type != UFD_MSG_MMIO &&
+				    req.type != UFD_MSG_FILE_KIND)
+					ufd_fail_nth_thread(req.fail_nth);
 				if (req.type == UFD_MSG_OPEN)
 					ret = do_open(&call, &req, &uc);
 				else if (req.type == UFD_MSG_IOCTL)
@@ -1181,6 +1186,9 @@ static void *chan_main(void *arg)
 					ret = do_bar_unmapped(&call, &req);
 				else
 					ret = do_rw(&call, &req, &uc);
+				res.fail_nth = req.fail_nth ?
+					(uint32_t)ufd_fail_nth_thread_left() : 0;
+				ufd_fail_nth_thread(0);
 				ufd_source_remote_set_caller(NULL);
 				while (call.nr_held)
 					file_put(d, call.held[--call.nr_held]);

@@ -47,6 +47,13 @@
  *               FD_INSTALLED with the number it got;
  *   CLOSE_FD    close that fd again (the call failed after making it).
  *
+ * Fault injection.  A thread that armed its fail-nth (the shim emulates
+ * /proc/thread-self/fail-nth) sends the count it has left in fail_nth of
+ * each OPEN, IOCTL, READ, WRITE, PREAD, PWRITE and MMAP; the daemon arms
+ * the engine's countdown of its serving thread with it for that request's
+ * dispatch only, and RESULT's fail_nth says what is left (0: it fired).
+ * 0 in a request: no injection (RESULT then carries 0 too).
+ *
  * Every message is one struct ufd_msg, exactly; anything else is garbage
  * and the daemon answers it with -EPROTO (or drops the channel).  Fields
  * that a type does not use are zero.
@@ -107,7 +114,7 @@ struct ufd_msg {
 	int64_t ret;
 	uint64_t nonce;   /* the client image (see above) */
 	uint32_t kind;    /* enum ufd_fd_kind (INSTALL_FD, OPEN); region */
-	uint32_t __reserved;
+	uint32_t fail_nth; /* see "Fault injection" above */
 	uint64_t pos;     /* PREAD, PWRITE: the file position */
 };
 

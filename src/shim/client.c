@@ -40,6 +40,7 @@
 #include "server/proto.h"
 #include "server/wire.h"
 #include "shim/client.h"
+#include "shim/failnth.h"
 #include "shim/fdtab.h"
 
 /* Channels are moved to this fd number or above, out of the program's way. */
@@ -312,6 +313,9 @@ static long srv_call_res(struct ufd_msg *req, struct ufd_msg *res)
 	if (slot < -1)
 		return slot;
 	req->nonce = __atomic_load_n(&srv_nonce, __ATOMIC_RELAXED);
+	/* The thread's fail-nth goes with its calls (proto.h). */
+	if (req->type != UFD_MSG_MMIO && req->type != UFD_MSG_FILE_KIND)
+		req->fail_nth = shim_fail_nth;
 	if (ufd_wire_send(sock, req, -1)) {
 		ret = -EIO;
 		broken = true;
@@ -327,6 +331,8 @@ static long srv_call_res(struct ufd_msg *req, struct ufd_msg *res)
 			if (fd >= 0)
 				sys_close(fd);
 			ret = (long)m.ret;
+			if (req->fail_nth)
+				shim_fail_nth = m.fail_nth;
 			if (res)
 				*res = m;
 			break;

@@ -5,9 +5,10 @@
  * uiommufd-run.
  *
  * The library wraps the open family, the dup family, fcntl, close,
- * close_range, closefrom, ioctl, read and write (for fault queue fds), and
- * in server mode mmap, munmap and mremap (for shared anonymous memory),
- * and touches nothing else.  Two modes (UIOMMUFD_MODE, set by the
+ * close_range, closefrom, ioctl, read and write (for fault queue fds, and
+ * the emulated fault-injection files of failnth.c: the thread's fail-nth
+ * and the debugfs knobs), and in server mode mmap, munmap and mremap (for
+ * shared anonymous memory), and touches nothing else.  Two modes (UIOMMUFD_MODE, set by the
  * launcher):
  *
  *  - in-process (the default without the launcher): an open of /dev/iommu
@@ -90,6 +91,7 @@
 
 #include "shim/barmap.h"
 #include "shim/client.h"
+#include "shim/failnth.h"
 #include "shim/fdtab.h"
 #include "shim/shm.h"
 #include "uapi/dispatch.h"
@@ -316,10 +318,12 @@ static void shim_atfork_prepare(void)
 	pthread_mutex_lock(&state_lock);
 	shim_fdtab_atfork_prepare();
 	shim_shm_atfork_prepare();
+	shim_nth_atfork_prepare();
 }
 
 static void shim_atfork_parent(void)
 {
+	shim_nth_atfork_parent();
 	shim_shm_atfork_parent();
 	shim_fdtab_atfork_parent();
 	pthread_mutex_unlock(&state_lock);
@@ -328,6 +332,7 @@ static void shim_atfork_parent(void)
 
 static void shim_atfork_child(void)
 {
+	shim_nth_atfork_child();
 	shim_shm_atfork_child();
 	shim_fdtab_atfork_child();
 	shim_srv_atfork_child();
@@ -536,6 +541,68 @@ static bool shim_parse_index(const char *s, uint32_t *out)
 }
 
 /*
+ * (@dirfd, @path) as a lexically normalised absolute path in @norm
+ * (relative ones against the cwd or @dirfd).  False if that fails.
+ */
+static bool shim_path_abs(int dirfd, const char *path, char *norm,
+			  size_t size)
+{
+	char buf[PATH_MAX];
+	ssize_t n;
+	size_t len;
+
+	if (path[0] != '/') {
+		if (dirfd == AT_FDCWD) {
+			if (!getcwd(buf, sizeof(buf)))
+				return false;
+			len = strlen(buf);
+		} else {
+			char link[64];
+
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+			n = readlink(link, buf, sizeof(buf) - 1);
+			if (n <= 0 || buf[0] != '/')
+				return false;
+			len = (size_t)n;
+		}
+		if (len + 1 + strlen(path) + 1 > sizeof(buf))
+			return false;
+		buf[len] = '/';
+		strcpy(buf + len + 1, path);
+		path = buf;
+	}
+	return shim_path_normalize(path, norm, size);
+}
+
+/*
+ * An open of one of the fault-injection files (failnth.c)?  Then *@handled
+ * and its result.  Cheap for other paths (a look at the last name).
+ */
+static int shim_nth_path_open(int dirfd, const char *path, int flags,
+			      bool *handled)
+{
+	char norm[PATH_MAX];
+	const char *base;
+	int saved = errno, ret;
+
+	*handled = false;
+	path = shim_launder(path);
+	if ((uintptr_t)path < 4096)
+		return -1; /* libc reports EFAULT */
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	if (!shim_nth_name(base) || !shim_path_abs(dirfd, path, norm,
+						    sizeof(norm))) {
+		errno = saved;
+		return -1;
+	}
+	ret = shim_nth_open_abs(norm, flags, handled);
+	if (!*handled || ret >= 0)
+		errno = saved;
+	return ret;
+}
+
+/*
  * Does (@dirfd, @path) name an emulated node: /dev/iommu, /dev/vfio/vfio,
  * and in server mode /dev/vfio/N (a group) and /dev/vfio/devices/vfioM (a
  * device cdev)?  Cheap for every other path: only names ending in
@@ -545,13 +612,11 @@ static bool shim_parse_index(const char *s, uint32_t *out)
 static bool shim_path_node(int dirfd, const char *path,
 			   struct shim_node *node)
 {
-	char buf[PATH_MAX], norm[PATH_MAX];
+	char norm[PATH_MAX];
 	const char *base;
 	int saved = errno;
 	bool ret = false;
 	uint32_t index;
-	ssize_t n;
-	size_t len;
 
 	path = shim_launder(path);
 	if ((uintptr_t)path < 4096)
@@ -561,27 +626,7 @@ static bool shim_path_node(int dirfd, const char *path,
 	if (strcmp(base, "iommu") && strncmp(base, "vfio", 4) &&
 	    !shim_parse_index(base, &index))
 		return false;
-	if (path[0] != '/') {
-		if (dirfd == AT_FDCWD) {
-			if (!getcwd(buf, sizeof(buf)))
-				goto out;
-			len = strlen(buf);
-		} else {
-			char link[64];
-
-			snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
-			n = readlink(link, buf, sizeof(buf) - 1);
-			if (n <= 0 || buf[0] != '/')
-				goto out;
-			len = (size_t)n;
-		}
-		if (len + 1 + strlen(path) + 1 > sizeof(buf))
-			goto out;
-		buf[len] = '/';
-		strcpy(buf + len + 1, path);
-		path = buf;
-	}
-	if (!shim_path_normalize(path, norm, sizeof(norm)))
+	if (!shim_path_abs(dirfd, path, norm, sizeof(norm)))
 		goto out;
 	node->index = 0;
 	if (!strcmp(norm, "/dev/iommu")) {
@@ -785,7 +830,9 @@ static int shim_open_dev(const char *path, int flags,
 	/* The file's credentials are the opener's at open time. */
 	shim_cred_self(&cred);
 	shim_sig_enter(); /* the engine's lock (fdtab.h) */
+	shim_nth_begin();
 	ret = ufd_ctx_open(shim.eng, &cred, &ctx);
+	shim_nth_end();
 	shim_sig_leave();
 	if (ret < 0)
 		goto err_close;
@@ -815,6 +862,8 @@ err:
 /* A pass-through open returned @fd: a slot of that number is stale. */
 static int shim_opened(int fd)
 {
+	if (fd >= 0)
+		shim_nth_forget(fd);
 	if (fd >= 0 && !shim_fdtab_empty())
 		shim_fdtab_fd_created(fd, -1, NULL);
 	return fd;
@@ -970,8 +1019,10 @@ static int shim_ioctl(int fd, unsigned long request, void *arg,
 		ret = shim_caller_init(&caller);
 		if (!ret) {
 			caller.priv = &call;
+			shim_nth_begin();
 			ret = ufd_file_ioctl(&f->file, &caller, cmd,
 					     (uint64_t)(uintptr_t)arg);
+			shim_nth_end();
 		}
 		for (i = 0; i < call.nr_held; i++)
 			shim_file_put(call.held[i]);
@@ -1086,6 +1137,7 @@ static ssize_t shim_file_rw(struct shim_file *f, int fd, bool write,
 	} else {
 		shim_sig_enter(); /* the engine's lock (fdtab.h) */
 		ret = shim_caller_init(&caller);
+		shim_nth_begin();
 		if (!ret && write) {
 			ret = ufd_file_write(&f->file, &caller,
 					     (uint64_t)(uintptr_t)buf, count,
@@ -1102,6 +1154,7 @@ static ssize_t shim_file_rw(struct shim_file *f, int fd, bool write,
 				shim_fault_notify((void *)(intptr_t)f->bell_fd,
 						  true);
 		}
+		shim_nth_end();
 		shim_sig_leave();
 	}
 	DBG(FD, "%s(%d, %p, %zu) on %s = %ld", write ? "write" : "read",
@@ -1154,9 +1207,17 @@ static struct shim_file *shim_rw_file(int fd)
 #define SHIM_OPEN_NODE(dirfd, path, flags)                                  \
 	do {                                                                \
 		struct shim_node node_;                                     \
+		bool nth_;                                                  \
+		int nthfd_;                                                 \
 		if (!((flags) & O_PATH) &&                                  \
 		    shim_path_node((dirfd), (path), &node_))                \
 			return shim_open_dev((path), (flags), &node_);      \
+		if (!((flags) & O_PATH)) {                                  \
+			nthfd_ = shim_nth_path_open((dirfd), (path),        \
+						    (flags), &nth_);        \
+			if (nth_)                                           \
+				return nthfd_;                              \
+		}                                                           \
 	} while (0)
 
 int open(const char *path, int flags, ...)
@@ -1240,6 +1301,7 @@ int close(int fd)
 	struct shim_file *f;
 	int ret, saved;
 
+	shim_nth_forget(fd);
 	if (shim_fdtab_empty())
 		return REAL_REQ(close)(fd);
 	/* Out of the table first, so that the number is free only after. */
@@ -1440,10 +1502,13 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
  */
 ssize_t read(int fd, void *buf, size_t count)
 {
-	struct shim_file *f = shim_rw_file(fd);
+	struct shim_file *f;
 	int saved = errno;
 	ssize_t ret;
 
+	if (shim_nth_is_fd(fd))
+		return shim_nth_rw(fd, false, (void *)buf, count, -1);
+	f = shim_rw_file(fd);
 	if (!f)
 		return REAL_REQ(read)(fd, buf, count);
 	ret = shim_file_rw(f, fd, false, buf, count, NULL);
@@ -1455,10 +1520,13 @@ ssize_t read(int fd, void *buf, size_t count)
 
 ssize_t write(int fd, const void *buf, size_t count)
 {
-	struct shim_file *f = shim_rw_file(fd);
+	struct shim_file *f;
 	int saved = errno;
 	ssize_t ret;
 
+	if (shim_nth_is_fd(fd))
+		return shim_nth_rw(fd, true, (void *)buf, count, -1);
+	f = shim_rw_file(fd);
 	if (!f)
 		return REAL_REQ(write)(fd, buf, count);
 	ret = shim_file_rw(f, fd, true, (void *)buf, count, NULL);
@@ -1490,8 +1558,16 @@ static ssize_t shim_prw(struct shim_file *f, int fd, bool write, void *buf,
 
 ssize_t pread(int fd, void *buf, size_t count, off_t off)
 {
-	struct shim_file *f = shim_rw_file(fd);
+	struct shim_file *f;
 
+	if (shim_nth_is_fd(fd)) {
+		if (off < 0) {
+			errno = EINVAL;
+			return -1;
+		}
+		return shim_nth_rw(fd, false, (void *)buf, count, off);
+	}
+	f = shim_rw_file(fd);
 	if (!f)
 		return REAL_REQ(pread)(fd, buf, count, off);
 	return shim_prw(f, fd, false, buf, count, off);
@@ -1499,8 +1575,16 @@ ssize_t pread(int fd, void *buf, size_t count, off_t off)
 
 ssize_t pread64(int fd, void *buf, size_t count, off_t off)
 {
-	struct shim_file *f = shim_rw_file(fd);
+	struct shim_file *f;
 
+	if (shim_nth_is_fd(fd)) {
+		if (off < 0) {
+			errno = EINVAL;
+			return -1;
+		}
+		return shim_nth_rw(fd, false, (void *)buf, count, off);
+	}
+	f = shim_rw_file(fd);
 	if (!f)
 		return REAL(pread64) ? REAL(pread64)(fd, buf, count, off) :
 				       REAL_REQ(pread)(fd, buf, count, off);
@@ -1509,8 +1593,16 @@ ssize_t pread64(int fd, void *buf, size_t count, off_t off)
 
 ssize_t pwrite(int fd, const void *buf, size_t count, off_t off)
 {
-	struct shim_file *f = shim_rw_file(fd);
+	struct shim_file *f;
 
+	if (shim_nth_is_fd(fd)) {
+		if (off < 0) {
+			errno = EINVAL;
+			return -1;
+		}
+		return shim_nth_rw(fd, true, (void *)buf, count, off);
+	}
+	f = shim_rw_file(fd);
 	if (!f)
 		return REAL_REQ(pwrite)(fd, buf, count, off);
 	return shim_prw(f, fd, true, (void *)buf, count, off);
@@ -1518,8 +1610,16 @@ ssize_t pwrite(int fd, const void *buf, size_t count, off_t off)
 
 ssize_t pwrite64(int fd, const void *buf, size_t count, off_t off)
 {
-	struct shim_file *f = shim_rw_file(fd);
+	struct shim_file *f;
 
+	if (shim_nth_is_fd(fd)) {
+		if (off < 0) {
+			errno = EINVAL;
+			return -1;
+		}
+		return shim_nth_rw(fd, true, (void *)buf, count, off);
+	}
+	f = shim_rw_file(fd);
 	if (!f)
 		return REAL(pwrite64) ? REAL(pwrite64)(fd, buf, count, off) :
 					REAL_REQ(pwrite)(fd, buf, count, off);

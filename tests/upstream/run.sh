@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# run.sh - conformance run of the kernel's iommufd selftest against uiommufd.
+# run.sh - conformance run of the kernel's iommufd selftests against uiommufd.
 #
-# The selftest (tools/testing/selftests/iommu/iommufd.c) is taken UNMODIFIED
-# from the kernel sources that fetch-ksrc.sh provides, built against OUR uapi
-# headers (include/uiommufd/uapi), and every test is run as its own process
+# The selftests (tools/testing/selftests/iommu/iommufd.c and the fault-
+# injection sweep iommufd_fail_nth.c) are taken UNMODIFIED from the kernel
+# sources that fetch-ksrc.sh provides, built against OUR uapi headers
+# (include/uiommufd/uapi), and every test of both is run as its own process
 # under the launcher:
 #
-#   timeout -k 5 $UPSTREAM_TIMEOUT build/uiommufd-run -- build/upstream/iommufd -r NAME
+#   timeout -k 5 $UPSTREAM_TIMEOUT build/uiommufd-run -- build/upstream/BINARY -r NAME
+#
+# BINARY is iommufd or iommufd_fail_nth; the test names of the two do not
+# overlap (fail_nth's are basic_fail_nth.*), so one list, one expected-
+# failures file and one summary cover both.  iommufd_fail_nth needs the
+# fault-injection files, which the preload library emulates (the calling
+# thread's /proc/.../fail-nth and the failslab / fail_page_alloc knobs
+# under /sys/kernel/debug; see src/shim/failnth.c).
 #
 # Output: one line per test (PASS/FAIL/SKIP name), the log excerpt of
 # failures, an expected-failure accounting line and, as the last line,
@@ -41,6 +49,7 @@ cd "$REPO"
 OUT="$REPO/build/upstream"
 TREE="$OUT/tree"
 BIN="$OUT/iommufd"
+BIN_FN="$OUT/iommufd_fail_nth"
 LOGDIR="$OUT/logs"
 XFAIL_FILE="$REPO/tests/upstream/expected-failures"
 UAPI="${UPSTREAM_UAPI_DIR:-$REPO/include/uiommufd/uapi}"
@@ -107,20 +116,25 @@ build_failed() {
 [[ -f "$UAPI/linux/vfio.h" ]] || build_failed "our uapi header $UAPI/linux/vfio.h is missing"
 [[ -f "$UAPI/iommufd_test.h" ]] || build_failed "our uapi header $UAPI/iommufd_test.h is missing"
 
-say "building the selftest from $KS against ${UAPI#"$REPO"/}"
+say "building the selftests from $KS against ${UAPI#"$REPO"/}"
 rm -rf "$TREE"
 sel="tools/testing/selftests"
 mkdir -p "$TREE/$sel/iommu" "$TREE/drivers/iommu/iommufd" "$LOGDIR"
 cp "$KS/$sel/iommu/iommufd.c" "$KS/$sel/iommu/iommufd_utils.h" "$TREE/$sel/iommu/"
+[[ -f "$KS/$sel/iommu/iommufd_fail_nth.c" ]] || build_failed "$KS has no $sel/iommu/iommufd_fail_nth.c"
+cp "$KS/$sel/iommu/iommufd_fail_nth.c" "$TREE/$sel/iommu/"
 cp "$KS/$sel"/kselftest*.h "$TREE/$sel/"
 cp "$UAPI/iommufd_test.h" "$TREE/drivers/iommu/iommufd/iommufd_test.h"
-rm -f "$BIN"
+rm -f "$BIN" "$BIN_FN"
 CFLAGS_UP=(-Wall -O2 -Wno-unused-function -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=0 -D_GNU_SOURCE "-I$UAPI")
-if ! (cd "$TREE/$sel/iommu" && gcc "${CFLAGS_UP[@]}" iommufd.c -o "$BIN") >"$OUT/build.log" 2>&1; then
-	echo "upstream: compiler output (first errors; full log in build/upstream/build.log):" >&2
-	{ grep -E 'error' "$OUT/build.log" || cat "$OUT/build.log"; } | head -n 25 | sed 's/^/    /' >&2
-	build_failed "the selftest does not compile against ${UAPI#"$REPO"/}"
-fi
+: >"$OUT/build.log"
+for src in iommufd iommufd_fail_nth; do
+	if ! (cd "$TREE/$sel/iommu" && gcc "${CFLAGS_UP[@]}" "$src.c" -o "$OUT/$src") >>"$OUT/build.log" 2>&1; then
+		echo "upstream: compiler output (first errors; full log in build/upstream/build.log):" >&2
+		{ grep -E 'error' "$OUT/build.log" || cat "$OUT/build.log"; } | head -n 25 | sed 's/^/    /' >&2
+		build_failed "the selftest $src.c does not compile against ${UAPI#"$REPO"/}"
+	fi
+done
 
 # ---- list the tests ----------------------------------------------------------------
 # `iommufd -l` prints (stderr) per fixture a block of rows
@@ -131,10 +145,8 @@ fi
 # Because over-long names shift the following columns, fields are located by
 # the printf widths rather than by splitting on whitespace.  A test's full
 # name is FIXTURE.VARIANT.TEST, or FIXTURE.TEST without variants (as -r wants).
-list_rc=0
-"$BIN" -l >"$OUT/list.txt" 2>&1 </dev/null || list_rc=$?
-[[ "$list_rc" == 0 || "$list_rc" == 4 ]] || die "'iommufd -l' failed with status $list_rc (see build/upstream/list.txt)"
-mapfile -t ALL < <(awk '
+parse_list() {
+	awk '
 	function flush(   i, j) {
 		if (fx == "") return
 		for (j = 0; j < nv || (nv == 0 && j == 0); j++)
@@ -163,9 +175,24 @@ mapfile -t ALL < <(awk '
 		if (tn != "") t[nt++] = tn
 	}
 	END { flush() }
-' "$OUT/list.txt")
+' "$1"
+}
+ALL=()
+declare -A BIN_OF=()
+for b in "$BIN" "$BIN_FN"; do
+	bn="$(basename "$b")"
+	list_rc=0
+	"$b" -l >"$OUT/list-$bn.txt" 2>&1 </dev/null || list_rc=$?
+	[[ "$list_rc" == 0 || "$list_rc" == 4 ]] || die "'$bn -l' failed with status $list_rc (see build/upstream/list-$bn.txt)"
+	mapfile -t names < <(parse_list "$OUT/list-$bn.txt")
+	[[ "${#names[@]}" -gt 0 ]] || die "could not parse any test from '$bn -l' (see build/upstream/list-$bn.txt)"
+	for n in "${names[@]}"; do
+		[[ -z "${BIN_OF[$n]+x}" ]] || die "test $n is in more than one selftest binary"
+		BIN_OF["$n"]="$b"
+		ALL+=("$n")
+	done
+done
 TOTAL_LISTED="${#ALL[@]}"
-[[ "$TOTAL_LISTED" -gt 0 ]] || die "could not parse any test from 'iommufd -l' (see build/upstream/list.txt)"
 if [[ "$LIST_ONLY" == 1 ]]; then
 	printf '%s\n' "${ALL[@]}"
 	exit 0
@@ -184,7 +211,7 @@ if [[ -f "$XFAIL_FILE" ]]; then
 		read -r xname xreason <<<"$line"
 		[[ -n "$xreason" ]] || xreason="(no reason given)"
 		if [[ -z "${EXISTS[$xname]+x}" ]]; then
-			echo "upstream: ERROR: expected-failures:$lineno: '$xname' is not a test of this selftest binary" >&2
+			echo "upstream: ERROR: expected-failures:$lineno: '$xname' is not a test of these selftest binaries" >&2
 			list_errors=$((list_errors + 1))
 			continue
 		fi
@@ -281,7 +308,7 @@ run_one() {
 	local idx="$1" name="$2" log="$LOGDIR/$2.log" res="$RESDIR/$1.res"
 	local rc=0 tap status reason
 	rm -f "$log"
-	(cd "$OUT" && exec timeout -k 5 "$TIMEOUT" "${LAUNCH[@]}" "$BIN" -r "$name") \
+	(cd "$OUT" && exec timeout -k 5 "$TIMEOUT" "${LAUNCH[@]}" "${BIN_OF[$name]}" -r "$name") \
 		>"$log" 2>&1 </dev/null &
 	echo $! >"$RESDIR/$idx.pid"
 	{ wait $! || rc=$?; } 2>/dev/null	# no "Segmentation fault" notice from bash
