@@ -61,9 +61,14 @@ void *ufd_zalloc(size_t size);
 bool ufd_inject_fail(void);
 void *ufd_calloc(size_t n, size_t size);
 void *ufd_realloc_array(void *p, size_t n, size_t size);
-/* Tests: make the Nth allocation from now fail (0: never). */
-UFD_API void ufd_fail_nth(unsigned long nth);
-UFD_API unsigned long ufd_alloc_count(void);
+/*
+ * Test hooks: make the Nth allocation from now fail (0: never); count
+ * allocations.  Hidden: not exported from libuiommufd.so (not in
+ * src/libuiommufd.map); the static and sanitizer builds the tests and
+ * fuzzers link carry them.
+ */
+void ufd_fail_nth(unsigned long nth);
+unsigned long ufd_alloc_count(void);
 
 /* ---- objects ---- */
 
