@@ -37,7 +37,7 @@ endif
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wmissing-prototypes -Wshadow
 BASEFLAGS := -std=gnu11 -g $(WARN) -D_GNU_SOURCE -Iinclude -Iinclude/uiommufd/uapi -Isrc
 CFLAGS   ?= -O2
-ALLCFLAGS := $(BASEFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
+ALLCFLAGS := $(BASEFLAGS) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
 SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDLIBS   := -lpthread
 
