@@ -15,7 +15,7 @@ OUT="$B/tests/consumer"
 mkdir -p "$OUT"
 rm -rf "$STAGE"
 
-make -s install DESTDIR="$STAGE" PREFIX=/usr >"$OUT/install.log" 2>&1 ||
+make -s install B="$B" DESTDIR="$STAGE" PREFIX=/usr >"$OUT/install.log" 2>&1 ||
 	{ cat "$OUT/install.log"; echo "consumer: make install failed"; exit 1; }
 
 command -v pkg-config >/dev/null || { echo "consumer: pkg-config not installed"; exit 77; }
