@@ -12,12 +12,15 @@
 #                        daemon under ASan with its invariant check
 #   make vfio-selftest   the kernel's VFIO selftests (7.3) with emulated
 #                        devices (not part of `make test` yet)
+#   make package         the Debian packages, in a copy of the tree
 #   make test            everything above: the README's test command
 #   make bench           benchmarks (ratios to limits measured in the same run)
 #
 # V=1 shows the commands.  PREFIX/DESTDIR for `make install`.
 
 VERSION     := 0.1.0
+VERSION_MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+VERSION_MINOR := $(word 2,$(subst ., ,$(VERSION)))
 SOVERSION   := 0
 PREFIX      ?= /usr/local
 LIBDIR      ?= $(PREFIX)/lib
@@ -37,7 +40,7 @@ endif
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter -Wmissing-prototypes -Wshadow
 BASEFLAGS := -std=gnu11 -g $(WARN) -D_GNU_SOURCE -Iinclude -Iinclude/uiommufd/uapi -Isrc
 CFLAGS   ?= -O2
-ALLCFLAGS := $(BASEFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
+ALLCFLAGS := $(BASEFLAGS) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
 SANFLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDLIBS   := -lpthread
 
@@ -91,33 +94,41 @@ $(LIB_A): $(ENGINE_OBJS)
 $(LIB_SO): $(ENGINE_OBJS) src/libuiommufd.map
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -Wl,-soname,libuiommufd.so.$(SOVERSION) -Wl,-z,defs \
-		-Wl,--version-script=src/libuiommufd.map -o $@ $(ENGINE_OBJS) $(LDLIBS)
+		-Wl,--version-script=src/libuiommufd.map $(LDFLAGS) -o $@ $(ENGINE_OBJS) $(LDLIBS)
 	$(Q)ln -sf libuiommufd.so.$(SOVERSION) $(B)/libuiommufd.so
 
 # The preload library carries its own copy of the engine (hidden symbols), so
 # nothing but the libc wrappers is exported into the program it is loaded into.
 $(PRELOAD_SO): $(SHIM_OBJS) $(ENGINE_OBJS) src/shim/preload.map
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -Wl,-z,defs -Wl,--version-script=src/shim/preload.map \
+	$(Q)$(CC) -shared -Wl,-z,defs -Wl,--version-script=src/shim/preload.map $(LDFLAGS) \
 		-o $@ $(SHIM_OBJS) $(ENGINE_OBJS) $(LDLIBS) -ldl
 
+# The header's UFD_VERSION_MAJOR/MINOR are checked against VERSION here.
+VERSION_DEFS := -DUFD_MK_VERSION_MAJOR=$(VERSION_MAJOR) -DUFD_MK_VERSION_MINOR=$(VERSION_MINOR)
+$(B)/obj/src/engine/version.o: ALLCFLAGS += $(VERSION_DEFS)
+$(B)/san/src/engine/version.o: BASEFLAGS += $(VERSION_DEFS)
+
 $(B)/obj/src/launcher/uiommufd-run.o: ALLCFLAGS += -DUFD_LIBDIR='"$(LIBDIR)/uiommufd"' -DUFD_VERSION='"$(VERSION)"'
+ifneq ($(filter $(PREFIX)/%,$(LIBDIR)),)
+$(B)/obj/src/launcher/uiommufd-run.o: ALLCFLAGS += -DUFD_LIBDIR_REL='"$(patsubst $(PREFIX)/%,%,$(LIBDIR))/uiommufd"'
+endif
 
 # The launcher is also the daemon of server mode: it links the engine.
 LAUNCHER_OBJS := $(B)/obj/src/launcher/uiommufd-run.o \
 	$(B)/obj/src/launcher/devspec.o $(B)/obj/src/launcher/testbed.o
 $(LAUNCHER): $(LAUNCHER_OBJS) $(SERVER_OBJS) $(LIB_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(CLI): $(B)/obj/src/cli/uiommufd.o $(LIB_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(EXAMPLE): $(B)/obj/examples/ioas-demo.o
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -o $@ $^
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 
 # Rewritten every time: PREFIX and LIBDIR may differ from the last build.
 $(PCFILE): uiommufd.pc.in FORCE
@@ -185,6 +196,10 @@ check: $(SERVER_TEST_BINS)
 check: all $(UNIT_BINS) $(UAPI_BINS) $(UAPI_BINS:%=%.direct) $(TSAN_BINS)
 	$(Q)tests/run-checks.sh $(B)
 
+# The Debian package, built in a copy of the tree (tests/package.sh).
+package:
+	$(Q)tests/package.sh $(B)
+
 fuzz: all
 	$(Q)tests/fuzz/run.sh $(B)
 
@@ -223,7 +238,7 @@ bench: all
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(INCLUDEDIR)/uiommufd/uapi/linux $(DESTDIR)$(MANDIR)/man1 \
-		$(DESTDIR)$(LIBDIR)/uiommufd
+		$(DESTDIR)$(LIBDIR)/uiommufd $(DESTDIR)$(MANDIR)/man3
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libuiommufd.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libuiommufd.so
@@ -235,13 +250,14 @@ install: all
 	install -m 644 include/uiommufd/uapi/iommufd_test.h $(DESTDIR)$(INCLUDEDIR)/uiommufd/uapi/
 	install -m 644 $(PCFILE) $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
 
 clean:
 	rm -rf $(B)
 
 FORCE:
 
-.PHONY: all check fuzz fuzz-long upstream vfio-selftest soak test bench install clean FORCE
+.PHONY: all check package fuzz fuzz-long upstream vfio-selftest soak test bench install clean FORCE
 .DELETE_ON_ERROR:
 
 -include $(shell find $(B) -name '*.d' -type f -not -path '$(B)/vfio/*' -not -path '$(B)/ksrc/*' -not -path '$(B)/apt/*' 2>/dev/null)

@@ -32,6 +32,23 @@ extern "C" {
 
 #define UFD_API __attribute__((visibility("default")))
 
+/*
+ * The version of this header: the Makefile's VERSION (the build fails
+ * if they differ).  The library's own
+ * is ufd_version_major()/ufd_version_minor(); ufd_check_version(major,
+ * minor) is true iff the library is that version or a later one of the same
+ * major version, as liburing's io_uring_check_version() but with the
+ * truth value the other way round.  UFD_CHECK_VERSION() is the header's.
+ */
+#define UFD_VERSION_MAJOR 0
+#define UFD_VERSION_MINOR 1
+#define UFD_CHECK_VERSION(major, minor) \
+	((major) == UFD_VERSION_MAJOR && (minor) <= UFD_VERSION_MINOR)
+
+UFD_API int ufd_version_major(void);
+UFD_API int ufd_version_minor(void);
+UFD_API bool ufd_check_version(int major, int minor);
+
 struct ufd_engine; /* process- or daemon-wide: pin registry, accounting */
 struct ufd_ctx;    /* one open of /dev/iommu: an object table */
 struct ufd_source; /* where memory comes from */
@@ -360,8 +377,15 @@ UFD_API int ufd_device_get_hw_info(struct ufd_ctx *ctx, uint32_t dev_id,
 
 /*
  * The DMA view of a paging HWPT: translate @iova to where the engine
- * reaches it, with the leaf's size and PGT_* flags (engine/pgtable.h).
+ * reaches it, with the leaf's size and its UFD_PTE_* flags.
  */
+#define UFD_PTE_VALID    (1ULL << 0)
+#define UFD_PTE_LEAF     (1ULL << 1)
+#define UFD_PTE_READ     (1ULL << 2)
+#define UFD_PTE_WRITE    (1ULL << 3)
+#define UFD_PTE_DIRTY    (1ULL << 4)
+#define UFD_PTE_ACCESSED (1ULL << 5)
+#define UFD_PTE_INDIRECT (1ULL << 6) /* not directly reachable: DMA faults */
 UFD_API int ufd_hwpt_translate(struct ufd_ctx *ctx, uint32_t hwpt_id,
 			       uint64_t iova, uint64_t *host,
 			       uint64_t *leaf_size, uint64_t *flags);

@@ -16,13 +16,17 @@
 #   vfio      make vfio-selftest  the kernel's VFIO selftests (7.3) against
 #                                 the emulated ioat devices
 #   soak      make soak       8 processes, SIGKILLs, daemon under ASan
+#   package   make package    the Debian packages built in a copy of the tree
+#                             (tests/package.sh), unpacked with dpkg-deb -x,
+#                             the packaged launcher run, lintian (no errors)
 #
 # Then a summary of every step.  The last two lines are
 #
 #   raw: N passed, M failed, K skipped            (M includes expected failures)
 #   total: N passed, M failed, K skipped          (M = failures that fail the run)
 #
-# "total" counts check + upstream + vfio tests; expected failures (listed in
+# "total" counts check + upstream + vfio tests (deps, build, fuzz and
+# package have no test counts: each counts one failure if it failed); expected failures (listed in
 # tests/upstream/expected-failures and tests/vfio/expected-failures) are not
 # failures there, unexpected passes are, and a failed step that reported no failing test (build
 # error, missing script, crash) counts as one failure.  The exit status is
@@ -99,6 +103,13 @@ deps() {
 	if command -v dpkg-query >/dev/null && ! pkg_installed libumockdev0; then
 		missing+=(libumockdev0)
 	fi
+	# The package step: dpkg-buildpackage with debhelper, then lintian.
+	local p
+	for p in dpkg-dev debhelper fakeroot lintian pkgconf; do
+		if command -v dpkg-query >/dev/null && ! pkg_installed "$p"; then
+			missing+=("$p")
+		fi
+	done
 
 	if [[ "${#missing[@]}" == 0 ]]; then
 		echo "deps: all build and test dependencies are present"
@@ -165,6 +176,7 @@ make_step fuzz fuzz tests/fuzz/run.sh
 make_step upstream upstream tests/upstream/run.sh
 make_step vfio vfio-selftest tests/vfio/run.sh
 make_step soak soak tests/soak/run.sh
+make_step package package tests/package.sh
 
 # ---- counts --------------------------------------------------------------------------
 # last "N passed, M failed, K skipped" line of a log -> "N M K" (empty if none)
@@ -239,7 +251,7 @@ elif [[ "${STATUS[soak]}" != ok ]]; then
 fi
 
 # steps without test counts
-for s in deps build fuzz; do
+for s in deps build fuzz package; do
 	[[ "${STATUS[$s]}" == ok ]] || fail_total=$((fail_total + 1))
 done
 

@@ -3,7 +3,8 @@
 #
 # `make check`: runs every unit test (ASan+UBSan builds), every uapi test
 # three times (dispatch linked in, under the launcher in server mode and
-# in in-process mode), the server-mode tests, and the ABI layout
+# in in-process mode), the server-mode tests, the shared library's symbol
+# list, a consumer built against the installed library, and the ABI layout
 # comparison against the kernel's header.  One line per test program, then
 # "N passed, N failed, N skipped".  Exit 0 only if nothing failed.
 set -uo pipefail
@@ -74,6 +75,10 @@ for t in "$B"/tests/server/dev_*; do
 done
 # The preload library never calls one of its own wrappers (umockdev's rule).
 run_one "shim/internal-calls" tests/shim-calls.sh "$B"
+# The shared library exports the public header's functions and no others.
+run_one "lib/symbols" tests/check-symbols.sh "$B"
+# A program built against the installed headers and library (pkg-config).
+run_one "lib/consumer" tests/consumer/run.sh "$B"
 
 if ks=$(tests/upstream/fetch-ksrc.sh 2>"$B/tests/logs/fetch-ksrc.log" | tail -n 1) && [ -n "$ks" ]; then
 	run_one "abi/check-layout" tests/abi/check-layout.sh "$ks"

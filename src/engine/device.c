@@ -705,6 +705,14 @@ int ufd_device_get_hw_info(struct ufd_ctx *ctx, uint32_t dev_id, void *buf,
 	return rc;
 }
 
+/* The public names of the entry bits ufd_hwpt_translate() reports. */
+_Static_assert(UFD_PTE_VALID == PGT_VALID && UFD_PTE_LEAF == PGT_LEAF &&
+		       UFD_PTE_READ == PGT_READ && UFD_PTE_WRITE == PGT_WRITE &&
+		       UFD_PTE_DIRTY == PGT_DIRTY &&
+		       UFD_PTE_ACCESSED == PGT_ACCESSED &&
+		       UFD_PTE_INDIRECT == PGT_INDIRECT,
+	       "UFD_PTE_* in uiommufd.h differ from PGT_* in engine/pgtable.h");
+
 int ufd_hwpt_translate(struct ufd_ctx *ctx, uint32_t hwpt_id, uint64_t iova,
 		       uint64_t *host, uint64_t *leaf_size, uint64_t *flags)
 {

@@ -61,6 +61,7 @@ void *ufd_zalloc(size_t size);
 bool ufd_inject_fail(void);
 void *ufd_calloc(size_t n, size_t size);
 void *ufd_realloc_array(void *p, size_t n, size_t size);
+<<<<<<< HEAD
 /* Tests: make the Nth allocation from now fail (0: never). */
 UFD_API void ufd_fail_nth(unsigned long nth);
 UFD_API unsigned long ufd_alloc_count(void);
@@ -71,6 +72,16 @@ UFD_API unsigned long ufd_alloc_count(void);
  */
 UFD_API void ufd_fail_nth_thread(unsigned long nth);
 UFD_API unsigned long ufd_fail_nth_thread_left(void);
+=======
+/*
+ * Test hooks: make the Nth allocation from now fail (0: never); count
+ * allocations.  Hidden: not exported from libuiommufd.so (not in
+ * src/libuiommufd.map); the static and sanitizer builds the tests and
+ * fuzzers link carry them.
+ */
+void ufd_fail_nth(unsigned long nth);
+unsigned long ufd_alloc_count(void);
+>>>>>>> pkg
 
 /* ---- objects ---- */
 

@@ -30,7 +30,9 @@
  * The preload library is searched for, in order: --preload PATH; next to
  * this executable (the build tree: build/uiommufd-run beside
  * build/libuiommufd-preload.so); ../lib/uiommufd/ relative to it (an
- * installed prefix); UFD_LIBDIR, the directory it is installed to
+ * installed prefix); ../LIBDIR/uiommufd relative to it when LIBDIR is
+ * under PREFIX (UFD_LIBDIR_REL, e.g. lib/x86_64-linux-gnu/uiommufd: an
+ * unpacked Debian package); UFD_LIBDIR, the directory it is installed to
  * (compiled in; default /usr/local/lib/uiommufd).
  *
  * The launcher itself is single-threaded until the daemon starts (after
@@ -166,6 +168,13 @@ static bool find_preload(const char *override, char *out, size_t size)
 			 dir);
 		if (readable_file(cand) && realpath(cand, out))
 			return true;
+#ifdef UFD_LIBDIR_REL
+		/* LIBDIR relative to PREFIX (lib/<multiarch>/uiommufd). */
+		snprintf(cand, sizeof(cand), "%s/../" UFD_LIBDIR_REL "/" PRELOAD_NAME,
+			 dir);
+		if (readable_file(cand) && realpath(cand, out))
+			return true;
+#endif
 	}
 	snprintf(cand, sizeof(cand), "%s/" PRELOAD_NAME, UFD_LIBDIR);
 	if (readable_file(cand) && strlen(cand) < size) {

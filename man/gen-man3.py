@@ -1,0 +1,839 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# gen-man3.py: writes man/man3/: one page per group of public functions of
+# include/uiommufd.h (SYNOPSIS taken from the header) and a .so alias page
+# for every other function.  Run it after changing the API; commit the result.
+import re, os
+TOP=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+H=open(os.path.join(TOP,'include/uiommufd.h')).read()
+# prototypes
+protos={}
+for m in re.finditer(r'^UFD_API ([^;]*?\b(ufd_[a-z0-9_]+)\([^;]*\));', H, re.M|re.S):
+    p=re.sub(r'\s+',' ',m.group(1)).replace('( ','(')
+    protos[m.group(2)]=p
+OUT=os.path.join(TOP,'man/man3')
+DATE='2026-12-01'
+def esc(s): return s.replace('\\','\\\\').replace('-','\\-')
+pages=[]
+def page(name, title, funcs, desc, ret, extra_see=(), notes=''):
+    pages.append((name,title,funcs,desc,ret,extra_see,notes))
+
+def fb(f): return '.BR %s ()'%f
+
+page('ufd_version','version of the uiommufd library',
+ ['ufd_version_major','ufd_version_minor','ufd_check_version'],
+r'''The header defines
+.B UFD_VERSION_MAJOR
+and
+.B UFD_VERSION_MINOR
+(the version of the headers the program was compiled with, the
+.I VERSION
+of uiommufd's Makefile) and the macro
+.BR UFD_CHECK_VERSION ( major ", " minor ),
+true if the headers are version
+.IR major . minor
+or a later version of the same major version.
+.PP
+.BR ufd_version_major ()
+and
+.BR ufd_version_minor ()
+return the version of the library the program runs with.
+.BR ufd_check_version ()
+is true if that library is version
+.IR major . minor
+or a later version of the same major version (note: the opposite
+truth value of liburing's
+.BR io_uring_check_version ()).''',
+r'''.BR ufd_version_major ()
+and
+.BR ufd_version_minor ()
+return the library's major and minor version; they cannot fail.
+.BR ufd_check_version ()
+returns
+.B true
+or
+.BR false ;
+it cannot fail.''')
+
+page('ufd_engine','engines, contexts, objects and accounting',
+ ['ufd_cred_self','ufd_engine_new','ufd_engine_free','ufd_engine_default',
+  'ufd_ctx_open','ufd_ctx_close','ufd_ctx_engine','ufd_ctx_get','ufd_ctx_put',
+  'ufd_obj_kind','ufd_destroy','ufd_ctx_set_rlimit_mode','ufd_ctx_get_rlimit_mode',
+  'ufd_ctx_get_compat_ioas','ufd_ctx_set_compat_ioas','ufd_ctx_clear_compat_ioas',
+  'ufd_engine_page_pins','ufd_engine_pinned_bytes_user','ufd_engine_pinned_bytes_pid',
+  'ufd_engine_check'],
+r'''An
+.I engine
+holds what is process- or daemon-wide: the registry of pinned pages and the
+accounting of pinned memory against RLIMIT_MEMLOCK.
+.BR ufd_engine_new ()
+makes one,
+.BR ufd_engine_free ()
+frees it (all its contexts must be closed), and
+.BR ufd_engine_default ()
+returns the process's default engine, made on first use.
+.PP
+A
+.I context
+is one open of /dev/iommu: an object table.
+.BR ufd_ctx_open ()
+opens one in
+.I eng
+as an
+.BR open (2)
+by the task described by
+.I cred
+would;
+.BR ufd_cred_self ()
+fills
+.I cred
+from the calling process.
+.BR ufd_ctx_close ()
+drops the reference
+.BR ufd_ctx_open ()
+returned; when the last reference goes (see
+.BR ufd_ctx_get ()
+and
+.BR ufd_ctx_put ()),
+every object is destroyed and every pin released before it returns.
+.BR ufd_ctx_engine ()
+returns the engine of a context.
+.PP
+Objects are named by 32-bit IDs, never 0.
+.BR ufd_obj_kind ()
+tells what
+.I id
+names
+.RB ( UFD_KIND_NONE
+if nothing).
+.BR ufd_destroy ()
+is IOMMU_DESTROY.
+.PP
+.BR ufd_ctx_set_rlimit_mode ()
+and
+.BR ufd_ctx_get_rlimit_mode ()
+are IOMMU_OPTION_RLIMIT_MODE (0: pinned memory charged per user, 1: per
+process).
+.BR ufd_ctx_get_compat_ioas (),
+.BR ufd_ctx_set_compat_ioas ()
+and
+.BR ufd_ctx_clear_compat_ioas ()
+are IOMMU_VFIO_IOAS: the IOAS that VFIO type1 calls use.
+.PP
+Inspection:
+.BR ufd_engine_page_pins ()
+stores in
+.I *pins
+the number of pins on the page at
+.I uaddr
+of
+.I src
+(the selftest's MD_CHECK_REFS);
+.BR ufd_engine_pinned_bytes_user ()
+and
+.BR ufd_engine_pinned_bytes_pid ()
+return the bytes pinned and charged to a user or a process;
+.BR ufd_engine_check ()
+checks every internal invariant of the engine (for tests and fuzzing).''',
+r'''.BR ufd_engine_new ()
+returns NULL if memory runs out;
+.BR ufd_engine_default ()
+returns NULL if it cannot make the engine.
+.BR ufd_ctx_engine ()
+returns the engine.
+.BR ufd_obj_kind ()
+returns the kind,
+.B UFD_KIND_NONE
+for an unused ID.
+.BR ufd_engine_pinned_bytes_user ()
+and
+.BR ufd_engine_pinned_bytes_pid ()
+return a byte count.
+The functions returning
+.B int
+return 0 on success or a negative errno:
+.TP
+.BR ufd_ctx_open ()
+.B \-ENOMEM
+(no memory for the context).
+.TP
+.BR ufd_destroy ()
+.B \-ENOENT
+.RI ( id
+names no destroyable object),
+.B \-EBUSY
+(something still uses it: an attached device, a held fault queue fd, ...).
+.TP
+.BR ufd_ctx_set_rlimit_mode ()
+.B \-EPERM
+.RI ( cred
+lacks cap_sys_resource),
+.B \-EINVAL
+.RI ( mode
+other than 0 or 1),
+.B \-EBUSY
+(the context already has objects).
+.TP
+.BR ufd_ctx_get_rlimit_mode ()
+always 0.
+.TP
+.BR ufd_ctx_get_compat_ioas ()
+.B \-ENODEV
+(no compat IOAS set).
+.TP
+.BR ufd_ctx_set_compat_ioas ()
+.B \-ENOENT
+.RI ( ioas_id
+names no IOAS).
+.TP
+.BR ufd_engine_page_pins ()
+0; a page the engine never pinned has 0 pins.
+.TP
+.BR ufd_engine_check ()
+.B \-EUCLEAN
+(an invariant is broken; what is wrong is printed on stderr).''')
+
+page('ufd_source','memory sources',
+ ['ufd_source_local','ufd_source_local_trusted','ufd_source_get','ufd_source_put'],
+r'''A
+.B struct ufd_source
+is an address space the engine reads, writes and pins through
+.BR "struct ufd_source_ops" :
+this process, another process, a memfd.  The engine never dereferences an
+address of the program it models; it reaches memory only through a source.
+An embedder may define its own source by filling in
+.B struct ufd_source
+(ops, refs 1, space_id, owner_pid); the ops are documented in
+.IR <uiommufd.h> .
+.PP
+.BR ufd_source_local ()
+returns a source for this process's own memory; pins check that the
+memory is mapped (\-EFAULT otherwise).
+.BR ufd_source_local_trusted ()
+returns one for an embedder that guarantees that whatever it maps into an
+IOAS stays mapped and accessible while mapped there (guest RAM of an
+emulator, a DMA pool): pins make no system call, reads and writes are plain
+copies, and a broken promise is a crash, not \-EFAULT.
+.PP
+Both are returned with a reference held;
+.BR ufd_source_get ()
+takes another,
+.BR ufd_source_put ()
+drops one and calls the source's
+.B release
+op with the last.  Mapping a source into an IOAS takes its own reference.''',
+r'''.BR ufd_source_local ()
+and
+.BR ufd_source_local_trusted ()
+return the source, or NULL if memory runs out.
+.BR ufd_source_get ()
+and
+.BR ufd_source_put ()
+return nothing.''')
+
+page('ufd_publish','the publication window of new objects',
+ ['ufd_publish_begin','ufd_publish_end'],
+r'''The kernel's order of publication: an object made by a call becomes
+visible only once the reply to the caller has been written.  Between
+.BR ufd_publish_begin ()
+and
+.BR ufd_publish_end (),
+objects that this thread makes in
+.I ctx
+are found only by this thread's own calls.
+.BR ufd_publish_end ()
+with
+.I commit
+true makes them visible to everyone; with false it destroys them (newest
+first), so no other thread can ever see an ID that then vanishes.  Windows
+nest; at most 8 objects are held back per window (later ones are published
+at once).  The
+.B struct ufd_publish
+lives on the caller's stack and must stay there until
+.BR ufd_publish_end ().''',
+r'''Neither function returns a value; neither can fail.''')
+
+page('ufd_ioas','IO address spaces',
+ ['ufd_ioas_alloc','ufd_ioas_map','ufd_ioas_copy','ufd_ioas_unmap','ufd_ioas_unmap_range',
+  'ufd_ioas_cut','ufd_ioas_page_sizes','ufd_ioas_iova_ranges','ufd_ioas_allow_iovas',
+  'ufd_ioas_reserve','ufd_ioas_set_huge_pages','ufd_ioas_get_huge_pages','ufd_ioas_for_each_area'],
+r'''An IOAS (IO address space) maps IOVA intervals to memory of a source.
+IOVA intervals are [start, last], last inclusive; lengths are bytes.
+.PP
+.BR ufd_ioas_alloc ()
+is IOMMU_IOAS_ALLOC.
+.BR ufd_ioas_map ()
+maps
+.RI [ uaddr ", " uaddr " + " length )
+of
+.I src
+at
+.I *iova
+.RB ( UFD_MAP_FIXED_IOVA )
+or at an IOVA the engine picks and stores in
+.IR *iova ;
+.I flags
+also carries
+.B UFD_MAP_READ
+and
+.BR UFD_MAP_WRITE .
+The pages are pinned when a domain (an attached device) or an access needs
+them.
+.BR ufd_ioas_copy ()
+maps what
+.RI [ src_iova ", +" length )
+of
+.I src_ioas_id
+maps into
+.IR dst_ioas_id ,
+sharing its pages (IOMMU_IOAS_COPY).
+.PP
+.BR ufd_ioas_unmap ()
+unmaps every area inside
+.RI [ iova ", " iova " + " length );
+an area that sticks out fails the call and nothing is unmapped; iova 0
+with length UINT64_MAX unmaps everything;
+.I *unmapped
+gets the bytes unmapped.
+.BR ufd_ioas_unmap_range ()
+has VFIO type1 semantics: a range with nothing mapped is success with
+.I *unmapped
+0.
+.BR ufd_ioas_cut ()
+splits areas so that each of the
+.I n
+.I iovas
+is the last byte of an area (VFIO type1 lets unmap cut mappings).
+.PP
+.BR ufd_ioas_page_sizes ()
+stores the IO page sizes every domain of the IOAS supports.
+.BR ufd_ioas_iova_ranges ()
+stores up to
+.I max
+usable IOVA ranges, the total in
+.I *num
+and the IOVA alignment in
+.IR *alignment .
+.BR ufd_ioas_allow_iovas ()
+replaces the allowed list;
+.BR ufd_ioas_reserve ()
+reserves
+.RI [ start ", " last ]
+for the life of the IOAS.
+.BR ufd_ioas_set_huge_pages ()
+and
+.BR ufd_ioas_get_huge_pages ()
+are IOMMU_OPTION_HUGE_PAGES.
+.BR ufd_ioas_for_each_area ()
+calls
+.I fn
+for each area in IOVA order and stops at the first non-zero return.''',
+r'''All return 0 on success or a negative errno; every one gives
+.B \-ENOENT
+when the IOAS ID names no IOAS.  Besides:
+.TP
+.BR ufd_ioas_alloc ()
+.BR \-ENOMEM .
+.TP
+.BR ufd_ioas_map ()
+.B \-EOPNOTSUPP
+(unknown flags),
+.B \-EINVAL
+(zero length, IOVA or address not aligned),
+.B \-EOVERFLOW
+(the range wraps),
+.B \-EEXIST
+(a fixed IOVA overlaps an area or reservation),
+.B \-ENOSPC
+(no free IOVA of that size),
+.B \-ENOMEM
+(no memory, or RLIMIT_MEMLOCK exceeded while pinning for a domain),
+.B \-EFAULT
+(the source cannot pin the memory: it is not mapped).
+.TP
+.BR ufd_ioas_copy ()
+as map, and
+.B \-ENOENT
+or
+.B \-EINVAL
+if the source range is not fully mapped or not aligned to its areas.
+.TP
+.BR ufd_ioas_unmap "(), " ufd_ioas_unmap_range ()
+.B \-EINVAL
+(zero length or misaligned),
+.B \-EOVERFLOW
+(the range wraps),
+.B \-ENOENT
+(an area sticks out of the range; for
+.BR ufd_ioas_unmap ()
+also: nothing mapped there),
+.B \-EDEADLK
+(an access would not let go of its pins).
+.TP
+.BR ufd_ioas_cut ()
+.B \-EINVAL
+(a cut not aligned to the IOAS alignment, large pages on with domains, or
+an access on the area),
+.B \-EBUSY
+(the area is being unmapped),
+.BR \-ENOMEM .
+.TP
+.BR ufd_ioas_allow_iovas ()
+.B \-EINVAL
+(a malformed range),
+.B \-EADDRINUSE
+(a range intersects a reservation),
+.B \-ENOMEM.
+.TP
+.BR ufd_ioas_reserve ()
+.B \-EINVAL
+.RI ( start " > " last ),
+.B \-EADDRINUSE
+(intersects an area or an allowed range),
+.B \-ENOMEM.
+.TP
+.BR ufd_ioas_set_huge_pages ()
+.B \-EINVAL
+(large pages cannot be turned off while areas are mapped with domains).
+.TP
+.BR ufd_ioas_for_each_area ()
+otherwise the first non-zero value
+.I fn
+returned.
+.PP
+.BR ufd_ioas_page_sizes "(), " ufd_ioas_iova_ranges "(), " ufd_ioas_get_huge_pages ()
+fail only with
+.BR \-ENOENT .''')
+
+page('ufd_device','devices and HW page tables (HWPT)',
+ ['ufd_device_bind','ufd_device_unbind','ufd_device_attach','ufd_device_query_attach',
+  'ufd_device_replace','ufd_device_detach','ufd_device_get_hw_info',
+  'ufd_hwpt_alloc_paging','ufd_hwpt_translate','ufd_hwpt_page_sizes',
+  'ufd_hwpt_can_nest','ufd_hwpt_alloc_nested','ufd_hwpt_alloc_nested_s1',
+  'ufd_hwpt_s1_invalidate','ufd_hwpt_s1_stats','ufd_hwpt_nested_priv',
+  'ufd_hwpt_set_dirty_tracking','ufd_hwpt_read_dirty','ufd_hwpt_mark_dirty',
+  'ufd_stdev_create','ufd_stdev_device'],
+r'''A device is described by
+.BR "struct ufd_device_info" :
+the IOVA aperture its IOMMU translates, reserved holes, the IO page sizes,
+dirty tracking, PASID width and the driver data GET_HW_INFO returns.
+.BR ufd_device_bind ()
+binds one to the context (a DEVICE object, not destroyable by ID);
+.BR ufd_device_unbind ()
+detaches it if attached and destroys it.
+.BR ufd_device_attach ()
+attaches to
+.IR *pt_id :
+an IOAS (an automatic paging HWPT is found or made, and
+.I *pt_id
+becomes its ID) or a HWPT.
+.BR ufd_device_replace ()
+moves an attached device to
+.IR *pt_id ;
+.BR ufd_device_detach ()
+detaches it.
+.BR ufd_device_query_attach ()
+tells what attaching to IOAS
+.I ioas_id
+would do without doing it: the IOVA ranges the IOAS would have (up to
+.IR max ,
+.I *num
+the total) and its alignment.
+.BR ufd_device_get_hw_info ()
+is IOMMU_GET_HW_INFO: up to
+.I len
+bytes of driver data into
+.IR buf .
+.PP
+.BR ufd_hwpt_alloc_paging ()
+makes a paging HWPT for the device's IOMMU mirroring an IOAS
+.RB ( UFD_HWPT_NEST_PARENT ,
+.BR UFD_HWPT_DIRTY_TRACKING ).
+.BR ufd_hwpt_translate ()
+translates an IOVA through its page table: where the engine reaches it,
+the size of the leaf and its flags
+.RB ( UFD_PTE_VALID ", " UFD_PTE_LEAF ", " UFD_PTE_READ ", " UFD_PTE_WRITE ,
+.BR UFD_PTE_DIRTY ", " UFD_PTE_ACCESSED ", " UFD_PTE_INDIRECT );
+.BR ufd_hwpt_page_sizes ()
+counts the leaves in use per level.
+.BR ufd_hwpt_can_nest ()
+tells whether a HWPT can be a nesting parent.
+.BR ufd_hwpt_alloc_nested ()
+makes a nested HWPT whose driver data is the caller's
+.I priv
+(freed by
+.IR ops\->destroy );
+.BR ufd_hwpt_alloc_nested_s1 ()
+makes one whose stage 1 is an x86-64 format table at
+.I root_gpa
+with address width 48 or 57, walked by the engine on DMA and cached in an
+IOTLB that
+.BR ufd_hwpt_s1_invalidate ()
+invalidates
+.RI ( npages
+UINT64_MAX: all) and
+.BR ufd_hwpt_s1_stats ()
+reports.
+.BR ufd_hwpt_nested_priv ()
+returns the
+.I priv
+of a nested HWPT.
+.PP
+Dirty tracking (HWPTs made with
+.BR UFD_HWPT_DIRTY_TRACKING ):
+.BR ufd_hwpt_set_dirty_tracking ()
+turns it on (clearing old dirty state) or off;
+.BR ufd_hwpt_read_dirty ()
+reports each dirty IO page in the range to
+.I fn
+(called with the engine lock held: it must not call the engine) and clears
+it unless
+.IR keep ;
+.BR ufd_hwpt_mark_dirty ()
+sets the dirty bit under each set bit of
+.I bitmap
+as a device's DMA write would.
+.PP
+.BR ufd_stdev_create ()
+binds a device and makes a destroyable handle owning it (the kernel
+selftest's "stdev"): destroying the handle detaches and unbinds the device.
+.BR ufd_stdev_device ()
+gives the device of a handle.''',
+r'''All return 0 on success or a negative errno; an ID that names no object
+of the right kind gives
+.BR \-ENOENT .
+Besides:
+.TP
+.BR ufd_device_bind "(), " ufd_stdev_create ()
+.B \-EINVAL
+(an inconsistent
+.IR info :
+no page size, aperture start above its last byte),
+.BR \-ENOMEM .
+.TP
+.BR ufd_device_unbind ()
+.B \-EBUSY
+(DMA ports of the device are open).
+.TP
+.BR ufd_device_attach "(), " ufd_device_replace ()
+.B \-EINVAL
+(already attached, resp. not attached; the HWPT does not suit the device),
+.B \-EADDRINUSE
+(mappings or allowed ranges of the IOAS fall outside what the device
+reaches),
+.B \-ENOMEM
+(also: RLIMIT_MEMLOCK exceeded when pinning for the new domain),
+.B \-EFAULT
+(memory to pin is gone).
+.TP
+.BR ufd_device_query_attach ()
+.B \-EADDRINUSE
+(a mapping or an allowed range would be cut),
+.B \-EINVAL
+(the device's IO page size is larger than a CPU page),
+.BR \-ENOMEM .
+.TP
+.BR ufd_device_detach ()
+.B \-EINVAL
+(not attached).
+.TP
+.BR ufd_hwpt_alloc_paging ()
+.B \-EOPNOTSUPP
+(dirty tracking asked of a device without it, or unknown flags),
+.BR \-ENOMEM .
+.TP
+.BR ufd_hwpt_translate ()
+.B \-ENOENT
+also when nothing is mapped at
+.IR iova .
+.TP
+.BR ufd_hwpt_can_nest ()
+.B \-EINVAL
+(not a paging HWPT made with
+.BR UFD_HWPT_NEST_PARENT ).
+.TP
+.BR ufd_hwpt_alloc_nested "(), " ufd_hwpt_alloc_nested_s1 ()
+.B \-EINVAL
+(parent not a NEST_PARENT paging HWPT; for _s1 an address width other than
+48 or 57, a misaligned root),
+.BR \-ENOMEM .
+.TP
+.BR ufd_hwpt_s1_invalidate "(), " ufd_hwpt_s1_stats ()
+.B \-ENOENT
+also for a HWPT without an engine-walked stage 1.
+.TP
+.BR ufd_hwpt_set_dirty_tracking ()
+.B \-EOPNOTSUPP
+(HWPT not made with
+.BR UFD_HWPT_DIRTY_TRACKING ).
+.TP
+.BR ufd_hwpt_read_dirty ()
+.B \-EOPNOTSUPP
+(as above),
+.B \-EINVAL
+(range not mapped without holes or misaligned, bad page size),
+.B \-EOVERFLOW
+(the range wraps).
+.TP
+.BR ufd_hwpt_mark_dirty ()
+.B \-EINVAL
+(bad page size or misaligned IOVA).''')
+
+page('ufd_dma','a device\'s DMA port',
+ ['ufd_dma_open','ufd_dma_close','ufd_dma_read','ufd_dma_write','ufd_dma_map_sg','ufd_dma_unmap_sg'],
+r'''A DMA port lets a device's reads and writes go through the page table of
+the HWPT it is attached to, as DMA through a real IOMMU does.  A walk costs
+O(levels); nothing takes the engine lock, so DMA on many ports runs in
+parallel.
+.PP
+.BR ufd_dma_open ()
+opens a port of
+.I dev_id
+(the port keeps the device from being unbound);
+.BR ufd_dma_close ()
+closes it.
+.BR ufd_dma_read ()
+and
+.BR ufd_dma_write ()
+copy between IOVA and
+.IR buf ;
+on a fault nothing was copied past it.
+.BR ufd_dma_map_sg ()
+translates
+.RI [ iova ", " iova " + " len )
+into at most
+.I max
+host segments (adjacent IO pages merged) and, on success, keeps the read
+side held until
+.BR ufd_dma_unmap_sg ().
+.PP
+Against concurrent unmap: a DMA either completes before an unmap (or
+detach, replace) of what it reaches, or does not see that mapping at all
+and fails with \-EFAULT; the unmap returns only after every DMA that could
+still reach the old pages has finished.  Between map_sg and unmap_sg, call
+no other engine function from that thread, and keep the window short.  A
+write through a HWPT that tracks dirty pages sets the dirty bits.''',
+r'''.BR ufd_dma_close ()
+and
+.BR ufd_dma_unmap_sg ()
+return nothing.  The others return 0 on success or a negative errno:
+.TP
+.BR ufd_dma_open ()
+.B \-ENOENT
+(no such device),
+.BR \-ENOMEM .
+.TP
+.BR ufd_dma_read "(), " ufd_dma_write "(), " ufd_dma_map_sg ()
+.B \-EFAULT
+(nothing mapped there, or the mapping forbids the direction: an IO page
+fault),
+.B \-ENODEV
+(the device is attached to nothing),
+.B \-EOPNOTSUPP
+(through a nested HWPT without a stage-1 format the engine walks).
+.BR ufd_dma_map_sg ()
+also:
+.B \-E2BIG
+(more than
+.I max
+segments needed),
+.B \-EBUSY
+(the port already holds a map_sg).  On failure nothing is held.''')
+
+page('ufd_access','access objects: an in-process user of an IOAS',
+ ['ufd_access_create','ufd_access_destroy','ufd_access_get_priv','ufd_access_replace_ioas',
+  'ufd_access_pin','ufd_access_unpin','ufd_access_rw'],
+r'''An access reads and writes IOVA of an IOAS, or pins IOVA to reach it
+directly (an emulated device's DMA, the kernel's mdev drivers).  When an
+area with pins of the access is about to be unmapped the engine calls
+.IR ops\->unmap ;
+the owner must unpin every pin intersecting the range before it returns.
+.I ops\->destroy
+is called once when the access is destroyed, after its pins are gone.
+.PP
+.BR ufd_access_create ()
+makes an access on IOAS
+.IR ioas_id ;
+.BR ufd_access_destroy ()
+destroys it;
+.BR ufd_access_get_priv ()
+returns its
+.IR priv ;
+.BR ufd_access_replace_ioas ()
+moves it to another IOAS (it must hold no pins).
+.BR ufd_access_pin ()
+pins
+.RI [ iova ", " iova " + " length ):
+.IR hosts [ i ]
+is where page
+.I i
+of the range (page aligned around
+.IR iova )
+is reached;
+.BR ufd_access_unpin ()
+releases such a pin.
+.BR ufd_access_rw ()
+copies between IOVA and
+.I buf
+.RB ( UFD_ACCESS_RW_WRITE :
+to IOVA;
+.BR UFD_ACCESS_RW_SLOW :
+never use pinned pages).''',
+r'''.BR ufd_access_destroy ()
+and
+.BR ufd_access_unpin ()
+return nothing.  The others return 0 on success or a negative errno;
+an ID that names no access (or IOAS) gives
+.BR \-ENOENT .
+Besides:
+.TP
+.BR ufd_access_create ()
+.BR \-ENOMEM .
+.TP
+.BR ufd_access_replace_ioas ()
+.B \-EBUSY
+(the access holds pins).
+.TP
+.BR ufd_access_pin ()
+.B \-ENOENT
+(the range is not fully mapped),
+.B \-EPERM
+(a write pin of a read-only area),
+.B \-EINVAL
+(zero length),
+.B \-EOVERFLOW
+(the range wraps),
+.B \-ENOMEM
+(also RLIMIT_MEMLOCK exceeded),
+.B \-EFAULT
+(the source cannot pin the memory).
+.TP
+.BR ufd_access_rw ()
+.B \-ENOENT
+(not fully mapped),
+.B \-EPERM
+(writing a read-only area),
+.B \-EINVAL
+(zero length or unknown flags),
+.B \-EOVERFLOW
+(the range wraps),
+.B \-EFAULT
+(the source's memory is gone).''')
+
+page('ufd_fault','IO page fault queues',
+ ['ufd_fault_alloc','ufd_fault_hold_fd','ufd_fault_release_fd','ufd_device_report_fault',
+  'ufd_fault_read','ufd_fault_respond','ufd_fault_pending','ufd_fault_set_notify'],
+r'''A fault queue (IOMMU_FAULT_QUEUE_ALLOC) receives the page requests of
+devices attached to a HWPT made with it, as
+.B struct ufd_pgfault
+records grouped by
+.IR grpid .
+.PP
+.BR ufd_fault_alloc ()
+makes a queue.
+.BR ufd_fault_hold_fd ()
+marks it held by an fd (destroy is \-EBUSY until
+.BR ufd_fault_release_fd ()
+is called when the fd's last copy is closed).
+.BR ufd_device_report_fault ()
+is a device's page request: requests without
+.B UFD_PGFAULT_LAST_PAGE
+wait for the rest of their group; the last one delivers the group to the
+fault queue of the HWPT the device is attached to.
+.BR ufd_fault_read ()
+takes whole groups, oldest first, into
+.I out
+(room for
+.I max
+records); each group gets its cookie then.
+.BR ufd_fault_respond ()
+answers a delivered group
+.RI ( code
+0: success, 1: invalid).
+.BR ufd_fault_pending ()
+tells whether a group waits to be read;
+.BR ufd_fault_set_notify ()
+has
+.I fn
+called (with the engine lock held; it must not call the engine) whenever
+the queue goes from empty to not empty or back, and once at once with the
+current state; NULL removes it.''',
+r'''.BR ufd_fault_release_fd ()
+returns nothing;
+.BR ufd_fault_pending ()
+returns true or false (false also for an unknown ID).
+.BR ufd_fault_read ()
+returns the number of records stored, 0 when none is queued, or a negative
+errno.  The others return 0 or a negative errno; an ID that names no fault
+queue (or device) gives
+.BR \-ENOENT .
+Besides:
+.TP
+.BR ufd_fault_alloc ()
+.BR \-ENOMEM .
+.TP
+.BR ufd_device_report_fault ()
+.B \-EOPNOTSUPP
+(the device's HWPT has no fault queue; the request is answered as failed),
+.BR \-ENOMEM .
+.TP
+.BR ufd_fault_read ()
+.B \-EINVAL
+(the first group does not fit in
+.IR max ).
+.TP
+.BR ufd_fault_respond ()
+.B \-EINVAL
+(unknown cookie, or a code other than 0 or 1).''')
+
+allf=set()
+for (name,title,funcs,desc,ret,see,notes) in pages:
+    for f in funcs:
+        assert f in protos, f
+        assert f not in allf, f
+        allf.add(f)
+missing=set(protos)-allf
+assert not missing, missing
+
+os.makedirs(OUT,exist_ok=True)
+names=[p[0] for p in pages]
+for (name,title,funcs,desc,ret,see,notes) in pages:
+    L=[]
+    L.append('.\\" SPDX-License-Identifier: MIT')
+    L.append('.TH %s 3 %s "uiommufd" "uiommufd Library Functions"' % (name.upper().replace('_','\\_') if False else name, DATE))
+    L.append('.SH NAME')
+    L.append(', '.join(f.replace('_','_') for f in funcs)+' \\- '+title)
+    L.append('.SH LIBRARY')
+    L.append('uiommufd engine library')
+    L.append('.RI ( libuiommufd ", " \\-luiommufd )')
+    L.append('.SH SYNOPSIS')
+    L.append('.nf')
+    L.append('.B #include <uiommufd.h>')
+    L.append('.PP')
+    for f in funcs:
+        p=protos[f]
+        p=re.sub(r'\s*,\s*',', ',p)
+        L.append('.B "'+p.replace('"','\\(dq').replace('\\','\\\\') .replace('\\\\(dq','\\(dq')+';"')
+    L.append('.fi')
+    L.append('.SH DESCRIPTION')
+    L.append(desc)
+    L.append('.SH RETURN VALUE')
+    L.append(ret)
+    L.append('.SH NOTES')
+    L.append('All entry points are thread-safe (one engine lock).  A failed call leaves')
+    L.append('the state unchanged; errno values are those the kernel\'s iommufd gives')
+    L.append('for the same request.  Link with')
+    L.append('.B $(pkg-config \\-\\-libs uiommufd)')
+    L.append('.RB ( \\-luiommufd ).')
+    L.append('.SH SEE ALSO')
+    others=[n for n in names if n!=name]
+    L.append(',\n'.join('.BR %s (3)'%n for n in others)+',')
+    L.append('.BR uiommufd (1),')
+    L.append('.BR uiommufd\\-run (1)')
+    text='\n'.join(L)+'\n'
+    text=text.replace('\n.B \\-ENOMEM.\n','\n.BR \\-ENOMEM .\n')
+    open(os.path.join(OUT,name+'.3'),'w').write(text)
+    for f in funcs:
+        if f==name: continue
+        open(os.path.join(OUT,f+'.3'),'w').write('.so man3/%s.3\n'%name)
+print(len(pages),'pages',len(allf),'functions')
