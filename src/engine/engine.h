@@ -61,27 +61,22 @@ void *ufd_zalloc(size_t size);
 bool ufd_inject_fail(void);
 void *ufd_calloc(size_t n, size_t size);
 void *ufd_realloc_array(void *p, size_t n, size_t size);
-<<<<<<< HEAD
-/* Tests: make the Nth allocation from now fail (0: never). */
-UFD_API void ufd_fail_nth(unsigned long nth);
-UFD_API unsigned long ufd_alloc_count(void);
+/*
+ * Test hooks: make the Nth allocation from now fail (0: never); count
+ * allocations.  Hidden: not exported from libuiommufd.so (not in
+ * src/libuiommufd.map); the static and sanitizer builds the tests and
+ * fuzzers link carry them, and so do the preload library and the daemon,
+ * which emulate the kernel's fail-nth with them.
+ */
+void ufd_fail_nth(unsigned long nth);
+unsigned long ufd_alloc_count(void);
 /*
  * The calling thread's own countdown (the kernel's per-task fail-nth):
  * the Nth allocation this thread makes from now fails (0: never); what is
  * left of it (0 once it fired, or if never armed).
  */
-UFD_API void ufd_fail_nth_thread(unsigned long nth);
-UFD_API unsigned long ufd_fail_nth_thread_left(void);
-=======
-/*
- * Test hooks: make the Nth allocation from now fail (0: never); count
- * allocations.  Hidden: not exported from libuiommufd.so (not in
- * src/libuiommufd.map); the static and sanitizer builds the tests and
- * fuzzers link carry them.
- */
-void ufd_fail_nth(unsigned long nth);
-unsigned long ufd_alloc_count(void);
->>>>>>> pkg
+void ufd_fail_nth_thread(unsigned long nth);
+unsigned long ufd_fail_nth_thread_left(void);
 
 /* ---- objects ---- */
 
