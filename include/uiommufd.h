@@ -124,32 +124,6 @@ struct ufd_source {
 	bool no_account;
 };
 
-/*
- * An IO window: a range of fake host addresses that a source without
- * memory (a device BAR) hands out from pin.  Its IOPTEs are marked
- * indirect (the source's host_direct says no), and the DMA path
- * (ufd_dma_read/write) sends an access that lands in a window to
- * ops->rw at the offset in the window, in pieces that never cross a
- * leaf.  The window is reference counted: rw may still be running, for
- * a DMA that looked the window up before ufd_io_window_remove(), after
- * remove returned; ops->free(priv) runs when the last user is gone.
- * ops->rw is called with no engine lock held (see dma.c).
- */
-struct ufd_io_window;
-struct ufd_io_window_ops {
-	int (*rw)(void *priv, uint64_t off, void *buf, size_t len,
-		  bool write);
-	void (*free)(void *priv);
-};
-
-/* A window of @len bytes (rounded up to pages); *@host_base gets its
- * first fake host address (2 MiB aligned).  -ENOMEM, -EINVAL (len 0). */
-UFD_API int ufd_io_window_add(uint64_t len,
-			      const struct ufd_io_window_ops *ops, void *priv,
-			      struct ufd_io_window **out, uint64_t *host_base);
-/* No new DMA finds the window; its free runs after the last one. */
-UFD_API void ufd_io_window_remove(struct ufd_io_window *w);
-
 /* This process's own memory.  Returned with a reference held. */
 UFD_API struct ufd_source *ufd_source_local(void);
 /*

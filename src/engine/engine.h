@@ -54,6 +54,10 @@
 
 #define ALIGN_DOWN_U64(x, a) ((x) & ~((uint64_t)(a) - 1))
 
+/* ---- IO windows ---- */
+
+#include "engine/io_window.h"
+
 /* ---- allocation with fault injection ---- */
 
 void *ufd_zalloc(size_t size);

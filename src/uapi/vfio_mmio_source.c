@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "engine/io_window.h"
 #include "uapi/vfio_priv.h"
 
 struct mmio_target {
