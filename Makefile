@@ -121,7 +121,7 @@ $(LAUNCHER): $(LAUNCHER_OBJS) $(SERVER_OBJS) $(LIB_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(CLI): $(B)/obj/src/cli/uiommufd.o $(LIB_A)
+$(CLI): $(B)/obj/src/cli/uiommufd.o $(B)/obj/src/server/wire.o $(LIB_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

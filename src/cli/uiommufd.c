@@ -24,6 +24,9 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,8 @@
 
 #include "uapi/dispatch.h"
 #include "devices/pci.h"
+#include "server/proto.h"
+#include "server/wire.h"
 #include "uiommufd.h"
 
 #ifndef UFD_VERSION
@@ -780,6 +785,61 @@ static int dump_fail(const char *call, int rc)
  * process's memory as the source, two IOAS, and an access playing the
  * device.
  */
+/*
+ * dump --machine: the emulated devices and groups of the launcher this
+ * runs under (server mode), as its daemon describes them.
+ */
+static int dump_machine(void)
+{
+	const char *addr = getenv(UFD_ENV_SOCKET);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ufd_msg m;
+	static char text[65536];
+	socklen_t len;
+	size_t n;
+	int fd, one = 1, rc;
+
+	if (!addr || !*addr || strlen(addr) >= sizeof(sa.sun_path)) {
+		err_msg("dump --machine: not under uiommufd-run in server mode "
+			"(run: uiommufd-run --device ioat -- uiommufd dump "
+			"--machine)");
+		return EXIT_FAIL;
+	}
+	n = strlen(addr);
+	memcpy(sa.sun_path, addr, n);
+	if (addr[0] == '@')
+		sa.sun_path[0] = 0;
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n +
+			  (addr[0] == '@' ? 0 : 1));
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) ||
+	    connect(fd, (struct sockaddr *)&sa, len)) {
+		err_msg("dump --machine: cannot reach the daemon: %s",
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return EXIT_FAIL;
+	}
+	ufd_wire_init(&m, UFD_MSG_DESCRIBE);
+	m.nonce = (uint64_t)getpid() << 32 | 0x64756d70; /* this image */
+	m.arg = (uintptr_t)text;
+	m.cmd = sizeof(text);
+	rc = ufd_wire_send(fd, &m, -1);
+	if (!rc)
+		rc = ufd_wire_recv(fd, &m, NULL, NULL, NULL) == 1 &&
+		     m.type == UFD_MSG_RESULT ? 0 : -EPROTO;
+	close(fd);
+	if (!rc && m.ret < 0)
+		rc = (int)m.ret;
+	if (rc) {
+		err_msg("dump --machine: %s", strerror(-rc));
+		return EXIT_FAIL;
+	}
+	printf("The emulated machine (the daemon's):\n%s", text);
+	return fflush(stdout) ? EXIT_FAIL : EXIT_OK;
+}
+
 static int cmd_dump(int argc, char **argv)
 {
 	struct dump_state st = { 0 };
@@ -795,13 +855,18 @@ static int cmd_dump(int argc, char **argv)
 
 	if (argc > 1) {
 		if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-			printf("Usage: %s dump\n"
+			printf("Usage: %s dump [--machine]\n"
 			       "Build an address space in this process with "
 			       "the engine library\n"
-			       "(<uiommufd.h>) and print it.\n",
+			       "(<uiommufd.h>) and print it.  --machine: under "
+			       "uiommufd-run --device,\n"
+			       "print the emulated devices and groups (open, "
+			       "bound, attached to).\n",
 			       prog);
 			return EXIT_OK;
 		}
+		if (!strcmp(argv[1], "--machine") && argc == 2)
+			return dump_machine();
 		err_msg("dump: unexpected argument '%s'", argv[1]);
 		return EXIT_USAGE;
 	}

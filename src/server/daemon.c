@@ -1123,6 +1123,26 @@ static long do_file_kind(struct srv_call *call, const struct ufd_msg *req)
 	return ret;
 }
 
+/* DESCRIBE: the machine as text, into the sender's buffer. */
+static long do_describe(struct srv_call *call, const struct ufd_msg *req)
+{
+	size_t size = req->cmd > 65536 ? 65536 : (size_t)req->cmd;
+	char *text;
+	long n;
+	int rc;
+
+	if (!size)
+		return -EINVAL;
+	text = malloc(size);
+	if (!text)
+		return -ENOMEM;
+	n = ufd_vfio_platform_describe(text, size);
+	rc = call->proc->src->ops->write(call->proc->src, req->arg, text,
+					 (size_t)n + 1 > size ? size : (size_t)n + 1);
+	free(text);
+	return rc ? rc : n;
+}
+
 static void *chan_main(void *arg)
 {
 	struct srv_chan *ch = arg;
@@ -1154,6 +1174,7 @@ static void *chan_main(void *arg)
 			   req.type != UFD_MSG_MMIO &&
 			   req.type != UFD_MSG_BAR_MAPPED &&
 			   req.type != UFD_MSG_BAR_UNMAPPED &&
+			   req.type != UFD_MSG_DESCRIBE &&
 			   req.type != UFD_MSG_FILE_KIND) {
 			ret = -EPROTO;
 		} else {
@@ -1184,6 +1205,8 @@ static void *chan_main(void *arg)
 					ret = do_bar_mapped(&call, &req);
 				else if (req.type == UFD_MSG_BAR_UNMAPPED)
 					ret = do_bar_unmapped(&call, &req);
+				else if (req.type == UFD_MSG_DESCRIBE)
+					ret = do_describe(&call, &req);
 				else
 					ret = do_rw(&call, &req, &uc);
 				res.fail_nth = req.fail_nth ?

@@ -97,6 +97,9 @@ enum ufd_msg_type {
 	UFD_MSG_BAR_UNMAPPED, /* pos: address, cmd: length: whatever the
 				 sender had mapped there (BAR_MAPPED) is
 				 gone (munmap, MAP_FIXED over it) */
+	UFD_MSG_DESCRIBE,     /* arg: buffer, cmd: its size: the emulated
+				 machine's devices and groups as text (for
+				 uiommufd dump); answer: the length */
 	/* daemon -> client */
 	UFD_MSG_RESULT = 64,  /* ret: >= 0 or -errno; ends the call */
 	UFD_MSG_INSTALL_FD,   /* kind, flags (O_CLOEXEC); one fd attached */

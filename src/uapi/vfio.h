@@ -23,6 +23,15 @@
  * through @eng.  0 or -errno (then no device is made).
  */
 int ufd_vfio_platform_setup(struct ufd_engine *eng, const char *spec);
+/*
+ * The machine as text for people (uiommufd dump): one line per device
+ * (model, BDF, group, cdev, whether and how it is open, the device ID it
+ * is bound as and the page table it is attached to, its interrupts), one
+ * per group (open, container).  Always NUL-terminated within @size;
+ * returns the length written (cut at @size - 1).
+ */
+long ufd_vfio_platform_describe(char *buf, size_t size);
+
 /* Tear the machine down (tests; the daemon just exits). */
 void ufd_vfio_platform_teardown(void);
 

@@ -25,6 +25,7 @@
  * Locking: vfio_priv.h.  Setup and teardown run alone (no file open).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -602,4 +603,92 @@ void ufd_vfio_platform_teardown(void)
 	}
 	vfio_virqfd_stop();
 	machine_free(m, m->ndevs);
+}
+
+/* ---- a description for people ---------------------------------------- */
+
+__attribute__((format(printf, 4, 5)))
+static void describe_add(char *buf, size_t size, size_t *off,
+			 const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, size - *off, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*off += (size_t)n < size - *off ? (size_t)n : size - *off - 1;
+}
+
+long ufd_vfio_platform_describe(char *buf, size_t size)
+{
+	static const char *const irq_names[] = { "INTx", "MSI", "MSI-X",
+						 "ERR", "REQ" };
+	struct ufd_vfio_machine *m = vfio_machine_get();
+	size_t off = 0;
+	unsigned int i;
+
+	if (!size)
+		return 0;
+	buf[0] = 0;
+	if (!m) {
+		describe_add(buf, size, &off, "no emulated devices\n");
+		return (long)off;
+	}
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->ndevs; i++) {
+		struct vfio_dev *v = &m->devs[i];
+
+		pthread_mutex_lock(&v->lock);
+		describe_add(buf, size, &off,
+			     "device %s  %s %04x:%04x  group %u  "
+			     "/dev/vfio/devices/vfio%u: ",
+			     v->bdf, v->model, v->info.vendor_id,
+			     v->info.device_id, v->group->nr, v->cdev_nr);
+		if (!v->open_count) {
+			describe_add(buf, size, &off, "closed\n");
+		} else {
+			describe_add(buf, size, &off,
+				     "open %u time(s) (%s), bound as device %u",
+				     v->open_count, v->cdev_open ? "cdev" :
+								   "group",
+				     v->dev_id);
+			if (v->attached)
+				describe_add(buf, size, &off,
+					     ", attached to HWPT %u (asked %u)",
+					     v->pt_id, v->pt_asked);
+			else
+				describe_add(buf, size, &off, ", not attached");
+			pthread_mutex_lock(&v->irq_lock);
+			if (v->irq_type < sizeof(irq_names) /
+						  sizeof(irq_names[0]))
+				describe_add(buf, size, &off, ", %s x%u",
+					     irq_names[v->irq_type], v->nvec);
+			pthread_mutex_unlock(&v->irq_lock);
+			describe_add(buf, size, &off, "\n");
+		}
+		pthread_mutex_unlock(&v->lock);
+	}
+	for (i = 0; i < m->ngroups; i++) {
+		struct vfio_group *g = &m->groups[i];
+
+		describe_add(buf, size, &off, "group %u  /dev/vfio/%u: %s, ",
+			     g->nr, g->nr, g->file_open ? "open" : "closed");
+		if (g->container)
+			describe_add(buf, size, &off,
+				     "legacy container (type %lu, IOAS %u)",
+				     g->container->iommu_type,
+				     g->container->ioas_id);
+		else if (g->iommufd)
+			describe_add(buf, size, &off, "an iommufd as container");
+		else
+			describe_add(buf, size, &off, "no container");
+		describe_add(buf, size, &off, ", %u device file(s) open\n",
+			     g->dev_files);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return (long)off;
 }

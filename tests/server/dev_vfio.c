@@ -258,8 +258,40 @@ static void test_killed_mid_mmio(void)
 	CHECK_EQ(rd16(IOAT_INTRDELAY), 0);
 }
 
-int main(void)
+static char cli[4096];
+
+/* uiommufd dump --machine shows the device open, bound and attached. */
+static void test_dump_machine(void)
 {
+	char cmd[4200], out[4096] = "";
+	size_t n;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "%s dump --machine", cli);
+	p = popen(cmd, "r");
+	REQUIRE(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = 0;
+	CHECK_EQ(pclose(p), 0);
+	CHECK(strstr(out, "device 0000:00:04.0  ioat 8086:2021") != NULL);
+	CHECK(strstr(out, "open 1 time(s) (cdev), bound as device") != NULL);
+	CHECK(strstr(out, "attached to HWPT") != NULL);
+	CHECK(strstr(out, "group 0  /dev/vfio/0: closed, no container") != NULL);
+}
+
+int main(int argc, char **argv)
+{
+	char *slash;
+
+	(void)argc;
+	/* The CLI sits two levels up: build/tests/server/dev_vfio. */
+	snprintf(cli, sizeof(cli), "%s", argv[0]);
+	slash = strrchr(cli, '/');
+	if (slash)
+		snprintf(slash + 1, sizeof(cli) - (size_t)(slash + 1 - cli),
+			 "../../uiommufd");
+	else
+		snprintf(cli, sizeof(cli), "../../uiommufd");
 	if (!getenv("UIOMMUFD_DEVICES")) {
 		fprintf(stderr, "SKIP: run under uiommufd-run --device ioat\n");
 		return 77;
@@ -274,6 +306,7 @@ int main(void)
 	RUN(test_unknown_instruction);
 	RUN(test_program_handler);
 	RUN(test_killed_mid_mmio);
+	RUN(test_dump_machine);
 	munmap((void *)bar, bar_size);
 	close(dev);
 	close(iommufd);
