@@ -270,37 +270,13 @@ RESDIR="$OUT/results"
 rm -rf "$RESDIR"
 mkdir -p "$RESDIR" "$LOGDIR"
 
-# Kill what is still running (by pid, recorded per job) and restore sysctls.
-cleanup() {
-	local f pid
-	for f in "$RESDIR"/*.pid; do
-		[[ -e "$f" ]] || continue
-		pid="$(cat "$f" 2>/dev/null || true)"
-		if [[ -n "$pid" ]]; then kill -TERM "$pid" 2>/dev/null || true; fi
-	done
-	restore_hugepages
-}
-trap cleanup EXIT
+# shellcheck source=tests/lib/selftest.sh
+source "$REPO/tests/lib/selftest.sh"
+ST_NAME=upstream
+ST_XFAIL_REL=tests/upstream/expected-failures
+trap st_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# Most relevant lines of a test log: harness boilerplate removed, the first
-# assertion/termination message and what follows it, else the first lines.
-excerpt() {
-	local log="$1" max="$2"
-	awk -v max="$max" '
-		/^TAP version/ || /^1\.\.[0-9]/ || /^# Starting [0-9]+ tests/ ||
-		/^#  +RUN / || /^#  +(OK|FAIL)  / || /^(not )?ok [0-9]+ / ||
-		/^# (FAILED|PASSED): / || /^# Totals: / || /^[[:space:]]*$/ { next }
-		{ keep[n++] = substr($0, 1, 240) }
-		END {
-			first = -1
-			for (i = 0; i < n; i++)
-				if (keep[i] ~ /Expected |Assertion|terminated|Test ended|signal|Segmentation|Aborted|ERROR|error:/) { first = i; break }
-			if (first < 0) first = 0
-			for (i = first; i < n && i < first + max; i++) print keep[i]
-		}' "$log"
-}
 
 # run_one INDEX NAME: runs one test, writes $RESDIR/INDEX.res:
 #   line 1: PASS|FAIL|SKIP   line 2: one-line reason   rest: log excerpt
@@ -347,92 +323,10 @@ run_one() {
 	return 0
 }
 
-pass=0 fail=0 skip=0 xfail=0 unexp_fail=0 xpass=0
-UNEXP=() XPASSED=()
-
-report() {
-	local idx="$1" name="$2" res="$RESDIR/$1.res" status reason
-	local -a extra=()
-	{ read -r status; read -r reason; mapfile -t extra; } <"$res"
-	local listed=""
-	[[ -n "${XFAIL[$name]+x}" ]] && listed=1
-	case "$status" in
-	PASS)
-		pass=$((pass + 1))
-		if [[ -n "$listed" ]]; then
-			xpass=$((xpass + 1)); XPASSED+=("$name")
-			echo "PASS $name  [UNEXPECTED PASS: remove it from tests/upstream/expected-failures]"
-		else
-			echo "PASS $name"
-		fi
-		;;
-	SKIP)
-		skip=$((skip + 1))
-		echo "SKIP $name  ($reason)"
-		;;
-	*)
-		fail=$((fail + 1))
-		if [[ -n "$listed" ]]; then
-			xfail=$((xfail + 1))
-			echo "FAIL $name  [expected: ${XFAIL[$name]}]"
-			if [[ -n "$reason" ]]; then
-				echo "    $reason"
-			elif [[ "${#extra[@]}" -gt 0 ]]; then
-				echo "    ${extra[0]}"
-			fi
-		else
-			unexp_fail=$((unexp_fail + 1)); UNEXP+=("$name")
-			echo "FAIL $name  [UNEXPECTED]"
-			[[ -n "$reason" ]] && echo "    $reason"
-			local l
-			for l in "${extra[@]}"; do echo "    $l"; done
-		fi
-		;;
-	esac
-	rm -f "$res"
-}
-
 launch_desc="${LAUNCH[*]:-(no launcher)}"
 say "running $T tests, $JOBS at a time, timeout ${TIMEOUT}s each, under: ${launch_desc#"$REPO"/}"
 
-next_start=0 next_print=0 running=0
-while [[ "$next_print" -lt "$T" ]]; do
-	while [[ "$running" -lt "$JOBS" && "$next_start" -lt "$T" ]]; do
-		run_one "$next_start" "${TESTS[$next_start]}" &
-		running=$((running + 1))
-		next_start=$((next_start + 1))
-	done
-	if [[ -f "$RESDIR/$next_print.res" ]]; then
-		report "$next_print" "${TESTS[$next_print]}"
-		next_print=$((next_print + 1))
-		continue
-	fi
-	if [[ "$running" -gt 0 ]]; then
-		wait -n || true
-		running=$((running - 1))
-	else
-		# Nothing running and no result: the job died without reporting.
-		printf 'FAIL\nrunner job for this test died without a result\n' >"$RESDIR/$next_print.res"
-	fi
-done
-wait || true
+st_run_all
 
 # ---- verdict ---------------------------------------------------------------------------
-if [[ "${#UNEXP[@]}" -gt 0 ]]; then
-	echo "upstream: unexpected failures (not in tests/upstream/expected-failures):"
-	printf '    %s\n' "${UNEXP[@]}"
-fi
-if [[ "${#XPASSED[@]}" -gt 0 ]]; then
-	echo "upstream: unexpected passes (XPASS: remove them from tests/upstream/expected-failures):"
-	printf '    %s\n' "${XPASSED[@]}"
-fi
-if [[ "$list_errors" -gt 0 ]]; then
-	echo "upstream: $list_errors error(s) in tests/upstream/expected-failures (see above)"
-fi
-say "$xfail expected failures, $unexp_fail unexpected failures, $xpass unexpected passes"
-say "$pass passed, $fail failed, $skip skipped of $T"
-
-if [[ "$unexp_fail" -gt 0 || "$xpass" -gt 0 || "$list_errors" -gt 0 ]]; then
-	exit 1
-fi
-exit 0
+st_verdict
