@@ -1556,74 +1556,67 @@ static ssize_t shim_prw(struct shim_file *f, int fd, bool write, void *buf,
 	return ret;
 }
 
-ssize_t pread(int fd, void *buf, size_t count, off_t off)
+/*
+ * pread()/pwrite() on a file of ours: an emulated fail-nth file, or an
+ * emulated file with read/write.  *@ours says whether it was; if not,
+ * the caller goes on to libc.
+ */
+static ssize_t shim_positioned(int fd, bool write, void *buf, size_t count,
+			       off_t off, bool *ours)
 {
 	struct shim_file *f;
 
+	*ours = true;
 	if (shim_nth_is_fd(fd)) {
 		if (off < 0) {
 			errno = EINVAL;
 			return -1;
 		}
-		return shim_nth_rw(fd, false, (void *)buf, count, off);
+		return shim_nth_rw(fd, write, buf, count, off);
 	}
 	f = shim_rw_file(fd);
-	if (!f)
-		return REAL_REQ(pread)(fd, buf, count, off);
-	return shim_prw(f, fd, false, buf, count, off);
+	if (f)
+		return shim_prw(f, fd, write, buf, count, off);
+	*ours = false;
+	return -1;
+}
+
+ssize_t pread(int fd, void *buf, size_t count, off_t off)
+{
+	bool ours;
+	ssize_t ret = shim_positioned(fd, false, buf, count, off, &ours);
+
+	return ours ? ret : REAL_REQ(pread)(fd, buf, count, off);
 }
 
 ssize_t pread64(int fd, void *buf, size_t count, off_t off)
 {
-	struct shim_file *f;
+	bool ours;
+	ssize_t ret = shim_positioned(fd, false, buf, count, off, &ours);
 
-	if (shim_nth_is_fd(fd)) {
-		if (off < 0) {
-			errno = EINVAL;
-			return -1;
-		}
-		return shim_nth_rw(fd, false, (void *)buf, count, off);
-	}
-	f = shim_rw_file(fd);
-	if (!f)
-		return REAL(pread64) ? REAL(pread64)(fd, buf, count, off) :
-				       REAL_REQ(pread)(fd, buf, count, off);
-	return shim_prw(f, fd, false, buf, count, off);
+	if (ours)
+		return ret;
+	return REAL(pread64) ? REAL(pread64)(fd, buf, count, off) :
+			       REAL_REQ(pread)(fd, buf, count, off);
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t count, off_t off)
 {
-	struct shim_file *f;
+	bool ours;
+	ssize_t ret = shim_positioned(fd, true, (void *)buf, count, off, &ours);
 
-	if (shim_nth_is_fd(fd)) {
-		if (off < 0) {
-			errno = EINVAL;
-			return -1;
-		}
-		return shim_nth_rw(fd, true, (void *)buf, count, off);
-	}
-	f = shim_rw_file(fd);
-	if (!f)
-		return REAL_REQ(pwrite)(fd, buf, count, off);
-	return shim_prw(f, fd, true, (void *)buf, count, off);
+	return ours ? ret : REAL_REQ(pwrite)(fd, buf, count, off);
 }
 
 ssize_t pwrite64(int fd, const void *buf, size_t count, off_t off)
 {
-	struct shim_file *f;
+	bool ours;
+	ssize_t ret = shim_positioned(fd, true, (void *)buf, count, off, &ours);
 
-	if (shim_nth_is_fd(fd)) {
-		if (off < 0) {
-			errno = EINVAL;
-			return -1;
-		}
-		return shim_nth_rw(fd, true, (void *)buf, count, off);
-	}
-	f = shim_rw_file(fd);
-	if (!f)
-		return REAL(pwrite64) ? REAL(pwrite64)(fd, buf, count, off) :
-					REAL_REQ(pwrite)(fd, buf, count, off);
-	return shim_prw(f, fd, true, (void *)buf, count, off);
+	if (ours)
+		return ret;
+	return REAL(pwrite64) ? REAL(pwrite64)(fd, buf, count, off) :
+				REAL_REQ(pwrite)(fd, buf, count, off);
 }
 
 /*
