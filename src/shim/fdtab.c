@@ -35,6 +35,11 @@ void shim_sig_enter(void)
 {
 	sigset_t all, old;
 
+	/* Nested: the signals are blocked already, no system call. */
+	if (sig_depth) {
+		sig_depth++;
+		return;
+	}
 	sigfillset(&all);
 	sigdelset(&all, SIGSEGV);
 	sigdelset(&all, SIGBUS);
@@ -42,8 +47,8 @@ void shim_sig_enter(void)
 	sigdelset(&all, SIGFPE);
 	sigdelset(&all, SIGTRAP);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (sig_depth++ == 0)
-		sig_saved = old;
+	sig_saved = old;
+	sig_depth = 1;
 }
 
 void shim_sig_leave(void)

@@ -996,6 +996,7 @@ static int shim_ioctl(int fd, unsigned long request, void *arg,
 	unsigned long cmd = (unsigned int)request;
 	struct ufd_caller caller;
 	struct shim_file *f;
+	bool in_process;
 	int saved = errno;
 	long ret;
 
@@ -1026,10 +1027,13 @@ static int shim_ioctl(int fd, unsigned long request, void *arg,
 		}
 		for (i = 0; i < call.nr_held; i++)
 			shim_file_put(call.held[i]);
-		shim_sig_leave();
 	}
 	kind = f->file.kind;
+	/* In-process: the put joins the section above (one mask change). */
+	in_process = f->file.ctx != NULL;
 	shim_file_put(f);
+	if (in_process)
+		shim_sig_leave();
 	if (shim_dbg_mask & SHIM_DBG_IOCTL) {
 		const char *name = ufd_file_ioctl_name(kind, cmd);
 
