@@ -30,6 +30,17 @@
 # Usage: run.sh            build and run (as described above)
 #        run.sh --list     build and print the full test names, one per line
 #
+# Which kernel's selftests (UPSTREAM_KERNEL, default 6.12):
+#   6.12  Debian's linux-source-6.12 (fetch-ksrc.sh --profile iommufd);
+#         output in build/upstream/, expected failures in
+#         tests/upstream/expected-failures
+#   7.3   Debian's linux-source-7.3 (fetch-ksrc.sh --profile vfio, the tree
+#         the VFIO selftests come from); output in build/upstream-7.3/,
+#         expected failures in tests/upstream/expected-failures-7.3; it links
+#         libcap (libcap-dev, installed with apt-get when missing)
+# Each runs under the launcher's personality of the same kernel
+# (uiommufd-run --kernel=6.12|7.3).
+#
 # Environment:
 #   UPSTREAM_FILTER=REGEX   run only tests whose full name matches (grep -E)
 #   UPSTREAM_JOBS=N         run N tests in parallel (default 1; output stays ordered)
@@ -38,6 +49,7 @@
 #                           set it empty to run the binary directly (development)
 #   UPSTREAM_UAPI_DIR=DIR   uapi header directory (default include/uiommufd/uapi;
 #                           must hold linux/iommufd.h and iommufd_test.h)
+#   UPSTREAM_KERNEL=6.12|7.3  which selftests, and which personality (see above)
 #   KSRC=DIR                kernel tree to use instead of the cached Debian package
 
 # shellcheck disable=SC2317  # cleanup/restore functions are called from traps
@@ -46,12 +58,17 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
 
-OUT="$REPO/build/upstream"
+KERNEL="${UPSTREAM_KERNEL:-6.12}"
+case "$KERNEL" in
+6.12) OUT="$REPO/build/upstream"; XFAIL_REL=tests/upstream/expected-failures; KSRC_PROFILE=iommufd ;;
+7.3)  OUT="$REPO/build/upstream-7.3"; XFAIL_REL=tests/upstream/expected-failures-7.3; KSRC_PROFILE=vfio ;;
+*) echo "upstream: ERROR: UPSTREAM_KERNEL must be 6.12 or 7.3 (got '$KERNEL')" >&2; exit 2 ;;
+esac
 TREE="$OUT/tree"
 BIN="$OUT/iommufd"
 BIN_FN="$OUT/iommufd_fail_nth"
 LOGDIR="$OUT/logs"
-XFAIL_FILE="$REPO/tests/upstream/expected-failures"
+XFAIL_FILE="$REPO/$XFAIL_REL"
 UAPI="${UPSTREAM_UAPI_DIR:-$REPO/include/uiommufd/uapi}"
 TIMEOUT="${UPSTREAM_TIMEOUT:-120}"
 JOBS="${UPSTREAM_JOBS:-1}"
@@ -90,7 +107,7 @@ elif [[ -n "${UPSTREAM_LAUNCHER+set}" ]]; then
 		warn "UPSTREAM_LAUNCHER is empty: running the selftest WITHOUT the launcher"
 	fi
 else
-	LAUNCH=("$REPO/build/uiommufd-run" --)
+	LAUNCH=("$REPO/build/uiommufd-run" "--kernel=$KERNEL" --)
 	[[ -x "${LAUNCH[0]}" ]] || die "launcher build/uiommufd-run not found; run 'make' first"
 	# The selftest expects a fully privileged root (global_options sets
 	# IOMMU_OPTION_RLIMIT_MODE, which needs CAP_SYS_RESOURCE).  A container's
@@ -98,12 +115,12 @@ else
 	capeff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
 	if [[ "$(id -u)" == 0 && -n "$capeff" ]] && (( ((16#$capeff >> 24) & 1) == 0 )); then
 		say "root here lacks CAP_SYS_RESOURCE: granting the emulated one (uiommufd-run --cap sys_resource)"
-		LAUNCH=("$REPO/build/uiommufd-run" --cap sys_resource --)
+		LAUNCH=("$REPO/build/uiommufd-run" "--kernel=$KERNEL" --cap sys_resource --)
 	fi
 fi
 
 # ---- kernel sources and build ---------------------------------------------------
-KS="$("$REPO/tests/upstream/fetch-ksrc.sh" | tail -n1)" || die "could not obtain the kernel sources (see above)"
+KS="$("$REPO/tests/upstream/fetch-ksrc.sh" --profile "$KSRC_PROFILE" | tail -n1)" || die "could not obtain the kernel sources (see above)"
 [[ -n "$KS" && -d "$KS" ]] || die "fetch-ksrc.sh returned no tree"
 
 build_failed() {
@@ -126,11 +143,24 @@ cp "$KS/$sel/iommu/iommufd_fail_nth.c" "$TREE/$sel/iommu/"
 cp "$KS/$sel"/kselftest*.h "$TREE/$sel/"
 cp "$UAPI/iommufd_test.h" "$TREE/drivers/iommu/iommufd/iommufd_test.h"
 rm -f "$BIN" "$BIN_FN"
-CFLAGS_UP=(-Wall -O2 -Wno-unused-function -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=0 -D_GNU_SOURCE "-I$UAPI")
+CFLAGS_UP=(-Wall -O2 -Wno-unused-function -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=0 -D_GNU_SOURCE "-I$UAPI" "-I$TREE/$sel")
+LDLIBS_UP=()
+if grep -q '^LDLIBS.*-lcap' "$KS/$sel/iommu/Makefile" 2>/dev/null; then
+	# the 7.x selftest drops CAP_IPC_LOCK with libcap
+	LDLIBS_UP=(-lcap)
+	if [[ ! -f /usr/include/sys/capability.h ]]; then
+		[[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1 ||
+			build_failed "the $KERNEL selftest needs libcap-dev (sys/capability.h)"
+		say "installing libcap-dev with apt-get"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libcap-dev >&2 ||
+			{ apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libcap-dev >&2; } ||
+			build_failed "could not install libcap-dev"
+	fi
+fi
 : >"$OUT/build.log"
 for src in iommufd iommufd_fail_nth; do
-	if ! (cd "$TREE/$sel/iommu" && gcc "${CFLAGS_UP[@]}" "$src.c" -o "$OUT/$src") >>"$OUT/build.log" 2>&1; then
-		echo "upstream: compiler output (first errors; full log in build/upstream/build.log):" >&2
+	if ! (cd "$TREE/$sel/iommu" && gcc "${CFLAGS_UP[@]}" "$src.c" -o "$OUT/$src" "${LDLIBS_UP[@]}") >>"$OUT/build.log" 2>&1; then
+		echo "upstream: compiler output (first errors; full log in ${OUT#"$REPO"/}/build.log):" >&2
 		{ grep -E 'error' "$OUT/build.log" || cat "$OUT/build.log"; } | head -n 25 | sed 's/^/    /' >&2
 		build_failed "the selftest $src.c does not compile against ${UAPI#"$REPO"/}"
 	fi
@@ -183,9 +213,9 @@ for b in "$BIN" "$BIN_FN"; do
 	bn="$(basename "$b")"
 	list_rc=0
 	"$b" -l >"$OUT/list-$bn.txt" 2>&1 </dev/null || list_rc=$?
-	[[ "$list_rc" == 0 || "$list_rc" == 4 ]] || die "'$bn -l' failed with status $list_rc (see build/upstream/list-$bn.txt)"
+	[[ "$list_rc" == 0 || "$list_rc" == 4 ]] || die "'$bn -l' failed with status $list_rc (see ${OUT#"$REPO"/}/list-$bn.txt)"
 	mapfile -t names < <(parse_list "$OUT/list-$bn.txt")
-	[[ "${#names[@]}" -gt 0 ]] || die "could not parse any test from '$bn -l' (see build/upstream/list-$bn.txt)"
+	[[ "${#names[@]}" -gt 0 ]] || die "could not parse any test from '$bn -l' (see ${OUT#"$REPO"/}/list-$bn.txt)"
 	for n in "${names[@]}"; do
 		[[ -z "${BIN_OF[$n]+x}" ]] || die "test $n is in more than one selftest binary"
 		BIN_OF["$n"]="$b"
@@ -222,7 +252,7 @@ if [[ -f "$XFAIL_FILE" ]]; then
 		XFAIL["$xname"]="$xreason"
 	done <"$XFAIL_FILE"
 else
-	warn "tests/upstream/expected-failures not found: every failure is unexpected"
+	warn "$XFAIL_REL not found: every failure is unexpected"
 fi
 
 # ---- select ----------------------------------------------------------------------
@@ -273,7 +303,7 @@ mkdir -p "$RESDIR" "$LOGDIR"
 # shellcheck source=tests/lib/selftest.sh
 source "$REPO/tests/lib/selftest.sh"
 ST_NAME=upstream
-ST_XFAIL_REL=tests/upstream/expected-failures
+ST_XFAIL_REL=$XFAIL_REL
 trap st_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
