@@ -292,6 +292,12 @@ struct ufd_device_info {
 	uint32_t hw_info_type;             /* enum iommu_hw_info_type */
 	const void *hw_info;               /* copied at bind */
 	uint32_t hw_info_len;
+	/*
+	 * Bytes of driver state kept with the device: allocated zeroed at
+	 * bind, freed with it, reached with ufd_device_driver_data() (the
+	 * selftest mock keeps its device cache tags there).
+	 */
+	uint32_t driver_data_size;
 };
 
 /* Bind a device to the context: a DEVICE object (not destroyable by ID). */
@@ -348,6 +354,14 @@ struct ufd_hw_info {
 UFD_API int ufd_device_get_hw_info(struct ufd_ctx *ctx, uint32_t dev_id,
 				   void *buf, uint32_t len,
 				   struct ufd_hw_info *info);
+/*
+ * The driver state of @dev_id (ufd_device_info.driver_data_size bytes;
+ * NULL when that was 0).  Valid while the device is bound; the engine
+ * never looks inside, so the driver serializes its own accesses.
+ * -ENOENT if @dev_id names no device.
+ */
+UFD_API int ufd_device_driver_data(struct ufd_ctx *ctx, uint32_t dev_id,
+				   void **out);
 
 /*
  * The DMA view of a paging HWPT: translate @iova to where the engine

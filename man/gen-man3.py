@@ -408,6 +408,7 @@ fail only with
 page('ufd_device','devices and HW page tables (HWPT)',
  ['ufd_device_bind','ufd_device_unbind','ufd_device_attach','ufd_device_query_attach',
   'ufd_device_replace','ufd_device_detach','ufd_device_get_hw_info',
+  'ufd_device_driver_data',
   'ufd_hwpt_alloc_paging','ufd_hwpt_translate','ufd_hwpt_page_sizes',
   'ufd_hwpt_can_nest','ufd_hwpt_alloc_nested','ufd_hwpt_alloc_nested_s1',
   'ufd_hwpt_s1_invalidate','ufd_hwpt_s1_stats','ufd_hwpt_nested_priv',
@@ -444,6 +445,12 @@ is IOMMU_GET_HW_INFO: up to
 .I len
 bytes of driver data into
 .IR buf .
+.BR ufd_device_driver_data ()
+gives the driver state kept with the device
+.RI ( driver_data_size
+bytes of
+.BR "struct ufd_device_info" ,
+zeroed at bind, freed with the device; NULL when none was asked for).
 .PP
 .BR ufd_hwpt_alloc_paging ()
 makes a paging HWPT for the device's IOMMU mirroring an IOAS

@@ -319,6 +319,7 @@ static void device_free(struct ufd_device *dev)
 {
 	free((void *)dev->info.reserved);
 	free((void *)dev->info.hw_info);
+	free(dev->driver_data);
 	free(dev);
 }
 
@@ -366,6 +367,13 @@ int ufd_device_bind(struct ufd_ctx *ctx, const struct ufd_device_info *info,
 		memcpy(h, info->hw_info, info->hw_info_len);
 		dev->info.hw_info = h;
 	}
+	if (info->driver_data_size) {
+		dev->driver_data = ufd_zalloc(info->driver_data_size);
+		if (!dev->driver_data) {
+			device_free(dev);
+			return -ENOMEM;
+		}
+	}
 	eng_lock(ctx->eng);
 	rc = obj_alloc(ctx, &dev->obj, UFD_OBJ_DEVICE);
 	if (!rc) {
@@ -376,6 +384,21 @@ int ufd_device_bind(struct ufd_ctx *ctx, const struct ufd_device_info *info,
 	eng_unlock(ctx->eng);
 	if (rc)
 		device_free(dev);
+	return rc;
+}
+
+int ufd_device_driver_data(struct ufd_ctx *ctx, uint32_t dev_id, void **out)
+{
+	struct ufd_device *dev;
+	int rc = 0;
+
+	eng_lock(ctx->eng);
+	dev = device_find(ctx, dev_id);
+	if (dev)
+		*out = dev->driver_data;
+	else
+		rc = -ENOENT;
+	eng_unlock(ctx->eng);
 	return rc;
 }
 

@@ -453,6 +453,7 @@ struct ufd_device {
 	struct ufd_fault_group *partial; /* requests awaiting LAST_PAGE */
 	unsigned int dma_ports;   /* open ufd_dma handles */
 	struct ufd_obj *owner;    /* a stdev handle, or NULL */
+	void *driver_data;        /* info.driver_data_size bytes, or NULL */
 };
 
 struct ufd_hwpt *hwpt_find(struct ufd_ctx *ctx, uint32_t id);

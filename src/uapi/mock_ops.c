@@ -19,6 +19,15 @@
 #define MOCK_IO_HUGE (512 * MOCK_IO_PAGE)
 #define MOCK_CPU_PAGE 4096ULL
 
+/*
+ * What the mock driver keeps per device: the device's cache tags, which
+ * vIOMMU device-cache invalidation resets and DEV_CHECK_CACHE reads.
+ * Each tag is one aligned word, read and written atomically.
+ */
+struct mock_dev_state {
+	uint32_t cache[MOCK_DEV_CACHE_NUM];
+};
+
 static const struct iommu_test_hw_info mock_hw_info = {
 	.flags = 0,
 	.test_reg = IOMMU_HW_INFO_SELFTEST_REGVAL,
@@ -40,9 +49,59 @@ static int mock_device_info(uint32_t dev_flags, struct ufd_device_info *info)
 		.hw_info_type = IOMMU_HW_INFO_TYPE_SELFTEST,
 		.hw_info = &mock_hw_info,
 		.hw_info_len = sizeof(mock_hw_info),
+		.driver_data_size = sizeof(struct mock_dev_state),
 	};
 	if (dev_flags & MOCK_FLAGS_DEVICE_HUGE_IOVA)
 		info->pgsize_bitmap |= MOCK_IO_HUGE;
+	return 0;
+}
+
+static struct mock_dev_state *mock_dev_state(struct ufd_ctx *ctx,
+					     uint32_t dev_id)
+{
+	struct ufd_hw_info info;
+	void *data;
+
+	/* Only the mock's own devices carry its state. */
+	if (ufd_device_get_hw_info(ctx, dev_id, NULL, 0, &info) ||
+	    info.type != IOMMU_HW_INFO_TYPE_SELFTEST ||
+	    ufd_device_driver_data(ctx, dev_id, &data))
+		return NULL;
+	return data;
+}
+
+int mock_dev_cache_reset(struct ufd_ctx *ctx, uint32_t dev_id,
+			 uint32_t cache_id, uint32_t value)
+{
+	struct mock_dev_state *st = mock_dev_state(ctx, dev_id);
+	uint32_t i;
+
+	if (!st)
+		return -ENOENT;
+	if (cache_id != UINT32_MAX && cache_id > MOCK_DEV_CACHE_ID_MAX)
+		return -EINVAL;
+	for (i = 0; i != MOCK_DEV_CACHE_NUM; i++)
+		if (cache_id == UINT32_MAX || cache_id == i)
+			__atomic_store_n(&st->cache[i], value,
+					 __ATOMIC_RELAXED);
+	return 0;
+}
+
+static int op_check_dev_cache(struct ufd_ucmd *ucmd,
+			      struct iommu_test_cmd *cmd)
+{
+	uint32_t slot = cmd->check_dev_cache.id;
+	struct mock_dev_state *st;
+
+	if (slot > MOCK_DEV_CACHE_ID_MAX)
+		return -EINVAL;
+	st = mock_dev_state(ucmd->ctx, cmd->id);
+	if (!st)
+		return ufd_obj_kind(ucmd->ctx, cmd->id) == UFD_KIND_NONE ?
+			       -ENOENT : -EINVAL;
+	if (__atomic_load_n(&st->cache[slot], __ATOMIC_RELAXED) !=
+	    cmd->check_dev_cache.cache)
+		return -EINVAL;
 	return 0;
 }
 
@@ -61,6 +120,8 @@ static int op_mock_domain(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
 	rc = ufd_stdev_create(ucmd->ctx, &info, &stdev_id, &dev_id);
 	if (rc)
 		return rc;
+	mock_dev_cache_reset(ucmd->ctx, dev_id, UINT32_MAX,
+			     IOMMU_TEST_DEV_CACHE_DEFAULT);
 	rc = ufd_device_attach(ucmd->ctx, dev_id, &pt_id);
 	if (rc)
 		goto out_destroy;
@@ -220,6 +281,8 @@ int test_ops_device(struct ufd_ucmd *ucmd)
 		return op_check_iotlb(ucmd, cmd);
 	case IOMMU_TEST_OP_TRIGGER_IOPF:
 		return op_trigger_iopf(ucmd, cmd);
+	case IOMMU_TEST_OP_DEV_CHECK_CACHE:
+		return op_check_dev_cache(ucmd, cmd);
 	default:
 		/* Nested domains, dirty bits and faults: issue 4. */
 		return -EOPNOTSUPP;

@@ -356,6 +356,7 @@ int test_ops_cmd(struct ufd_ucmd *ucmd)
 	case IOMMU_TEST_OP_MD_CHECK_IOTLB:
 	case IOMMU_TEST_OP_DIRTY:
 	case IOMMU_TEST_OP_TRIGGER_IOPF:
+	case IOMMU_TEST_OP_DEV_CHECK_CACHE:
 		return test_ops_device(ucmd);
 	default:
 		return -EOPNOTSUPP;

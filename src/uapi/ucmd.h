@@ -66,6 +66,12 @@ int mock_nested_iotlb(struct ufd_ctx *ctx, uint32_t hwpt_id, uint32_t slot,
 		      uint32_t *value);
 /* The mock device ops of IOMMU_TEST_CMD (mock_ops.c). */
 int test_ops_device(struct ufd_ucmd *ucmd);
+/*
+ * Set cache tag @cache_id (UINT32_MAX: every tag) of mock device @dev_id
+ * to @value: -ENOENT if it is no mock device, -EINVAL for a bad tag.
+ */
+int mock_dev_cache_reset(struct ufd_ctx *ctx, uint32_t dev_id,
+			 uint32_t cache_id, uint32_t value);
 
 /* VFIO type1 container calls (any ioctl number outside iommufd's). */
 long vfio_compat_ioctl(struct ufd_ctx *ctx, const struct ufd_caller *caller,
