@@ -237,6 +237,7 @@ static const struct {
 	{ IOMMU_IOAS_CHANGE_PROCESS, "IOMMU_IOAS_CHANGE_PROCESS" },
 	{ IOMMU_VEVENTQ_ALLOC, "IOMMU_VEVENTQ_ALLOC" },
 	{ IOMMU_HW_QUEUE_ALLOC, "IOMMU_HW_QUEUE_ALLOC" },
+	{ IOMMU_IOAS_NOIOMMU_GET_PA, "IOMMU_IOAS_NOIOMMU_GET_PA" },
 };
 
 /*
@@ -287,29 +288,54 @@ static const struct {
 
 static int cmd_ioctls(int argc, char **argv)
 {
+	const struct ufd_personality *kernel = ufd_personality_newest();
 	const struct ufd_ioctl_desc *d;
 	unsigned int i;
+	int a;
 
-	if (argc > 1) {
-		if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-			printf("Usage: %s ioctls\n"
+	for (a = 1; a < argc; a++) {
+		const char *arg = argv[a];
+
+		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+			printf("Usage: %s ioctls [--kernel=6.12|7.3]\n"
 			       "Print the iommufd command table of this "
-			       "version.\n",
+			       "version, as the personality of the given\n"
+			       "kernel (default: the newest) has it.\n",
 			       prog);
 			return EXIT_OK;
 		}
-		err_msg("ioctls: unexpected argument '%s'", argv[1]);
-		return EXIT_USAGE;
+		if (!strcmp(arg, "--kernel") && a + 1 < argc) {
+			arg = argv[++a];
+		} else if (!strncmp(arg, "--kernel=", 9)) {
+			arg += 9;
+		} else {
+			err_msg("ioctls: unexpected argument '%s'", arg);
+			return EXIT_USAGE;
+		}
+		kernel = ufd_personality_find(arg);
+		if (!kernel) {
+			err_msg("ioctls: unknown kernel '%s' (6.12 or 7.3)",
+				arg);
+			return EXIT_USAGE;
+		}
 	}
+	printf("iommufd as Linux %s\n\n", kernel->name);
 	printf("%-32s %-8s %5s %5s\n", "iommufd command", "number", "size",
 	       "min");
 	for (i = 0; (d = ufd_ioctl_at(i)); i++) {
-		printf("%-32s %#-8lx %5u %5u\n", d->name, d->cmd, d->size,
-		       d->min_size);
+		if (ufd_ioctl_has(d, kernel))
+			printf("%-32s %#-8lx %5u %5u\n", d->name, d->cmd,
+			       d->size, d->min_size);
 		/* ufd_ioctl_at(i) skips holes: continue after this row. */
 		i = _IOC_NR(d->cmd) - IOMMUFD_CMD_BASE;
 	}
-	printf("\niommufd commands not handled by this version (ENOTTY):\n");
+	printf("\niommufd commands this personality answers ENOTTY:\n");
+	for (i = 0; (d = ufd_ioctl_at(i)); i++) {
+		if (!ufd_ioctl_has(d, kernel))
+			printf("%-32s %#lx (a later kernel's)\n", d->name,
+			       d->cmd);
+		i = _IOC_NR(d->cmd) - IOMMUFD_CMD_BASE;
+	}
 	for (i = 0; i < ARRAY_SIZE(iommufd_other); i++)
 		if (!ufd_ioctl_lookup(iommufd_other[i].cmd))
 			printf("%-32s %#lx\n", iommufd_other[i].name,

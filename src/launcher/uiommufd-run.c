@@ -58,6 +58,7 @@
 #include "launcher/testbed.h"
 #include "server/daemon.h"
 #include "server/proto.h"
+#include "uapi/dispatch.h"
 
 #ifndef UFD_LIBDIR
 #define UFD_LIBDIR "/usr/local/lib/uiommufd"
@@ -91,6 +92,9 @@ static void usage(FILE *out)
 		"                      fds behave like kernel files across\n"
 		"                      processes) or inprocess (the engine runs in\n"
 		"                      each process; faster, no fork semantics)\n"
+		"      --kernel VER    behave as Linux VER where kernels differ:\n"
+		"                      6.12 or 7.3 (default: 7.3, the newest;\n"
+		"                      `uiommufd ioctls --kernel=VER` shows it)\n"
 		"      --cap CAPS      grant emulated capabilities the process\n"
 		"                      lacks (sys_resource, ipc_lock, all)\n"
 		"      --device MODEL[,bdf=D:B:D.F][,group=N][,ARGS]\n"
@@ -526,7 +530,7 @@ done:
 
 int main(int argc, char **argv)
 {
-	enum { OPT_VERSION = 256, OPT_PRELOAD, OPT_CAP, OPT_DEVICE };
+	enum { OPT_VERSION = 256, OPT_PRELOAD, OPT_CAP, OPT_DEVICE, OPT_KERNEL };
 	static struct ufd_devspecs specs;
 	char err[256];
 	static const struct option longopts[] = {
@@ -535,11 +539,13 @@ int main(int argc, char **argv)
 		{ "preload", required_argument, NULL, OPT_PRELOAD },
 		{ "cap", required_argument, NULL, OPT_CAP },
 		{ "device", required_argument, NULL, OPT_DEVICE },
+		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *override = NULL, *debug = NULL, *caps = NULL;
+	const char *kernel = getenv(UFD_ENV_KERNEL);
 	const char *mode = getenv(UFD_ENV_MODE);
 	struct ufd_daemon_config cfg = { 0 };
 	char lib[PATH_MAX];
@@ -570,6 +576,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CAP:
 			caps = optarg;
+			break;
+		case OPT_KERNEL:
+			kernel = optarg;
 			break;
 		case OPT_DEVICE:
 			if (!ufd_devspec_add(&specs, optarg, err, sizeof(err))) {
@@ -615,6 +624,20 @@ int main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 
+	cfg.kernel = ufd_personality_find(kernel);
+	if (!cfg.kernel) {
+		const struct ufd_personality *k;
+		char known[64] = "";
+		unsigned int i;
+
+		for (i = 0; (k = ufd_personality_at(i)); i++)
+			snprintf(known + strlen(known),
+				 sizeof(known) - strlen(known), "%s%s",
+				 i ? ", " : "", k->name);
+		err_msg("unknown kernel '%s' (known: %s)", kernel, known);
+		return EXIT_FAILED;
+	}
+
 	if (!find_preload(override, lib, sizeof(lib)))
 		return EXIT_FAILED;
 	if (strpbrk(lib, ": \t")) {
@@ -626,6 +649,7 @@ int main(int argc, char **argv)
 	if (!preload || setenv("LD_PRELOAD", preload, 1) ||
 	    setenv("UIOMMUFD_ACTIVE", "1", 1) ||
 	    setenv(UFD_ENV_MODE, server ? "server" : "inprocess", 1) ||
+	    setenv(UFD_ENV_KERNEL, cfg.kernel->name, 1) ||
 	    (debug && setenv("UIOMMUFD_DEBUG", debug, 1)) ||
 	    (caps && setenv("UIOMMUFD_CAPS", caps, 1))) {
 		err_msg("cannot set up the environment: %s", strerror(errno));

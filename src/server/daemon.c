@@ -866,6 +866,7 @@ static void call_caller(struct srv_call *call, const struct ucred *uc,
 	caller->eng = call->ch->d->eng;
 	caller->mem = call->proc->src;
 	caller->priv = call;
+	caller->kernel = call->ch->d->cfg.kernel;
 }
 
 /* ---- requests ---------------------------------------------------------------------- */

@@ -12,6 +12,8 @@
 
 struct ufd_daemon;
 
+struct ufd_personality;
+
 struct ufd_daemon_config {
 	/* Capabilities granted to every client (uiommufd-run --cap). */
 	bool cap_sys_resource;
@@ -26,6 +28,8 @@ struct ufd_daemon_config {
 	 * tests); 0: never.
 	 */
 	unsigned int self_check_ms;
+	/* The kernel to behave as (uiommufd-run --kernel); NULL: newest. */
+	const struct ufd_personality *kernel;
 };
 
 /*

@@ -73,6 +73,7 @@
 #define UFD_ENV_MODE "UIOMMUFD_MODE"             /* "server" | "inprocess" */
 #define UFD_ENV_SOCKET "UIOMMUFD_SOCKET"         /* "@abstract" or a path */
 #define UFD_ENV_DAEMON_PID "UIOMMUFD_DAEMON_PID" /* the daemon's pid */
+#define UFD_ENV_KERNEL "UIOMMUFD_KERNEL"         /* personality: "6.12", "7.3" */
 
 enum ufd_msg_type {
 	/* client -> daemon */

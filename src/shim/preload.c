@@ -94,6 +94,7 @@
 #include "shim/failnth.h"
 #include "shim/fdtab.h"
 #include "shim/shm.h"
+#include "server/proto.h"
 #include "uapi/dispatch.h"
 #include "uiommufd.h"
 
@@ -308,6 +309,8 @@ static struct {
 	struct ufd_engine *eng;  /* set once, then constant */
 	struct ufd_source *mem;  /* this process's memory; one reference */
 	struct ufd_cred cred;    /* cached for ioctls */
+	/* UIOMMUFD_KERNEL's personality (in-process mode); set with eng */
+	const struct ufd_personality *kernel;
 	bool ready;              /* eng, mem and cred are set */
 	bool forked;             /* fork child: mem and cred are stale */
 } shim; /* state_lock */
@@ -415,6 +418,9 @@ static int shim_state_ready(void)
 		shim.eng = eng;
 		shim.mem = mem;
 		shim.cred = cred;
+		shim.kernel = ufd_personality_find(getenv(UFD_ENV_KERNEL));
+		if (!shim.kernel) /* the launcher checks it; set by hand */
+			shim.kernel = ufd_personality_newest();
 		shim.ready = true;
 		shim.forked = false;
 	}
@@ -780,6 +786,7 @@ static int shim_caller_init(struct ufd_caller *caller)
 	pthread_mutex_lock(&state_lock);
 	caller->mem = shim.mem;
 	caller->cred = shim.cred;
+	caller->kernel = shim.kernel;
 	pthread_mutex_unlock(&state_lock);
 	shim_sig_leave();
 	return 0;

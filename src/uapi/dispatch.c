@@ -6,7 +6,8 @@
  * table; anything else goes to the VFIO type1 compatibility handler.  For
  * a table command, in this order (the kernel's):
  *   1. read the u32 size at the argument         -EFAULT (NULL included)
- *   2. the full ioctl number must match the row  -ENOTTY
+ *   2. the full ioctl number must match a row that the caller's
+ *      kernel personality has (row.since)        -ENOTTY
  *   3. size < min_size                           -EINVAL
  *   4. size > sizeof: the bytes past it must be 0 -E2BIG
  *   5. copy min(size, sizeof); zero the rest; run the handler
@@ -38,19 +39,26 @@ struct ioctl_row {
 	bool publishes;
 };
 
-#define ROW_OF(_cmd, _fn, _struct, _last, _publishes)                     \
+#define ROW_OF(_cmd, _name, _fn, _struct, _last, _publishes, _since)      \
 	[_IOC_NR(_cmd) - IOMMUFD_CMD_BASE] = {                            \
 		.desc = { .cmd = (_cmd),                                  \
-			  .name = #_cmd,                                  \
+			  .name = (_name),                                 \
 			  .size = sizeof(struct _struct),                 \
-			  .min_size = offsetofend(struct _struct, _last) }, \
+			  .min_size = offsetofend(struct _struct, _last), \
+			  .since = (_since) },                            \
 		.execute = (_fn),                                         \
 		.publishes = (_publishes),                                \
 	}
-#define ROW(_cmd, _fn, _struct, _last) ROW_OF(_cmd, _fn, _struct, _last, false)
+#define ROW(_cmd, _fn, _struct, _last)                                    \
+	ROW_OF(_cmd, #_cmd, _fn, _struct, _last, false, UFD_KERNEL_ANY)
 /* A row whose command makes objects (see ioctl_row.publishes). */
 #define ROW_PUBLISHING(_cmd, _fn, _struct, _last)                         \
-	ROW_OF(_cmd, _fn, _struct, _last, true)
+	ROW_OF(_cmd, #_cmd, _fn, _struct, _last, true, UFD_KERNEL_ANY)
+/* Commands that came after 6.12 (the 7.x personality has them). */
+#define ROW_7X(_cmd, _fn, _struct, _last)                                 \
+	ROW_OF(_cmd, #_cmd, _fn, _struct, _last, false, UFD_KERNEL_7_3)
+#define ROW_PUBLISHING_7X(_cmd, _fn, _struct, _last)                      \
+	ROW_OF(_cmd, #_cmd, _fn, _struct, _last, true, UFD_KERNEL_7_3)
 
 static const struct ioctl_row ioctl_table[] = {
 	ROW(IOMMU_DESTROY, ioas_ops_destroy, iommu_destroy, id),
@@ -82,6 +90,9 @@ static const struct ioctl_row ioctl_table[] = {
 
 #define TABLE_LEN (sizeof(ioctl_table) / sizeof(ioctl_table[0]))
 
+/* What a command the caller's kernel lacks meets: no handler, ENOTTY. */
+static const struct ioctl_row no_row;
+
 /* Large enough for every struct in the table. */
 #define UCMD_BUF_SIZE 256
 
@@ -94,6 +105,12 @@ const struct ufd_ioctl_desc *ufd_ioctl_lookup(unsigned long cmd)
 	if (ioctl_table[nr - IOMMUFD_CMD_BASE].desc.cmd != cmd)
 		return NULL;
 	return &ioctl_table[nr - IOMMUFD_CMD_BASE].desc;
+}
+
+bool ufd_ioctl_has(const struct ufd_ioctl_desc *desc,
+		   const struct ufd_personality *kernel)
+{
+	return desc->since <= kernel->kernel;
 }
 
 const struct ufd_ioctl_desc *ufd_ioctl_at(unsigned int i)
@@ -154,6 +171,9 @@ long ufd_dispatch_ioctl(struct ufd_ctx *ctx, const struct ufd_caller *caller,
 	 * read the size and the whole struct at once; only if that faults
 	 * (a short struct at the end of a mapping) read the size alone.
 	 */
+	if (row->execute && row->desc.cmd == cmd &&
+	    !ufd_ioctl_has(&row->desc, ufd_caller_kernel(caller)))
+		row = &no_row; /* a later kernel's command */
 	if (row->execute && row->desc.cmd == cmd &&
 	    !copy_from_caller(caller, buf, arg, row->desc.size)) {
 		memcpy(&user_size, buf, sizeof(user_size));

@@ -95,13 +95,62 @@ struct ufd_caller_ops {
 			  uint64_t len, struct ufd_bar_map *out);
 };
 
+/*
+ * The kernels the dispatch layer can behave as; the values order them.
+ * A table row's `since` is the first one that has the command.
+ */
+enum ufd_kernel {
+	UFD_KERNEL_ANY = 0,        /* every personality has it */
+	UFD_KERNEL_6_12 = 0x060c,
+	UFD_KERNEL_7_3 = 0x0703,
+};
+
+/*
+ * A personality: what differs between the kernels, one field per
+ * difference (src/uapi/personality.c sets them; docs/kernels.md lists
+ * them).
+ */
+struct ufd_personality {
+	const char *name;          /* "6.12", as uiommufd-run --kernel= */
+	enum ufd_kernel kernel;
+	/* HWPT_INVALIDATE naming a paging HWPT (6.12 -ENOENT, 7.3 -EINVAL) */
+	int invalidate_paging_errno;
+	/* MOCK_FLAGS_DEVICE_HUGE_IOVA exists (6.12; gone in 7.x) */
+	bool mock_huge_iova_flag;
+	/*
+	 * The mock's paging HWPTs are an iommupt table of CPU-page IOPTEs
+	 * whose selftest data may pick the page table type (7.x), not 2 KiB
+	 * IOPTEs (6.12)
+	 */
+	bool mock_iommupt;
+};
+
+extern const struct ufd_personality ufd_personality_6_12;
+extern const struct ufd_personality ufd_personality_7_3;
+
+/* By name ("6.12", "7.3"; NULL or "" the newest), or NULL if unknown. */
+const struct ufd_personality *ufd_personality_find(const char *name);
+/* The @i-th personality, oldest first; NULL past the last. */
+const struct ufd_personality *ufd_personality_at(unsigned int i);
+/* The default: the newest kernel. */
+const struct ufd_personality *ufd_personality_newest(void);
+
 struct ufd_caller {
 	const struct ufd_caller_ops *ops;
 	struct ufd_engine *eng;   /* the engine the transport serves */
 	struct ufd_source *mem;   /* the calling process's memory */
 	struct ufd_cred cred;     /* who is calling */
 	void *priv;               /* transport's own data */
+	/* the kernel to behave as; NULL: ufd_personality_newest() */
+	const struct ufd_personality *kernel;
 };
+
+/* The personality of @caller's call. */
+static inline const struct ufd_personality *
+ufd_caller_kernel(const struct ufd_caller *caller)
+{
+	return caller->kernel ? caller->kernel : ufd_personality_newest();
+}
 
 /* One row of the command table; shared by dispatch, the CLI and tracing. */
 struct ufd_ioctl_desc {
@@ -109,6 +158,7 @@ struct ufd_ioctl_desc {
 	const char *name;
 	uint32_t size;          /* sizeof the newest struct we know */
 	uint32_t min_size;      /* offsetofend of the first version's last field */
+	enum ufd_kernel since;  /* the first kernel that has it */
 };
 
 /*
@@ -240,5 +290,8 @@ long ufd_dispatch_fault_write(struct ufd_ctx *ctx,
 const struct ufd_ioctl_desc *ufd_ioctl_lookup(unsigned long cmd);
 /* Iterate the table: row @i or NULL past the end. */
 const struct ufd_ioctl_desc *ufd_ioctl_at(unsigned int i);
+/* Does personality @kernel have the command of @desc? */
+bool ufd_ioctl_has(const struct ufd_ioctl_desc *desc,
+		   const struct ufd_personality *kernel);
 
 #endif

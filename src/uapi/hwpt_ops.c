@@ -436,6 +436,10 @@ int hwpt_ops_invalidate(struct ufd_ucmd *ucmd)
 		rc = -EINVAL;
 	} else {
 		rc = ufd_hwpt_nested_priv(ucmd->ctx, cmd->hwpt_id, &priv);
+		if (rc == -ENOENT && ufd_obj_kind(ucmd->ctx, cmd->hwpt_id) ==
+					     UFD_KIND_HWPT_PAGING)
+			rc = ufd_caller_kernel(ucmd->caller)
+				     ->invalidate_paging_errno;
 		if (!rc && priv)
 			rc = mock_invalidate(ucmd, cmd, priv, &done);
 		else if (!rc)

@@ -33,11 +33,14 @@ static const struct iommu_test_hw_info mock_hw_info = {
 	.test_reg = IOMMU_HW_INFO_SELFTEST_REGVAL,
 };
 
-static int mock_device_info(uint32_t dev_flags, struct ufd_device_info *info)
+static int mock_device_info(const struct ufd_personality *kernel,
+			    uint32_t dev_flags, struct ufd_device_info *info)
 {
-	if (dev_flags & ~(MOCK_FLAGS_DEVICE_NO_DIRTY |
-			  MOCK_FLAGS_DEVICE_HUGE_IOVA |
-			  MOCK_FLAGS_DEVICE_PASID))
+	uint32_t known = MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID;
+
+	if (kernel->mock_huge_iova_flag)
+		known |= MOCK_FLAGS_DEVICE_HUGE_IOVA;
+	if (dev_flags & ~known)
 		return -EINVAL;
 	*info = (struct ufd_device_info){
 		.aperture_start = MOCK_APERTURE_START,
@@ -114,7 +117,8 @@ static int op_mock_domain(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
 
 	if (cmd->op == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS)
 		dev_flags = cmd->mock_domain_flags.dev_flags;
-	rc = mock_device_info(dev_flags, &info);
+	rc = mock_device_info(ufd_caller_kernel(ucmd->caller), dev_flags,
+			      &info);
 	if (rc)
 		return rc;
 	rc = ufd_stdev_create(ucmd->ctx, &info, &stdev_id, &dev_id);

@@ -325,10 +325,30 @@ static int op_access_replace_ioas(struct ufd_ucmd *ucmd,
 				       cmd->access_replace_ioas.ioas_id);
 }
 
+/* The test operations that came after 6.12, and the kernel that has them. */
+static enum ufd_kernel test_op_since(uint32_t op)
+{
+	switch (op) {
+	case IOMMU_TEST_OP_DEV_CHECK_CACHE:
+	case IOMMU_TEST_OP_TRIGGER_VEVENT:
+	case IOMMU_TEST_OP_PASID_ATTACH:
+	case IOMMU_TEST_OP_PASID_REPLACE:
+	case IOMMU_TEST_OP_PASID_DETACH:
+	case IOMMU_TEST_OP_PASID_CHECK_HWPT:
+	case IOMMU_TEST_OP_DMABUF_GET:
+	case IOMMU_TEST_OP_DMABUF_REVOKE:
+		return UFD_KERNEL_7_3;
+	default:
+		return UFD_KERNEL_ANY;
+	}
+}
+
 int test_ops_cmd(struct ufd_ucmd *ucmd)
 {
 	struct iommu_test_cmd *cmd = ucmd->cmd;
 
+	if (test_op_since(cmd->op) > ufd_caller_kernel(ucmd->caller)->kernel)
+		return -EOPNOTSUPP; /* unknown to the caller's kernel */
 	switch (cmd->op) {
 	case IOMMU_TEST_OP_ADD_RESERVED:
 		return op_add_reserved(ucmd, cmd);

@@ -54,6 +54,7 @@ enum {
 	IOMMUFD_CMD_IOAS_CHANGE_PROCESS = 0x92,
 	IOMMUFD_CMD_VEVENTQ_ALLOC = 0x93,
 	IOMMUFD_CMD_HW_QUEUE_ALLOC = 0x94,
+	IOMMUFD_CMD_IOAS_NOIOMMU_GET_PA = 0x95,
 };
 
 /*
@@ -322,6 +323,12 @@ struct iommu_hw_info_vtd {
 	__u32 __reserved;
 	__aligned_u64 cap_reg;
 	__aligned_u64 ecap_reg;
+};
+
+/* iommu_hw_info_arm_smmuv3.flags */
+enum iommu_hw_info_arm_smmuv3_flags {
+	/* issue TLBI/CFGI+SYNC twice (erratum T264-SMMU-3) */
+	IOMMU_HW_INFO_ARM_SMMUV3_ERRATA_REPEAT_TLBI_CFGI = 1 << 0,
 };
 
 /* IOMMU_HW_INFO_TYPE_ARM_SMMUV3: raw SMMUv3 ID registers. */
@@ -664,5 +671,23 @@ struct iommu_hw_queue_alloc {
 	__aligned_u64 length;
 };
 #define IOMMU_HW_QUEUE_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HW_QUEUE_ALLOC)
+
+/*
+ * IOMMU_IOAS_NOIOMMU_GET_PA (7.3): the physical address an IOVA of IOAS
+ * @ioas_id maps, for noiommu devices doing unsafe DMA.  @iova must be
+ * mapped; @length, non-zero, is on input the most bytes to look at and on
+ * output how many are physically contiguous from @out_phys.
+ */
+struct iommu_ioas_noiommu_get_pa {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 __reserved;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 out_phys;
+};
+#define IOMMU_IOAS_NOIOMMU_GET_PA                                              \
+	_IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_NOIOMMU_GET_PA)
 
 #endif /* _IOMMUFD_H */
