@@ -7,7 +7,8 @@
 #                        "N passed, N failed, N skipped"
 #   make fuzz            bounded libFuzzer run of the dispatch layer (clang)
 #   make fuzz-long       DURATION=s JOBS=n: a long run, corpus kept
-#   make upstream        the kernel's iommufd selftest under the launcher
+#   make upstream        the kernel's iommufd selftest (6.12) under the launcher
+#   make upstream-7.3    the 7.3 iommufd selftest, as --kernel=7.3
 #   make soak            8 processes of mixed operations, SIGKILLs, the
 #                        daemon under ASan with its invariant check
 #   make vfio-selftest   the kernel's VFIO selftests (7.3) with emulated
@@ -214,6 +215,10 @@ fuzz-long: all
 upstream: all
 	$(Q)tests/upstream/run.sh
 
+# The same selftests from Debian's linux-source-7.3, under --kernel=7.3.
+upstream-7.3: all
+	$(Q)UPSTREAM_KERNEL=7.3 tests/upstream/run.sh
+
 # The soak: mixed operations of 8 processes, SIGKILLs, the daemon under
 # ASan with the engine's invariant check (tests/soak/run.sh).
 $(B)/tests/soak/soak: tests/soak/soak.c
@@ -257,7 +262,7 @@ clean:
 
 FORCE:
 
-.PHONY: all check package fuzz fuzz-long upstream vfio-selftest soak test bench install clean FORCE
+.PHONY: all check package fuzz fuzz-long upstream upstream-7.3 vfio-selftest soak test bench install clean FORCE
 .DELETE_ON_ERROR:
 
 -include $(shell find $(B) -name '*.d' -type f -not -path '$(B)/vfio/*' -not -path '$(B)/ksrc/*' -not -path '$(B)/apt/*' 2>/dev/null)

@@ -343,6 +343,16 @@ enum {
 UFD_API int ufd_hwpt_alloc_paging(struct ufd_ctx *ctx, uint32_t dev_id,
 				  uint32_t ioas_id, unsigned int flags,
 				  uint32_t *out_hwpt_id);
+/*
+ * The same with the page table format the driver chose for it: leaves of
+ * the sizes in @pgsize_bitmap (0: the device's), the smallest of which is
+ * the table's granule (2 KiB to 64 KiB).  -EINVAL for sizes no table can
+ * have.
+ */
+UFD_API int ufd_hwpt_alloc_paging_sizes(struct ufd_ctx *ctx, uint32_t dev_id,
+					uint32_t ioas_id, unsigned int flags,
+					uint64_t pgsize_bitmap,
+					uint32_t *out_hwpt_id);
 
 /* GET_HW_INFO: copies up to @len bytes of driver data into @buf. */
 struct ufd_hw_info {

@@ -409,7 +409,7 @@ page('ufd_device','devices and HW page tables (HWPT)',
  ['ufd_device_bind','ufd_device_unbind','ufd_device_attach','ufd_device_query_attach',
   'ufd_device_replace','ufd_device_detach','ufd_device_get_hw_info',
   'ufd_device_driver_data',
-  'ufd_hwpt_alloc_paging','ufd_hwpt_translate','ufd_hwpt_page_sizes',
+  'ufd_hwpt_alloc_paging','ufd_hwpt_alloc_paging_sizes','ufd_hwpt_translate','ufd_hwpt_page_sizes',
   'ufd_hwpt_can_nest','ufd_hwpt_alloc_nested','ufd_hwpt_alloc_nested_s1',
   'ufd_hwpt_s1_invalidate','ufd_hwpt_s1_stats','ufd_hwpt_nested_priv',
   'ufd_hwpt_set_dirty_tracking','ufd_hwpt_read_dirty','ufd_hwpt_mark_dirty',
@@ -456,6 +456,11 @@ zeroed at bind, freed with the device; NULL when none was asked for).
 makes a paging HWPT for the device's IOMMU mirroring an IOAS
 .RB ( UFD_HWPT_NEST_PARENT ,
 .BR UFD_HWPT_DIRTY_TRACKING ).
+.BR ufd_hwpt_alloc_paging_sizes ()
+does the same with the leaf sizes the driver chose for its table
+.RI ( pgsize_bitmap ;
+0 means the device's); the smallest is the granule, 2 KiB to 64 KiB,
+and sizes no level of a radix table has are dropped.
 .BR ufd_hwpt_translate ()
 translates an IOVA through its page table: where the engine reaches it,
 the size of the leaf and its flags

@@ -12,7 +12,10 @@
 #   build     make -j2
 #   check     make check      unit + ABI + uapi tests (ASan+UBSan)
 #   fuzz      make fuzz       bounded libFuzzer run
-#   upstream  make upstream   the kernel's iommufd selftests (and fail_nth) under the launcher
+#   upstream  make upstream   the kernel's iommufd selftests (and fail_nth), 6.12,
+#                             under the launcher as --kernel=6.12
+#   upstream73 make upstream-7.3  the same selftests from linux-source-7.3,
+#                             as --kernel=7.3
 #   vfio      make vfio-selftest  the kernel's VFIO selftests (7.3) against
 #                                 the emulated ioat devices
 #   soak      make soak       8 processes, SIGKILLs, daemon under ASan
@@ -25,9 +28,9 @@
 #   raw: N passed, M failed, K skipped            (M includes expected failures)
 #   total: N passed, M failed, K skipped          (M = failures that fail the run)
 #
-# "total" counts check + upstream + vfio tests (deps, build, fuzz and
+# "total" counts check + upstream + upstream73 + vfio + soak tests (deps, build, fuzz and
 # package have no test counts: each counts one failure if it failed); expected failures (listed in
-# tests/upstream/expected-failures and tests/vfio/expected-failures) are not
+# tests/upstream/expected-failures{,-7.3} and tests/vfio/expected-failures) are not
 # failures there, unexpected passes are, and a failed step that reported no failing test (build
 # error, missing script, crash) counts as one failure.  The exit status is
 # non-zero iff some step failed.
@@ -174,6 +177,7 @@ make_step build ""
 make_step check check tests/run-checks.sh
 make_step fuzz fuzz tests/fuzz/run.sh
 make_step upstream upstream tests/upstream/run.sh
+make_step upstream73 upstream-7.3 tests/upstream/run.sh
 make_step vfio vfio-selftest tests/vfio/run.sh
 make_step soak soak tests/soak/run.sh
 make_step package package tests/package.sh
@@ -201,41 +205,31 @@ elif [[ "${STATUS[check]}" != ok ]]; then
 	COUNTS[check]="no test counts"
 fi
 
-# upstream: "upstream: N passed, M failed, K skipped of T" and
-#           "upstream: X expected failures, Y unexpected failures, Z unexpected passes"
-u="$(counts_of "$LOGDIR/upstream.log" 'upstream: ')"
-ux="$(sed -n -E 's/^upstream: ([0-9]+) expected failures, ([0-9]+) unexpected failures, ([0-9]+) unexpected passes.*/\1 \2 \3/p' \
-	"$LOGDIR/upstream.log" 2>/dev/null | tail -n1)"
-if [[ -n "$u" && -n "$ux" ]]; then
-	read -r up uf us <<<"$u"
-	read -r ue uu uxp <<<"$ux"
-	ut="$(sed -n -E 's/^upstream: .* skipped of ([0-9]+).*/\1/p' "$LOGDIR/upstream.log" | tail -n1)"
-	COUNTS[upstream]="$up passed, $uf failed ($ue expected, $uu unexpected), $us skipped of ${ut:-?}; $uxp unexpected passes"
-	raw_p=$((raw_p + up)) raw_f=$((raw_f + uf)) raw_s=$((raw_s + us))
-	fail_total=$((fail_total + uu + uxp))
-	if [[ "${STATUS[upstream]}" != ok && $((uu + uxp)) == 0 ]]; then fail_total=$((fail_total + 1)); fi
-elif [[ "${STATUS[upstream]}" != ok ]]; then
-	fail_total=$((fail_total + 1))
-	COUNTS[upstream]="no test counts"
-fi
-
-# vfio: "vfio: N passed, M failed, K skipped of T" and
-#       "vfio: X expected failures, Y unexpected failures, Z unexpected passes"
-v="$(counts_of "$LOGDIR/vfio.log" 'vfio: ')"
-vx="$(sed -n -E 's/^vfio: ([0-9]+) expected failures, ([0-9]+) unexpected failures, ([0-9]+) unexpected passes.*/\1 \2 \3/p' \
-	"$LOGDIR/vfio.log" 2>/dev/null | tail -n1)"
-if [[ -n "$v" && -n "$vx" ]]; then
-	read -r vp vf vs <<<"$v"
-	read -r ve vu vxp <<<"$vx"
-	vt="$(sed -n -E 's/^vfio: .* skipped of ([0-9]+).*/\1/p' "$LOGDIR/vfio.log" | tail -n1)"
-	COUNTS[vfio]="$vp passed, $vf failed ($ve expected, $vu unexpected), $vs skipped of ${vt:-?}; $vxp unexpected passes"
-	raw_p=$((raw_p + vp)) raw_f=$((raw_f + vf)) raw_s=$((raw_s + vs))
-	fail_total=$((fail_total + vu + vxp))
-	if [[ "${STATUS[vfio]}" != ok && $((vu + vxp)) == 0 ]]; then fail_total=$((fail_total + 1)); fi
-elif [[ "${STATUS[vfio]}" != ok ]]; then
-	fail_total=$((fail_total + 1))
-	COUNTS[vfio]="no test counts"
-fi
+# selftest_counts STEP PREFIX: a selftest runner's two summary lines,
+#   "PREFIX: N passed, M failed, K skipped of T" and
+#   "PREFIX: X expected failures, Y unexpected failures, Z unexpected passes"
+selftest_counts() {
+	local step="$1" pre="$2" log="$LOGDIR/$1.log" c x t
+	local p f sk e u xp
+	c="$(counts_of "$log" "$pre: ")"
+	x="$(sed -n -E "s/^$pre: ([0-9]+) expected failures, ([0-9]+) unexpected failures, ([0-9]+) unexpected passes.*/\\1 \\2 \\3/p" \
+		"$log" 2>/dev/null | tail -n1)"
+	if [[ -n "$c" && -n "$x" ]]; then
+		read -r p f sk <<<"$c"
+		read -r e u xp <<<"$x"
+		t="$(sed -n -E "s/^$pre: .* skipped of ([0-9]+).*/\\1/p" "$log" | tail -n1)"
+		COUNTS[$step]="$p passed, $f failed ($e expected, $u unexpected), $sk skipped of ${t:-?}; $xp unexpected passes"
+		raw_p=$((raw_p + p)) raw_f=$((raw_f + f)) raw_s=$((raw_s + sk))
+		fail_total=$((fail_total + u + xp))
+		if [[ "${STATUS[$step]}" != ok && $((u + xp)) == 0 ]]; then fail_total=$((fail_total + 1)); fi
+	elif [[ "${STATUS[$step]}" != ok ]]; then
+		fail_total=$((fail_total + 1))
+		COUNTS[$step]="no test counts"
+	fi
+}
+selftest_counts upstream upstream
+selftest_counts upstream73 upstream
+selftest_counts vfio vfio
 
 # soak: "soak: N passed, M failed, K skipped"
 sk="$(counts_of "$LOGDIR/soak.log" 'soak: ')"

@@ -84,9 +84,9 @@ void hwpt_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj)
  * visible), its domain filled from the IOAS.  The caller finalizes it or
  * calls hwpt_abort().
  */
-static int hwpt_alloc(struct ufd_ctx *ctx, struct ufd_device *dev,
-		      struct ufd_ioas *ioas, unsigned int flags,
-		      struct ufd_hwpt **out)
+static int hwpt_alloc_sizes(struct ufd_ctx *ctx, struct ufd_device *dev,
+			    struct ufd_ioas *ioas, unsigned int flags,
+			    uint64_t pgsize_bitmap, struct ufd_hwpt **out)
 {
 	struct ufd_hwpt *hwpt;
 	int rc;
@@ -96,11 +96,12 @@ static int hwpt_alloc(struct ufd_ctx *ctx, struct ufd_device *dev,
 		return -ENOMEM;
 	hwpt->domain.aperture_start = dev->info.aperture_start;
 	hwpt->domain.aperture_last = dev->info.aperture_last;
-	hwpt->domain.pgsize_bitmap = dev->info.pgsize_bitmap;
 	hwpt->domain.dirty_ops = flags & UFD_HWPT_DIRTY_TRACKING;
 	hwpt->nest_parent = flags & UFD_HWPT_NEST_PARENT;
-	rc = pgt_init(&hwpt->domain.pgt, dev->info.pgsize_bitmap,
+	rc = pgt_init(&hwpt->domain.pgt, pgsize_bitmap,
 		      dev->info.aperture_last);
+	/* The sizes the table can have, as IOMMU_IOAS_IOVA_RANGES sees. */
+	hwpt->domain.pgsize_bitmap = hwpt->domain.pgt.pgsize_bitmap;
 	if (rc) {
 		free(hwpt);
 		return rc;
@@ -122,6 +123,14 @@ static int hwpt_alloc(struct ufd_ctx *ctx, struct ufd_device *dev,
 	ioas->hwpts = hwpt;
 	*out = hwpt;
 	return 0;
+}
+
+static int hwpt_alloc(struct ufd_ctx *ctx, struct ufd_device *dev,
+		      struct ufd_ioas *ioas, unsigned int flags,
+		      struct ufd_hwpt **out)
+{
+	return hwpt_alloc_sizes(ctx, dev, ioas, flags, dev->info.pgsize_bitmap,
+				out);
 }
 
 /* Undo hwpt_alloc() of a HWPT that never became visible. */
@@ -423,6 +432,14 @@ int ufd_hwpt_alloc_paging(struct ufd_ctx *ctx, uint32_t dev_id,
 			  uint32_t ioas_id, unsigned int flags,
 			  uint32_t *out_hwpt_id)
 {
+	return ufd_hwpt_alloc_paging_sizes(ctx, dev_id, ioas_id, flags, 0,
+					   out_hwpt_id);
+}
+
+int ufd_hwpt_alloc_paging_sizes(struct ufd_ctx *ctx, uint32_t dev_id,
+				uint32_t ioas_id, unsigned int flags,
+				uint64_t pgsize_bitmap, uint32_t *out_hwpt_id)
+{
 	struct ufd_device *dev;
 	struct ufd_hwpt *hwpt;
 	struct ufd_ioas *ioas;
@@ -441,7 +458,10 @@ int ufd_hwpt_alloc_paging(struct ufd_ctx *ctx, uint32_t dev_id,
 		rc = -EOPNOTSUPP;
 		goto out_unlock;
 	}
-	rc = hwpt_alloc(ctx, dev, ioas, flags, &hwpt);
+	rc = hwpt_alloc_sizes(ctx, dev, ioas, flags,
+			      pgsize_bitmap ? pgsize_bitmap :
+					      dev->info.pgsize_bitmap,
+			      &hwpt);
 	if (rc)
 		goto out_unlock;
 	obj_finalize(ctx, &hwpt->obj);

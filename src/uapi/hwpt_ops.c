@@ -155,9 +155,50 @@ static int hwpt_alloc_nested(struct ufd_ucmd *ucmd,
 	return respond_hwpt(ucmd, cmd, hwpt_id);
 }
 
+/*
+ * The 7.x mock IOMMU's paging HWPTs are iommupt tables whose selftest data
+ * picks the format: MOCK_IOMMUPT_DEFAULT maps each CPU page as one leaf
+ * (iommupt writes it as a contiguous run of 2 KiB entries, dirty as a
+ * whole: a 4 KiB leaf here), MOCK_IOMMUPT_HUGE has 2 KiB and 1 MiB leaves.
+ * *@pgsize_bitmap gets the leaf sizes.  6.12's mock takes no such data.
+ */
+static int mock_paging_format(struct ufd_ucmd *ucmd,
+			      const struct iommu_hwpt_alloc *cmd,
+			      uint64_t *pgsize_bitmap)
+{
+	struct iommu_hwpt_selftest data;
+	struct ufd_hw_info info;
+	int rc;
+
+	if (!ufd_caller_kernel(ucmd->caller)->mock_iommupt)
+		return -EOPNOTSUPP;
+	rc = ufd_device_get_hw_info(ucmd->ctx, cmd->dev_id, NULL, 0, &info);
+	if (rc)
+		return rc;
+	if (info.type != IOMMU_HW_INFO_TYPE_SELFTEST ||
+	    cmd->data_type != IOMMU_HWPT_DATA_SELFTEST)
+		return -EOPNOTSUPP;
+	rc = copy_driver_data(ucmd->caller, &data, sizeof(data),
+			      offsetofend(struct iommu_hwpt_selftest, iotlb),
+			      cmd->data_uptr, cmd->data_len);
+	if (rc)
+		return rc;
+	switch (data.pagetable_type) {
+	case MOCK_IOMMUPT_DEFAULT:
+		*pgsize_bitmap = 4096;
+		return 0;
+	case MOCK_IOMMUPT_HUGE:
+		*pgsize_bitmap = MOCK_PAGE_SIZE | MOCK_HUGE_PAGE_SIZE;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
 int hwpt_ops_alloc(struct ufd_ucmd *ucmd)
 {
 	struct iommu_hwpt_alloc *cmd = ucmd->cmd;
+	uint64_t pgsize_bitmap = 0;
 	unsigned int flags = 0;
 	uint32_t hwpt_id;
 	int rc;
@@ -180,14 +221,18 @@ int hwpt_ops_alloc(struct ufd_ucmd *ucmd)
 	if (cmd->flags & ~(IOMMU_HWPT_ALLOC_NEST_PARENT |
 			   IOMMU_HWPT_ALLOC_DIRTY_TRACKING))
 		return -EOPNOTSUPP;
-	if (cmd->data_len)
-		return -EOPNOTSUPP; /* a paging HWPT takes no driver data */
+	if (cmd->data_len) {
+		/* Only the 7.x mock takes driver data for a paging HWPT. */
+		rc = mock_paging_format(ucmd, cmd, &pgsize_bitmap);
+		if (rc)
+			return rc;
+	}
 	if (cmd->flags & IOMMU_HWPT_ALLOC_NEST_PARENT)
 		flags |= UFD_HWPT_NEST_PARENT;
 	if (cmd->flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
 		flags |= UFD_HWPT_DIRTY_TRACKING;
-	rc = ufd_hwpt_alloc_paging(ucmd->ctx, cmd->dev_id, cmd->pt_id, flags,
-				   &hwpt_id);
+	rc = ufd_hwpt_alloc_paging_sizes(ucmd->ctx, cmd->dev_id, cmd->pt_id,
+					 flags, pgsize_bitmap, &hwpt_id);
 	if (rc)
 		return rc;
 	return respond_hwpt(ucmd, cmd, hwpt_id);
