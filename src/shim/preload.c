@@ -1003,14 +1003,27 @@ static int shim_ioctl(int fd, unsigned long request, void *arg,
 	unsigned long cmd = (unsigned int)request;
 	struct ufd_caller caller;
 	struct shim_file *f;
-	bool in_process;
+	bool in_process, one_section = !shim_srv_enabled();
 	int saved = errno;
 	long ret;
 
+	/*
+	 * In-process, the lookup, the engine call and the final put are one
+	 * signal-blocking section: the nested ones inside make no system
+	 * call, so the whole ioctl changes the mask once each way.
+	 */
+	if (one_section)
+		shim_sig_enter();
 	f = shim_fdtab_get_valid(fd);
-	if (!f && (_IOC_TYPE(cmd) != IOMMUFD_TYPE || !shim_srv_is_daemon_fd(fd)))
+	if (!f && (_IOC_TYPE(cmd) != IOMMUFD_TYPE || !shim_srv_is_daemon_fd(fd))) {
+		if (one_section)
+			shim_sig_leave(); /* a real ioctl may block */
 		return real(fd, request, arg);
+	}
 	if (!f) {
+		if (one_section)
+			shim_sig_leave();
+		one_section = false;
 		/* The daemon's file, arrived behind our back: ours from now. */
 		f = shim_srv_adopt(fd);
 		if (!f)
@@ -1040,6 +1053,8 @@ static int shim_ioctl(int fd, unsigned long request, void *arg,
 	in_process = f->file.ctx != NULL;
 	shim_file_put(f);
 	if (in_process)
+		shim_sig_leave();
+	if (one_section)
 		shim_sig_leave();
 	if (shim_dbg_mask & SHIM_DBG_IOCTL) {
 		const char *name = ufd_file_ioctl_name(kind, cmd);
