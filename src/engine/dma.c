@@ -2,38 +2,120 @@
 /*
  * The DMA path: a device's reads and writes through the IO page table of
  * the HWPT it is attached to.  This is the hot path for embedders (device
- * emulators): it takes no engine lock, only the read side of
- * eng->dma_lock, walks the radix table (O(levels)), and copies to or from
- * the host addresses the leaves hold.  Everything that changes what a walk
- * sees takes the write side (see engine.h), so a DMA either completes
+ * emulators): it takes no engine lock, enters a read section of its port,
+ * walks the radix table (O(levels)), and copies to or from the host
+ * addresses the leaves hold.  Everything that changes what a walk sees
+ * runs in a write section (see engine.h), so a DMA either completes
  * before an unmap or faults (-EFAULT): pages are never unpinned under a
- * DMA.  A write sets the leaf's dirty bit (atomically) when the domain
+ * DMA.
+ *
+ * The sections.  A port counts the walks in progress through it
+ * (port->readers, on a cache line of its own: a device model that gives
+ * each DMA thread its own port shares nothing written between them); the
+ * engine has one flag, eng->dma_writer.  A reader raises its count, then
+ * looks at the flag; a writer raises the flag, then looks at every
+ * port's count (both sequentially consistent, so at least one of the two
+ * sees the other).  A reader that finds the flag up drops its count and
+ * sleeps on the flag; the writer sleeps on a port's count until it is 0.
+ * The flag makes new readers wait, so an unmap does not starve behind a
+ * stream of DMA.  The sleeping is futex(2); what orders memory is the
+ * atomics (a writer's acquire load of a zero count pairs with the
+ * reader's release store; a reader's load of the lowered flag with the
+ * writer's release store).  A write sets the leaf's dirty bit (atomically) when the domain
  * tracks dirty pages.  An IOPTE into an IO window (a device's BAR,
- * io_window.c) is served by the window's rw op, with dma_lock released
- * around it: such an access may complete after an unmap that raced it
+ * io_window.c) is served by the window's rw op, outside the read section: such an access may complete after an unmap that raced it
  * returned (it reaches the device, which stays valid, as a posted
  * peer-to-peer write would).  map_sg cannot hand out MMIO: -EFAULT.
  *
  * Intervals here are [iova, iova + len).
  */
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "engine/engine.h"
 
+#define CACHE_LINE 64
+
 struct ufd_dma {
-	struct ufd_ctx *ctx;
+	/* walks in progress through this port (futex word); its own line */
+	_Alignas(CACHE_LINE) unsigned int readers;
+	_Alignas(CACHE_LINE) struct ufd_ctx *ctx;
 	struct ufd_device *dev;
-	bool in_sg; /* the read side is held for map_sg */
+	struct ufd_dma *next, *prev; /* eng->dma_ports; eng->lock */
+	bool in_sg; /* a read section is held for map_sg */
 };
+
+static void futex_wait(unsigned int *word, unsigned int val)
+{
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(unsigned int *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+static void read_begin(struct ufd_dma *dma)
+{
+	struct ufd_engine *eng = dma->ctx->eng;
+
+	for (;;) {
+		__atomic_fetch_add(&dma->readers, 1, __ATOMIC_SEQ_CST);
+		if (!__atomic_load_n(&eng->dma_writer, __ATOMIC_SEQ_CST))
+			return;
+		/* A change is under way: step back and let it finish. */
+		if (__atomic_sub_fetch(&dma->readers, 1, __ATOMIC_RELEASE) == 0)
+			futex_wake(&dma->readers);
+		while (__atomic_load_n(&eng->dma_writer, __ATOMIC_ACQUIRE))
+			futex_wait(&eng->dma_writer, 1);
+	}
+}
+
+static void read_end(struct ufd_dma *dma)
+{
+	if (__atomic_sub_fetch(&dma->readers, 1, __ATOMIC_RELEASE) == 0 &&
+	    __atomic_load_n(&dma->ctx->eng->dma_writer, __ATOMIC_SEQ_CST))
+		futex_wake(&dma->readers);
+}
+
+void dma_write_begin(struct ufd_engine *eng)
+{
+	struct ufd_dma *p;
+
+	if (eng->dma_write_depth++)
+		return;
+	__atomic_store_n(&eng->dma_writer, 1, __ATOMIC_SEQ_CST);
+	for (p = eng->dma_ports; p; p = p->next) {
+		unsigned int n;
+
+		/* The load that sees 0 pairs with the readers' release. */
+		while ((n = __atomic_load_n(&p->readers, __ATOMIC_SEQ_CST)))
+			futex_wait(&p->readers, n);
+	}
+}
+
+void dma_write_end(struct ufd_engine *eng)
+{
+	if (--eng->dma_write_depth)
+		return;
+	__atomic_store_n(&eng->dma_writer, 0, __ATOMIC_RELEASE);
+	futex_wake(&eng->dma_writer);
+}
 
 int ufd_dma_open(struct ufd_ctx *ctx, uint32_t dev_id, struct ufd_dma **out)
 {
 	struct ufd_device *dev;
 	struct ufd_dma *dma;
 
-	dma = ufd_zalloc(sizeof(*dma));
-	if (!dma)
+	if (ufd_inject_fail() ||
+	    posix_memalign((void **)&dma, CACHE_LINE, sizeof(*dma)))
 		return -ENOMEM;
+	memset(dma, 0, sizeof(*dma));
+	dma->ctx = ctx;
 	eng_lock(ctx->eng);
 	dev = device_find(ctx, dev_id);
 	if (dev) {
@@ -42,6 +124,11 @@ int ufd_dma_open(struct ufd_ctx *ctx, uint32_t dev_id, struct ufd_dma **out)
 		dev->obj.users++;
 		if (dev->owner)
 			dev->owner->users++;
+		/* From now on write sections wait for its walks. */
+		dma->next = ctx->eng->dma_ports;
+		if (dma->next)
+			dma->next->prev = dma;
+		ctx->eng->dma_ports = dma;
 	}
 	eng_unlock(ctx->eng);
 	if (!dev) {
@@ -49,7 +136,6 @@ int ufd_dma_open(struct ufd_ctx *ctx, uint32_t dev_id, struct ufd_dma **out)
 		return -ENOENT;
 	}
 	ufd_ctx_get(ctx);
-	dma->ctx = ctx;
 	dma->dev = dev;
 	*out = dma;
 	return 0;
@@ -65,6 +151,12 @@ void ufd_dma_close(struct ufd_dma *dma)
 	if (dma->in_sg)
 		ufd_dma_unmap_sg(dma);
 	eng_lock(ctx->eng);
+	if (dma->prev)
+		dma->prev->next = dma->next;
+	else
+		ctx->eng->dma_ports = dma->next;
+	if (dma->next)
+		dma->next->prev = dma->prev;
 	dma->dev->dma_ports--;
 	dma->dev->obj.users--;
 	if (dma->dev->owner)
@@ -75,7 +167,7 @@ void ufd_dma_close(struct ufd_dma *dma)
 }
 
 /*
- * The page tables DMA goes through, with the read side held: the domain
+ * The page tables DMA goes through, in a read section: the domain
  * (stage 2) and, for a nested HWPT, its stage 1.  Or -errno.
  */
 static int dma_tables(struct ufd_dma *dma, const struct ufd_pgtable **pgt,
@@ -107,7 +199,6 @@ static int dma_walk(struct ufd_dma *dma, uint64_t iova, size_t len,
 		    void (*fn)(void *arg, void *host, size_t n, size_t off),
 		    void *arg, char *iobuf)
 {
-	pthread_rwlock_t *lock = &dma->ctx->eng->dma_lock;
 	const struct ufd_pgtable *pgt;
 	uint64_t need = write ? PGT_WRITE : PGT_READ;
 	struct ufd_stage1 *s1;
@@ -157,14 +248,15 @@ static int dma_walk(struct ufd_dma *dma, uint64_t iova, size_t len,
 		if (pte & PGT_INDIRECT) {
 			/*
 			 * A device's MMIO (peer-to-peer).  Its handler may wait
-			 * for that device's worker, whose own DMA needs the read
-			 * side while an unmap waits for the write side: so the
-			 * access runs with dma_lock released (the window is held
-			 * by reference), and the walk starts again after it.
+			 * for that device's worker, whose own DMA needs a read
+			 * section while an unmap waits in a write section: so
+			 * the access runs outside the read section (the window
+			 * is held by reference), and the walk starts again
+			 * after it.
 			 */
-			pthread_rwlock_unlock(lock);
+			read_end(dma);
 			rc = io_window_rw(host, iobuf + done, n, write);
-			pthread_rwlock_rdlock(lock);
+			read_begin(dma);
 			if (rc)
 				return rc;
 			rc = dma_tables(dma, &pgt, &s1, &track);
@@ -191,23 +283,21 @@ static void copy_in(void *arg, void *host, size_t n, size_t off)
 
 int ufd_dma_read(struct ufd_dma *dma, uint64_t iova, void *buf, size_t len)
 {
-	struct ufd_engine *eng = dma->ctx->eng;
 	int rc;
 
 	if (!len)
 		return 0;
 	if (iova + len - 1 < iova)
 		return -EFAULT;
-	pthread_rwlock_rdlock(&eng->dma_lock);
+	read_begin(dma);
 	rc = dma_walk(dma, iova, len, false, copy_out, buf, buf);
-	pthread_rwlock_unlock(&eng->dma_lock);
+	read_end(dma);
 	return rc;
 }
 
 int ufd_dma_write(struct ufd_dma *dma, uint64_t iova, const void *buf,
 		  size_t len)
 {
-	struct ufd_engine *eng = dma->ctx->eng;
 	int rc;
 
 	if (!len)
@@ -215,10 +305,10 @@ int ufd_dma_write(struct ufd_dma *dma, uint64_t iova, const void *buf,
 	if (iova + len - 1 < iova)
 		return -EFAULT;
 	/* A fault part way leaves what came before it written, like DMA. */
-	pthread_rwlock_rdlock(&eng->dma_lock);
+	read_begin(dma);
 	rc = dma_walk(dma, iova, len, true, copy_in, (void *)buf,
 		      (char *)buf);
-	pthread_rwlock_unlock(&eng->dma_lock);
+	read_end(dma);
 	return rc;
 }
 
@@ -250,7 +340,6 @@ int ufd_dma_map_sg(struct ufd_dma *dma, uint64_t iova, size_t len,
 		   bool write, struct ufd_sg *sg, unsigned int max,
 		   unsigned int *nsg)
 {
-	struct ufd_engine *eng = dma->ctx->eng;
 	struct sg_fill f = { .sg = sg, .max = max };
 	int rc;
 
@@ -258,12 +347,12 @@ int ufd_dma_map_sg(struct ufd_dma *dma, uint64_t iova, size_t len,
 		return -EBUSY;
 	if (!len || iova + len - 1 < iova)
 		return -EFAULT;
-	pthread_rwlock_rdlock(&eng->dma_lock);
+	read_begin(dma);
 	rc = dma_walk(dma, iova, len, write, sg_add, &f, NULL);
 	if (!rc && f.overflow)
 		rc = -E2BIG;
 	if (rc) {
-		pthread_rwlock_unlock(&eng->dma_lock);
+		read_end(dma);
 		return rc;
 	}
 	dma->in_sg = true;
@@ -276,5 +365,5 @@ void ufd_dma_unmap_sg(struct ufd_dma *dma)
 	if (!dma->in_sg)
 		return;
 	dma->in_sg = false;
-	pthread_rwlock_unlock(&dma->ctx->eng->dma_lock);
+	read_end(dma);
 }

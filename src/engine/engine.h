@@ -24,13 +24,16 @@
  * pages_*, obj_*) expect it held.  It is recursive because an access's
  * unmap callback, run from inside unmap, calls back into the engine.
  *
- * The DMA path (dma.c) does not take eng->lock: it walks page tables under
- * the read side of eng->dma_lock.  Whatever changes what a DMA walk sees
- * (IO page table entries, the pins behind them, which HWPT a device is
- * attached to) happens with eng->lock held AND the write side of dma_lock
- * (dma_write_begin/end, nestable), so an unmap returns only after every
- * DMA that could still see the old mapping has finished.  Lock order:
- * eng->lock, then dma_lock.  Dirty bits are set and cleared atomically.
+ * The DMA path (dma.c) does not take eng->lock: a walk runs inside a read
+ * section of its port (each port counts its own walks, so DMA on separate
+ * ports shares no written cache line).  Whatever changes what a DMA walk
+ * sees (IO page table entries, the pins behind them, which HWPT a device
+ * is attached to) happens with eng->lock held AND inside
+ * dma_write_begin/end (nestable): it raises eng->dma_writer, which keeps
+ * new walks out, and waits until no port has a walk in progress, so an
+ * unmap returns only after every DMA that could still see the old mapping
+ * has finished.  Order: eng->lock, then the write section.  Dirty bits
+ * are set and cleared atomically.
  */
 #ifndef UFD_ENGINE_H
 #define UFD_ENGINE_H
@@ -119,8 +122,10 @@ struct ufd_obj_ops {
 
 struct ufd_engine {
 	pthread_mutex_t lock;
-	pthread_rwlock_t dma_lock;   /* read: DMA walks; write: changes */
+	/* 1 inside a write section: DMA walks wait (futex word; dma.c) */
+	unsigned int dma_writer;
 	unsigned int dma_write_depth; /* under lock */
+	struct ufd_dma *dma_ports;    /* every open DMA port; under lock */
 	struct itree all_pages;   /* every pages object, by source address */
 	uint32_t next_pages_id;
 	struct ufd_charge {
@@ -178,18 +183,12 @@ static inline void eng_unlock(struct ufd_engine *eng)
 	pthread_mutex_unlock(&eng->lock);
 }
 
-/* With eng->lock held: keep DMA walks out while mappings change. */
-static inline void dma_write_begin(struct ufd_engine *eng)
-{
-	if (!eng->dma_write_depth++)
-		pthread_rwlock_wrlock(&eng->dma_lock);
-}
-
-static inline void dma_write_end(struct ufd_engine *eng)
-{
-	if (!--eng->dma_write_depth)
-		pthread_rwlock_unlock(&eng->dma_lock);
-}
+/*
+ * With eng->lock held: keep DMA walks out while mappings change (dma.c).
+ * begin returns once no walk is in progress on any port of @eng.
+ */
+void dma_write_begin(struct ufd_engine *eng);
+void dma_write_end(struct ufd_engine *eng);
 
 /* ---- IO windows (io_window.c) ---- */
 

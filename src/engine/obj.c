@@ -83,16 +83,6 @@ struct ufd_engine *ufd_engine_new(void)
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&eng->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
-	{
-		pthread_rwlockattr_t rwattr;
-
-		pthread_rwlockattr_init(&rwattr);
-		/* An unmap must not starve behind a stream of DMA. */
-		pthread_rwlockattr_setkind_np(
-			&rwattr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-		pthread_rwlock_init(&eng->dma_lock, &rwattr);
-		pthread_rwlockattr_destroy(&rwattr);
-	}
 	eng->temp_memory_limit = 65536;
 	eng->next_pages_id = 1;
 	return eng;
@@ -104,7 +94,6 @@ void ufd_engine_free(struct ufd_engine *eng)
 		return;
 	free(eng->user_charge);
 	free(eng->pid_charge);
-	pthread_rwlock_destroy(&eng->dma_lock);
 	pthread_mutex_destroy(&eng->lock);
 	free(eng);
 }
@@ -137,8 +126,9 @@ static void engine_atfork_child(void)
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&default_engine->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
-	pthread_rwlock_init(&default_engine->dma_lock, NULL);
+	/* The child's only thread is this one: no walk is in progress. */
 	default_engine->dma_write_depth = 0;
+	__atomic_store_n(&default_engine->dma_writer, 0, __ATOMIC_RELAXED);
 }
 
 static void default_engine_init(void)

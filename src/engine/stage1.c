@@ -20,7 +20,7 @@
  * invalidate sees stale translations, as it would on hardware.
  *
  * Intervals: [addr, addr + npages * 4 KiB).  Locking: the IOTLB has its
- * own mutex, taken by DMA walkers (which hold the dma_lock read side) and
+ * own mutex, taken by DMA walkers (inside their port's read section) and
  * by invalidation (under eng->lock).
  */
 #include <string.h>
