@@ -37,7 +37,9 @@
  * reads ioat->cancel atomically between chunks.  A reset, abort or FLR
  * raises cancel and waits (dropping the lock) until the worker has put
  * its descriptor down; the worker then drops the result.  Suspend waits
- * for the descriptor in hand to finish.  Ranges: [iova, iova + len).
+ * for the descriptor in hand to finish; resume returns the channel to
+ * the state it was suspended in (a loaded but unstarted chain stays
+ * unstarted until DMACOUNT is written).  Ranges: [iova, iova + len).
  */
 #include <endian.h>
 #include <errno.h>
@@ -179,6 +181,14 @@ struct ioat {
 	bool int_armed;	      /* CHANCTRL.INT_REARM written since the last */
 	bool int_pending;     /* an interrupt waits for the rearm */
 	bool suspend_req;
+	/*
+	 * What RESUME returns a suspended channel to: ACTIVE, or the ARMED
+	 * or DONE it was suspended in (a resume never starts a chain that
+	 * DMACOUNT did not start); dmacount_written: DMACOUNT was written
+	 * while suspended, so the resumed ARMED or DONE channel runs.
+	 */
+	unsigned int resume_status;
+	bool dmacount_written;
 
 	/* The worker. */
 	pthread_t worker;
@@ -309,6 +319,8 @@ static void chan_suspend(struct ioat *ioat)
 		break;
 	case CHANSTS_DONE:
 	case CHANSTS_ARMED:
+		ioat->resume_status = ioat->status;
+		ioat->dmacount_written = false;
 		ioat->status = CHANSTS_SUSPENDED;
 		break;
 	default:
@@ -446,8 +458,12 @@ static void write_chancmd(struct ioat *ioat, uint8_t cmd)
 	if (cmd & CHANCMD_SUSPEND)
 		chan_suspend(ioat);
 	if ((cmd & CHANCMD_RESUME) && ioat->status == CHANSTS_SUSPENDED) {
-		ioat->status = CHANSTS_ACTIVE;
-		pthread_cond_broadcast(&ioat->work_cv);
+		ioat->status = ioat->resume_status;
+		if (ioat->status != CHANSTS_ACTIVE && ioat->dmacount_written &&
+		    ioat->dmacount != ioat->done)
+			ioat->status = CHANSTS_ACTIVE;
+		if (ioat->status == CHANSTS_ACTIVE)
+			pthread_cond_broadcast(&ioat->work_cv);
 	}
 	/* START and APPEND belong to version 1: DMACOUNT replaced them. */
 }
@@ -468,6 +484,8 @@ static void write_chainaddr(struct ioat *ioat, uint64_t v)
 static void write_dmacount(struct ioat *ioat, uint16_t v)
 {
 	ioat->dmacount = v;
+	if (ioat->status == CHANSTS_SUSPENDED)
+		ioat->dmacount_written = true;
 	if ((ioat->status == CHANSTS_ARMED || ioat->status == CHANSTS_DONE) &&
 	    v != ioat->done)
 		ioat->status = CHANSTS_ACTIVE;
@@ -758,6 +776,7 @@ static void *ioat_worker(void *arg)
 		}
 		if (ioat->suspend_req) {
 			ioat->suspend_req = false;
+			ioat->resume_status = CHANSTS_ACTIVE;
 			ioat->status = CHANSTS_SUSPENDED;
 			pthread_cond_broadcast(&ioat->idle_cv);
 			continue;
