@@ -1456,6 +1456,48 @@ static void *hammer_suspend(void *arg)
 	return NULL;
 }
 
+/*
+ * A resume returns the channel to what the suspend found: a chain loaded
+ * (CHAINADDR) but not started (no DMACOUNT write since) stays unstarted,
+ * a DMACOUNT written while suspended starts it on the resume.
+ */
+static void test_ioat_resume_unstarted(void)
+{
+	struct rig r;
+
+	REQUIRE(rig_open(&r, &ufd_pci_model_ioat, NULL) == 0);
+	fill_pattern(mem + SRC_OFF, 4096, 9);
+	memset(mem + DST_OFF, 0, 4096);
+	desc_set(1, 4096, 0, IOVA_BASE + SRC_OFF,
+		 IOVA_BASE + DST_OFF, 0);
+	enable(&r);
+	wr(&r, CHANCMD, 1, CMD_SUSPEND); /* halted: nothing to suspend */
+	CHECK_EQ(status(&r), ST_HALTED);
+	/* Half a chain address, as a driver writing it in two halves. */
+	wr(&r, CHAINADDR, 4, desc_iova(1) & 0xffffffff);
+	CHECK_EQ(status(&r), ST_ARMED);
+	wr(&r, CHANCMD, 1, CMD_SUSPEND);
+	CHECK_EQ(status(&r), ST_SUSPENDED);
+	wr(&r, CHANCMD, 1, CMD_RESUME);
+	CHECK_EQ(status(&r), ST_ARMED);
+	usleep(20000);
+	CHECK_EQ(rd(&r, CHANERR, 4), 0);
+	CHECK_EQ(status(&r), ST_ARMED);
+	wr(&r, CHAINADDR + 4, 4, desc_iova(1) >> 32);
+	wr(&r, CHANCMP, 8, IOVA_BASE + CMP_OFF);
+	wr(&r, CHANCMD, 1, CMD_SUSPEND);
+	CHECK_EQ(status(&r), ST_SUSPENDED);
+	wr(&r, DMACOUNT, 2, 1);
+	CHECK_EQ(status(&r), ST_SUSPENDED);
+	wr(&r, CHANCMD, 1, CMD_RESUME);
+	while (status(&r) == ST_ACTIVE)
+		usleep(100);
+	CHECK_EQ(status(&r), ST_DONE);
+	CHECK_EQ(rd(&r, CHANERR, 4), 0);
+	CHECK(!memcmp(mem + DST_OFF, mem + SRC_OFF, 4096));
+	rig_close(&r);
+}
+
 /* Suspends and resumes from one thread, resets and FLRs from another. */
 static void test_ioat_suspend_vs_reset(void)
 {
@@ -1517,6 +1559,7 @@ int main(void)
 	RUN(test_ioat_commands_during_copy);
 	RUN(test_ioat_garbage);
 	RUN(test_ioat_concurrent_access);
+	RUN(test_ioat_resume_unstarted);
 	RUN(test_ioat_suspend_vs_reset);
 	ufd_source_put(src);
 	ufd_engine_free(eng);
