@@ -386,6 +386,19 @@ int iopt_check(struct io_pagetable *iopt);
 /* Host address of the first byte of @area (pages pinned). */
 uint64_t area_host(const struct ufd_area *area);
 
+/* ---- file sources (source_file.c) ---- */
+
+bool source_is_file(const struct ufd_source *src);
+/* (file, offset) as a page identity, for sources without frame numbers. */
+uint64_t ufd_file_ident(uint64_t dev, uint64_t ino, uint64_t off);
+/*
+ * Does a page of offsets [off, off + npages pages) of file source @src,
+ * pinned now, have identity @ident?  Then *found_off is its offset.
+ */
+bool file_source_find_ident(struct ufd_source *src, uint64_t off,
+			    uint64_t npages, uint64_t ident,
+			    uint64_t *found_off);
+
 /* ---- IOAS ---- */
 
 struct ufd_hwpt;
