@@ -147,10 +147,14 @@ UFD_API int ufd_source_file(int fd, uint64_t start, uint64_t length,
 			    bool writable, struct ufd_source **out);
 /*
  * Revoke (or restore) a file source's memory, as a dma-buf's exporter
- * does: while revoked, pinning it fails with -ENODEV.  @src must come
- * from ufd_source_file().
+ * does: while revoked, DMA through the IO page tables of engine @eng that
+ * map it faults, and new maps of it fail with -ENODEV (restoring makes
+ * DMA work again).  @src must come from ufd_source_file().  0, or -ENOMEM
+ * if an IO page table could not be made again (that area then stays
+ * unmapped in that domain).
  */
-UFD_API void ufd_source_file_revoke(struct ufd_source *src, bool revoked);
+UFD_API int ufd_source_file_revoke(struct ufd_engine *eng,
+				   struct ufd_source *src, bool revoked);
 UFD_API bool ufd_source_file_revoked(struct ufd_source *src);
 UFD_API void ufd_source_get(struct ufd_source *src);
 UFD_API void ufd_source_put(struct ufd_source *src);

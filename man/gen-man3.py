@@ -251,9 +251,11 @@ is not kept.
 .PP
 .BR ufd_source_file_revoke ()
 revokes (or restores) a file source's memory, as a dma-buf exporter does:
-while revoked, pinning fails with \-ENODEV and
+while revoked, DMA through the IO page tables of
+.I eng
+that map it faults, and
 .BR ufd_ioas_map_file ()
-of it too; pages pinned before stay mapped.
+of it fails with \-ENODEV; restoring makes DMA work again.
 .BR ufd_source_file_revoked ()
 tells the state.
 .PP
@@ -287,6 +289,9 @@ returns, \-EINVAL for a source that is not a file's, \-ENODEV for a revoked one.
 .BR ufd_ctx_change_process ()
 returns 0, \-EINVAL if a mapping is not of a file source, or \-ENOMEM
 (the new owner's RLIMIT_MEMLOCK); nothing changes on failure.
+.BR ufd_source_file_revoke ()
+returns 0, or \-ENOMEM if an IO page table could not be remade (that area
+then stays unmapped in that domain).
 .BR ufd_engine_host_ident ()
 returns 0 or \-ENOENT (no pinned pages there).''')
 

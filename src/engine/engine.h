@@ -383,6 +383,13 @@ void iopt_remove_access(struct io_pagetable *iopt, struct ufd_access *access);
 int iopt_add_domain(struct io_pagetable *iopt, struct ufd_domain *dom);
 void iopt_remove_domain(struct io_pagetable *iopt, struct ufd_domain *dom);
 int iopt_check(struct io_pagetable *iopt);
+/*
+ * Map every area of @src that domains map again, with the protection the
+ * source gives now (host_direct: a revoked file source's IOPTEs become
+ * INDIRECT, so DMA through them faults).  dma_write held.  The first
+ * error; an area whose IOPTEs could not be made again stays unmapped.
+ */
+int iopt_reprot_source(struct io_pagetable *iopt, struct ufd_source *src);
 /* Host address of the first byte of @area (pages pinned). */
 uint64_t area_host(const struct ufd_area *area);
 

@@ -26,7 +26,10 @@
  * (file_source_find_ident()).
  *
  * Revocation (a dma-buf's exporter taking the memory back): while
- * revoked, pins fail with -ENODEV; pages pinned before stay mapped.
+ * revoked, host_direct is no, so the IOPTEs of its areas are INDIRECT and
+ * DMA through them faults; ufd_source_file_revoke() makes the existing
+ * IOPTEs again, under the DMA lock, both ways.  New maps of a revoked
+ * source fail with -ENODEV (ufd_ioas_map_file()).
  *
  * Offsets are bytes; ranges [start, last] are inclusive where named so.
  * Locking: fs->lock (a leaf) guards the recorded identities and the
@@ -148,15 +151,9 @@ static int file_pin(struct ufd_source *src, uint64_t off, size_t len,
 	struct fsrc *fs = to_fsrc(src);
 	char *p = file_at(fs, off, len);
 	uint64_t i, first;
-	bool revoked;
 
 	if (!p || (writable && !fs->writable))
 		return -EFAULT;
-	pthread_mutex_lock(&fs->lock);
-	revoked = fs->revoked;
-	pthread_mutex_unlock(&fs->lock);
-	if (revoked)
-		return -ENODEV;
 	/* A page past the end of the file (it shrank) cannot be had. */
 	if (madvise(p, len, writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ))
 		return -EFAULT;
@@ -310,13 +307,37 @@ int ufd_source_file(int fd, uint64_t start, uint64_t length, bool writable,
 	return 0;
 }
 
-void ufd_source_file_revoke(struct ufd_source *src, bool revoked)
+int ufd_source_file_revoke(struct ufd_engine *eng, struct ufd_source *src,
+			   bool revoked)
 {
 	struct fsrc *fs = to_fsrc(src);
+	struct ufd_ctx *ctx;
+	int ret = 0, rc;
 
+	eng_lock(eng);
+	/* No DMA runs while the IOPTEs change (engine.h). */
+	dma_write_begin(eng);
 	pthread_mutex_lock(&fs->lock);
 	fs->revoked = revoked;
 	pthread_mutex_unlock(&fs->lock);
+	for (ctx = eng->ctx_list; ctx; ctx = ctx->next) {
+		uint32_t id;
+
+		for (id = 1; id < ctx->next_unused; id++) {
+			struct ufd_obj *obj = ctx->objs[id];
+
+			if (!obj || obj->type != UFD_OBJ_IOAS)
+				continue;
+			rc = iopt_reprot_source(
+				&container_of(obj, struct ufd_ioas, obj)->iopt,
+				src);
+			if (rc && !ret)
+				ret = rc;
+		}
+	}
+	dma_write_end(eng);
+	eng_unlock(eng);
+	return ret;
 }
 
 bool ufd_source_file_revoked(struct ufd_source *src)

@@ -17,9 +17,8 @@
  * emulated file of kind UFD_FD_DMABUF; the fd's obj_id names it in a
  * table here.  The buffer lives until its fd's last close and the last
  * mapping of it are gone (the source is reference counted).  Revoking it
- * makes new maps fail with ENODEV and new pins (a domain filled later)
- * fail with ENODEV; pages pinned before stay reachable (a limit, see
- * docs/memory-sources.md).
+ * makes new maps fail with ENODEV and DMA through every domain that maps
+ * it fault (ufd_source_file_revoke()); restoring it undoes both.
  *
  * Byte ranges are [start, start + length).  Locking: dmabuf_lock (a leaf)
  * guards the table; the engine locks the rest.
@@ -158,6 +157,7 @@ int test_op_dmabuf_revoke(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
 	struct ufd_source *src;
 	struct ufd_file file;
 	uint64_t length;
+	int rc;
 
 	if (!caller->ops || !caller->ops->resolve_file ||
 	    caller->ops->resolve_file(caller, cmd->dmabuf_revoke.dmabuf_fd,
@@ -168,9 +168,10 @@ int test_op_dmabuf_revoke(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
 	src = dmabuf_get_source(file.obj_id, &length);
 	if (!src)
 		return -EBADF;
-	ufd_source_file_revoke(src, cmd->dmabuf_revoke.revoked);
+	rc = ufd_source_file_revoke(ufd_ctx_engine(ucmd->ctx), src,
+				    cmd->dmabuf_revoke.revoked);
 	ufd_source_put(src);
-	return 0;
+	return rc;
 }
 
 /* ---- MAP_FILE -------------------------------------------------------------- */
