@@ -312,7 +312,6 @@ static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	struct ufd_engine *eng;  /* set once, then constant */
 	struct ufd_source *mem;  /* this process's memory; one reference */
-	struct ufd_cred cred;    /* cached for ioctls */
 	/* UIOMMUFD_KERNEL's personality (in-process mode); set with eng */
 	const struct ufd_personality *kernel;
 	bool ready;              /* eng, mem and cred are set */
@@ -384,7 +383,7 @@ static void shim_cred_self(struct ufd_cred *cred)
 }
 
 /*
- * Make sure the engine, the memory source and the credentials are there
+ * Make sure the engine and the memory source are there
  * (and are this process's after a fork).  0 or -errno.  The engine is
  * called outside state_lock, which stays a leaf lock.
  */
@@ -392,7 +391,6 @@ static int shim_state_ready(void)
 {
 	struct ufd_source *old, *mem;
 	struct ufd_engine *eng;
-	struct ufd_cred cred;
 	bool ready;
 
 	pthread_once(&shim_once, shim_init_once);
@@ -411,7 +409,6 @@ static int shim_state_ready(void)
 			ufd_source_put(mem);
 		return -ENOMEM;
 	}
-	shim_cred_self(&cred);
 
 	shim_sig_enter();
 	pthread_mutex_lock(&state_lock);
@@ -421,7 +418,6 @@ static int shim_state_ready(void)
 		old = shim.mem;
 		shim.eng = eng;
 		shim.mem = mem;
-		shim.cred = cred;
 		shim.kernel = ufd_personality_find(getenv(UFD_ENV_KERNEL));
 		if (!shim.kernel) /* the launcher checks it; set by hand */
 			shim.kernel = ufd_personality_newest();
@@ -816,10 +812,11 @@ static int shim_caller_init(struct ufd_caller *caller)
 	shim_sig_enter();
 	pthread_mutex_lock(&state_lock);
 	caller->mem = shim.mem;
-	caller->cred = shim.cred;
 	caller->kernel = shim.kernel;
 	pthread_mutex_unlock(&state_lock);
 	shim_sig_leave();
+	/* Who calls now: a capset() since (CAP_IPC_LOCK dropped) counts. */
+	shim_cred_self(&caller->cred);
 	return 0;
 }
 
@@ -922,7 +919,8 @@ static int shim_status_open(int dirfd, const char *path, int flags,
 	} else {
 		shim_sig_enter();
 		pthread_mutex_lock(&state_lock);
-		eng = shim.ready && !shim.forked ? shim.eng : NULL;
+		/* A fork child's copy still has what was pinned at fork. */
+		eng = shim.ready ? shim.eng : NULL;
 		pthread_mutex_unlock(&state_lock);
 		shim_sig_leave();
 		if (!eng)
