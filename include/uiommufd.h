@@ -134,6 +134,28 @@ UFD_API struct ufd_source *ufd_source_local(void);
  * broken promise is a crash, not -EFAULT.
  */
 UFD_API struct ufd_source *ufd_source_local_trusted(void);
+/*
+ * Bytes [start, start + length) of the open file @fd (a memfd, a tmpfs or
+ * hugetlbfs file) as a source whose addresses are file offsets.  The
+ * engine's process maps the range itself, so the memory stays reachable
+ * whatever happens to @fd or to the program's own mappings of the file.
+ * -EINVAL for an empty range or one past the end of the file, or a file
+ * that cannot be mapped; -EACCES for @writable on a read-only open;
+ * -EBADF.  Returned with a reference held.
+ */
+UFD_API int ufd_source_file(int fd, uint64_t start, uint64_t length,
+			    bool writable, struct ufd_source **out);
+/*
+ * Revoke (or restore) a file source's memory, as a dma-buf's exporter
+ * does: while revoked, DMA through the IO page tables of engine @eng that
+ * map it faults, and new maps of it fail with -ENODEV (restoring makes
+ * DMA work again).  @src must come from ufd_source_file().  0, or -ENOMEM
+ * if an IO page table could not be made again (that area then stays
+ * unmapped in that domain).
+ */
+UFD_API int ufd_source_file_revoke(struct ufd_engine *eng,
+				   struct ufd_source *src, bool revoked);
+UFD_API bool ufd_source_file_revoked(struct ufd_source *src);
 UFD_API void ufd_source_get(struct ufd_source *src);
 UFD_API void ufd_source_put(struct ufd_source *src);
 
@@ -210,6 +232,25 @@ UFD_API int ufd_ioas_alloc(struct ufd_ctx *ctx, uint32_t *out_ioas_id);
 UFD_API int ufd_ioas_map(struct ufd_ctx *ctx, uint32_t ioas_id,
 			 struct ufd_source *src, uint64_t uaddr,
 			 uint64_t length, uint64_t *iova, unsigned int flags);
+/*
+ * ufd_ioas_map() of a file source (ufd_source_file(); its addresses are
+ * file offsets), with the pinned memory charged to @cred, the process
+ * making the call (IOMMU_IOAS_MAP_FILE).  -ENODEV if the source is
+ * revoked.
+ */
+UFD_API int ufd_ioas_map_file(struct ufd_ctx *ctx, uint32_t ioas_id,
+			      const struct ufd_cred *cred,
+			      struct ufd_source *src, uint64_t start,
+			      uint64_t length, uint64_t *iova,
+			      unsigned int flags);
+/*
+ * Charge every page pinned for the mappings of @ctx to @cred's process and
+ * user from now on (IOMMU_IOAS_CHANGE_PROCESS).  -EINVAL if any mapping
+ * is not of a file source; -ENOMEM if the new owner's limit is exceeded.
+ * Nothing changes on failure.
+ */
+UFD_API int ufd_ctx_change_process(struct ufd_ctx *ctx,
+				   const struct ufd_cred *cred);
 /* Map what [src_iova, +length) of @src_ioas maps, sharing its pages. */
 UFD_API int ufd_ioas_copy(struct ufd_ctx *ctx, uint32_t dst_ioas_id,
 			  uint32_t src_ioas_id, uint64_t src_iova,
@@ -624,6 +665,19 @@ UFD_API uint64_t ufd_engine_pinned_bytes_user(struct ufd_engine *eng,
 					      uid_t uid);
 UFD_API uint64_t ufd_engine_pinned_bytes_pid(struct ufd_engine *eng,
 					     pid_t pid);
+/*
+ * Bytes pinned on behalf of process @pid in any accounting mode that
+ * charges (per user or per process): the kernel's VmPin of that process.
+ */
+UFD_API uint64_t ufd_engine_vm_pinned_bytes(struct ufd_engine *eng,
+					    pid_t pid);
+/*
+ * The identity of the page that the engine reaches at @host, asked of the
+ * source of the pages object pinned there.  -ENOENT if no pinned pages
+ * object holds @host.
+ */
+UFD_API int ufd_engine_host_ident(struct ufd_engine *eng, uint64_t host,
+				  uint64_t *ident);
 
 struct ufd_area_info {
 	uint64_t iova;

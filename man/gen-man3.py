@@ -231,6 +231,70 @@ and
 .BR ufd_source_put ()
 return nothing.''')
 
+page('ufd_source_file','file-backed memory: map a file, move its accounting',
+ ['ufd_source_file','ufd_source_file_revoke','ufd_source_file_revoked',
+  'ufd_ioas_map_file','ufd_ctx_change_process','ufd_engine_vm_pinned_bytes',
+  'ufd_engine_host_ident'],
+r'''.BR ufd_source_file ()
+makes a source of bytes
+.RI [ start ", " start " + " length )
+of the open file
+.I fd
+(a memfd, a tmpfs or hugetlbfs file) whose addresses are file offsets.
+The calling process maps the range itself (MAP_SHARED), so the memory stays
+reachable whatever happens to
+.I fd
+or to the program's own mappings of the file; the mapping is the pin, and
+is dropped with the last reference.
+.I fd
+is not kept.
+.PP
+.BR ufd_source_file_revoke ()
+revokes (or restores) a file source's memory, as a dma-buf exporter does:
+while revoked, DMA through the IO page tables of
+.I eng
+that map it faults, and
+.BR ufd_ioas_map_file ()
+of it fails with \-ENODEV; restoring makes DMA work again.
+.BR ufd_source_file_revoked ()
+tells the state.
+.PP
+.BR ufd_ioas_map_file ()
+is IOMMU_IOAS_MAP_FILE:
+.BR ufd_ioas_map ()
+of a file source, with the pinned pages charged to
+.I cred
+(the calling process) rather than to the opener of the context.
+.BR ufd_ctx_change_process ()
+is IOMMU_IOAS_CHANGE_PROCESS: every page pinned for a mapping of
+.I ctx
+is charged from now on to the process and user of
+.IR cred .
+.PP
+.BR ufd_engine_vm_pinned_bytes ()
+returns the bytes pinned on behalf of a process in any accounting mode
+that charges (the kernel's VmPin).
+.BR ufd_engine_host_ident ()
+asks the source of the pages object pinned at engine address
+.I host
+for the identity of that page.''',
+r'''.BR ufd_source_file ()
+returns 0 and a source with one reference, \-EINVAL for an empty range, one
+past the end of the file or a file that cannot be mapped, \-EACCES for a
+writable source of a read-only open, \-EBADF, or \-ENOMEM.
+.BR ufd_ioas_map_file ()
+returns what
+.BR ufd_ioas_map ()
+returns, \-EINVAL for a source that is not a file's, \-ENODEV for a revoked one.
+.BR ufd_ctx_change_process ()
+returns 0, \-EINVAL if a mapping is not of a file source, or \-ENOMEM
+(the new owner's RLIMIT_MEMLOCK); nothing changes on failure.
+.BR ufd_source_file_revoke ()
+returns 0, or \-ENOMEM if an IO page table could not be remade (that area
+then stays unmapped in that domain).
+.BR ufd_engine_host_ident ()
+returns 0 or \-ENOENT (no pinned pages there).''')
+
 page('ufd_publish','the publication window of new objects',
  ['ufd_publish_begin','ufd_publish_end'],
 r'''The kernel's order of publication: an object made by a call becomes

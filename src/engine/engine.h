@@ -382,8 +382,28 @@ void iopt_remove_access(struct io_pagetable *iopt, struct ufd_access *access);
 int iopt_add_domain(struct io_pagetable *iopt, struct ufd_domain *dom);
 void iopt_remove_domain(struct io_pagetable *iopt, struct ufd_domain *dom);
 int iopt_check(struct io_pagetable *iopt);
+/*
+ * Map every area of @src that domains map again, with the protection the
+ * source gives now (host_direct: a revoked file source's IOPTEs become
+ * INDIRECT, so DMA through them faults).  dma_write held.  The first
+ * error; an area whose IOPTEs could not be made again stays unmapped.
+ */
+int iopt_reprot_source(struct io_pagetable *iopt, struct ufd_source *src);
 /* Host address of the first byte of @area (pages pinned). */
 uint64_t area_host(const struct ufd_area *area);
+
+/* ---- file sources (source_file.c) ---- */
+
+bool source_is_file(const struct ufd_source *src);
+/* (file, offset) as a page identity, for sources without frame numbers. */
+uint64_t ufd_file_ident(uint64_t dev, uint64_t ino, uint64_t off);
+/*
+ * Does a page of offsets [off, off + npages pages) of file source @src,
+ * pinned now, have identity @ident?  Then *found_off is its offset.
+ */
+bool file_source_find_ident(struct ufd_source *src, uint64_t off,
+			    uint64_t npages, uint64_t ident,
+			    uint64_t *found_off);
 
 /* ---- IOAS ---- */
 

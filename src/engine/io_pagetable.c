@@ -885,3 +885,24 @@ int iopt_check(struct io_pagetable *iopt)
 	}
 	return 0;
 }
+
+int iopt_reprot_source(struct io_pagetable *iopt, struct ufd_source *src)
+{
+	struct itree_node *n;
+	unsigned int i;
+	int ret = 0, rc;
+
+	itree_for_each(n, &iopt->areas, 0, UFD_ULONG_MAX) {
+		struct ufd_area *area = container_of(n, struct ufd_area, node);
+
+		if (area->pages->src != src || !area->domain_pin)
+			continue;
+		for (i = 0; i != iopt->nr_domains; i++) {
+			area_unmap_domain(area, iopt->domains[i]);
+			rc = area_map_domain(iopt, area, iopt->domains[i]);
+			if (rc && !ret)
+				ret = rc;
+		}
+	}
+	return ret;
+}

@@ -1124,6 +1124,20 @@ static long do_file_kind(struct srv_call *call, const struct ufd_msg *req)
 	return ret;
 }
 
+/* ACCOUNTING: the memory pinned on behalf of process req->arg. */
+static long do_accounting(struct srv_call *call, const struct ufd_msg *req,
+			  struct ufd_msg *res)
+{
+	struct ufd_engine *eng = call->ch->d->eng;
+	pid_t pid = (pid_t)req->arg;
+
+	if (req->arg > INT32_MAX)
+		return -EINVAL;
+	res->arg = ufd_engine_vm_pinned_bytes(eng, pid);
+	res->cmd = ufd_engine_pinned_bytes_pid(eng, pid);
+	return 0;
+}
+
 /* DESCRIBE: the machine as text, into the sender's buffer. */
 static long do_describe(struct srv_call *call, const struct ufd_msg *req)
 {
@@ -1176,6 +1190,7 @@ static void *chan_main(void *arg)
 			   req.type != UFD_MSG_BAR_MAPPED &&
 			   req.type != UFD_MSG_BAR_UNMAPPED &&
 			   req.type != UFD_MSG_DESCRIBE &&
+			   req.type != UFD_MSG_ACCOUNTING &&
 			   req.type != UFD_MSG_FILE_KIND) {
 			ret = -EPROTO;
 		} else {
@@ -1208,6 +1223,8 @@ static void *chan_main(void *arg)
 					ret = do_bar_unmapped(&call, &req);
 				else if (req.type == UFD_MSG_DESCRIBE)
 					ret = do_describe(&call, &req);
+				else if (req.type == UFD_MSG_ACCOUNTING)
+					ret = do_accounting(&call, &req, &res);
 				else
 					ret = do_rw(&call, &req, &uc);
 				res.fail_nth = req.fail_nth ?

@@ -101,6 +101,11 @@ enum ufd_msg_type {
 	UFD_MSG_DESCRIBE,     /* arg: buffer, cmd: its size: the emulated
 				 machine's devices and groups as text (for
 				 uiommufd dump); answer: the length */
+	UFD_MSG_ACCOUNTING,   /* arg: a pid: what the engine has pinned on
+				 its behalf (the kernel's VmPin and the
+				 RLIMIT_MODE 1 part of VmLck, which the
+				 library adds to /proc/PID/status); answer:
+				 arg VmPin bytes, cmd VmLck bytes */
 	/* daemon -> client */
 	UFD_MSG_RESULT = 64,  /* ret: >= 0 or -errno; ends the call */
 	UFD_MSG_INSTALL_FD,   /* kind, flags (O_CLOEXEC); one fd attached */

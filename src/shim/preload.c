@@ -93,6 +93,7 @@
 #include "shim/client.h"
 #include "shim/failnth.h"
 #include "shim/fdtab.h"
+#include "shim/procstatus.h"
 #include "shim/shm.h"
 #include "server/proto.h"
 #include "uapi/dispatch.h"
@@ -151,6 +152,8 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
 			 off_t off);
 SHIM_EXPORT int munmap(void *addr, size_t len);
+SHIM_EXPORT FILE *fopen(const char *path, const char *mode);
+SHIM_EXPORT FILE *fopen64(const char *path, const char *mode);
 SHIM_EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags,
 			 ...);
 
@@ -166,6 +169,7 @@ enum shim_real_id {
 	R_read, R_write, R_pread, R_pread64, R_pwrite, R_pwrite64,
 	R_sigaction, R_signal,
 	R_mmap, R_mmap64, R_munmap, R_mremap,
+	R_fopen, R_fopen64,
 	R_NR,
 };
 
@@ -308,7 +312,6 @@ static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	struct ufd_engine *eng;  /* set once, then constant */
 	struct ufd_source *mem;  /* this process's memory; one reference */
-	struct ufd_cred cred;    /* cached for ioctls */
 	/* UIOMMUFD_KERNEL's personality (in-process mode); set with eng */
 	const struct ufd_personality *kernel;
 	bool ready;              /* eng, mem and cred are set */
@@ -380,7 +383,7 @@ static void shim_cred_self(struct ufd_cred *cred)
 }
 
 /*
- * Make sure the engine, the memory source and the credentials are there
+ * Make sure the engine and the memory source are there
  * (and are this process's after a fork).  0 or -errno.  The engine is
  * called outside state_lock, which stays a leaf lock.
  */
@@ -388,7 +391,6 @@ static int shim_state_ready(void)
 {
 	struct ufd_source *old, *mem;
 	struct ufd_engine *eng;
-	struct ufd_cred cred;
 	bool ready;
 
 	pthread_once(&shim_once, shim_init_once);
@@ -407,7 +409,6 @@ static int shim_state_ready(void)
 			ufd_source_put(mem);
 		return -ENOMEM;
 	}
-	shim_cred_self(&cred);
 
 	shim_sig_enter();
 	pthread_mutex_lock(&state_lock);
@@ -417,7 +418,6 @@ static int shim_state_ready(void)
 		old = shim.mem;
 		shim.eng = eng;
 		shim.mem = mem;
-		shim.cred = cred;
 		shim.kernel = ufd_personality_find(getenv(UFD_ENV_KERNEL));
 		if (!shim.kernel) /* the launcher checks it; set by hand */
 			shim.kernel = ufd_personality_newest();
@@ -767,10 +767,37 @@ static int shim_resolve_fd(const struct ufd_caller *caller,
 	return rc;
 }
 
+static int shim_resolve_file(const struct ufd_caller *caller, int fd,
+			     struct ufd_file *out)
+{
+	struct shim_call *call = caller->priv;
+	struct shim_file *f;
+
+	if (!call || call->nr_held == 4)
+		return -ENOMEM;
+	f = shim_fdtab_get_valid(fd);
+	if (!f)
+		return -EBADF;
+	/* Held until the call returns, as the kernel's fget. */
+	call->held[call->nr_held++] = f;
+	*out = f->file;
+	return 0;
+}
+
+/* Our own process: a copy of the fd (MAP_FILE's file). */
+static int shim_take_fd(const struct ufd_caller *caller SHIM_UNUSED, int fd)
+{
+	int tfd = REAL_REQ(fcntl)(fd, F_DUPFD_CLOEXEC, 0);
+
+	return tfd < 0 ? -errno : tfd;
+}
+
 static const struct ufd_caller_ops shim_caller_ops = {
 	.make_fd = shim_make_fd,
 	.unmake_fd = shim_unmake_fd,
 	.resolve_fd = shim_resolve_fd,
+	.resolve_file = shim_resolve_file,
+	.take_fd = shim_take_fd,
 };
 
 static int shim_caller_init(struct ufd_caller *caller)
@@ -785,10 +812,11 @@ static int shim_caller_init(struct ufd_caller *caller)
 	shim_sig_enter();
 	pthread_mutex_lock(&state_lock);
 	caller->mem = shim.mem;
-	caller->cred = shim.cred;
 	caller->kernel = shim.kernel;
 	pthread_mutex_unlock(&state_lock);
 	shim_sig_leave();
+	/* Who calls now: a capset() since (CAP_IPC_LOCK dropped) counts. */
+	shim_cred_self(&caller->cred);
 	return 0;
 }
 
@@ -864,6 +892,51 @@ err:
 	    shim_errname(-ret));
 	errno = -ret;
 	return -1;
+}
+
+/*
+ * open() of /proc/self/status or /proc/PID/status (absolute paths): the
+ * real file with what the engine pinned for PID in VmPin and VmLck
+ * (procstatus.c).  *@handled false: nothing to add, the open goes on.
+ */
+static int shim_status_open(int dirfd, const char *path, int flags,
+			    bool *handled)
+{
+	uint64_t pinned = 0, locked = 0;
+	struct ufd_engine *eng;
+	pid_t pid;
+	int fd;
+
+	*handled = false;
+	if (!path || path[0] != '/' || (flags & (O_ACCMODE | O_PATH)) ||
+	    !shim_status_path(path, &pid))
+		return -1;
+	(void)dirfd; /* an absolute path ignores it */
+	if (shim_srv_enabled()) {
+		pthread_once(&shim_once, shim_init_once);
+		if (shim_srv_accounting(pid, &pinned, &locked))
+			return -1;
+	} else {
+		shim_sig_enter();
+		pthread_mutex_lock(&state_lock);
+		/* A fork child's copy still has what was pinned at fork. */
+		eng = shim.ready ? shim.eng : NULL;
+		pthread_mutex_unlock(&state_lock);
+		shim_sig_leave();
+		if (!eng)
+			return -1;
+		pinned = ufd_engine_vm_pinned_bytes(eng, pid);
+		locked = ufd_engine_pinned_bytes_pid(eng, pid);
+	}
+	if (!pinned && !locked)
+		return -1;
+	*handled = true;
+	fd = shim_status_fd(path, flags, pinned, locked);
+	if (fd < 0) {
+		errno = -fd;
+		return -1;
+	}
+	return fd;
 }
 
 /* A pass-through open returned @fd: a slot of that number is stale. */
@@ -1243,6 +1316,10 @@ static struct shim_file *shim_rw_file(int fd)
 						    (flags), &nth_);        \
 			if (nth_)                                           \
 				return nthfd_;                              \
+			nthfd_ = shim_status_open((dirfd), (path),          \
+						  (flags), &nth_);          \
+			if (nth_)                                           \
+				return shim_opened(nthfd_);                 \
 		}                                                           \
 	} while (0)
 
@@ -1776,4 +1853,53 @@ void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
 		errno = saved;
 	}
 	return ret;
+}
+
+/*
+ * fopen() opens through libc's internal open, which no wrapper sees: the
+ * one file it must show differently (/proc/PID/status) is caught here.
+ */
+static FILE *shim_status_fopen(const char *path, const char *mode,
+			       bool *handled)
+{
+	int fd, flags = strchr(mode ? mode : "", 'e') ? O_CLOEXEC : 0;
+	FILE *fp;
+
+	*handled = false;
+	if (!mode || mode[0] != 'r' || strchr(mode, '+'))
+		return NULL;
+	fd = shim_status_open(AT_FDCWD, path, flags, handled);
+	if (!*handled)
+		return NULL;
+	if (fd < 0)
+		return NULL;
+	shim_opened(fd);
+	fp = fdopen(fd, mode);
+	if (!fp) {
+		int saved = errno;
+
+		REAL_REQ(close)(fd);
+		errno = saved;
+	}
+	return fp;
+}
+
+FILE *fopen(const char *path, const char *mode)
+{
+	bool handled;
+	FILE *fp = shim_status_fopen(path, mode, &handled);
+
+	return handled ? fp : REAL_REQ(fopen)(path, mode);
+}
+
+FILE *fopen64(const char *path, const char *mode)
+{
+	bool handled;
+	FILE *fp = shim_status_fopen(path, mode, &handled);
+
+	if (handled)
+		return fp;
+	if (!REAL(fopen64))
+		return REAL_REQ(fopen)(path, mode);
+	return REAL(fopen64)(path, mode);
 }

@@ -86,6 +86,10 @@ static const struct ioctl_row ioctl_table[] = {
 	ROW_PUBLISHING(IOMMU_FAULT_QUEUE_ALLOC, hwpt_ops_fault_alloc,
 		       iommu_fault_alloc, out_fault_fd),
 	ROW(IOMMU_TEST_CMD, test_ops_cmd, iommu_test_cmd, last),
+	ROW_7X(IOMMU_IOAS_MAP_FILE, ioas_ops_map_file, iommu_ioas_map_file,
+	       iova),
+	ROW_7X(IOMMU_IOAS_CHANGE_PROCESS, ioas_ops_change_process,
+	       iommu_ioas_change_process, __reserved),
 };
 
 #define TABLE_LEN (sizeof(ioctl_table) / sizeof(ioctl_table[0]))

@@ -27,6 +27,8 @@ enum ufd_fd_kind {
 	UFD_FD_VFIO_GROUP,  /* /dev/vfio/N: obj_id is the group number N */
 	UFD_FD_VFIO_DEVICE, /* /dev/vfio/devices/vfioM, or a group's
 			       GET_DEVICE_FD: obj_id is the cdev number M */
+	UFD_FD_DMABUF,      /* the selftest's dma-buf (DMABUF_GET): obj_id
+			       names it in src/uapi/ioas_file_ops.c */
 	UFD_FD_NR_KINDS
 };
 

@@ -126,6 +126,7 @@ static const struct ufd_file_ops *const file_ops[UFD_FD_NR_KINDS] = {
 	[UFD_FD_VFIO_CONTAINER] = &ufd_vfio_container_ops,
 	[UFD_FD_VFIO_GROUP] = &ufd_vfio_group_ops,
 	[UFD_FD_VFIO_DEVICE] = &ufd_vfio_device_ops,
+	[UFD_FD_DMABUF] = &ufd_dmabuf_file_ops,
 };
 
 const struct ufd_file_ops *ufd_file_ops(enum ufd_fd_kind kind)

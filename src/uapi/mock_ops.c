@@ -187,7 +187,12 @@ static int op_check_map(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
 			return -EINVAL;
 		if (host % MOCK_CPU_PAGE != uptr % MOCK_CPU_PAGE)
 			return -EINVAL;
-		rc = mem->ops->host_ident(mem, (void *)(uintptr_t)host, &got);
+		/* Asked of the source that pinned it (a file map's). */
+		rc = ufd_engine_host_ident(ufd_ctx_engine(ucmd->ctx), host,
+					   &got);
+		if (rc == -ENOENT)
+			rc = mem->ops->host_ident(mem, (void *)(uintptr_t)host,
+						  &got);
 		if (rc || got != want)
 			return -EINVAL;
 	}

@@ -52,6 +52,13 @@ int ioas_ops_unmap(struct ufd_ucmd *ucmd);
 int ioas_ops_option(struct ufd_ucmd *ucmd);
 int ioas_ops_vfio_ioas(struct ufd_ucmd *ucmd);
 int ioas_ops_destroy(struct ufd_ucmd *ucmd);
+/* ioas_file_ops.c: MAP_FILE, CHANGE_PROCESS and the test dma-bufs. */
+int ioas_ops_map_file(struct ufd_ucmd *ucmd);
+int ioas_ops_change_process(struct ufd_ucmd *ucmd);
+struct iommu_test_cmd;
+int test_op_dmabuf_get(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd);
+int test_op_dmabuf_revoke(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd);
+extern const struct ufd_file_ops ufd_dmabuf_file_ops;
 
 int hwpt_ops_alloc(struct ufd_ucmd *ucmd);
 int hwpt_ops_get_hw_info(struct ufd_ucmd *ucmd);
