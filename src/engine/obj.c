@@ -35,31 +35,38 @@ static const struct ufd_obj_ops obj_ops[UFD_OBJ_NR] = {
 /* ---- credentials ---- */
 
 /*
- * The calling thread's effective set, by capget(2): a system call, so
+ * The calling thread's effective set, by one capget(2): a system call, so
  * that a capset() a moment ago is seen, and no file for a preload
- * library's wrappers to see.
+ * library's wrappers to see.  false if it cannot be read.
  */
-static bool cap_effective(unsigned int cap)
+static bool cap_effective_set(uint64_t *eff)
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,
 	};
 	struct __user_cap_data_struct caps[2];
 
-	if (syscall(SYS_capget, &hdr, caps) || cap >= 64)
-		return geteuid() == 0;
-	return (caps[cap / 32].effective >> (cap % 32)) & 1;
+	if (syscall(SYS_capget, &hdr, caps))
+		return false;
+	*eff = caps[0].effective | (uint64_t)caps[1].effective << 32;
+	return true;
 }
 
 void ufd_cred_self(struct ufd_cred *cred)
 {
 	struct rlimit rl;
+	uint64_t eff;
 
 	memset(cred, 0, sizeof(*cred));
 	cred->pid = getpid();
 	cred->uid = geteuid();
-	cred->cap_sys_resource = cap_effective(CAP_SYS_RESOURCE);
-	cred->cap_ipc_lock = cap_effective(CAP_IPC_LOCK);
+	if (cap_effective_set(&eff)) {
+		cred->cap_sys_resource = (eff >> CAP_SYS_RESOURCE) & 1;
+		cred->cap_ipc_lock = (eff >> CAP_IPC_LOCK) & 1;
+	} else {
+		cred->cap_sys_resource = cred->uid == 0;
+		cred->cap_ipc_lock = cred->uid == 0;
+	}
 	if (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
 		cred->memlock_limit = UINT64_MAX;
 	else
