@@ -465,6 +465,9 @@ static int shim_backing_fd(enum ufd_fd_kind kind, bool cloexec)
 	case UFD_FD_FAULT:
 		name = "uiommufd-fault";
 		break;
+	case UFD_FD_VEVENTQ:
+		name = "uiommufd-veventq";
+		break;
 	default:
 		name = "uiommufd";
 		break;
@@ -684,7 +687,7 @@ static int shim_make_fd(const struct ufd_caller *caller SHIM_UNUSED,
 	int fd, ret, bell = -1, sv[2];
 
 	/* Derived fds are O_CLOEXEC, as the kernel's anon inodes are. */
-	if (kind == UFD_FD_FAULT) {
+	if (kind == UFD_FD_FAULT || kind == UFD_FD_VEVENTQ) {
 		/* A socketpair, so that poll() can show queued faults. */
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 			return -errno;
@@ -714,6 +717,9 @@ static int shim_make_fd(const struct ufd_caller *caller SHIM_UNUSED,
 	if (kind == UFD_FD_FAULT)
 		ufd_fault_set_notify(ctx, obj_id, shim_fault_notify,
 				     (void *)(intptr_t)f->bell_fd);
+	else if (kind == UFD_FD_VEVENTQ)
+		ufd_veventq_set_notify(ctx, obj_id, shim_fault_notify,
+				       (void *)(intptr_t)f->bell_fd);
 	shim_file_put(f); /* the slot holds it now */
 	DBG(FD, "make_fd(%s, id %u) = %d", shim_kind_name(kind), obj_id, fd);
 	return fd;
@@ -739,6 +745,9 @@ static void shim_unmake_fd(const struct ufd_caller *caller SHIM_UNUSED,
 	}
 	if (f->file.kind == UFD_FD_FAULT && f->file.ctx)
 		ufd_fault_set_notify(f->file.ctx, f->file.obj_id, NULL, NULL);
+	else if (f->file.kind == UFD_FD_VEVENTQ && f->file.ctx)
+		ufd_veventq_set_notify(f->file.ctx, f->file.obj_id, NULL,
+				       NULL);
 	shim_file_detach(f);
 	REAL_REQ(close)(fd);
 	shim_file_put(f);
@@ -1135,7 +1144,9 @@ static int shim_fcntl(int (*real)(int, int, ...), int fd, int cmd,
 static ssize_t shim_file_rw(struct shim_file *f, int fd, bool write,
 			    void *buf, size_t count, const uint64_t *pos)
 {
-	bool fault = f->file.kind == UFD_FD_FAULT;
+	/* Queues with doorbells: fault queues and vIOMMU event queues. */
+	bool fault = f->file.kind == UFD_FD_FAULT ||
+		     f->file.kind == UFD_FD_VEVENTQ;
 	struct ufd_caller caller;
 	char bell;
 	long ret;
@@ -1647,8 +1658,10 @@ static bool shim_is_bar_fd(int fd)
 	f = shim_fdtab_get_valid(fd);
 	if (!f)
 		return false;
-	bar = f->file.kind == UFD_FD_VFIO_DEVICE && !f->file.ctx &&
-	      !f->file.priv;
+	/* A VFIO device's BARs, a vIOMMU's page of the /dev/iommu fd. */
+	bar = (f->file.kind == UFD_FD_VFIO_DEVICE ||
+	       f->file.kind == UFD_FD_IOMMUFD) &&
+	      !f->file.ctx && !f->file.priv;
 	shim_file_put(f);
 	return bar;
 }

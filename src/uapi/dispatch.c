@@ -85,6 +85,14 @@ static const struct ioctl_row ioctl_table[] = {
 	    __reserved),
 	ROW_PUBLISHING(IOMMU_FAULT_QUEUE_ALLOC, hwpt_ops_fault_alloc,
 		       iommu_fault_alloc, out_fault_fd),
+	ROW_PUBLISHING_7X(IOMMU_VIOMMU_ALLOC, viommu_ops_alloc,
+			  iommu_viommu_alloc, out_viommu_id),
+	ROW_PUBLISHING_7X(IOMMU_VDEVICE_ALLOC, viommu_ops_vdevice_alloc,
+			  iommu_vdevice_alloc, virt_id),
+	ROW_PUBLISHING_7X(IOMMU_VEVENTQ_ALLOC, viommu_ops_veventq_alloc,
+			  iommu_veventq_alloc, out_veventq_fd),
+	ROW_PUBLISHING_7X(IOMMU_HW_QUEUE_ALLOC, viommu_ops_hw_queue_alloc,
+			  iommu_hw_queue_alloc, length),
 	ROW(IOMMU_TEST_CMD, test_ops_cmd, iommu_test_cmd, last),
 };
 
