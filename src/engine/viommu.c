@@ -54,7 +54,7 @@ struct ufd_veventq {
 	uint32_t num_events;       /* queued, not counting the lost header */
 	uint32_t sequence;         /* the next one */
 	struct vevent *head, **tail;
-	struct vevent lost;        /* the lost-events header */
+	struct vevent *lost;       /* the lost-events header (no data) */
 	bool lost_queued;
 	void (*notify)(void *arg, bool pending);
 	void *notify_arg;
@@ -414,9 +414,10 @@ void veventq_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj)
 	(void)ctx;
 	for (e = q->head; e; e = next) {
 		next = e->next;
-		if (e != &q->lost)
+		if (e != q->lost)
 			free(e);
 	}
+	free(q->lost);
 	LIST_UNLINK(q->viommu->veventqs, q);
 	q->viommu->obj.users--;
 	free(q);
@@ -434,6 +435,11 @@ int ufd_veventq_alloc(struct ufd_ctx *ctx, uint32_t viommu_id, uint32_t type,
 	q = ufd_zalloc(sizeof(*q));
 	if (!q)
 		return -ENOMEM;
+	q->lost = ufd_zalloc(sizeof(*q->lost));
+	if (!q->lost) {
+		free(q);
+		return -ENOMEM;
+	}
 	eng_lock(ctx->eng);
 	viommu = viommu_find(ctx, viommu_id);
 	if (!viommu) {
@@ -454,7 +460,7 @@ int ufd_veventq_alloc(struct ufd_ctx *ctx, uint32_t viommu_id, uint32_t type,
 	q->type = type;
 	q->depth = depth;
 	q->tail = &q->head;
-	q->lost.flags = UFD_VEVENT_LOST_EVENTS;
+	q->lost->flags = UFD_VEVENT_LOST_EVENTS;
 	q->next = viommu->veventqs;
 	viommu->veventqs = q;
 	viommu->obj.users++;
@@ -464,6 +470,7 @@ int ufd_veventq_alloc(struct ufd_ctx *ctx, uint32_t viommu_id, uint32_t type,
 	return 0;
 out_free:
 	eng_unlock(ctx->eng);
+	free(q->lost);
 	free(q);
 	return rc;
 }
@@ -497,7 +504,7 @@ static void veventq_push(struct ufd_veventq *q, struct vevent *e)
 	if (q->lost_queued) {
 		struct vevent **pp = &q->head;
 
-		while (*pp != &q->lost)
+		while (*pp != q->lost)
 			pp = &(*pp)->next;
 		*pp = NULL;
 		q->tail = pp;
@@ -508,7 +515,7 @@ static void veventq_push(struct ufd_veventq *q, struct vevent *e)
 	q->sequence = (q->sequence + 1) & INT32_MAX;
 	*q->tail = e;
 	q->tail = &e->next;
-	if (e == &q->lost)
+	if (e == q->lost)
 		q->lost_queued = true;
 }
 
@@ -546,7 +553,7 @@ int ufd_viommu_report_event(struct ufd_ctx *ctx, uint32_t viommu_id,
 		e->len = len;
 		q->num_events++;
 	} else {
-		e = &q->lost;
+		e = q->lost;
 	}
 	veventq_push(q, e);
 	veventq_notify(q);
@@ -583,7 +590,7 @@ long ufd_veventq_read(struct ufd_ctx *ctx, uint32_t veventq_id, void *buf,
 		q->head = e->next;
 		if (!q->head)
 			q->tail = &q->head;
-		if (e == &q->lost) {
+		if (e == q->lost) {
 			q->lost_queued = false;
 		} else {
 			q->num_events--;
