@@ -99,19 +99,22 @@ static int copy_user_data(const struct ufd_caller *caller, void *dst,
 			  size_t known, size_t min, uint64_t uptr,
 			  uint64_t len)
 {
-	uint8_t b;
-	uint64_t i;
+	uint8_t chunk[256];
+	uint64_t at;
+	size_t i, n;
 	int rc;
 
 	if (len < min)
 		return -EINVAL;
 	memset(dst, 0, known);
-	for (i = known; i < len; i++) {
-		rc = copy_from_caller(caller, &b, uptr + i, 1);
+	for (at = known; at < len; at += n) {
+		n = len - at < sizeof(chunk) ? len - at : sizeof(chunk);
+		rc = copy_from_caller(caller, chunk, uptr + at, n);
 		if (rc)
 			return rc;
-		if (b)
-			return -E2BIG;
+		for (i = 0; i != n; i++)
+			if (chunk[i])
+				return -E2BIG;
 	}
 	return copy_from_caller(caller, dst, uptr, len < known ? len : known);
 }
@@ -344,17 +347,19 @@ int viommu_invalidate(struct ufd_ucmd *ucmd, struct iommu_hwpt_invalidate *cmd,
 		return -EINVAL;
 	if (!cmd->entry_num)
 		return 0; /* only the type is checked */
-	if (cmd->entry_len > sizeof(*reqs))
-		return -EINVAL;
 	reqs = calloc(cmd->entry_num, sizeof(*reqs));
 	if (!reqs)
 		return -ENOMEM;
-	/* The whole array is read before any of it is applied. */
+	/*
+	 * The whole array is read before any of it is applied; entries of
+	 * another size as copy_struct_from_user takes them (a shorter one
+	 * zero-filled, a longer one's tail zero or -E2BIG).
+	 */
 	for (i = 0; i != cmd->entry_num && !rc; i++)
-		rc = copy_from_caller(ucmd->caller, &reqs[i],
-				      cmd->data_uptr +
-					      (uint64_t)i * cmd->entry_len,
-				      cmd->entry_len);
+		rc = copy_user_data(ucmd->caller, &reqs[i], sizeof(reqs[i]), 0,
+				    cmd->data_uptr +
+					    (uint64_t)i * cmd->entry_len,
+				    cmd->entry_len);
 	for (i = 0; i != cmd->entry_num && !rc; i++) {
 		struct iommu_viommu_invalidate_selftest *r = &reqs[i];
 

@@ -410,6 +410,24 @@ static void test_invalidate(void)
 	chk.check_dev_cache.id = 2;
 	chk.check_dev_cache.cache = IOMMU_TEST_DEV_CACHE_DEFAULT;
 	CHECK_EQ(test_cmd(&chk), 0);
+
+	/* Longer entries: a zero tail is fine, anything else -E2BIG. */
+	{
+		uint32_t big[2][4] = { { 0, 0x99, 2, 0 }, { 0, 0x99, 3, 5 } };
+
+		cmd.data_uptr = (uintptr_t)big;
+		cmd.entry_len = sizeof(big[0]);
+		cmd.entry_num = 2;
+		CHECK_EQ(ioctl(fd, IOMMU_HWPT_INVALIDATE, &cmd), -1);
+		CHECK_EQ(errno, E2BIG);
+		CHECK_EQ(cmd.entry_num, 0); /* all read before any is done */
+		big[1][3] = 0;
+		cmd.entry_num = 2;
+		CHECK_EQ(ioctl(fd, IOMMU_HWPT_INVALIDATE, &cmd), 0);
+		CHECK_EQ(cmd.entry_num, 2);
+		chk.check_dev_cache.cache = 0;
+		CHECK_EQ(test_cmd(&chk), 0);
+	}
 	fix_close();
 }
 
