@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -129,6 +130,32 @@ static int hw_queue_alloc(uint32_t viommu, uint32_t type, uint32_t index,
 		return -errno;
 	*out = cmd.out_hw_queue_id;
 	return 0;
+}
+
+/* Pass @fd through a unix socket: the received copy's number. */
+static int pass_fd(int fdin)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], byte = 0;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	int sv[2], out = -1;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return -1;
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fdin, sizeof(int));
+	if (sendmsg(sv[0], &msg, 0) == 1 && recvmsg(sv[1], &msg, 0) == 1 &&
+	    (c = CMSG_FIRSTHDR(&msg)) && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&out, CMSG_DATA(c), sizeof(int));
+	close(sv[0]);
+	close(sv[1]);
+	return out;
 }
 
 static bool fix_setup(struct fix *f)
@@ -312,6 +339,20 @@ static void test_veventq(void)
 	memcpy(&hdr, out + 2 * ev, sizeof(hdr));
 	CHECK_EQ(hdr.flags, IOMMU_VEVENTQ_FLAG_LOST_EVENTS);
 	CHECK_EQ(hdr.sequence, 3);
+
+	/*
+	 * A copy passed with SCM_RIGHTS is the same queue (server mode: in
+	 * process, a received fd is not recognised, as for fault queues).
+	 */
+	if (server_mode()) {
+		int qfd3 = pass_fd(qfd);
+
+		REQUIRE(qfd3 >= 0);
+		CHECK_EQ(trigger(f.dev), 0);
+		CHECK_EQ(read(qfd3, out, sizeof(out)), (long)ev);
+		CHECK_EQ(read(qfd, out, sizeof(out)), 0);
+		close(qfd3);
+	}
 
 	/* Held by its fd: destroy waits for the last copy. */
 	CHECK_EQ(destroy(q), -EBUSY);
