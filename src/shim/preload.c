@@ -8,7 +8,8 @@
  * close_range, closefrom, ioctl, read and write (for fault queue fds, and
  * the emulated fault-injection files of failnth.c: the thread's fail-nth
  * and the debugfs knobs), and in server mode mmap, munmap and mremap (for
- * shared anonymous memory), and touches nothing else.  Two modes (UIOMMUFD_MODE, set by the
+ * shared anonymous memory; in both modes mmap of a /dev/iommu fd, a
+ * vIOMMU's page, is trapped: barmap.c), and touches nothing else.  Two modes (UIOMMUFD_MODE, set by the
  * launcher):
  *
  *  - in-process (the default without the launcher): an open of /dev/iommu
@@ -1647,33 +1648,52 @@ ssize_t pwrite64(int fd, const void *buf, size_t count, off_t off)
  * straight through.  These must work before anything is initialised: a
  * program's constructor may map its buffers before main().
  */
-/* A mapping of one of the daemon's VFIO device files: trapped (barmap.c). */
-static bool shim_is_bar_fd(int fd)
+/*
+ * A mapping of a file whose mappings are trapped (barmap.c): a VFIO
+ * device of the daemon's, or a /dev/iommu context (a vIOMMU's page: the
+ * daemon's, or this process's engine's).  The file, referenced, or NULL.
+ */
+static struct shim_file *shim_bar_file(int fd)
 {
 	struct shim_file *f;
 	bool bar;
 
 	if (fd < 0 || shim_fdtab_empty())
-		return false;
+		return NULL;
 	f = shim_fdtab_get_valid(fd);
 	if (!f)
-		return false;
-	/* A VFIO device's BARs, a vIOMMU's page of the /dev/iommu fd. */
-	bar = (f->file.kind == UFD_FD_VFIO_DEVICE ||
-	       f->file.kind == UFD_FD_IOMMUFD) &&
-	      !f->file.ctx && !f->file.priv;
-	shim_file_put(f);
-	return bar;
+		return NULL;
+	bar = (f->file.kind == UFD_FD_VFIO_DEVICE && !f->file.ctx &&
+	       !f->file.priv) ||
+	      f->file.kind == UFD_FD_IOMMUFD;
+	if (!bar) {
+		shim_file_put(f);
+		return NULL;
+	}
+	return f;
 }
 
 static void *shim_mmap(shim_mmap_fn real, void *addr, size_t len, int prot,
 		       int flags, int fd, off_t off)
 {
+	struct shim_file *f = shim_bar_file(fd);
 	void *p;
 
-	if (shim_is_bar_fd(fd))
-		return shim_bar_mmap(real, REAL_REQ(sigaction), addr, len, prot,
-				     flags, fd, off);
+	if (f) {
+		int saved;
+
+		if (f->file.ctx)
+			p = shim_bar_mmap_local(real, REAL_REQ(sigaction), addr,
+						len, prot, flags, &f->file,
+						off);
+		else
+			p = shim_bar_mmap(real, REAL_REQ(sigaction), addr, len,
+					  prot, flags, fd, off);
+		saved = errno;
+		shim_file_put(f);
+		errno = saved;
+		return p;
+	}
 	if (!shim_shm_wants(flags)) {
 		p = real(addr, len, prot, flags, fd, off);
 	} else {
