@@ -191,6 +191,10 @@ enum ufd_obj_kind {
 	UFD_KIND_ACCESS,
 	UFD_KIND_FAULT,
 	UFD_KIND_OTHER,
+	UFD_KIND_VIOMMU,
+	UFD_KIND_VDEVICE,
+	UFD_KIND_VEVENTQ,
+	UFD_KIND_HW_QUEUE,
 };
 UFD_API enum ufd_obj_kind ufd_obj_kind(struct ufd_ctx *ctx, uint32_t id);
 
@@ -525,6 +529,124 @@ UFD_API bool ufd_fault_pending(struct ufd_ctx *ctx, uint32_t fault_id);
 UFD_API int ufd_fault_set_notify(struct ufd_ctx *ctx, uint32_t fault_id,
 				 void (*fn)(void *arg, bool pending),
 				 void *arg);
+
+/* ---- virtual IOMMUs ------------------------------------------------------- */
+
+/*
+ * A vIOMMU: the slice of a physical IOMMU that one VM owns, on top of a
+ * NEST_PARENT paging HWPT (which it holds).  On it live virtual devices
+ * (a device's guest-visible ID, at most one per device and one device per
+ * ID), nested HWPTs (ufd_viommu_alloc_hwpt_nested), event queues (one per
+ * type) and HW queues (guest memory handed to the hardware, pinned).  The
+ * driver's state is the caller's @priv; @ops say what the driver does.
+ */
+struct ufd_viommu_ops {
+	/* The vIOMMU goes: free @priv. */
+	void (*destroy)(void *priv);
+	/*
+	 * A new HW queue @index of @type whose memory starts at host address
+	 * @base (pinned and contiguous): 0, or the driver's -errno.  Set
+	 * *@holds_prev when it depends on queue @index - 1 of its type (that
+	 * one is then busy until this one goes).  NULL: no HW queues.
+	 */
+	int (*hw_queue_init)(void *priv, uint32_t type, uint32_t index,
+			     uint64_t base, bool *holds_prev);
+	/* HW queue @index of @type goes (after a successful init). */
+	void (*hw_queue_destroy)(void *priv, uint32_t type, uint32_t index);
+};
+
+/*
+ * @hwpt_id must be a paging HWPT made with UFD_HWPT_NEST_PARENT (else
+ * -EINVAL; -ENOENT if none).  @mmap_length non-zero reserves a range of
+ * the context's mmap offsets (*@mmap_offset, page aligned) that maps the
+ * vIOMMU (ufd_viommu_mmap_find); 0 leaves *@mmap_offset alone.
+ */
+UFD_API int ufd_viommu_alloc(struct ufd_ctx *ctx, uint32_t dev_id,
+			     uint32_t hwpt_id, uint32_t type,
+			     const struct ufd_viommu_ops *ops, void *priv,
+			     uint64_t mmap_length, uint64_t *mmap_offset,
+			     uint32_t *out_viommu_id);
+/* Its type and priv: -ENOENT if @viommu_id names no vIOMMU. */
+UFD_API int ufd_viommu_priv(struct ufd_ctx *ctx, uint32_t viommu_id,
+			    uint32_t *type, void **priv);
+/*
+ * The vIOMMU whose mmap range is exactly [@offset, @offset + @length):
+ * -ENXIO for any other range.  ufd_viommu_mmap_get() finds it the same
+ * way and counts one more mapping of it (busy while mapped);
+ * ufd_viommu_mmap_put() drops one.
+ */
+UFD_API int ufd_viommu_mmap_find(struct ufd_ctx *ctx, uint64_t offset,
+				 uint64_t length, uint32_t *viommu_id);
+UFD_API int ufd_viommu_mmap_get(struct ufd_ctx *ctx, uint32_t viommu_id);
+UFD_API void ufd_viommu_mmap_put(struct ufd_ctx *ctx, uint32_t viommu_id);
+/*
+ * A nested HWPT on vIOMMU @viommu_id (on its parent): as
+ * ufd_hwpt_alloc_nested().  A device attaches to it only once it has a
+ * virtual device on that vIOMMU (-ENOENT before).
+ */
+UFD_API int ufd_viommu_alloc_hwpt_nested(struct ufd_ctx *ctx, uint32_t dev_id,
+					 uint32_t viommu_id, uint32_t fault_id,
+					 const struct ufd_nested_ops *ops,
+					 void *priv, uint32_t *out_hwpt_id);
+/*
+ * Device @dev_id is @virt_id on the vIOMMU: -EEXIST if the device has a
+ * virtual device already, or the vIOMMU has @virt_id.  Destroying the
+ * device destroys its virtual device too, whose ID then stays taken
+ * (-ENOENT) until the context closes.
+ */
+UFD_API int ufd_vdevice_alloc(struct ufd_ctx *ctx, uint32_t viommu_id,
+			      uint32_t dev_id, uint64_t virt_id,
+			      uint32_t *out_vdevice_id);
+/* The device that is @virt_id on the vIOMMU: -ENOENT if none. */
+UFD_API int ufd_viommu_find_dev(struct ufd_ctx *ctx, uint32_t viommu_id,
+				uint64_t virt_id, uint32_t *dev_id);
+/*
+ * The vIOMMU of the nested HWPT device @dev_id is attached to, and the
+ * device's virtual ID on it: -ENOENT if it is attached to none such.
+ */
+UFD_API int ufd_device_viommu(struct ufd_ctx *ctx, uint32_t dev_id,
+			      uint32_t *viommu_id, uint64_t *virt_id);
+
+/*
+ * Event queues of a vIOMMU: at most @depth events; one arriving on a full
+ * queue is lost, which the reader sees as a header with
+ * UFD_VEVENT_LOST_EVENTS (and a gap in the sequence numbers, which count
+ * from 0 and wrap at INT32_MAX to 0).  -EEXIST: @type has one already.
+ * Its fd holds it as a fault queue's does (hold_fd, release_fd).
+ */
+enum { UFD_VEVENT_LOST_EVENTS = 1 << 0 };
+UFD_API int ufd_veventq_alloc(struct ufd_ctx *ctx, uint32_t viommu_id,
+			      uint32_t type, uint32_t depth,
+			      uint32_t *out_veventq_id);
+UFD_API int ufd_veventq_hold_fd(struct ufd_ctx *ctx, uint32_t veventq_id);
+UFD_API void ufd_veventq_release_fd(struct ufd_ctx *ctx, uint32_t veventq_id);
+/* Queue an event of @len bytes: -EOPNOTSUPP if @type has no queue. */
+UFD_API int ufd_viommu_report_event(struct ufd_ctx *ctx, uint32_t viommu_id,
+				    uint32_t type, const void *data,
+				    size_t len);
+/*
+ * Take events, oldest first, into @buf: each an 8-byte header (flags,
+ * sequence: host order u32s) and its data.  The bytes written; 0 when the
+ * queue is empty; -EINVAL if @count is shorter than a header or the first
+ * event does not fit.
+ */
+UFD_API long ufd_veventq_read(struct ufd_ctx *ctx, uint32_t veventq_id,
+			      void *buf, size_t count);
+UFD_API bool ufd_veventq_pending(struct ufd_ctx *ctx, uint32_t veventq_id);
+/* As ufd_fault_set_notify(). */
+UFD_API int ufd_veventq_set_notify(struct ufd_ctx *ctx, uint32_t veventq_id,
+				   void (*fn)(void *arg, bool pending),
+				   void *arg);
+
+/*
+ * A HW queue: [@iova, @iova + @length) of the vIOMMU's parent IOAS,
+ * pinned while the queue lives (an unmap of it is -EBUSY) and handed to
+ * the driver (ops->hw_queue_init).  -EINVAL for length 0, -EOVERFLOW,
+ * -ENOENT if not all mapped, -EFAULT if not contiguous in host memory.
+ */
+UFD_API int ufd_hw_queue_alloc(struct ufd_ctx *ctx, uint32_t viommu_id,
+			       uint32_t type, uint32_t index, uint64_t iova,
+			       uint64_t length, uint32_t *out_hw_queue_id);
 
 /*
  * Dirty tracking of a paging HWPT made with UFD_HWPT_DIRTY_TRACKING.

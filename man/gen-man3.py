@@ -862,6 +862,147 @@ Besides:
 .B \-EINVAL
 (unknown cookie, or a code other than 0 or 1).''')
 
+page('ufd_viommu','virtual IOMMUs and what lives on them',
+ ['ufd_viommu_alloc','ufd_viommu_priv','ufd_viommu_mmap_find','ufd_viommu_mmap_get',
+  'ufd_viommu_mmap_put','ufd_viommu_alloc_hwpt_nested','ufd_vdevice_alloc',
+  'ufd_viommu_find_dev','ufd_device_viommu','ufd_veventq_alloc','ufd_veventq_hold_fd',
+  'ufd_veventq_release_fd','ufd_viommu_report_event','ufd_veventq_read',
+  'ufd_veventq_pending','ufd_veventq_set_notify','ufd_hw_queue_alloc'],
+r'''A vIOMMU (IOMMU_VIOMMU_ALLOC) is the slice of a physical IOMMU that one
+virtual machine owns.  It sits on a paging HWPT made with
+.B UFD_HWPT_NEST_PARENT
+and holds it; everything made on the vIOMMU holds the vIOMMU, so destroy
+goes in the opposite order (\-EBUSY otherwise).  The driver's state is the
+caller's
+.IR priv ;
+.B struct ufd_viommu_ops
+says what the driver does:
+.I destroy
+frees
+.IR priv ,
+.I hw_queue_init
+takes or refuses a HW queue (setting
+.I *holds_prev
+when the new queue depends on the one of index \- 1, which is then busy),
+.I hw_queue_destroy
+lets one go.
+.PP
+.BR ufd_viommu_alloc ()
+makes one; a non-zero
+.I mmap_length
+(page aligned) reserves a range of the context's mmap offsets, from one
+page up, returned in
+.IR *mmap_offset .
+.BR ufd_viommu_mmap_find ()
+finds the vIOMMU whose range is exactly
+.RI [ offset ", " offset " + " length );
+.BR ufd_viommu_mmap_get ()
+and
+.BR ufd_viommu_mmap_put ()
+count the mappings of it, which keep it busy.
+.BR ufd_viommu_priv ()
+returns a vIOMMU's type and
+.IR priv .
+.PP
+.BR ufd_viommu_alloc_hwpt_nested ()
+makes a nested HWPT on the vIOMMU's parent, as
+.BR ufd_hwpt_alloc_nested ();
+a device attaches to it only once it has a virtual device on that vIOMMU.
+.BR ufd_vdevice_alloc ()
+gives a device its guest-visible
+.I virt_id
+on the vIOMMU: a device has at most one, an ID names at most one device.
+Destroying the device destroys its virtual device, whose object ID stays
+taken (\-ENOENT) until the context closes.
+.BR ufd_viommu_find_dev ()
+finds the device of a virtual ID;
+.BR ufd_device_viommu ()
+the vIOMMU of the nested HWPT a device is attached to and the device's
+virtual ID on it.
+.PP
+.BR ufd_veventq_alloc ()
+makes an event queue of
+.I type
+(one per type per vIOMMU) that keeps at most
+.I depth
+events.
+.BR ufd_viommu_report_event ()
+queues one; on a full queue it is lost, and the reader finds a header with
+.B UFD_VEVENT_LOST_EVENTS
+and no data instead.  Sequence numbers count from 0 and wrap at
+INT32_MAX to 0.
+.BR ufd_veventq_read ()
+takes events, oldest first: each an 8-byte header (flags, sequence) and its
+data.  The fd of a queue holds it as a fault queue's does
+.RB ( ufd_veventq_hold_fd (),
+.BR ufd_veventq_release_fd ());
+.BR ufd_veventq_pending ()
+and
+.BR ufd_veventq_set_notify ()
+are those of
+.BR ufd_fault (3).
+.PP
+.BR ufd_hw_queue_alloc ()
+pins
+.RI [ iova ", " iova " + " length )
+of the parent's IOAS while the queue lives (an unmap of it is \-EBUSY) and
+hands the host address of its first byte to the driver.''',
+r'''.BR ufd_viommu_mmap_put ()
+and
+.BR ufd_veventq_release_fd ()
+return nothing;
+.BR ufd_veventq_pending ()
+returns true or false.
+.BR ufd_veventq_read ()
+returns the bytes stored, 0 when the queue is empty, or a negative errno.
+The others return 0 or a negative errno; an ID that names nothing of the
+right kind gives
+.BR \-ENOENT .
+Besides:
+.TP
+.BR ufd_viommu_alloc ()
+.B \-EINVAL
+(not a nesting parent, or a bad
+.IR mmap_length ),
+.BR \-ENOMEM .
+.TP
+.BR ufd_viommu_mmap_find ()
+.B \-ENXIO
+(no range is exactly that).
+.TP
+.BR ufd_vdevice_alloc ()
+.B \-EEXIST
+(the device has a virtual device, or the vIOMMU has
+.IR virt_id ),
+.B \-EINVAL
+(the device is behind another IOMMU).
+.TP
+.BR ufd_veventq_alloc ()
+.B \-EEXIST
+(the type has a queue),
+.B \-EINVAL
+(depth 0).
+.TP
+.BR ufd_viommu_report_event ()
+.B \-EOPNOTSUPP
+(no queue of that type).
+.TP
+.BR ufd_veventq_read ()
+.B \-EINVAL
+(the count is shorter than a header, or the first event does not fit).
+.TP
+.BR ufd_hw_queue_alloc ()
+.B \-EINVAL
+(length 0),
+.BR \-EOVERFLOW ,
+.B \-ENOENT
+(not all mapped),
+.B \-EFAULT
+(not contiguous in host memory),
+.B \-EOPNOTSUPP
+(the driver has no HW queues), or the driver's errno.''',
+ extra_see=('ufd_device','ufd_fault'))
+
 allf=set()
 for (name,title,funcs,desc,ret,see,notes) in pages:
     for f in funcs:

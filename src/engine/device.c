@@ -175,7 +175,7 @@ static int domain_accepts(const struct ufd_hwpt *hwpt,
 {
 	if (hwpt->domain.dirty_ops && !dev->info.dirty_tracking)
 		return -EINVAL;
-	return 0;
+	return viommu_attach_check(hwpt, dev);
 }
 
 /* Attach (@dev->hwpt NULL) or replace onto @hwpt. */
@@ -337,6 +337,7 @@ void device_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj)
 	struct ufd_device *dev = container_of(obj, struct ufd_device, obj);
 
 	device_detach(ctx, dev);
+	vdevice_device_gone(ctx, dev);
 	fault_free_partial(dev);
 	device_free(dev);
 }
@@ -566,6 +567,8 @@ void nested_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj)
 	struct ufd_hwpt *hwpt = container_of(obj, struct ufd_hwpt, obj);
 
 	hwpt->parent->obj.users--;
+	if (hwpt->viommu)
+		hwpt->viommu->obj.users--;
 	if (hwpt->fault)
 		hwpt->fault->obj.users--;
 	if (hwpt->nested_ops && hwpt->nested_ops->destroy)
@@ -574,11 +577,16 @@ void nested_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj)
 	free(hwpt);
 }
 
+/*
+ * A nested HWPT on parent @pt_id: a NEST_PARENT paging HWPT, or (when
+ * @on_viommu) a vIOMMU, whose parent it then shares.
+ */
 static int nested_alloc(struct ufd_ctx *ctx, uint32_t dev_id,
-			uint32_t parent_id, uint32_t fault_id,
+			uint32_t pt_id, bool on_viommu, uint32_t fault_id,
 			const struct ufd_nested_ops *ops, void *priv,
 			struct ufd_stage1 *s1, uint32_t *out_hwpt_id)
 {
+	struct ufd_viommu *viommu = NULL;
 	struct ufd_hwpt *parent, *hwpt;
 	struct ufd_fault *fault = NULL;
 	int rc;
@@ -591,7 +599,12 @@ static int nested_alloc(struct ufd_ctx *ctx, uint32_t dev_id,
 		rc = -ENOENT;
 		goto out_free;
 	}
-	parent = hwpt_find(ctx, parent_id);
+	if (on_viommu) {
+		viommu = viommu_find(ctx, pt_id);
+		parent = viommu ? viommu->hwpt : NULL;
+	} else {
+		parent = hwpt_find(ctx, pt_id);
+	}
 	if (!parent) {
 		rc = -ENOENT;
 		goto out_free;
@@ -616,7 +629,10 @@ static int nested_alloc(struct ufd_ctx *ctx, uint32_t dev_id,
 	hwpt->nested_ops = ops;
 	hwpt->nested_priv = priv;
 	hwpt->s1 = s1;
+	hwpt->viommu = viommu;
 	parent->obj.users++;
+	if (viommu)
+		viommu->obj.users++;
 	if (fault)
 		fault->obj.users++;
 	obj_finalize(ctx, &hwpt->obj);
@@ -629,13 +645,22 @@ out_free:
 	return rc;
 }
 
+int nested_alloc_on(struct ufd_ctx *ctx, uint32_t dev_id, uint32_t pt_id,
+		    bool on_viommu, uint32_t fault_id,
+		    const struct ufd_nested_ops *ops, void *priv,
+		    uint32_t *out_hwpt_id)
+{
+	return nested_alloc(ctx, dev_id, pt_id, on_viommu, fault_id, ops, priv,
+			    NULL, out_hwpt_id);
+}
+
 int ufd_hwpt_alloc_nested(struct ufd_ctx *ctx, uint32_t dev_id,
 			  uint32_t parent_id, uint32_t fault_id,
 			  const struct ufd_nested_ops *ops, void *priv,
 			  uint32_t *out_hwpt_id)
 {
-	return nested_alloc(ctx, dev_id, parent_id, fault_id, ops, priv, NULL,
-			    out_hwpt_id);
+	return nested_alloc(ctx, dev_id, parent_id, false, fault_id, ops, priv,
+			    NULL, out_hwpt_id);
 }
 
 int ufd_hwpt_alloc_nested_s1(struct ufd_ctx *ctx, uint32_t dev_id,
@@ -649,8 +674,8 @@ int ufd_hwpt_alloc_nested_s1(struct ufd_ctx *ctx, uint32_t dev_id,
 	rc = stage1_alloc(root_gpa, addr_width, &s1);
 	if (rc)
 		return rc;
-	rc = nested_alloc(ctx, dev_id, parent_id, fault_id, NULL, NULL, s1,
-			  out_hwpt_id);
+	rc = nested_alloc(ctx, dev_id, parent_id, false, fault_id, NULL, NULL,
+			  s1, out_hwpt_id);
 	if (rc)
 		stage1_free(s1);
 	return rc;

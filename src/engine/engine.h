@@ -96,6 +96,10 @@ enum ufd_obj_type {
 	UFD_OBJ_HWPT_NESTED,
 	UFD_OBJ_FAULT,
 	UFD_OBJ_SELFTEST,
+	UFD_OBJ_VIOMMU,
+	UFD_OBJ_VDEVICE,
+	UFD_OBJ_VEVENTQ,
+	UFD_OBJ_HW_QUEUE,
 	UFD_OBJ_ANY,
 	UFD_OBJ_NR,
 };
@@ -172,6 +176,11 @@ void ioas_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
 void access_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
 /* Remove from the table and free through the type's destroy op. */
 void obj_destroy(struct ufd_ctx *ctx, struct ufd_obj *obj);
+/*
+ * The same, but the ID stays taken (lookups: -ENOENT) until the context
+ * closes: what the kernel calls a tombstone.
+ */
+void obj_destroy_tombstone(struct ufd_ctx *ctx, struct ufd_obj *obj);
 
 static inline void eng_lock(struct ufd_engine *eng)
 {
@@ -248,6 +257,7 @@ struct ufd_area {
 	unsigned int num_accesses; /* access pins intersecting this area */
 	struct pages_pin_user *domain_pin; /* while the IOAS has domains */
 	bool prevent_access;     /* being unmapped */
+	unsigned int num_locked; /* pins that refuse unmap (HW queues) */
 };
 
 struct iopt_reserved {
@@ -435,6 +445,7 @@ struct ufd_hwpt {
 	const struct ufd_nested_ops *nested_ops;
 	void *nested_priv;
 	struct ufd_stage1 *s1;    /* nested: a stage-1 table the engine walks */
+	struct ufd_viommu *viommu; /* nested on a vIOMMU: holds a user of it */
 };
 
 /* stage1.c: the x86-64 format stage 1 of a nested HWPT. */
@@ -473,6 +484,7 @@ struct ufd_device {
 	unsigned int dma_ports;   /* open ufd_dma handles */
 	struct ufd_obj *owner;    /* a stdev handle, or NULL */
 	void *driver_data;        /* info.driver_data_size bytes, or NULL */
+	struct ufd_vdevice *vdev; /* its virtual device, or NULL */
 };
 
 struct ufd_hwpt *hwpt_find(struct ufd_ctx *ctx, uint32_t id);
@@ -487,6 +499,41 @@ struct ufd_fault *fault_find(struct ufd_ctx *ctx, uint32_t id);
 void fault_free_partial(struct ufd_device *dev);
 
 struct ufd_ioas *ioas_find(struct ufd_ctx *ctx, uint32_t id);
+
+/* ---- vIOMMUs (viommu.c) ---- */
+
+struct ufd_vdevice;
+struct ufd_veventq;
+struct ufd_hw_queue;
+
+struct ufd_viommu {
+	struct ufd_obj obj;       /* UFD_OBJ_VIOMMU */
+	struct ufd_hwpt *hwpt;    /* the nesting parent: holds a user */
+	uint32_t type;
+	uint32_t iommu;           /* which IOMMU: the devices' hw_info_type */
+	const struct ufd_viommu_ops *ops;
+	void *priv;
+	uint64_t mmap_offset, mmap_length; /* length 0: not mappable */
+	struct ufd_vdevice *vdevs;
+	struct ufd_veventq *veventqs;
+	struct ufd_hw_queue *hw_queues;
+};
+
+struct ufd_viommu *viommu_find(struct ufd_ctx *ctx, uint32_t id);
+void viommu_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+void vdevice_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+void veventq_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+void hw_queue_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+/* @dev goes: its virtual device goes too, its ID a tombstone. */
+void vdevice_device_gone(struct ufd_ctx *ctx, struct ufd_device *dev);
+/* May @dev attach to nested @hwpt?  -ENOENT: no vdevice on its vIOMMU. */
+int viommu_attach_check(const struct ufd_hwpt *hwpt,
+			const struct ufd_device *dev);
+/* A nested HWPT on a vIOMMU (device.c). */
+int nested_alloc_on(struct ufd_ctx *ctx, uint32_t dev_id, uint32_t pt_id,
+		    bool on_viommu, uint32_t fault_id,
+		    const struct ufd_nested_ops *ops, void *priv,
+		    uint32_t *out_hwpt_id);
 
 /* ---- access ---- */
 

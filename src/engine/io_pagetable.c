@@ -466,6 +466,10 @@ int iopt_unmap(struct io_pagetable *iopt, uint64_t start, uint64_t last,
 	     area = area_next(area, start, last))
 		if (area_iova(area) < start || area_last_iova(area) > last)
 			return -ENOENT;
+	for (area = area_first(iopt, start, last); area;
+	     area = area_next(area, start, last))
+		if (area->num_locked)
+			return -EBUSY; /* a HW queue owns it */
 
 	while ((area = area_first(iopt, start, last))) {
 		uint64_t area_last = area_last_iova(area);
@@ -517,7 +521,7 @@ static int area_split(struct io_pagetable *iopt, struct ufd_area *area,
 	if ((new_start & align_mask) ||
 	    ((area_start_byte(area, new_start) % UFD_PAGE_SIZE) & align_mask))
 		return -EINVAL;
-	if (area->num_accesses)
+	if (area->num_accesses || area->num_locked)
 		return -EINVAL;
 	if (area->domain_pin && !iopt->disable_large_pages)
 		return -EINVAL;

@@ -30,7 +30,14 @@ static const struct ufd_obj_ops obj_ops[UFD_OBJ_NR] = {
 	[UFD_OBJ_SELFTEST] = { .destroy = mock_destroy_obj },
 	[UFD_OBJ_HWPT_NESTED] = { .destroy = nested_destroy_obj },
 	[UFD_OBJ_FAULT] = { .destroy = fault_destroy_obj },
+	[UFD_OBJ_VIOMMU] = { .destroy = viommu_destroy_obj },
+	[UFD_OBJ_VDEVICE] = { .destroy = vdevice_destroy_obj },
+	[UFD_OBJ_VEVENTQ] = { .destroy = veventq_destroy_obj },
+	[UFD_OBJ_HW_QUEUE] = { .destroy = hw_queue_destroy_obj },
 };
+
+/* What a tombstoned ID's slot holds: never visible, never freed. */
+static struct ufd_obj tombstone = { .type = UFD_OBJ_NONE };
 
 /* ---- credentials ---- */
 
@@ -323,6 +330,13 @@ void obj_destroy(struct ufd_ctx *ctx, struct ufd_obj *obj)
 	obj_ops[obj->type].destroy(ctx, obj);
 }
 
+void obj_destroy_tombstone(struct ufd_ctx *ctx, struct ufd_obj *obj)
+{
+	ctx->objs[obj->id] = &tombstone;
+	ctx->nr_objs--;
+	obj_ops[obj->type].destroy(ctx, obj);
+}
+
 /* ---- contexts ---- */
 
 int ufd_ctx_open(struct ufd_engine *eng, const struct ufd_cred *cred,
@@ -372,9 +386,10 @@ void ufd_ctx_get(struct ufd_ctx *ctx)
 static void ctx_destroy_all(struct ufd_ctx *ctx)
 {
 	static const enum ufd_obj_type order[] = {
-		UFD_OBJ_ACCESS,	     UFD_OBJ_SELFTEST,	  UFD_OBJ_DEVICE,
-		UFD_OBJ_HWPT_NESTED, UFD_OBJ_HWPT_PAGING, UFD_OBJ_IOAS,
-		UFD_OBJ_FAULT,
+		UFD_OBJ_ACCESS,	     UFD_OBJ_HW_QUEUE,	  UFD_OBJ_VEVENTQ,
+		UFD_OBJ_VDEVICE,     UFD_OBJ_SELFTEST,	  UFD_OBJ_DEVICE,
+		UFD_OBJ_HWPT_NESTED, UFD_OBJ_VIOMMU,	  UFD_OBJ_HWPT_PAGING,
+		UFD_OBJ_IOAS,	     UFD_OBJ_FAULT,
 	};
 	bool progress = true;
 	unsigned int t;
@@ -447,6 +462,10 @@ enum ufd_obj_kind ufd_obj_kind(struct ufd_ctx *ctx, uint32_t id)
 		[UFD_OBJ_ACCESS] = UFD_KIND_ACCESS,
 		[UFD_OBJ_FAULT] = UFD_KIND_FAULT,
 		[UFD_OBJ_SELFTEST] = UFD_KIND_OTHER,
+		[UFD_OBJ_VIOMMU] = UFD_KIND_VIOMMU,
+		[UFD_OBJ_VDEVICE] = UFD_KIND_VDEVICE,
+		[UFD_OBJ_VEVENTQ] = UFD_KIND_VEVENTQ,
+		[UFD_OBJ_HW_QUEUE] = UFD_KIND_HW_QUEUE,
 	};
 	struct ufd_obj *obj;
 	enum ufd_obj_kind kind;

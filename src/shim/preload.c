@@ -8,7 +8,8 @@
  * close_range, closefrom, ioctl, read and write (for fault queue fds, and
  * the emulated fault-injection files of failnth.c: the thread's fail-nth
  * and the debugfs knobs), and in server mode mmap, munmap and mremap (for
- * shared anonymous memory), and touches nothing else.  Two modes (UIOMMUFD_MODE, set by the
+ * shared anonymous memory; in both modes mmap of a /dev/iommu fd, a
+ * vIOMMU's page, is trapped: barmap.c), and touches nothing else.  Two modes (UIOMMUFD_MODE, set by the
  * launcher):
  *
  *  - in-process (the default without the launcher): an open of /dev/iommu
@@ -465,6 +466,9 @@ static int shim_backing_fd(enum ufd_fd_kind kind, bool cloexec)
 	case UFD_FD_FAULT:
 		name = "uiommufd-fault";
 		break;
+	case UFD_FD_VEVENTQ:
+		name = "uiommufd-veventq";
+		break;
 	default:
 		name = "uiommufd";
 		break;
@@ -684,7 +688,7 @@ static int shim_make_fd(const struct ufd_caller *caller SHIM_UNUSED,
 	int fd, ret, bell = -1, sv[2];
 
 	/* Derived fds are O_CLOEXEC, as the kernel's anon inodes are. */
-	if (kind == UFD_FD_FAULT) {
+	if (kind == UFD_FD_FAULT || kind == UFD_FD_VEVENTQ) {
 		/* A socketpair, so that poll() can show queued faults. */
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 			return -errno;
@@ -714,6 +718,9 @@ static int shim_make_fd(const struct ufd_caller *caller SHIM_UNUSED,
 	if (kind == UFD_FD_FAULT)
 		ufd_fault_set_notify(ctx, obj_id, shim_fault_notify,
 				     (void *)(intptr_t)f->bell_fd);
+	else if (kind == UFD_FD_VEVENTQ)
+		ufd_veventq_set_notify(ctx, obj_id, shim_fault_notify,
+				       (void *)(intptr_t)f->bell_fd);
 	shim_file_put(f); /* the slot holds it now */
 	DBG(FD, "make_fd(%s, id %u) = %d", shim_kind_name(kind), obj_id, fd);
 	return fd;
@@ -739,6 +746,9 @@ static void shim_unmake_fd(const struct ufd_caller *caller SHIM_UNUSED,
 	}
 	if (f->file.kind == UFD_FD_FAULT && f->file.ctx)
 		ufd_fault_set_notify(f->file.ctx, f->file.obj_id, NULL, NULL);
+	else if (f->file.kind == UFD_FD_VEVENTQ && f->file.ctx)
+		ufd_veventq_set_notify(f->file.ctx, f->file.obj_id, NULL,
+				       NULL);
 	shim_file_detach(f);
 	REAL_REQ(close)(fd);
 	shim_file_put(f);
@@ -1223,7 +1233,9 @@ static int shim_fcntl(int (*real)(int, int, ...), int fd, int cmd,
 static ssize_t shim_file_rw(struct shim_file *f, int fd, bool write,
 			    void *buf, size_t count, const uint64_t *pos)
 {
-	bool fault = f->file.kind == UFD_FD_FAULT;
+	/* Queues with doorbells: fault queues and vIOMMU event queues. */
+	bool fault = f->file.kind == UFD_FD_FAULT ||
+		     f->file.kind == UFD_FD_VEVENTQ;
 	struct ufd_caller caller;
 	char bell;
 	long ret;
@@ -1728,31 +1740,52 @@ ssize_t pwrite64(int fd, const void *buf, size_t count, off_t off)
  * straight through.  These must work before anything is initialised: a
  * program's constructor may map its buffers before main().
  */
-/* A mapping of one of the daemon's VFIO device files: trapped (barmap.c). */
-static bool shim_is_bar_fd(int fd)
+/*
+ * A mapping of a file whose mappings are trapped (barmap.c): a VFIO
+ * device of the daemon's, or a /dev/iommu context (a vIOMMU's page: the
+ * daemon's, or this process's engine's).  The file, referenced, or NULL.
+ */
+static struct shim_file *shim_bar_file(int fd)
 {
 	struct shim_file *f;
 	bool bar;
 
 	if (fd < 0 || shim_fdtab_empty())
-		return false;
+		return NULL;
 	f = shim_fdtab_get_valid(fd);
 	if (!f)
-		return false;
-	bar = f->file.kind == UFD_FD_VFIO_DEVICE && !f->file.ctx &&
-	      !f->file.priv;
-	shim_file_put(f);
-	return bar;
+		return NULL;
+	bar = (f->file.kind == UFD_FD_VFIO_DEVICE && !f->file.ctx &&
+	       !f->file.priv) ||
+	      f->file.kind == UFD_FD_IOMMUFD;
+	if (!bar) {
+		shim_file_put(f);
+		return NULL;
+	}
+	return f;
 }
 
 static void *shim_mmap(shim_mmap_fn real, void *addr, size_t len, int prot,
 		       int flags, int fd, off_t off)
 {
+	struct shim_file *f = shim_bar_file(fd);
 	void *p;
 
-	if (shim_is_bar_fd(fd))
-		return shim_bar_mmap(real, REAL_REQ(sigaction), addr, len, prot,
-				     flags, fd, off);
+	if (f) {
+		int saved;
+
+		if (f->file.ctx)
+			p = shim_bar_mmap_local(real, REAL_REQ(sigaction), addr,
+						len, prot, flags, &f->file,
+						off);
+		else
+			p = shim_bar_mmap(real, REAL_REQ(sigaction), addr, len,
+					  prot, flags, fd, off);
+		saved = errno;
+		shim_file_put(f);
+		errno = saved;
+		return p;
+	}
 	if (!shim_shm_wants(flags)) {
 		p = real(addr, len, prot, flags, fd, off);
 	} else {

@@ -29,6 +29,7 @@ enum ufd_fd_kind {
 			       GET_DEVICE_FD: obj_id is the cdev number M */
 	UFD_FD_DMABUF,      /* the selftest's dma-buf (DMABUF_GET): obj_id
 			       names it in src/uapi/ioas_file_ops.c */
+	UFD_FD_VEVENTQ,     /* a vIOMMU event queue (VEVENTQ_ALLOC) */
 	UFD_FD_NR_KINDS
 };
 
@@ -125,6 +126,11 @@ struct ufd_personality {
 	 * IOPTEs (6.12)
 	 */
 	bool mock_iommupt;
+	/*
+	 * /dev/iommu has mmap (7.x: a vIOMMU's pages, -ENXIO elsewhere); 6.12's
+	 * file has none (-ENODEV)
+	 */
+	bool iommufd_mmap;
 };
 
 extern const struct ufd_personality ufd_personality_6_12;
@@ -223,6 +229,12 @@ struct ufd_file_ops {
 	 */
 	int (*mmio)(const struct ufd_file *file, unsigned int region,
 		    uint64_t off, unsigned int size, bool write, uint64_t *val);
+	/*
+	 * One more mapping of region @region exists (the kernel's vma open),
+	 * or one is gone (close): what a mapping keeps busy.  NULL: nothing.
+	 */
+	int (*map_get)(const struct ufd_file *file, unsigned int region);
+	void (*map_put)(const struct ufd_file *file, unsigned int region);
 	long (*ioctl)(const struct ufd_file *file,
 		      const struct ufd_caller *caller, unsigned long cmd,
 		      uint64_t arg);
@@ -254,6 +266,8 @@ int ufd_file_mmap(const struct ufd_file *file, uint64_t offset, uint64_t len,
 		  int prot, struct ufd_file_mmap *out);
 int ufd_file_mmio(const struct ufd_file *file, unsigned int region,
 		  uint64_t off, unsigned int size, bool write, uint64_t *val);
+int ufd_file_map_get(const struct ufd_file *file, unsigned int region);
+void ufd_file_map_put(const struct ufd_file *file, unsigned int region);
 long ufd_file_ioctl(const struct ufd_file *file,
 		    const struct ufd_caller *caller, unsigned long cmd,
 		    uint64_t arg);
@@ -287,6 +301,16 @@ long ufd_dispatch_fault_read(struct ufd_ctx *ctx,
 long ufd_dispatch_fault_write(struct ufd_ctx *ctx,
 			      const struct ufd_caller *caller,
 			      uint32_t fault_id, uint64_t buf, uint64_t count);
+
+/*
+ * read() on a vIOMMU event queue's fd: 8-byte headers, each followed by
+ * its event's data.  -EINVAL for a count shorter than a header or when the
+ * first event does not fit; 0 when empty.
+ */
+long ufd_dispatch_veventq_read(struct ufd_ctx *ctx,
+			       const struct ufd_caller *caller,
+			       uint32_t veventq_id, uint64_t buf,
+			       uint64_t count);
 
 /* The command table, for tools: returns the row for @cmd or NULL. */
 const struct ufd_ioctl_desc *ufd_ioctl_lookup(unsigned long cmd);

@@ -111,8 +111,9 @@ static int hwpt_alloc_vtd_s1(struct ufd_ucmd *ucmd,
 	return respond_hwpt(ucmd, cmd, hwpt_id);
 }
 
+/* A nested HWPT on a NEST_PARENT paging HWPT, or on a vIOMMU. */
 static int hwpt_alloc_nested(struct ufd_ucmd *ucmd,
-			     struct iommu_hwpt_alloc *cmd)
+			     struct iommu_hwpt_alloc *cmd, bool on_viommu)
 {
 	struct iommu_hwpt_selftest data;
 	struct ufd_hw_info info;
@@ -122,14 +123,14 @@ static int hwpt_alloc_nested(struct ufd_ucmd *ucmd,
 
 	if ((cmd->flags & ~IOMMU_HWPT_FAULT_ID_VALID) || !cmd->data_len)
 		return -EOPNOTSUPP;
-	rc = ufd_hwpt_can_nest(ucmd->ctx, cmd->pt_id);
+	rc = on_viommu ? 0 : ufd_hwpt_can_nest(ucmd->ctx, cmd->pt_id);
 	if (rc)
 		return rc;
 	/* Each driver knows its own format: the mock's, or VT-d's. */
 	rc = ufd_device_get_hw_info(ucmd->ctx, cmd->dev_id, NULL, 0, &info);
 	if (rc)
 		return rc;
-	if (info.type == IOMMU_HW_INFO_TYPE_INTEL_VTD &&
+	if (!on_viommu && info.type == IOMMU_HW_INFO_TYPE_INTEL_VTD &&
 	    cmd->data_type == IOMMU_HWPT_DATA_VTD_S1)
 		return hwpt_alloc_vtd_s1(ucmd, cmd);
 	if (info.type != IOMMU_HW_INFO_TYPE_SELFTEST ||
@@ -145,9 +146,15 @@ static int hwpt_alloc_nested(struct ufd_ucmd *ucmd,
 		return -ENOMEM;
 	for (i = 0; i != MOCK_NESTED_DOMAIN_IOTLB_NUM; i++)
 		mn->iotlb[i] = data.iotlb;
-	rc = ufd_hwpt_alloc_nested(ucmd->ctx, cmd->dev_id, cmd->pt_id,
-				   fault_arg(cmd), &mock_nested_ops, mn,
-				   &hwpt_id);
+	if (on_viommu)
+		rc = ufd_viommu_alloc_hwpt_nested(ucmd->ctx, cmd->dev_id,
+						  cmd->pt_id, fault_arg(cmd),
+						  &mock_nested_ops, mn,
+						  &hwpt_id);
+	else
+		rc = ufd_hwpt_alloc_nested(ucmd->ctx, cmd->dev_id, cmd->pt_id,
+					   fault_arg(cmd), &mock_nested_ops,
+					   mn, &hwpt_id);
 	if (rc) {
 		free(mn);
 		return rc;
@@ -214,7 +221,9 @@ int hwpt_ops_alloc(struct ufd_ucmd *ucmd)
 	case UFD_KIND_IOAS:
 		break;
 	case UFD_KIND_HWPT_PAGING:
-		return hwpt_alloc_nested(ucmd, cmd);
+		return hwpt_alloc_nested(ucmd, cmd, false);
+	case UFD_KIND_VIOMMU:
+		return hwpt_alloc_nested(ucmd, cmd, true);
 	default:
 		return -EINVAL;
 	}
@@ -485,7 +494,10 @@ int hwpt_ops_invalidate(struct ufd_ucmd *ucmd)
 					     UFD_KIND_HWPT_PAGING)
 			rc = ufd_caller_kernel(ucmd->caller)
 				     ->invalidate_paging_errno;
-		if (!rc && priv)
+		if (rc == -ENOENT && ufd_obj_kind(ucmd->ctx, cmd->hwpt_id) ==
+					     UFD_KIND_VIOMMU)
+			rc = viommu_invalidate(ucmd, cmd, &done);
+		else if (!rc && priv)
 			rc = mock_invalidate(ucmd, cmd, priv, &done);
 		else if (!rc)
 			rc = vtd_invalidate(ucmd, cmd, &done);

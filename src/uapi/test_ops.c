@@ -387,6 +387,8 @@ int test_ops_cmd(struct ufd_ucmd *ucmd)
 	case IOMMU_TEST_OP_TRIGGER_IOPF:
 	case IOMMU_TEST_OP_DEV_CHECK_CACHE:
 		return test_ops_device(ucmd);
+	case IOMMU_TEST_OP_TRIGGER_VEVENT:
+		return viommu_ops_trigger_vevent(ucmd);
 	default:
 		return -EOPNOTSUPP;
 	}

@@ -67,6 +67,21 @@ int hwpt_ops_get_dirty_bitmap(struct ufd_ucmd *ucmd);
 int hwpt_ops_invalidate(struct ufd_ucmd *ucmd);
 int hwpt_ops_fault_alloc(struct ufd_ucmd *ucmd);
 
+int viommu_ops_alloc(struct ufd_ucmd *ucmd);
+int viommu_ops_vdevice_alloc(struct ufd_ucmd *ucmd);
+int viommu_ops_veventq_alloc(struct ufd_ucmd *ucmd);
+int viommu_ops_hw_queue_alloc(struct ufd_ucmd *ucmd);
+int viommu_ops_trigger_vevent(struct ufd_ucmd *ucmd);
+struct iommu_hwpt_invalidate;
+/* HWPT_INVALIDATE naming a vIOMMU: its driver's entries (viommu_ops.c). */
+int viommu_invalidate(struct ufd_ucmd *ucmd, struct iommu_hwpt_invalidate *cmd,
+		      uint32_t *done);
+/* mmap of a vIOMMU's range of the /dev/iommu fd, and its accesses. */
+int viommu_file_mmap(struct ufd_ctx *ctx, uint64_t offset, uint64_t len,
+		     int prot, struct ufd_file_mmap *out);
+int viommu_file_mmio(struct ufd_ctx *ctx, unsigned int region, uint64_t off,
+		     unsigned int size, bool write, uint64_t *val);
+
 int test_ops_cmd(struct ufd_ucmd *ucmd);
 /* IOTLB slot @slot of the selftest's nested HWPT @hwpt_id (hwpt_ops.c). */
 int mock_nested_iotlb(struct ufd_ctx *ctx, uint32_t hwpt_id, uint32_t slot,

@@ -164,12 +164,15 @@ static void test_bad_messages(void)
 	m.type = UFD_MSG_PREAD; /* pread() of a context fd: not seekable */
 	send(s, &m, sizeof(m), MSG_NOSIGNAL);
 	CHECK_EQ(answer(s), -ESPIPE);
-	/* Mappings and MMIO of what has no regions; a bad access size. */
+	/*
+	 * Mappings and MMIO of what has no such region (a context maps only
+	 * its vIOMMUs' pages: -ENXIO); a bad access size.
+	 */
 	msg_init(&m, UFD_MSG_MMAP);
 	m.fd = honest_fd;
 	m.cmd = 4096;
 	send(s, &m, sizeof(m), MSG_NOSIGNAL);
-	CHECK_EQ(answer(s), -ENODEV);
+	CHECK_EQ(answer(s), -ENXIO);
 	msg_init(&m, UFD_MSG_MMIO);
 	m.fd = honest_fd;
 	m.flags = 4;
