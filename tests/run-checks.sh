@@ -59,6 +59,11 @@ for t in "$B"/tests/uapi/test_*; do
 	run_one "uapi/$(basename "$t") (launcher, in-process)" \
 		"$B/uiommufd-run" --mode=inprocess -- "$t"
 done
+# The older kernel's personality, in both modes.
+for mode in server inprocess; do
+	run_one "uapi/test_personality (launcher, $mode, --kernel=6.12)" \
+		"$B/uiommufd-run" --mode=$mode --kernel=6.12 -- "$B/tests/uapi/test_personality"
+done
 
 # Server mode (tests/server/): multi-process file semantics, a hostile
 # client, and the launcher's process handling.
