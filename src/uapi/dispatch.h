@@ -123,6 +123,8 @@ struct ufd_personality {
 	 * IOPTEs (6.12)
 	 */
 	bool mock_iommupt;
+	/* IOMMU_HWPT_ALLOC_PASID, and with it PASID attachments (7.x) */
+	bool pasid;
 };
 
 extern const struct ufd_personality ufd_personality_6_12;
