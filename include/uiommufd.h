@@ -596,6 +596,13 @@ struct ufd_sg {
 /* -ENOENT: no such device; the port keeps it from being unbound. */
 UFD_API int ufd_dma_open(struct ufd_ctx *ctx, uint32_t dev_id,
 			 struct ufd_dma **out);
+/*
+ * A port whose DMA carries PASID @pasid: it goes through the HWPT
+ * attached at that PASID when it runs (-ENODEV if none is).  UFD_NO_PASID
+ * is ufd_dma_open(); -EINVAL for a PASID the device does not have.
+ */
+UFD_API int ufd_dma_open_pasid(struct ufd_ctx *ctx, uint32_t dev_id,
+			       uint32_t pasid, struct ufd_dma **out);
 UFD_API void ufd_dma_close(struct ufd_dma *dma);
 /*
  * Copy between IOVA and @buf.  -EFAULT where nothing is mapped or the

@@ -588,7 +588,7 @@ also for a HWPT without an engine-walked stage 1.
 
 page('ufd_device_pasid','PASID attachments of a device',
  ['ufd_device_pasid_attach','ufd_device_pasid_replace','ufd_device_pasid_detach',
-  'ufd_device_pasid_hwpt','ufd_hwpt_alloc_nested_flags'],
+  'ufd_device_pasid_hwpt','ufd_hwpt_alloc_nested_flags','ufd_dma_open_pasid'],
 r'''A device whose IOMMU has a PASID width
 .RB ( max_pasid_log2
 of
@@ -644,7 +644,20 @@ hook is set, it is called after the engine's own checks with the new HWPT
 and changes nothing.  Faults a device reports with
 .B UFD_PGFAULT_PASID_VALID
 go to the fault queue of the HWPT attached at that PASID, or of the RID's
-if the PASID has none.''',
+if the PASID has none.
+.PP
+.BR ufd_dma_open_pasid ()
+opens a DMA port (see
+.BR ufd_dma (3))
+whose accesses carry PASID
+.IR pasid :
+each goes through the HWPT attached at that PASID when it runs, and fails
+with
+.B \-ENODEV
+while none is;
+.B UFD_NO_PASID
+gives the RID's port of
+.BR ufd_dma_open (3).''',
 r'''0 on success, or a negative errno:
 .B \-ENOENT
 (no such device or HWPT),
@@ -666,6 +679,13 @@ fail only with
 (and detach with
 .B \-EINVAL
 for PASID 0).
+.BR ufd_dma_open_pasid ()
+fails with
+.B \-ENOENT
+(no such device),
+.B \-EINVAL
+(a PASID the device does not have) or
+.BR \-ENOMEM .
 .BR ufd_hwpt_alloc_nested_flags ()
 fails as
 .BR ufd_hwpt_alloc_nested (3),

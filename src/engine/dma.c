@@ -13,6 +13,9 @@
  * around it: such an access may complete after an unmap that raced it
  * returned (it reaches the device, which stays valid, as a posted
  * peer-to-peer write would).  map_sg cannot hand out MMIO: -EFAULT.
+ * A port opened for a PASID walks the HWPT attached at that PASID, looked
+ * up per DMA under the read side (engine/pasid.c changes it under the
+ * write side).
  *
  * Intervals here are [iova, iova + len).
  */
@@ -23,20 +26,32 @@
 struct ufd_dma {
 	struct ufd_ctx *ctx;
 	struct ufd_device *dev;
+	uint32_t pasid; /* UFD_NO_PASID: the RID's */
 	bool in_sg; /* the read side is held for map_sg */
 };
 
 int ufd_dma_open(struct ufd_ctx *ctx, uint32_t dev_id, struct ufd_dma **out)
 {
+	return ufd_dma_open_pasid(ctx, dev_id, UFD_NO_PASID, out);
+}
+
+int ufd_dma_open_pasid(struct ufd_ctx *ctx, uint32_t dev_id, uint32_t pasid,
+		       struct ufd_dma **out)
+{
 	struct ufd_device *dev;
 	struct ufd_dma *dma;
+	int rc = 0;
 
 	dma = ufd_zalloc(sizeof(*dma));
 	if (!dma)
 		return -ENOMEM;
 	eng_lock(ctx->eng);
 	dev = device_find(ctx, dev_id);
-	if (dev) {
+	if (!dev)
+		rc = -ENOENT;
+	else if (pasid != UFD_NO_PASID && !pasid_valid(dev, pasid))
+		rc = -EINVAL;
+	if (!rc) {
 		/* The device, and the handle that owns it, stay while open. */
 		dev->dma_ports++;
 		dev->obj.users++;
@@ -44,13 +59,14 @@ int ufd_dma_open(struct ufd_ctx *ctx, uint32_t dev_id, struct ufd_dma **out)
 			dev->owner->users++;
 	}
 	eng_unlock(ctx->eng);
-	if (!dev) {
+	if (rc) {
 		free(dma);
-		return -ENOENT;
+		return rc;
 	}
 	ufd_ctx_get(ctx);
 	dma->ctx = ctx;
 	dma->dev = dev;
+	dma->pasid = pasid;
 	*out = dma;
 	return 0;
 }
@@ -81,7 +97,9 @@ void ufd_dma_close(struct ufd_dma *dma)
 static int dma_tables(struct ufd_dma *dma, const struct ufd_pgtable **pgt,
 		      struct ufd_stage1 **s1, bool *track)
 {
-	struct ufd_hwpt *hwpt = dma->dev->hwpt;
+	struct ufd_hwpt *hwpt = dma->pasid == UFD_NO_PASID ?
+					dma->dev->hwpt :
+					pasid_hwpt_of(dma->dev, dma->pasid);
 
 	if (!hwpt)
 		return -ENODEV;

@@ -467,6 +467,9 @@ struct ufd_pasid_attach {
 /* May @hwpt take @dev's RID, given the PASIDs attached?  -EINVAL if not. */
 int pasid_rid_compat(const struct ufd_device *dev,
 		     const struct ufd_hwpt *hwpt);
+/* Is @pasid one of @dev's PASIDs?  The HWPT attached there, or NULL. */
+bool pasid_valid(const struct ufd_device *dev, uint32_t pasid);
+struct ufd_hwpt *pasid_hwpt_of(struct ufd_device *dev, uint32_t pasid);
 /* Detach every PASID of a device going away. */
 void pasid_detach_all(struct ufd_ctx *ctx, struct ufd_device *dev);
 /* The HWPT a fault of @dev for @f's PASID goes to (PASID, else RID). */

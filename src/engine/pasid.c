@@ -22,7 +22,8 @@
  * ufd_device_pasid_hwpt().
  *
  * Locking: eng->lock, taken by the entry points.  The array and the HWPTs
- * in it change under the write side of dma_lock as well, as dev->hwpt.
+ * in it change under the write side of dma_lock as well, as dev->hwpt:
+ * a DMA port of a PASID (dma.c) looks its HWPT up under the read side.
  */
 #include "engine/engine.h"
 
@@ -35,6 +36,13 @@ static struct ufd_pasid_attach *pasid_find(struct ufd_device *dev,
 		if (dev->pasids[i].pasid == pasid)
 			return &dev->pasids[i];
 	return NULL;
+}
+
+struct ufd_hwpt *pasid_hwpt_of(struct ufd_device *dev, uint32_t pasid)
+{
+	struct ufd_pasid_attach *a = pasid_find(dev, pasid);
+
+	return a ? a->hwpt : NULL;
 }
 
 int pasid_rid_compat(const struct ufd_device *dev, const struct ufd_hwpt *hwpt)
@@ -72,7 +80,7 @@ static int driver_set(struct ufd_device *dev, uint32_t pasid,
 }
 
 /* Is @pasid one the device's IOMMU has?  0 is the RID, never a PASID. */
-static bool pasid_in_range(const struct ufd_device *dev, uint32_t pasid)
+bool pasid_valid(const struct ufd_device *dev, uint32_t pasid)
 {
 	unsigned int width = dev->info.max_pasid_log2;
 
@@ -127,7 +135,7 @@ static int pasid_attach(struct ufd_ctx *ctx, struct ufd_device *dev,
 		return rc;
 	if (pasid_find(dev, pasid))
 		return -EBUSY; /* attach never overwrites: replace does */
-	if (!pasid_in_range(dev, pasid))
+	if (!pasid_valid(dev, pasid))
 		return -EINVAL;
 	rc = hwpt_domain_accepts(hwpt, dev);
 	if (rc)

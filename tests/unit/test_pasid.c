@@ -343,6 +343,70 @@ static void test_faults_and_hw_info(void)
 	ufd_ctx_close(ctx);
 }
 
+/* A port of a PASID DMAs through that PASID's HWPT, the RID's through its. */
+static void test_dma(void)
+{
+	struct ufd_device_info info = dev_info(20);
+	struct ufd_ctx *ctx = ctx_open();
+	struct ufd_source *src = ufd_source_local();
+	static uint8_t mem_a[PS] __attribute__((aligned(4096)));
+	static uint8_t mem_b[PS] __attribute__((aligned(4096)));
+	uint32_t ioas_a, ioas_b, dev, ha, hb, pt;
+	struct ufd_dma *rid, *p5, *bad;
+	uint64_t iova = 1ULL << 24;
+	uint8_t c = 0;
+
+	REQUIRE(ctx && src);
+	memset(mem_a, 0xaa, sizeof(mem_a));
+	memset(mem_b, 0xbb, sizeof(mem_b));
+	REQUIRE(ufd_ioas_alloc(ctx, &ioas_a) == 0);
+	REQUIRE(ufd_ioas_alloc(ctx, &ioas_b) == 0);
+	REQUIRE(ufd_ioas_map(ctx, ioas_a, src, (uintptr_t)mem_a, PS, &iova,
+			     UFD_MAP_FIXED_IOVA | UFD_MAP_READ |
+				     UFD_MAP_WRITE) == 0);
+	REQUIRE(ufd_ioas_map(ctx, ioas_b, src, (uintptr_t)mem_b, PS, &iova,
+			     UFD_MAP_FIXED_IOVA | UFD_MAP_READ) == 0);
+	REQUIRE(ufd_device_bind(ctx, &info, &dev) == 0);
+	REQUIRE(ufd_hwpt_alloc_paging(ctx, dev, ioas_a, UFD_HWPT_PASID, &ha) ==
+		0);
+	REQUIRE(ufd_hwpt_alloc_paging(ctx, dev, ioas_b, UFD_HWPT_PASID, &hb) ==
+		0);
+	CHECK_EQ(ufd_dma_open_pasid(ctx, dev, 1u << 20, &bad), -EINVAL);
+	CHECK_EQ(ufd_dma_open_pasid(ctx, UINT32_MAX, 5, &bad), -ENOENT);
+	REQUIRE(ufd_dma_open_pasid(ctx, dev, UFD_NO_PASID, &rid) == 0);
+	REQUIRE(ufd_dma_open_pasid(ctx, dev, 5, &p5) == 0);
+
+	/* Nothing at PASID 5 yet: no translation. */
+	CHECK_EQ(ufd_dma_read(p5, iova, &c, 1), -ENODEV);
+	pt = ha;
+	CHECK_EQ(ufd_device_attach(ctx, dev, &pt), 0);
+	CHECK_EQ(ufd_dma_read(p5, iova, &c, 1), -ENODEV);
+	CHECK_EQ(ufd_device_pasid_attach(ctx, dev, 5, hb), 0);
+	CHECK_EQ(ufd_dma_read(p5, iova, &c, 1), 0);
+	CHECK_EQ(c, 0xbb);
+	CHECK_EQ(ufd_dma_read(rid, iova, &c, 1), 0);
+	CHECK_EQ(c, 0xaa);
+	/* The PASID's mapping is read-only; the RID's is not. */
+	c = 0x11;
+	CHECK_EQ(ufd_dma_write(p5, iova, &c, 1), -EFAULT);
+	CHECK_EQ(ufd_dma_write(rid, iova, &c, 1), 0);
+	CHECK_EQ(mem_a[0], 0x11);
+	CHECK_EQ(mem_b[0], 0xbb);
+	/* Replace and detach take effect on the next DMA. */
+	CHECK_EQ(ufd_device_pasid_replace(ctx, dev, 5, ha), 0);
+	CHECK_EQ(ufd_dma_read(p5, iova, &c, 1), 0);
+	CHECK_EQ(c, 0x11);
+	CHECK_EQ(ufd_device_pasid_detach(ctx, dev, 5), 0);
+	CHECK_EQ(ufd_dma_read(p5, iova, &c, 1), -ENODEV);
+	/* An open port keeps the device bound, whichever PASID it carries. */
+	CHECK_EQ(ufd_device_unbind(ctx, dev), -EBUSY);
+	ufd_dma_close(p5);
+	ufd_dma_close(rid);
+	CHECK_EQ(ufd_device_unbind(ctx, dev), 0);
+	ufd_source_put(src);
+	ufd_ctx_close(ctx);
+}
+
 /* Every allocation of an attach may fail; each failure changes nothing. */
 static void test_fail_nth(void)
 {
@@ -391,6 +455,7 @@ int main(void)
 	RUN(test_lifetimes);
 	RUN(test_driver_hook);
 	RUN(test_faults_and_hw_info);
+	RUN(test_dma);
 	RUN(test_fail_nth);
 	ufd_engine_free(eng);
 	HARNESS_EXIT();
