@@ -273,6 +273,9 @@ static long dev_attach_pt(struct vfio_dev *vdev,
 	if (attach.argsz < minsz ||
 	    (attach.flags & ~VFIO_DEVICE_ATTACH_PASID))
 		return -EINVAL;
+	if ((attach.flags & VFIO_DEVICE_ATTACH_PASID) &&
+	    !ufd_caller_kernel(caller)->pasid)
+		return -EINVAL; /* a flag the kernel does not know */
 	if (attach.flags & VFIO_DEVICE_ATTACH_PASID) {
 		if (attach.argsz < xend)
 			return -EINVAL;
@@ -340,6 +343,9 @@ static long dev_detach_pt(struct vfio_dev *vdev,
 		return rc;
 	if (detach.argsz < minsz ||
 	    (detach.flags & ~VFIO_DEVICE_DETACH_PASID))
+		return -EINVAL;
+	if ((detach.flags & VFIO_DEVICE_DETACH_PASID) &&
+	    !ufd_caller_kernel(caller)->pasid)
 		return -EINVAL;
 	if (detach.flags & VFIO_DEVICE_DETACH_PASID) {
 		if (detach.argsz < xend)
