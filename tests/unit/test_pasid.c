@@ -9,6 +9,9 @@
  * nothing; faults of an attached PASID go to its HWPT's queue; an
  * allocation failure leaves the state as it was.
  */
+#include <pthread.h>
+#include <sched.h>
+
 #include "engine/engine.h"
 #include "harness.h"
 
@@ -407,6 +410,99 @@ static void test_dma(void)
 	ufd_ctx_close(ctx);
 }
 
+struct pasid_race {
+	struct ufd_dma *dma;
+	uint64_t iova;
+	bool stop;
+	unsigned long seen_a, seen_b, nodev, bad;
+};
+
+static void *pasid_dma_thread(void *arg)
+{
+	struct pasid_race *r = arg;
+
+	unsigned long n = 0, *count;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+		uint64_t v = 0;
+		int rc = ufd_dma_read(r->dma, r->iova, &v, sizeof(v));
+
+		if (rc == -ENODEV)
+			count = &r->nodev;
+		else if (!rc && v == 0xaaaaaaaaaaaaaaaaULL)
+			count = &r->seen_a;
+		else if (!rc && v == 0xbbbbbbbbbbbbbbbbULL)
+			count = &r->seen_b;
+		else
+			count = &r->bad;
+		__atomic_fetch_add(count, 1, __ATOMIC_RELAXED);
+		if (++n % 64 == 0)
+			sched_yield(); /* let the writer in */
+	}
+	return NULL;
+}
+
+/*
+ * DMA of a PASID port against attach, replace, detach and the table
+ * growing under it: every read sees one HWPT whole, or none.
+ */
+static void test_dma_vs_changes(void)
+{
+	struct ufd_device_info info = dev_info(20);
+	struct ufd_ctx *ctx = ctx_open();
+	struct ufd_source *src = ufd_source_local();
+	static uint8_t mem_a[PS] __attribute__((aligned(4096)));
+	static uint8_t mem_b[PS] __attribute__((aligned(4096)));
+	struct pasid_race r = { .iova = 1ULL << 24 };
+	uint32_t ioas_a, ioas_b, dev, ha, hb, p;
+	uint64_t iova = r.iova;
+	pthread_t t;
+	int i;
+
+	REQUIRE(ctx && src);
+	memset(mem_a, 0xaa, sizeof(mem_a));
+	memset(mem_b, 0xbb, sizeof(mem_b));
+	REQUIRE(ufd_ioas_alloc(ctx, &ioas_a) == 0);
+	REQUIRE(ufd_ioas_alloc(ctx, &ioas_b) == 0);
+	REQUIRE(ufd_ioas_map(ctx, ioas_a, src, (uintptr_t)mem_a, PS, &iova,
+			     UFD_MAP_FIXED_IOVA | UFD_MAP_READ) == 0);
+	REQUIRE(ufd_ioas_map(ctx, ioas_b, src, (uintptr_t)mem_b, PS, &iova,
+			     UFD_MAP_FIXED_IOVA | UFD_MAP_READ) == 0);
+	REQUIRE(ufd_device_bind(ctx, &info, &dev) == 0);
+	REQUIRE(ufd_hwpt_alloc_paging(ctx, dev, ioas_a, UFD_HWPT_PASID, &ha) ==
+		0);
+	REQUIRE(ufd_hwpt_alloc_paging(ctx, dev, ioas_b, UFD_HWPT_PASID, &hb) ==
+		0);
+	REQUIRE(ufd_dma_open_pasid(ctx, dev, 5, &r.dma) == 0);
+	REQUIRE(pthread_create(&t, NULL, pasid_dma_thread, &r) == 0);
+	/* Until the reader saw every state (a busy machine may starve it). */
+	for (i = 0; i < 500 || ((!__atomic_load_n(&r.seen_a, __ATOMIC_RELAXED) ||
+				  !__atomic_load_n(&r.seen_b, __ATOMIC_RELAXED) ||
+				  !__atomic_load_n(&r.nodev, __ATOMIC_RELAXED)) &&
+				 i < 50000);
+	     i++) {
+		CHECK_EQ(ufd_device_pasid_attach(ctx, dev, 5, ha), 0);
+		sched_yield();
+		/* Other PASIDs come and go, moving the table. */
+		for (p = 100; p != 100 + (uint32_t)(i % 9); p++)
+			CHECK_EQ(ufd_device_pasid_attach(ctx, dev, p, hb), 0);
+		CHECK_EQ(ufd_device_pasid_replace(ctx, dev, 5, hb), 0);
+		sched_yield();
+		for (p = 100; p != 100 + (uint32_t)(i % 9); p++)
+			CHECK_EQ(ufd_device_pasid_detach(ctx, dev, p), 0);
+		CHECK_EQ(ufd_device_pasid_detach(ctx, dev, 5), 0);
+		sched_yield();
+	}
+	__atomic_store_n(&r.stop, true, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	CHECK_EQ(r.bad, 0);
+	CHECK(r.seen_a && r.seen_b && r.nodev);
+	ufd_dma_close(r.dma);
+	CHECK_EQ(ufd_engine_check(eng), 0);
+	ufd_source_put(src);
+	ufd_ctx_close(ctx);
+}
+
 /* Every allocation of an attach may fail; each failure changes nothing. */
 static void test_fail_nth(void)
 {
@@ -456,6 +552,7 @@ int main(void)
 	RUN(test_driver_hook);
 	RUN(test_faults_and_hw_info);
 	RUN(test_dma);
+	RUN(test_dma_vs_changes);
 	RUN(test_fail_nth);
 	ufd_engine_free(eng);
 	HARNESS_EXIT();
