@@ -322,6 +322,23 @@ UFD_API void ufd_ctx_clear_compat_ioas(struct ufd_ctx *ctx);
 /* ---- devices and HW page tables ------------------------------------------ */
 
 /*
+ * What the driver behind a device does when the engine changes the
+ * device's attachments.  Each hook runs with the engine lock held, after
+ * the engine's own checks and before the change is made; it must not call
+ * the engine.  @driver_data is the device's (ufd_device_driver_data()).
+ */
+struct ufd_device_ops {
+	/*
+	 * Point PASID @pasid at HWPT @hwpt_id (0: blocked, on detach), where
+	 * it was at @old_hwpt_id (0: nothing).  A negative errno fails the
+	 * attach or replace, which leaves the old attachment; the return of a
+	 * detach is ignored.  NULL: always accepted.
+	 */
+	int (*set_dev_pasid)(void *driver_data, uint32_t pasid,
+			     uint32_t hwpt_id, uint32_t old_hwpt_id);
+};
+
+/*
  * What an IOMMU imposes on a device's DMA: the IOVA window it translates,
  * holes inside it (an MSI window), the IO page sizes of its page tables,
  * dirty tracking, PASID width, and the driver data GET_HW_INFO returns.
@@ -343,6 +360,15 @@ struct ufd_device_info {
 	 * selftest mock keeps its device cache tags there).
 	 */
 	uint32_t driver_data_size;
+	/* The driver's hooks (NULL: none); the pointer is kept, not copied. */
+	const struct ufd_device_ops *ops;
+	/*
+	 * A PCI device's PASID capability allows execute / privileged
+	 * requests (GET_HW_INFO's IOMMU_HW_CAP_PCI_PASID_EXEC / _PRIV; only
+	 * reported when max_pasid_log2 is not 0).
+	 */
+	bool pasid_exec;
+	bool pasid_priv;
 };
 
 /* Bind a device to the context: a DEVICE object (not destroyable by ID). */
@@ -382,6 +408,7 @@ UFD_API int ufd_device_detach(struct ufd_ctx *ctx, uint32_t dev_id);
 enum {
 	UFD_HWPT_NEST_PARENT = 1 << 0,     /* IOMMU_HWPT_ALLOC_NEST_PARENT */
 	UFD_HWPT_DIRTY_TRACKING = 1 << 1,  /* IOMMU_HWPT_ALLOC_DIRTY_TRACKING */
+	UFD_HWPT_PASID = 1 << 2,           /* IOMMU_HWPT_ALLOC_PASID */
 };
 
 /* A paging HWPT for @dev_id's IOMMU mirroring IOAS @ioas_id. */
@@ -398,6 +425,32 @@ UFD_API int ufd_hwpt_alloc_paging_sizes(struct ufd_ctx *ctx, uint32_t dev_id,
 					uint32_t ioas_id, unsigned int flags,
 					uint64_t pgsize_bitmap,
 					uint32_t *out_hwpt_id);
+
+/*
+ * PASIDs: a device whose IOMMU has max_pasid_log2 > 0 can attach HWPTs to
+ * each PASID in [1, 2^max_pasid_log2 - 1], apart from its RID attachment
+ * (PASID 0, UFD_NO_PASID, is the RID: ufd_device_attach() and friends).
+ * Only a HWPT made with UFD_HWPT_PASID can serve a PASID, and only while
+ * the RID is detached or attached to such a HWPT too; while any PASID is
+ * attached, the RID cannot move to a HWPT made without it.  Every one of
+ * these is -EINVAL, as is an IOAS (no automatic HWPT for a PASID), a PASID
+ * out of range and a HWPT the device cannot use; -ENOENT for an unknown
+ * device or HWPT.  Attach is -EBUSY if the PASID is attached already
+ * (replace moves it); replace is -EINVAL if it is not.  A PASID
+ * attachment holds its HWPT (IOMMU_DESTROY of it: -EBUSY).  Detaching a
+ * PASID that is not attached does nothing and succeeds, as the kernel's.
+ * The driver's ufd_device_ops.set_dev_pasid, if any, has the last word.
+ */
+#define UFD_NO_PASID 0u
+UFD_API int ufd_device_pasid_attach(struct ufd_ctx *ctx, uint32_t dev_id,
+				    uint32_t pasid, uint32_t hwpt_id);
+UFD_API int ufd_device_pasid_replace(struct ufd_ctx *ctx, uint32_t dev_id,
+				     uint32_t pasid, uint32_t hwpt_id);
+UFD_API int ufd_device_pasid_detach(struct ufd_ctx *ctx, uint32_t dev_id,
+				    uint32_t pasid);
+/* The HWPT @pasid (UFD_NO_PASID: the RID) is attached to; 0: none. */
+UFD_API int ufd_device_pasid_hwpt(struct ufd_ctx *ctx, uint32_t dev_id,
+				  uint32_t pasid, uint32_t *hwpt_id);
 
 /* GET_HW_INFO: copies up to @len bytes of driver data into @buf. */
 struct ufd_hw_info {
@@ -453,6 +506,12 @@ UFD_API int ufd_hwpt_alloc_nested(struct ufd_ctx *ctx, uint32_t dev_id,
 				  uint32_t parent_id, uint32_t fault_id,
 				  const struct ufd_nested_ops *ops,
 				  void *priv, uint32_t *out_hwpt_id);
+/* The same with UFD_HWPT_* @flags: only UFD_HWPT_PASID (else -EOPNOTSUPP). */
+UFD_API int ufd_hwpt_alloc_nested_flags(struct ufd_ctx *ctx, uint32_t dev_id,
+					uint32_t parent_id, uint32_t fault_id,
+					unsigned int flags,
+					const struct ufd_nested_ops *ops,
+					void *priv, uint32_t *out_hwpt_id);
 /*
  * A nested HWPT whose stage 1 is an x86-64 format table (VT-d first stage)
  * rooted at guest physical address @root_gpa (an IOVA of the parent), with
@@ -581,11 +640,13 @@ UFD_API int ufd_viommu_mmap_get(struct ufd_ctx *ctx, uint32_t viommu_id);
 UFD_API void ufd_viommu_mmap_put(struct ufd_ctx *ctx, uint32_t viommu_id);
 /*
  * A nested HWPT on vIOMMU @viommu_id (on its parent): as
- * ufd_hwpt_alloc_nested().  A device attaches to it only once it has a
- * virtual device on that vIOMMU (-ENOENT before).
+ * ufd_hwpt_alloc_nested_flags() (@flags: UFD_HWPT_PASID or 0).  A device
+ * attaches to it only once it has a virtual device on that vIOMMU
+ * (-ENOENT before).
  */
 UFD_API int ufd_viommu_alloc_hwpt_nested(struct ufd_ctx *ctx, uint32_t dev_id,
 					 uint32_t viommu_id, uint32_t fault_id,
+					 unsigned int flags,
 					 const struct ufd_nested_ops *ops,
 					 void *priv, uint32_t *out_hwpt_id);
 /*
@@ -710,6 +771,13 @@ struct ufd_sg {
 /* -ENOENT: no such device; the port keeps it from being unbound. */
 UFD_API int ufd_dma_open(struct ufd_ctx *ctx, uint32_t dev_id,
 			 struct ufd_dma **out);
+/*
+ * A port whose DMA carries PASID @pasid: it goes through the HWPT
+ * attached at that PASID when it runs (-ENODEV if none is).  UFD_NO_PASID
+ * is ufd_dma_open(); -EINVAL for a PASID the device does not have.
+ */
+UFD_API int ufd_dma_open_pasid(struct ufd_ctx *ctx, uint32_t dev_id,
+			       uint32_t pasid, struct ufd_dma **out);
 UFD_API void ufd_dma_close(struct ufd_dma *dma);
 /*
  * Copy between IOVA and @buf.  -EFAULT where nothing is mapped or the

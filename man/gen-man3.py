@@ -655,6 +655,114 @@ also for a HWPT without an engine-walked stage 1.
 .B \-EINVAL
 (bad page size or misaligned IOVA).''')
 
+page('ufd_device_pasid','PASID attachments of a device',
+ ['ufd_device_pasid_attach','ufd_device_pasid_replace','ufd_device_pasid_detach',
+  'ufd_device_pasid_hwpt','ufd_hwpt_alloc_nested_flags','ufd_dma_open_pasid'],
+r'''A device whose IOMMU has a PASID width
+.RB ( max_pasid_log2
+of
+.BR "struct ufd_device_info" )
+greater than 0 can attach a HWPT to each PASID from 1 to
+.RI 2^ max_pasid_log2 " \- 1,"
+apart from its RID attachment
+.RB ( ufd_device_attach (3);
+PASID 0,
+.BR UFD_NO_PASID ,
+is the RID).
+.PP
+.BR ufd_device_pasid_attach ()
+attaches PASID
+.I pasid
+of
+.I dev_id
+to HWPT
+.IR hwpt_id ,
+a paging HWPT made with
+.B UFD_HWPT_PASID
+by
+.BR ufd_hwpt_alloc_paging (3)
+or a nested one made with it by
+.BR ufd_hwpt_alloc_nested_flags (),
+which is
+.BR ufd_hwpt_alloc_nested (3)
+with
+.B UFD_HWPT_*
+flags.  A PASID takes such a HWPT only while the RID is detached or
+attached to one too, and while any PASID is attached the RID only moves to
+such HWPTs.  An IOAS is refused (there is no automatic HWPT for a PASID).
+A PASID attachment puts no reserved IOVA ranges into the IOAS.
+.BR ufd_device_pasid_replace ()
+moves an attached PASID to another HWPT, or does nothing if it is on that
+one already; on failure the old attachment stays.
+.BR ufd_device_pasid_detach ()
+detaches a PASID; a PASID that is not attached is no error.
+.BR ufd_device_pasid_hwpt ()
+stores in
+.I *hwpt_id
+the HWPT a PASID (UFD_NO_PASID: the RID) is attached to, 0 for none.
+.PP
+A PASID attachment holds its HWPT:
+.BR ufd_destroy (3)
+of it is
+.B \-EBUSY
+until the PASID is detached or replaced or the device unbound (unbinding
+detaches every PASID).  If the device's
+.B ops\->set_dev_pasid
+hook is set, it is called after the engine's own checks with the new HWPT
+(0 when detaching) and the old one; its error fails the attach or replace
+and changes nothing.  Faults a device reports with
+.B UFD_PGFAULT_PASID_VALID
+go to the fault queue of the HWPT attached at that PASID, or of the RID's
+if the PASID has none.
+.PP
+.BR ufd_dma_open_pasid ()
+opens a DMA port (see
+.BR ufd_dma (3))
+whose accesses carry PASID
+.IR pasid :
+each goes through the HWPT attached at that PASID when it runs, and fails
+with
+.B \-ENODEV
+while none is;
+.B UFD_NO_PASID
+gives the RID's port of
+.BR ufd_dma_open (3).''',
+r'''0 on success, or a negative errno:
+.B \-ENOENT
+(no such device or HWPT),
+.B \-EINVAL
+(PASID 0 or beyond the width, a device without PASIDs, an IOAS or another
+object that is not a HWPT, a HWPT made without
+.BR UFD_HWPT_PASID ,
+the RID on such a HWPT, a HWPT the device cannot use, replace of a PASID
+not attached),
+.B \-EBUSY
+(attach of a PASID that is attached already),
+.B \-ENOMEM
+or the driver hook's error.
+.BR ufd_device_pasid_detach ()
+and
+.BR ufd_device_pasid_hwpt ()
+fail only with
+.B \-ENOENT
+(and detach with
+.B \-EINVAL
+for PASID 0).
+.BR ufd_dma_open_pasid ()
+fails with
+.B \-ENOENT
+(no such device),
+.B \-EINVAL
+(a PASID the device does not have) or
+.BR \-ENOMEM .
+.BR ufd_hwpt_alloc_nested_flags ()
+fails as
+.BR ufd_hwpt_alloc_nested (3),
+and with
+.B \-EOPNOTSUPP
+for flags other than
+.BR UFD_HWPT_PASID .''')
+
 page('ufd_dma','a device\'s DMA port',
  ['ufd_dma_open','ufd_dma_close','ufd_dma_read','ufd_dma_write','ufd_dma_map_sg','ufd_dma_unmap_sg'],
 r'''A DMA port lets a device's reads and writes go through the page table of

@@ -16,7 +16,8 @@
  * errnos are the kernel's, only the order of the work differs.  Replace
  * makes the new attachment before it drops the old one, so an automatic
  * HWPT freed by a replace never shares an ID with the one that replaced
- * it.
+ * it.  PASID attachments (engine/pasid.c) constrain the RID: while one
+ * exists, the RID only takes HWPTs made with UFD_HWPT_PASID.
  *
  * Intervals are inclusive.  Locking: eng->lock, taken by the entry points.
  */
@@ -98,6 +99,7 @@ static int hwpt_alloc_sizes(struct ufd_ctx *ctx, struct ufd_device *dev,
 	hwpt->domain.aperture_last = dev->info.aperture_last;
 	hwpt->domain.dirty_ops = flags & UFD_HWPT_DIRTY_TRACKING;
 	hwpt->nest_parent = flags & UFD_HWPT_NEST_PARENT;
+	hwpt->pasid_compat = flags & UFD_HWPT_PASID;
 	rc = pgt_init(&hwpt->domain.pgt, pgsize_bitmap,
 		      dev->info.aperture_last);
 	/* The sizes the table can have, as IOMMU_IOAS_IOVA_RANGES sees. */
@@ -144,7 +146,7 @@ static void hwpt_abort(struct ufd_ctx *ctx, struct ufd_hwpt *hwpt)
 }
 
 /* Drop a device's hold; an automatic HWPT goes with its last device. */
-static void hwpt_put_device(struct ufd_ctx *ctx, struct ufd_hwpt *hwpt)
+void hwpt_put_device(struct ufd_ctx *ctx, struct ufd_hwpt *hwpt)
 {
 	hwpt->obj.users--;
 	if (hwpt->auto_domain && !hwpt->obj.users)
@@ -170,8 +172,8 @@ static int dev_reserve(struct ufd_device *dev, struct ufd_ioas *ioas)
 }
 
 /* The domain's own check of a device (the driver's attach_dev). */
-static int domain_accepts(const struct ufd_hwpt *hwpt,
-			  const struct ufd_device *dev)
+int hwpt_domain_accepts(const struct ufd_hwpt *hwpt,
+			const struct ufd_device *dev)
 {
 	if (hwpt->domain.dirty_ops && !dev->info.dirty_tracking)
 		return -EINVAL;
@@ -188,12 +190,15 @@ static int do_attach(struct ufd_ctx *ctx, struct ufd_device *dev,
 
 	if (old == hwpt)
 		return 0;
+	rc = pasid_rid_compat(dev, hwpt);
+	if (rc)
+		return rc;
 	if (!same_ioas) {
 		rc = dev_reserve(dev, hwpt->ioas);
 		if (rc)
 			return rc;
 	}
-	rc = domain_accepts(hwpt, dev);
+	rc = hwpt_domain_accepts(hwpt, dev);
 	if (rc) {
 		if (!same_ioas)
 			iopt_remove_reserved(&hwpt->ioas->iopt, dev);
@@ -329,6 +334,7 @@ static void device_free(struct ufd_device *dev)
 	free((void *)dev->info.reserved);
 	free((void *)dev->info.hw_info);
 	free(dev->driver_data);
+	free(dev->pasids);
 	free(dev);
 }
 
@@ -336,6 +342,7 @@ void device_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj)
 {
 	struct ufd_device *dev = container_of(obj, struct ufd_device, obj);
 
+	pasid_detach_all(ctx, dev);
 	device_detach(ctx, dev);
 	vdevice_device_gone(ctx, dev);
 	fault_free_partial(dev);
@@ -446,7 +453,8 @@ int ufd_hwpt_alloc_paging_sizes(struct ufd_ctx *ctx, uint32_t dev_id,
 	struct ufd_ioas *ioas;
 	int rc;
 
-	if (flags & ~(UFD_HWPT_NEST_PARENT | UFD_HWPT_DIRTY_TRACKING))
+	if (flags & ~(UFD_HWPT_NEST_PARENT | UFD_HWPT_DIRTY_TRACKING |
+		      UFD_HWPT_PASID))
 		return -EOPNOTSUPP;
 	eng_lock(ctx->eng);
 	dev = device_find(ctx, dev_id);
@@ -583,8 +591,9 @@ void nested_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj)
  */
 static int nested_alloc(struct ufd_ctx *ctx, uint32_t dev_id,
 			uint32_t pt_id, bool on_viommu, uint32_t fault_id,
-			const struct ufd_nested_ops *ops, void *priv,
-			struct ufd_stage1 *s1, uint32_t *out_hwpt_id)
+			unsigned int flags, const struct ufd_nested_ops *ops,
+			void *priv, struct ufd_stage1 *s1,
+			uint32_t *out_hwpt_id)
 {
 	struct ufd_viommu *viommu = NULL;
 	struct ufd_hwpt *parent, *hwpt;
@@ -630,6 +639,7 @@ static int nested_alloc(struct ufd_ctx *ctx, uint32_t dev_id,
 	hwpt->nested_priv = priv;
 	hwpt->s1 = s1;
 	hwpt->viommu = viommu;
+	hwpt->pasid_compat = flags & UFD_HWPT_PASID;
 	parent->obj.users++;
 	if (viommu)
 		viommu->obj.users++;
@@ -646,12 +656,14 @@ out_free:
 }
 
 int nested_alloc_on(struct ufd_ctx *ctx, uint32_t dev_id, uint32_t pt_id,
-		    bool on_viommu, uint32_t fault_id,
+		    bool on_viommu, uint32_t fault_id, unsigned int flags,
 		    const struct ufd_nested_ops *ops, void *priv,
 		    uint32_t *out_hwpt_id)
 {
-	return nested_alloc(ctx, dev_id, pt_id, on_viommu, fault_id, ops, priv,
-			    NULL, out_hwpt_id);
+	if (flags & ~UFD_HWPT_PASID)
+		return -EOPNOTSUPP;
+	return nested_alloc(ctx, dev_id, pt_id, on_viommu, fault_id, flags,
+			    ops, priv, NULL, out_hwpt_id);
 }
 
 int ufd_hwpt_alloc_nested(struct ufd_ctx *ctx, uint32_t dev_id,
@@ -659,8 +671,18 @@ int ufd_hwpt_alloc_nested(struct ufd_ctx *ctx, uint32_t dev_id,
 			  const struct ufd_nested_ops *ops, void *priv,
 			  uint32_t *out_hwpt_id)
 {
-	return nested_alloc(ctx, dev_id, parent_id, false, fault_id, ops, priv,
-			    NULL, out_hwpt_id);
+	return nested_alloc(ctx, dev_id, parent_id, false, fault_id, 0, ops,
+			    priv, NULL, out_hwpt_id);
+}
+
+int ufd_hwpt_alloc_nested_flags(struct ufd_ctx *ctx, uint32_t dev_id,
+				uint32_t parent_id, uint32_t fault_id,
+				unsigned int flags,
+				const struct ufd_nested_ops *ops, void *priv,
+				uint32_t *out_hwpt_id)
+{
+	return nested_alloc_on(ctx, dev_id, parent_id, false, fault_id, flags,
+			       ops, priv, out_hwpt_id);
 }
 
 int ufd_hwpt_alloc_nested_s1(struct ufd_ctx *ctx, uint32_t dev_id,
@@ -674,8 +696,8 @@ int ufd_hwpt_alloc_nested_s1(struct ufd_ctx *ctx, uint32_t dev_id,
 	rc = stage1_alloc(root_gpa, addr_width, &s1);
 	if (rc)
 		return rc;
-	rc = nested_alloc(ctx, dev_id, parent_id, false, fault_id, NULL, NULL,
-			  s1, out_hwpt_id);
+	rc = nested_alloc(ctx, dev_id, parent_id, false, fault_id, 0, NULL,
+			  NULL, s1, out_hwpt_id);
 	if (rc)
 		stage1_free(s1);
 	return rc;
@@ -766,7 +788,12 @@ int ufd_device_get_hw_info(struct ufd_ctx *ctx, uint32_t dev_id, void *buf,
 			memcpy(buf, dev->info.hw_info, n);
 		info->type = dev->info.hw_info_type;
 		info->data_len = dev->info.hw_info_len;
+		/* Bits of enum iommufd_hw_capabilities. */
 		info->capabilities = dev->info.dirty_tracking ? 1 : 0;
+		if (dev->info.max_pasid_log2 && dev->info.pasid_exec)
+			info->capabilities |= 1 << 1;
+		if (dev->info.max_pasid_log2 && dev->info.pasid_priv)
+			info->capabilities |= 1 << 2;
 		info->max_pasid_log2 = dev->info.max_pasid_log2;
 	}
 	eng_unlock(ctx->eng);

@@ -439,6 +439,7 @@ struct ufd_hwpt {
 	struct ufd_domain domain; /* paging only */
 	bool auto_domain;         /* made by attach; dies with its last user */
 	bool nest_parent;
+	bool pasid_compat;        /* UFD_HWPT_PASID: may serve PASIDs */
 	struct ufd_hwpt *ioas_next;
 	struct ufd_hwpt *parent;  /* nested: holds a user of it */
 	struct ufd_fault *fault;  /* IOPF queue, holds a user of it */
@@ -485,7 +486,30 @@ struct ufd_device {
 	struct ufd_obj *owner;    /* a stdev handle, or NULL */
 	void *driver_data;        /* info.driver_data_size bytes, or NULL */
 	struct ufd_vdevice *vdev; /* its virtual device, or NULL */
+	struct ufd_pasid_attach *pasids; /* engine/pasid.c; unordered */
+	uint32_t nr_pasids, cap_pasids;
 };
+
+/* engine/pasid.c: one PASID of a device and the HWPT it is attached to. */
+struct ufd_pasid_attach {
+	uint32_t pasid;
+	struct ufd_hwpt *hwpt;    /* holds a user of it */
+};
+/* May @hwpt take @dev's RID, given the PASIDs attached?  -EINVAL if not. */
+int pasid_rid_compat(const struct ufd_device *dev,
+		     const struct ufd_hwpt *hwpt);
+/* Is @pasid one of @dev's PASIDs?  The HWPT attached there, or NULL. */
+bool pasid_valid(const struct ufd_device *dev, uint32_t pasid);
+struct ufd_hwpt *pasid_hwpt_of(struct ufd_device *dev, uint32_t pasid);
+/* Detach every PASID of a device going away. */
+void pasid_detach_all(struct ufd_ctx *ctx, struct ufd_device *dev);
+/* The HWPT a fault of @dev for @f's PASID goes to (PASID, else RID). */
+struct ufd_hwpt *pasid_fault_hwpt(struct ufd_device *dev,
+				  const struct ufd_pgfault *f);
+/* device.c, for pasid.c: a domain's own check of a device; drop a hold. */
+int hwpt_domain_accepts(const struct ufd_hwpt *hwpt,
+			const struct ufd_device *dev);
+void hwpt_put_device(struct ufd_ctx *ctx, struct ufd_hwpt *hwpt);
 
 struct ufd_hwpt *hwpt_find(struct ufd_ctx *ctx, uint32_t id);
 struct ufd_device *device_find(struct ufd_ctx *ctx, uint32_t id);
@@ -531,7 +555,7 @@ int viommu_attach_check(const struct ufd_hwpt *hwpt,
 			const struct ufd_device *dev);
 /* A nested HWPT on a vIOMMU (device.c). */
 int nested_alloc_on(struct ufd_ctx *ctx, uint32_t dev_id, uint32_t pt_id,
-		    bool on_viommu, uint32_t fault_id,
+		    bool on_viommu, uint32_t fault_id, unsigned int flags,
 		    const struct ufd_nested_ops *ops, void *priv,
 		    uint32_t *out_hwpt_id);
 

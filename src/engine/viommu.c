@@ -267,11 +267,12 @@ void ufd_viommu_mmap_put(struct ufd_ctx *ctx, uint32_t viommu_id)
 
 int ufd_viommu_alloc_hwpt_nested(struct ufd_ctx *ctx, uint32_t dev_id,
 				 uint32_t viommu_id, uint32_t fault_id,
+				 unsigned int flags,
 				 const struct ufd_nested_ops *ops, void *priv,
 				 uint32_t *out_hwpt_id)
 {
-	return nested_alloc_on(ctx, dev_id, viommu_id, true, fault_id, ops,
-			       priv, out_hwpt_id);
+	return nested_alloc_on(ctx, dev_id, viommu_id, true, fault_id, flags,
+			       ops, priv, out_hwpt_id);
 }
 
 /* ---- virtual devices ---- */

@@ -131,6 +131,8 @@ struct ufd_personality {
 	 * file has none (-ENODEV)
 	 */
 	bool iommufd_mmap;
+	/* IOMMU_HWPT_ALLOC_PASID, and with it PASID attachments (7.x) */
+	bool pasid;
 };
 
 extern const struct ufd_personality ufd_personality_6_12;

@@ -24,6 +24,7 @@ const struct ufd_personality ufd_personality_6_12 = {
 	.mock_huge_iova_flag = true,
 	.mock_iommupt = false,
 	.iommufd_mmap = false,
+	.pasid = false,
 };
 
 const struct ufd_personality ufd_personality_7_3 = {
@@ -33,6 +34,7 @@ const struct ufd_personality ufd_personality_7_3 = {
 	.mock_huge_iova_flag = false,
 	.mock_iommupt = true,
 	.iommufd_mmap = true,
+	.pasid = true,
 };
 
 static const struct ufd_personality *const personalities[] = {

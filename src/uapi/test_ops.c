@@ -386,6 +386,10 @@ int test_ops_cmd(struct ufd_ucmd *ucmd)
 	case IOMMU_TEST_OP_DIRTY:
 	case IOMMU_TEST_OP_TRIGGER_IOPF:
 	case IOMMU_TEST_OP_DEV_CHECK_CACHE:
+	case IOMMU_TEST_OP_PASID_ATTACH:
+	case IOMMU_TEST_OP_PASID_REPLACE:
+	case IOMMU_TEST_OP_PASID_DETACH:
+	case IOMMU_TEST_OP_PASID_CHECK_HWPT:
 		return test_ops_device(ucmd);
 	case IOMMU_TEST_OP_TRIGGER_VEVENT:
 		return viommu_ops_trigger_vevent(ucmd);

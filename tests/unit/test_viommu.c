@@ -150,7 +150,7 @@ static void test_viommu_holds(void)
 	CHECK_EQ(d2.destroyed, 1);
 
 	/* A nested HWPT holds the vIOMMU; attaching needs a vdevice. */
-	REQUIRE(ufd_viommu_alloc_hwpt_nested(s.ctx, s.dev, s.viommu, 0, &nops,
+	REQUIRE(ufd_viommu_alloc_hwpt_nested(s.ctx, s.dev, s.viommu, 0, 0, &nops,
 					     NULL, &nested) == 0);
 	CHECK_EQ(ufd_destroy(s.ctx, s.viommu), -EBUSY);
 	id = nested;
