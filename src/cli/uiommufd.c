@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include <linux/iommufd.h>
+#include <linux/iommufd_ext.h>
 #include <linux/vfio.h>
 #include "iommufd_test.h"
 
@@ -340,6 +341,14 @@ static int cmd_ioctls(int argc, char **argv)
 		if (!ufd_ioctl_lookup(iommufd_other[i].cmd))
 			printf("%-32s %#lx\n", iommufd_other[i].name,
 			       iommufd_other[i].cmd);
+	printf("\nuiommufd extensions (<uiommufd/uapi/linux/iommufd_ext.h>, "
+	       "type 'u';\nevery personality has them, a kernel and "
+	       "uiommufd-run --no-extensions answer ENOTTY):\n");
+	for (i = 0; (d = ufd_ext_ioctl_at(i)); i++) {
+		printf("%-32s %#-8lx %5u %5u\n", d->name, d->cmd, d->size,
+		       d->min_size);
+		i = _IOC_NR(d->cmd) - UIOMMUFD_EXT_CMD_BASE;
+	}
 	printf("\nVFIO type1 container commands (/dev/vfio/vfio), handled:\n");
 	for (i = 0; i < ARRAY_SIZE(vfio_ioctls); i++)
 		if (vfio_ioctls[i].emulated)
@@ -399,7 +408,9 @@ static void decode_number(unsigned long cmd)
 
 	printf("%#lx:", cmd);
 	if (d) {
-		printf(" %s (iommufd; struct %u bytes, at least %u)", d->name,
+		printf(" %s (%s; struct %u bytes, at least %u)", d->name,
+		       _IOC_TYPE(cmd) == UIOMMUFD_EXT_TYPE ?
+			       "uiommufd extension" : "iommufd",
 		       d->size, d->min_size);
 		known = true;
 	}
@@ -447,6 +458,13 @@ static bool number_of_name(const char *name, unsigned long *cmd)
 				return true;
 			}
 			i = _IOC_NR(d->cmd) - IOMMUFD_CMD_BASE;
+		}
+		for (i = 0; (d = ufd_ext_ioctl_at(i)); i++) {
+			if (!strcasecmp(d->name, want)) {
+				*cmd = d->cmd;
+				return true;
+			}
+			i = _IOC_NR(d->cmd) - UIOMMUFD_EXT_CMD_BASE;
 		}
 		for (i = 0; i < ARRAY_SIZE(iommufd_other); i++)
 			if (!strcasecmp(iommufd_other[i].name, want)) {

@@ -285,7 +285,31 @@ struct io_pagetable {
 	unsigned int nr_accesses, cap_accesses;
 	struct ufd_domain **domains;  /* page tables mirroring this IOAS */
 	unsigned int nr_domains, cap_domains;
+	/* uiommufd extensions (ext_iopt.c): user reservations
+	 * (struct iopt_user_resv) and the minimum aperture */
+	struct itree user_resv;
+	struct iopt_min_aperture {
+		uint64_t length;  /* 0: no requirement */
+		uint64_t base;
+		bool fixed_base;
+		uint64_t pgsize_bitmap;
+	} min_ap;
 };
+
+/* ---- extensions (ext_iopt.c) ---- */
+
+struct iopt_user_resv {
+	struct itree_node node;
+};
+
+/*
+ * Would the IOAS still meet its minimum aperture with the reservations of
+ * @extra (may be NULL) added, and a domain of @pgsize_bitmap (0: none
+ * added)?  0, or -ENOSPC (*missing: the window) / -ERANGE.
+ */
+int iopt_check_min_aperture(const struct io_pagetable *iopt,
+			    const struct itree *extra, uint64_t pgsize_bitmap,
+			    struct ufd_iova_range *missing);
 
 static inline uint64_t area_iova(const struct ufd_area *a)
 {

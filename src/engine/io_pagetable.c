@@ -54,6 +54,8 @@ void iopt_destroy(struct io_pagetable *iopt)
 {
 	free_tree_nodes(&iopt->reserved, offsetof(struct iopt_reserved, node));
 	free_tree_nodes(&iopt->allowed, offsetof(struct iopt_allowed, node));
+	free_tree_nodes(&iopt->user_resv,
+			offsetof(struct iopt_user_resv, node));
 	free(iopt->accesses);
 	iopt->accesses = NULL;
 	free(iopt->domains);
@@ -228,7 +230,8 @@ static bool fit_in_range(uint64_t *start, uint64_t last, uint64_t length,
 static int iopt_alloc_iova(struct io_pagetable *iopt, uint64_t *iova,
 			   uint64_t uaddr, uint64_t length)
 {
-	const struct itree *used[] = { &iopt->reserved, &iopt->areas };
+	const struct itree *used[] = { &iopt->reserved, &iopt->areas,
+				       &iopt->user_resv };
 	const struct itree *allowed[] = { &iopt->allowed };
 	uint64_t page_offset = uaddr % UFD_PAGE_SIZE;
 	uint64_t lo = UFD_PAGE_SIZE, hi = UFD_ULONG_MAX - UFD_PAGE_SIZE;
@@ -256,7 +259,7 @@ static int iopt_alloc_iova(struct io_pagetable *iopt, uint64_t *iova,
 		if (!fit_in_range(&start, asp.last, length, alignment,
 				  page_offset))
 			continue;
-		for (itree_span_first(&usp, used, 2, start, asp.last);
+		for (itree_span_first(&usp, used, 3, start, asp.last);
 		     !usp.done; itree_span_next(&usp)) {
 			uint64_t hole = usp.start;
 
@@ -581,7 +584,8 @@ int iopt_reserve(struct io_pagetable *iopt, uint64_t start, uint64_t last,
 	struct iopt_reserved *r;
 
 	if (itree_iter_first(&iopt->areas, start, last) ||
-	    itree_iter_first(&iopt->allowed, start, last))
+	    itree_iter_first(&iopt->allowed, start, last) ||
+	    itree_iter_first(&iopt->user_resv, start, last))
 		return -EADDRINUSE;
 	r = ufd_zalloc(sizeof(*r));
 	if (!r)
@@ -774,6 +778,9 @@ int iopt_add_domain(struct io_pagetable *iopt, struct ufd_domain *dom)
 		if (rc)
 			goto err_reserved;
 	}
+	rc = iopt_check_min_aperture(iopt, NULL, dom->pgsize_bitmap, NULL);
+	if (rc)
+		goto err_reserved;
 	if (iopt->nr_domains == iopt->cap_domains) {
 		unsigned int n = iopt->cap_domains ? iopt->cap_domains * 2 : 2;
 		struct ufd_domain **d;

@@ -311,6 +311,7 @@ static struct {
 	struct ufd_cred cred;    /* cached for ioctls */
 	/* UIOMMUFD_KERNEL's personality (in-process mode); set with eng */
 	const struct ufd_personality *kernel;
+	bool no_extensions;      /* UIOMMUFD_NO_EXTENSIONS; set with eng */
 	bool ready;              /* eng, mem and cred are set */
 	bool forked;             /* fork child: mem and cred are stale */
 } shim; /* state_lock */
@@ -421,6 +422,8 @@ static int shim_state_ready(void)
 		shim.kernel = ufd_personality_find(getenv(UFD_ENV_KERNEL));
 		if (!shim.kernel) /* the launcher checks it; set by hand */
 			shim.kernel = ufd_personality_newest();
+		shim.no_extensions = getenv(UFD_ENV_NO_EXT) &&
+				     !strcmp(getenv(UFD_ENV_NO_EXT), "1");
 		shim.ready = true;
 		shim.forked = false;
 	}
@@ -787,6 +790,7 @@ static int shim_caller_init(struct ufd_caller *caller)
 	caller->mem = shim.mem;
 	caller->cred = shim.cred;
 	caller->kernel = shim.kernel;
+	caller->no_extensions = shim.no_extensions;
 	pthread_mutex_unlock(&state_lock);
 	shim_sig_leave();
 	return 0;
