@@ -252,8 +252,10 @@ UFD_API int ufd_ioas_allow_iovas(struct ufd_ctx *ctx, uint32_t ioas_id,
 				 const struct ufd_iova_range *ranges,
 				 uint32_t num);
 /*
- * Reserve [start, last].  -EADDRINUSE if it intersects an area or an
- * allowed range.  Reservations made here live as long as the IOAS.
+ * Reserve [start, last].  -EADDRINUSE if it intersects an area, an
+ * allowed range or a ufd_ioas_reserve_iova() reservation; -ENOSPC if it
+ * takes the window of ufd_ioas_set_min_aperture().  Reservations made
+ * here live as long as the IOAS.
  */
 UFD_API int ufd_ioas_reserve(struct ufd_ctx *ctx, uint32_t ioas_id,
 			     uint64_t start, uint64_t last);

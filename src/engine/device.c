@@ -166,10 +166,7 @@ static int dev_reserve(struct ufd_device *dev, struct ufd_ioas *ioas)
 			return rc;
 		}
 	}
-	rc = iopt_check_min_aperture(&ioas->iopt, NULL, 0, NULL);
-	if (rc)
-		iopt_remove_reserved(&ioas->iopt, dev);
-	return rc;
+	return 0;
 }
 
 /* The domain's own check of a device (the driver's attach_dev). */

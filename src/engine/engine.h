@@ -302,14 +302,19 @@ struct iopt_user_resv {
 	struct itree_node node;
 };
 
+/* The extensions' invariants (iopt_check): 0 or -EUCLEAN, printed. */
+int iopt_check_ext(const struct io_pagetable *iopt);
 /*
- * Would the IOAS still meet its minimum aperture with the reservations of
- * @extra (may be NULL) added, and a domain of @pgsize_bitmap (0: none
- * added)?  0, or -ENOSPC (*missing: the window) / -ERANGE.
+ * Would the IOAS still have its minimum aperture's window with the
+ * reservations of @extra (may be NULL) added?  0, or -ENOSPC and
+ * *missing (may be NULL) the window.  iopt_reserve() keeps it so.
  */
-int iopt_check_min_aperture(const struct io_pagetable *iopt,
-			    const struct itree *extra, uint64_t pgsize_bitmap,
-			    struct ufd_iova_range *missing);
+int iopt_check_min_window(const struct io_pagetable *iopt,
+			  const struct itree *extra,
+			  struct ufd_iova_range *missing);
+/* May a domain of @pgsize_bitmap mirror the IOAS?  0, or -ERANGE. */
+int iopt_check_min_pgsizes(const struct io_pagetable *iopt,
+			   uint64_t pgsize_bitmap);
 
 static inline uint64_t area_iova(const struct ufd_area *a)
 {

@@ -21,15 +21,56 @@
  * Intervals are inclusive.  Locking: eng->lock, taken by the entry points;
  * iopt_check_min_aperture() expects it held.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "engine/engine.h"
 
+/* ---- invariants ---- */
+
+int iopt_check_ext(const struct io_pagetable *iopt)
+{
+	struct itree_node *n, *prev = NULL;
+
+	if (itree_check(&iopt->user_resv)) {
+		fprintf(stderr, "uiommufd: reservation tree corrupt\n");
+		return -EUCLEAN;
+	}
+	itree_for_each(n, &iopt->user_resv, 0, UFD_ULONG_MAX) {
+		if (prev && n->start <= prev->last) {
+			fprintf(stderr, "uiommufd: reservations overlap\n");
+			return -EUCLEAN;
+		}
+		if (itree_iter_first(&iopt->reserved, n->start, n->last)) {
+			fprintf(stderr, "uiommufd: a reservation meets "
+					"reserved IOVA\n");
+			return -EUCLEAN;
+		}
+		prev = n;
+	}
+	if (iopt_check_min_window(iopt, NULL, NULL)) {
+		fprintf(stderr, "uiommufd: minimum aperture lost\n");
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
 /* ---- minimum aperture ---- */
 
-int iopt_check_min_aperture(const struct io_pagetable *iopt,
-			    const struct itree *extra, uint64_t pgsize_bitmap,
-			    struct ufd_iova_range *missing)
+int iopt_check_min_pgsizes(const struct io_pagetable *iopt,
+			   uint64_t pgsize_bitmap)
+{
+	const struct iopt_min_aperture *ap = &iopt->min_ap;
+
+	if (ap->length &&
+	    (pgsize_bitmap & ap->pgsize_bitmap) != ap->pgsize_bitmap)
+		return -ERANGE;
+	return 0;
+}
+
+int iopt_check_min_window(const struct io_pagetable *iopt,
+			  const struct itree *extra,
+			  struct ufd_iova_range *missing)
 {
 	const struct iopt_min_aperture *ap = &iopt->min_ap;
 	const struct itree *trees[2] = { &iopt->reserved, extra };
@@ -39,9 +80,6 @@ int iopt_check_min_aperture(const struct io_pagetable *iopt,
 
 	if (!ap->length)
 		return 0;
-	if (pgsize_bitmap &&
-	    (pgsize_bitmap & ap->pgsize_bitmap) != ap->pgsize_bitmap)
-		return -ERANGE;
 	if (ap->fixed_base) {
 		first = ap->base;
 		last = ap->base + ap->length - 1;
@@ -95,11 +133,10 @@ int ufd_ioas_set_min_aperture(struct ufd_ctx *ctx, uint32_t ioas_id,
 	ioas->iopt.min_ap.base = base;
 	ioas->iopt.min_ap.fixed_base = flags & UFD_MIN_APERTURE_FIXED_BASE;
 	ioas->iopt.min_ap.pgsize_bitmap = pgsize_bitmap;
-	rc = iopt_check_min_aperture(&ioas->iopt, NULL, 0, NULL);
+	rc = iopt_check_min_window(&ioas->iopt, NULL, NULL);
 	for (i = 0; !rc && i != ioas->iopt.nr_domains; i++)
-		rc = iopt_check_min_aperture(
-			&ioas->iopt, NULL, ioas->iopt.domains[i]->pgsize_bitmap,
-			NULL);
+		rc = iopt_check_min_pgsizes(
+			&ioas->iopt, ioas->iopt.domains[i]->pgsize_bitmap);
 	if (rc)
 		ioas->iopt.min_ap = old;
 out:
@@ -435,39 +472,43 @@ struct attach_sim {
 	struct itree_node nodes[]; /* their storage */
 };
 
-static void sim_add(struct attach_sim *sim, unsigned int *nn, uint64_t start,
-		    uint64_t last)
+/*
+ * iopt_reserve() of [start, last] as the attach would make it, on the
+ * scratch tree: what it cuts (-EADDRINUSE), then whether the window stays
+ * (-ENOSPC).  Returns the verdict so far (0: go on).
+ */
+static int sim_reserve(const struct io_pagetable *iopt,
+		       struct attach_sim *sim, unsigned int *nn,
+		       uint64_t start, uint64_t last,
+		       struct ufd_attach_verdict *v)
 {
+	unsigned int why = cuts(iopt, start, last, &v->conflict);
+
+	if (why) {
+		v->reason = why;
+		return v->error = -EADDRINUSE;
+	}
 	sim->nodes[*nn].start = start;
 	sim->nodes[*nn].last = last;
 	itree_insert(&sim->extra, &sim->nodes[*nn]);
 	(*nn)++;
+	v->error = iopt_check_min_window(iopt, &sim->extra, &v->conflict);
+	if (v->error)
+		v->reason = UFD_ATTACH_MIN_APERTURE;
+	return v->error;
 }
 
-/* The verdict of reserving what sim->nodes[from..to) hold, then the
- * minimum aperture with everything added (dom_pgsizes: a new domain). */
-static void sim_check(const struct io_pagetable *iopt,
-		      struct attach_sim *sim, unsigned int from,
-		      unsigned int to, uint64_t dom_pgsizes,
-		      struct ufd_attach_verdict *v)
+/* dev_reserve(): the device's holes, in order. */
+static void sim_holes(const struct io_pagetable *iopt,
+		      const struct ufd_device *dev, struct attach_sim *sim,
+		      unsigned int *nn, struct ufd_attach_verdict *v)
 {
-	unsigned int i, why;
+	uint32_t i;
 
-	for (i = from; i != to; i++) {
-		why = cuts(iopt, sim->nodes[i].start, sim->nodes[i].last,
-			   &v->conflict);
-		if (why) {
-			v->error = -EADDRINUSE;
-			v->reason = why;
+	for (i = 0; i != dev->info.nr_reserved; i++)
+		if (sim_reserve(iopt, sim, nn, dev->info.reserved[i].start,
+				dev->info.reserved[i].last, v))
 			return;
-		}
-	}
-	v->error = iopt_check_min_aperture(iopt, &sim->extra, dom_pgsizes,
-					   &v->conflict);
-	if (v->error == -ENOSPC)
-		v->reason = UFD_ATTACH_MIN_APERTURE;
-	else if (v->error)
-		v->reason = UFD_ATTACH_MIN_PAGE_SIZES;
 }
 
 static void sim_attach(struct ufd_device *dev, struct ufd_ioas *ioas,
@@ -478,7 +519,7 @@ static void sim_attach(struct ufd_device *dev, struct ufd_ioas *ioas,
 	bool same_ioas = old && old->ioas == ioas;
 	struct ufd_pgtable pgt;
 	struct ufd_area *area;
-	unsigned int nn = 0, holes, i;
+	unsigned int nn = 0;
 	uint64_t align, mask;
 	int rc;
 
@@ -489,12 +530,8 @@ static void sim_attach(struct ufd_device *dev, struct ufd_ioas *ioas,
 			continue;
 		v->alignment = iopt->iova_alignment;
 		v->pgsize_bitmap = hwpt->domain.pgsize_bitmap;
-		if (old == hwpt || same_ioas)
-			return;
-		for (i = 0; i != dev->info.nr_reserved; i++)
-			sim_add(sim, &nn, dev->info.reserved[i].start,
-				dev->info.reserved[i].last);
-		sim_check(iopt, sim, 0, nn, 0, v);
+		if (old != hwpt && !same_ioas)
+			sim_holes(iopt, dev, sim, &nn, v);
 		return;
 	}
 
@@ -528,19 +565,21 @@ static void sim_attach(struct ufd_device *dev, struct ufd_ioas *ioas,
 			return;
 		}
 	}
-	if (dev->info.aperture_start)
-		sim_add(sim, &nn, 0, dev->info.aperture_start - 1);
-	if (dev->info.aperture_last != UFD_ULONG_MAX)
-		sim_add(sim, &nn, dev->info.aperture_last + 1, UFD_ULONG_MAX);
-	sim_check(iopt, sim, 0, nn, v->pgsize_bitmap, v);
-	if (v->error || same_ioas)
+	v->error = iopt_check_min_pgsizes(iopt, v->pgsize_bitmap);
+	if (v->error) {
+		v->reason = UFD_ATTACH_MIN_PAGE_SIZES;
+		return;
+	}
+	if (dev->info.aperture_start &&
+	    sim_reserve(iopt, sim, &nn, 0, dev->info.aperture_start - 1, v))
+		return;
+	if (dev->info.aperture_last != UFD_ULONG_MAX &&
+	    sim_reserve(iopt, sim, &nn, dev->info.aperture_last + 1,
+			UFD_ULONG_MAX, v))
 		return;
 	/* Then do_attach(): the device's holes. */
-	holes = nn;
-	for (i = 0; i != dev->info.nr_reserved; i++)
-		sim_add(sim, &nn, dev->info.reserved[i].start,
-			dev->info.reserved[i].last);
-	sim_check(iopt, sim, holes, nn, 0, v);
+	if (!same_ioas)
+		sim_holes(iopt, dev, sim, &nn, v);
 }
 
 int ufd_device_query_attach_verdict(struct ufd_ctx *ctx, uint32_t dev_id,

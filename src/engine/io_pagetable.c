@@ -594,6 +594,12 @@ int iopt_reserve(struct io_pagetable *iopt, uint64_t start, uint64_t last,
 	r->node.last = last;
 	r->owner = owner;
 	itree_insert(&iopt->reserved, &r->node);
+	/* An extension: the IOAS's minimum aperture must stay. */
+	if (iopt_check_min_window(iopt, NULL, NULL)) {
+		itree_remove(&iopt->reserved, &r->node);
+		free(r);
+		return -ENOSPC;
+	}
 	return 0;
 }
 
@@ -767,6 +773,9 @@ int iopt_add_domain(struct io_pagetable *iopt, struct ufd_domain *dom)
 		if (rc)
 			return rc;
 	}
+	rc = iopt_check_min_pgsizes(iopt, dom->pgsize_bitmap);
+	if (rc)
+		return rc;
 	if (dom->aperture_start) {
 		rc = iopt_reserve(iopt, 0, dom->aperture_start - 1, dom);
 		if (rc)
@@ -778,9 +787,6 @@ int iopt_add_domain(struct io_pagetable *iopt, struct ufd_domain *dom)
 		if (rc)
 			goto err_reserved;
 	}
-	rc = iopt_check_min_aperture(iopt, NULL, dom->pgsize_bitmap, NULL);
-	if (rc)
-		goto err_reserved;
 	if (iopt->nr_domains == iopt->cap_domains) {
 		unsigned int n = iopt->cap_domains ? iopt->cap_domains * 2 : 2;
 		struct ufd_domain **d;
@@ -860,6 +866,8 @@ int iopt_check(struct io_pagetable *iopt)
 		fprintf(stderr, "uiommufd: iopt tree corrupt\n");
 		return -EUCLEAN;
 	}
+	if (iopt_check_ext(iopt))
+		return -EUCLEAN;
 	for (area = area_first(iopt, 0, UFD_ULONG_MAX); area;
 	     area = area_next(area, 0, UFD_ULONG_MAX)) {
 		uint64_t last_byte = area->start_byte + area_length(area) - 1;

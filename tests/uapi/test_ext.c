@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <linux/iommufd.h>
@@ -475,6 +476,166 @@ static void test_query_attach_and_min_aperture(void)
 	CHECK_EQ(errno, ENOENT);
 }
 
+/* ---- fault injection: a failed call changes nothing ---- */
+
+static int nth_fd(void)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/fail-nth",
+		 (long)syscall(SYS_gettid));
+	return open(path, O_RDWR);
+}
+
+static long nth_get(int nfd)
+{
+	char b[32];
+	ssize_t n = pread(nfd, b, sizeof(b) - 1, 0);
+
+	if (n <= 1)
+		return -1;
+	b[n] = 0;
+	return strtol(b, NULL, 10);
+}
+
+static int nth_set(int nfd, unsigned long v)
+{
+	char b[32];
+	int len = snprintf(b, sizeof(b), "%lu", v);
+
+	return pwrite(nfd, b, (size_t)len, 0) == len ? 0 : -1;
+}
+
+struct sweep_state {
+	uint32_t ioas, dev;
+};
+
+static uint32_t nr_reservations(uint32_t ioas)
+{
+	struct uiommufd_ioas_reservations l = { .size = sizeof(l),
+						.ioas_id = ioas };
+
+	if (ioctl(fd, UIOMMUFD_IOAS_RESERVATIONS, &l))
+		return ~0u;
+	return l.num_iovas;
+}
+
+static int op_reserve(struct sweep_state *st)
+{
+	return reserve(UIOMMUFD_IOAS_RESERVE, st->ioas, 1ULL << 34, SZ_2M);
+}
+
+static int undo_reserve(struct sweep_state *st, bool done)
+{
+	if (!done)
+		return nr_reservations(st->ioas) == 0;
+	return reserve(UIOMMUFD_IOAS_UNRESERVE, st->ioas, 0, UINT64_MAX) == 0;
+}
+
+static int op_hint(struct sweep_state *st)
+{
+	struct uiommufd_ioas_map_hint h = {
+		.size = sizeof(h),
+		.flags = IOMMU_IOAS_MAP_READABLE,
+		.ioas_id = st->ioas,
+		.user_va = (uintptr_t)mem,
+		.length = SZ_2M,
+		.iova = MOCK_APERTURE_START + 8 * SZ_2M,
+	};
+
+	return ioctl(fd, UIOMMUFD_IOAS_MAP_HINT, &h);
+}
+
+static int undo_hint(struct sweep_state *st, bool done)
+{
+	/* A failed map left nothing: unmapping everything finds none. */
+	struct iommu_ioas_unmap u = { .size = sizeof(u),
+				      .ioas_id = st->ioas,
+				      .length = UINT64_MAX };
+
+	if (ioctl(fd, IOMMU_IOAS_UNMAP, &u))
+		return 0;
+	return done ? u.length == SZ_2M : u.length == 0;
+}
+
+static int op_query(struct sweep_state *st)
+{
+	struct iommu_iova_range r[4];
+	struct uiommufd_query_attach q = { .size = sizeof(q),
+					   .dev_id = st->dev,
+					   .ioas_id = st->ioas,
+					   .num_iovas = 4,
+					   .allowed_iovas = (uintptr_t)r };
+
+	return ioctl(fd, UIOMMUFD_QUERY_ATTACH, &q);
+}
+
+static int op_page_sizes(struct sweep_state *st)
+{
+	struct uiommufd_page_run runs[4];
+	struct uiommufd_page_sizes q = { .size = sizeof(q),
+					 .pt_id = st->ioas,
+					 .length = UINT64_MAX,
+					 .num_runs = 4,
+					 .runs = (uintptr_t)runs };
+
+	return ioctl(fd, UIOMMUFD_PAGE_SIZES, &q);
+}
+
+static int undo_nothing(struct sweep_state *st, bool done)
+{
+	return 1;
+}
+
+static void sweep(const char *name, int (*op)(struct sweep_state *),
+		  int (*undo)(struct sweep_state *, bool),
+		  struct sweep_state *st)
+{
+	int nfd = nth_fd(), rc;
+	unsigned long n, fired = 0;
+	long left;
+
+	harness_test = name;
+	REQUIRE(nfd >= 0);
+	for (n = 1; n < 200; n++) {
+		REQUIRE(nth_set(nfd, n) == 0);
+		rc = op(st);
+		left = nth_get(nfd);
+		CHECK_EQ(nth_set(nfd, 0), 0);
+		if (left == 0) {
+			CHECK_EQ(rc, -1);
+			CHECK(undo(st, false));
+			fired++;
+			continue;
+		}
+		CHECK_EQ(rc, 0);
+		CHECK(undo(st, true));
+		break;
+	}
+	CHECK(fired > 0);
+	CHECK(n < 200);
+	close(nfd);
+}
+
+static void test_fail_nth(void)
+{
+	struct sweep_state st = { .ioas = ioas_alloc() };
+	uint32_t other = ioas_alloc();
+
+	REQUIRE(st.ioas && other);
+	st.dev = mock_domain(other, NULL);
+	REQUIRE(st.dev);
+	sweep("fail-nth RESERVE", op_reserve, undo_reserve, &st);
+	sweep("fail-nth QUERY_ATTACH", op_query, undo_nothing, &st);
+	REQUIRE(mock_domain(st.ioas, NULL) != 0);
+	sweep("fail-nth MAP_HINT", op_hint, undo_hint, &st);
+	/* UIOMMUFD_PAGE_SIZES allocates nothing in the engine: it cannot
+	 * fail by injection, only work. */
+	REQUIRE(map_fixed(st.ioas, MOCK_APERTURE_START, mem, SZ_2M) == 0);
+	CHECK_EQ(op_page_sizes(&st), 0);
+	harness_test = "test_fail_nth";
+}
+
 /* Under --no-extensions: a kernel's answers. */
 static void test_no_extensions(void)
 {
@@ -522,6 +683,7 @@ int main(void)
 	RUN(test_map_hint);
 	RUN(test_page_sizes);
 	RUN(test_query_attach_and_min_aperture);
+	RUN(test_fail_nth);
 	close(fd);
 	HARNESS_EXIT();
 }

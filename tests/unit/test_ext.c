@@ -240,6 +240,14 @@ static void test_min_aperture(void)
 	REQUIRE(ufd_device_attach(ctx, dev2, &pt) == 0);
 	CHECK_EQ(ufd_device_detach(ctx, dev2), 0);
 
+	/* Any other reservation that would take the window fails too. */
+	CHECK_EQ(ufd_ioas_reserve(ctx, ioas, SZ_1G - PS, SZ_1G), -ENOSPC);
+	REQUIRE(ufd_ioas_reserve(ctx, ioas, SZ_1G, 2 * SZ_1G - 1) == 0);
+	/* ...and a user reservation meets it: -EADDRINUSE. */
+	REQUIRE(ufd_ioas_reserve_iova(ctx, ioas, 4 * SZ_1G, SZ_1G) == 0);
+	CHECK_EQ(ufd_ioas_reserve(ctx, ioas, 4 * SZ_1G, 5 * SZ_1G), -EADDRINUSE);
+	REQUIRE(ufd_ioas_unreserve_iova(ctx, ioas, 0, UINT64_MAX) == 0);
+
 	/* A size only: 2^38 bytes anywhere; the low device has 4 GiB. */
 	REQUIRE(ufd_ioas_set_min_aperture(ctx, ioas, 1ULL << 38, 0, 0, 0) ==
 		0);

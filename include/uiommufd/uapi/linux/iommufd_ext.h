@@ -216,7 +216,8 @@ enum {
  *
  * From now on an attach that would leave the IOAS without the window, or
  * give it a domain without one of the page sizes, fails: ENOSPC (window)
- * or ERANGE (page sizes), and nothing changes; UIOMMUFD_QUERY_ATTACH
+ * or ERANGE (page sizes), and nothing changes (so does any other
+ * reservation that would take the window); UIOMMUFD_QUERY_ATTACH
  * foresees it.  The call itself fails the same way if the IOAS does not
  * satisfy the requirement now.  EOVERFLOW: the window wraps; EINVAL:
  * @length is 0 with a base, a flag or page sizes.
