@@ -40,8 +40,10 @@ static const struct uiommufd_ext_info ext_list[] = {
 
 #define NR_EXTS (sizeof(ext_list) / sizeof(ext_list[0]))
 
-/* The smallest entry a caller may ask for: id and version. */
+/* The smallest entry a caller may ask for: id and version; the largest
+ * any version will have. */
 #define EXT_ENTRY_MIN offsetofend(struct uiommufd_ext_info, version)
+#define EXT_ENTRY_MAX 4096u
 
 int ext_ops_query(struct ufd_ucmd *ucmd)
 {
@@ -51,7 +53,7 @@ int ext_ops_query(struct ufd_ucmd *ucmd)
 
 	if (cmd->flags)
 		return -EOPNOTSUPP;
-	if (room && esize < EXT_ENTRY_MIN)
+	if (room && (esize < EXT_ENTRY_MIN || esize > EXT_ENTRY_MAX))
 		return -EINVAL;
 	n = room < NR_EXTS ? room : NR_EXTS;
 	for (i = 0; i != n; i++) {
@@ -93,24 +95,29 @@ int ext_ops_page_sizes(struct ufd_ucmd *ucmd)
 {
 	struct uiommufd_page_sizes *cmd = ucmd->cmd;
 	struct ufd_page_run *runs = NULL;
-	uint32_t room = cmd->num_runs, num, i, n;
+	uint32_t room = cmd->num_runs, num, i, want;
 	int rc;
 
 	if (cmd->flags)
 		return -EOPNOTSUPP;
-	if (room > (1u << 20))
-		room = 1u << 20; /* the rest is reported as the count */
-	if (room) {
-		runs = calloc(room, sizeof(*runs));
+	/* Count, then fill what the caller has room for. */
+	rc = ufd_page_sizes_used(ucmd->ctx, cmd->pt_id, cmd->iova, cmd->length,
+				 NULL, 0, &num);
+	if (rc)
+		return rc;
+	want = num < room ? num : room;
+	if (want) {
+		runs = calloc(want, sizeof(*runs));
 		if (!runs)
 			return -ENOMEM;
+		rc = ufd_page_sizes_used(ucmd->ctx, cmd->pt_id, cmd->iova,
+					 cmd->length, runs, want, &num);
+		if (rc)
+			goto out;
+		if (num < want)
+			want = num;
 	}
-	rc = ufd_page_sizes_used(ucmd->ctx, cmd->pt_id, cmd->iova, cmd->length,
-				 runs, room, &num);
-	if (rc)
-		goto out;
-	n = num < room ? num : room;
-	for (i = 0; i != n; i++) {
+	for (i = 0; i != want; i++) {
 		struct uiommufd_page_run r = {
 			.start = runs[i].start,
 			.last = runs[i].last,
@@ -122,7 +129,6 @@ int ext_ops_page_sizes(struct ufd_ucmd *ucmd)
 		if (rc)
 			goto out;
 	}
-	room = cmd->num_runs;
 	cmd->num_runs = num;
 	rc = ucmd_respond(ucmd);
 	if (!rc && num > room)
@@ -132,7 +138,7 @@ out:
 	return rc;
 }
 
-/* Copy @num ranges (of which @have are in @r) to @uptr with room @room. */
+/* Copy the @have ranges of @r to the caller's array at @uptr. */
 static int put_ranges(struct ufd_ucmd *ucmd, uint64_t uptr,
 		      const struct ufd_iova_range *r, uint32_t have)
 {
@@ -156,28 +162,31 @@ int ext_ops_query_attach(struct ufd_ucmd *ucmd)
 	struct uiommufd_query_attach *cmd = ucmd->cmd;
 	struct ufd_iova_range *ranges = NULL;
 	struct ufd_attach_verdict v;
-	uint32_t room = cmd->num_iovas, num;
+	uint32_t room = cmd->num_iovas, num, want;
 	int rc;
 
 	if (cmd->flags || cmd->__reserved)
 		return -EOPNOTSUPP;
-	if (room > (1u << 16))
-		room = 1u << 16;
-	if (room) {
-		ranges = calloc(room, sizeof(*ranges));
+	rc = ufd_device_query_attach_verdict(ucmd->ctx, cmd->dev_id,
+					     cmd->ioas_id, NULL, 0, &num, &v);
+	if (rc)
+		return rc;
+	want = num < room ? num : room;
+	if (want) {
+		ranges = calloc(want, sizeof(*ranges));
 		if (!ranges)
 			return -ENOMEM;
+		rc = ufd_device_query_attach_verdict(ucmd->ctx, cmd->dev_id,
+						     cmd->ioas_id, ranges, want,
+						     &num, &v);
+		if (rc)
+			goto out;
+		if (num < want)
+			want = num;
 	}
-	rc = ufd_device_query_attach_verdict(ucmd->ctx, cmd->dev_id,
-					     cmd->ioas_id, ranges, room, &num,
-					     &v);
+	rc = put_ranges(ucmd, cmd->allowed_iovas, ranges, want);
 	if (rc)
 		goto out;
-	rc = put_ranges(ucmd, cmd->allowed_iovas, ranges,
-			num < room ? num : room);
-	if (rc)
-		goto out;
-	room = cmd->num_iovas;
 	cmd->num_iovas = num;
 	cmd->out_errno = (uint32_t)-v.error;
 	cmd->out_reason = v.reason;
@@ -230,26 +239,29 @@ int ext_ops_reservations(struct ufd_ucmd *ucmd)
 {
 	struct uiommufd_ioas_reservations *cmd = ucmd->cmd;
 	struct ufd_iova_range *ranges = NULL;
-	uint32_t room = cmd->num_iovas, num;
+	uint32_t room = cmd->num_iovas, num, want;
 	int rc;
 
 	if (cmd->flags)
 		return -EOPNOTSUPP;
-	if (room > (1u << 16))
-		room = 1u << 16;
-	if (room) {
-		ranges = calloc(room, sizeof(*ranges));
+	rc = ufd_ioas_reservations(ucmd->ctx, cmd->ioas_id, NULL, 0, &num);
+	if (rc)
+		return rc;
+	want = num < room ? num : room;
+	if (want) {
+		ranges = calloc(want, sizeof(*ranges));
 		if (!ranges)
 			return -ENOMEM;
+		rc = ufd_ioas_reservations(ucmd->ctx, cmd->ioas_id, ranges,
+					   want, &num);
+		if (rc)
+			goto out;
+		if (num < want)
+			want = num;
 	}
-	rc = ufd_ioas_reservations(ucmd->ctx, cmd->ioas_id, ranges, room,
-				   &num);
+	rc = put_ranges(ucmd, cmd->iovas, ranges, want);
 	if (rc)
 		goto out;
-	rc = put_ranges(ucmd, cmd->iovas, ranges, num < room ? num : room);
-	if (rc)
-		goto out;
-	room = cmd->num_iovas;
 	cmd->num_iovas = num;
 	rc = ucmd_respond(ucmd);
 	if (!rc && num > room)

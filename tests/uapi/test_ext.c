@@ -138,6 +138,25 @@ static void test_query(void)
 	q.entry_size = 4; /* less than id and version */
 	CHECK_EQ(ioctl(fd, UIOMMUFD_EXT_QUERY, &q), -1);
 	CHECK_EQ(errno, EINVAL);
+	q.entry_size = 4097; /* more than any version will have */
+	CHECK_EQ(ioctl(fd, UIOMMUFD_EXT_QUERY, &q), -1);
+	CHECK_EQ(errno, EINVAL);
+	/* A larger entry than ours: the tail is written as zeros. */
+	{
+		static uint8_t big[2][128];
+
+		memset(big, 0xff, sizeof(big));
+		q.num_exts = 2;
+		q.entry_size = 128;
+		q.exts = (uintptr_t)big;
+		CHECK_EQ(ioctl(fd, UIOMMUFD_EXT_QUERY, &q), -1);
+		CHECK_EQ(errno, EMSGSIZE);
+		CHECK(!memcmp(big[0], &info[0], sizeof(info[0])));
+		CHECK_EQ(big[0][127], 0);
+		CHECK_EQ(big[1][sizeof(info[0])], 0);
+		CHECK(!memcmp(big[1], &info[1], sizeof(info[1])));
+		q.exts = (uintptr_t)small;
+	}
 	q.entry_size = sizeof(info[0]);
 	q.flags = 1;
 	CHECK_EQ(ioctl(fd, UIOMMUFD_EXT_QUERY, &q), -1);

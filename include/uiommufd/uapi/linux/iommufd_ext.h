@@ -75,7 +75,7 @@ struct uiommufd_ext_info {
  * @flags: 0
  * @num_exts: in: room in @exts; out: the number of extensions
  * @entry_size: in: the size of one entry of the caller's @exts (at least
- *              offsetofend of @version); out: sizeof(struct
+ *              offsetofend of @version, at most 4096); out: sizeof(struct
  *              uiommufd_ext_info) of this implementation.  min(in, out)
  *              bytes of each entry are written.
  * @exts: user pointer to an array of @num_exts entries
