@@ -307,12 +307,36 @@ static void test_reservations(void)
 	REQUIRE(reserve(UIOMMUFD_IOAS_UNRESERVE, ioas, lo, SZ_2M) == 0);
 	REQUIRE(mock_domain(ioas, NULL) != 0);
 
-	/* With the device attached: overmap part of the reservation, DMA
-	 * there would work; unmapping gives the IOVA back to it. */
+	/* With the device attached: overmap part of the reservation, and
+	 * the IOVA reaches the memory; unmapping gives it back to the
+	 * reservation, and it reaches nothing. */
 	REQUIRE(map_fixed(ioas, hi + SZ_2M, mem, SZ_2M) == 0);
 	CHECK_EQ(map_fixed(ioas, hi + SZ_2M, mem, SZ_2M), -1);
 	CHECK_EQ(errno, EEXIST);
-	REQUIRE(unmap(ioas, hi + SZ_2M, SZ_2M) == 0);
+	{
+		struct iommu_test_cmd c = { .size = sizeof(c),
+					    .op = IOMMU_TEST_OP_CREATE_ACCESS,
+					    .id = ioas };
+		char got[16] = { 0 };
+		int afd;
+
+		memcpy(mem + 100, "overmapped", 11);
+		REQUIRE(ioctl(fd, IOMMU_TEST_CMD, &c) == 0);
+		afd = (int)c.create_access.out_access_fd;
+		memset(&c, 0, sizeof(c));
+		c.size = sizeof(c);
+		c.op = IOMMU_TEST_OP_ACCESS_RW;
+		c.id = (uint32_t)afd;
+		c.access_rw.iova = hi + SZ_2M + 100;
+		c.access_rw.length = 11;
+		c.access_rw.uptr = (uintptr_t)got;
+		CHECK_EQ(ioctl(fd, IOMMU_TEST_CMD, &c), 0);
+		CHECK(!strcmp(got, "overmapped"));
+		REQUIRE(unmap(ioas, hi + SZ_2M, SZ_2M) == 0);
+		CHECK_EQ(ioctl(fd, IOMMU_TEST_CMD, &c), -1);
+		CHECK_EQ(errno, ENOENT);
+		close(afd);
+	}
 	l.num_iovas = 4;
 	REQUIRE(ioctl(fd, UIOMMUFD_IOAS_RESERVATIONS, &l) == 0);
 	CHECK_EQ(l.num_iovas, 1);
