@@ -297,8 +297,10 @@ UFD_API int ufd_ioas_allow_iovas(struct ufd_ctx *ctx, uint32_t ioas_id,
 				 const struct ufd_iova_range *ranges,
 				 uint32_t num);
 /*
- * Reserve [start, last].  -EADDRINUSE if it intersects an area or an
- * allowed range.  Reservations made here live as long as the IOAS.
+ * Reserve [start, last].  -EADDRINUSE if it intersects an area, an
+ * allowed range or a ufd_ioas_reserve_iova() reservation; -ENOSPC if it
+ * takes the window of ufd_ioas_set_min_aperture().  Reservations made
+ * here live as long as the IOAS.
  */
 UFD_API int ufd_ioas_reserve(struct ufd_ctx *ctx, uint32_t ioas_id,
 			     uint64_t start, uint64_t last);
@@ -843,6 +845,104 @@ UFD_API void ufd_access_unpin(struct ufd_ctx *ctx, uint32_t access_id,
 UFD_API int ufd_access_rw(struct ufd_ctx *ctx, uint32_t access_id,
 			  uint64_t iova, void *buf, size_t length,
 			  unsigned int flags);
+
+/* ---- extensions (uiommufd-extensions(7)) ------------------------------ */
+
+/*
+ * The design ideas of the iommufd discussion that the kernel did not take;
+ * /dev/iommu reaches them through <uiommufd/uapi/linux/iommufd_ext.h>.
+ */
+
+/* IOVA [start, last] mapped by IO page table leaves of @page_size. */
+struct ufd_page_run {
+	uint64_t start;
+	uint64_t last; /* inclusive */
+	uint64_t page_size;
+};
+/*
+ * The IO page sizes used to map [iova, iova + length) of @pt_id (a paging
+ * HWPT, or an IOAS: the smallest leaf any of its HWPTs uses at each IOVA):
+ * maximal runs of one leaf size clipped to the range, IOVA order; up to
+ * @max into @runs, *num the total.  -ENOENT, -EINVAL (length 0),
+ * -EOVERFLOW.
+ */
+UFD_API int ufd_page_sizes_used(struct ufd_ctx *ctx, uint32_t pt_id,
+				uint64_t iova, uint64_t length,
+				struct ufd_page_run *runs, uint32_t max,
+				uint32_t *num);
+
+/* Why an attach would be refused (struct ufd_attach_verdict.reason). */
+enum {
+	UFD_ATTACH_OK = 0,
+	UFD_ATTACH_CUTS_MAPPING = 1,
+	UFD_ATTACH_CUTS_ALLOWED = 2,
+	UFD_ATTACH_CUTS_RESERVATION = 3,
+	UFD_ATTACH_ALIGNMENT = 4,
+	UFD_ATTACH_PAGE_SIZE = 5,
+	UFD_ATTACH_MIN_APERTURE = 6,
+	UFD_ATTACH_MIN_PAGE_SIZES = 7,
+	UFD_ATTACH_DOMAIN = 8,
+};
+struct ufd_attach_verdict {
+	int error;               /* 0, or the -errno the attach returns */
+	unsigned int reason;     /* UFD_ATTACH_* */
+	uint64_t alignment;      /* the IOAS's IOVA alignment afterwards */
+	uint64_t pgsize_bitmap;  /* of the domain the device would use */
+	struct ufd_iova_range conflict; /* what conflicts, per reason */
+};
+/*
+ * What ufd_device_attach() of @dev_id to IOAS @ioas_id (or, for an
+ * attached device, ufd_device_replace() onto it) would do, exactly as
+ * those decide it, without doing it: the IOVA ranges the IOAS would have
+ * (up to @max into @ranges, *num the total) and the verdict.  Pinning
+ * failures of the attach itself (-EFAULT, -ENOMEM) are not foreseen.
+ * Returns -ENOENT (no such device or IOAS) or -ENOMEM, else 0.
+ */
+UFD_API int ufd_device_query_attach_verdict(struct ufd_ctx *ctx,
+					    uint32_t dev_id, uint32_t ioas_id,
+					    struct ufd_iova_range *ranges,
+					    uint32_t max, uint32_t *num,
+					    struct ufd_attach_verdict *verdict);
+
+enum {
+	UFD_MIN_APERTURE_FIXED_BASE = 1 << 0,
+};
+/*
+ * Require of IOAS @ioas_id a window of @length bytes of usable IOVA (at
+ * @base with UFD_MIN_APERTURE_FIXED_BASE) and domains that support every
+ * page size of @pgsize_bitmap: attaches that would break it fail -ENOSPC
+ * (window) or -ERANGE (page sizes); so does this call if the IOAS breaks
+ * it now.  @length 0 removes the requirement.
+ */
+UFD_API int ufd_ioas_set_min_aperture(struct ufd_ctx *ctx, uint32_t ioas_id,
+				      uint64_t length, uint64_t base,
+				      uint64_t pgsize_bitmap,
+				      unsigned int flags);
+/*
+ * IOVA reservations (the seed's IOMAP_RESERVE): [iova, iova + length)
+ * kept from automatic maps and from attaches that cannot reach it, but
+ * free for FIXED maps over it.  -EINVAL (misaligned, or meets a device's
+ * reserved IOVA), -EEXIST (meets another reservation).
+ */
+UFD_API int ufd_ioas_reserve_iova(struct ufd_ctx *ctx, uint32_t ioas_id,
+				  uint64_t iova, uint64_t length);
+/* Remove the reservations inside the range (0, UINT64_MAX: all); one that
+ * sticks out, or none: -ENOENT, nothing removed. */
+UFD_API int ufd_ioas_unreserve_iova(struct ufd_ctx *ctx, uint32_t ioas_id,
+				    uint64_t iova, uint64_t length);
+/* The reservations, lowest first: up to @max, *num the total. */
+UFD_API int ufd_ioas_reservations(struct ufd_ctx *ctx, uint32_t ioas_id,
+				  struct ufd_iova_range *ranges, uint32_t max,
+				  uint32_t *num);
+/*
+ * ufd_ioas_map() at *iova if that range is free for an automatic map,
+ * else at an IOVA the engine picks (stored in *iova); *at_hint tells
+ * which.  @flags: UFD_MAP_READ | UFD_MAP_WRITE (FIXED_IOVA: -EOPNOTSUPP).
+ */
+UFD_API int ufd_ioas_map_hint(struct ufd_ctx *ctx, uint32_t ioas_id,
+			      struct ufd_source *src, uint64_t uaddr,
+			      uint64_t length, uint64_t *iova,
+			      unsigned int flags, bool *at_hint);
 
 /* ---- inspection ------------------------------------------------------------ */
 

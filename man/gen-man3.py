@@ -1111,6 +1111,105 @@ Besides:
 (the driver has no HW queues), or the driver's errno.''',
  extra_see=('ufd_device','ufd_fault'))
 
+page('ufd_ext','the uiommufd extensions: reservations, minimum aperture, attach query, page sizes used, map hint',
+ ['ufd_page_sizes_used','ufd_device_query_attach_verdict','ufd_ioas_set_min_aperture',
+  'ufd_ioas_reserve_iova','ufd_ioas_unreserve_iova','ufd_ioas_reservations','ufd_ioas_map_hint'],
+r'''The ideas of the iommufd design discussion that Linux did not take
+(see
+.BR uiommufd\-extensions (7),
+which also gives the /dev/iommu commands that reach them).
+.PP
+.BR ufd_page_sizes_used ()
+reports the IO page sizes actually used to map
+.RI [ iova ", " iova " + " length ):
+for a paging HWPT
+.IR pt_id ,
+the leaves of its IO page table; for an IOAS, at each IOVA the smallest
+leaf any of its HWPTs uses there.  Each
+.B struct ufd_page_run
+is a maximal run of one leaf size, clipped to the range; up to
+.I max
+are stored,
+.I *num
+gets the total.
+.PP
+.BR ufd_device_query_attach_verdict ()
+decides, without doing it, what
+.BR ufd_device_attach ()
+of
+.I dev_id
+to IOAS
+.I ioas_id
+(or
+.BR ufd_device_replace ()
+for an attached device) would do: the IOVA ranges the IOAS would have,
+and in
+.B struct ufd_attach_verdict
+the errno it would fail with
+.RI ( error ,
+0 if accepted), why
+.RB ( UFD_ATTACH_CUTS_MAPPING ", " UFD_ATTACH_CUTS_ALLOWED ", "
+.BR UFD_ATTACH_CUTS_RESERVATION ", " UFD_ATTACH_ALIGNMENT ", "
+.BR UFD_ATTACH_PAGE_SIZE ", " UFD_ATTACH_MIN_APERTURE ", "
+.BR UFD_ATTACH_MIN_PAGE_SIZES ", " UFD_ATTACH_DOMAIN ),
+the range that conflicts, the alignment and the page sizes of the domain
+the device would use.
+.PP
+.BR ufd_ioas_set_min_aperture ()
+requires of the IOAS a window of
+.I length
+bytes of usable IOVA (at
+.I base
+with
+.BR UFD_MIN_APERTURE_FIXED_BASE )
+and domains supporting every size of
+.IR pgsize_bitmap ;
+attaches that would break it then fail.
+.PP
+.BR ufd_ioas_reserve_iova ()
+reserves IOVA without mapping anything: automatic maps avoid it, an
+attach that cannot reach it fails as for a mapping, FIXED maps may map
+over it, and unmapping them leaves it reserved.
+.BR ufd_ioas_unreserve_iova ()
+removes the reservations inside a range (all or nothing);
+.BR ufd_ioas_reservations ()
+lists them.
+.PP
+.BR ufd_ioas_map_hint ()
+maps at
+.I *iova
+if that range is free for an automatic map, else wherever an automatic
+map would go;
+.I *at_hint
+says which.''',
+r'''0 on success, or a negative errno.
+.TP
+.B \-ENOENT
+no such object; for
+.BR ufd_ioas_unreserve_iova ()
+also: no reservation in the range, or one sticks out of it.
+.TP
+.B \-EINVAL
+a zero length; a misaligned reservation, or one meeting IOVA a device
+reserves; a minimum aperture of length 0 with a base, flag or page sizes.
+.TP
+.B \-EEXIST
+the reservation meets another one.
+.TP
+.B \-EOVERFLOW
+the range wraps.
+.TP
+.BR \-ENOSPC ", " \-ERANGE
+.BR ufd_ioas_set_min_aperture ():
+the IOAS lacks the window, or a domain lacks a page size, now.
+.TP
+.B \-EOPNOTSUPP
+unknown flags.
+.PP
+.BR ufd_ioas_map_hint ()
+fails as
+.BR ufd_ioas_map ().''')
+
 allf=set()
 for (name,title,funcs,desc,ret,see,notes) in pages:
     for f in funcs:

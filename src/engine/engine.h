@@ -294,7 +294,36 @@ struct io_pagetable {
 	unsigned int nr_accesses, cap_accesses;
 	struct ufd_domain **domains;  /* page tables mirroring this IOAS */
 	unsigned int nr_domains, cap_domains;
+	/* uiommufd extensions (ext_iopt.c): user reservations
+	 * (struct iopt_user_resv) and the minimum aperture */
+	struct itree user_resv;
+	struct iopt_min_aperture {
+		uint64_t length;  /* 0: no requirement */
+		uint64_t base;
+		bool fixed_base;
+		uint64_t pgsize_bitmap;
+	} min_ap;
 };
+
+/* ---- extensions (ext_iopt.c) ---- */
+
+struct iopt_user_resv {
+	struct itree_node node;
+};
+
+/* The extensions' invariants (iopt_check): 0 or -EUCLEAN, printed. */
+int iopt_check_ext(const struct io_pagetable *iopt);
+/*
+ * Would the IOAS still have its minimum aperture's window with the
+ * reservations of @extra (may be NULL) added?  0, or -ENOSPC and
+ * *missing (may be NULL) the window.  iopt_reserve() keeps it so.
+ */
+int iopt_check_min_window(const struct io_pagetable *iopt,
+			  const struct itree *extra,
+			  struct ufd_iova_range *missing);
+/* May a domain of @pgsize_bitmap mirror the IOAS?  0, or -ERANGE. */
+int iopt_check_min_pgsizes(const struct io_pagetable *iopt,
+			   uint64_t pgsize_bitmap);
 
 static inline uint64_t area_iova(const struct ufd_area *a)
 {

@@ -871,6 +871,7 @@ static void call_caller(struct srv_call *call, const struct ucred *uc,
 	caller->mem = call->proc->src;
 	caller->priv = call;
 	caller->kernel = call->ch->d->cfg.kernel;
+	caller->no_extensions = call->ch->d->cfg.no_extensions;
 }
 
 /* ---- requests ---------------------------------------------------------------------- */

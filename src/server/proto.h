@@ -74,6 +74,7 @@
 #define UFD_ENV_SOCKET "UIOMMUFD_SOCKET"         /* "@abstract" or a path */
 #define UFD_ENV_DAEMON_PID "UIOMMUFD_DAEMON_PID" /* the daemon's pid */
 #define UFD_ENV_KERNEL "UIOMMUFD_KERNEL"         /* personality: "6.12", "7.3" */
+#define UFD_ENV_NO_EXT "UIOMMUFD_NO_EXTENSIONS"  /* "1": extensions ENOTTY */
 
 enum ufd_msg_type {
 	/* client -> daemon */

@@ -315,6 +315,7 @@ static struct {
 	struct ufd_source *mem;  /* this process's memory; one reference */
 	/* UIOMMUFD_KERNEL's personality (in-process mode); set with eng */
 	const struct ufd_personality *kernel;
+	bool no_extensions;      /* UIOMMUFD_NO_EXTENSIONS; set with eng */
 	bool ready;              /* eng, mem and cred are set */
 	bool forked;             /* fork child: mem and cred are stale */
 } shim; /* state_lock */
@@ -422,6 +423,8 @@ static int shim_state_ready(void)
 		shim.kernel = ufd_personality_find(getenv(UFD_ENV_KERNEL));
 		if (!shim.kernel) /* the launcher checks it; set by hand */
 			shim.kernel = ufd_personality_newest();
+		shim.no_extensions = getenv(UFD_ENV_NO_EXT) &&
+				     !strcmp(getenv(UFD_ENV_NO_EXT), "1");
 		shim.ready = true;
 		shim.forked = false;
 	}
@@ -823,6 +826,7 @@ static int shim_caller_init(struct ufd_caller *caller)
 	pthread_mutex_lock(&state_lock);
 	caller->mem = shim.mem;
 	caller->kernel = shim.kernel;
+	caller->no_extensions = shim.no_extensions;
 	pthread_mutex_unlock(&state_lock);
 	shim_sig_leave();
 	/* Who calls now: a capset() since (CAP_IPC_LOCK dropped) counts. */

@@ -153,6 +153,9 @@ struct ufd_caller {
 	void *priv;               /* transport's own data */
 	/* the kernel to behave as; NULL: ufd_personality_newest() */
 	const struct ufd_personality *kernel;
+	/* answer the uiommufd extensions ENOTTY, as a kernel does
+	 * (uiommufd-run --no-extensions) */
+	bool no_extensions;
 };
 
 /* The personality of @caller's call. */
@@ -318,6 +321,8 @@ long ufd_dispatch_veventq_read(struct ufd_ctx *ctx,
 const struct ufd_ioctl_desc *ufd_ioctl_lookup(unsigned long cmd);
 /* Iterate the table: row @i or NULL past the end. */
 const struct ufd_ioctl_desc *ufd_ioctl_at(unsigned int i);
+/* Iterate the extension table (<linux/iommufd_ext.h>): NULL past it. */
+const struct ufd_ioctl_desc *ufd_ext_ioctl_at(unsigned int i);
 /* Does personality @kernel have the command of @desc? */
 bool ufd_ioctl_has(const struct ufd_ioctl_desc *desc,
 		   const struct ufd_personality *kernel);
