@@ -227,6 +227,110 @@ static void test_exec_derived(void)
 	munmap(buf, LEN);
 }
 
+/*
+ * A vIOMMU event queue fd survives exec as well: the new image triggers
+ * an event on the device and reads it, header and record, from the fd it
+ * inherited.
+ */
+static int exec_veventq_child(int fd, uint32_t dev, int q)
+{
+	struct iommu_test_cmd t = {
+		.size = sizeof(t), .op = IOMMU_TEST_OP_TRIGGER_VEVENT,
+	};
+	struct {
+		struct iommufd_vevent_header hdr;
+		struct iommu_viommu_event_selftest ev;
+	} rec;
+	struct pollfd p = { .fd = q, .events = POLLIN };
+
+	if (poll(&p, 1, 0) != 0) /* nothing queued yet */
+		return 4;
+	t.trigger_vevent.dev_id = dev;
+	if (xioctl(fd, IOMMU_TEST_CMD, &t))
+		return 5;
+	if (poll(&p, 1, 5000) != 1 || !(p.revents & POLLIN))
+		return 6;
+	if (read(q, &rec, sizeof(rec)) != (ssize_t)sizeof(rec))
+		return 7;
+	if (rec.hdr.flags || rec.ev.virt_id != 0x1234)
+		return 8;
+	return 0;
+}
+
+static void test_exec_veventq(void)
+{
+	struct iommu_test_cmd md = {
+		.size = sizeof(md), .op = IOMMU_TEST_OP_MOCK_DOMAIN,
+	};
+	struct iommu_hwpt_alloc parent = {
+		.size = sizeof(parent), .flags = IOMMU_HWPT_ALLOC_NEST_PARENT,
+	};
+	struct iommu_viommu_alloc va = {
+		.size = sizeof(va), .type = IOMMU_VIOMMU_TYPE_SELFTEST,
+	};
+	struct iommu_vdevice_alloc vd = { .size = sizeof(vd), .virt_id = 0x1234 };
+	struct iommu_hwpt_selftest data = { .iotlb = IOMMU_TEST_IOTLB_DEFAULT };
+	struct iommu_hwpt_alloc nested = {
+		.size = sizeof(nested), .data_type = IOMMU_HWPT_DATA_SELFTEST,
+		.data_len = sizeof(data),
+	};
+	struct iommu_test_cmd rep = {
+		.size = sizeof(rep), .op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
+	};
+	struct iommu_veventq_alloc vq = {
+		.size = sizeof(vq), .type = IOMMU_VEVENTQ_TYPE_SELFTEST,
+		.veventq_depth = 4,
+	};
+	char fdstr[16], devstr[16], qstr[16];
+	uint32_t ioas;
+	int fd;
+	pid_t pid;
+
+	fd = open("/dev/iommu", O_RDWR);
+	REQUIRE(fd >= 0);
+	REQUIRE(!ioas_alloc(fd, &ioas));
+	md.id = ioas;
+	REQUIRE(!xioctl(fd, IOMMU_TEST_CMD, &md));
+	parent.dev_id = md.mock_domain.out_idev_id;
+	parent.pt_id = ioas;
+	REQUIRE(!xioctl(fd, IOMMU_HWPT_ALLOC, &parent));
+	va.dev_id = parent.dev_id;
+	va.hwpt_id = parent.out_hwpt_id;
+	REQUIRE(!xioctl(fd, IOMMU_VIOMMU_ALLOC, &va));
+	vd.viommu_id = va.out_viommu_id;
+	vd.dev_id = parent.dev_id;
+	REQUIRE(!xioctl(fd, IOMMU_VDEVICE_ALLOC, &vd));
+	/* The device reports through the vIOMMU once attached under it. */
+	nested.dev_id = parent.dev_id;
+	nested.pt_id = va.out_viommu_id;
+	nested.data_uptr = (uintptr_t)&data;
+	REQUIRE(!xioctl(fd, IOMMU_HWPT_ALLOC, &nested));
+	rep.id = md.mock_domain.out_stdev_id;
+	rep.mock_domain_replace.pt_id = nested.out_hwpt_id;
+	REQUIRE(!xioctl(fd, IOMMU_TEST_CMD, &rep));
+	vq.viommu_id = va.out_viommu_id;
+	REQUIRE(!xioctl(fd, IOMMU_VEVENTQ_ALLOC, &vq));
+	REQUIRE(!fcntl((int)vq.out_veventq_fd, F_SETFD, 0));
+	snprintf(fdstr, sizeof(fdstr), "%d", fd);
+	snprintf(devstr, sizeof(devstr), "%u", parent.dev_id);
+	snprintf(qstr, sizeof(qstr), "%u", vq.out_veventq_fd);
+	pid = fork();
+	if (!pid) {
+		execl(self_exe, self_exe, "exec-veventq", fdstr, devstr, qstr,
+		      (char *)NULL);
+		_exit(127);
+	}
+	{
+		int status = -1;
+
+		CHECK_EQ(waitpid(pid, &status, 0), pid);
+		CHECK(WIFEXITED(status));
+		CHECK_EQ(WEXITSTATUS(status), 0);
+	}
+	close((int)vq.out_veventq_fd);
+	close(fd);
+}
+
 /* Access fds pass between processes and are checked against a context. */
 static void test_access_fd_passing(void)
 {
@@ -306,6 +410,10 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[1], "exec-derived"))
 		return exec_derived_child(atoi(argv[2]), atoi(argv[3]),
 					  atoi(argv[4]));
+	if (argc == 5 && !strcmp(argv[1], "exec-veventq"))
+		return exec_veventq_child(atoi(argv[2]),
+					  (uint32_t)atoi(argv[3]),
+					  atoi(argv[4]));
 	if (argc == 4 && !strcmp(argv[1], "exec-child"))
 		return exec_child(atoi(argv[2]), (uint32_t)atoi(argv[3]));
 	if (!server_mode()) {
@@ -318,6 +426,7 @@ int main(int argc, char **argv)
 	RUN(test_close_is_synchronous);
 	RUN(test_exec);
 	RUN(test_exec_derived);
+	RUN(test_exec_veventq);
 	RUN(test_access_fd_passing);
 	RUN(test_fault_queue_fd);
 	return harness_failed;
