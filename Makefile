@@ -166,7 +166,7 @@ $(SAN_LAUNCHER): $(SAN_LAUNCHER_OBJS) $(SAN_LIB)
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 # The tests that run threads, again under ThreadSanitizer.
-TSAN_TESTS := test_device test_ioat test_vfio test_dirty
+TSAN_TESTS := test_device test_ioat test_vfio test_pasid test_dirty
 TSAN_BINS := $(TSAN_TESTS:%=$(B)/tests/tsan/%)
 $(B)/tests/tsan/%: tests/unit/%.c tests/unit/harness.h $(ENGINE_SRCS)
 	@mkdir -p $(dir $@)
@@ -243,7 +243,7 @@ bench: all
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(INCLUDEDIR)/uiommufd/uapi/linux $(DESTDIR)$(MANDIR)/man1 \
-		$(DESTDIR)$(LIBDIR)/uiommufd $(DESTDIR)$(MANDIR)/man3
+		$(DESTDIR)$(LIBDIR)/uiommufd $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libuiommufd.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libuiommufd.so
@@ -251,11 +251,13 @@ install: all
 	install -m 755 $(LAUNCHER) $(CLI) $(DESTDIR)$(BINDIR)/
 	install -m 644 include/uiommufd.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 include/uiommufd/uapi/linux/iommufd.h include/uiommufd/uapi/linux/vfio.h \
+		include/uiommufd/uapi/linux/iommufd_ext.h \
 		$(DESTDIR)$(INCLUDEDIR)/uiommufd/uapi/linux/
 	install -m 644 include/uiommufd/uapi/iommufd_test.h $(DESTDIR)$(INCLUDEDIR)/uiommufd/uapi/
 	install -m 644 $(PCFILE) $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7/
 
 clean:
 	rm -rf $(B)

@@ -134,6 +134,28 @@ UFD_API struct ufd_source *ufd_source_local(void);
  * broken promise is a crash, not -EFAULT.
  */
 UFD_API struct ufd_source *ufd_source_local_trusted(void);
+/*
+ * Bytes [start, start + length) of the open file @fd (a memfd, a tmpfs or
+ * hugetlbfs file) as a source whose addresses are file offsets.  The
+ * engine's process maps the range itself, so the memory stays reachable
+ * whatever happens to @fd or to the program's own mappings of the file.
+ * -EINVAL for an empty range or one past the end of the file, or a file
+ * that cannot be mapped; -EACCES for @writable on a read-only open;
+ * -EBADF.  Returned with a reference held.
+ */
+UFD_API int ufd_source_file(int fd, uint64_t start, uint64_t length,
+			    bool writable, struct ufd_source **out);
+/*
+ * Revoke (or restore) a file source's memory, as a dma-buf's exporter
+ * does: while revoked, DMA through the IO page tables of engine @eng that
+ * map it faults, and new maps of it fail with -ENODEV (restoring makes
+ * DMA work again).  @src must come from ufd_source_file().  0, or -ENOMEM
+ * if an IO page table could not be made again (that area then stays
+ * unmapped in that domain).
+ */
+UFD_API int ufd_source_file_revoke(struct ufd_engine *eng,
+				   struct ufd_source *src, bool revoked);
+UFD_API bool ufd_source_file_revoked(struct ufd_source *src);
 UFD_API void ufd_source_get(struct ufd_source *src);
 UFD_API void ufd_source_put(struct ufd_source *src);
 
@@ -169,6 +191,10 @@ enum ufd_obj_kind {
 	UFD_KIND_ACCESS,
 	UFD_KIND_FAULT,
 	UFD_KIND_OTHER,
+	UFD_KIND_VIOMMU,
+	UFD_KIND_VDEVICE,
+	UFD_KIND_VEVENTQ,
+	UFD_KIND_HW_QUEUE,
 };
 UFD_API enum ufd_obj_kind ufd_obj_kind(struct ufd_ctx *ctx, uint32_t id);
 
@@ -210,6 +236,25 @@ UFD_API int ufd_ioas_alloc(struct ufd_ctx *ctx, uint32_t *out_ioas_id);
 UFD_API int ufd_ioas_map(struct ufd_ctx *ctx, uint32_t ioas_id,
 			 struct ufd_source *src, uint64_t uaddr,
 			 uint64_t length, uint64_t *iova, unsigned int flags);
+/*
+ * ufd_ioas_map() of a file source (ufd_source_file(); its addresses are
+ * file offsets), with the pinned memory charged to @cred, the process
+ * making the call (IOMMU_IOAS_MAP_FILE).  -ENODEV if the source is
+ * revoked.
+ */
+UFD_API int ufd_ioas_map_file(struct ufd_ctx *ctx, uint32_t ioas_id,
+			      const struct ufd_cred *cred,
+			      struct ufd_source *src, uint64_t start,
+			      uint64_t length, uint64_t *iova,
+			      unsigned int flags);
+/*
+ * Charge every page pinned for the mappings of @ctx to @cred's process and
+ * user from now on (IOMMU_IOAS_CHANGE_PROCESS).  -EINVAL if any mapping
+ * is not of a file source; -ENOMEM if the new owner's limit is exceeded.
+ * Nothing changes on failure.
+ */
+UFD_API int ufd_ctx_change_process(struct ufd_ctx *ctx,
+				   const struct ufd_cred *cred);
 /* Map what [src_iova, +length) of @src_ioas maps, sharing its pages. */
 UFD_API int ufd_ioas_copy(struct ufd_ctx *ctx, uint32_t dst_ioas_id,
 			  uint32_t src_ioas_id, uint64_t src_iova,
@@ -252,8 +297,10 @@ UFD_API int ufd_ioas_allow_iovas(struct ufd_ctx *ctx, uint32_t ioas_id,
 				 const struct ufd_iova_range *ranges,
 				 uint32_t num);
 /*
- * Reserve [start, last].  -EADDRINUSE if it intersects an area or an
- * allowed range.  Reservations made here live as long as the IOAS.
+ * Reserve [start, last].  -EADDRINUSE if it intersects an area, an
+ * allowed range or a ufd_ioas_reserve_iova() reservation; -ENOSPC if it
+ * takes the window of ufd_ioas_set_min_aperture().  Reservations made
+ * here live as long as the IOAS.
  */
 UFD_API int ufd_ioas_reserve(struct ufd_ctx *ctx, uint32_t ioas_id,
 			     uint64_t start, uint64_t last);
@@ -277,6 +324,23 @@ UFD_API void ufd_ctx_clear_compat_ioas(struct ufd_ctx *ctx);
 /* ---- devices and HW page tables ------------------------------------------ */
 
 /*
+ * What the driver behind a device does when the engine changes the
+ * device's attachments.  Each hook runs with the engine lock held, after
+ * the engine's own checks and before the change is made; it must not call
+ * the engine.  @driver_data is the device's (ufd_device_driver_data()).
+ */
+struct ufd_device_ops {
+	/*
+	 * Point PASID @pasid at HWPT @hwpt_id (0: blocked, on detach), where
+	 * it was at @old_hwpt_id (0: nothing).  A negative errno fails the
+	 * attach or replace, which leaves the old attachment; the return of a
+	 * detach is ignored.  NULL: always accepted.
+	 */
+	int (*set_dev_pasid)(void *driver_data, uint32_t pasid,
+			     uint32_t hwpt_id, uint32_t old_hwpt_id);
+};
+
+/*
  * What an IOMMU imposes on a device's DMA: the IOVA window it translates,
  * holes inside it (an MSI window), the IO page sizes of its page tables,
  * dirty tracking, PASID width, and the driver data GET_HW_INFO returns.
@@ -298,6 +362,15 @@ struct ufd_device_info {
 	 * selftest mock keeps its device cache tags there).
 	 */
 	uint32_t driver_data_size;
+	/* The driver's hooks (NULL: none); the pointer is kept, not copied. */
+	const struct ufd_device_ops *ops;
+	/*
+	 * A PCI device's PASID capability allows execute / privileged
+	 * requests (GET_HW_INFO's IOMMU_HW_CAP_PCI_PASID_EXEC / _PRIV; only
+	 * reported when max_pasid_log2 is not 0).
+	 */
+	bool pasid_exec;
+	bool pasid_priv;
 };
 
 /* Bind a device to the context: a DEVICE object (not destroyable by ID). */
@@ -337,6 +410,7 @@ UFD_API int ufd_device_detach(struct ufd_ctx *ctx, uint32_t dev_id);
 enum {
 	UFD_HWPT_NEST_PARENT = 1 << 0,     /* IOMMU_HWPT_ALLOC_NEST_PARENT */
 	UFD_HWPT_DIRTY_TRACKING = 1 << 1,  /* IOMMU_HWPT_ALLOC_DIRTY_TRACKING */
+	UFD_HWPT_PASID = 1 << 2,           /* IOMMU_HWPT_ALLOC_PASID */
 };
 
 /* A paging HWPT for @dev_id's IOMMU mirroring IOAS @ioas_id. */
@@ -353,6 +427,32 @@ UFD_API int ufd_hwpt_alloc_paging_sizes(struct ufd_ctx *ctx, uint32_t dev_id,
 					uint32_t ioas_id, unsigned int flags,
 					uint64_t pgsize_bitmap,
 					uint32_t *out_hwpt_id);
+
+/*
+ * PASIDs: a device whose IOMMU has max_pasid_log2 > 0 can attach HWPTs to
+ * each PASID in [1, 2^max_pasid_log2 - 1], apart from its RID attachment
+ * (PASID 0, UFD_NO_PASID, is the RID: ufd_device_attach() and friends).
+ * Only a HWPT made with UFD_HWPT_PASID can serve a PASID, and only while
+ * the RID is detached or attached to such a HWPT too; while any PASID is
+ * attached, the RID cannot move to a HWPT made without it.  Every one of
+ * these is -EINVAL, as is an IOAS (no automatic HWPT for a PASID), a PASID
+ * out of range and a HWPT the device cannot use; -ENOENT for an unknown
+ * device or HWPT.  Attach is -EBUSY if the PASID is attached already
+ * (replace moves it); replace is -EINVAL if it is not.  A PASID
+ * attachment holds its HWPT (IOMMU_DESTROY of it: -EBUSY).  Detaching a
+ * PASID that is not attached does nothing and succeeds, as the kernel's.
+ * The driver's ufd_device_ops.set_dev_pasid, if any, has the last word.
+ */
+#define UFD_NO_PASID 0u
+UFD_API int ufd_device_pasid_attach(struct ufd_ctx *ctx, uint32_t dev_id,
+				    uint32_t pasid, uint32_t hwpt_id);
+UFD_API int ufd_device_pasid_replace(struct ufd_ctx *ctx, uint32_t dev_id,
+				     uint32_t pasid, uint32_t hwpt_id);
+UFD_API int ufd_device_pasid_detach(struct ufd_ctx *ctx, uint32_t dev_id,
+				    uint32_t pasid);
+/* The HWPT @pasid (UFD_NO_PASID: the RID) is attached to; 0: none. */
+UFD_API int ufd_device_pasid_hwpt(struct ufd_ctx *ctx, uint32_t dev_id,
+				  uint32_t pasid, uint32_t *hwpt_id);
 
 /* GET_HW_INFO: copies up to @len bytes of driver data into @buf. */
 struct ufd_hw_info {
@@ -408,6 +508,12 @@ UFD_API int ufd_hwpt_alloc_nested(struct ufd_ctx *ctx, uint32_t dev_id,
 				  uint32_t parent_id, uint32_t fault_id,
 				  const struct ufd_nested_ops *ops,
 				  void *priv, uint32_t *out_hwpt_id);
+/* The same with UFD_HWPT_* @flags: only UFD_HWPT_PASID (else -EOPNOTSUPP). */
+UFD_API int ufd_hwpt_alloc_nested_flags(struct ufd_ctx *ctx, uint32_t dev_id,
+					uint32_t parent_id, uint32_t fault_id,
+					unsigned int flags,
+					const struct ufd_nested_ops *ops,
+					void *priv, uint32_t *out_hwpt_id);
 /*
  * A nested HWPT whose stage 1 is an x86-64 format table (VT-d first stage)
  * rooted at guest physical address @root_gpa (an IOVA of the parent), with
@@ -485,6 +591,126 @@ UFD_API int ufd_fault_set_notify(struct ufd_ctx *ctx, uint32_t fault_id,
 				 void (*fn)(void *arg, bool pending),
 				 void *arg);
 
+/* ---- virtual IOMMUs ------------------------------------------------------- */
+
+/*
+ * A vIOMMU: the slice of a physical IOMMU that one VM owns, on top of a
+ * NEST_PARENT paging HWPT (which it holds).  On it live virtual devices
+ * (a device's guest-visible ID, at most one per device and one device per
+ * ID), nested HWPTs (ufd_viommu_alloc_hwpt_nested), event queues (one per
+ * type) and HW queues (guest memory handed to the hardware, pinned).  The
+ * driver's state is the caller's @priv; @ops say what the driver does.
+ */
+struct ufd_viommu_ops {
+	/* The vIOMMU goes: free @priv. */
+	void (*destroy)(void *priv);
+	/*
+	 * A new HW queue @index of @type whose memory starts at host address
+	 * @base (pinned and contiguous): 0, or the driver's -errno.  Set
+	 * *@holds_prev when it depends on queue @index - 1 of its type (that
+	 * one is then busy until this one goes).  NULL: no HW queues.
+	 */
+	int (*hw_queue_init)(void *priv, uint32_t type, uint32_t index,
+			     uint64_t base, bool *holds_prev);
+	/* HW queue @index of @type goes (after a successful init). */
+	void (*hw_queue_destroy)(void *priv, uint32_t type, uint32_t index);
+};
+
+/*
+ * @hwpt_id must be a paging HWPT made with UFD_HWPT_NEST_PARENT (else
+ * -EINVAL; -ENOENT if none).  @mmap_length non-zero reserves a range of
+ * the context's mmap offsets (*@mmap_offset, page aligned) that maps the
+ * vIOMMU (ufd_viommu_mmap_find); 0 leaves *@mmap_offset alone.
+ */
+UFD_API int ufd_viommu_alloc(struct ufd_ctx *ctx, uint32_t dev_id,
+			     uint32_t hwpt_id, uint32_t type,
+			     const struct ufd_viommu_ops *ops, void *priv,
+			     uint64_t mmap_length, uint64_t *mmap_offset,
+			     uint32_t *out_viommu_id);
+/* Its type and priv: -ENOENT if @viommu_id names no vIOMMU. */
+UFD_API int ufd_viommu_priv(struct ufd_ctx *ctx, uint32_t viommu_id,
+			    uint32_t *type, void **priv);
+/*
+ * The vIOMMU whose mmap range is exactly [@offset, @offset + @length):
+ * -ENXIO for any other range.  ufd_viommu_mmap_get() finds it the same
+ * way and counts one more mapping of it (busy while mapped);
+ * ufd_viommu_mmap_put() drops one.
+ */
+UFD_API int ufd_viommu_mmap_find(struct ufd_ctx *ctx, uint64_t offset,
+				 uint64_t length, uint32_t *viommu_id);
+UFD_API int ufd_viommu_mmap_get(struct ufd_ctx *ctx, uint32_t viommu_id);
+UFD_API void ufd_viommu_mmap_put(struct ufd_ctx *ctx, uint32_t viommu_id);
+/*
+ * A nested HWPT on vIOMMU @viommu_id (on its parent): as
+ * ufd_hwpt_alloc_nested_flags() (@flags: UFD_HWPT_PASID or 0).  A device
+ * attaches to it only once it has a virtual device on that vIOMMU
+ * (-ENOENT before).
+ */
+UFD_API int ufd_viommu_alloc_hwpt_nested(struct ufd_ctx *ctx, uint32_t dev_id,
+					 uint32_t viommu_id, uint32_t fault_id,
+					 unsigned int flags,
+					 const struct ufd_nested_ops *ops,
+					 void *priv, uint32_t *out_hwpt_id);
+/*
+ * Device @dev_id is @virt_id on the vIOMMU: -EEXIST if the device has a
+ * virtual device already, or the vIOMMU has @virt_id.  Destroying the
+ * device destroys its virtual device too, whose ID then stays taken
+ * (-ENOENT) until the context closes.
+ */
+UFD_API int ufd_vdevice_alloc(struct ufd_ctx *ctx, uint32_t viommu_id,
+			      uint32_t dev_id, uint64_t virt_id,
+			      uint32_t *out_vdevice_id);
+/* The device that is @virt_id on the vIOMMU: -ENOENT if none. */
+UFD_API int ufd_viommu_find_dev(struct ufd_ctx *ctx, uint32_t viommu_id,
+				uint64_t virt_id, uint32_t *dev_id);
+/*
+ * The vIOMMU of the nested HWPT device @dev_id is attached to, and the
+ * device's virtual ID on it: -ENOENT if it is attached to none such.
+ */
+UFD_API int ufd_device_viommu(struct ufd_ctx *ctx, uint32_t dev_id,
+			      uint32_t *viommu_id, uint64_t *virt_id);
+
+/*
+ * Event queues of a vIOMMU: at most @depth events; one arriving on a full
+ * queue is lost, which the reader sees as a header with
+ * UFD_VEVENT_LOST_EVENTS (and a gap in the sequence numbers, which count
+ * from 0 and wrap at INT32_MAX to 0).  -EEXIST: @type has one already.
+ * Its fd holds it as a fault queue's does (hold_fd, release_fd).
+ */
+enum { UFD_VEVENT_LOST_EVENTS = 1 << 0 };
+UFD_API int ufd_veventq_alloc(struct ufd_ctx *ctx, uint32_t viommu_id,
+			      uint32_t type, uint32_t depth,
+			      uint32_t *out_veventq_id);
+UFD_API int ufd_veventq_hold_fd(struct ufd_ctx *ctx, uint32_t veventq_id);
+UFD_API void ufd_veventq_release_fd(struct ufd_ctx *ctx, uint32_t veventq_id);
+/* Queue an event of @len bytes: -EOPNOTSUPP if @type has no queue. */
+UFD_API int ufd_viommu_report_event(struct ufd_ctx *ctx, uint32_t viommu_id,
+				    uint32_t type, const void *data,
+				    size_t len);
+/*
+ * Take events, oldest first, into @buf: each an 8-byte header (flags,
+ * sequence: host order u32s) and its data.  The bytes written; 0 when the
+ * queue is empty; -EINVAL if @count is shorter than a header or the first
+ * event does not fit.
+ */
+UFD_API long ufd_veventq_read(struct ufd_ctx *ctx, uint32_t veventq_id,
+			      void *buf, size_t count);
+UFD_API bool ufd_veventq_pending(struct ufd_ctx *ctx, uint32_t veventq_id);
+/* As ufd_fault_set_notify(). */
+UFD_API int ufd_veventq_set_notify(struct ufd_ctx *ctx, uint32_t veventq_id,
+				   void (*fn)(void *arg, bool pending),
+				   void *arg);
+
+/*
+ * A HW queue: [@iova, @iova + @length) of the vIOMMU's parent IOAS,
+ * pinned while the queue lives (an unmap of it is -EBUSY) and handed to
+ * the driver (ops->hw_queue_init).  -EINVAL for length 0, -EOVERFLOW,
+ * -ENOENT if not all mapped, -EFAULT if not contiguous in host memory.
+ */
+UFD_API int ufd_hw_queue_alloc(struct ufd_ctx *ctx, uint32_t viommu_id,
+			       uint32_t type, uint32_t index, uint64_t iova,
+			       uint64_t length, uint32_t *out_hw_queue_id);
+
 /*
  * Dirty tracking of a paging HWPT made with UFD_HWPT_DIRTY_TRACKING.
  * Enabling clears what was dirty before.  read_dirty reports each dirty IO
@@ -561,6 +787,13 @@ struct ufd_sg {
 /* -ENOENT: no such device; the port keeps it from being unbound. */
 UFD_API int ufd_dma_open(struct ufd_ctx *ctx, uint32_t dev_id,
 			 struct ufd_dma **out);
+/*
+ * A port whose DMA carries PASID @pasid: it goes through the HWPT
+ * attached at that PASID when it runs (-ENODEV if none is).  UFD_NO_PASID
+ * is ufd_dma_open(); -EINVAL for a PASID the device does not have.
+ */
+UFD_API int ufd_dma_open_pasid(struct ufd_ctx *ctx, uint32_t dev_id,
+			       uint32_t pasid, struct ufd_dma **out);
 UFD_API void ufd_dma_close(struct ufd_dma *dma);
 /*
  * Copy between IOVA and @buf.  -EFAULT where nothing is mapped or the
@@ -627,6 +860,104 @@ UFD_API int ufd_access_rw(struct ufd_ctx *ctx, uint32_t access_id,
 			  uint64_t iova, void *buf, size_t length,
 			  unsigned int flags);
 
+/* ---- extensions (uiommufd-extensions(7)) ------------------------------ */
+
+/*
+ * The design ideas of the iommufd discussion that the kernel did not take;
+ * /dev/iommu reaches them through <uiommufd/uapi/linux/iommufd_ext.h>.
+ */
+
+/* IOVA [start, last] mapped by IO page table leaves of @page_size. */
+struct ufd_page_run {
+	uint64_t start;
+	uint64_t last; /* inclusive */
+	uint64_t page_size;
+};
+/*
+ * The IO page sizes used to map [iova, iova + length) of @pt_id (a paging
+ * HWPT, or an IOAS: the smallest leaf any of its HWPTs uses at each IOVA):
+ * maximal runs of one leaf size clipped to the range, IOVA order; up to
+ * @max into @runs, *num the total.  -ENOENT, -EINVAL (length 0),
+ * -EOVERFLOW.
+ */
+UFD_API int ufd_page_sizes_used(struct ufd_ctx *ctx, uint32_t pt_id,
+				uint64_t iova, uint64_t length,
+				struct ufd_page_run *runs, uint32_t max,
+				uint32_t *num);
+
+/* Why an attach would be refused (struct ufd_attach_verdict.reason). */
+enum {
+	UFD_ATTACH_OK = 0,
+	UFD_ATTACH_CUTS_MAPPING = 1,
+	UFD_ATTACH_CUTS_ALLOWED = 2,
+	UFD_ATTACH_CUTS_RESERVATION = 3,
+	UFD_ATTACH_ALIGNMENT = 4,
+	UFD_ATTACH_PAGE_SIZE = 5,
+	UFD_ATTACH_MIN_APERTURE = 6,
+	UFD_ATTACH_MIN_PAGE_SIZES = 7,
+	UFD_ATTACH_DOMAIN = 8,
+};
+struct ufd_attach_verdict {
+	int error;               /* 0, or the -errno the attach returns */
+	unsigned int reason;     /* UFD_ATTACH_* */
+	uint64_t alignment;      /* the IOAS's IOVA alignment afterwards */
+	uint64_t pgsize_bitmap;  /* of the domain the device would use */
+	struct ufd_iova_range conflict; /* what conflicts, per reason */
+};
+/*
+ * What ufd_device_attach() of @dev_id to IOAS @ioas_id (or, for an
+ * attached device, ufd_device_replace() onto it) would do, exactly as
+ * those decide it, without doing it: the IOVA ranges the IOAS would have
+ * (up to @max into @ranges, *num the total) and the verdict.  Pinning
+ * failures of the attach itself (-EFAULT, -ENOMEM) are not foreseen.
+ * Returns -ENOENT (no such device or IOAS) or -ENOMEM, else 0.
+ */
+UFD_API int ufd_device_query_attach_verdict(struct ufd_ctx *ctx,
+					    uint32_t dev_id, uint32_t ioas_id,
+					    struct ufd_iova_range *ranges,
+					    uint32_t max, uint32_t *num,
+					    struct ufd_attach_verdict *verdict);
+
+enum {
+	UFD_MIN_APERTURE_FIXED_BASE = 1 << 0,
+};
+/*
+ * Require of IOAS @ioas_id a window of @length bytes of usable IOVA (at
+ * @base with UFD_MIN_APERTURE_FIXED_BASE) and domains that support every
+ * page size of @pgsize_bitmap: attaches that would break it fail -ENOSPC
+ * (window) or -ERANGE (page sizes); so does this call if the IOAS breaks
+ * it now.  @length 0 removes the requirement.
+ */
+UFD_API int ufd_ioas_set_min_aperture(struct ufd_ctx *ctx, uint32_t ioas_id,
+				      uint64_t length, uint64_t base,
+				      uint64_t pgsize_bitmap,
+				      unsigned int flags);
+/*
+ * IOVA reservations (the seed's IOMAP_RESERVE): [iova, iova + length)
+ * kept from automatic maps and from attaches that cannot reach it, but
+ * free for FIXED maps over it.  -EINVAL (misaligned, or meets a device's
+ * reserved IOVA), -EEXIST (meets another reservation).
+ */
+UFD_API int ufd_ioas_reserve_iova(struct ufd_ctx *ctx, uint32_t ioas_id,
+				  uint64_t iova, uint64_t length);
+/* Remove the reservations inside the range (0, UINT64_MAX: all); one that
+ * sticks out, or none: -ENOENT, nothing removed. */
+UFD_API int ufd_ioas_unreserve_iova(struct ufd_ctx *ctx, uint32_t ioas_id,
+				    uint64_t iova, uint64_t length);
+/* The reservations, lowest first: up to @max, *num the total. */
+UFD_API int ufd_ioas_reservations(struct ufd_ctx *ctx, uint32_t ioas_id,
+				  struct ufd_iova_range *ranges, uint32_t max,
+				  uint32_t *num);
+/*
+ * ufd_ioas_map() at *iova if that range is free for an automatic map,
+ * else at an IOVA the engine picks (stored in *iova); *at_hint tells
+ * which.  @flags: UFD_MAP_READ | UFD_MAP_WRITE (FIXED_IOVA: -EOPNOTSUPP).
+ */
+UFD_API int ufd_ioas_map_hint(struct ufd_ctx *ctx, uint32_t ioas_id,
+			      struct ufd_source *src, uint64_t uaddr,
+			      uint64_t length, uint64_t *iova,
+			      unsigned int flags, bool *at_hint);
+
 /* ---- inspection ------------------------------------------------------------ */
 
 /* Number of pins on the page at @uaddr of @src (MD_CHECK_REFS). */
@@ -638,6 +969,19 @@ UFD_API uint64_t ufd_engine_pinned_bytes_user(struct ufd_engine *eng,
 					      uid_t uid);
 UFD_API uint64_t ufd_engine_pinned_bytes_pid(struct ufd_engine *eng,
 					     pid_t pid);
+/*
+ * Bytes pinned on behalf of process @pid in any accounting mode that
+ * charges (per user or per process): the kernel's VmPin of that process.
+ */
+UFD_API uint64_t ufd_engine_vm_pinned_bytes(struct ufd_engine *eng,
+					    pid_t pid);
+/*
+ * The identity of the page that the engine reaches at @host, asked of the
+ * source of the pages object pinned there.  -ENOENT if no pinned pages
+ * object holds @host.
+ */
+UFD_API int ufd_engine_host_ident(struct ufd_engine *eng, uint64_t host,
+				  uint64_t *ident);
 
 struct ufd_area_info {
 	uint64_t iova;

@@ -231,6 +231,70 @@ and
 .BR ufd_source_put ()
 return nothing.''')
 
+page('ufd_source_file','file-backed memory: map a file, move its accounting',
+ ['ufd_source_file','ufd_source_file_revoke','ufd_source_file_revoked',
+  'ufd_ioas_map_file','ufd_ctx_change_process','ufd_engine_vm_pinned_bytes',
+  'ufd_engine_host_ident'],
+r'''.BR ufd_source_file ()
+makes a source of bytes
+.RI [ start ", " start " + " length )
+of the open file
+.I fd
+(a memfd, a tmpfs or hugetlbfs file) whose addresses are file offsets.
+The calling process maps the range itself (MAP_SHARED), so the memory stays
+reachable whatever happens to
+.I fd
+or to the program's own mappings of the file; the mapping is the pin, and
+is dropped with the last reference.
+.I fd
+is not kept.
+.PP
+.BR ufd_source_file_revoke ()
+revokes (or restores) a file source's memory, as a dma-buf exporter does:
+while revoked, DMA through the IO page tables of
+.I eng
+that map it faults, and
+.BR ufd_ioas_map_file ()
+of it fails with \-ENODEV; restoring makes DMA work again.
+.BR ufd_source_file_revoked ()
+tells the state.
+.PP
+.BR ufd_ioas_map_file ()
+is IOMMU_IOAS_MAP_FILE:
+.BR ufd_ioas_map ()
+of a file source, with the pinned pages charged to
+.I cred
+(the calling process) rather than to the opener of the context.
+.BR ufd_ctx_change_process ()
+is IOMMU_IOAS_CHANGE_PROCESS: every page pinned for a mapping of
+.I ctx
+is charged from now on to the process and user of
+.IR cred .
+.PP
+.BR ufd_engine_vm_pinned_bytes ()
+returns the bytes pinned on behalf of a process in any accounting mode
+that charges (the kernel's VmPin).
+.BR ufd_engine_host_ident ()
+asks the source of the pages object pinned at engine address
+.I host
+for the identity of that page.''',
+r'''.BR ufd_source_file ()
+returns 0 and a source with one reference, \-EINVAL for an empty range, one
+past the end of the file or a file that cannot be mapped, \-EACCES for a
+writable source of a read-only open, \-EBADF, or \-ENOMEM.
+.BR ufd_ioas_map_file ()
+returns what
+.BR ufd_ioas_map ()
+returns, \-EINVAL for a source that is not a file's, \-ENODEV for a revoked one.
+.BR ufd_ctx_change_process ()
+returns 0, \-EINVAL if a mapping is not of a file source, or \-ENOMEM
+(the new owner's RLIMIT_MEMLOCK); nothing changes on failure.
+.BR ufd_source_file_revoke ()
+returns 0, or \-ENOMEM if an IO page table could not be remade (that area
+then stays unmapped in that domain).
+.BR ufd_engine_host_ident ()
+returns 0 or \-ENOENT (no pinned pages there).''')
+
 page('ufd_publish','the publication window of new objects',
  ['ufd_publish_begin','ufd_publish_end'],
 r'''The kernel's order of publication: an object made by a call becomes
@@ -605,6 +669,114 @@ also for a HWPT without an engine-walked stage 1.
 .B \-EINVAL
 (bad page size or misaligned IOVA).''')
 
+page('ufd_device_pasid','PASID attachments of a device',
+ ['ufd_device_pasid_attach','ufd_device_pasid_replace','ufd_device_pasid_detach',
+  'ufd_device_pasid_hwpt','ufd_hwpt_alloc_nested_flags','ufd_dma_open_pasid'],
+r'''A device whose IOMMU has a PASID width
+.RB ( max_pasid_log2
+of
+.BR "struct ufd_device_info" )
+greater than 0 can attach a HWPT to each PASID from 1 to
+.RI 2^ max_pasid_log2 " \- 1,"
+apart from its RID attachment
+.RB ( ufd_device_attach (3);
+PASID 0,
+.BR UFD_NO_PASID ,
+is the RID).
+.PP
+.BR ufd_device_pasid_attach ()
+attaches PASID
+.I pasid
+of
+.I dev_id
+to HWPT
+.IR hwpt_id ,
+a paging HWPT made with
+.B UFD_HWPT_PASID
+by
+.BR ufd_hwpt_alloc_paging (3)
+or a nested one made with it by
+.BR ufd_hwpt_alloc_nested_flags (),
+which is
+.BR ufd_hwpt_alloc_nested (3)
+with
+.B UFD_HWPT_*
+flags.  A PASID takes such a HWPT only while the RID is detached or
+attached to one too, and while any PASID is attached the RID only moves to
+such HWPTs.  An IOAS is refused (there is no automatic HWPT for a PASID).
+A PASID attachment puts no reserved IOVA ranges into the IOAS.
+.BR ufd_device_pasid_replace ()
+moves an attached PASID to another HWPT, or does nothing if it is on that
+one already; on failure the old attachment stays.
+.BR ufd_device_pasid_detach ()
+detaches a PASID; a PASID that is not attached is no error.
+.BR ufd_device_pasid_hwpt ()
+stores in
+.I *hwpt_id
+the HWPT a PASID (UFD_NO_PASID: the RID) is attached to, 0 for none.
+.PP
+A PASID attachment holds its HWPT:
+.BR ufd_destroy (3)
+of it is
+.B \-EBUSY
+until the PASID is detached or replaced or the device unbound (unbinding
+detaches every PASID).  If the device's
+.B ops\->set_dev_pasid
+hook is set, it is called after the engine's own checks with the new HWPT
+(0 when detaching) and the old one; its error fails the attach or replace
+and changes nothing.  Faults a device reports with
+.B UFD_PGFAULT_PASID_VALID
+go to the fault queue of the HWPT attached at that PASID, or of the RID's
+if the PASID has none.
+.PP
+.BR ufd_dma_open_pasid ()
+opens a DMA port (see
+.BR ufd_dma (3))
+whose accesses carry PASID
+.IR pasid :
+each goes through the HWPT attached at that PASID when it runs, and fails
+with
+.B \-ENODEV
+while none is;
+.B UFD_NO_PASID
+gives the RID's port of
+.BR ufd_dma_open (3).''',
+r'''0 on success, or a negative errno:
+.B \-ENOENT
+(no such device or HWPT),
+.B \-EINVAL
+(PASID 0 or beyond the width, a device without PASIDs, an IOAS or another
+object that is not a HWPT, a HWPT made without
+.BR UFD_HWPT_PASID ,
+the RID on such a HWPT, a HWPT the device cannot use, replace of a PASID
+not attached),
+.B \-EBUSY
+(attach of a PASID that is attached already),
+.B \-ENOMEM
+or the driver hook's error.
+.BR ufd_device_pasid_detach ()
+and
+.BR ufd_device_pasid_hwpt ()
+fail only with
+.B \-ENOENT
+(and detach with
+.B \-EINVAL
+for PASID 0).
+.BR ufd_dma_open_pasid ()
+fails with
+.B \-ENOENT
+(no such device),
+.B \-EINVAL
+(a PASID the device does not have) or
+.BR \-ENOMEM .
+.BR ufd_hwpt_alloc_nested_flags ()
+fails as
+.BR ufd_hwpt_alloc_nested (3),
+and with
+.B \-EOPNOTSUPP
+for flags other than
+.BR UFD_HWPT_PASID .''')
+
 page('ufd_dma','a device\'s DMA port',
  ['ufd_dma_open','ufd_dma_close','ufd_dma_read','ufd_dma_write','ufd_dma_map_sg','ufd_dma_unmap_sg'],
 r'''A DMA port lets a device's reads and writes go through the page table of
@@ -811,6 +983,246 @@ Besides:
 .BR ufd_fault_respond ()
 .B \-EINVAL
 (unknown cookie, or a code other than 0 or 1).''')
+
+page('ufd_viommu','virtual IOMMUs and what lives on them',
+ ['ufd_viommu_alloc','ufd_viommu_priv','ufd_viommu_mmap_find','ufd_viommu_mmap_get',
+  'ufd_viommu_mmap_put','ufd_viommu_alloc_hwpt_nested','ufd_vdevice_alloc',
+  'ufd_viommu_find_dev','ufd_device_viommu','ufd_veventq_alloc','ufd_veventq_hold_fd',
+  'ufd_veventq_release_fd','ufd_viommu_report_event','ufd_veventq_read',
+  'ufd_veventq_pending','ufd_veventq_set_notify','ufd_hw_queue_alloc'],
+r'''A vIOMMU (IOMMU_VIOMMU_ALLOC) is the slice of a physical IOMMU that one
+virtual machine owns.  It sits on a paging HWPT made with
+.B UFD_HWPT_NEST_PARENT
+and holds it; everything made on the vIOMMU holds the vIOMMU, so destroy
+goes in the opposite order (\-EBUSY otherwise).  The driver's state is the
+caller's
+.IR priv ;
+.B struct ufd_viommu_ops
+says what the driver does:
+.I destroy
+frees
+.IR priv ,
+.I hw_queue_init
+takes or refuses a HW queue (setting
+.I *holds_prev
+when the new queue depends on the one of index \- 1, which is then busy),
+.I hw_queue_destroy
+lets one go.
+.PP
+.BR ufd_viommu_alloc ()
+makes one; a non-zero
+.I mmap_length
+(page aligned) reserves a range of the context's mmap offsets, from one
+page up, returned in
+.IR *mmap_offset .
+.BR ufd_viommu_mmap_find ()
+finds the vIOMMU whose range is exactly
+.RI [ offset ", " offset " + " length );
+.BR ufd_viommu_mmap_get ()
+and
+.BR ufd_viommu_mmap_put ()
+count the mappings of it, which keep it busy.
+.BR ufd_viommu_priv ()
+returns a vIOMMU's type and
+.IR priv .
+.PP
+.BR ufd_viommu_alloc_hwpt_nested ()
+makes a nested HWPT on the vIOMMU's parent, as
+.BR ufd_hwpt_alloc_nested ();
+a device attaches to it only once it has a virtual device on that vIOMMU.
+.BR ufd_vdevice_alloc ()
+gives a device its guest-visible
+.I virt_id
+on the vIOMMU: a device has at most one, an ID names at most one device.
+Destroying the device destroys its virtual device, whose object ID stays
+taken (\-ENOENT) until the context closes.
+.BR ufd_viommu_find_dev ()
+finds the device of a virtual ID;
+.BR ufd_device_viommu ()
+the vIOMMU of the nested HWPT a device is attached to and the device's
+virtual ID on it.
+.PP
+.BR ufd_veventq_alloc ()
+makes an event queue of
+.I type
+(one per type per vIOMMU) that keeps at most
+.I depth
+events.
+.BR ufd_viommu_report_event ()
+queues one; on a full queue it is lost, and the reader finds a header with
+.B UFD_VEVENT_LOST_EVENTS
+and no data instead.  Sequence numbers count from 0 and wrap at
+INT32_MAX to 0.
+.BR ufd_veventq_read ()
+takes events, oldest first: each an 8-byte header (flags, sequence) and its
+data.  The fd of a queue holds it as a fault queue's does
+.RB ( ufd_veventq_hold_fd (),
+.BR ufd_veventq_release_fd ());
+.BR ufd_veventq_pending ()
+and
+.BR ufd_veventq_set_notify ()
+are those of
+.BR ufd_fault (3).
+.PP
+.BR ufd_hw_queue_alloc ()
+pins
+.RI [ iova ", " iova " + " length )
+of the parent's IOAS while the queue lives (an unmap of it is \-EBUSY) and
+hands the host address of its first byte to the driver.''',
+r'''.BR ufd_viommu_mmap_put ()
+and
+.BR ufd_veventq_release_fd ()
+return nothing;
+.BR ufd_veventq_pending ()
+returns true or false.
+.BR ufd_veventq_read ()
+returns the bytes stored, 0 when the queue is empty, or a negative errno.
+The others return 0 or a negative errno; an ID that names nothing of the
+right kind gives
+.BR \-ENOENT .
+Besides:
+.TP
+.BR ufd_viommu_alloc ()
+.B \-EINVAL
+(not a nesting parent, or a bad
+.IR mmap_length ),
+.BR \-ENOMEM .
+.TP
+.BR ufd_viommu_mmap_find ()
+.B \-ENXIO
+(no range is exactly that).
+.TP
+.BR ufd_vdevice_alloc ()
+.B \-EEXIST
+(the device has a virtual device, or the vIOMMU has
+.IR virt_id ),
+.B \-EINVAL
+(the device is behind another IOMMU).
+.TP
+.BR ufd_veventq_alloc ()
+.B \-EEXIST
+(the type has a queue),
+.B \-EINVAL
+(depth 0).
+.TP
+.BR ufd_viommu_report_event ()
+.B \-EOPNOTSUPP
+(no queue of that type).
+.TP
+.BR ufd_veventq_read ()
+.B \-EINVAL
+(the count is shorter than a header, or the first event does not fit).
+.TP
+.BR ufd_hw_queue_alloc ()
+.B \-EINVAL
+(length 0),
+.BR \-EOVERFLOW ,
+.B \-ENOENT
+(not all mapped),
+.B \-EFAULT
+(not contiguous in host memory),
+.B \-EOPNOTSUPP
+(the driver has no HW queues), or the driver's errno.''',
+ extra_see=('ufd_device','ufd_fault'))
+
+page('ufd_ext','the uiommufd extensions: reservations, minimum aperture, attach query, page sizes used, map hint',
+ ['ufd_page_sizes_used','ufd_device_query_attach_verdict','ufd_ioas_set_min_aperture',
+  'ufd_ioas_reserve_iova','ufd_ioas_unreserve_iova','ufd_ioas_reservations','ufd_ioas_map_hint'],
+r'''The ideas of the iommufd design discussion that Linux did not take
+(see
+.BR uiommufd\-extensions (7),
+which also gives the /dev/iommu commands that reach them).
+.PP
+.BR ufd_page_sizes_used ()
+reports the IO page sizes actually used to map
+.RI [ iova ", " iova " + " length ):
+for a paging HWPT
+.IR pt_id ,
+the leaves of its IO page table; for an IOAS, at each IOVA the smallest
+leaf any of its HWPTs uses there.  Each
+.B struct ufd_page_run
+is a maximal run of one leaf size, clipped to the range; up to
+.I max
+are stored,
+.I *num
+gets the total.
+.PP
+.BR ufd_device_query_attach_verdict ()
+decides, without doing it, what
+.BR ufd_device_attach ()
+of
+.I dev_id
+to IOAS
+.I ioas_id
+(or
+.BR ufd_device_replace ()
+for an attached device) would do: the IOVA ranges the IOAS would have,
+and in
+.B struct ufd_attach_verdict
+the errno it would fail with
+.RI ( error ,
+0 if accepted), why
+.RB ( UFD_ATTACH_CUTS_MAPPING ", " UFD_ATTACH_CUTS_ALLOWED ", "
+.BR UFD_ATTACH_CUTS_RESERVATION ", " UFD_ATTACH_ALIGNMENT ", "
+.BR UFD_ATTACH_PAGE_SIZE ", " UFD_ATTACH_MIN_APERTURE ", "
+.BR UFD_ATTACH_MIN_PAGE_SIZES ", " UFD_ATTACH_DOMAIN ),
+the range that conflicts, the alignment and the page sizes of the domain
+the device would use.
+.PP
+.BR ufd_ioas_set_min_aperture ()
+requires of the IOAS a window of
+.I length
+bytes of usable IOVA (at
+.I base
+with
+.BR UFD_MIN_APERTURE_FIXED_BASE )
+and domains supporting every size of
+.IR pgsize_bitmap ;
+attaches that would break it then fail.
+.PP
+.BR ufd_ioas_reserve_iova ()
+reserves IOVA without mapping anything: automatic maps avoid it, an
+attach that cannot reach it fails as for a mapping, FIXED maps may map
+over it, and unmapping them leaves it reserved.
+.BR ufd_ioas_unreserve_iova ()
+removes the reservations inside a range (all or nothing);
+.BR ufd_ioas_reservations ()
+lists them.
+.PP
+.BR ufd_ioas_map_hint ()
+maps at
+.I *iova
+if that range is free for an automatic map, else wherever an automatic
+map would go;
+.I *at_hint
+says which.''',
+r'''0 on success, or a negative errno.
+.TP
+.B \-ENOENT
+no such object; for
+.BR ufd_ioas_unreserve_iova ()
+also: no reservation in the range, or one sticks out of it.
+.TP
+.B \-EINVAL
+a zero length; a misaligned reservation, or one meeting IOVA a device
+reserves; a minimum aperture of length 0 with a base, flag or page sizes.
+.TP
+.B \-EEXIST
+the reservation meets another one.
+.TP
+.B \-EOVERFLOW
+the range wraps.
+.TP
+.BR \-ENOSPC ", " \-ERANGE
+.BR ufd_ioas_set_min_aperture ():
+the IOAS lacks the window, or a domain lacks a page size, now.
+.TP
+.B \-EOPNOTSUPP
+unknown flags.
+.PP
+.BR ufd_ioas_map_hint ()
+fails as
+.BR ufd_ioas_map ().''')
 
 allf=set()
 for (name,title,funcs,desc,ret,see,notes) in pages:

@@ -76,6 +76,8 @@ expect=(
 	"$L/libuiommufd.so.0"
 	usr/include/uiommufd.h usr/include/uiommufd/uapi/linux/iommufd.h
 	usr/include/uiommufd/uapi/linux/vfio.h
+	usr/include/uiommufd/uapi/linux/iommufd_ext.h
+	usr/share/man/man7/uiommufd-extensions.7.gz usr/share/man/man3/ufd_ext.3.gz
 	"$L/libuiommufd.a" "$L/libuiommufd.so" "$L/pkgconfig/uiommufd.pc"
 	usr/share/man/man3/ufd_ioas.3.gz usr/share/man/man3/ufd_ioas_map.3.gz
 	usr/share/doc/uiommufd/copyright usr/share/doc/libuiommufd0/copyright

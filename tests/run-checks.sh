@@ -59,6 +59,23 @@ for t in "$B"/tests/uapi/test_*; do
 	run_one "uapi/$(basename "$t") (launcher, in-process)" \
 		"$B/uiommufd-run" --mode=inprocess -- "$t"
 done
+# The older kernel's personality, in both modes.
+for mode in server inprocess; do
+	run_one "uapi/test_personality (launcher, $mode, --kernel=6.12)" \
+		"$B/uiommufd-run" --mode=$mode --kernel=6.12 -- "$B/tests/uapi/test_personality"
+done
+
+# The uiommufd extensions under an older kernel's personality (they stay),
+# and switched off (ENOTTY, as a kernel answers), in both modes.
+if [ -x "$B/tests/uapi/test_ext" ]; then
+	run_one "uapi/test_ext (launcher, --kernel=6.12)" \
+		"$B/uiommufd-run" --kernel=6.12 -- "$B/tests/uapi/test_ext"
+	run_one "uapi/test_ext (launcher, --no-extensions)" \
+		"$B/uiommufd-run" --no-extensions -- "$B/tests/uapi/test_ext"
+	run_one "uapi/test_ext (launcher, in-process, --no-extensions)" \
+		"$B/uiommufd-run" --mode=inprocess --no-extensions -- \
+		"$B/tests/uapi/test_ext"
+fi
 
 # Server mode (tests/server/): multi-process file semantics, a hostile
 # client, and the launcher's process handling.

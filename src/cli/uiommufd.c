@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include <linux/iommufd.h>
+#include <linux/iommufd_ext.h>
 #include <linux/vfio.h>
 #include "iommufd_test.h"
 
@@ -340,6 +341,14 @@ static int cmd_ioctls(int argc, char **argv)
 		if (!ufd_ioctl_lookup(iommufd_other[i].cmd))
 			printf("%-32s %#lx\n", iommufd_other[i].name,
 			       iommufd_other[i].cmd);
+	printf("\nuiommufd extensions (<uiommufd/uapi/linux/iommufd_ext.h>, "
+	       "type 'u';\nevery personality has them, a kernel and "
+	       "uiommufd-run --no-extensions answer ENOTTY):\n");
+	for (i = 0; (d = ufd_ext_ioctl_at(i)); i++) {
+		printf("%-32s %#-8lx %5u %5u\n", d->name, d->cmd, d->size,
+		       d->min_size);
+		i = _IOC_NR(d->cmd) - UIOMMUFD_EXT_CMD_BASE;
+	}
 	printf("\nVFIO type1 container commands (/dev/vfio/vfio), handled:\n");
 	for (i = 0; i < ARRAY_SIZE(vfio_ioctls); i++)
 		if (vfio_ioctls[i].emulated)
@@ -399,7 +408,9 @@ static void decode_number(unsigned long cmd)
 
 	printf("%#lx:", cmd);
 	if (d) {
-		printf(" %s (iommufd; struct %u bytes, at least %u)", d->name,
+		printf(" %s (%s; struct %u bytes, at least %u)", d->name,
+		       _IOC_TYPE(cmd) == UIOMMUFD_EXT_TYPE ?
+			       "uiommufd extension" : "iommufd",
 		       d->size, d->min_size);
 		known = true;
 	}
@@ -447,6 +458,13 @@ static bool number_of_name(const char *name, unsigned long *cmd)
 				return true;
 			}
 			i = _IOC_NR(d->cmd) - IOMMUFD_CMD_BASE;
+		}
+		for (i = 0; (d = ufd_ext_ioctl_at(i)); i++) {
+			if (!strcasecmp(d->name, want)) {
+				*cmd = d->cmd;
+				return true;
+			}
+			i = _IOC_NR(d->cmd) - UIOMMUFD_EXT_CMD_BASE;
 		}
 		for (i = 0; i < ARRAY_SIZE(iommufd_other); i++)
 			if (!strcasecmp(iommufd_other[i].name, want)) {
@@ -675,6 +693,31 @@ static int collect_area(void *arg, const struct ufd_area_info *info)
 	return 0;
 }
 
+/* The IO page sizes used over the whole IOAS (UIOMMUFD_PAGE_SIZES). */
+static int dump_page_runs(struct dump_state *st, uint32_t ioas_id)
+{
+	struct ufd_page_run runs[16];
+	char s1[32], s2[32];
+	uint32_t n, k;
+	int rc;
+
+	rc = ufd_page_sizes_used(st->ctx, ioas_id, 0, UINT64_MAX, runs, 16,
+				 &n);
+	if (rc)
+		return rc;
+	printf("  IO pages used (extension), by IOVA:%s\n", n ? "" : " none");
+	for (k = 0; k < n && k < 16; k++)
+		printf("    [0x%012" PRIx64 ", 0x%012" PRIx64 "] %8s in %s "
+		       "pages\n",
+		       runs[k].start, runs[k].last,
+		       fmt_size(runs[k].last - runs[k].start + 1, s1,
+				sizeof(s1)),
+		       fmt_size(runs[k].page_size, s2, sizeof(s2)));
+	if (n > 16)
+		printf("    ... %u runs in all\n", n);
+	return 0;
+}
+
 /* Print one IOAS: usable ranges, options, domains, areas. */
 static int dump_ioas(struct dump_state *st, uint32_t ioas_id)
 {
@@ -713,9 +756,20 @@ static int dump_ioas(struct dump_state *st, uint32_t ioas_id)
 							  sizeof(s1)),
 			       counts[k]);
 		printf("%s\n", n ? "" : " none");
+		rc = dump_page_runs(st, ioas_id);
+		if (rc)
+			return rc;
 	} else {
 		printf("  domains: none attached: mapping pinned nothing\n");
 	}
+	rc = ufd_ioas_reservations(st->ctx, ioas_id, ranges, 16, &num);
+	if (rc)
+		return rc;
+	printf("  reservations (extension; automatic maps avoid them):%s\n",
+	       num ? "" : " none");
+	for (i = 0; i < num && i < 16; i++)
+		printf("    [0x%016" PRIx64 ", 0x%016" PRIx64 "]\n",
+		       ranges[i].start, ranges[i].last);
 
 	first = st->nr_areas;
 	ca.st = st;
@@ -924,7 +978,9 @@ static int cmd_dump(int argc, char **argv)
 	       "  a first IOAS: a %s ring at an automatic IOVA, %s of data at "
 	       "IOVA 0x%llx,\n"
 	       "    and a device (4 KiB, 2 MiB and 1 GiB IO pages) attached: "
-	       "its domain\n"
+	       "its domain,\n"
+	       "    and a reservation of IOVA [4 GiB, 5 GiB) (an extension: "
+	       "uiommufd-extensions(7))\n"
 	       "  a second IOAS: IOVA [0, 0x%llx] reserved, the data copied in "
 	       "(pages shared)\n"
 	       "  an access on the first pins two pages of the data and writes "
@@ -978,6 +1034,13 @@ static int cmd_dump(int argc, char **argv)
 			goto out;
 		}
 		st.hwpt_ioas = ioas1;
+	}
+
+	/* A guest's window, kept from automatic maps (an extension). */
+	rc = ufd_ioas_reserve_iova(st.ctx, ioas1, 1ULL << 32, 1ULL << 30);
+	if (rc) {
+		ret = dump_fail("ufd_ioas_reserve_iova", rc);
+		goto out;
 	}
 
 	/* IOAS 2: a hole (as a device's aperture would make), then a copy. */

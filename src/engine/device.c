@@ -16,7 +16,8 @@
  * errnos are the kernel's, only the order of the work differs.  Replace
  * makes the new attachment before it drops the old one, so an automatic
  * HWPT freed by a replace never shares an ID with the one that replaced
- * it.
+ * it.  PASID attachments (engine/pasid.c) constrain the RID: while one
+ * exists, the RID only takes HWPTs made with UFD_HWPT_PASID.
  *
  * Intervals are inclusive.  Locking: eng->lock, taken by the entry points.
  */
@@ -98,6 +99,7 @@ static int hwpt_alloc_sizes(struct ufd_ctx *ctx, struct ufd_device *dev,
 	hwpt->domain.aperture_last = dev->info.aperture_last;
 	hwpt->domain.dirty_ops = flags & UFD_HWPT_DIRTY_TRACKING;
 	hwpt->nest_parent = flags & UFD_HWPT_NEST_PARENT;
+	hwpt->pasid_compat = flags & UFD_HWPT_PASID;
 	rc = pgt_init(&hwpt->domain.pgt, pgsize_bitmap,
 		      dev->info.aperture_last);
 	if (!rc && hwpt->domain.dirty_ops)
@@ -146,7 +148,7 @@ static void hwpt_abort(struct ufd_ctx *ctx, struct ufd_hwpt *hwpt)
 }
 
 /* Drop a device's hold; an automatic HWPT goes with its last device. */
-static void hwpt_put_device(struct ufd_ctx *ctx, struct ufd_hwpt *hwpt)
+void hwpt_put_device(struct ufd_ctx *ctx, struct ufd_hwpt *hwpt)
 {
 	hwpt->obj.users--;
 	if (hwpt->auto_domain && !hwpt->obj.users)
@@ -172,12 +174,12 @@ static int dev_reserve(struct ufd_device *dev, struct ufd_ioas *ioas)
 }
 
 /* The domain's own check of a device (the driver's attach_dev). */
-static int domain_accepts(const struct ufd_hwpt *hwpt,
-			  const struct ufd_device *dev)
+int hwpt_domain_accepts(const struct ufd_hwpt *hwpt,
+			const struct ufd_device *dev)
 {
 	if (hwpt->domain.dirty_ops && !dev->info.dirty_tracking)
 		return -EINVAL;
-	return 0;
+	return viommu_attach_check(hwpt, dev);
 }
 
 /* Attach (@dev->hwpt NULL) or replace onto @hwpt. */
@@ -190,12 +192,15 @@ static int do_attach(struct ufd_ctx *ctx, struct ufd_device *dev,
 
 	if (old == hwpt)
 		return 0;
+	rc = pasid_rid_compat(dev, hwpt);
+	if (rc)
+		return rc;
 	if (!same_ioas) {
 		rc = dev_reserve(dev, hwpt->ioas);
 		if (rc)
 			return rc;
 	}
-	rc = domain_accepts(hwpt, dev);
+	rc = hwpt_domain_accepts(hwpt, dev);
 	if (rc) {
 		if (!same_ioas)
 			iopt_remove_reserved(&hwpt->ioas->iopt, dev);
@@ -331,6 +336,7 @@ static void device_free(struct ufd_device *dev)
 	free((void *)dev->info.reserved);
 	free((void *)dev->info.hw_info);
 	free(dev->driver_data);
+	free(dev->pasids);
 	free(dev);
 }
 
@@ -338,7 +344,9 @@ void device_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj)
 {
 	struct ufd_device *dev = container_of(obj, struct ufd_device, obj);
 
+	pasid_detach_all(ctx, dev);
 	device_detach(ctx, dev);
+	vdevice_device_gone(ctx, dev);
 	fault_free_partial(dev);
 	device_free(dev);
 }
@@ -447,7 +455,8 @@ int ufd_hwpt_alloc_paging_sizes(struct ufd_ctx *ctx, uint32_t dev_id,
 	struct ufd_ioas *ioas;
 	int rc;
 
-	if (flags & ~(UFD_HWPT_NEST_PARENT | UFD_HWPT_DIRTY_TRACKING))
+	if (flags & ~(UFD_HWPT_NEST_PARENT | UFD_HWPT_DIRTY_TRACKING |
+		      UFD_HWPT_PASID))
 		return -EOPNOTSUPP;
 	eng_lock(ctx->eng);
 	dev = device_find(ctx, dev_id);
@@ -568,6 +577,8 @@ void nested_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj)
 	struct ufd_hwpt *hwpt = container_of(obj, struct ufd_hwpt, obj);
 
 	hwpt->parent->obj.users--;
+	if (hwpt->viommu)
+		hwpt->viommu->obj.users--;
 	if (hwpt->fault)
 		hwpt->fault->obj.users--;
 	if (hwpt->nested_ops && hwpt->nested_ops->destroy)
@@ -576,11 +587,17 @@ void nested_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj)
 	free(hwpt);
 }
 
+/*
+ * A nested HWPT on parent @pt_id: a NEST_PARENT paging HWPT, or (when
+ * @on_viommu) a vIOMMU, whose parent it then shares.
+ */
 static int nested_alloc(struct ufd_ctx *ctx, uint32_t dev_id,
-			uint32_t parent_id, uint32_t fault_id,
-			const struct ufd_nested_ops *ops, void *priv,
-			struct ufd_stage1 *s1, uint32_t *out_hwpt_id)
+			uint32_t pt_id, bool on_viommu, uint32_t fault_id,
+			unsigned int flags, const struct ufd_nested_ops *ops,
+			void *priv, struct ufd_stage1 *s1,
+			uint32_t *out_hwpt_id)
 {
+	struct ufd_viommu *viommu = NULL;
 	struct ufd_hwpt *parent, *hwpt;
 	struct ufd_fault *fault = NULL;
 	int rc;
@@ -593,7 +610,12 @@ static int nested_alloc(struct ufd_ctx *ctx, uint32_t dev_id,
 		rc = -ENOENT;
 		goto out_free;
 	}
-	parent = hwpt_find(ctx, parent_id);
+	if (on_viommu) {
+		viommu = viommu_find(ctx, pt_id);
+		parent = viommu ? viommu->hwpt : NULL;
+	} else {
+		parent = hwpt_find(ctx, pt_id);
+	}
 	if (!parent) {
 		rc = -ENOENT;
 		goto out_free;
@@ -618,7 +640,11 @@ static int nested_alloc(struct ufd_ctx *ctx, uint32_t dev_id,
 	hwpt->nested_ops = ops;
 	hwpt->nested_priv = priv;
 	hwpt->s1 = s1;
+	hwpt->viommu = viommu;
+	hwpt->pasid_compat = flags & UFD_HWPT_PASID;
 	parent->obj.users++;
+	if (viommu)
+		viommu->obj.users++;
 	if (fault)
 		fault->obj.users++;
 	obj_finalize(ctx, &hwpt->obj);
@@ -631,13 +657,34 @@ out_free:
 	return rc;
 }
 
+int nested_alloc_on(struct ufd_ctx *ctx, uint32_t dev_id, uint32_t pt_id,
+		    bool on_viommu, uint32_t fault_id, unsigned int flags,
+		    const struct ufd_nested_ops *ops, void *priv,
+		    uint32_t *out_hwpt_id)
+{
+	if (flags & ~UFD_HWPT_PASID)
+		return -EOPNOTSUPP;
+	return nested_alloc(ctx, dev_id, pt_id, on_viommu, fault_id, flags,
+			    ops, priv, NULL, out_hwpt_id);
+}
+
 int ufd_hwpt_alloc_nested(struct ufd_ctx *ctx, uint32_t dev_id,
 			  uint32_t parent_id, uint32_t fault_id,
 			  const struct ufd_nested_ops *ops, void *priv,
 			  uint32_t *out_hwpt_id)
 {
-	return nested_alloc(ctx, dev_id, parent_id, fault_id, ops, priv, NULL,
-			    out_hwpt_id);
+	return nested_alloc(ctx, dev_id, parent_id, false, fault_id, 0, ops,
+			    priv, NULL, out_hwpt_id);
+}
+
+int ufd_hwpt_alloc_nested_flags(struct ufd_ctx *ctx, uint32_t dev_id,
+				uint32_t parent_id, uint32_t fault_id,
+				unsigned int flags,
+				const struct ufd_nested_ops *ops, void *priv,
+				uint32_t *out_hwpt_id)
+{
+	return nested_alloc_on(ctx, dev_id, parent_id, false, fault_id, flags,
+			       ops, priv, out_hwpt_id);
 }
 
 int ufd_hwpt_alloc_nested_s1(struct ufd_ctx *ctx, uint32_t dev_id,
@@ -651,8 +698,8 @@ int ufd_hwpt_alloc_nested_s1(struct ufd_ctx *ctx, uint32_t dev_id,
 	rc = stage1_alloc(root_gpa, addr_width, &s1);
 	if (rc)
 		return rc;
-	rc = nested_alloc(ctx, dev_id, parent_id, fault_id, NULL, NULL, s1,
-			  out_hwpt_id);
+	rc = nested_alloc(ctx, dev_id, parent_id, false, fault_id, 0, NULL,
+			  NULL, s1, out_hwpt_id);
 	if (rc)
 		stage1_free(s1);
 	return rc;
@@ -743,7 +790,12 @@ int ufd_device_get_hw_info(struct ufd_ctx *ctx, uint32_t dev_id, void *buf,
 			memcpy(buf, dev->info.hw_info, n);
 		info->type = dev->info.hw_info_type;
 		info->data_len = dev->info.hw_info_len;
+		/* Bits of enum iommufd_hw_capabilities. */
 		info->capabilities = dev->info.dirty_tracking ? 1 : 0;
+		if (dev->info.max_pasid_log2 && dev->info.pasid_exec)
+			info->capabilities |= 1 << 1;
+		if (dev->info.max_pasid_log2 && dev->info.pasid_priv)
+			info->capabilities |= 1 << 2;
 		info->max_pasid_log2 = dev->info.max_pasid_log2;
 	}
 	eng_unlock(ctx->eng);

@@ -19,15 +19,21 @@
  * sleeps on the flag; the writer sleeps on a port's count until it is 0.
  * The flag makes new readers wait, so an unmap does not starve behind a
  * stream of DMA.  A reader about to sleep sets the flag to 2, so a writer
- * that finds it at 1 when it lowers it skips the wake.  The sleeping is futex(2); what orders memory is the
- * atomics (a writer's acquire load of a zero count pairs with the
- * reader's release store; a reader's load of the lowered flag with the
- * writer's release store).  A write marks its leaf dirty in the domain's dirty bitmap
+ * that finds it at 1 when it lowers it skips the wake.  The sleeping is
+ * futex(2); what orders memory is the atomics (a writer's acquire load of
+ * a zero count pairs with the reader's release store; a reader's load of
+ * the lowered flag with the writer's release store).
+ *
+ * A write marks its leaf dirty in the domain's dirty bitmap
  * (pgt_dirty_write: atomic; when the leaf is dirty already, one lookup and
- * a load) when the domain tracks dirty pages.  An IOPTE into an IO window (a device's BAR,
- * io_window.c) is served by the window's rw op, outside the read section: such an access may complete after an unmap that raced it
- * returned (it reaches the device, which stays valid, as a posted
- * peer-to-peer write would).  map_sg cannot hand out MMIO: -EFAULT.
+ * a load) when the domain tracks dirty pages.  An IOPTE into an IO window
+ * (a device's BAR, io_window.c) is served by the window's rw op, outside
+ * the read section: such an access may complete after an unmap that raced
+ * it returned (it reaches the device, which stays valid, as a posted
+ * peer-to-peer write would).  map_sg cannot hand out MMIO: -EFAULT.  A
+ * port opened for a PASID walks the HWPT attached at that PASID, looked up
+ * per DMA in the read section (engine/pasid.c changes it in a write
+ * section).
  *
  * Intervals here are [iova, iova + len).
  */
@@ -48,6 +54,7 @@ struct ufd_dma {
 	_Alignas(CACHE_LINE) struct ufd_ctx *ctx;
 	struct ufd_device *dev;
 	struct ufd_dma *next, *prev; /* eng->dma_ports; eng->lock */
+	uint32_t pasid; /* UFD_NO_PASID: the RID's */
 	bool in_sg; /* a read section is held for map_sg */
 };
 
@@ -125,22 +132,35 @@ void dma_write_end(struct ufd_engine *eng)
 
 int ufd_dma_open(struct ufd_ctx *ctx, uint32_t dev_id, struct ufd_dma **out)
 {
+	return ufd_dma_open_pasid(ctx, dev_id, UFD_NO_PASID, out);
+}
+
+int ufd_dma_open_pasid(struct ufd_ctx *ctx, uint32_t dev_id, uint32_t pasid,
+		       struct ufd_dma **out)
+{
 	struct ufd_device *dev;
 	struct ufd_dma *dma;
+	int rc = 0;
 
 	if (ufd_inject_fail() ||
 	    posix_memalign((void **)&dma, CACHE_LINE, sizeof(*dma)))
 		return -ENOMEM;
 	memset(dma, 0, sizeof(*dma));
 	dma->ctx = ctx;
+	dma->pasid = pasid;
 	eng_lock(ctx->eng);
 	dev = device_find(ctx, dev_id);
-	if (dev) {
+	if (!dev)
+		rc = -ENOENT;
+	else if (pasid != UFD_NO_PASID && !pasid_valid(dev, pasid))
+		rc = -EINVAL;
+	if (!rc) {
 		/* The device, and the handle that owns it, stay while open. */
 		dev->dma_ports++;
 		dev->obj.users++;
 		if (dev->owner)
 			dev->owner->users++;
+		dma->dev = dev;
 		/* From now on write sections wait for its walks. */
 		dma->next = ctx->eng->dma_ports;
 		if (dma->next)
@@ -148,12 +168,11 @@ int ufd_dma_open(struct ufd_ctx *ctx, uint32_t dev_id, struct ufd_dma **out)
 		ctx->eng->dma_ports = dma;
 	}
 	eng_unlock(ctx->eng);
-	if (!dev) {
+	if (rc) {
 		free(dma);
-		return -ENOENT;
+		return rc;
 	}
 	ufd_ctx_get(ctx);
-	dma->dev = dev;
 	*out = dma;
 	return 0;
 }
@@ -190,7 +209,9 @@ void ufd_dma_close(struct ufd_dma *dma)
 static int dma_tables(struct ufd_dma *dma, const struct ufd_pgtable **pgt,
 		      struct ufd_stage1 **s1, bool *track)
 {
-	struct ufd_hwpt *hwpt = dma->dev->hwpt;
+	struct ufd_hwpt *hwpt = dma->pasid == UFD_NO_PASID ?
+					dma->dev->hwpt :
+					pasid_hwpt_of(dma->dev, dma->pasid);
 
 	if (!hwpt)
 		return -ENODEV;

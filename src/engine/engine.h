@@ -96,6 +96,10 @@ enum ufd_obj_type {
 	UFD_OBJ_HWPT_NESTED,
 	UFD_OBJ_FAULT,
 	UFD_OBJ_SELFTEST,
+	UFD_OBJ_VIOMMU,
+	UFD_OBJ_VDEVICE,
+	UFD_OBJ_VEVENTQ,
+	UFD_OBJ_HW_QUEUE,
 	UFD_OBJ_ANY,
 	UFD_OBJ_NR,
 };
@@ -172,6 +176,11 @@ void ioas_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
 void access_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
 /* Remove from the table and free through the type's destroy op. */
 void obj_destroy(struct ufd_ctx *ctx, struct ufd_obj *obj);
+/*
+ * The same, but the ID stays taken (lookups: -ENOENT) until the context
+ * closes: what the kernel calls a tombstone.
+ */
+void obj_destroy_tombstone(struct ufd_ctx *ctx, struct ufd_obj *obj);
 
 static inline void eng_lock(struct ufd_engine *eng)
 {
@@ -248,6 +257,7 @@ struct ufd_area {
 	unsigned int num_accesses; /* access pins intersecting this area */
 	struct pages_pin_user *domain_pin; /* while the IOAS has domains */
 	bool prevent_access;     /* being unmapped */
+	unsigned int num_locked; /* pins that refuse unmap (HW queues) */
 };
 
 struct iopt_reserved {
@@ -284,7 +294,36 @@ struct io_pagetable {
 	unsigned int nr_accesses, cap_accesses;
 	struct ufd_domain **domains;  /* page tables mirroring this IOAS */
 	unsigned int nr_domains, cap_domains;
+	/* uiommufd extensions (ext_iopt.c): user reservations
+	 * (struct iopt_user_resv) and the minimum aperture */
+	struct itree user_resv;
+	struct iopt_min_aperture {
+		uint64_t length;  /* 0: no requirement */
+		uint64_t base;
+		bool fixed_base;
+		uint64_t pgsize_bitmap;
+	} min_ap;
 };
+
+/* ---- extensions (ext_iopt.c) ---- */
+
+struct iopt_user_resv {
+	struct itree_node node;
+};
+
+/* The extensions' invariants (iopt_check): 0 or -EUCLEAN, printed. */
+int iopt_check_ext(const struct io_pagetable *iopt);
+/*
+ * Would the IOAS still have its minimum aperture's window with the
+ * reservations of @extra (may be NULL) added?  0, or -ENOSPC and
+ * *missing (may be NULL) the window.  iopt_reserve() keeps it so.
+ */
+int iopt_check_min_window(const struct io_pagetable *iopt,
+			  const struct itree *extra,
+			  struct ufd_iova_range *missing);
+/* May a domain of @pgsize_bitmap mirror the IOAS?  0, or -ERANGE. */
+int iopt_check_min_pgsizes(const struct io_pagetable *iopt,
+			   uint64_t pgsize_bitmap);
 
 static inline uint64_t area_iova(const struct ufd_area *a)
 {
@@ -382,8 +421,28 @@ void iopt_remove_access(struct io_pagetable *iopt, struct ufd_access *access);
 int iopt_add_domain(struct io_pagetable *iopt, struct ufd_domain *dom);
 void iopt_remove_domain(struct io_pagetable *iopt, struct ufd_domain *dom);
 int iopt_check(struct io_pagetable *iopt);
+/*
+ * Map every area of @src that domains map again, with the protection the
+ * source gives now (host_direct: a revoked file source's IOPTEs become
+ * INDIRECT, so DMA through them faults).  dma_write held.  The first
+ * error; an area whose IOPTEs could not be made again stays unmapped.
+ */
+int iopt_reprot_source(struct io_pagetable *iopt, struct ufd_source *src);
 /* Host address of the first byte of @area (pages pinned). */
 uint64_t area_host(const struct ufd_area *area);
+
+/* ---- file sources (source_file.c) ---- */
+
+bool source_is_file(const struct ufd_source *src);
+/* (file, offset) as a page identity, for sources without frame numbers. */
+uint64_t ufd_file_ident(uint64_t dev, uint64_t ino, uint64_t off);
+/*
+ * Does a page of offsets [off, off + npages pages) of file source @src,
+ * pinned now, have identity @ident?  Then *found_off is its offset.
+ */
+bool file_source_find_ident(struct ufd_source *src, uint64_t off,
+			    uint64_t npages, uint64_t ident,
+			    uint64_t *found_off);
 
 /* ---- IOAS ---- */
 
@@ -409,12 +468,14 @@ struct ufd_hwpt {
 	struct ufd_domain domain; /* paging only */
 	bool auto_domain;         /* made by attach; dies with its last user */
 	bool nest_parent;
+	bool pasid_compat;        /* UFD_HWPT_PASID: may serve PASIDs */
 	struct ufd_hwpt *ioas_next;
 	struct ufd_hwpt *parent;  /* nested: holds a user of it */
 	struct ufd_fault *fault;  /* IOPF queue, holds a user of it */
 	const struct ufd_nested_ops *nested_ops;
 	void *nested_priv;
 	struct ufd_stage1 *s1;    /* nested: a stage-1 table the engine walks */
+	struct ufd_viommu *viommu; /* nested on a vIOMMU: holds a user of it */
 };
 
 /* stage1.c: the x86-64 format stage 1 of a nested HWPT. */
@@ -453,7 +514,31 @@ struct ufd_device {
 	unsigned int dma_ports;   /* open ufd_dma handles */
 	struct ufd_obj *owner;    /* a stdev handle, or NULL */
 	void *driver_data;        /* info.driver_data_size bytes, or NULL */
+	struct ufd_vdevice *vdev; /* its virtual device, or NULL */
+	struct ufd_pasid_attach *pasids; /* engine/pasid.c; unordered */
+	uint32_t nr_pasids, cap_pasids;
 };
+
+/* engine/pasid.c: one PASID of a device and the HWPT it is attached to. */
+struct ufd_pasid_attach {
+	uint32_t pasid;
+	struct ufd_hwpt *hwpt;    /* holds a user of it */
+};
+/* May @hwpt take @dev's RID, given the PASIDs attached?  -EINVAL if not. */
+int pasid_rid_compat(const struct ufd_device *dev,
+		     const struct ufd_hwpt *hwpt);
+/* Is @pasid one of @dev's PASIDs?  The HWPT attached there, or NULL. */
+bool pasid_valid(const struct ufd_device *dev, uint32_t pasid);
+struct ufd_hwpt *pasid_hwpt_of(struct ufd_device *dev, uint32_t pasid);
+/* Detach every PASID of a device going away. */
+void pasid_detach_all(struct ufd_ctx *ctx, struct ufd_device *dev);
+/* The HWPT a fault of @dev for @f's PASID goes to (PASID, else RID). */
+struct ufd_hwpt *pasid_fault_hwpt(struct ufd_device *dev,
+				  const struct ufd_pgfault *f);
+/* device.c, for pasid.c: a domain's own check of a device; drop a hold. */
+int hwpt_domain_accepts(const struct ufd_hwpt *hwpt,
+			const struct ufd_device *dev);
+void hwpt_put_device(struct ufd_ctx *ctx, struct ufd_hwpt *hwpt);
 
 struct ufd_hwpt *hwpt_find(struct ufd_ctx *ctx, uint32_t id);
 struct ufd_device *device_find(struct ufd_ctx *ctx, uint32_t id);
@@ -467,6 +552,41 @@ struct ufd_fault *fault_find(struct ufd_ctx *ctx, uint32_t id);
 void fault_free_partial(struct ufd_device *dev);
 
 struct ufd_ioas *ioas_find(struct ufd_ctx *ctx, uint32_t id);
+
+/* ---- vIOMMUs (viommu.c) ---- */
+
+struct ufd_vdevice;
+struct ufd_veventq;
+struct ufd_hw_queue;
+
+struct ufd_viommu {
+	struct ufd_obj obj;       /* UFD_OBJ_VIOMMU */
+	struct ufd_hwpt *hwpt;    /* the nesting parent: holds a user */
+	uint32_t type;
+	uint32_t iommu;           /* which IOMMU: the devices' hw_info_type */
+	const struct ufd_viommu_ops *ops;
+	void *priv;
+	uint64_t mmap_offset, mmap_length; /* length 0: not mappable */
+	struct ufd_vdevice *vdevs;
+	struct ufd_veventq *veventqs;
+	struct ufd_hw_queue *hw_queues;
+};
+
+struct ufd_viommu *viommu_find(struct ufd_ctx *ctx, uint32_t id);
+void viommu_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+void vdevice_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+void veventq_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+void hw_queue_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+/* @dev goes: its virtual device goes too, its ID a tombstone. */
+void vdevice_device_gone(struct ufd_ctx *ctx, struct ufd_device *dev);
+/* May @dev attach to nested @hwpt?  -ENOENT: no vdevice on its vIOMMU. */
+int viommu_attach_check(const struct ufd_hwpt *hwpt,
+			const struct ufd_device *dev);
+/* A nested HWPT on a vIOMMU (device.c). */
+int nested_alloc_on(struct ufd_ctx *ctx, uint32_t dev_id, uint32_t pt_id,
+		    bool on_viommu, uint32_t fault_id, unsigned int flags,
+		    const struct ufd_nested_ops *ops, void *priv,
+		    uint32_t *out_hwpt_id);
 
 /* ---- access ---- */
 

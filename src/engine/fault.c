@@ -3,7 +3,8 @@
  * IO page fault queues (IOMMU_FAULT_QUEUE_ALLOC).  A device reports page
  * requests; those of one group (grpid) gather on the device until the one
  * marked LAST_PAGE arrives, then the whole group is queued on the fault
- * object of the HWPT the device is attached to.  Readers take whole
+ * object of the HWPT the device is attached to (at the request's PASID
+ * if that PASID is attached, else at the RID).  Readers take whole
  * groups, oldest first; each delivered group gets a cookie (the lowest
  * free, from 1) and waits in the response table until the user answers
  * it.  A queue's fd holds a user, so the queue cannot be destroyed while
@@ -137,6 +138,7 @@ int ufd_device_report_fault(struct ufd_ctx *ctx, uint32_t dev_id,
 	struct ufd_fault_group *g, **p;
 	struct ufd_device *dev;
 	struct ufd_fault *fault;
+	struct ufd_hwpt *hwpt;
 	int rc = 0;
 
 	eng_lock(ctx->eng);
@@ -157,7 +159,8 @@ int ufd_device_report_fault(struct ufd_ctx *ctx, uint32_t dev_id,
 		;
 	*p = g->next;
 	g->next = NULL;
-	fault = dev->hwpt ? dev->hwpt->fault : NULL;
+	hwpt = pasid_fault_hwpt(dev, f);
+	fault = hwpt ? hwpt->fault : NULL;
 	if (!fault) {
 		group_free(g); /* nobody handles it: answered as failed */
 		rc = -EOPNOTSUPP;

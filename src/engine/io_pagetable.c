@@ -54,6 +54,8 @@ void iopt_destroy(struct io_pagetable *iopt)
 {
 	free_tree_nodes(&iopt->reserved, offsetof(struct iopt_reserved, node));
 	free_tree_nodes(&iopt->allowed, offsetof(struct iopt_allowed, node));
+	free_tree_nodes(&iopt->user_resv,
+			offsetof(struct iopt_user_resv, node));
 	free(iopt->accesses);
 	iopt->accesses = NULL;
 	free(iopt->domains);
@@ -228,7 +230,8 @@ static bool fit_in_range(uint64_t *start, uint64_t last, uint64_t length,
 static int iopt_alloc_iova(struct io_pagetable *iopt, uint64_t *iova,
 			   uint64_t uaddr, uint64_t length)
 {
-	const struct itree *used[] = { &iopt->reserved, &iopt->areas };
+	const struct itree *used[] = { &iopt->reserved, &iopt->areas,
+				       &iopt->user_resv };
 	const struct itree *allowed[] = { &iopt->allowed };
 	uint64_t page_offset = uaddr % UFD_PAGE_SIZE;
 	uint64_t lo = UFD_PAGE_SIZE, hi = UFD_ULONG_MAX - UFD_PAGE_SIZE;
@@ -256,7 +259,7 @@ static int iopt_alloc_iova(struct io_pagetable *iopt, uint64_t *iova,
 		if (!fit_in_range(&start, asp.last, length, alignment,
 				  page_offset))
 			continue;
-		for (itree_span_first(&usp, used, 2, start, asp.last);
+		for (itree_span_first(&usp, used, 3, start, asp.last);
 		     !usp.done; itree_span_next(&usp)) {
 			uint64_t hole = usp.start;
 
@@ -466,6 +469,10 @@ int iopt_unmap(struct io_pagetable *iopt, uint64_t start, uint64_t last,
 	     area = area_next(area, start, last))
 		if (area_iova(area) < start || area_last_iova(area) > last)
 			return -ENOENT;
+	for (area = area_first(iopt, start, last); area;
+	     area = area_next(area, start, last))
+		if (area->num_locked)
+			return -EBUSY; /* a HW queue owns it */
 
 	while ((area = area_first(iopt, start, last))) {
 		uint64_t area_last = area_last_iova(area);
@@ -517,7 +524,7 @@ static int area_split(struct io_pagetable *iopt, struct ufd_area *area,
 	if ((new_start & align_mask) ||
 	    ((area_start_byte(area, new_start) % UFD_PAGE_SIZE) & align_mask))
 		return -EINVAL;
-	if (area->num_accesses)
+	if (area->num_accesses || area->num_locked)
 		return -EINVAL;
 	if (area->domain_pin && !iopt->disable_large_pages)
 		return -EINVAL;
@@ -581,7 +588,8 @@ int iopt_reserve(struct io_pagetable *iopt, uint64_t start, uint64_t last,
 	struct iopt_reserved *r;
 
 	if (itree_iter_first(&iopt->areas, start, last) ||
-	    itree_iter_first(&iopt->allowed, start, last))
+	    itree_iter_first(&iopt->allowed, start, last) ||
+	    itree_iter_first(&iopt->user_resv, start, last))
 		return -EADDRINUSE;
 	r = ufd_zalloc(sizeof(*r));
 	if (!r)
@@ -590,6 +598,12 @@ int iopt_reserve(struct io_pagetable *iopt, uint64_t start, uint64_t last,
 	r->node.last = last;
 	r->owner = owner;
 	itree_insert(&iopt->reserved, &r->node);
+	/* An extension: the IOAS's minimum aperture must stay. */
+	if (iopt_check_min_window(iopt, NULL, NULL)) {
+		itree_remove(&iopt->reserved, &r->node);
+		free(r);
+		return -ENOSPC;
+	}
 	return 0;
 }
 
@@ -763,6 +777,9 @@ int iopt_add_domain(struct io_pagetable *iopt, struct ufd_domain *dom)
 		if (rc)
 			return rc;
 	}
+	rc = iopt_check_min_pgsizes(iopt, dom->pgsize_bitmap);
+	if (rc)
+		return rc;
 	if (dom->aperture_start) {
 		rc = iopt_reserve(iopt, 0, dom->aperture_start - 1, dom);
 		if (rc)
@@ -853,6 +870,8 @@ int iopt_check(struct io_pagetable *iopt)
 		fprintf(stderr, "uiommufd: iopt tree corrupt\n");
 		return -EUCLEAN;
 	}
+	if (iopt_check_ext(iopt))
+		return -EUCLEAN;
 	for (area = area_first(iopt, 0, UFD_ULONG_MAX); area;
 	     area = area_next(area, 0, UFD_ULONG_MAX)) {
 		uint64_t last_byte = area->start_byte + area_length(area) - 1;
@@ -884,4 +903,25 @@ int iopt_check(struct io_pagetable *iopt)
 		prev = area;
 	}
 	return 0;
+}
+
+int iopt_reprot_source(struct io_pagetable *iopt, struct ufd_source *src)
+{
+	struct itree_node *n;
+	unsigned int i;
+	int ret = 0, rc;
+
+	itree_for_each(n, &iopt->areas, 0, UFD_ULONG_MAX) {
+		struct ufd_area *area = container_of(n, struct ufd_area, node);
+
+		if (area->pages->src != src || !area->domain_pin)
+			continue;
+		for (i = 0; i != iopt->nr_domains; i++) {
+			area_unmap_domain(area, iopt->domains[i]);
+			rc = area_map_domain(iopt, area, iopt->domains[i]);
+			if (rc && !ret)
+				ret = rc;
+		}
+	}
+	return ret;
 }

@@ -63,9 +63,37 @@ static int check_map_flags(unsigned int flags)
 	return 0;
 }
 
+static int ioas_map_as(struct ufd_ctx *ctx, uint32_t ioas_id,
+		       struct ufd_source *src, uint64_t uaddr,
+		       uint64_t length, uint64_t *iova, unsigned int flags,
+		       const struct ufd_cred *cred);
+
 int ufd_ioas_map(struct ufd_ctx *ctx, uint32_t ioas_id,
 		 struct ufd_source *src, uint64_t uaddr, uint64_t length,
 		 uint64_t *iova, unsigned int flags)
+{
+	return ioas_map_as(ctx, ioas_id, src, uaddr, length, iova, flags,
+			   &ctx->cred);
+}
+
+int ufd_ioas_map_file(struct ufd_ctx *ctx, uint32_t ioas_id,
+		      const struct ufd_cred *cred, struct ufd_source *src,
+		      uint64_t start, uint64_t length, uint64_t *iova,
+		      unsigned int flags)
+{
+	if (!source_is_file(src))
+		return -EINVAL;
+	if (ufd_source_file_revoked(src))
+		return -ENODEV;
+	return ioas_map_as(ctx, ioas_id, src, start, length, iova, flags,
+			   cred);
+}
+
+/* Map with the pages charged to @cred (the opener, or the caller). */
+static int ioas_map_as(struct ufd_ctx *ctx, uint32_t ioas_id,
+		       struct ufd_source *src, uint64_t uaddr,
+		       uint64_t length, uint64_t *iova, unsigned int flags,
+		       const struct ufd_cred *cred)
 {
 	struct iopt_map_elm elm = { 0 };
 	struct ufd_ioas *ioas;
@@ -84,7 +112,7 @@ int ufd_ioas_map(struct ufd_ctx *ctx, uint32_t ioas_id,
 		goto out_unlock;
 	}
 	rc = pages_alloc(ctx->eng, src, uaddr, length,
-			 flags & UFD_MAP_WRITE, &ctx->cred, ctx->account_mode,
+			 flags & UFD_MAP_WRITE, cred, ctx->account_mode,
 			 &elm.pages);
 	if (rc)
 		goto out_unlock;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <linux/capability.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "engine/engine.h"
@@ -29,40 +30,50 @@ static const struct ufd_obj_ops obj_ops[UFD_OBJ_NR] = {
 	[UFD_OBJ_SELFTEST] = { .destroy = mock_destroy_obj },
 	[UFD_OBJ_HWPT_NESTED] = { .destroy = nested_destroy_obj },
 	[UFD_OBJ_FAULT] = { .destroy = fault_destroy_obj },
+	[UFD_OBJ_VIOMMU] = { .destroy = viommu_destroy_obj },
+	[UFD_OBJ_VDEVICE] = { .destroy = vdevice_destroy_obj },
+	[UFD_OBJ_VEVENTQ] = { .destroy = veventq_destroy_obj },
+	[UFD_OBJ_HW_QUEUE] = { .destroy = hw_queue_destroy_obj },
 };
+
+/* What a tombstoned ID's slot holds: never visible, never freed. */
+static struct ufd_obj tombstone = { .type = UFD_OBJ_NONE };
 
 /* ---- credentials ---- */
 
-static bool cap_effective(unsigned int cap)
+/*
+ * The calling thread's effective set, by one capget(2): a system call, so
+ * that a capset() a moment ago is seen, and no file for a preload
+ * library's wrappers to see.  false if it cannot be read.
+ */
+static bool cap_effective_set(uint64_t *eff)
 {
-	char line[256];
-	bool has = false;
-	FILE *f;
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct caps[2];
 
-	f = fopen("/proc/self/status", "re");
-	if (!f)
-		return geteuid() == 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long mask;
-
-		if (sscanf(line, "CapEff: %llx", &mask) == 1) {
-			has = (mask >> cap) & 1;
-			break;
-		}
-	}
-	fclose(f);
-	return has;
+	if (syscall(SYS_capget, &hdr, caps))
+		return false;
+	*eff = caps[0].effective | (uint64_t)caps[1].effective << 32;
+	return true;
 }
 
 void ufd_cred_self(struct ufd_cred *cred)
 {
 	struct rlimit rl;
+	uint64_t eff;
 
 	memset(cred, 0, sizeof(*cred));
 	cred->pid = getpid();
 	cred->uid = geteuid();
-	cred->cap_sys_resource = cap_effective(CAP_SYS_RESOURCE);
-	cred->cap_ipc_lock = cap_effective(CAP_IPC_LOCK);
+	if (cap_effective_set(&eff)) {
+		cred->cap_sys_resource = (eff >> CAP_SYS_RESOURCE) & 1;
+		cred->cap_ipc_lock = (eff >> CAP_IPC_LOCK) & 1;
+	} else {
+		cred->cap_sys_resource = cred->uid == 0;
+		cred->cap_ipc_lock = cred->uid == 0;
+	}
 	if (getrlimit(RLIMIT_MEMLOCK, &rl) || rl.rlim_cur == RLIM_INFINITY)
 		cred->memlock_limit = UINT64_MAX;
 	else
@@ -319,6 +330,13 @@ void obj_destroy(struct ufd_ctx *ctx, struct ufd_obj *obj)
 	obj_ops[obj->type].destroy(ctx, obj);
 }
 
+void obj_destroy_tombstone(struct ufd_ctx *ctx, struct ufd_obj *obj)
+{
+	ctx->objs[obj->id] = &tombstone;
+	ctx->nr_objs--;
+	obj_ops[obj->type].destroy(ctx, obj);
+}
+
 /* ---- contexts ---- */
 
 int ufd_ctx_open(struct ufd_engine *eng, const struct ufd_cred *cred,
@@ -368,9 +386,10 @@ void ufd_ctx_get(struct ufd_ctx *ctx)
 static void ctx_destroy_all(struct ufd_ctx *ctx)
 {
 	static const enum ufd_obj_type order[] = {
-		UFD_OBJ_ACCESS,	     UFD_OBJ_SELFTEST,	  UFD_OBJ_DEVICE,
-		UFD_OBJ_HWPT_NESTED, UFD_OBJ_HWPT_PAGING, UFD_OBJ_IOAS,
-		UFD_OBJ_FAULT,
+		UFD_OBJ_ACCESS,	     UFD_OBJ_HW_QUEUE,	  UFD_OBJ_VEVENTQ,
+		UFD_OBJ_VDEVICE,     UFD_OBJ_SELFTEST,	  UFD_OBJ_DEVICE,
+		UFD_OBJ_HWPT_NESTED, UFD_OBJ_VIOMMU,	  UFD_OBJ_HWPT_PAGING,
+		UFD_OBJ_IOAS,	     UFD_OBJ_FAULT,
 	};
 	bool progress = true;
 	unsigned int t;
@@ -443,6 +462,10 @@ enum ufd_obj_kind ufd_obj_kind(struct ufd_ctx *ctx, uint32_t id)
 		[UFD_OBJ_ACCESS] = UFD_KIND_ACCESS,
 		[UFD_OBJ_FAULT] = UFD_KIND_FAULT,
 		[UFD_OBJ_SELFTEST] = UFD_KIND_OTHER,
+		[UFD_OBJ_VIOMMU] = UFD_KIND_VIOMMU,
+		[UFD_OBJ_VDEVICE] = UFD_KIND_VDEVICE,
+		[UFD_OBJ_VEVENTQ] = UFD_KIND_VEVENTQ,
+		[UFD_OBJ_HW_QUEUE] = UFD_KIND_HW_QUEUE,
 	};
 	struct ufd_obj *obj;
 	enum ufd_obj_kind kind;

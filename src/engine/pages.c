@@ -256,6 +256,8 @@ int ufd_engine_page_pins(struct ufd_engine *eng, struct ufd_source *src,
 {
 	struct itree_node *n;
 	unsigned int count = 0;
+	bool have_ident = false;
+	uint64_t ident = 0;
 
 	eng_lock(eng);
 	itree_for_each(n, &eng->all_pages, uaddr, uaddr) {
@@ -266,6 +268,25 @@ int ufd_engine_page_pins(struct ufd_engine *eng, struct ufd_source *src,
 			continue;
 		if (pages_index_pinned(pages,
 				       (uaddr - pages->uaddr) >> UFD_PAGE_SHIFT))
+			count++;
+	}
+	/* File maps pin the page through the file, not at @uaddr. */
+	itree_for_each(n, &eng->all_pages, 0, UINT64_MAX) {
+		struct ufd_pages *pages =
+			container_of(n, struct ufd_pages, eng_node);
+		uint64_t off;
+
+		if (!source_is_file(pages->src) || !pages->npinned)
+			continue;
+		if (!have_ident) {
+			if (src->ops->page_ident(src, uaddr, &ident))
+				break;
+			have_ident = true;
+		}
+		if (file_source_find_ident(pages->src, pages->uaddr,
+					   pages->npages, ident, &off) &&
+		    pages_index_pinned(pages,
+				       (off - pages->uaddr) >> UFD_PAGE_SHIFT))
 			count++;
 	}
 	eng_unlock(eng);
@@ -301,4 +322,156 @@ uint64_t ufd_engine_pinned_bytes_pid(struct ufd_engine *eng, pid_t pid)
 	v = charged(eng->pid_charge, eng->n_pid_charge, (uint64_t)pid);
 	eng_unlock(eng);
 	return v;
+}
+
+uint64_t ufd_engine_vm_pinned_bytes(struct ufd_engine *eng, pid_t pid)
+{
+	struct itree_node *n;
+	uint64_t v = 0;
+
+	eng_lock(eng);
+	itree_for_each(n, &eng->all_pages, 0, UINT64_MAX) {
+		struct ufd_pages *pages =
+			container_of(n, struct ufd_pages, eng_node);
+
+		if (pages->account_mode != UFD_ACCOUNT_NONE &&
+		    pages->pid == pid)
+			v += pages->npinned << UFD_PAGE_SHIFT;
+	}
+	eng_unlock(eng);
+	return v;
+}
+
+int ufd_engine_host_ident(struct ufd_engine *eng, uint64_t host,
+			  uint64_t *ident)
+{
+	struct itree_node *n;
+	int rc = -ENOENT;
+
+	eng_lock(eng);
+	itree_for_each(n, &eng->all_pages, 0, UINT64_MAX) {
+		struct ufd_pages *pages =
+			container_of(n, struct ufd_pages, eng_node);
+		uint64_t index;
+
+		if (!pages->host_known || host < pages->host_base ||
+		    (host - pages->host_base) >> UFD_PAGE_SHIFT >=
+			    pages->npages)
+			continue;
+		index = (host - pages->host_base) >> UFD_PAGE_SHIFT;
+		if (!pages_index_pinned(pages, index))
+			continue;
+		rc = pages->src->ops->host_ident(
+			pages->src, (const void *)(uintptr_t)host, ident);
+		break;
+	}
+	eng_unlock(eng);
+	return rc;
+}
+
+/* Who a pages object is charged to. */
+struct pages_owner {
+	uid_t uid;
+	pid_t pid;
+	uint64_t memlock_limit;
+};
+
+static void pages_set_owner(struct ufd_pages *pages,
+			    const struct pages_owner *o)
+{
+	pages->uid = o->uid;
+	pages->pid = o->pid;
+	pages->memlock_limit = o->memlock_limit;
+}
+
+/* Move the charge of @pages to @to (its old owner saved in @from). */
+static int pages_move_charge(struct ufd_pages *pages,
+			     const struct pages_owner *to,
+			     struct pages_owner *from)
+{
+	int rc;
+
+	from->uid = pages->uid;
+	from->pid = pages->pid;
+	from->memlock_limit = pages->memlock_limit;
+	pages_charge(pages, -(int64_t)pages->npinned);
+	pages_set_owner(pages, to);
+	rc = pages_charge(pages, (int64_t)pages->npinned);
+	if (rc) {
+		/* The old owner's slot is still there and had room. */
+		pages_set_owner(pages, from);
+		pages_charge(pages, (int64_t)pages->npinned);
+	}
+	return rc;
+}
+
+int ufd_ctx_change_process(struct ufd_ctx *ctx, const struct ufd_cred *cred)
+{
+	struct pages_owner to = {
+		.uid = cred->uid,
+		.pid = cred->pid,
+		.memlock_limit = cred->memlock_limit == UINT64_MAX ?
+					 UINT64_MAX :
+					 cred->memlock_limit >> UFD_PAGE_SHIFT,
+	};
+	struct ufd_pages **list = NULL, **t;
+	struct pages_owner *old = NULL;
+	size_t n = 0, cap = 0, i, j;
+	uint32_t id;
+	int rc = 0;
+
+	eng_lock(ctx->eng);
+	for (id = 1; id < ctx->next_unused && !rc; id++) {
+		struct ufd_obj *obj = ctx->objs[id];
+		struct itree_node *node;
+
+		if (!obj || obj->type != UFD_OBJ_IOAS)
+			continue;
+		itree_for_each(node, &container_of(obj, struct ufd_ioas, obj)
+					      ->iopt.areas,
+			       0, UINT64_MAX) {
+			struct ufd_area *a =
+				container_of(node, struct ufd_area, node);
+
+			if (!source_is_file(a->pages->src)) {
+				rc = -EINVAL;
+				break;
+			}
+			for (j = 0; j != n && list[j] != a->pages; j++)
+				;
+			if (j != n)
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 8;
+				t = ufd_realloc_array(list, cap, sizeof(*list));
+				if (!t) {
+					rc = -ENOMEM;
+					break;
+				}
+				list = t;
+			}
+			list[n++] = a->pages;
+		}
+	}
+	if (!rc && n) {
+		old = ufd_calloc(n, sizeof(*old));
+		if (!old)
+			rc = -ENOMEM;
+	}
+	for (i = 0; !rc && i != n; i++) {
+		rc = pages_move_charge(list[i], &to, &old[i]);
+		if (!rc)
+			continue;
+		/* Give back what moved already, newest first. */
+		while (i--) {
+			struct pages_owner back;
+
+			pages_move_charge(list[i], &old[i], &back);
+		}
+		break;
+	}
+	eng_unlock(ctx->eng);
+	free(old);
+	free(list);
+	return rc;
 }

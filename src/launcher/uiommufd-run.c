@@ -95,6 +95,9 @@ static void usage(FILE *out)
 		"      --kernel VER    behave as Linux VER where kernels differ:\n"
 		"                      6.12 or 7.3 (default: 7.3, the newest;\n"
 		"                      `uiommufd ioctls --kernel=VER` shows it)\n"
+		"      --no-extensions answer the uiommufd extensions of /dev/iommu\n"
+		"                      (uiommufd-extensions(7)) ENOTTY, as a kernel\n"
+		"                      does\n"
 		"      --cap CAPS      grant emulated capabilities the process\n"
 		"                      lacks (sys_resource, ipc_lock, all)\n"
 		"      --device MODEL[,bdf=D:B:D.F][,group=N][,ARGS]\n"
@@ -530,7 +533,10 @@ done:
 
 int main(int argc, char **argv)
 {
-	enum { OPT_VERSION = 256, OPT_PRELOAD, OPT_CAP, OPT_DEVICE, OPT_KERNEL };
+	enum {
+		OPT_VERSION = 256, OPT_PRELOAD, OPT_CAP, OPT_DEVICE, OPT_KERNEL,
+		OPT_NO_EXT
+	};
 	static struct ufd_devspecs specs;
 	char err[256];
 	static const struct option longopts[] = {
@@ -540,6 +546,7 @@ int main(int argc, char **argv)
 		{ "cap", required_argument, NULL, OPT_CAP },
 		{ "device", required_argument, NULL, OPT_DEVICE },
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
+		{ "no-extensions", no_argument, NULL, OPT_NO_EXT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -579,6 +586,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_KERNEL:
 			kernel = optarg;
+			break;
+		case OPT_NO_EXT:
+			cfg.no_extensions = true;
 			break;
 		case OPT_DEVICE:
 			if (!ufd_devspec_add(&specs, optarg, err, sizeof(err))) {
@@ -624,6 +634,11 @@ int main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 
+	/* As --kernel, the option's variable is inherited by nested runs. */
+	if (getenv(UFD_ENV_NO_EXT) && !strcmp(getenv(UFD_ENV_NO_EXT), "1"))
+		cfg.no_extensions = true;
+	else if (!cfg.no_extensions)
+		unsetenv(UFD_ENV_NO_EXT);
 	cfg.kernel = ufd_personality_find(kernel);
 	if (!cfg.kernel) {
 		const struct ufd_personality *k;
@@ -650,6 +665,7 @@ int main(int argc, char **argv)
 	    setenv("UIOMMUFD_ACTIVE", "1", 1) ||
 	    setenv(UFD_ENV_MODE, server ? "server" : "inprocess", 1) ||
 	    setenv(UFD_ENV_KERNEL, cfg.kernel->name, 1) ||
+	    (cfg.no_extensions && setenv(UFD_ENV_NO_EXT, "1", 1)) ||
 	    (debug && setenv("UIOMMUFD_DEBUG", debug, 1)) ||
 	    (caps && setenv("UIOMMUFD_CAPS", caps, 1))) {
 		err_msg("cannot set up the environment: %s", strerror(errno));

@@ -498,6 +498,9 @@ static int file_make(struct srv_call *call, const struct ufd_file *file,
 	if (kind == UFD_FD_FAULT)
 		ufd_fault_set_notify(file->ctx, file->obj_id, fault_notify,
 				     (void *)(uintptr_t)f->key);
+	else if (kind == UFD_FD_VEVENTQ)
+		ufd_veventq_set_notify(file->ctx, file->obj_id, fault_notify,
+				       (void *)(uintptr_t)f->key);
 	srv_dbg(d, "pid %d: fd %d = %s file %llu", (int)call->proc->pid, a.fd,
 		ufd_file_ops(kind)->name, (unsigned long long)f->key);
 	pthread_mutex_lock(&d->lock);
@@ -525,6 +528,7 @@ static void bars_free(struct ufd_daemon *d, struct srv_bar *b)
 
 	for (; b; b = next) {
 		next = b->next;
+		ufd_file_map_put(&b->f->file, b->region);
 		file_put(d, b->f);
 		free(b);
 	}
@@ -867,6 +871,7 @@ static void call_caller(struct srv_call *call, const struct ucred *uc,
 	caller->mem = call->proc->src;
 	caller->priv = call;
 	caller->kernel = call->ch->d->cfg.kernel;
+	caller->no_extensions = call->ch->d->cfg.no_extensions;
 }
 
 /* ---- requests ---------------------------------------------------------------------- */
@@ -881,7 +886,8 @@ static long do_open(struct srv_call *call, const struct ufd_msg *req,
 	int rc, fd;
 
 	if (req->kind >= UFD_FD_NR_KINDS || req->kind == UFD_FD_ACCESS ||
-	    req->kind == UFD_FD_FAULT || req->arg > UINT32_MAX)
+	    req->kind == UFD_FD_FAULT || req->kind == UFD_FD_VEVENTQ ||
+	    req->arg > UINT32_MAX)
 		return -ENODEV;
 	call_caller(call, uc, &caller);
 	rc = ufd_file_open(&file, &caller, (enum ufd_fd_kind)req->kind,
@@ -957,8 +963,13 @@ static long do_mmap(struct srv_call *call, const struct ufd_msg *req,
 	ret = file_lookup(d, call->proc, req->fd, &f);
 	if (ret)
 		return ret == -ENOTTY ? -ENODEV : ret;
-	ret = ufd_file_mmap(&f->file, req->arg, req->cmd, (int)req->flags,
-			    &where);
+	if (f->file.kind == UFD_FD_IOMMUFD &&
+	    !(d->cfg.kernel ? d->cfg.kernel : ufd_personality_newest())
+		     ->iommufd_mmap)
+		ret = -ENODEV; /* the kernel's /dev/iommu had no mmap */
+	else
+		ret = ufd_file_mmap(&f->file, req->arg, req->cmd,
+				    (int)req->flags, &where);
 	file_put(d, f);
 	if (ret)
 		return ret;
@@ -1025,11 +1036,42 @@ static void bars_cut_locked(struct srv_proc *p, uint64_t start, uint64_t len,
 	}
 }
 
+/*
+ * Cut [start, start + len) out of @p's records (into *@gone) and add @add
+ * (if not NULL), taking d->lock.  A record cut in two is one more mapping
+ * of what it maps (ufd_file_map_get for its right part).
+ */
+static void bars_cut(struct ufd_daemon *d, struct srv_proc *p, uint64_t start,
+		     uint64_t len, struct srv_bar *add, struct srv_bar **gone)
+{
+	struct srv_bar *spare = calloc(1, sizeof(*spare)), *split = spare;
+	struct srv_file *sf = NULL;
+	unsigned int region = 0;
+
+	pthread_mutex_lock(&d->lock);
+	bars_cut_locked(p, start, len, gone, &spare);
+	if (split && !spare) {
+		sf = split->f;
+		sf->refs++;
+		region = split->region;
+	}
+	if (add) {
+		add->next = p->bars;
+		p->bars = add;
+	}
+	pthread_mutex_unlock(&d->lock);
+	free(spare);
+	if (sf) {
+		ufd_file_map_get(&sf->file, region);
+		file_put(d, sf);
+	}
+}
+
 /* BAR_MAPPED: record where an mmap of a device file now is. */
 static long do_bar_mapped(struct srv_call *call, const struct ufd_msg *req)
 {
 	struct ufd_daemon *d = call->ch->d;
-	struct srv_bar *b, *gone = NULL, *spare;
+	struct srv_bar *b, *gone = NULL;
 	struct ufd_file_mmap where;
 	struct srv_file *f;
 	long ret;
@@ -1045,12 +1087,15 @@ static long do_bar_mapped(struct srv_call *call, const struct ufd_msg *req)
 			    &where);
 	if (!ret && !where.trapped)
 		ret = -ENODEV;
+	/* The mapping keeps what it maps busy (a vIOMMU's page). */
+	if (!ret)
+		ret = ufd_file_map_get(&f->file, where.region);
 	b = ret ? NULL : calloc(1, sizeof(*b));
-	spare = ret ? NULL : calloc(1, sizeof(*spare));
-	if (!ret && !b)
+	if (!ret && !b) {
+		ufd_file_map_put(&f->file, where.region);
 		ret = -ENOMEM;
+	}
 	if (ret) {
-		free(spare);
 		file_put(d, f);
 		return ret;
 	}
@@ -1059,12 +1104,7 @@ static long do_bar_mapped(struct srv_call *call, const struct ufd_msg *req)
 	b->f = f; /* the lookup's reference is now the record's */
 	b->region = where.region;
 	b->region_off = where.region_off;
-	pthread_mutex_lock(&d->lock);
-	bars_cut_locked(call->proc, b->start, b->len, &gone, &spare);
-	b->next = call->proc->bars;
-	call->proc->bars = b;
-	pthread_mutex_unlock(&d->lock);
-	free(spare);
+	bars_cut(d, call->proc, b->start, b->len, b, &gone);
 	bars_free(d, gone);
 	return 0;
 }
@@ -1073,15 +1113,11 @@ static long do_bar_mapped(struct srv_call *call, const struct ufd_msg *req)
 static long do_bar_unmapped(struct srv_call *call, const struct ufd_msg *req)
 {
 	struct ufd_daemon *d = call->ch->d;
-	struct srv_bar *gone = NULL, *spare;
+	struct srv_bar *gone = NULL;
 
 	if (!req->cmd || req->pos + req->cmd < req->pos)
 		return -EINVAL;
-	spare = calloc(1, sizeof(*spare));
-	pthread_mutex_lock(&d->lock);
-	bars_cut_locked(call->proc, req->pos, req->cmd, &gone, &spare);
-	pthread_mutex_unlock(&d->lock);
-	free(spare);
+	bars_cut(d, call->proc, req->pos, req->cmd, NULL, &gone);
 	bars_free(d, gone);
 	return 0;
 }
@@ -1122,6 +1158,20 @@ static long do_file_kind(struct srv_call *call, const struct ufd_msg *req)
 	ret = f->file.kind;
 	file_put(d, f);
 	return ret;
+}
+
+/* ACCOUNTING: the memory pinned on behalf of process req->arg. */
+static long do_accounting(struct srv_call *call, const struct ufd_msg *req,
+			  struct ufd_msg *res)
+{
+	struct ufd_engine *eng = call->ch->d->eng;
+	pid_t pid = (pid_t)req->arg;
+
+	if (req->arg > INT32_MAX)
+		return -EINVAL;
+	res->arg = ufd_engine_vm_pinned_bytes(eng, pid);
+	res->cmd = ufd_engine_pinned_bytes_pid(eng, pid);
+	return 0;
 }
 
 /* DESCRIBE: the machine as text, into the sender's buffer. */
@@ -1176,6 +1226,7 @@ static void *chan_main(void *arg)
 			   req.type != UFD_MSG_BAR_MAPPED &&
 			   req.type != UFD_MSG_BAR_UNMAPPED &&
 			   req.type != UFD_MSG_DESCRIBE &&
+			   req.type != UFD_MSG_ACCOUNTING &&
 			   req.type != UFD_MSG_FILE_KIND) {
 			ret = -EPROTO;
 		} else {
@@ -1208,6 +1259,8 @@ static void *chan_main(void *arg)
 					ret = do_bar_unmapped(&call, &req);
 				else if (req.type == UFD_MSG_DESCRIBE)
 					ret = do_describe(&call, &req);
+				else if (req.type == UFD_MSG_ACCOUNTING)
+					ret = do_accounting(&call, &req, &res);
 				else
 					ret = do_rw(&call, &req, &uc);
 				res.fail_nth = req.fail_nth ?

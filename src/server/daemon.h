@@ -30,6 +30,9 @@ struct ufd_daemon_config {
 	unsigned int self_check_ms;
 	/* The kernel to behave as (uiommufd-run --kernel); NULL: newest. */
 	const struct ufd_personality *kernel;
+	/* The uiommufd extensions answer ENOTTY (uiommufd-run
+	 * --no-extensions). */
+	bool no_extensions;
 };
 
 /*

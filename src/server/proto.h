@@ -74,6 +74,7 @@
 #define UFD_ENV_SOCKET "UIOMMUFD_SOCKET"         /* "@abstract" or a path */
 #define UFD_ENV_DAEMON_PID "UIOMMUFD_DAEMON_PID" /* the daemon's pid */
 #define UFD_ENV_KERNEL "UIOMMUFD_KERNEL"         /* personality: "6.12", "7.3" */
+#define UFD_ENV_NO_EXT "UIOMMUFD_NO_EXTENSIONS"  /* "1": extensions ENOTTY */
 
 enum ufd_msg_type {
 	/* client -> daemon */
@@ -101,6 +102,11 @@ enum ufd_msg_type {
 	UFD_MSG_DESCRIBE,     /* arg: buffer, cmd: its size: the emulated
 				 machine's devices and groups as text (for
 				 uiommufd dump); answer: the length */
+	UFD_MSG_ACCOUNTING,   /* arg: a pid: what the engine has pinned on
+				 its behalf (the kernel's VmPin and the
+				 RLIMIT_MODE 1 part of VmLck, which the
+				 library adds to /proc/PID/status); answer:
+				 arg VmPin bytes, cmd VmLck bytes */
 	/* daemon -> client */
 	UFD_MSG_RESULT = 64,  /* ret: >= 0 or -errno; ends the call */
 	UFD_MSG_INSTALL_FD,   /* kind, flags (O_CLOEXEC); one fd attached */

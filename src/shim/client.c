@@ -554,6 +554,22 @@ int shim_srv_mmio(int fd, unsigned int region, uint64_t off,
 	return (int)ret;
 }
 
+int shim_srv_accounting(pid_t pid, uint64_t *pinned, uint64_t *locked)
+{
+	struct ufd_msg req = { .type = UFD_MSG_ACCOUNTING }, res;
+	int saved = errno;
+	long ret;
+
+	req.arg = (uint64_t)pid;
+	ret = srv_call_res(&req, &res);
+	if (!ret) {
+		*pinned = res.arg;
+		*locked = res.cmd;
+	}
+	errno = saved;
+	return (int)ret;
+}
+
 int shim_srv_file_kind(int fd)
 {
 	struct ufd_msg req = { .type = UFD_MSG_FILE_KIND };

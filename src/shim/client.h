@@ -64,6 +64,12 @@ int shim_srv_mmio(int fd, unsigned int region, uint64_t off,
 
 /* What the daemon's file @fd is: an enum ufd_fd_kind, or -errno. */
 int shim_srv_file_kind(int fd);
+/*
+ * Bytes the daemon's engine has pinned on behalf of @pid: *@pinned as
+ * VmPin counts them, *@locked the per-process (RLIMIT_MODE 1) part of
+ * VmLck.  0 or -errno.
+ */
+int shim_srv_accounting(pid_t pid, uint64_t *pinned, uint64_t *locked);
 
 /* fork(): the child gets no channel of the parent and a new nonce. */
 void shim_srv_atfork_child(void);

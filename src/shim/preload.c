@@ -8,7 +8,8 @@
  * close_range, closefrom, ioctl, read and write (for fault queue fds, and
  * the emulated fault-injection files of failnth.c: the thread's fail-nth
  * and the debugfs knobs), and in server mode mmap, munmap and mremap (for
- * shared anonymous memory), and touches nothing else.  Two modes (UIOMMUFD_MODE, set by the
+ * shared anonymous memory; in both modes mmap of a /dev/iommu fd, a
+ * vIOMMU's page, is trapped: barmap.c), and touches nothing else.  Two modes (UIOMMUFD_MODE, set by the
  * launcher):
  *
  *  - in-process (the default without the launcher): an open of /dev/iommu
@@ -93,6 +94,7 @@
 #include "shim/client.h"
 #include "shim/failnth.h"
 #include "shim/fdtab.h"
+#include "shim/procstatus.h"
 #include "shim/shm.h"
 #include "server/proto.h"
 #include "uapi/dispatch.h"
@@ -151,6 +153,8 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
 			 off_t off);
 SHIM_EXPORT int munmap(void *addr, size_t len);
+SHIM_EXPORT FILE *fopen(const char *path, const char *mode);
+SHIM_EXPORT FILE *fopen64(const char *path, const char *mode);
 SHIM_EXPORT void *mremap(void *old, size_t oldlen, size_t newlen, int flags,
 			 ...);
 
@@ -166,6 +170,7 @@ enum shim_real_id {
 	R_read, R_write, R_pread, R_pread64, R_pwrite, R_pwrite64,
 	R_sigaction, R_signal,
 	R_mmap, R_mmap64, R_munmap, R_mremap,
+	R_fopen, R_fopen64,
 	R_NR,
 };
 
@@ -308,9 +313,9 @@ static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	struct ufd_engine *eng;  /* set once, then constant */
 	struct ufd_source *mem;  /* this process's memory; one reference */
-	struct ufd_cred cred;    /* cached for ioctls */
 	/* UIOMMUFD_KERNEL's personality (in-process mode); set with eng */
 	const struct ufd_personality *kernel;
+	bool no_extensions;      /* UIOMMUFD_NO_EXTENSIONS; set with eng */
 	bool ready;              /* eng, mem and cred are set */
 	bool forked;             /* fork child: mem and cred are stale */
 } shim; /* state_lock */
@@ -380,7 +385,7 @@ static void shim_cred_self(struct ufd_cred *cred)
 }
 
 /*
- * Make sure the engine, the memory source and the credentials are there
+ * Make sure the engine and the memory source are there
  * (and are this process's after a fork).  0 or -errno.  The engine is
  * called outside state_lock, which stays a leaf lock.
  */
@@ -388,7 +393,6 @@ static int shim_state_ready(void)
 {
 	struct ufd_source *old, *mem;
 	struct ufd_engine *eng;
-	struct ufd_cred cred;
 	bool ready;
 
 	pthread_once(&shim_once, shim_init_once);
@@ -407,7 +411,6 @@ static int shim_state_ready(void)
 			ufd_source_put(mem);
 		return -ENOMEM;
 	}
-	shim_cred_self(&cred);
 
 	shim_sig_enter();
 	pthread_mutex_lock(&state_lock);
@@ -417,10 +420,11 @@ static int shim_state_ready(void)
 		old = shim.mem;
 		shim.eng = eng;
 		shim.mem = mem;
-		shim.cred = cred;
 		shim.kernel = ufd_personality_find(getenv(UFD_ENV_KERNEL));
 		if (!shim.kernel) /* the launcher checks it; set by hand */
 			shim.kernel = ufd_personality_newest();
+		shim.no_extensions = getenv(UFD_ENV_NO_EXT) &&
+				     !strcmp(getenv(UFD_ENV_NO_EXT), "1");
 		shim.ready = true;
 		shim.forked = false;
 	}
@@ -464,6 +468,9 @@ static int shim_backing_fd(enum ufd_fd_kind kind, bool cloexec)
 		break;
 	case UFD_FD_FAULT:
 		name = "uiommufd-fault";
+		break;
+	case UFD_FD_VEVENTQ:
+		name = "uiommufd-veventq";
 		break;
 	default:
 		name = "uiommufd";
@@ -684,7 +691,7 @@ static int shim_make_fd(const struct ufd_caller *caller SHIM_UNUSED,
 	int fd, ret, bell = -1, sv[2];
 
 	/* Derived fds are O_CLOEXEC, as the kernel's anon inodes are. */
-	if (kind == UFD_FD_FAULT) {
+	if (kind == UFD_FD_FAULT || kind == UFD_FD_VEVENTQ) {
 		/* A socketpair, so that poll() can show queued faults. */
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 			return -errno;
@@ -714,6 +721,9 @@ static int shim_make_fd(const struct ufd_caller *caller SHIM_UNUSED,
 	if (kind == UFD_FD_FAULT)
 		ufd_fault_set_notify(ctx, obj_id, shim_fault_notify,
 				     (void *)(intptr_t)f->bell_fd);
+	else if (kind == UFD_FD_VEVENTQ)
+		ufd_veventq_set_notify(ctx, obj_id, shim_fault_notify,
+				       (void *)(intptr_t)f->bell_fd);
 	shim_file_put(f); /* the slot holds it now */
 	DBG(FD, "make_fd(%s, id %u) = %d", shim_kind_name(kind), obj_id, fd);
 	return fd;
@@ -739,6 +749,9 @@ static void shim_unmake_fd(const struct ufd_caller *caller SHIM_UNUSED,
 	}
 	if (f->file.kind == UFD_FD_FAULT && f->file.ctx)
 		ufd_fault_set_notify(f->file.ctx, f->file.obj_id, NULL, NULL);
+	else if (f->file.kind == UFD_FD_VEVENTQ && f->file.ctx)
+		ufd_veventq_set_notify(f->file.ctx, f->file.obj_id, NULL,
+				       NULL);
 	shim_file_detach(f);
 	REAL_REQ(close)(fd);
 	shim_file_put(f);
@@ -767,10 +780,37 @@ static int shim_resolve_fd(const struct ufd_caller *caller,
 	return rc;
 }
 
+static int shim_resolve_file(const struct ufd_caller *caller, int fd,
+			     struct ufd_file *out)
+{
+	struct shim_call *call = caller->priv;
+	struct shim_file *f;
+
+	if (!call || call->nr_held == 4)
+		return -ENOMEM;
+	f = shim_fdtab_get_valid(fd);
+	if (!f)
+		return -EBADF;
+	/* Held until the call returns, as the kernel's fget. */
+	call->held[call->nr_held++] = f;
+	*out = f->file;
+	return 0;
+}
+
+/* Our own process: a copy of the fd (MAP_FILE's file). */
+static int shim_take_fd(const struct ufd_caller *caller SHIM_UNUSED, int fd)
+{
+	int tfd = REAL_REQ(fcntl)(fd, F_DUPFD_CLOEXEC, 0);
+
+	return tfd < 0 ? -errno : tfd;
+}
+
 static const struct ufd_caller_ops shim_caller_ops = {
 	.make_fd = shim_make_fd,
 	.unmake_fd = shim_unmake_fd,
 	.resolve_fd = shim_resolve_fd,
+	.resolve_file = shim_resolve_file,
+	.take_fd = shim_take_fd,
 };
 
 static int shim_caller_init(struct ufd_caller *caller)
@@ -785,10 +825,12 @@ static int shim_caller_init(struct ufd_caller *caller)
 	shim_sig_enter();
 	pthread_mutex_lock(&state_lock);
 	caller->mem = shim.mem;
-	caller->cred = shim.cred;
 	caller->kernel = shim.kernel;
+	caller->no_extensions = shim.no_extensions;
 	pthread_mutex_unlock(&state_lock);
 	shim_sig_leave();
+	/* Who calls now: a capset() since (CAP_IPC_LOCK dropped) counts. */
+	shim_cred_self(&caller->cred);
 	return 0;
 }
 
@@ -864,6 +906,51 @@ err:
 	    shim_errname(-ret));
 	errno = -ret;
 	return -1;
+}
+
+/*
+ * open() of /proc/self/status or /proc/PID/status (absolute paths): the
+ * real file with what the engine pinned for PID in VmPin and VmLck
+ * (procstatus.c).  *@handled false: nothing to add, the open goes on.
+ */
+static int shim_status_open(int dirfd, const char *path, int flags,
+			    bool *handled)
+{
+	uint64_t pinned = 0, locked = 0;
+	struct ufd_engine *eng;
+	pid_t pid;
+	int fd;
+
+	*handled = false;
+	if (!path || path[0] != '/' || (flags & (O_ACCMODE | O_PATH)) ||
+	    !shim_status_path(path, &pid))
+		return -1;
+	(void)dirfd; /* an absolute path ignores it */
+	if (shim_srv_enabled()) {
+		pthread_once(&shim_once, shim_init_once);
+		if (shim_srv_accounting(pid, &pinned, &locked))
+			return -1;
+	} else {
+		shim_sig_enter();
+		pthread_mutex_lock(&state_lock);
+		/* A fork child's copy still has what was pinned at fork. */
+		eng = shim.ready ? shim.eng : NULL;
+		pthread_mutex_unlock(&state_lock);
+		shim_sig_leave();
+		if (!eng)
+			return -1;
+		pinned = ufd_engine_vm_pinned_bytes(eng, pid);
+		locked = ufd_engine_pinned_bytes_pid(eng, pid);
+	}
+	if (!pinned && !locked)
+		return -1;
+	*handled = true;
+	fd = shim_status_fd(path, flags, pinned, locked);
+	if (fd < 0) {
+		errno = -fd;
+		return -1;
+	}
+	return fd;
 }
 
 /* A pass-through open returned @fd: a slot of that number is stale. */
@@ -1150,7 +1237,9 @@ static int shim_fcntl(int (*real)(int, int, ...), int fd, int cmd,
 static ssize_t shim_file_rw(struct shim_file *f, int fd, bool write,
 			    void *buf, size_t count, const uint64_t *pos)
 {
-	bool fault = f->file.kind == UFD_FD_FAULT;
+	/* Queues with doorbells: fault queues and vIOMMU event queues. */
+	bool fault = f->file.kind == UFD_FD_FAULT ||
+		     f->file.kind == UFD_FD_VEVENTQ;
 	struct ufd_caller caller;
 	char bell;
 	long ret;
@@ -1243,6 +1332,10 @@ static struct shim_file *shim_rw_file(int fd)
 						    (flags), &nth_);        \
 			if (nth_)                                           \
 				return nthfd_;                              \
+			nthfd_ = shim_status_open((dirfd), (path),          \
+						  (flags), &nth_);          \
+			if (nth_)                                           \
+				return shim_opened(nthfd_);                 \
 		}                                                           \
 	} while (0)
 
@@ -1651,31 +1744,52 @@ ssize_t pwrite64(int fd, const void *buf, size_t count, off_t off)
  * straight through.  These must work before anything is initialised: a
  * program's constructor may map its buffers before main().
  */
-/* A mapping of one of the daemon's VFIO device files: trapped (barmap.c). */
-static bool shim_is_bar_fd(int fd)
+/*
+ * A mapping of a file whose mappings are trapped (barmap.c): a VFIO
+ * device of the daemon's, or a /dev/iommu context (a vIOMMU's page: the
+ * daemon's, or this process's engine's).  The file, referenced, or NULL.
+ */
+static struct shim_file *shim_bar_file(int fd)
 {
 	struct shim_file *f;
 	bool bar;
 
 	if (fd < 0 || shim_fdtab_empty())
-		return false;
+		return NULL;
 	f = shim_fdtab_get_valid(fd);
 	if (!f)
-		return false;
-	bar = f->file.kind == UFD_FD_VFIO_DEVICE && !f->file.ctx &&
-	      !f->file.priv;
-	shim_file_put(f);
-	return bar;
+		return NULL;
+	bar = (f->file.kind == UFD_FD_VFIO_DEVICE && !f->file.ctx &&
+	       !f->file.priv) ||
+	      f->file.kind == UFD_FD_IOMMUFD;
+	if (!bar) {
+		shim_file_put(f);
+		return NULL;
+	}
+	return f;
 }
 
 static void *shim_mmap(shim_mmap_fn real, void *addr, size_t len, int prot,
 		       int flags, int fd, off_t off)
 {
+	struct shim_file *f = shim_bar_file(fd);
 	void *p;
 
-	if (shim_is_bar_fd(fd))
-		return shim_bar_mmap(real, REAL_REQ(sigaction), addr, len, prot,
-				     flags, fd, off);
+	if (f) {
+		int saved;
+
+		if (f->file.ctx)
+			p = shim_bar_mmap_local(real, REAL_REQ(sigaction), addr,
+						len, prot, flags, &f->file,
+						off);
+		else
+			p = shim_bar_mmap(real, REAL_REQ(sigaction), addr, len,
+					  prot, flags, fd, off);
+		saved = errno;
+		shim_file_put(f);
+		errno = saved;
+		return p;
+	}
 	if (!shim_shm_wants(flags)) {
 		p = real(addr, len, prot, flags, fd, off);
 	} else {
@@ -1776,4 +1890,53 @@ void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
 		errno = saved;
 	}
 	return ret;
+}
+
+/*
+ * fopen() opens through libc's internal open, which no wrapper sees: the
+ * one file it must show differently (/proc/PID/status) is caught here.
+ */
+static FILE *shim_status_fopen(const char *path, const char *mode,
+			       bool *handled)
+{
+	int fd, flags = strchr(mode ? mode : "", 'e') ? O_CLOEXEC : 0;
+	FILE *fp;
+
+	*handled = false;
+	if (!mode || mode[0] != 'r' || strchr(mode, '+'))
+		return NULL;
+	fd = shim_status_open(AT_FDCWD, path, flags, handled);
+	if (!*handled)
+		return NULL;
+	if (fd < 0)
+		return NULL;
+	shim_opened(fd);
+	fp = fdopen(fd, mode);
+	if (!fp) {
+		int saved = errno;
+
+		REAL_REQ(close)(fd);
+		errno = saved;
+	}
+	return fp;
+}
+
+FILE *fopen(const char *path, const char *mode)
+{
+	bool handled;
+	FILE *fp = shim_status_fopen(path, mode, &handled);
+
+	return handled ? fp : REAL_REQ(fopen)(path, mode);
+}
+
+FILE *fopen64(const char *path, const char *mode)
+{
+	bool handled;
+	FILE *fp = shim_status_fopen(path, mode, &handled);
+
+	if (handled)
+		return fp;
+	if (!REAL(fopen64))
+		return REAL_REQ(fopen)(path, mode);
+	return REAL(fopen64)(path, mode);
 }

@@ -11,7 +11,10 @@
  *   3. size < min_size                           -EINVAL
  *   4. size > sizeof: the bytes past it must be 0 -E2BIG
  *   5. copy min(size, sizeof); zero the rest; run the handler
- * A zero tail therefore behaves exactly like the exact size.  A command
+ * A zero tail therefore behaves exactly like the exact size.  The
+ * uiommufd extensions (<linux/iommufd_ext.h>: ioctl type 'u', never
+ * iommufd's ';') are a second table under the same rules; a caller with
+ * no_extensions meets them as the kernel does: as unknown numbers.  A command
  * that makes objects runs in a publication window: what it made becomes
  * visible to other callers only after its reply was written.  Handlers
  * answer through ucmd_respond(), which writes back no more than the
@@ -22,8 +25,10 @@
 #include <sys/ioctl.h>
 
 #include <linux/iommufd.h>
+#include <linux/iommufd_ext.h>
 #include "iommufd_test.h"
 
+#include "uapi/ext_ops.h"
 #include "uapi/ucmd.h"
 
 #define offsetofend(T, m) (offsetof(T, m) + sizeof(((T *)0)->m))
@@ -85,10 +90,64 @@ static const struct ioctl_row ioctl_table[] = {
 	    __reserved),
 	ROW_PUBLISHING(IOMMU_FAULT_QUEUE_ALLOC, hwpt_ops_fault_alloc,
 		       iommu_fault_alloc, out_fault_fd),
+	ROW_PUBLISHING_7X(IOMMU_VIOMMU_ALLOC, viommu_ops_alloc,
+			  iommu_viommu_alloc, out_viommu_id),
+	ROW_PUBLISHING_7X(IOMMU_VDEVICE_ALLOC, viommu_ops_vdevice_alloc,
+			  iommu_vdevice_alloc, virt_id),
+	ROW_PUBLISHING_7X(IOMMU_VEVENTQ_ALLOC, viommu_ops_veventq_alloc,
+			  iommu_veventq_alloc, out_veventq_fd),
+	ROW_PUBLISHING_7X(IOMMU_HW_QUEUE_ALLOC, viommu_ops_hw_queue_alloc,
+			  iommu_hw_queue_alloc, length),
 	ROW(IOMMU_TEST_CMD, test_ops_cmd, iommu_test_cmd, last),
+	ROW_7X(IOMMU_IOAS_MAP_FILE, ioas_ops_map_file, iommu_ioas_map_file,
+	       iova),
+	ROW_7X(IOMMU_IOAS_CHANGE_PROCESS, ioas_ops_change_process,
+	       iommu_ioas_change_process, __reserved),
 };
 
 #define TABLE_LEN (sizeof(ioctl_table) / sizeof(ioctl_table[0]))
+
+/* The uiommufd extensions: every personality has them. */
+#define ROW_EXT(_cmd, _fn, _struct, _last)                                \
+	[_IOC_NR(_cmd) - UIOMMUFD_EXT_CMD_BASE] = {                       \
+		.desc = { .cmd = (_cmd),                                  \
+			  .name = #_cmd,                                  \
+			  .size = sizeof(struct _struct),                 \
+			  .min_size = offsetofend(struct _struct, _last), \
+			  .since = UFD_KERNEL_ANY },                      \
+		.execute = (_fn),                                         \
+	}
+
+static const struct ioctl_row ext_table[] = {
+	ROW_EXT(UIOMMUFD_EXT_QUERY, ext_ops_query, uiommufd_ext_query, exts),
+	ROW_EXT(UIOMMUFD_PAGE_SIZES, ext_ops_page_sizes, uiommufd_page_sizes,
+		runs),
+	ROW_EXT(UIOMMUFD_QUERY_ATTACH, ext_ops_query_attach,
+		uiommufd_query_attach, out_conflict_last),
+	ROW_EXT(UIOMMUFD_IOAS_SET_MIN_APERTURE, ext_ops_set_min_aperture,
+		uiommufd_ioas_set_min_aperture, pgsize_bitmap),
+	ROW_EXT(UIOMMUFD_IOAS_RESERVE, ext_ops_reserve, uiommufd_ioas_reserve,
+		length),
+	ROW_EXT(UIOMMUFD_IOAS_UNRESERVE, ext_ops_unreserve,
+		uiommufd_ioas_reserve, length),
+	ROW_EXT(UIOMMUFD_IOAS_RESERVATIONS, ext_ops_reservations,
+		uiommufd_ioas_reservations, iovas),
+	ROW_EXT(UIOMMUFD_IOAS_MAP_HINT, ext_ops_map_hint,
+		uiommufd_ioas_map_hint, iova),
+};
+
+#define EXT_TABLE_LEN (sizeof(ext_table) / sizeof(ext_table[0]))
+
+/* The extension row of @cmd, or NULL. */
+static const struct ioctl_row *ext_row(unsigned long cmd)
+{
+	unsigned int nr = _IOC_NR(cmd);
+
+	if (_IOC_TYPE(cmd) != UIOMMUFD_EXT_TYPE || nr < UIOMMUFD_EXT_CMD_BASE ||
+	    nr - UIOMMUFD_EXT_CMD_BASE >= EXT_TABLE_LEN)
+		return NULL;
+	return &ext_table[nr - UIOMMUFD_EXT_CMD_BASE];
+}
 
 /* What a command the caller's kernel lacks meets: no handler, ENOTTY. */
 static const struct ioctl_row no_row;
@@ -98,8 +157,11 @@ static const struct ioctl_row no_row;
 
 const struct ufd_ioctl_desc *ufd_ioctl_lookup(unsigned long cmd)
 {
+	const struct ioctl_row *ext = ext_row(cmd);
 	unsigned int nr = _IOC_NR(cmd);
 
+	if (ext)
+		return ext->execute && ext->desc.cmd == cmd ? &ext->desc : NULL;
 	if (nr < IOMMUFD_CMD_BASE || nr - IOMMUFD_CMD_BASE >= TABLE_LEN)
 		return NULL;
 	if (ioctl_table[nr - IOMMUFD_CMD_BASE].desc.cmd != cmd)
@@ -118,6 +180,14 @@ const struct ufd_ioctl_desc *ufd_ioctl_at(unsigned int i)
 	for (; i < TABLE_LEN; i++)
 		if (ioctl_table[i].execute)
 			return &ioctl_table[i].desc;
+	return NULL;
+}
+
+const struct ufd_ioctl_desc *ufd_ext_ioctl_at(unsigned int i)
+{
+	for (; i < EXT_TABLE_LEN; i++)
+		if (ext_table[i].execute)
+			return &ext_table[i].desc;
 	return NULL;
 }
 
@@ -151,29 +221,22 @@ static int check_zeroed(const struct ufd_caller *caller, uint64_t uptr,
 	return 0;
 }
 
-long ufd_dispatch_ioctl(struct ufd_ctx *ctx, const struct ufd_caller *caller,
-			unsigned long cmd, uint64_t arg)
+/* Run @row (whose number may differ from @cmd: then -ENOTTY). */
+static long run_row(struct ufd_ctx *ctx, const struct ufd_caller *caller,
+		    const struct ioctl_row *row, unsigned long cmd,
+		    uint64_t arg)
 {
 	_Alignas(8) uint8_t buf[UCMD_BUF_SIZE];
-	const struct ioctl_row *row;
 	struct ufd_ucmd ucmd;
-	unsigned int nr = _IOC_NR(cmd);
 	uint32_t user_size;
 	int rc;
 
-	if (nr < IOMMUFD_CMD_BASE || nr - IOMMUFD_CMD_BASE >= TABLE_LEN)
-		return vfio_compat_ioctl(ctx, caller, cmd, arg);
-
-	row = &ioctl_table[nr - IOMMUFD_CMD_BASE];
 	memset(buf, 0, sizeof(buf));
 	/*
 	 * Each copy from the caller is a system call for most sources, so
 	 * read the size and the whole struct at once; only if that faults
 	 * (a short struct at the end of a mapping) read the size alone.
 	 */
-	if (row->execute && row->desc.cmd == cmd &&
-	    !ufd_ioctl_has(&row->desc, ufd_caller_kernel(caller)))
-		row = &no_row; /* a later kernel's command */
 	if (row->execute && row->desc.cmd == cmd &&
 	    !copy_from_caller(caller, buf, arg, row->desc.size)) {
 		memcpy(&user_size, buf, sizeof(user_size));
@@ -220,6 +283,25 @@ long ufd_dispatch_ioctl(struct ufd_ctx *ctx, const struct ufd_caller *caller,
 		return rc;
 	}
 	return row->execute(&ucmd);
+}
+
+long ufd_dispatch_ioctl(struct ufd_ctx *ctx, const struct ufd_caller *caller,
+			unsigned long cmd, uint64_t arg)
+{
+	const struct ioctl_row *row = ext_row(cmd);
+	unsigned int nr = _IOC_NR(cmd);
+
+	/* An extension's number, with the extensions on: its own table. */
+	if (row && !caller->no_extensions)
+		return run_row(ctx, caller, row, cmd, arg);
+	if (nr < IOMMUFD_CMD_BASE || nr - IOMMUFD_CMD_BASE >= TABLE_LEN)
+		return vfio_compat_ioctl(ctx, caller, cmd, arg);
+
+	row = &ioctl_table[nr - IOMMUFD_CMD_BASE];
+	if (row->execute && row->desc.cmd == cmd &&
+	    !ufd_ioctl_has(&row->desc, ufd_caller_kernel(caller)))
+		row = &no_row; /* a later kernel's command */
+	return run_row(ctx, caller, row, cmd, arg);
 }
 
 _Static_assert(sizeof(struct iommu_test_cmd) <= UCMD_BUF_SIZE,

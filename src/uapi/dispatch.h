@@ -27,6 +27,9 @@ enum ufd_fd_kind {
 	UFD_FD_VFIO_GROUP,  /* /dev/vfio/N: obj_id is the group number N */
 	UFD_FD_VFIO_DEVICE, /* /dev/vfio/devices/vfioM, or a group's
 			       GET_DEVICE_FD: obj_id is the cdev number M */
+	UFD_FD_DMABUF,      /* the selftest's dma-buf (DMABUF_GET): obj_id
+			       names it in src/uapi/ioas_file_ops.c */
+	UFD_FD_VEVENTQ,     /* a vIOMMU event queue (VEVENTQ_ALLOC) */
 	UFD_FD_NR_KINDS
 };
 
@@ -123,6 +126,13 @@ struct ufd_personality {
 	 * IOPTEs (6.12)
 	 */
 	bool mock_iommupt;
+	/*
+	 * /dev/iommu has mmap (7.x: a vIOMMU's pages, -ENXIO elsewhere); 6.12's
+	 * file has none (-ENODEV)
+	 */
+	bool iommufd_mmap;
+	/* IOMMU_HWPT_ALLOC_PASID, and with it PASID attachments (7.x) */
+	bool pasid;
 };
 
 extern const struct ufd_personality ufd_personality_6_12;
@@ -143,6 +153,9 @@ struct ufd_caller {
 	void *priv;               /* transport's own data */
 	/* the kernel to behave as; NULL: ufd_personality_newest() */
 	const struct ufd_personality *kernel;
+	/* answer the uiommufd extensions ENOTTY, as a kernel does
+	 * (uiommufd-run --no-extensions) */
+	bool no_extensions;
 };
 
 /* The personality of @caller's call. */
@@ -221,6 +234,12 @@ struct ufd_file_ops {
 	 */
 	int (*mmio)(const struct ufd_file *file, unsigned int region,
 		    uint64_t off, unsigned int size, bool write, uint64_t *val);
+	/*
+	 * One more mapping of region @region exists (the kernel's vma open),
+	 * or one is gone (close): what a mapping keeps busy.  NULL: nothing.
+	 */
+	int (*map_get)(const struct ufd_file *file, unsigned int region);
+	void (*map_put)(const struct ufd_file *file, unsigned int region);
 	long (*ioctl)(const struct ufd_file *file,
 		      const struct ufd_caller *caller, unsigned long cmd,
 		      uint64_t arg);
@@ -252,6 +271,8 @@ int ufd_file_mmap(const struct ufd_file *file, uint64_t offset, uint64_t len,
 		  int prot, struct ufd_file_mmap *out);
 int ufd_file_mmio(const struct ufd_file *file, unsigned int region,
 		  uint64_t off, unsigned int size, bool write, uint64_t *val);
+int ufd_file_map_get(const struct ufd_file *file, unsigned int region);
+void ufd_file_map_put(const struct ufd_file *file, unsigned int region);
 long ufd_file_ioctl(const struct ufd_file *file,
 		    const struct ufd_caller *caller, unsigned long cmd,
 		    uint64_t arg);
@@ -286,10 +307,22 @@ long ufd_dispatch_fault_write(struct ufd_ctx *ctx,
 			      const struct ufd_caller *caller,
 			      uint32_t fault_id, uint64_t buf, uint64_t count);
 
+/*
+ * read() on a vIOMMU event queue's fd: 8-byte headers, each followed by
+ * its event's data.  -EINVAL for a count shorter than a header or when the
+ * first event does not fit; 0 when empty.
+ */
+long ufd_dispatch_veventq_read(struct ufd_ctx *ctx,
+			       const struct ufd_caller *caller,
+			       uint32_t veventq_id, uint64_t buf,
+			       uint64_t count);
+
 /* The command table, for tools: returns the row for @cmd or NULL. */
 const struct ufd_ioctl_desc *ufd_ioctl_lookup(unsigned long cmd);
 /* Iterate the table: row @i or NULL past the end. */
 const struct ufd_ioctl_desc *ufd_ioctl_at(unsigned int i);
+/* Iterate the extension table (<linux/iommufd_ext.h>): NULL past it. */
+const struct ufd_ioctl_desc *ufd_ext_ioctl_at(unsigned int i);
 /* Does personality @kernel have the command of @desc? */
 bool ufd_ioctl_has(const struct ufd_ioctl_desc *desc,
 		   const struct ufd_personality *kernel);

@@ -98,9 +98,71 @@ static void fault_file_release(struct ufd_file *file, bool destroy_obj)
 	file->ctx = NULL;
 }
 
+/* A vIOMMU's page: trapped, each access read from the mock's page. */
+static int iommufd_file_mmap(const struct ufd_file *file, uint64_t offset,
+			     uint64_t len, int prot, struct ufd_file_mmap *out)
+{
+	return viommu_file_mmap(file->ctx, offset, len, prot, out);
+}
+
+static int iommufd_file_mmio(const struct ufd_file *file, unsigned int region,
+			     uint64_t off, unsigned int size, bool write,
+			     uint64_t *val)
+{
+	return viommu_file_mmio(file->ctx, region, off, size, write, val);
+}
+
+static int iommufd_file_map_get(const struct ufd_file *file,
+				unsigned int region)
+{
+	return ufd_viommu_mmap_get(file->ctx, region);
+}
+
+static void iommufd_file_map_put(const struct ufd_file *file,
+				 unsigned int region)
+{
+	ufd_viommu_mmap_put(file->ctx, region);
+}
+
+/* ---- vIOMMU event queues ------------------------------------------------ */
+
+static long veventq_file_read(const struct ufd_file *file,
+			      const struct ufd_caller *caller, uint64_t buf,
+			      uint64_t count, const uint64_t *pos)
+{
+	return ufd_dispatch_veventq_read(file->ctx, caller, file->obj_id, buf,
+					 count);
+}
+
+static unsigned int veventq_file_poll(const struct ufd_file *file)
+{
+	return ufd_veventq_pending(file->ctx, file->obj_id) ? POLLIN : 0;
+}
+
+static void veventq_file_release(struct ufd_file *file, bool destroy_obj)
+{
+	if (destroy_obj) {
+		ufd_veventq_set_notify(file->ctx, file->obj_id, NULL, NULL);
+		ufd_veventq_release_fd(file->ctx, file->obj_id);
+	}
+	ufd_ctx_put(file->ctx);
+	file->ctx = NULL;
+}
+
+static const struct ufd_file_ops veventq_file_ops = {
+	.name = "veventq",
+	.read = veventq_file_read,
+	.poll = veventq_file_poll,
+	.release = veventq_file_release,
+};
+
 static const struct ufd_file_ops iommufd_file_ops = {
 	.name = "iommufd",
 	.open = iommufd_file_open,
+	.mmap = iommufd_file_mmap,
+	.mmio = iommufd_file_mmio,
+	.map_get = iommufd_file_map_get,
+	.map_put = iommufd_file_map_put,
 	.ioctl = iommufd_file_ioctl,
 	.release = iommufd_file_release,
 	.ioctl_name = iommufd_ioctl_name,
@@ -126,6 +188,8 @@ static const struct ufd_file_ops *const file_ops[UFD_FD_NR_KINDS] = {
 	[UFD_FD_VFIO_CONTAINER] = &ufd_vfio_container_ops,
 	[UFD_FD_VFIO_GROUP] = &ufd_vfio_group_ops,
 	[UFD_FD_VFIO_DEVICE] = &ufd_vfio_device_ops,
+	[UFD_FD_DMABUF] = &ufd_dmabuf_file_ops,
+	[UFD_FD_VEVENTQ] = &veventq_file_ops,
 };
 
 const struct ufd_file_ops *ufd_file_ops(enum ufd_fd_kind kind)
@@ -167,6 +231,21 @@ int ufd_file_mmio(const struct ufd_file *file, unsigned int region,
 
 	return ops->mmio ? ops->mmio(file, region, off, size, write, val) :
 			   -EIO;
+}
+
+int ufd_file_map_get(const struct ufd_file *file, unsigned int region)
+{
+	const struct ufd_file_ops *ops = ufd_file_ops(file->kind);
+
+	return ops->map_get ? ops->map_get(file, region) : 0;
+}
+
+void ufd_file_map_put(const struct ufd_file *file, unsigned int region)
+{
+	const struct ufd_file_ops *ops = ufd_file_ops(file->kind);
+
+	if (ops->map_put)
+		ops->map_put(file, region);
 }
 
 long ufd_file_ioctl(const struct ufd_file *file,

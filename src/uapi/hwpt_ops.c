@@ -111,27 +111,35 @@ static int hwpt_alloc_vtd_s1(struct ufd_ucmd *ucmd,
 	return respond_hwpt(ucmd, cmd, hwpt_id);
 }
 
+/* A nested HWPT on a NEST_PARENT paging HWPT, or on a vIOMMU. */
 static int hwpt_alloc_nested(struct ufd_ucmd *ucmd,
-			     struct iommu_hwpt_alloc *cmd)
+			     struct iommu_hwpt_alloc *cmd, bool on_viommu)
 {
+	uint32_t known = IOMMU_HWPT_FAULT_ID_VALID;
 	struct iommu_hwpt_selftest data;
 	struct ufd_hw_info info;
 	struct mock_nested *mn;
 	uint32_t hwpt_id, i;
+	unsigned int nflags;
 	int rc;
 
-	if ((cmd->flags & ~IOMMU_HWPT_FAULT_ID_VALID) || !cmd->data_len)
+	if (ufd_caller_kernel(ucmd->caller)->pasid)
+		known |= IOMMU_HWPT_ALLOC_PASID;
+	if ((cmd->flags & ~known) || !cmd->data_len)
 		return -EOPNOTSUPP;
-	rc = ufd_hwpt_can_nest(ucmd->ctx, cmd->pt_id);
+	rc = on_viommu ? 0 : ufd_hwpt_can_nest(ucmd->ctx, cmd->pt_id);
 	if (rc)
 		return rc;
 	/* Each driver knows its own format: the mock's, or VT-d's. */
 	rc = ufd_device_get_hw_info(ucmd->ctx, cmd->dev_id, NULL, 0, &info);
 	if (rc)
 		return rc;
-	if (info.type == IOMMU_HW_INFO_TYPE_INTEL_VTD &&
+	if (!on_viommu && info.type == IOMMU_HW_INFO_TYPE_INTEL_VTD &&
 	    cmd->data_type == IOMMU_HWPT_DATA_VTD_S1)
-		return hwpt_alloc_vtd_s1(ucmd, cmd);
+		/* Our VT-d first stage serves the RID only. */
+		return (cmd->flags & IOMMU_HWPT_ALLOC_PASID) ?
+			       -EOPNOTSUPP :
+			       hwpt_alloc_vtd_s1(ucmd, cmd);
 	if (info.type != IOMMU_HW_INFO_TYPE_SELFTEST ||
 	    cmd->data_type != IOMMU_HWPT_DATA_SELFTEST)
 		return -EOPNOTSUPP;
@@ -145,9 +153,17 @@ static int hwpt_alloc_nested(struct ufd_ucmd *ucmd,
 		return -ENOMEM;
 	for (i = 0; i != MOCK_NESTED_DOMAIN_IOTLB_NUM; i++)
 		mn->iotlb[i] = data.iotlb;
-	rc = ufd_hwpt_alloc_nested(ucmd->ctx, cmd->dev_id, cmd->pt_id,
-				   fault_arg(cmd), &mock_nested_ops, mn,
-				   &hwpt_id);
+	nflags = (cmd->flags & IOMMU_HWPT_ALLOC_PASID) ? UFD_HWPT_PASID : 0;
+	if (on_viommu)
+		rc = ufd_viommu_alloc_hwpt_nested(ucmd->ctx, cmd->dev_id,
+						  cmd->pt_id, fault_arg(cmd),
+						  nflags, &mock_nested_ops, mn,
+						  &hwpt_id);
+	else
+		rc = ufd_hwpt_alloc_nested_flags(ucmd->ctx, cmd->dev_id,
+						 cmd->pt_id, fault_arg(cmd),
+						 nflags, &mock_nested_ops, mn,
+						 &hwpt_id);
 	if (rc) {
 		free(mn);
 		return rc;
@@ -198,6 +214,8 @@ static int mock_paging_format(struct ufd_ucmd *ucmd,
 int hwpt_ops_alloc(struct ufd_ucmd *ucmd)
 {
 	struct iommu_hwpt_alloc *cmd = ucmd->cmd;
+	uint32_t known = IOMMU_HWPT_ALLOC_NEST_PARENT |
+			 IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
 	uint64_t pgsize_bitmap = 0;
 	unsigned int flags = 0;
 	uint32_t hwpt_id;
@@ -214,12 +232,15 @@ int hwpt_ops_alloc(struct ufd_ucmd *ucmd)
 	case UFD_KIND_IOAS:
 		break;
 	case UFD_KIND_HWPT_PAGING:
-		return hwpt_alloc_nested(ucmd, cmd);
+		return hwpt_alloc_nested(ucmd, cmd, false);
+	case UFD_KIND_VIOMMU:
+		return hwpt_alloc_nested(ucmd, cmd, true);
 	default:
 		return -EINVAL;
 	}
-	if (cmd->flags & ~(IOMMU_HWPT_ALLOC_NEST_PARENT |
-			   IOMMU_HWPT_ALLOC_DIRTY_TRACKING))
+	if (ufd_caller_kernel(ucmd->caller)->pasid)
+		known |= IOMMU_HWPT_ALLOC_PASID;
+	if (cmd->flags & ~known)
 		return -EOPNOTSUPP;
 	if (cmd->data_len) {
 		/* Only the 7.x mock takes driver data for a paging HWPT. */
@@ -231,6 +252,8 @@ int hwpt_ops_alloc(struct ufd_ucmd *ucmd)
 		flags |= UFD_HWPT_NEST_PARENT;
 	if (cmd->flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
 		flags |= UFD_HWPT_DIRTY_TRACKING;
+	if (cmd->flags & IOMMU_HWPT_ALLOC_PASID)
+		flags |= UFD_HWPT_PASID;
 	rc = ufd_hwpt_alloc_paging_sizes(ucmd->ctx, cmd->dev_id, cmd->pt_id,
 					 flags, pgsize_bitmap, &hwpt_id);
 	if (rc)
@@ -454,7 +477,10 @@ int hwpt_ops_invalidate(struct ufd_ucmd *ucmd)
 					     UFD_KIND_HWPT_PAGING)
 			rc = ufd_caller_kernel(ucmd->caller)
 				     ->invalidate_paging_errno;
-		if (!rc && priv)
+		if (rc == -ENOENT && ufd_obj_kind(ucmd->ctx, cmd->hwpt_id) ==
+					     UFD_KIND_VIOMMU)
+			rc = viommu_invalidate(ucmd, cmd, &done);
+		else if (!rc && priv)
 			rc = mock_invalidate(ucmd, cmd, priv, &done);
 		else if (!rc)
 			rc = vtd_invalidate(ucmd, cmd, &done);

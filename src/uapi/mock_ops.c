@@ -6,7 +6,11 @@
  * IOPTEs as well; dirty tracking unless the device is NO_DIRTY; a PASID
  * width of 20 bits for PASID devices.  MOCK_DOMAIN binds such a device
  * under a destroyable handle and attaches it; MD_CHECK_MAP compares what
- * a domain translates to with the page the caller sees.
+ * a domain translates to with the page the caller sees.  The PASID_* ops
+ * attach HWPTs to a device's PASIDs (PASID 0 is the RID, as in the
+ * kernel's test driver); the mock driver's set_dev_pasid fails every
+ * second attach or replace of PASID 1024 with -ENOMEM (the first one
+ * arms it, blocking disarms it) for the selftest's rollback checks.
  */
 #include <stdlib.h>
 
@@ -26,6 +30,33 @@
  */
 struct mock_dev_state {
 	uint32_t cache[MOCK_DEV_CACHE_NUM];
+	bool pasid_1024_fake_error; /* under the engine lock (the hook's) */
+};
+
+/* The PASID the selftest makes the driver fail on (its rollback test). */
+#define MOCK_PASID_FAKE_ERROR 1024
+
+static int mock_set_dev_pasid(void *driver_data, uint32_t pasid,
+			      uint32_t hwpt_id, uint32_t old_hwpt_id)
+{
+	struct mock_dev_state *st = driver_data;
+
+	(void)old_hwpt_id;
+	if (pasid != MOCK_PASID_FAKE_ERROR)
+		return 0;
+	if (!hwpt_id) {
+		st->pasid_1024_fake_error = false;
+	} else if (st->pasid_1024_fake_error) {
+		st->pasid_1024_fake_error = false;
+		return -ENOMEM;
+	} else {
+		st->pasid_1024_fake_error = true;
+	}
+	return 0;
+}
+
+static const struct ufd_device_ops mock_device_ops = {
+	.set_dev_pasid = mock_set_dev_pasid,
 };
 
 static const struct iommu_test_hw_info mock_hw_info = {
@@ -53,6 +84,7 @@ static int mock_device_info(const struct ufd_personality *kernel,
 		.hw_info = &mock_hw_info,
 		.hw_info_len = sizeof(mock_hw_info),
 		.driver_data_size = sizeof(struct mock_dev_state),
+		.ops = &mock_device_ops,
 	};
 	if (dev_flags & MOCK_FLAGS_DEVICE_HUGE_IOVA)
 		info->pgsize_bitmap |= MOCK_IO_HUGE;
@@ -187,7 +219,12 @@ static int op_check_map(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
 			return -EINVAL;
 		if (host % MOCK_CPU_PAGE != uptr % MOCK_CPU_PAGE)
 			return -EINVAL;
-		rc = mem->ops->host_ident(mem, (void *)(uintptr_t)host, &got);
+		/* Asked of the source that pinned it (a file map's). */
+		rc = ufd_engine_host_ident(ufd_ctx_engine(ucmd->ctx), host,
+					   &got);
+		if (rc == -ENOENT)
+			rc = mem->ops->host_ident(mem, (void *)(uintptr_t)host,
+						  &got);
 		if (rc || got != want)
 			return -EINVAL;
 	}
@@ -267,6 +304,90 @@ static int op_trigger_iopf(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
 	return 0;
 }
 
+/* PASID_ATTACH: the device's PASID (0: its RID) to a HWPT. */
+static int op_pasid_attach(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
+{
+	uint32_t dev_id, pasid = cmd->pasid_attach.pasid;
+	uint32_t pt_id = cmd->pasid_attach.pt_id;
+	int rc;
+
+	rc = ufd_stdev_device(ucmd->ctx, cmd->id, &dev_id);
+	if (rc)
+		return rc;
+	rc = pasid == UFD_NO_PASID ?
+		     ufd_device_attach(ucmd->ctx, dev_id, &pt_id) :
+		     ufd_device_pasid_attach(ucmd->ctx, dev_id, pasid, pt_id);
+	if (rc)
+		return rc;
+	cmd->pasid_attach.pt_id = pt_id;
+	rc = ucmd_respond(ucmd);
+	if (rc) {
+		if (pasid == UFD_NO_PASID)
+			ufd_device_detach(ucmd->ctx, dev_id);
+		else
+			ufd_device_pasid_detach(ucmd->ctx, dev_id, pasid);
+	}
+	return rc;
+}
+
+static int op_pasid_replace(struct ufd_ucmd *ucmd,
+			    struct iommu_test_cmd *cmd)
+{
+	uint32_t dev_id, pasid = cmd->pasid_replace.pasid;
+	uint32_t pt_id = cmd->pasid_replace.pt_id;
+	int rc;
+
+	rc = ufd_stdev_device(ucmd->ctx, cmd->id, &dev_id);
+	if (rc)
+		return rc;
+	if (pasid == UFD_NO_PASID)
+		return ufd_device_replace(ucmd->ctx, dev_id, &pt_id);
+	return ufd_device_pasid_replace(ucmd->ctx, dev_id, pasid, pt_id);
+}
+
+/* PASID_DETACH: nothing attached is no error (the kernel's is void). */
+static int op_pasid_detach(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
+{
+	uint32_t dev_id, pasid = cmd->pasid_detach.pasid;
+	int rc;
+
+	rc = ufd_stdev_device(ucmd->ctx, cmd->id, &dev_id);
+	if (rc)
+		return rc;
+	if (pasid == UFD_NO_PASID) {
+		ufd_device_detach(ucmd->ctx, dev_id);
+		return 0;
+	}
+	return ufd_device_pasid_detach(ucmd->ctx, dev_id, pasid);
+}
+
+/* PASID_CHECK_HWPT: is the PASID on hwpt_id (0: on nothing)? */
+static int op_pasid_check(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
+{
+	uint32_t dev_id, cur, want = cmd->pasid_check.hwpt_id;
+	int rc;
+
+	rc = ufd_stdev_device(ucmd->ctx, cmd->id, &dev_id);
+	if (rc)
+		return rc;
+	rc = ufd_device_pasid_hwpt(ucmd->ctx, dev_id, cmd->pasid_check.pasid,
+				   &cur);
+	if (rc)
+		return rc;
+	if (!want)
+		return cur ? -EINVAL : 0;
+	switch (ufd_obj_kind(ucmd->ctx, want)) {
+	case UFD_KIND_HWPT_PAGING:
+	case UFD_KIND_HWPT_NESTED:
+		break;
+	case UFD_KIND_NONE:
+		return -ENOENT;
+	default:
+		return -EINVAL;
+	}
+	return cur == want ? 0 : -EINVAL;
+}
+
 int test_ops_device(struct ufd_ucmd *ucmd)
 {
 	struct iommu_test_cmd *cmd = ucmd->cmd;
@@ -287,6 +408,14 @@ int test_ops_device(struct ufd_ucmd *ucmd)
 		return op_trigger_iopf(ucmd, cmd);
 	case IOMMU_TEST_OP_DEV_CHECK_CACHE:
 		return op_check_dev_cache(ucmd, cmd);
+	case IOMMU_TEST_OP_PASID_ATTACH:
+		return op_pasid_attach(ucmd, cmd);
+	case IOMMU_TEST_OP_PASID_REPLACE:
+		return op_pasid_replace(ucmd, cmd);
+	case IOMMU_TEST_OP_PASID_DETACH:
+		return op_pasid_detach(ucmd, cmd);
+	case IOMMU_TEST_OP_PASID_CHECK_HWPT:
+		return op_pasid_check(ucmd, cmd);
 	default:
 		/* Nested domains, dirty bits and faults: issue 4. */
 		return -EOPNOTSUPP;

@@ -23,6 +23,8 @@ const struct ufd_personality ufd_personality_6_12 = {
 	.invalidate_paging_errno = -ENOENT,
 	.mock_huge_iova_flag = true,
 	.mock_iommupt = false,
+	.iommufd_mmap = false,
+	.pasid = false,
 };
 
 const struct ufd_personality ufd_personality_7_3 = {
@@ -31,6 +33,8 @@ const struct ufd_personality ufd_personality_7_3 = {
 	.invalidate_paging_errno = -EINVAL,
 	.mock_huge_iova_flag = false,
 	.mock_iommupt = true,
+	.iommufd_mmap = true,
+	.pasid = true,
 };
 
 static const struct ufd_personality *const personalities[] = {

@@ -216,7 +216,12 @@ static int op_access_pages(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
 
 			rc = mem->ops->page_ident(mem, base + i * TEST_PAGE_SIZE,
 						  &want);
+			/* Asked of the source that pinned it (a file map's). */
 			if (!rc)
+				rc = ufd_engine_host_ident(
+					ufd_ctx_engine(ucmd->ctx),
+					(uintptr_t)hosts[i], &got);
+			if (rc == -ENOENT)
 				rc = mem->ops->host_ident(mem, hosts[i], &got);
 			if (!rc && want != got)
 				rc = -EBADE;
@@ -364,6 +369,10 @@ int test_ops_cmd(struct ufd_ucmd *ucmd)
 		return op_access_rw(ucmd, cmd);
 	case IOMMU_TEST_OP_ACCESS_REPLACE_IOAS:
 		return op_access_replace_ioas(ucmd, cmd);
+	case IOMMU_TEST_OP_DMABUF_GET:
+		return test_op_dmabuf_get(ucmd, cmd);
+	case IOMMU_TEST_OP_DMABUF_REVOKE:
+		return test_op_dmabuf_revoke(ucmd, cmd);
 	case IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT:
 		/* Only sizes internal batches in the kernel; nothing here. */
 		if (cmd->memory_limit.limit < sizeof(uint64_t) + sizeof(uint32_t))
@@ -377,7 +386,13 @@ int test_ops_cmd(struct ufd_ucmd *ucmd)
 	case IOMMU_TEST_OP_DIRTY:
 	case IOMMU_TEST_OP_TRIGGER_IOPF:
 	case IOMMU_TEST_OP_DEV_CHECK_CACHE:
+	case IOMMU_TEST_OP_PASID_ATTACH:
+	case IOMMU_TEST_OP_PASID_REPLACE:
+	case IOMMU_TEST_OP_PASID_DETACH:
+	case IOMMU_TEST_OP_PASID_CHECK_HWPT:
 		return test_ops_device(ucmd);
+	case IOMMU_TEST_OP_TRIGGER_VEVENT:
+		return viommu_ops_trigger_vevent(ucmd);
 	default:
 		return -EOPNOTSUPP;
 	}

@@ -52,6 +52,13 @@ int ioas_ops_unmap(struct ufd_ucmd *ucmd);
 int ioas_ops_option(struct ufd_ucmd *ucmd);
 int ioas_ops_vfio_ioas(struct ufd_ucmd *ucmd);
 int ioas_ops_destroy(struct ufd_ucmd *ucmd);
+/* ioas_file_ops.c: MAP_FILE, CHANGE_PROCESS and the test dma-bufs. */
+int ioas_ops_map_file(struct ufd_ucmd *ucmd);
+int ioas_ops_change_process(struct ufd_ucmd *ucmd);
+struct iommu_test_cmd;
+int test_op_dmabuf_get(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd);
+int test_op_dmabuf_revoke(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd);
+extern const struct ufd_file_ops ufd_dmabuf_file_ops;
 
 int hwpt_ops_alloc(struct ufd_ucmd *ucmd);
 int hwpt_ops_get_hw_info(struct ufd_ucmd *ucmd);
@@ -59,6 +66,21 @@ int hwpt_ops_set_dirty_tracking(struct ufd_ucmd *ucmd);
 int hwpt_ops_get_dirty_bitmap(struct ufd_ucmd *ucmd);
 int hwpt_ops_invalidate(struct ufd_ucmd *ucmd);
 int hwpt_ops_fault_alloc(struct ufd_ucmd *ucmd);
+
+int viommu_ops_alloc(struct ufd_ucmd *ucmd);
+int viommu_ops_vdevice_alloc(struct ufd_ucmd *ucmd);
+int viommu_ops_veventq_alloc(struct ufd_ucmd *ucmd);
+int viommu_ops_hw_queue_alloc(struct ufd_ucmd *ucmd);
+int viommu_ops_trigger_vevent(struct ufd_ucmd *ucmd);
+struct iommu_hwpt_invalidate;
+/* HWPT_INVALIDATE naming a vIOMMU: its driver's entries (viommu_ops.c). */
+int viommu_invalidate(struct ufd_ucmd *ucmd, struct iommu_hwpt_invalidate *cmd,
+		      uint32_t *done);
+/* mmap of a vIOMMU's range of the /dev/iommu fd, and its accesses. */
+int viommu_file_mmap(struct ufd_ctx *ctx, uint64_t offset, uint64_t len,
+		     int prot, struct ufd_file_mmap *out);
+int viommu_file_mmio(struct ufd_ctx *ctx, unsigned int region, uint64_t off,
+		     unsigned int size, bool write, uint64_t *val);
 
 int test_ops_cmd(struct ufd_ucmd *ucmd);
 /* IOTLB slot @slot of the selftest's nested HWPT @hwpt_id (hwpt_ops.c). */

@@ -219,6 +219,42 @@ static long dev_bind(struct vfio_dfile *df, const struct ufd_caller *caller,
 	return rc;
 }
 
+/*
+ * ATTACH_PASID: a HWPT to one PASID of the device, replacing what the
+ * PASID had (vfio_iommufd_physical_pasid_attach_ioas); a reply that
+ * cannot be written detaches the PASID.  The engine has the rules (a
+ * device whose IOMMU has no PASID, as our VT-d model's: -EINVAL).
+ */
+static long dev_attach_pasid(struct vfio_dev *vdev,
+			     const struct ufd_caller *caller, uint64_t arg,
+			     const struct vfio_device_attach_iommufd_pt *attach)
+{
+	uint32_t cur = 0;
+	int rc;
+
+	pthread_mutex_lock(&vdev->lock);
+	if (attach->pasid != UFD_NO_PASID)
+		ufd_device_pasid_hwpt(vdev->ctx, vdev->dev_id, attach->pasid,
+				      &cur);
+	rc = cur ? ufd_device_pasid_replace(vdev->ctx, vdev->dev_id,
+					    attach->pasid, attach->pt_id) :
+		   ufd_device_pasid_attach(vdev->ctx, vdev->dev_id,
+					   attach->pasid, attach->pt_id);
+	/* No automatic HWPT for a PASID: pt_id comes back as it was. */
+	if (!rc) {
+		rc = copy_to_caller(
+			caller,
+			arg + offsetof(struct vfio_device_attach_iommufd_pt,
+				       pt_id),
+			&attach->pt_id, sizeof(attach->pt_id));
+		if (rc)
+			ufd_device_pasid_detach(vdev->ctx, vdev->dev_id,
+						attach->pasid);
+	}
+	pthread_mutex_unlock(&vdev->lock);
+	return rc;
+}
+
 static long dev_attach_pt(struct vfio_dev *vdev,
 			  const struct ufd_caller *caller, uint64_t arg)
 {
@@ -237,13 +273,15 @@ static long dev_attach_pt(struct vfio_dev *vdev,
 	if (attach.argsz < minsz ||
 	    (attach.flags & ~VFIO_DEVICE_ATTACH_PASID))
 		return -EINVAL;
+	if ((attach.flags & VFIO_DEVICE_ATTACH_PASID) &&
+	    !ufd_caller_kernel(caller)->pasid)
+		return -EINVAL; /* a flag the kernel does not know */
 	if (attach.flags & VFIO_DEVICE_ATTACH_PASID) {
 		if (attach.argsz < xend)
 			return -EINVAL;
 		rc = copy_from_caller(caller, &attach.pasid, arg + minsz,
 				      xend - minsz);
-		/* The IOMMU model has no PASID (max_pasid_log2 0). */
-		return rc ? rc : -EOPNOTSUPP;
+		return rc ? rc : dev_attach_pasid(vdev, caller, arg, &attach);
 	}
 	pthread_mutex_lock(&vdev->lock);
 	ufd_publish_begin(vdev->ctx, &pub);
@@ -306,12 +344,23 @@ static long dev_detach_pt(struct vfio_dev *vdev,
 	if (detach.argsz < minsz ||
 	    (detach.flags & ~VFIO_DEVICE_DETACH_PASID))
 		return -EINVAL;
+	if ((detach.flags & VFIO_DEVICE_DETACH_PASID) &&
+	    !ufd_caller_kernel(caller)->pasid)
+		return -EINVAL;
 	if (detach.flags & VFIO_DEVICE_DETACH_PASID) {
 		if (detach.argsz < xend)
 			return -EINVAL;
-		/* No PASID is ever attached: nothing to detach. */
-		return copy_from_caller(caller, &detach.pasid, arg + minsz,
-					xend - minsz);
+		rc = copy_from_caller(caller, &detach.pasid, arg + minsz,
+				      xend - minsz);
+		if (rc)
+			return rc;
+		/* Detaching a PASID that is not attached does nothing. */
+		pthread_mutex_lock(&vdev->lock);
+		if (detach.pasid != UFD_NO_PASID)
+			ufd_device_pasid_detach(vdev->ctx, vdev->dev_id,
+						detach.pasid);
+		pthread_mutex_unlock(&vdev->lock);
+		return 0;
 	}
 	pthread_mutex_lock(&vdev->lock);
 	if (vdev->attached)

@@ -80,6 +80,7 @@
 #include <sys/ioctl.h>
 
 #include <linux/iommufd.h>
+#include <linux/iommufd_ext.h>
 #include <linux/vfio.h>
 #include "iommufd_test.h"
 
@@ -1312,6 +1313,98 @@ static void build_test(struct call *c)
 static const struct ufd_ioctl_desc *descs[64];
 static unsigned int n_descs;
 
+/* The uiommufd extensions (<linux/iommufd_ext.h>). */
+static void build_ext(struct call *c)
+{
+	const uint64_t out = ARENA_BASE + SCRATCH_OFF;
+
+	switch (_IOC_NR(c->cmd)) {
+	case UIOMMUFD_CMD_EXT_QUERY: {
+		struct uiommufd_ext_query *d = (void *)c->buf;
+
+		d->flags = gen_rsvd();
+		d->num_exts = gen_count();
+		d->entry_size = (u8() & 3) ? 64 : u8();
+		d->exts = (u8() & 7) ? out : gen_uptr();
+		break;
+	}
+	case UIOMMUFD_CMD_PAGE_SIZES: {
+		struct uiommufd_page_sizes *d = (void *)c->buf;
+		struct mapping m = gen_mapped();
+
+		d->flags = gen_rsvd();
+		d->pt_id = gen_id();
+		d->num_runs = gen_count();
+		d->iova = m.iova;
+		d->length = (u8() & 7) ? m.length : u64();
+		d->runs = (u8() & 7) ? out : gen_uptr();
+		break;
+	}
+	case UIOMMUFD_CMD_QUERY_ATTACH: {
+		struct uiommufd_query_attach *d = (void *)c->buf;
+
+		d->flags = gen_rsvd();
+		d->dev_id = gen_id();
+		d->ioas_id = gen_id();
+		d->num_iovas = gen_count();
+		d->__reserved = gen_rsvd();
+		d->allowed_iovas = (u8() & 7) ? out : gen_uptr();
+		break;
+	}
+	case UIOMMUFD_CMD_IOAS_SET_MIN_APERTURE: {
+		struct uiommufd_ioas_set_min_aperture *d = (void *)c->buf;
+
+		d->flags = gen_flags(1);
+		d->ioas_id = gen_id();
+		d->__reserved = gen_rsvd();
+		d->length = (u8() & 1) ? gen_len() : 1ULL << (u8() % 64);
+		d->base = (d->flags & 1) ? gen_iova() : 0;
+		d->pgsize_bitmap = (u8() & 3) ? 0 : gen_page_size();
+		break;
+	}
+	case UIOMMUFD_CMD_IOAS_RESERVE:
+	case UIOMMUFD_CMD_IOAS_UNRESERVE: {
+		struct uiommufd_ioas_reserve *d = (void *)c->buf;
+		struct mapping m = gen_mapped();
+
+		d->flags = gen_rsvd();
+		d->ioas_id = gen_id();
+		d->__reserved = gen_rsvd();
+		d->iova = m.iova;
+		d->length = m.length;
+		if (u8() == 0xff) {
+			d->iova = 0;
+			d->length = UINT64_MAX;
+		}
+		break;
+	}
+	case UIOMMUFD_CMD_IOAS_RESERVATIONS: {
+		struct uiommufd_ioas_reservations *d = (void *)c->buf;
+
+		d->flags = gen_rsvd();
+		d->ioas_id = gen_id();
+		d->num_iovas = gen_count();
+		d->iovas = (u8() & 7) ? out : gen_uptr();
+		break;
+	}
+	case UIOMMUFD_CMD_IOAS_MAP_HINT: {
+		struct uiommufd_ioas_map_hint *d = (void *)c->buf;
+		struct mapping m = gen_mapped();
+
+		d->flags = gen_flags(7);
+		d->ioas_id = gen_id();
+		d->out_flags = gen_rsvd();
+		d->user_va = gen_uptr();
+		d->length = gen_len();
+		d->iova = m.iova;
+		break;
+	}
+	default:
+		build_raw(c);
+		break;
+	}
+}
+
 static void op_table_ioctl(int ctxi, uint8_t mod,
 			   const struct ufd_ioctl_desc *d)
 {
@@ -1323,9 +1416,13 @@ static void op_table_ioctl(int ctxi, uint8_t mod,
 	c.min_size = d->min_size;
 	if (c.cmd == IOMMU_TEST_CMD)
 		build_test(&c);
+	else if (_IOC_TYPE(c.cmd) == UIOMMUFD_EXT_TYPE)
+		build_ext(&c);
 	else
 		build_iommufd(&c);
 	do_call(&c, ctxi, mod, d->name);
+	if (_IOC_TYPE(c.cmd) == UIOMMUFD_EXT_TYPE)
+		return; /* no follow-up for the extensions */
 
 	switch (_IOC_NR(c.cmd)) {
 	case IOMMUFD_CMD_IOAS_ALLOC: {
@@ -1694,6 +1791,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		descs[n_descs++] = d;
 		i = _IOC_NR(d->cmd) - IOMMUFD_CMD_BASE + 1;
 	}
+	/* The uiommufd extensions: the same argument machinery. */
+	for (i = 0; (d = ufd_ext_ioctl_at(i)) && n_descs < ARRAY_SIZE(descs);
+	     i = _IOC_NR(d->cmd) - UIOMMUFD_EXT_CMD_BASE + 1)
+		descs[n_descs++] = d;
 	if (!n_descs || !ufd_ioctl_lookup(IOMMU_TEST_CMD))
 		die("the command table is empty or has no IOMMU_TEST_CMD");
 	trace = getenv("UFD_FUZZ_TRACE") != NULL;

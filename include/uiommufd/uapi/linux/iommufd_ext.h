@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uiommufd extensions of /dev/iommu: the design ideas of the iommufd
+ * discussion that Linux never took (uiommufd-extensions(7) tells which
+ * message asked for each, and what the kernel does instead).
+ *
+ * The extension space.  Every command here has the ioctl type byte
+ * UIOMMUFD_EXT_TYPE ('u'), never iommufd's IOMMUFD_TYPE (';'), so no
+ * present or future upstream iommufd (or VFIO) command can have the same
+ * number: upstream's numbers all carry ';'.  A real kernel answers every
+ * one of them ENOTTY (its iommufd compares the full number, and the
+ * numbers here lie past its table), and so does uiommufd under
+ * `uiommufd-run --no-extensions`.  A program probes with
+ * UIOMMUFD_EXT_QUERY, which lists the extensions and their versions.
+ *
+ * The structs follow iommufd's rules exactly: the first __u32 is the size
+ * the caller filled; a size below the first version's is EINVAL; bytes
+ * past what the implementation knows must be zero (else E2BIG); flags and
+ * __reserved fields it does not know are EOPNOTSUPP.  A struct may grow at
+ * its end in a later version, which bumps the extension's version.
+ *
+ * IOVA intervals are [start, last], last inclusive, as in iommufd.h.
+ */
+#ifndef _UIOMMUFD_IOMMUFD_EXT_H
+#define _UIOMMUFD_IOMMUFD_EXT_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define UIOMMUFD_EXT_TYPE 'u'
+#define UIOMMUFD_EXT_CMD_BASE 0xc0
+
+enum {
+	UIOMMUFD_CMD_EXT_QUERY = UIOMMUFD_EXT_CMD_BASE,
+	UIOMMUFD_CMD_PAGE_SIZES,
+	UIOMMUFD_CMD_QUERY_ATTACH,
+	UIOMMUFD_CMD_IOAS_SET_MIN_APERTURE,
+	UIOMMUFD_CMD_IOAS_RESERVE,
+	UIOMMUFD_CMD_IOAS_UNRESERVE,
+	UIOMMUFD_CMD_IOAS_RESERVATIONS,
+	UIOMMUFD_CMD_IOAS_MAP_HINT,
+};
+
+/* The extensions, as UIOMMUFD_EXT_QUERY names them. */
+enum uiommufd_ext_id {
+	UIOMMUFD_EXT_ID_QUERY = 1,        /* UIOMMUFD_EXT_QUERY itself */
+	UIOMMUFD_EXT_ID_PAGE_SIZES = 2,   /* UIOMMUFD_PAGE_SIZES */
+	UIOMMUFD_EXT_ID_QUERY_ATTACH = 3, /* UIOMMUFD_QUERY_ATTACH */
+	UIOMMUFD_EXT_ID_MIN_APERTURE = 4, /* UIOMMUFD_IOAS_SET_MIN_APERTURE */
+	UIOMMUFD_EXT_ID_RESERVE = 5,      /* RESERVE, UNRESERVE, RESERVATIONS */
+	UIOMMUFD_EXT_ID_MAP_HINT = 6,     /* UIOMMUFD_IOAS_MAP_HINT */
+};
+
+/**
+ * struct uiommufd_ext_info - one extension (UIOMMUFD_EXT_QUERY's entries)
+ * @id: enum uiommufd_ext_id
+ * @version: 1 for the first version; a larger number for each later one
+ * @nr_cmds: entries of @cmds in use
+ * @__reserved: 0
+ * @cmds: the full ioctl numbers of its commands
+ * @name: its name, NUL terminated ("reserve")
+ */
+struct uiommufd_ext_info {
+	__u32 id;
+	__u32 version;
+	__u32 nr_cmds;
+	__u32 __reserved;
+	__u32 cmds[4];
+	char name[32];
+};
+
+/**
+ * struct uiommufd_ext_query - UIOMMUFD_EXT_QUERY
+ * @size: sizeof(struct uiommufd_ext_query)
+ * @flags: 0
+ * @num_exts: in: room in @exts; out: the number of extensions
+ * @entry_size: in: the size of one entry of the caller's @exts (at least
+ *              offsetofend of @version, at most 4096); out: sizeof(struct
+ *              uiommufd_ext_info) of this implementation.  min(in, out)
+ *              bytes of each entry are written.
+ * @exts: user pointer to an array of @num_exts entries
+ *
+ * Lists the extensions this /dev/iommu has, lowest id first.  If there are
+ * more than @num_exts, the first @num_exts are written, @num_exts is set
+ * to the total and the call fails with EMSGSIZE (as
+ * IOMMU_IOAS_IOVA_RANGES).  @num_exts 0 asks for the count only.
+ */
+struct uiommufd_ext_query {
+	__u32 size;
+	__u32 flags;
+	__u32 num_exts;
+	__u32 entry_size;
+	__aligned_u64 exts;
+};
+#define UIOMMUFD_EXT_QUERY _IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_EXT_QUERY)
+
+/**
+ * struct uiommufd_page_run - IOVA mapped with one IO page size
+ * @start: first IOVA
+ * @last: last IOVA (inclusive)
+ * @page_size: the size of the IO page table leaves that map it
+ */
+struct uiommufd_page_run {
+	__aligned_u64 start;
+	__aligned_u64 last;
+	__aligned_u64 page_size;
+};
+
+/**
+ * struct uiommufd_page_sizes - UIOMMUFD_PAGE_SIZES
+ * @size: sizeof(struct uiommufd_page_sizes)
+ * @flags: 0
+ * @pt_id: an IOAS or a paging HWPT
+ * @num_runs: in: room in @runs; out: the number of runs
+ * @iova: first IOVA of the range asked about
+ * @length: its length in bytes (not 0)
+ * @runs: user pointer to an array of @num_runs struct uiommufd_page_run
+ *
+ * The IO page sizes actually used to map [@iova, @iova + @length): maximal
+ * runs of consecutive IOVA mapped by leaves of one size, clipped to the
+ * range, in IOVA order.  Unmapped IOVA is in no run.  For a HWPT, the
+ * leaves of its IO page table; for an IOAS, at each IOVA the smallest
+ * leaf any of its paging HWPTs uses there (the granularity the IOAS has
+ * there), and nothing where no HWPT mirrors it.  More runs than
+ * @num_runs: the first ones are written, @num_runs gets the total and the
+ * call fails with EMSGSIZE.  ENOENT: @pt_id is neither; EINVAL: @length 0;
+ * EOVERFLOW: the range wraps.
+ */
+struct uiommufd_page_sizes {
+	__u32 size;
+	__u32 flags;
+	__u32 pt_id;
+	__u32 num_runs;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 runs;
+};
+#define UIOMMUFD_PAGE_SIZES _IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_PAGE_SIZES)
+
+/* Why UIOMMUFD_QUERY_ATTACH says an attach would be refused. */
+enum uiommufd_attach_refusal {
+	UIOMMUFD_ATTACH_OK = 0,
+	UIOMMUFD_ATTACH_CUTS_MAPPING = 1,   /* a mapping lies in @conflict */
+	UIOMMUFD_ATTACH_CUTS_ALLOWED = 2,   /* an allowed range does */
+	UIOMMUFD_ATTACH_CUTS_RESERVATION = 3, /* a user reservation does */
+	UIOMMUFD_ATTACH_ALIGNMENT = 4,      /* a mapping is misaligned for
+					       the device's IO page size */
+	UIOMMUFD_ATTACH_PAGE_SIZE = 5,      /* IO page above a CPU page */
+	UIOMMUFD_ATTACH_MIN_APERTURE = 6,   /* the minimum aperture is lost */
+	UIOMMUFD_ATTACH_MIN_PAGE_SIZES = 7, /* a required page size missing */
+	UIOMMUFD_ATTACH_DOMAIN = 8,         /* other (a domain refuses it) */
+};
+
+/**
+ * struct uiommufd_query_attach - UIOMMUFD_QUERY_ATTACH
+ * @size: sizeof(struct uiommufd_query_attach)
+ * @flags: 0
+ * @dev_id: a device bound to this context
+ * @ioas_id: the IOAS it would be attached to
+ * @num_iovas: in: room in @allowed_iovas; out: the number of ranges
+ * @out_errno: what the attach would fail with (a positive errno), or 0
+ * @out_reason: enum uiommufd_attach_refusal
+ * @__reserved: 0
+ * @allowed_iovas: user pointer to struct iommu_iova_range[@num_iovas]: the
+ *                 usable IOVA ranges the IOAS would have afterwards
+ * @out_iova_alignment: the IOAS's IOVA alignment afterwards
+ * @out_pgsize_bitmap: the IO page sizes of the domain the device would use
+ * @out_conflict_start: the IOVA range that conflicts (a mapping, an
+ *                      allowed range or reservation, or the missing
+ *                      window), when @out_reason says one
+ * @out_conflict_last: its last IOVA
+ *
+ * What attaching @dev_id to @ioas_id (IOMMU_HWPT_ALLOC with the IOAS,
+ * VFIO_DEVICE_ATTACH_IOMMUFD_PT, the selftest's MOCK_DOMAIN), or replacing
+ * its attachment with one to @ioas_id if it is attached, would do, without
+ * doing it.  The call itself fails only for bad arguments (ENOENT: no such
+ * device or IOAS; EMSGSIZE as UIOMMUFD_PAGE_SIZES); the verdict is in
+ * @out_errno.  The answer is what the attach does as far as the address
+ * space goes; memory that cannot be pinned then (EFAULT, ENOMEM) is not
+ * foreseen.
+ */
+struct uiommufd_query_attach {
+	__u32 size;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 ioas_id;
+	__u32 num_iovas;
+	__u32 out_errno;
+	__u32 out_reason;
+	__u32 __reserved;
+	__aligned_u64 allowed_iovas;
+	__aligned_u64 out_iova_alignment;
+	__aligned_u64 out_pgsize_bitmap;
+	__aligned_u64 out_conflict_start;
+	__aligned_u64 out_conflict_last;
+};
+#define UIOMMUFD_QUERY_ATTACH _IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_QUERY_ATTACH)
+
+/* struct uiommufd_ioas_set_min_aperture.flags */
+enum {
+	UIOMMUFD_MIN_APERTURE_FIXED_BASE = 1 << 0, /* the window is at @base */
+};
+
+/**
+ * struct uiommufd_ioas_set_min_aperture - UIOMMUFD_IOAS_SET_MIN_APERTURE
+ * @size: sizeof(struct uiommufd_ioas_set_min_aperture)
+ * @flags: UIOMMUFD_MIN_APERTURE_FIXED_BASE or 0
+ * @ioas_id: the IOAS
+ * @__reserved: 0
+ * @length: the window: at least this many bytes of consecutive usable IOVA
+ *          (not reserved by any attached device); 0 removes the
+ *          requirement
+ * @base: with FIXED_BASE, [@base, @base + @length) must be usable
+ * @pgsize_bitmap: IO page sizes every domain of the IOAS must support
+ *                 (0: any)
+ *
+ * From now on an attach that would leave the IOAS without the window, or
+ * give it a domain without one of the page sizes, fails: ENOSPC (window)
+ * or ERANGE (page sizes), and nothing changes (so does any other
+ * reservation that would take the window); UIOMMUFD_QUERY_ATTACH
+ * foresees it.  The call itself fails the same way if the IOAS does not
+ * satisfy the requirement now.  EOVERFLOW: the window wraps; EINVAL:
+ * @length is 0 with a base, a flag or page sizes.
+ */
+struct uiommufd_ioas_set_min_aperture {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 __reserved;
+	__aligned_u64 length;
+	__aligned_u64 base;
+	__aligned_u64 pgsize_bitmap;
+};
+#define UIOMMUFD_IOAS_SET_MIN_APERTURE \
+	_IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_IOAS_SET_MIN_APERTURE)
+
+/**
+ * struct uiommufd_ioas_reserve - UIOMMUFD_IOAS_RESERVE and _UNRESERVE
+ * @size: sizeof(struct uiommufd_ioas_reserve)
+ * @flags: 0
+ * @ioas_id: the IOAS
+ * @__reserved: 0
+ * @iova: first IOVA
+ * @length: bytes (not 0)
+ *
+ * RESERVE (the seed's IOMAP_RESERVE): reserve [@iova, @iova + @length)
+ * without mapping anything.  Automatic IOMMU_IOAS_MAP and IOAS_COPY never
+ * pick a reserved IOVA; an attach whose device cannot reach it, or has a
+ * hole in it, fails EADDRINUSE as for a mapping; a FIXED_IOVA map may map
+ * over part of it, and unmapping that part leaves it reserved again.
+ * EINVAL: not aligned to the IOAS's IOVA alignment, or it meets IOVA that
+ * an attached device reserves (a FIXED map there fails the same way);
+ * EEXIST: it meets another reservation; EOVERFLOW: it wraps.
+ *
+ * UNRESERVE: remove every reservation inside [@iova, @iova + @length)
+ * (iova 0, length ~0: all); one that sticks out fails the call with ENOENT
+ * and nothing is removed; ENOENT too if there was none.  Mappings over
+ * them stay.
+ */
+struct uiommufd_ioas_reserve {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 __reserved;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+};
+#define UIOMMUFD_IOAS_RESERVE _IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_IOAS_RESERVE)
+#define UIOMMUFD_IOAS_UNRESERVE \
+	_IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_IOAS_UNRESERVE)
+
+/**
+ * struct uiommufd_ioas_reservations - UIOMMUFD_IOAS_RESERVATIONS
+ * @size: sizeof(struct uiommufd_ioas_reservations)
+ * @flags: 0
+ * @ioas_id: the IOAS
+ * @num_iovas: in: room in @iovas; out: the number of reservations
+ * @iovas: user pointer to struct iommu_iova_range[@num_iovas]
+ *
+ * The reservations, lowest IOVA first (EMSGSIZE as UIOMMUFD_PAGE_SIZES).
+ */
+struct uiommufd_ioas_reservations {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 num_iovas;
+	__aligned_u64 iovas;
+};
+#define UIOMMUFD_IOAS_RESERVATIONS \
+	_IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_IOAS_RESERVATIONS)
+
+/* struct uiommufd_ioas_map_hint.out_flags */
+enum {
+	UIOMMUFD_MAP_HINT_AT_HINT = 1 << 0, /* mapped at the given IOVA */
+};
+
+/**
+ * struct uiommufd_ioas_map_hint - UIOMMUFD_IOAS_MAP_HINT
+ * @size: sizeof(struct uiommufd_ioas_map_hint)
+ * @flags: IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE (at least
+ *         one; IOMMU_IOAS_MAP_FIXED_IOVA is EOPNOTSUPP here)
+ * @ioas_id: the IOAS
+ * @out_flags: UIOMMUFD_MAP_HINT_AT_HINT if mapped at @iova
+ * @user_va: as IOMMU_IOAS_MAP
+ * @length: as IOMMU_IOAS_MAP
+ * @iova: in: the hint; out: where it was mapped
+ *
+ * An IOMMU_IOAS_MAP that tries @iova first, mmap()-style: if the range
+ * there is free for an automatic map (aligned, inside the allowed ranges
+ * if any, not reserved by a device or a user reservation, not mapped),
+ * it is mapped there; otherwise at an IOVA chosen as for an automatic map.
+ * The errors are IOMMU_IOAS_MAP's.
+ */
+struct uiommufd_ioas_map_hint {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 out_flags;
+	__aligned_u64 user_va;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+};
+#define UIOMMUFD_IOAS_MAP_HINT \
+	_IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_IOAS_MAP_HINT)
+
+#endif
