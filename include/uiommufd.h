@@ -729,6 +729,20 @@ UFD_API int ufd_hwpt_read_dirty(struct ufd_ctx *ctx, uint32_t hwpt_id,
 				void (*fn)(void *arg, uint64_t iova,
 					   uint64_t length),
 				void *arg);
+/*
+ * The same harvest into @bitmap, ORed in: bit i (byte i / 8, bit i % 8, any
+ * byte alignment) is [iova + i * page_size, + page_size), set if any IO
+ * page in it is dirty (a larger page size ORs IO pages together, a
+ * smaller one sets every bit an IO page covers).  @bitmap holds at least
+ * (length / page_size + 7) / 8 bytes; NULL only checks the arguments
+ * (the errno a harvest would give, but not the -EINVAL of a hole).  Costs
+ * about a copy of the bitmap where something is dirty, and next to
+ * nothing where nothing is.
+ */
+UFD_API int ufd_hwpt_read_dirty_bitmap(struct ufd_ctx *ctx, uint32_t hwpt_id,
+				       uint64_t iova, uint64_t length,
+				       uint64_t page_size, bool keep,
+				       uint8_t *bitmap);
 UFD_API int ufd_hwpt_mark_dirty(struct ufd_ctx *ctx, uint32_t hwpt_id,
 				uint64_t iova, uint64_t page_size,
 				const uint8_t *bitmap, uint64_t nbits,

@@ -476,7 +476,8 @@ page('ufd_device','devices and HW page tables (HWPT)',
   'ufd_hwpt_alloc_paging','ufd_hwpt_alloc_paging_sizes','ufd_hwpt_translate','ufd_hwpt_page_sizes',
   'ufd_hwpt_can_nest','ufd_hwpt_alloc_nested','ufd_hwpt_alloc_nested_s1',
   'ufd_hwpt_s1_invalidate','ufd_hwpt_s1_stats','ufd_hwpt_nested_priv',
-  'ufd_hwpt_set_dirty_tracking','ufd_hwpt_read_dirty','ufd_hwpt_mark_dirty',
+  'ufd_hwpt_set_dirty_tracking','ufd_hwpt_read_dirty','ufd_hwpt_read_dirty_bitmap',
+  'ufd_hwpt_mark_dirty',
   'ufd_stdev_create','ufd_stdev_device'],
 r'''A device is described by
 .BR "struct ufd_device_info" :
@@ -565,6 +566,19 @@ reports each dirty IO page in the range to
 (called with the engine lock held: it must not call the engine) and clears
 it unless
 .IR keep ;
+.BR ufd_hwpt_read_dirty_bitmap ()
+does the same into
+.IR bitmap ,
+ORed in (bit
+.I i
+is
+.IR iova " + " i " * " page_size ;
+any byte alignment; a page size larger than the IO page ORs IO pages
+together), at about the cost of copying the bitmap: the engine keeps
+dirty state as bitmaps, and a range with nothing dirty costs next to
+nothing; a NULL
+.I bitmap
+only checks the arguments;
 .BR ufd_hwpt_mark_dirty ()
 sets the dirty bit under each set bit of
 .I bitmap
@@ -643,7 +657,7 @@ also for a HWPT without an engine-walked stage 1.
 (HWPT not made with
 .BR UFD_HWPT_DIRTY_TRACKING ).
 .TP
-.BR ufd_hwpt_read_dirty ()
+.BR ufd_hwpt_read_dirty "(), " ufd_hwpt_read_dirty_bitmap ()
 .B \-EOPNOTSUPP
 (as above),
 .B \-EINVAL

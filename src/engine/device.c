@@ -102,6 +102,8 @@ static int hwpt_alloc_sizes(struct ufd_ctx *ctx, struct ufd_device *dev,
 	hwpt->pasid_compat = flags & UFD_HWPT_PASID;
 	rc = pgt_init(&hwpt->domain.pgt, pgsize_bitmap,
 		      dev->info.aperture_last);
+	if (!rc && hwpt->domain.dirty_ops)
+		pgt_dirty_enable(&hwpt->domain.pgt);
 	/* The sizes the table can have, as IOMMU_IOAS_IOVA_RANGES sees. */
 	hwpt->domain.pgsize_bitmap = hwpt->domain.pgt.pgsize_bitmap;
 	if (rc) {

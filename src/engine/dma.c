@@ -18,19 +18,22 @@
  * sees the other).  A reader that finds the flag up drops its count and
  * sleeps on the flag; the writer sleeps on a port's count until it is 0.
  * The flag makes new readers wait, so an unmap does not starve behind a
- * stream of DMA.  The sleeping is futex(2); what orders memory is the
- * atomics (a writer's acquire load of a zero count pairs with the
- * reader's release store; a reader's load of the lowered flag with the
- * writer's release store).
+ * stream of DMA.  A reader about to sleep sets the flag to 2, so a writer
+ * that finds it at 1 when it lowers it skips the wake.  The sleeping is
+ * futex(2); what orders memory is the atomics (a writer's acquire load of
+ * a zero count pairs with the reader's release store; a reader's load of
+ * the lowered flag with the writer's release store).
  *
- * A write sets the leaf's dirty bit (atomically) when the domain tracks
- * dirty pages.  An IOPTE into an IO window (a device's BAR, io_window.c)
- * is served by the window's rw op, outside the read section: such an
- * access may complete after an unmap that raced it returned (it reaches
- * the device, which stays valid, as a posted peer-to-peer write would).
- * map_sg cannot hand out MMIO: -EFAULT.  A port opened for a PASID walks
- * the HWPT attached at that PASID, looked up per DMA in the read section
- * (engine/pasid.c changes it in a write section).
+ * A write marks its leaf dirty in the domain's dirty bitmap
+ * (pgt_dirty_write: atomic; when the leaf is dirty already, one lookup and
+ * a load) when the domain tracks dirty pages.  An IOPTE into an IO window
+ * (a device's BAR, io_window.c) is served by the window's rw op, outside
+ * the read section: such an access may complete after an unmap that raced
+ * it returned (it reaches the device, which stays valid, as a posted
+ * peer-to-peer write would).  map_sg cannot hand out MMIO: -EFAULT.  A
+ * port opened for a PASID walks the HWPT attached at that PASID, looked up
+ * per DMA in the read section (engine/pasid.c changes it in a write
+ * section).
  *
  * Intervals here are [iova, iova + len).
  */
@@ -76,8 +79,21 @@ static void read_begin(struct ufd_dma *dma)
 		/* A change is under way: step back and let it finish. */
 		if (__atomic_sub_fetch(&dma->readers, 1, __ATOMIC_RELEASE) == 0)
 			futex_wake(&dma->readers);
-		while (__atomic_load_n(&eng->dma_writer, __ATOMIC_ACQUIRE))
-			futex_wait(&eng->dma_writer, 1);
+		/* 2: a reader sleeps on the flag, the writer must wake it. */
+		for (;;) {
+			unsigned int v = __atomic_load_n(&eng->dma_writer,
+							 __ATOMIC_ACQUIRE);
+
+			if (!v)
+				break;
+			if (v == 1 &&
+			    !__atomic_compare_exchange_n(&eng->dma_writer, &v, 2,
+							 false,
+							 __ATOMIC_ACQUIRE,
+							 __ATOMIC_ACQUIRE))
+				continue;
+			futex_wait(&eng->dma_writer, 2);
+		}
 	}
 }
 
@@ -108,8 +124,10 @@ void dma_write_end(struct ufd_engine *eng)
 {
 	if (--eng->dma_write_depth)
 		return;
-	__atomic_store_n(&eng->dma_writer, 0, __ATOMIC_RELEASE);
-	futex_wake(&eng->dma_writer);
+	/* A wake only if a reader went to sleep (a system call saved on
+	 * every section nobody waited for). */
+	if (__atomic_exchange_n(&eng->dma_writer, 0, __ATOMIC_RELEASE) == 2)
+		futex_wake(&eng->dma_writer);
 }
 
 int ufd_dma_open(struct ufd_ctx *ctx, uint32_t dev_id, struct ufd_dma **out)
@@ -263,8 +281,8 @@ static int dma_walk(struct ufd_dma *dma, uint64_t iova, size_t len,
 			n = s1_left;
 		if (n > len - done)
 			n = len - done;
-		if (write && track && !(pte & PGT_DIRTY))
-			__atomic_fetch_or(e, PGT_DIRTY, __ATOMIC_RELAXED);
+		if (write && track)
+			pgt_dirty_write(pgt, cur, level);
 		if (pte & PGT_INDIRECT) {
 			/*
 			 * A device's MMIO (peer-to-peer).  Its handler may wait

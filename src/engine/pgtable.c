@@ -163,6 +163,7 @@ static void free_tables(struct ufd_pgtable *pgt, uint64_t *t,
 
 void pgt_destroy(struct ufd_pgtable *pgt)
 {
+	pgt_dirty_destroy(pgt);
 	if (pgt->root)
 		free_tables(pgt, pgt->root, pgt->levels - 1);
 	pgt->root = NULL;
@@ -184,9 +185,15 @@ static unsigned int pick_level(const struct ufd_pgtable *pgt, uint64_t addr,
 	return 0;
 }
 
+/* The extent of the leaves an unmap removed: [first, last]. */
+struct removed {
+	uint64_t first, last;
+};
+
 static uint64_t unmap_range(struct ufd_pgtable *pgt, uint64_t *t,
 			    uint64_t *holder, unsigned int level,
-			    uint64_t base, uint64_t start, uint64_t last)
+			    uint64_t base, uint64_t start, uint64_t last,
+			    struct removed *rm)
 {
 	unsigned int shift = level_shift(pgt, level);
 	uint64_t size = 1ULL << shift;
@@ -207,6 +214,10 @@ static uint64_t unmap_range(struct ufd_pgtable *pgt, uint64_t *t,
 			holder_add(holder, -1);
 			pgt->nr_leaves[level]--;
 			bytes += size;
+			if (entry_iova < rm->first)
+				rm->first = entry_iova;
+			if (entry_iova + size - 1 > rm->last)
+				rm->last = entry_iova + size - 1;
 			continue;
 		}
 		{
@@ -217,7 +228,7 @@ static uint64_t unmap_range(struct ufd_pgtable *pgt, uint64_t *t,
 					     entry_iova + size - 1;
 
 			bytes += unmap_range(pgt, child, &t[i], level - 1,
-					     entry_iova, s, l);
+					     entry_iova, s, l, rm);
 			if (!holder_count(t[i])) {
 				t[i] = 0;
 				holder_add(holder, -1);
@@ -230,7 +241,8 @@ static uint64_t unmap_range(struct ufd_pgtable *pgt, uint64_t *t,
 
 uint64_t pgt_unmap(struct ufd_pgtable *pgt, uint64_t iova, uint64_t length)
 {
-	uint64_t last;
+	struct removed rm = { UINT64_MAX, 0 };
+	uint64_t last, bytes;
 
 	if (!length || __builtin_add_overflow(iova, length - 1, &last))
 		return 0;
@@ -238,8 +250,15 @@ uint64_t pgt_unmap(struct ufd_pgtable *pgt, uint64_t iova, uint64_t length)
 		return 0;
 	if (last > pgt->last_iova)
 		last = pgt->last_iova;
-	return unmap_range(pgt, pgt->root, &pgt->root_count, pgt->levels - 1,
-			   0, iova, last);
+	bytes = unmap_range(pgt, pgt->root, &pgt->root_count, pgt->levels - 1,
+			    0, iova, last, &rm);
+	/* What is unmapped is no longer dirty; spans left empty lose their
+	 * bitmaps. */
+	if (bytes && pgt->dirty_root) {
+		pgt_dirty_clear(pgt, rm.first, rm.last);
+		pgt_dirty_prune(pgt, iova, rm.last > last ? rm.last : last);
+	}
+	return bytes;
 }
 
 /* Free the empty tables under [start, last]; leaves are left alone. */
@@ -292,6 +311,12 @@ int pgt_map(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
 	sizes |= 1ULL << pgt->granule_shift;
 	prot = (prot & (PGT_READ | PGT_WRITE | PGT_INDIRECT)) | PGT_VALID |
 	       PGT_LEAF;
+	/* The dirty bitmaps first: marking a mapping dirty never allocates. */
+	rc = pgt_dirty_prepare(pgt, iova, last);
+	if (rc) {
+		pgt_dirty_prune(pgt, iova, last);
+		return rc;
+	}
 
 	while (done < length) {
 		uint64_t cur = iova + done;
@@ -345,6 +370,8 @@ err_unmap:
 	/* Drop tables the failed descent allocated and left empty. */
 	prune_empty(pgt, pgt->root, &pgt->root_count, pgt->levels - 1, 0, iova,
 		    last);
+	if (pgt->dirty_capable)
+		pgt_dirty_prune(pgt, iova, last);
 	return rc;
 }
 
@@ -390,8 +417,11 @@ int pgt_translate(const struct ufd_pgtable *pgt, uint64_t iova,
 	*host = pte_addr(pgt, *e) + (iova & (size - 1));
 	if (leaf_size)
 		*leaf_size = size;
-	if (flags)
-		*flags = *e & PGT_FLAGS_MASK;
+	if (flags) {
+		*flags = *e & PGT_FLAGS_MASK & ~PGT_DIRTY;
+		if (pgt_dirty_test(pgt, iova))
+			*flags |= PGT_DIRTY;
+	}
 	return 0;
 }
 
@@ -402,70 +432,8 @@ int pgt_mark_dirty(struct ufd_pgtable *pgt, uint64_t iova)
 
 	if (!e)
 		return 0;
-	__atomic_fetch_or(e, PGT_DIRTY, __ATOMIC_RELAXED);
+	pgt_dirty_write(pgt, iova, level);
 	return 1;
-}
-
-struct dirty_walk {
-	uint64_t start, last;
-	bool keep;
-	void (*fn)(void *arg, uint64_t iova, uint64_t length);
-	void *arg;
-};
-
-static void dirty_range(struct ufd_pgtable *pgt, uint64_t *t,
-			unsigned int level, uint64_t base, uint64_t start,
-			uint64_t last, const struct dirty_walk *w)
-{
-	unsigned int shift = level_shift(pgt, level);
-	uint64_t size = 1ULL << shift;
-	unsigned int i = (start - base) >> shift;
-	unsigned int end = (last - base) >> shift;
-
-	for (; i <= end; i++) {
-		uint64_t entry_iova = base + ((uint64_t)i << shift);
-		uint64_t entry_last = entry_iova + size - 1;
-		uint64_t pte = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
-
-		if (!(pte & PGT_VALID))
-			continue;
-		if (!(pte & PGT_LEAF)) {
-			dirty_range(pgt, pte_table(pte), level - 1, entry_iova,
-				    start > entry_iova ? start : entry_iova,
-				    last < entry_last ? last : entry_last, w);
-			continue;
-		}
-		if (!(pte & PGT_DIRTY))
-			continue;
-		if (w->fn) {
-			uint64_t s = entry_iova > w->start ? entry_iova :
-							     w->start;
-			uint64_t l = entry_last < w->last ? entry_last :
-							    w->last;
-
-			w->fn(w->arg, s, l - s + 1);
-		}
-		/* Atomic: a DMA write may be setting the bit right now. */
-		if (!w->keep)
-			__atomic_fetch_and(&t[i], ~PGT_DIRTY, __ATOMIC_RELAXED);
-	}
-}
-
-void pgt_read_and_clear_dirty(struct ufd_pgtable *pgt, uint64_t iova,
-			      uint64_t length, bool keep,
-			      void (*fn)(void *arg, uint64_t iova,
-					 uint64_t length),
-			      void *arg)
-{
-	struct dirty_walk w = { .keep = keep, .fn = fn, .arg = arg };
-
-	if (!length || iova > pgt->last_iova ||
-	    __builtin_add_overflow(iova, length - 1, &w.last))
-		return;
-	if (w.last > pgt->last_iova)
-		w.last = pgt->last_iova;
-	w.start = iova;
-	dirty_range(pgt, pgt->root, pgt->levels - 1, 0, w.start, w.last, &w);
 }
 
 static int check_table(const struct ufd_pgtable *pgt, const uint64_t *t,
@@ -515,5 +483,7 @@ int pgt_check(const struct ufd_pgtable *pgt)
 	for (l = 0; l != PGT_MAX_LEVELS; l++)
 		if (leaves[l] != pgt->nr_leaves[l])
 			return -1;
-	return tables == pgt->nr_tables ? 0 : -1;
+	if (tables != pgt->nr_tables)
+		return -1;
+	return pgt_dirty_check(pgt);
 }

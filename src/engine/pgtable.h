@@ -9,6 +9,20 @@
  * engine's process plus permission, dirty and accessed bits; each table
  * entry holds a pointer to the next table.
  *
+ * A table made dirty-capable (pgt_dirty_enable) also keeps the dirty state
+ * of its mappings apart from the entries: dense bitmaps, one bit per
+ * granule, in "dirty leaves" of 2^18 granules (32 KiB of bits: 1 GiB at
+ * 4 KiB) found through a small radix of 512-slot directories that mirrors
+ * the table's levels above level 2.  A dirty leaf exists for each 2^18-
+ * granule span that has a mapping (made at map time, so marking dirty
+ * never allocates; freed when unmap empties the span).  Each dirty leaf
+ * has a summary word: bit j set if words [64j, 64j + 64) may be nonzero,
+ * so a harvest skips clean 16 MiB (at 4 KiB) groups without reading them.
+ * Invariants (pgt_check): bits are set only for mapped granules, and the
+ * bits of one leaf entry are all equal (a superpage is dirty as a whole).
+ * The PGT_DIRTY bit of an entry is not used; pgt_translate reports it from
+ * the bitmap.
+ *
  * Intervals: [iova, iova + length); callers pass granule-aligned values.
  * Locking: none; the owner (the engine lock) serialises changes.  A walk
  * only reads entries, so a reader that holds the engine lock, or that knows
@@ -35,6 +49,16 @@
 #define PGT_INDIRECT (1ULL << 6)
 #define PGT_FLAGS_MASK 0x7fULL
 
+/* Granules per dirty leaf, 64-bit words per dirty leaf, words per group. */
+#define PGT_DIRTY_SHIFT 18
+#define PGT_DIRTY_WORDS (1u << (PGT_DIRTY_SHIFT - 6))
+#define PGT_DIRTY_GROUP 64
+
+struct pgt_dirty_leaf {
+	uint64_t summary; /* bit j: words [64j, 64j + 64) may be nonzero */
+	uint64_t w[PGT_DIRTY_WORDS];
+};
+
 struct ufd_pgtable {
 	unsigned int granule_shift;
 	unsigned int levels;      /* root is level levels - 1 */
@@ -44,6 +68,11 @@ struct ufd_pgtable {
 	uint64_t root_count;      /* valid entries of the root (see .c) */
 	uint64_t nr_tables;
 	uint64_t nr_leaves[PGT_MAX_LEVELS]; /* leaves per level: sizes used */
+	/* Dirty bitmaps (see above); dirty_root is NULL until a mapping. */
+	bool dirty_capable;
+	unsigned int dirty_levels;          /* directory levels above leaves */
+	void *dirty_root;                   /* a directory, or the leaf */
+	uint64_t nr_dirty_leaves, nr_dirty_dirs;
 };
 
 /*
@@ -80,20 +109,106 @@ int pgt_translate(const struct ufd_pgtable *pgt, uint64_t iova,
 uint64_t *pgt_leaf(const struct ufd_pgtable *pgt, uint64_t iova,
 		   unsigned int *level);
 
-/* Set the dirty bit of the leaf mapping @iova.  1 if there is one, else 0. */
+/*
+ * Make an empty table keep dirty bitmaps (before its first map; cannot
+ * fail: the bitmaps are allocated by pgt_map, which can).
+ */
+void pgt_dirty_enable(struct ufd_pgtable *pgt);
+
+/* Mark the leaf mapping @iova dirty (as a whole).  1 if there is one. */
 int pgt_mark_dirty(struct ufd_pgtable *pgt, uint64_t iova);
 
 /*
- * Report each dirty leaf intersecting [iova, iova + length) to @fn as the
- * part of the leaf inside the range, clearing the bit unless @keep.  The
- * walk visits only tables that exist: its cost follows what is mapped,
- * not the span.  @fn may be NULL (clear only).
+ * Concurrency: marking (pgt_dirty_write, pgt_mark_dirty) is atomic and may
+ * run concurrently with other markers; everything else that touches the
+ * bits (harvest, clear, map, unmap) must exclude markers (the engine runs
+ * it under its lock in a DMA write section).  pgt_dirty_maybe may run
+ * concurrently with markers.
+ */
+
+/*
+ * Report the dirty granules of [iova, iova + length) to @fn as runs of
+ * IOVA (a run covers every dirty leaf inside the range it meets, clipped
+ * to the range), clearing them unless @keep; a superpage that the range
+ * cuts is cleared as a whole.  Cost follows the dirty groups of the
+ * mapped spans.  @fn may be NULL (clear only).
  */
 void pgt_read_and_clear_dirty(struct ufd_pgtable *pgt, uint64_t iova,
 			      uint64_t length, bool keep,
 			      void (*fn)(void *arg, uint64_t iova,
 					 uint64_t length),
 			      void *arg);
+
+/*
+ * The same into @bitmap, ORed: bit i (byte i / 8, bit i % 8; any byte
+ * alignment) stands for [iova + (i << page_shift), + (1 << page_shift)),
+ * set if any granule of it that lies in [iova, iova + length) is dirty.
+ * @iova is aligned to 1 << page_shift; @length need not be.
+ */
+void pgt_dirty_to_bitmap(struct ufd_pgtable *pgt, uint64_t iova,
+			 uint64_t length, unsigned int page_shift, bool keep,
+			 uint8_t *bitmap);
+
+/* False if nothing in [iova, iova + length) is dirty (a cheap look). */
+bool pgt_dirty_maybe(const struct ufd_pgtable *pgt, uint64_t iova,
+		     uint64_t length);
+
+/* Clear every dirty bit. */
+void pgt_dirty_clear_all(struct ufd_pgtable *pgt);
+
+/* Whether the granule at @iova is dirty. */
+bool pgt_dirty_test(const struct ufd_pgtable *pgt, uint64_t iova);
+
+/* The dirty leaf covering @iova, or NULL.  Lock-free for markers. */
+static inline struct pgt_dirty_leaf *
+pgt_dirty_leaf_of(const struct ufd_pgtable *pgt, uint64_t iova)
+{
+	void *n = pgt->dirty_root;
+	unsigned int l;
+
+	for (l = pgt->dirty_levels; l && n; l--)
+		n = ((void *const *)n)[(iova >> (pgt->granule_shift +
+						  PGT_LEVEL_BITS * (l + 1))) &
+				       (PGT_ENTRIES - 1)];
+	return n;
+}
+
+void pgt_dirty_write_slow(const struct ufd_pgtable *pgt, uint64_t iova,
+			  unsigned int level);
+
+/*
+ * A DMA write through the leaf at @level that maps @iova: mark it dirty.
+ * The cost when the leaf is dirty already: one bitmap lookup and a load.
+ */
+static inline void pgt_dirty_write(const struct ufd_pgtable *pgt,
+				   uint64_t iova, unsigned int level)
+{
+	struct pgt_dirty_leaf *d;
+	uint64_t g, bit;
+
+	if (level) {
+		pgt_dirty_write_slow(pgt, iova, level);
+		return;
+	}
+	d = pgt_dirty_leaf_of(pgt, iova);
+	if (!d)
+		return;
+	g = (iova >> pgt->granule_shift) & ((1u << PGT_DIRTY_SHIFT) - 1);
+	bit = 1ULL << (g % 64);
+	if (__atomic_load_n(&d->w[g / 64], __ATOMIC_RELAXED) & bit)
+		return;
+	__atomic_fetch_or(&d->w[g / 64], bit, __ATOMIC_RELAXED);
+	bit = 1ULL << (g / 64 / PGT_DIRTY_GROUP);
+	if (!(__atomic_load_n(&d->summary, __ATOMIC_RELAXED) & bit))
+		__atomic_fetch_or(&d->summary, bit, __ATOMIC_RELAXED);
+}
+
+/* Internal to pgtable.c and pgt_dirty.c: the dirty leaves' lifetime. */
+int pgt_dirty_prepare(struct ufd_pgtable *pgt, uint64_t iova, uint64_t last);
+void pgt_dirty_prune(struct ufd_pgtable *pgt, uint64_t iova, uint64_t last);
+void pgt_dirty_clear(struct ufd_pgtable *pgt, uint64_t iova, uint64_t last);
+void pgt_dirty_destroy(struct ufd_pgtable *pgt);
+int pgt_dirty_check(const struct ufd_pgtable *pgt);
 
 /* The size of a leaf at @level. */
 static inline uint64_t pgt_level_size(const struct ufd_pgtable *pgt,
@@ -102,7 +217,10 @@ static inline uint64_t pgt_level_size(const struct ufd_pgtable *pgt,
 	return 1ULL << (pgt->granule_shift + PGT_LEVEL_BITS * level);
 }
 
-/* Structural check for tests: leaf counts match, no empty tables. */
+/*
+ * Structural check for tests: leaf counts match, no empty tables; the
+ * dirty state as described above.
+ */
 int pgt_check(const struct ufd_pgtable *pgt);
 
 #endif

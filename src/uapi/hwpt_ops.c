@@ -321,75 +321,22 @@ int hwpt_ops_set_dirty_tracking(struct ufd_ucmd *ucmd)
 }
 
 /*
- * ORs harvested ranges into the caller's bitmap (bit i: base + i * page
- * size, little-endian bytes, any byte alignment), through a window of the
- * caller's bytes: read, set bits, write back when the walk moves on.
+ * The caller's bitmap (bit i: iova + i * page size, little-endian bytes,
+ * any byte alignment) is harvested a window at a time: its bytes are read,
+ * the engine ORs the window's IOVA span into them, and they are written
+ * back (as the kernel maps the user bitmap a chunk at a time; an error
+ * stops at the chunk it happens in).  A window of 32 KiB of bits spans
+ * 2^18 pages, a multiple of any IOAS alignment for every page size.
  */
-struct bitmap_writer {
-	const struct ufd_caller *caller;
-	uint64_t uptr, nbytes;
-	uint64_t base, page_shift;
-	uint64_t win_off;  /* byte offset of the window; UINT64_MAX: none */
-	uint64_t win_len;
-	int rc;
-	uint8_t win[4096];
-};
-
-static void bw_flush(struct bitmap_writer *bw)
-{
-	int rc;
-
-	if (bw->win_off == UINT64_MAX)
-		return;
-	rc = copy_to_caller(bw->caller, bw->uptr + bw->win_off, bw->win,
-			    bw->win_len);
-	if (rc && !bw->rc)
-		bw->rc = rc;
-	bw->win_off = UINT64_MAX;
-}
-
-static bool bw_load(struct bitmap_writer *bw, uint64_t byte)
-{
-	uint64_t off = byte - byte % sizeof(bw->win);
-	int rc;
-
-	if (bw->win_off == off)
-		return true;
-	bw_flush(bw);
-	bw->win_len = bw->nbytes - off < sizeof(bw->win) ? bw->nbytes - off :
-							   sizeof(bw->win);
-	rc = copy_from_caller(bw->caller, bw->win, bw->uptr + off,
-			      bw->win_len);
-	if (rc) {
-		if (!bw->rc)
-			bw->rc = rc;
-		return false;
-	}
-	bw->win_off = off;
-	return true;
-}
-
-static void bw_record(void *arg, uint64_t iova, uint64_t length)
-{
-	struct bitmap_writer *bw = arg;
-	uint64_t bit = (iova - bw->base) >> bw->page_shift;
-	uint64_t last = (iova + length - 1 - bw->base) >> bw->page_shift;
-
-	if (bw->rc)
-		return;
-	for (; bit <= last; bit++) {
-		uint64_t byte = bit / 8;
-
-		if (byte >= bw->nbytes || !bw_load(bw, byte))
-			return;
-		bw->win[byte - bw->win_off] |= 1u << (bit % 8);
-	}
-}
+#define DIRTY_WINDOW (32u * 1024)
 
 int hwpt_ops_get_dirty_bitmap(struct ufd_ucmd *ucmd)
 {
 	struct iommu_hwpt_get_dirty_bitmap *cmd = ucmd->cmd;
-	struct bitmap_writer *bw;
+	bool keep = cmd->flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR;
+	uint64_t nbytes, off = 0, span;
+	unsigned int shift;
+	uint8_t *win;
 	int rc;
 
 	if ((cmd->flags & ~IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR) ||
@@ -397,24 +344,46 @@ int hwpt_ops_get_dirty_bitmap(struct ufd_ucmd *ucmd)
 		return -EOPNOTSUPP;
 	if (cmd->page_size & (cmd->page_size - 1))
 		return -EINVAL;
-	bw = calloc(1, sizeof(*bw));
-	if (!bw)
+	shift = cmd->page_size ? (unsigned int)__builtin_ctzll(cmd->page_size) :
+				 0;
+	nbytes = cmd->page_size ? ((cmd->length >> shift) + 7) / 8 : 0;
+	/* The IOVA a window spans; a window this wide covers everything. */
+	span = shift + 18 >= 64 ? UINT64_MAX : 1ULL << (shift + 18);
+	/* The whole range's arguments first, as the kernel checks them. */
+	rc = ufd_hwpt_read_dirty_bitmap(ucmd->ctx, cmd->hwpt_id, cmd->iova,
+					cmd->length, cmd->page_size, keep,
+					NULL);
+	if (rc)
+		return rc;
+	win = malloc(DIRTY_WINDOW);
+	if (!win)
 		return -ENOMEM;
-	bw->caller = ucmd->caller;
-	bw->uptr = cmd->data;
-	bw->base = cmd->iova;
-	bw->page_shift = cmd->page_size ? __builtin_ctzll(cmd->page_size) : 0;
-	bw->nbytes = cmd->page_size ?
-			     ((cmd->length >> bw->page_shift) + 7) / 8 : 0;
-	bw->win_off = UINT64_MAX;
-	rc = ufd_hwpt_read_dirty(ucmd->ctx, cmd->hwpt_id, cmd->iova,
-				 cmd->length, cmd->page_size,
-				 cmd->flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR,
-				 bw_record, bw);
-	bw_flush(bw);
-	if (!rc)
-		rc = bw->rc;
-	free(bw);
+	while (off < nbytes) {
+		uint64_t n = nbytes - off < DIRTY_WINDOW ? nbytes - off :
+							   DIRTY_WINDOW;
+		uint64_t done = off << (shift + 3);
+		uint64_t len = cmd->length - done < span ? cmd->length - done :
+							   span;
+
+		rc = copy_from_caller(ucmd->caller, win, cmd->data + off, n);
+		if (!rc)
+			rc = ufd_hwpt_read_dirty_bitmap(ucmd->ctx, cmd->hwpt_id,
+							cmd->iova + done, len,
+							cmd->page_size, keep,
+							win);
+		/* A hole: what came before it is harvested; write it. */
+		if (!rc || rc == -EINVAL) {
+			int wrc = copy_to_caller(ucmd->caller,
+						 cmd->data + off, win, n);
+
+			if (!rc)
+				rc = wrc;
+		}
+		if (rc)
+			break;
+		off += n;
+	}
+	free(win);
 	return rc;
 }
 

@@ -141,6 +141,7 @@ static void test_dirty_bits(void)
 	struct ufd_pgtable pgt;
 
 	REQUIRE(pgt_init(&pgt, 2048 | (2048ULL << 9), (1ULL << 31) - 1) == 0);
+	pgt_dirty_enable(&pgt);
 	REQUIRE(pgt_map(&pgt, 1ULL << 24, 1ULL << 40, 4ULL << 20,
 			PGT_READ | PGT_WRITE, 0) == 0);
 	CHECK_EQ(pgt.nr_leaves[1], 4); /* 1 MiB leaves */
