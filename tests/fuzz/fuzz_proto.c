@@ -57,8 +57,10 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/iommufd.h>
@@ -85,6 +87,7 @@
 #define CFD_FIRST 6   /* files the daemon installs */
 
 #define MAX_OPS 48
+#define N_OWN_FIXED 5 /* own[]: ctl, /dev/null, the pipe, the memfd */
 #define MAX_FILES 16
 /*
  * A backstop for a daemon that never answers: longer than the daemon's
@@ -117,6 +120,47 @@ struct ctl_msg {
 };
 
 enum { CTL_INSTALL = 1, CTL_CLOSE, CTL_CLOSE_ALL };
+
+/*
+ * The harness's own fds, by inode: the daemon runs in this process, so a
+ * close() of the wrong number anywhere in it (a double close) would
+ * take one of them away, or swap it for a socket of the daemon's.
+ */
+struct own_fd {
+	const int *fd;
+	const char *what;
+	dev_t dev;
+	ino_t ino;
+};
+
+static struct own_fd own[8];
+static unsigned int n_own;
+
+static void own_add(const int *fd, const char *what)
+{
+	struct stat st;
+
+	if (fstat(*fd, &st))
+		die("fstat(%s): %m", what);
+	own[n_own++] = (struct own_fd){ fd, what, st.st_dev, st.st_ino };
+}
+
+static void own_check(const char *after, bool daemon_end)
+{
+	unsigned int i;
+
+	for (i = 0; i != n_own - !daemon_end; i++) {
+		struct stat st;
+
+		if (*own[i].fd < 0)
+			continue;
+		if (fstat(*own[i].fd, &st) || st.st_dev != own[i].dev ||
+		    st.st_ino != own[i].ino)
+			die("after %s: the harness's %s (fd %d) was closed or "
+			    "replaced behind its back", after, own[i].what,
+			    *own[i].fd);
+	}
+}
 
 static pid_t child_pid;
 static int ctl = -1;           /* our end of the control socket */
@@ -217,6 +261,49 @@ static void child_start(void)
 	child_pid = pid;
 }
 
+/*
+ * libFuzzer's timers (SIGALRM) interrupt the harness's system calls, so
+ * each of them is retried on EINTR; a wait keeps its deadline.
+ */
+static bool wait_in(int fd, int ms)
+{
+	struct timespec t0, t1;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int rc, left = ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		rc = poll(&pfd, 1, left);
+		if (rc >= 0 || errno != EINTR)
+			return rc == 1;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		left = ms - (int)((t1.tv_sec - t0.tv_sec) * 1000 +
+				  (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			return false;
+	}
+}
+
+static ssize_t sendmsg_retry(int fd, const struct msghdr *mh)
+{
+	ssize_t n;
+
+	do {
+		n = sendmsg(fd, mh, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	return n;
+}
+
+static ssize_t recvmsg_retry(int fd, struct msghdr *mh, int flags)
+{
+	ssize_t n;
+
+	do {
+		n = recvmsg(fd, mh, flags);
+	} while (n < 0 && errno == EINTR);
+	return n;
+}
+
 static void ctl_call(struct ctl_msg *m, int fd)
 {
 	union {
@@ -238,8 +325,11 @@ static void ctl_call(struct ctl_msg *m, int fd)
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
-	if (sendmsg(ctl, &mh, MSG_NOSIGNAL) != sizeof(*m) ||
-	    recv(ctl, m, sizeof(*m), 0) != sizeof(*m))
+	if (sendmsg_retry(ctl, &mh) != sizeof(*m))
+		die("the client process does not take commands");
+	mh.msg_control = NULL;
+	mh.msg_controllen = 0;
+	if (recvmsg_retry(ctl, &mh, 0) != sizeof(*m))
 		die("the client process does not answer");
 }
 
@@ -260,6 +350,7 @@ static struct {
 	const uint8_t *p;
 	size_t n;
 	int chan;            /* our end of the channel, or -1 */
+	int srv_fd;          /* the daemon's end (its thread closes it) */
 	pthread_t server;
 	uint64_t nonce;
 	struct cfile files[MAX_FILES];
@@ -301,7 +392,11 @@ static uint64_t u64(void)
 static void *server_main(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
+	sigset_t all;
 
+	/* As in the launcher: the daemon's threads take no signal. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	if (ufd_daemon_serve(D, fd))
 		die("ufd_daemon_serve failed");
 	return NULL;
@@ -314,6 +409,11 @@ static void chan_open(void)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 		die("socketpair: %m");
 	S.chan = sv[0];
+	S.srv_fd = sv[1];
+	n_own = N_OWN_FIXED;
+	own_add(&S.chan, "channel end");
+	/* Checked after a RESULT only: the daemon may drop a channel. */
+	own_add(&S.srv_fd, "daemon's channel end (serving)");
 	if (pthread_create(&S.server, NULL, server_main,
 			   (void *)(intptr_t)sv[1]))
 		die("pthread_create");
@@ -327,6 +427,7 @@ static void chan_close(void)
 	close(S.chan);
 	S.chan = -1;
 	pthread_join(S.server, NULL);
+	S.srv_fd = -1;
 }
 
 /*
@@ -361,7 +462,7 @@ static bool chan_send(const void *m, size_t len, uid_t uid, int fd)
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
-	if (sendmsg(S.chan, &mh, MSG_NOSIGNAL) == (ssize_t)len)
+	if (sendmsg_retry(S.chan, &mh) == (ssize_t)len)
 		return true;
 	if (errno != EPIPE && errno != ECONNRESET)
 		die("sendmsg on the channel: %m");
@@ -388,15 +489,14 @@ static int chan_recv(struct ufd_msg *m, int *fdp)
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
-	struct pollfd pfd = { .fd = S.chan, .events = POLLIN };
 	struct cmsghdr *c;
 	int nfd = 0;
 	ssize_t n;
 
 	*fdp = -1;
-	if (poll(&pfd, 1, ANSWER_MS) != 1)
+	if (!wait_in(S.chan, ANSWER_MS))
 		die("the daemon did not answer within %d ms", ANSWER_MS);
-	n = recvmsg(S.chan, &mh, MSG_CMSG_CLOEXEC);
+	n = recvmsg_retry(S.chan, &mh, MSG_CMSG_CLOEXEC);
 	if (n < 0 && errno == ECONNRESET)
 		return 0;
 	if (n < 0)
@@ -507,6 +607,7 @@ static int64_t request(const void *msg, size_t len, uid_t uid, int fd)
 	if (!chan_send(m, len, uid, fd))
 		goto gone;
 	for (;;) {
+		own_check("sending a request", false);
 		if (!chan_recv(&a, &afd))
 			goto gone;
 		if (trace)
@@ -514,6 +615,7 @@ static int64_t request(const void *msg, size_t len, uid_t uid, int fd)
 				"\n", a.type, a.fd, a.kind, (long long)a.ret);
 		switch (a.type) {
 		case UFD_MSG_RESULT:
+			own_check("the request", true);
 			return a.ret;
 		case UFD_MSG_INSTALL_FD:
 			if (a.kind >= UFD_FD_NR_KINDS)
@@ -876,6 +978,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		die("open: %m");
 	/* Before any thread exists (after the fds it inherits). */
 	child_start();
+	own_add(&ctl, "control socket");
+	own_add(&devnull, "/dev/null");
+	own_add(&pipefd[0], "pipe read end");
+	own_add(&pipefd[1], "pipe write end");
+	own_add(&memfd, "arena memfd");
 	while ((d = ufd_ioctl_at(i)) && n_descs < 64) {
 		descs[n_descs++] = d;
 		i = _IOC_NR(d->cmd) - IOMMUFD_CMD_BASE + 1;
@@ -884,7 +991,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		die("the command table is empty");
 	if (ufd_daemon_new(&cfg, &D))
 		die("ufd_daemon_new failed");
-	S.chan = -1;
+	S.chan = S.srv_fd = -1;
 	S.nonce = ++nonce_seq;
 	return 0;
 }
