@@ -281,6 +281,8 @@ fi
 vexecs=$(sed -n -E 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$VLOG" | tail -n 1)
 veps=$(sed -n -E 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$VLOG" | tail -n 1)
 vlast=$(grep -E '^#[0-9]+' "$VLOG" | tail -n 1)
+[ -n "$vexecs" ] || vexecs=$(sed -n -E 's/^#([0-9]+).*/\1/p' <<<"$vlast")
+[ -n "$veps" ] || veps=$(sed -n -E 's/.*exec\/s:? ([0-9]+).*/\1/p' <<<"$vlast")
 vcov=$(sed -n -E 's/.*cov: ([0-9]+).*/\1/p' <<<"$vlast")
 echo "fuzz: vfio: ${vexecs:-?} executions, ${veps:-?} exec/s, coverage: ${vcov:-?} edges"
 echo "fuzz: log: $VLOG"
