@@ -7,6 +7,7 @@
 #                        "N passed, N failed, N skipped"
 #   make fuzz            bounded libFuzzer run of the dispatch layer (clang)
 #   make fuzz-long       DURATION=s JOBS=n: a long run, corpus kept
+#                        (VFIO_DURATION, PROTO_DURATION: the other targets)
 #   make upstream        the kernel's iommufd selftest (6.12) under the launcher
 #   make upstream-7.3    the 7.3 iommufd selftest, as --kernel=7.3
 #   make soak            8 processes of mixed operations, SIGKILLs, the
@@ -204,12 +205,16 @@ package:
 fuzz: all
 	$(Q)tests/fuzz/run.sh $(B)
 
-# A long run: DURATION seconds per target (default 3600), JOBS parallel
-# fuzzing processes (default 2), the corpus kept under $(B)/fuzz/.
+# A long run: DURATION seconds per target (default 3600; VFIO_DURATION and
+# PROTO_DURATION set the VFIO and daemon-protocol targets' apart), JOBS
+# parallel fuzzing processes (default 2), the corpus kept under $(B)/fuzz/.
 DURATION ?= 3600
+VFIO_DURATION ?= $(DURATION)
+PROTO_DURATION ?= $(DURATION)
 JOBS ?= 2
 fuzz-long: all
-	$(Q)FUZZ_SECONDS=$(DURATION) FUZZ_VFIO_SECONDS=$(DURATION) \
+	$(Q)FUZZ_SECONDS=$(DURATION) FUZZ_VFIO_SECONDS=$(VFIO_DURATION) \
+		FUZZ_PROTO_SECONDS=$(PROTO_DURATION) \
 		FUZZ_JOBS=$(JOBS) tests/fuzz/run.sh $(B)
 
 upstream: all

@@ -1465,6 +1465,30 @@ void ufd_daemon_stop(struct ufd_daemon *d)
 	shutdown(d->lfd, SHUT_RDWR);
 }
 
+int ufd_daemon_serve(struct ufd_daemon *d, int fd)
+{
+	struct srv_chan *ch;
+	int one = 1, rc;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one))) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	ch = calloc(1, sizeof(*ch));
+	if (!ch) {
+		close(fd);
+		return -ENOMEM;
+	}
+	ch->d = d;
+	ch->fd = fd;
+	pthread_mutex_lock(&d->lock);
+	d->nr_channels++;
+	pthread_mutex_unlock(&d->lock);
+	chan_main(ch);
+	return 0;
+}
+
 unsigned int ufd_daemon_nr_files(struct ufd_daemon *d)
 {
 	unsigned int n;

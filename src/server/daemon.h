@@ -62,6 +62,16 @@ int ufd_daemon_start(struct ufd_daemon *d);
  */
 void ufd_daemon_stop(struct ufd_daemon *d);
 
+/*
+ * For the protocol fuzz target (tests/fuzz/fuzz_proto.c): serve the
+ * channel @fd (one end of a SOCK_SEQPACKET socketpair) on the calling
+ * thread, exactly as a connection the accept thread took, until the
+ * client closes it or misbehaves; @fd is closed then.  No peer uid check
+ * (there is no peer to ask): every message's credentials are still
+ * checked.  0 or -errno (before serving).
+ */
+int ufd_daemon_serve(struct ufd_daemon *d, int fd);
+
 /* For tests: number of live files (contexts and derived) and channels. */
 unsigned int ufd_daemon_nr_files(struct ufd_daemon *d);
 

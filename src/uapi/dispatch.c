@@ -202,19 +202,18 @@ int ucmd_respond(struct ufd_ucmd *ucmd)
 static int check_zeroed(const struct ufd_caller *caller, uint64_t uptr,
 			uint64_t len)
 {
-	uint8_t chunk[512];
+	static const uint8_t zeros[512];
+	uint8_t chunk[sizeof(zeros)];
 
 	while (len) {
 		size_t n = len < sizeof(chunk) ? len : sizeof(chunk);
-		size_t i;
 		int rc;
 
 		rc = copy_from_caller(caller, chunk, uptr, n);
 		if (rc)
 			return rc;
-		for (i = 0; i != n; i++)
-			if (chunk[i])
-				return -E2BIG;
+		if (memcmp(chunk, zeros, n))
+			return -E2BIG;
 		uptr += n;
 		len -= n;
 	}

@@ -7,6 +7,8 @@
 #   BUILD_DIR           default: build
 #   FUZZ_SECONDS        length of the run (default 60)
 #   FUZZ_VFIO_SECONDS   length of the VFIO target's run (default 30)
+#   FUZZ_PROTO_SECONDS  length of the daemon-protocol target's run
+#                       (default 30; it needs root, else it is skipped)
 #   FUZZ_JOBS           parallel fuzzing processes (default 1)
 #   FUZZ_ARGS           extra libFuzzer arguments
 #   UFD_FUZZ_TRACE=1    the target prints every call (for replaying a crash)
@@ -17,7 +19,9 @@
 #
 # Steps: compile tests/fuzz/fuzz_dispatch.c with every engine, dispatch and
 # device model source (not the shim) under
-# -fsanitize=fuzzer,address,undefined into BUILD_DIR/fuzz/fuzz_dispatch (always rebuilt: it takes seconds); add the
+# -fsanitize=fuzzer,address,undefined into BUILD_DIR/fuzz/fuzz_dispatch (always rebuilt: it takes seconds;
+# the checking functions listed in tests/fuzz/nocov.txt get no coverage
+# instrumentation); add the
 # hand-made seeds below to BUILD_DIR/fuzz/corpus (which keeps what earlier
 # runs found); replay tests/fuzz/crashes/*; run libFuzzer for FUZZ_SECONDS;
 # print executions, exec/s and coverage.
@@ -59,7 +63,8 @@ T=${FUZZ_SRC:-.}
 CFLAGS=(-g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 	-Wall -Wextra -Werror -Wno-unused-parameter -Wmissing-prototypes -Wshadow
-	-I"$T/include" -I"$T/include/uiommufd/uapi" -I"$T/src")
+	-I"$T/include" -I"$T/include/uiommufd/uapi" -I"$T/src"
+	-fsanitize-coverage-ignorelist=tests/fuzz/nocov.txt)
 SRCS=(tests/fuzz/fuzz_dispatch.c "$T"/src/engine/*.c "$T"/src/uapi/*.c)
 # The VFIO files reach the device models (src/devices/, where a tree has them).
 for f in "$T"/src/devices/*.c; do
@@ -177,7 +182,7 @@ report_crash() { # file log
 	echo "fuzz: crash input: $1"
 	echo "fuzz: reproduce with: $BIN $1"
 	echo "fuzz: report (first lines):"
-	grep -m1 -n -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|^fuzz_dispatch: |^fuzz_vfio: |^uiommufd: ' "$2" |
+	grep -m1 -n -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|^fuzz_dispatch: |^fuzz_vfio: |^fuzz_proto: |^uiommufd: ' "$2" |
 		cut -d: -f1 | {
 		read -r first || first=1
 		tail -n "+$first" "$2" | grep -v -e '^INFO:' -e ' Aborted ' | head -n 25 | sed 's/^/    /'
@@ -187,7 +192,7 @@ report_crash() { # file log
 replayed_fail=0
 if compgen -G "tests/fuzz/crashes/*" >/dev/null; then
 	for f in tests/fuzz/crashes/*; do
-		case "$f" in *.md|*.txt) continue ;; esac
+		case "$f" in *.md|*.txt|*/proto-*) continue ;; esac
 		rrc=0
 		{ "$BIN" "$f"; } >"$OUT/replay.log" 2>&1 || rrc=$?
 		if [ "$rrc" != 0 ]; then
@@ -217,7 +222,8 @@ last=$(grep -E '^#[0-9]+' "$LOG" | tail -n 1)
 execs=$(sed -n -E 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$LOG" | tail -n 1)
 eps=$(sed -n -E 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$LOG" | tail -n 1)
 [ -n "$execs" ] || execs=$(sed -n -E 's/^#([0-9]+).*/\1/p' <<<"$last")
-[ -n "$eps" ] || eps=$(sed -n -E 's/.*exec\/s: ([0-9]+).*/\1/p' <<<"$last")
+# (fork mode's status lines say "exec/s N", without the colon)
+[ -n "$eps" ] || eps=$(sed -n -E 's/.*exec\/s:? ([0-9]+).*/\1/p' <<<"$last")
 cov=$(sed -n -E 's/.*cov: ([0-9]+).*/\1/p' <<<"$last")
 ft=$(sed -n -E 's/.*ft: ([0-9]+).*/\1/p' <<<"$last")
 corp=$(sed -n -E 's/.*corp: ([0-9]+\/[0-9]+[a-zA-Z]*).*/\1/p' <<<"$last")
@@ -275,6 +281,8 @@ fi
 vexecs=$(sed -n -E 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$VLOG" | tail -n 1)
 veps=$(sed -n -E 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$VLOG" | tail -n 1)
 vlast=$(grep -E '^#[0-9]+' "$VLOG" | tail -n 1)
+[ -n "$vexecs" ] || vexecs=$(sed -n -E 's/^#([0-9]+).*/\1/p' <<<"$vlast")
+[ -n "$veps" ] || veps=$(sed -n -E 's/.*exec\/s:? ([0-9]+).*/\1/p' <<<"$vlast")
 vcov=$(sed -n -E 's/.*cov: ([0-9]+).*/\1/p' <<<"$vlast")
 echo "fuzz: vfio: ${vexecs:-?} executions, ${veps:-?} exec/s, coverage: ${vcov:-?} edges"
 echo "fuzz: log: $VLOG"
@@ -289,5 +297,112 @@ if [ "$vrc" != 0 ]; then
 	echo "fuzz: 1 passed, 1 failed, 0 skipped"
 	exit 1
 fi
-echo "fuzz: 2 passed, 0 failed, 0 skipped"
+
+# ---- the daemon protocol: a third target ------------------------------------------
+# tests/fuzz/fuzz_proto.c serves a channel with the daemon's own loop
+# (src/server/daemon.c) and sends it messages and fds built from the input,
+# as a client process (a forked child) that it names in each message's
+# credentials: that needs root.  Reproducers: tests/fuzz/crashes/proto-*.
+PBIN="$OUT/fuzz_proto"
+PCORPUS="$OUT/corpus-proto"
+PLOG="$OUT/fuzz-proto.log"
+PSECONDS=${FUZZ_PROTO_SECONDS:-30}
+if [ "$(id -u)" != 0 ]; then
+	echo "fuzz: proto: skipped (needs root to send a child's credentials)"
+	echo "fuzz: 2 passed, 0 failed, 1 skipped"
+	exit 0
+fi
+mkdir -p "$PCORPUS"
+PSRCS=(tests/fuzz/fuzz_proto.c "$T"/src/engine/*.c "$T"/src/uapi/*.c
+	"$T"/src/server/*.c)
+for f in "$T"/src/devices/*.c; do
+	[ -e "$f" ] && PSRCS+=("$f")
+done
+echo "fuzz: building $PBIN"
+if ! "$CC_FUZZ" "${CFLAGS[@]}" -Itests/fuzz -o "$PBIN.tmp" "${PSRCS[@]}" \
+	-lpthread >"$OUT/build-proto.log" 2>&1; then
+	cat "$OUT/build-proto.log"
+	echo "fuzz: 2 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+mv -f "$PBIN.tmp" "$PBIN"
+# Seeds (format: the top of fuzz_proto.c): records of [length, selector,
+# modifier, answer byte, fields].
+pseed() { # name record...
+	local name=$1 r
+	shift
+	for r in "$@"; do
+		# shellcheck disable=SC2059
+		printf "\\x$(printf %02x "$(printf "$r" | wc -c)")"
+		# shellcheck disable=SC2059
+		printf "$r"
+	done >"$PCORPUS/seed-$name"
+}
+OPEN='\x00\x00\x00\x00'                    # OPEN /dev/iommu: fd 6
+IOAS='\x02\x00\x00\x00\x03'                # IOCTL fd 6, IOAS_ALLOC
+pseed open-alloc "$OPEN" "$IOAS" '\x07\x00\x00\x00'
+pseed install-answers "$OPEN" '\x00\x00\x01' '\x00\x00\x02' '\x00\x00\x04' \
+	'\x00\x00\x05' '\x00\x00\x03' "$OPEN"
+# (OPEN answered properly, with -EMFILE, with the wrong message, with
+# garbage first, with a negative fd, by hanging up; OPEN again)
+pseed vfio '\x00\x00\x00\x05\x00' '\x00\x00\x00\x04\x03' \
+	'\x09\x00\x00\x00\x00\x00\x00\x02' \
+	'\x08\x00\x00\x00\x00\x00\x00\x03' \
+	'\x0a\x00\x00\x00\x00\x00\x00\x03\x00' '\x0b\x00\x00\x00\x00' \
+	'\x0c\x00\x00\x01\x00\x02\x00\x10'
+# (OPEN device cdev 0, group 3; MMIO, MMAP, BAR_MAPPED, BAR_UNMAPPED,
+# DESCRIBE)
+pseed raw '\x1d\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00' \
+	'\x2d\x00\x00\x31\x64\x66\x75' '\x1f\x00\x00' '\x0f\x00\x00' \
+	'\x00\x10\x00\x00' '\x0e\x00\x00\x00'
+# (a raw IOCTL, a short record, a new nonce, a dropped channel, OPEN with
+# an fd attached, the program closing fd 6)
+replayed_fail=0
+for f in tests/fuzz/crashes/proto-*; do
+	[ -e "$f" ] || continue
+	rrc=0
+	{ "$PBIN" "$f"; } >"$OUT/replay-proto.log" 2>&1 || rrc=$?
+	if [ "$rrc" != 0 ]; then
+		echo "fuzz: known reproducer still fails: $f"
+		report_crash "$f" "$OUT/replay-proto.log"
+		replayed_fail=1
+	else
+		echo "fuzz: known reproducer passes now: $f"
+	fi
+done
+echo "fuzz: running the protocol target for ${PSECONDS}s, corpus $PCORPUS"
+prc=0
+# (-timeout=30: an input's requests may wait on the device models'
+# workers, which a loaded machine slows down; a hang is still one.)
+PARGS=(-max_total_time="$PSECONDS" -rss_limit_mb=2048 -timeout=30
+	-print_final_stats=1 -artifact_prefix="$CRASHES/proto-")
+if [ "$JOBS" -gt 1 ]; then
+	PARGS+=(-fork="$JOBS" -ignore_crashes=0)
+fi
+# shellcheck disable=SC2086
+{ "$PBIN" "${PARGS[@]}" ${FUZZ_ARGS:-} "$PCORPUS"; } >"$PLOG" 2>&1 || prc=$?
+pexecs=$(sed -n -E 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$PLOG" | tail -n 1)
+peps=$(sed -n -E 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$PLOG" | tail -n 1)
+plast=$(grep -E '^#[0-9]+' "$PLOG" | tail -n 1)
+[ -n "$pexecs" ] || pexecs=$(sed -n -E 's/^#([0-9]+).*/\1/p' <<<"$plast")
+[ -n "$peps" ] || peps=$(sed -n -E 's/.*exec\/s:? ([0-9]+).*/\1/p' <<<"$plast")
+pcov=$(sed -n -E 's/.*cov: ([0-9]+).*/\1/p' <<<"$plast")
+echo "fuzz: proto: ${pexecs:-?} executions, ${peps:-?} exec/s, coverage: ${pcov:-?} edges"
+echo "fuzz: log: $PLOG"
+if [ "$prc" != 0 ]; then
+	crash=$(sed -n -E 's/.*Test unit written to (.*)$/\1/p' "$PLOG" | tail -n 1)
+	if [ -n "$crash" ]; then
+		report_crash "$crash" "$PLOG"
+	else
+		echo "fuzz: the protocol target exited with status $prc; the log ends:"
+		tail -n 25 "$PLOG" | sed 's/^/    /'
+	fi
+	echo "fuzz: 2 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+if [ "$replayed_fail" != 0 ]; then
+	echo "fuzz: 2 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+echo "fuzz: 3 passed, 0 failed, 0 skipped"
 exit 0

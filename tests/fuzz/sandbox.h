@@ -7,6 +7,9 @@
  * ARENA_SIZE) (intervals here are half-open byte ranges), pins are counted
  * per page so that a target can check the engine's own counts, and an
  * armed countdown makes the k-th access fail (source fault injection).
+ * Optionally (dirty != NULL) the pages that write() reached or that pin()
+ * handed out (the engine writes pinned pages through their host pointer)
+ * are marked, so that a target can clear only those between inputs.
  *
  * The including file defines PAGE, ARENA_BASE, ARENA_SIZE, NPAGES and a
  * printf-like die(), and includes engine/engine.h (container_of, the
@@ -21,6 +24,7 @@ struct sandbox {
 	uint32_t pins[NPAGES];   /* model: source pins per page */
 	unsigned long fail_countdown; /* 1: the next access fails */
 	bool released;
+	uint8_t *dirty;          /* NPAGES flags, or NULL: not tracked */
 };
 
 /* ---- the sandbox memory source ------------------------------------------- */
@@ -36,6 +40,17 @@ static bool sb_should_fail(struct sandbox *sb)
 	if (!sb->fail_countdown)
 		return false;
 	return --sb->fail_countdown == 0;
+}
+
+/* Mark the pages of arena bytes [off, off + len) as possibly written. */
+static void sb_mark(struct sandbox *sb, uint64_t off, uint64_t len)
+{
+	uint64_t p;
+
+	if (!sb->dirty || !len)
+		return;
+	for (p = off / PAGE; p <= (off + len - 1) / PAGE; p++)
+		sb->dirty[p] = 1;
 }
 
 /* Offset of [uaddr, uaddr + len) in the arena, or -1 if not fully inside. */
@@ -69,6 +84,7 @@ static int sb_write(struct ufd_source *src, uint64_t uaddr, const void *buf,
 
 	if (off < 0 || sb_should_fail(sb))
 		return -EFAULT;
+	sb_mark(sb, (uint64_t)off, len);
 	memmove(sb->mem + off, buf, len);
 	return 0;
 }
@@ -94,6 +110,7 @@ static int sb_pin(struct ufd_source *src, uint64_t uaddr, size_t len,
 		return -EFAULT;
 	for (i = 0; i != len / PAGE; i++)
 		sb->pins[off / PAGE + i]++;
+	sb_mark(sb, (uint64_t)off, len);
 	*host = sb->mem + off;
 	return 0;
 }
