@@ -75,9 +75,12 @@ PRELOAD_SO  := $(B)/libuiommufd-preload.so
 LAUNCHER    := $(B)/uiommufd-run
 CLI         := $(B)/uiommufd
 EXAMPLE     := $(B)/examples/ioas-demo
+# The seed's QEMU and DPDK sequences (they need the uiommufd extensions'
+# header; built, and run by `make check`, not installed).
+SEQ_EXAMPLES := $(B)/examples/qemu-sequence $(B)/examples/dpdk-sequence
 PCFILE      := $(B)/uiommufd.pc
 
-all: $(LIB_A) $(LIB_SO) $(PRELOAD_SO) $(LAUNCHER) $(CLI) $(EXAMPLE) $(PCFILE)
+all: $(LIB_A) $(LIB_SO) $(PRELOAD_SO) $(LAUNCHER) $(CLI) $(EXAMPLE) $(SEQ_EXAMPLES) $(PCFILE)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -128,6 +131,11 @@ $(CLI): $(B)/obj/src/cli/uiommufd.o $(B)/obj/src/server/wire.o $(LIB_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(EXAMPLE): $(B)/obj/examples/ioas-demo.o
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+$(SEQ_EXAMPLES): $(B)/examples/%: $(B)/obj/examples/%.o
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^

@@ -3,9 +3,10 @@
 #
 # `make check`: runs every unit test (ASan+UBSan builds), every uapi test
 # three times (dispatch linked in, under the launcher in server mode and
-# in in-process mode), the server-mode tests, the shared library's symbol
-# list, a consumer built against the installed library, and the ABI layout
-# comparison against the kernel's header.  One line per test program, then
+# in in-process mode), the seed's two example sequences (examples/), the
+# server-mode tests, the shared library's symbol list, a consumer built
+# against the installed library, and the ABI layout comparison against the
+# kernel's header.  One line per test program, then
 # "N passed, N failed, N skipped".  Exit 0 only if nothing failed.
 set -uo pipefail
 
@@ -76,6 +77,27 @@ if [ -x "$B/tests/uapi/test_ext" ]; then
 		"$B/uiommufd-run" --mode=inprocess --no-extensions -- \
 		"$B/tests/uapi/test_ext"
 fi
+
+# The seed's QEMU and DPDK sequences (examples/), in both modes; without
+# the extensions the QEMU one must exit 77 and the DPDK one still works.
+# Exit codes are asserted (tests/expect-exit.sh): a 77 would be a skip.
+for mode in server inprocess; do
+	for ex in qemu-sequence dpdk-sequence; do
+		run_one "examples/$ex (launcher, $mode)" tests/expect-exit.sh 0 \
+			"$B/uiommufd-run" --mode=$mode -- "$B/examples/$ex"
+	done
+	for ex in qemu-sequence dpdk-sequence; do
+		run_one "examples/$ex (launcher, $mode, --kernel=6.12)" \
+			tests/expect-exit.sh 0 "$B/uiommufd-run" --mode=$mode \
+			--kernel=6.12 -- "$B/examples/$ex"
+	done
+	run_one "examples/qemu-sequence (launcher, $mode, --no-extensions)" \
+		tests/expect-exit.sh 77 "$B/uiommufd-run" --mode=$mode \
+		--no-extensions -- "$B/examples/qemu-sequence"
+	run_one "examples/dpdk-sequence (launcher, $mode, --no-extensions)" \
+		tests/expect-exit.sh 0 "$B/uiommufd-run" --mode=$mode \
+		--no-extensions -- "$B/examples/dpdk-sequence"
+done
 
 # Server mode (tests/server/): multi-process file semantics, a hostile
 # client, and the launcher's process handling.
