@@ -958,6 +958,39 @@ UFD_API int ufd_ioas_map_hint(struct ufd_ctx *ctx, uint32_t ioas_id,
 			      uint64_t length, uint64_t *iova,
 			      unsigned int flags, bool *at_hint);
 
+/* ---- registered memory (uiommufd extension) ---------------------------- */
+
+/*
+ * Register [uaddr, uaddr + length) of @src with the context: its pages are
+ * pinned now and charged once (as the context's RLIMIT_MODE says).  Later
+ * maps by the same user of a range inside it, from a source of the same
+ * address space, in any IOAS of any context, share that pin and charge
+ * instead of pinning again (a map asking for UFD_MAP_WRITE only if @flags
+ * has UFD_MAP_WRITE).  @flags: 0 or UFD_MAP_WRITE.  The registration is an
+ * object of the context (*out_id); ufd_destroy() removes it as
+ * ufd_mem_unregister() does.
+ */
+UFD_API int ufd_mem_register(struct ufd_ctx *ctx, struct ufd_source *src,
+			     uint64_t uaddr, uint64_t length,
+			     unsigned int flags, uint32_t *out_id);
+/* Remove a registration: -EBUSY while any area uses its pages, -ENOENT. */
+UFD_API int ufd_mem_unregister(struct ufd_ctx *ctx, uint32_t reg_id);
+
+struct ufd_mem_reg_info {
+	uint64_t uaddr;          /* first byte registered, page aligned */
+	uint64_t length;         /* bytes registered, whole pages */
+	uint64_t pinned_bytes;   /* pinned once for it and its maps */
+	uint64_t charged_bytes;  /* of those, charged to RLIMIT_MEMLOCK */
+	unsigned int account;    /* 0: not charged, 1: per user, 2: per process */
+	uid_t uid;               /* the user charged */
+	pid_t pid;               /* the process charged */
+	uint32_t nr_maps;        /* areas of any IOAS using its pages */
+	uint32_t pages_id;       /* ufd_area_info.pages_id of those areas */
+};
+/* The accounting of a registration. */
+UFD_API int ufd_mem_reg_info(struct ufd_ctx *ctx, uint32_t reg_id,
+			     struct ufd_mem_reg_info *info);
+
 /* ---- inspection ------------------------------------------------------------ */
 
 /* Number of pins on the page at @uaddr of @src (MD_CHECK_REFS). */

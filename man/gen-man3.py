@@ -1224,6 +1224,78 @@ unknown flags.
 fails as
 .BR ufd_ioas_map ().''')
 
+page('ufd_mem_register','memory registered with a context, pinned and charged once',
+ ['ufd_mem_register','ufd_mem_unregister','ufd_mem_reg_info'],
+r'''.BR ufd_mem_register ()
+pins the whole pages of
+.RI [ uaddr ", " uaddr " + " length )
+of
+.I src
+now and charges them once to RLIMIT_MEMLOCK, per user or per process as
+the context's RLIMIT_MODE says (not at all with CAP_IPC_LOCK).  The
+registration is an object of the context; its ID is stored in
+.IR *out_id .
+.I flags
+is 0 or
+.B UFD_MAP_WRITE
+(pin for writing).
+.PP
+From then on a map
+.RB ( ufd_ioas_map (),
+.BR ufd_ioas_map_hint ())
+by the same user (the credential's uid), of a source of the same address
+space, in any IOAS of any context of the engine, whose range lies inside
+the registration, uses the registration's pinned pages: nothing is pinned
+or charged again, and every such area shares one pages object
+.RI ( pages_id
+of
+.BR ufd_ioas_for_each_area ()).
+A map asking for
+.B UFD_MAP_WRITE
+of a registration without it, and a map of a file, are pinned on their own
+as before.
+.PP
+.BR ufd_mem_unregister ()
+removes the registration, as
+.BR ufd_destroy ()
+of its ID does: what no area still uses is unpinned and uncharged.
+.PP
+.BR ufd_mem_reg_info ()
+fills
+.I *info
+with the registration's range, the bytes pinned, the bytes charged, to
+whom
+.RI ( account
+1: the user
+.IR uid ,
+2: the process
+.IR pid ,
+0: not charged) and the number of areas using it.''',
+r'''0 on success, else a negative errno:
+.TP
+.B \-EINVAL
+.I length
+is 0.
+.TP
+.B \-EOVERFLOW
+the range wraps.
+.TP
+.B \-EFAULT
+the memory is not there.
+.TP
+.B \-ENOMEM
+RLIMIT_MEMLOCK, or no memory.
+.TP
+.B \-EBUSY
+.BR ufd_mem_unregister ():
+an area still uses the registration.
+.TP
+.B \-ENOENT
+no registration has that ID.
+.TP
+.B \-EOPNOTSUPP
+unknown flags.''')
+
 allf=set()
 for (name,title,funcs,desc,ret,see,notes) in pages:
     for f in funcs:

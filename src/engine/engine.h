@@ -100,6 +100,7 @@ enum ufd_obj_type {
 	UFD_OBJ_VDEVICE,
 	UFD_OBJ_VEVENTQ,
 	UFD_OBJ_HW_QUEUE,
+	UFD_OBJ_MEM_REG,   /* registered memory (mem_register.c) */
 	UFD_OBJ_ANY,
 	UFD_OBJ_NR,
 };
@@ -122,6 +123,8 @@ struct ufd_ctx;
 
 struct ufd_obj_ops {
 	void (*destroy)(struct ufd_ctx *ctx, struct ufd_obj *obj);
+	/* Optional: IOMMU_DESTROY refuses (-EBUSY) while it says so. */
+	bool (*busy)(struct ufd_obj *obj);
 };
 
 struct ufd_engine {
@@ -224,6 +227,7 @@ struct ufd_pages {
 	uint64_t host_base;      /* where the engine reaches page 0 (pinned) */
 	bool host_known;
 	struct itree_node eng_node; /* in eng->all_pages, source addresses */
+	bool registered;         /* a live registration's (mem_register.c) */
 };
 
 struct pages_pin_user {
@@ -236,6 +240,14 @@ int pages_alloc(struct ufd_engine *eng, struct ufd_source *src,
 		const struct ufd_cred *cred, enum ufd_account_mode mode,
 		struct ufd_pages **out);
 void pages_get(struct ufd_pages *pages);
+/* pages_alloc(), or a reference to a registration's pages that cover the
+ * range for this user (mem_register.c). */
+int pages_for_map(struct ufd_engine *eng, struct ufd_source *src,
+		  uint64_t uaddr, uint64_t length, bool writable,
+		  const struct ufd_cred *cred, enum ufd_account_mode mode,
+		  struct ufd_pages **out);
+void mem_reg_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+bool mem_reg_busy(struct ufd_obj *obj);
 void pages_put(struct ufd_pages *pages);
 /* Pin page indexes [first, last] for one more user; -EFAULT, -ENOMEM. */
 int pages_pin(struct ufd_pages *pages, uint64_t first, uint64_t last,

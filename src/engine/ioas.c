@@ -111,9 +111,9 @@ static int ioas_map_as(struct ufd_ctx *ctx, uint32_t ioas_id,
 		rc = -ENOENT;
 		goto out_unlock;
 	}
-	rc = pages_alloc(ctx->eng, src, uaddr, length,
-			 flags & UFD_MAP_WRITE, cred, ctx->account_mode,
-			 &elm.pages);
+	rc = pages_for_map(ctx->eng, src, uaddr, length,
+			   flags & UFD_MAP_WRITE, cred, ctx->account_mode,
+			   &elm.pages);
 	if (rc)
 		goto out_unlock;
 	elm.start_byte = uaddr - elm.pages->uaddr;

@@ -34,6 +34,8 @@ static const struct ufd_obj_ops obj_ops[UFD_OBJ_NR] = {
 	[UFD_OBJ_VDEVICE] = { .destroy = vdevice_destroy_obj },
 	[UFD_OBJ_VEVENTQ] = { .destroy = veventq_destroy_obj },
 	[UFD_OBJ_HW_QUEUE] = { .destroy = hw_queue_destroy_obj },
+	[UFD_OBJ_MEM_REG] = { .destroy = mem_reg_destroy_obj,
+			      .busy = mem_reg_busy },
 };
 
 /* What a tombstoned ID's slot holds: never visible, never freed. */
@@ -466,6 +468,7 @@ enum ufd_obj_kind ufd_obj_kind(struct ufd_ctx *ctx, uint32_t id)
 		[UFD_OBJ_VDEVICE] = UFD_KIND_VDEVICE,
 		[UFD_OBJ_VEVENTQ] = UFD_KIND_VEVENTQ,
 		[UFD_OBJ_HW_QUEUE] = UFD_KIND_HW_QUEUE,
+		[UFD_OBJ_MEM_REG] = UFD_KIND_OTHER,
 	};
 	struct ufd_obj *obj;
 	enum ufd_obj_kind kind;
@@ -486,7 +489,8 @@ int ufd_destroy(struct ufd_ctx *ctx, uint32_t id)
 	obj = obj_find(ctx, id, UFD_OBJ_ANY);
 	if (!obj)
 		rc = -ENOENT;
-	else if (obj->users || obj->internal)
+	else if (obj->users || obj->internal ||
+		 (obj_ops[obj->type].busy && obj_ops[obj->type].busy(obj)))
 		rc = -EBUSY;
 	else
 		obj_destroy(ctx, obj);

@@ -117,6 +117,17 @@ static const struct ioctl_row ioctl_table[] = {
 			  .since = UFD_KERNEL_ANY },                      \
 		.execute = (_fn),                                         \
 	}
+/* An extension command that makes objects (ioctl_row.publishes). */
+#define ROW_EXT_PUBLISHING(_cmd, _fn, _struct, _last)                     \
+	[_IOC_NR(_cmd) - UIOMMUFD_EXT_CMD_BASE] = {                       \
+		.desc = { .cmd = (_cmd),                                  \
+			  .name = #_cmd,                                  \
+			  .size = sizeof(struct _struct),                 \
+			  .min_size = offsetofend(struct _struct, _last), \
+			  .since = UFD_KERNEL_ANY },                      \
+		.execute = (_fn),                                         \
+		.publishes = true,                                        \
+	}
 
 static const struct ioctl_row ext_table[] = {
 	ROW_EXT(UIOMMUFD_EXT_QUERY, ext_ops_query, uiommufd_ext_query, exts),
@@ -134,6 +145,12 @@ static const struct ioctl_row ext_table[] = {
 		uiommufd_ioas_reservations, iovas),
 	ROW_EXT(UIOMMUFD_IOAS_MAP_HINT, ext_ops_map_hint,
 		uiommufd_ioas_map_hint, iova),
+	ROW_EXT_PUBLISHING(UIOMMUFD_MEM_REGISTER, ext_ops_mem_register,
+			   uiommufd_mem_register, __reserved),
+	ROW_EXT(UIOMMUFD_MEM_UNREGISTER, ext_ops_mem_unregister,
+		uiommufd_mem_unregister, reg_id),
+	ROW_EXT(UIOMMUFD_MEM_REG_INFO, ext_ops_mem_reg_info,
+		uiommufd_mem_reg_info, __reserved),
 };
 
 #define EXT_TABLE_LEN (sizeof(ext_table) / sizeof(ext_table[0]))

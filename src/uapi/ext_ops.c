@@ -36,6 +36,10 @@ static const struct uiommufd_ext_info ext_list[] = {
 	  .name = "reserve" },
 	{ .id = UIOMMUFD_EXT_ID_MAP_HINT, .version = 1, .nr_cmds = 1,
 	  .cmds = { UIOMMUFD_IOAS_MAP_HINT }, .name = "map-hint" },
+	{ .id = UIOMMUFD_EXT_ID_MEM_REGISTER, .version = 1, .nr_cmds = 3,
+	  .cmds = { UIOMMUFD_MEM_REGISTER, UIOMMUFD_MEM_UNREGISTER,
+		    UIOMMUFD_MEM_REG_INFO },
+	  .name = "mem-register" },
 };
 
 #define NR_EXTS (sizeof(ext_list) / sizeof(ext_list[0]))
@@ -299,4 +303,56 @@ int ext_ops_map_hint(struct ufd_ucmd *ucmd)
 		ufd_ioas_unmap(ucmd->ctx, cmd->ioas_id, iova, cmd->length,
 			       NULL);
 	return rc;
+}
+
+/* ---- registered memory ---- */
+
+int ext_ops_mem_register(struct ufd_ucmd *ucmd)
+{
+	struct uiommufd_mem_register *cmd = ucmd->cmd;
+	unsigned int flags = 0;
+	uint32_t id;
+	int rc;
+
+	if ((cmd->flags & ~UIOMMUFD_MEM_REGISTER_WRITEABLE) ||
+	    cmd->__reserved)
+		return -EOPNOTSUPP;
+	if (cmd->flags & UIOMMUFD_MEM_REGISTER_WRITEABLE)
+		flags |= UFD_MAP_WRITE;
+	rc = ufd_mem_register(ucmd->ctx, ucmd->caller->mem, cmd->user_va,
+			      cmd->length, flags, &id);
+	if (rc)
+		return rc;
+	cmd->out_reg_id = id;
+	/* On failure the row's publication window destroys it. */
+	return ucmd_respond(ucmd);
+}
+
+int ext_ops_mem_unregister(struct ufd_ucmd *ucmd)
+{
+	struct uiommufd_mem_unregister *cmd = ucmd->cmd;
+
+	return ufd_mem_unregister(ucmd->ctx, cmd->reg_id);
+}
+
+int ext_ops_mem_reg_info(struct ufd_ucmd *ucmd)
+{
+	struct uiommufd_mem_reg_info *cmd = ucmd->cmd;
+	struct ufd_mem_reg_info info;
+	int rc;
+
+	if (cmd->flags || cmd->__reserved)
+		return -EOPNOTSUPP;
+	rc = ufd_mem_reg_info(ucmd->ctx, cmd->reg_id, &info);
+	if (rc)
+		return rc;
+	cmd->out_nr_maps = info.nr_maps;
+	cmd->out_user_va = info.uaddr;
+	cmd->out_length = info.length;
+	cmd->out_pinned_bytes = info.pinned_bytes;
+	cmd->out_charged_bytes = info.charged_bytes;
+	cmd->out_account = info.account;
+	cmd->out_uid = (uint32_t)info.uid;
+	cmd->out_pid = (uint32_t)info.pid;
+	return ucmd_respond(ucmd);
 }

@@ -16,5 +16,8 @@ int ext_ops_reserve(struct ufd_ucmd *ucmd);
 int ext_ops_unreserve(struct ufd_ucmd *ucmd);
 int ext_ops_reservations(struct ufd_ucmd *ucmd);
 int ext_ops_map_hint(struct ufd_ucmd *ucmd);
+int ext_ops_mem_register(struct ufd_ucmd *ucmd);
+int ext_ops_mem_unregister(struct ufd_ucmd *ucmd);
+int ext_ops_mem_reg_info(struct ufd_ucmd *ucmd);
 
 #endif

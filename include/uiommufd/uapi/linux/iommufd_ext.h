@@ -323,4 +323,110 @@ struct uiommufd_ioas_map_hint {
 #define UIOMMUFD_IOAS_MAP_HINT \
 	_IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_IOAS_MAP_HINT)
 
+/*
+ * Registered memory (the seed's pre-registration / "super-container").
+ * These numbers start at UIOMMUFD_EXT_CMD_BASE + 0x10, apart from the
+ * ones above.
+ */
+enum {
+	UIOMMUFD_CMD_MEM_REGISTER = UIOMMUFD_EXT_CMD_BASE + 0x10,
+	UIOMMUFD_CMD_MEM_UNREGISTER,
+	UIOMMUFD_CMD_MEM_REG_INFO,
+};
+
+/* The extension id of the three commands below (UIOMMUFD_EXT_QUERY). */
+#define UIOMMUFD_EXT_ID_MEM_REGISTER 7
+
+/* struct uiommufd_mem_register.flags */
+enum {
+	UIOMMUFD_MEM_REGISTER_WRITEABLE = 1 << 0, /* pinned for writing */
+};
+
+/**
+ * struct uiommufd_mem_register - UIOMMUFD_MEM_REGISTER
+ * @size: sizeof(struct uiommufd_mem_register)
+ * @flags: UIOMMUFD_MEM_REGISTER_WRITEABLE or 0
+ * @user_va: start of the caller's memory
+ * @length: bytes; the registration covers the whole pages of
+ *          [@user_va, @user_va + @length)
+ * @out_reg_id: the registration object's ID
+ * @__reserved: 0
+ *
+ * Pins the memory now and charges it once to RLIMIT_MEMLOCK, as the
+ * context's IOMMU_OPTION_RLIMIT_MODE says (per user or per process; not at
+ * all with CAP_IPC_LOCK).  From then on an IOMMU_IOAS_MAP (or
+ * UIOMMUFD_IOAS_MAP_HINT, or VFIO_IOMMU_MAP_DMA) by the same user, from
+ * the same address space, in any IOAS of any iommufd context, whose range
+ * lies inside the registration (and that asks for writing only if the
+ * registration is writeable) uses the registration's pinned pages: no
+ * second pin, no second charge.  Errors: EINVAL (length 0), EOVERFLOW
+ * (the range wraps), EFAULT (memory that is not there), ENOMEM
+ * (RLIMIT_MEMLOCK), EOPNOTSUPP (flags, __reserved).
+ */
+struct uiommufd_mem_register {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 user_va;
+	__aligned_u64 length;
+	__u32 out_reg_id;
+	__u32 __reserved;
+};
+#define UIOMMUFD_MEM_REGISTER \
+	_IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_MEM_REGISTER)
+
+/**
+ * struct uiommufd_mem_unregister - UIOMMUFD_MEM_UNREGISTER
+ * @size: sizeof(struct uiommufd_mem_unregister)
+ * @reg_id: the registration
+ *
+ * Unpins and uncharges what no map still holds.  EBUSY while any map
+ * (an area of any IOAS) uses the registration's pages; ENOENT if @reg_id
+ * is not a registration.  IOMMU_DESTROY of @reg_id does the same.
+ */
+struct uiommufd_mem_unregister {
+	__u32 size;
+	__u32 reg_id;
+};
+#define UIOMMUFD_MEM_UNREGISTER \
+	_IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_MEM_UNREGISTER)
+
+/* struct uiommufd_mem_reg_info.out_account */
+enum {
+	UIOMMUFD_MEM_ACCOUNT_NONE = 0, /* CAP_IPC_LOCK: not charged */
+	UIOMMUFD_MEM_ACCOUNT_USER = 1, /* charged to the user (@out_uid) */
+	UIOMMUFD_MEM_ACCOUNT_MM = 2,   /* charged to the process (@out_pid) */
+};
+
+/**
+ * struct uiommufd_mem_reg_info - UIOMMUFD_MEM_REG_INFO
+ * @size: sizeof(struct uiommufd_mem_reg_info)
+ * @flags: 0
+ * @reg_id: the registration
+ * @out_nr_maps: areas (in any IOAS of any context) using its pages
+ * @out_user_va: the first byte registered (page aligned)
+ * @out_length: bytes registered (whole pages)
+ * @out_pinned_bytes: bytes pinned, once, for the registration and its maps
+ * @out_charged_bytes: of those, bytes charged to RLIMIT_MEMLOCK
+ * @out_account: UIOMMUFD_MEM_ACCOUNT_*: to whom they are charged
+ * @out_uid: the user charged
+ * @out_pid: the process charged
+ * @__reserved: 0
+ */
+struct uiommufd_mem_reg_info {
+	__u32 size;
+	__u32 flags;
+	__u32 reg_id;
+	__u32 out_nr_maps;
+	__aligned_u64 out_user_va;
+	__aligned_u64 out_length;
+	__aligned_u64 out_pinned_bytes;
+	__aligned_u64 out_charged_bytes;
+	__u32 out_account;
+	__u32 out_uid;
+	__u32 out_pid;
+	__u32 __reserved;
+};
+#define UIOMMUFD_MEM_REG_INFO \
+	_IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_MEM_REG_INFO)
+
 #endif
