@@ -77,6 +77,17 @@ if [ -x "$B/tests/uapi/test_ext" ]; then
 		"$B/uiommufd-run" --mode=inprocess --no-extensions -- \
 		"$B/tests/uapi/test_ext"
 fi
+# Registered memory, the same way (test_ext_register).
+if [ -x "$B/tests/uapi/test_ext_register" ]; then
+	run_one "uapi/test_ext_register (launcher, --kernel=6.12)" \
+		"$B/uiommufd-run" --kernel=6.12 -- "$B/tests/uapi/test_ext_register"
+	run_one "uapi/test_ext_register (launcher, --no-extensions)" \
+		"$B/uiommufd-run" --no-extensions -- \
+		"$B/tests/uapi/test_ext_register"
+	run_one "uapi/test_ext_register (launcher, in-process, --no-extensions)" \
+		"$B/uiommufd-run" --mode=inprocess --no-extensions -- \
+		"$B/tests/uapi/test_ext_register"
+fi
 
 # The seed's QEMU and DPDK sequences (examples/), in both modes; without
 # the extensions the QEMU one must exit 77 and the DPDK one still works.
