@@ -117,6 +117,17 @@ static const struct ioctl_row ioctl_table[] = {
 			  .since = UFD_KERNEL_ANY },                      \
 		.execute = (_fn),                                         \
 	}
+/* An extension command that makes objects (ioctl_row.publishes). */
+#define ROW_EXT_PUBLISHING(_cmd, _fn, _struct, _last)                     \
+	[_IOC_NR(_cmd) - UIOMMUFD_EXT_CMD_BASE] = {                       \
+		.desc = { .cmd = (_cmd),                                  \
+			  .name = #_cmd,                                  \
+			  .size = sizeof(struct _struct),                 \
+			  .min_size = offsetofend(struct _struct, _last), \
+			  .since = UFD_KERNEL_ANY },                      \
+		.execute = (_fn),                                         \
+		.publishes = true,                                        \
+	}
 
 static const struct ioctl_row ext_table[] = {
 	ROW_EXT(UIOMMUFD_EXT_QUERY, ext_ops_query, uiommufd_ext_query, exts),
@@ -134,6 +145,16 @@ static const struct ioctl_row ext_table[] = {
 		uiommufd_ioas_reservations, iovas),
 	ROW_EXT(UIOMMUFD_IOAS_MAP_HINT, ext_ops_map_hint,
 		uiommufd_ioas_map_hint, iova),
+	ROW_EXT_PUBLISHING(UIOMMUFD_PASID_SET_ALLOC, ext_ops_pasid_set_alloc,
+			   uiommufd_pasid_set_alloc, out_set_id),
+	ROW_EXT(UIOMMUFD_PASID_ALLOC, ext_ops_pasid_alloc, uiommufd_pasid_alloc,
+		__reserved),
+	ROW_EXT(UIOMMUFD_PASID_FREE, ext_ops_pasid_free, uiommufd_pasid_free,
+		pasid),
+	ROW_EXT(UIOMMUFD_PASID_SET_INFO, ext_ops_pasid_set_info,
+		uiommufd_pasid_set_info, pasids),
+	ROW_EXT(UIOMMUFD_PASID_SET_ATTACH, ext_ops_pasid_set_attach,
+		uiommufd_pasid_set_attach, pt_id),
 };
 
 #define EXT_TABLE_LEN (sizeof(ext_table) / sizeof(ext_table[0]))

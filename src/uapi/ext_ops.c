@@ -36,6 +36,12 @@ static const struct uiommufd_ext_info ext_list[] = {
 	  .name = "reserve" },
 	{ .id = UIOMMUFD_EXT_ID_MAP_HINT, .version = 1, .nr_cmds = 1,
 	  .cmds = { UIOMMUFD_IOAS_MAP_HINT }, .name = "map-hint" },
+	{ .id = UIOMMUFD_EXT_ID_PASID_SET, .version = 1, .nr_cmds = 4,
+	  .cmds = { UIOMMUFD_PASID_SET_ALLOC, UIOMMUFD_PASID_ALLOC,
+		    UIOMMUFD_PASID_FREE, UIOMMUFD_PASID_SET_INFO },
+	  .name = "pasid-set" },
+	{ .id = UIOMMUFD_EXT_ID_PASID_SET_ATTACH, .version = 1, .nr_cmds = 1,
+	  .cmds = { UIOMMUFD_PASID_SET_ATTACH }, .name = "pasid-set-attach" },
 };
 
 #define NR_EXTS (sizeof(ext_list) / sizeof(ext_list[0]))
