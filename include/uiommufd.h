@@ -195,6 +195,7 @@ enum ufd_obj_kind {
 	UFD_KIND_VDEVICE,
 	UFD_KIND_VEVENTQ,
 	UFD_KIND_HW_QUEUE,
+	UFD_KIND_PASID_SET,
 };
 UFD_API enum ufd_obj_kind ufd_obj_kind(struct ufd_ctx *ctx, uint32_t id);
 
@@ -958,6 +959,56 @@ UFD_API int ufd_ioas_map_hint(struct ufd_ctx *ctx, uint32_t ioas_id,
 			      uint64_t length, uint64_t *iova,
 			      unsigned int flags, bool *at_hint);
 
+/*
+ * PASID sets with quotas (the seed thread's IOASID sets).  A set is an
+ * object of the context (destroyed by ufd_destroy(): -EBUSY while it has
+ * PASIDs allocated) with a range [first, last] (inclusive, 1 <= first <=
+ * last <= UFD_PASID_MAX) and a quota: at most @quota of its PASIDs are
+ * allocated at a time.  The engine caps the PASIDs allocated from all
+ * sets of all contexts at its capacity (UFD_PASID_CAPACITY_DEFAULT
+ * unless ufd_engine_set_pasid_capacity() says otherwise).  A PASID
+ * number is allocated at most once per context, across its sets.
+ */
+#define UFD_PASID_MAX ((1u << 20) - 1)
+#define UFD_PASID_CAPACITY_DEFAULT UFD_PASID_MAX
+/* -EINVAL: a bad range or quota 0. */
+UFD_API int ufd_pasid_set_alloc(struct ufd_ctx *ctx, uint32_t first,
+				uint32_t last, uint32_t quota,
+				uint32_t *out_set_id);
+/*
+ * The lowest PASID of the set's range that the context has not allocated;
+ * with @dev_id non-zero, also one that device's IOMMU has (-EINVAL: none
+ * of the range does).  -ENOSPC: the set's quota, the engine's capacity,
+ * or the range is used up; -ENOENT: no such set or device.
+ */
+UFD_API int ufd_pasid_alloc(struct ufd_ctx *ctx, uint32_t set_id,
+			    uint32_t dev_id, uint32_t *out_pasid);
+/* -ENOENT: not allocated from the set; -EBUSY: a device of the context
+ * has it attached (detach first). */
+UFD_API int ufd_pasid_free(struct ufd_ctx *ctx, uint32_t set_id,
+			   uint32_t pasid);
+/* ufd_device_pasid_attach() of a PASID allocated from the set (else
+ * -ENOENT); its errors otherwise. */
+UFD_API int ufd_pasid_set_attach(struct ufd_ctx *ctx, uint32_t set_id,
+				 uint32_t dev_id, uint32_t pasid,
+				 uint32_t hwpt_id);
+struct ufd_pasid_set_info {
+	uint32_t first, last;   /* the range, inclusive */
+	uint32_t quota;
+	uint32_t allocated;     /* from this set */
+	uint32_t sys_capacity;  /* the engine's capacity */
+	uint32_t sys_allocated; /* from every set of the engine */
+};
+UFD_API int ufd_pasid_set_info(struct ufd_ctx *ctx, uint32_t set_id,
+			       struct ufd_pasid_set_info *info);
+/* The set's PASIDs, ascending: up to @max into @pasids, *num the total. */
+UFD_API int ufd_pasid_set_list(struct ufd_ctx *ctx, uint32_t set_id,
+			       uint32_t *pasids, uint32_t max, uint32_t *num);
+/* -EINVAL above UFD_PASID_MAX; -EBUSY below what is allocated now. */
+UFD_API int ufd_engine_set_pasid_capacity(struct ufd_engine *eng,
+					  uint32_t capacity);
+UFD_API void ufd_engine_pasid_usage(struct ufd_engine *eng,
+				    uint32_t *capacity, uint32_t *allocated);
 /* ---- registered memory (uiommufd extension) ---------------------------- */
 
 /*

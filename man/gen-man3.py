@@ -1224,6 +1224,87 @@ unknown flags.
 fails as
 .BR ufd_ioas_map ().''')
 
+page('ufd_pasid_set','PASID sets with quotas (uiommufd extension)',
+ ['ufd_pasid_set_alloc','ufd_pasid_alloc','ufd_pasid_free','ufd_pasid_set_attach',
+  'ufd_pasid_set_info','ufd_pasid_set_list','ufd_engine_set_pasid_capacity','ufd_engine_pasid_usage'],
+r'''The IOASID sets of the 2021 discussion, which Linux never kept (see
+.BR uiommufd\-extensions (7)).
+.PP
+.BR ufd_pasid_set_alloc ()
+makes a PASID set, an object of the context, with the PASID range
+.RI [ first ", " last ]
+(inclusive; 1 <=
+.I first
+<=
+.I last
+<=
+.BR UFD_PASID_MAX ,
+2^20 \- 1) and a
+.IR quota :
+at most that many of its PASIDs are allocated at a time.
+.BR ufd_destroy ()
+destroys it, and fails with
+.B \-EBUSY
+while PASIDs are allocated from it; closing the context frees
+everything.
+.PP
+.BR ufd_pasid_alloc ()
+allocates the lowest PASID of the set's range that no set of the context
+has allocated (a number is allocated at most once per context); with a
+non-zero
+.IR dev_id ,
+also one that device's IOMMU has.
+.BR ufd_pasid_free ()
+frees it; a PASID a device of the context has attached (by any attach)
+is not freed.
+.PP
+.BR ufd_pasid_set_attach ()
+is
+.BR ufd_device_pasid_attach ()
+for a PASID allocated from the set only.
+.BR ufd_pasid_set_info ()
+reports the set's range, quota and count and the engine's capacity and
+use;
+.BR ufd_pasid_set_list ()
+its PASIDs, ascending, up to
+.IR max ,
+.I *num
+the total.
+.PP
+The engine caps the PASIDs allocated from all sets of all its contexts at
+its capacity,
+.B UFD_PASID_CAPACITY_DEFAULT
+(2^20 \- 1) until
+.BR ufd_engine_set_pasid_capacity ()
+changes it;
+.BR ufd_engine_pasid_usage ()
+reads the capacity and the count.''',
+r'''0 on success, or a negative errno.
+.TP
+.B \-ENOSPC
+the set's quota is reached, or the engine's capacity, or no PASID of the
+range (within the device's, if given) is free.
+.TP
+.B \-ENOENT
+no such set or device; a PASID not allocated from the set.
+.TP
+.B \-EBUSY
+.BR ufd_pasid_free ():
+the PASID is attached;
+.BR ufd_engine_set_pasid_capacity ():
+below the PASIDs allocated now.
+.TP
+.B \-EINVAL
+a bad range or quota 0; a device without PASIDs or none of the range;
+a capacity above
+.BR UFD_PASID_MAX ;
+.BR ufd_pasid_set_attach ()
+also fails as
+.BR ufd_device_pasid_attach ().
+.TP
+.B \-ENOMEM
+out of memory; nothing changed.''',
+ extra_see=('ufd_device','ufd_ext'))
 page('ufd_mem_register','memory registered with a context, pinned and charged once',
  ['ufd_mem_register','ufd_mem_unregister','ufd_mem_reg_info'],
 r'''.BR ufd_mem_register ()

@@ -853,6 +853,31 @@ static int dump_pages(struct dump_state *st)
 #define DUMP_HOLE_LAST 0x1fffffULL
 
 /* Report a failed engine call and return its status. */
+/* A PASID set (an extension): two PASIDs from a quota of four. */
+static int dump_pasid_set(struct dump_state *st)
+{
+	struct ufd_pasid_set_info info;
+	uint32_t set, pasids[4], num, i;
+	int rc;
+
+	rc = ufd_pasid_set_alloc(st->ctx, 1, 255, 4, &set);
+	for (i = 0; !rc && i != 2; i++)
+		rc = ufd_pasid_alloc(st->ctx, set, 0, &pasids[i]);
+	if (!rc)
+		rc = ufd_pasid_set_info(st->ctx, set, &info);
+	if (!rc)
+		rc = ufd_pasid_set_list(st->ctx, set, pasids, 4, &num);
+	if (rc)
+		return rc;
+	printf("PASID set %u (extension): PASIDs [%u, %u], quota %u, "
+	       "allocated:", set, info.first, info.last, info.quota);
+	for (i = 0; i != num && i != 4; i++)
+		printf(" %u", pasids[i]);
+	printf("\n  system-wide: %u of %u PASIDs allocated\n",
+	       info.sys_allocated, info.sys_capacity);
+	return 0;
+}
+
 static int dump_fail(const char *call, int rc)
 {
 	err_msg("dump: %s failed: %s (%s)", call, strerror(-rc), errname(-rc));
@@ -1128,6 +1153,11 @@ static int cmd_dump(int argc, char **argv)
 	rc = dump_pages(&st);
 	if (rc) {
 		ret = dump_fail("ufd_engine_page_pins", rc);
+		goto out;
+	}
+	rc = dump_pasid_set(&st);
+	if (rc) {
+		ret = dump_fail("ufd_pasid_set", rc);
 		goto out;
 	}
 	printf("memory charged to RLIMIT_MEMLOCK: %s (uid %u)%s\n",

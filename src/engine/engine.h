@@ -100,6 +100,7 @@ enum ufd_obj_type {
 	UFD_OBJ_VDEVICE,
 	UFD_OBJ_VEVENTQ,
 	UFD_OBJ_HW_QUEUE,
+	UFD_OBJ_PASID_SET, /* pasid_set.c */
 	UFD_OBJ_MEM_REG,   /* registered memory (mem_register.c) */
 	UFD_OBJ_ANY,
 	UFD_OBJ_NR,
@@ -143,6 +144,9 @@ struct ufd_engine {
 	size_t temp_memory_limit; /* SET_TEMP_MEMORY_LIMIT; batching only */
 	unsigned int nr_ctx;
 	struct ufd_ctx *ctx_list; /* every open context */
+	/* PASID sets (pasid_set.c): the system-wide capacity and use */
+	uint32_t pasid_capacity, pasids_used;
+	bool pasid_capacity_set; /* else UFD_PASID_CAPACITY_DEFAULT */
 };
 
 enum ufd_account_mode {
@@ -177,6 +181,8 @@ struct ufd_obj *obj_find(struct ufd_ctx *ctx, uint32_t id,
 /* Per-type destroy ops (ioas.c, access.c). */
 void ioas_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
 void access_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+void pasid_set_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj);
+int pasid_set_check(struct ufd_engine *eng); /* for ufd_engine_check */
 /* Remove from the table and free through the type's destroy op. */
 void obj_destroy(struct ufd_ctx *ctx, struct ufd_obj *obj);
 /*

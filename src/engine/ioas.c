@@ -439,6 +439,8 @@ int ufd_engine_check(struct ufd_engine *eng)
 			" pinned\n", charged, accounted);
 		rc = -EUCLEAN;
 	}
+	if (pasid_set_check(eng))
+		rc = -EUCLEAN;
 	for (ctx = eng->ctx_list; ctx; ctx = ctx->next) {
 		uint32_t id;
 

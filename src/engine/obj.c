@@ -34,6 +34,7 @@ static const struct ufd_obj_ops obj_ops[UFD_OBJ_NR] = {
 	[UFD_OBJ_VDEVICE] = { .destroy = vdevice_destroy_obj },
 	[UFD_OBJ_VEVENTQ] = { .destroy = veventq_destroy_obj },
 	[UFD_OBJ_HW_QUEUE] = { .destroy = hw_queue_destroy_obj },
+	[UFD_OBJ_PASID_SET] = { .destroy = pasid_set_destroy_obj },
 	[UFD_OBJ_MEM_REG] = { .destroy = mem_reg_destroy_obj,
 			      .busy = mem_reg_busy },
 };
@@ -391,7 +392,7 @@ static void ctx_destroy_all(struct ufd_ctx *ctx)
 		UFD_OBJ_ACCESS,	     UFD_OBJ_HW_QUEUE,	  UFD_OBJ_VEVENTQ,
 		UFD_OBJ_VDEVICE,     UFD_OBJ_SELFTEST,	  UFD_OBJ_DEVICE,
 		UFD_OBJ_HWPT_NESTED, UFD_OBJ_VIOMMU,	  UFD_OBJ_HWPT_PAGING,
-		UFD_OBJ_IOAS,	     UFD_OBJ_FAULT,
+		UFD_OBJ_IOAS,	     UFD_OBJ_FAULT,	  UFD_OBJ_PASID_SET,
 	};
 	bool progress = true;
 	unsigned int t;
@@ -468,6 +469,7 @@ enum ufd_obj_kind ufd_obj_kind(struct ufd_ctx *ctx, uint32_t id)
 		[UFD_OBJ_VDEVICE] = UFD_KIND_VDEVICE,
 		[UFD_OBJ_VEVENTQ] = UFD_KIND_VEVENTQ,
 		[UFD_OBJ_HW_QUEUE] = UFD_KIND_HW_QUEUE,
+		[UFD_OBJ_PASID_SET] = UFD_KIND_PASID_SET,
 		[UFD_OBJ_MEM_REG] = UFD_KIND_OTHER,
 	};
 	struct ufd_obj *obj;

@@ -16,6 +16,12 @@ int ext_ops_reserve(struct ufd_ucmd *ucmd);
 int ext_ops_unreserve(struct ufd_ucmd *ucmd);
 int ext_ops_reservations(struct ufd_ucmd *ucmd);
 int ext_ops_map_hint(struct ufd_ucmd *ucmd);
+/* PASID sets: in ext_pasid_ops.c */
+int ext_ops_pasid_set_alloc(struct ufd_ucmd *ucmd);
+int ext_ops_pasid_alloc(struct ufd_ucmd *ucmd);
+int ext_ops_pasid_free(struct ufd_ucmd *ucmd);
+int ext_ops_pasid_set_info(struct ufd_ucmd *ucmd);
+int ext_ops_pasid_set_attach(struct ufd_ucmd *ucmd);
 int ext_ops_mem_register(struct ufd_ucmd *ucmd);
 int ext_ops_mem_unregister(struct ufd_ucmd *ucmd);
 int ext_ops_mem_reg_info(struct ufd_ucmd *ucmd);

@@ -92,11 +92,11 @@ static void test_query(void)
 	struct uiommufd_ext_query q = { .size = sizeof(q) };
 	uint32_t small[4];
 	unsigned int i;
-	bool seen[8] = { false };
+	bool seen[16] = { false };
 
 	/* The count alone. */
 	REQUIRE(ioctl(fd, UIOMMUFD_EXT_QUERY, &q) == 0);
-	CHECK_EQ(q.num_exts, 7);
+	CHECK_EQ(q.num_exts, 9);
 	CHECK_EQ(q.entry_size, sizeof(struct uiommufd_ext_info));
 
 	memset(info, 0xa5, sizeof(info));
@@ -104,24 +104,27 @@ static void test_query(void)
 	q.entry_size = sizeof(info[0]);
 	q.exts = (uintptr_t)info;
 	REQUIRE(ioctl(fd, UIOMMUFD_EXT_QUERY, &q) == 0);
-	REQUIRE(q.num_exts == 7);
+	REQUIRE(q.num_exts == 9);
 	for (i = 0; i != q.num_exts; i++) {
-		CHECK(info[i].id >= 1 && info[i].id <= 7);
+		CHECK(info[i].id >= 1 && info[i].id <= 9);
 		CHECK_EQ(info[i].version, 1);
 		CHECK(info[i].nr_cmds >= 1 && info[i].nr_cmds <= 4);
 		CHECK(info[i].name[0] && memchr(info[i].name, 0, 32));
 		CHECK(_IOC_TYPE(info[i].cmds[0]) == UIOMMUFD_EXT_TYPE);
-		if (info[i].id < 8)
+		if (info[i].id < 16)
 			seen[info[i].id] = true;
 	}
 	CHECK(seen[UIOMMUFD_EXT_ID_RESERVE] && seen[UIOMMUFD_EXT_ID_MAP_HINT]);
-	CHECK_EQ(info[7].id, 0xa5a5a5a5); /* nothing written past the list */
+	CHECK(seen[UIOMMUFD_EXT_ID_PASID_SET] &&
+	      seen[UIOMMUFD_EXT_ID_PASID_SET_ATTACH]);
+	CHECK(seen[UIOMMUFD_EXT_ID_MEM_REGISTER]);
+	CHECK_EQ(info[9].id, 0xa5a5a5a5); /* nothing written past the list */
 
 	/* Too little room: what fits, the total, EMSGSIZE. */
 	q.num_exts = 2;
 	CHECK_EQ(ioctl(fd, UIOMMUFD_EXT_QUERY, &q), -1);
 	CHECK_EQ(errno, EMSGSIZE);
-	CHECK_EQ(q.num_exts, 7);
+	CHECK_EQ(q.num_exts, 9);
 
 	/* An older, smaller entry: id and version only. */
 	memset(small, 0xff, sizeof(small));
@@ -134,7 +137,7 @@ static void test_query(void)
 	CHECK_EQ(small[1], 1);
 	CHECK_EQ(small[2], info[1].id);
 	CHECK_EQ(small[3], 1);
-	q.num_exts = 7;
+	q.num_exts = 9;
 	q.entry_size = 4; /* less than id and version */
 	CHECK_EQ(ioctl(fd, UIOMMUFD_EXT_QUERY, &q), -1);
 	CHECK_EQ(errno, EINVAL);

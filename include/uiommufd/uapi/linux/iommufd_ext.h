@@ -39,6 +39,12 @@ enum {
 	UIOMMUFD_CMD_IOAS_UNRESERVE,
 	UIOMMUFD_CMD_IOAS_RESERVATIONS,
 	UIOMMUFD_CMD_IOAS_MAP_HINT,
+	/* PASID sets: numbered apart, so other extensions can take 0xc8.. */
+	UIOMMUFD_CMD_PASID_SET_ALLOC = UIOMMUFD_EXT_CMD_BASE + 0x10,
+	UIOMMUFD_CMD_PASID_ALLOC,
+	UIOMMUFD_CMD_PASID_FREE,
+	UIOMMUFD_CMD_PASID_SET_INFO,
+	UIOMMUFD_CMD_PASID_SET_ATTACH,
 };
 
 /* The extensions, as UIOMMUFD_EXT_QUERY names them. */
@@ -49,6 +55,9 @@ enum uiommufd_ext_id {
 	UIOMMUFD_EXT_ID_MIN_APERTURE = 4, /* UIOMMUFD_IOAS_SET_MIN_APERTURE */
 	UIOMMUFD_EXT_ID_RESERVE = 5,      /* RESERVE, UNRESERVE, RESERVATIONS */
 	UIOMMUFD_EXT_ID_MAP_HINT = 6,     /* UIOMMUFD_IOAS_MAP_HINT */
+	UIOMMUFD_EXT_ID_PASID_SET = 7,    /* PASID_SET_ALLOC, PASID_ALLOC,
+					     PASID_FREE, PASID_SET_INFO */
+	UIOMMUFD_EXT_ID_PASID_SET_ATTACH = 8, /* UIOMMUFD_PASID_SET_ATTACH */
 };
 
 /**
@@ -323,19 +332,147 @@ struct uiommufd_ioas_map_hint {
 #define UIOMMUFD_IOAS_MAP_HINT \
 	_IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_IOAS_MAP_HINT)
 
+/**
+ * struct uiommufd_pasid_set_alloc - UIOMMUFD_PASID_SET_ALLOC
+ * @size: sizeof(struct uiommufd_pasid_set_alloc)
+ * @flags: 0
+ * @first: the lowest PASID of the set (at least 1: 0 is the RID)
+ * @last: its highest PASID (inclusive; at most 2^20 - 1)
+ * @quota: how many of its PASIDs may be allocated at a time (at least 1)
+ * @out_set_id: the new set's object ID
+ *
+ * A PASID set (the IOASID set of the 2021 discussion): an object of this
+ * /dev/iommu that PASIDs are allocated from, destroyed by IOMMU_DESTROY,
+ * which fails EBUSY while PASIDs are allocated from it (free them first;
+ * closing the file frees everything).  EINVAL: a bad range or quota 0.
+ */
+struct uiommufd_pasid_set_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 first;
+	__u32 last;
+	__u32 quota;
+	__u32 out_set_id;
+};
+#define UIOMMUFD_PASID_SET_ALLOC \
+	_IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_PASID_SET_ALLOC)
+
+/* struct uiommufd_pasid_alloc.flags */
+enum {
+	UIOMMUFD_PASID_ALLOC_DEV_RANGE = 1 << 0, /* fit @dev_id's IOMMU too */
+};
+
+/**
+ * struct uiommufd_pasid_alloc - UIOMMUFD_PASID_ALLOC
+ * @size: sizeof(struct uiommufd_pasid_alloc)
+ * @flags: UIOMMUFD_PASID_ALLOC_DEV_RANGE or 0
+ * @set_id: the set
+ * @dev_id: with DEV_RANGE, a device: the PASID is one its IOMMU has
+ *          (EINVAL if none of the set's range is); else 0
+ * @out_pasid: the PASID
+ *
+ * Allocates the lowest PASID of the set's range that no set of this
+ * /dev/iommu has allocated.  ENOSPC: the set's quota is reached, or the
+ * system-wide capacity (every set of every open /dev/iommu together; see
+ * UIOMMUFD_PASID_SET_INFO), or no PASID of the range is free.  ENOENT: no
+ * such set or device.  A failed reply frees it again.
+ */
+struct uiommufd_pasid_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 set_id;
+	__u32 dev_id;
+	__u32 out_pasid;
+	__u32 __reserved;
+};
+#define UIOMMUFD_PASID_ALLOC _IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_PASID_ALLOC)
+
+/**
+ * struct uiommufd_pasid_free - UIOMMUFD_PASID_FREE
+ * @size: sizeof(struct uiommufd_pasid_free)
+ * @flags: 0
+ * @set_id: the set
+ * @pasid: a PASID allocated from it (else ENOENT)
+ *
+ * EBUSY while a device of this /dev/iommu has @pasid attached, by
+ * UIOMMUFD_PASID_SET_ATTACH or any upstream PASID attach: detach first.
+ */
+struct uiommufd_pasid_free {
+	__u32 size;
+	__u32 flags;
+	__u32 set_id;
+	__u32 pasid;
+};
+#define UIOMMUFD_PASID_FREE _IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_PASID_FREE)
+
+/**
+ * struct uiommufd_pasid_set_info - UIOMMUFD_PASID_SET_INFO
+ * @size: sizeof(struct uiommufd_pasid_set_info)
+ * @flags: 0
+ * @set_id: the set
+ * @num_pasids: in: room in @pasids; out: PASIDs allocated from the set
+ * @out_first: the set's range, first PASID
+ * @out_last: its last PASID (inclusive)
+ * @out_quota: its quota
+ * @out_sys_capacity: the system-wide capacity
+ * @out_sys_allocated: PASIDs allocated from all sets, system-wide
+ * @pasids: user pointer to __u32[@num_pasids]: the set's PASIDs,
+ *          ascending (more than the room: EMSGSIZE as UIOMMUFD_PAGE_SIZES)
+ */
+struct uiommufd_pasid_set_info {
+	__u32 size;
+	__u32 flags;
+	__u32 set_id;
+	__u32 num_pasids;
+	__u32 out_first;
+	__u32 out_last;
+	__u32 out_quota;
+	__u32 out_sys_capacity;
+	__u32 out_sys_allocated;
+	__u32 __reserved;
+	__aligned_u64 pasids;
+};
+#define UIOMMUFD_PASID_SET_INFO \
+	_IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_PASID_SET_INFO)
+
+/**
+ * struct uiommufd_pasid_set_attach - UIOMMUFD_PASID_SET_ATTACH
+ * @size: sizeof(struct uiommufd_pasid_set_attach)
+ * @flags: 0
+ * @set_id: the set
+ * @dev_id: the device
+ * @pasid: a PASID allocated from the set (else ENOENT)
+ * @pt_id: a HWPT made with IOMMU_HWPT_ALLOC_PASID
+ *
+ * Attaches @pasid of @dev_id to @pt_id as the kernel's PASID attach does
+ * (same rules and errnos: EBUSY if attached, EINVAL for a HWPT that does
+ * not serve PASIDs or a PASID the device lacks), but only a PASID the
+ * set handed out.  Detach with the ordinary PASID detach.  The upstream
+ * PASID attach is unchanged: it takes any PASID.
+ */
+struct uiommufd_pasid_set_attach {
+	__u32 size;
+	__u32 flags;
+	__u32 set_id;
+	__u32 dev_id;
+	__u32 pasid;
+	__u32 pt_id;
+};
+#define UIOMMUFD_PASID_SET_ATTACH \
+	_IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_PASID_SET_ATTACH)
 /*
  * Registered memory (the seed's pre-registration / "super-container").
- * These numbers start at UIOMMUFD_EXT_CMD_BASE + 0x10, apart from the
- * ones above.
+ * These numbers start at UIOMMUFD_EXT_CMD_BASE + 0x20, apart from the
+ * PASID-set ones.
  */
 enum {
-	UIOMMUFD_CMD_MEM_REGISTER = UIOMMUFD_EXT_CMD_BASE + 0x10,
+	UIOMMUFD_CMD_MEM_REGISTER = UIOMMUFD_EXT_CMD_BASE + 0x20,
 	UIOMMUFD_CMD_MEM_UNREGISTER,
 	UIOMMUFD_CMD_MEM_REG_INFO,
 };
 
 /* The extension id of the three commands below (UIOMMUFD_EXT_QUERY). */
-#define UIOMMUFD_EXT_ID_MEM_REGISTER 7
+#define UIOMMUFD_EXT_ID_MEM_REGISTER 9
 
 /* struct uiommufd_mem_register.flags */
 enum {
