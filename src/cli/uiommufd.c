@@ -854,6 +854,86 @@ static int dump_pages(struct dump_state *st)
 
 /* Report a failed engine call and return its status. */
 /* A PASID set (an extension): two PASIDs from a quota of four. */
+/*
+ * Registered memory (extension): 64 KiB registered once, then mapped by
+ * an IOAS of this context and one of a second context, each with a
+ * device attached: one pin per page, one charge.
+ */
+static int dump_mem_register(struct dump_state *st)
+{
+	const uint64_t len = 64 * 1024;
+	struct ufd_device_info dinfo = {
+		.aperture_start = 0,
+		.aperture_last = (1ULL << 48) - 1,
+		.pgsize_bitmap = 4ULL << 10,
+	};
+	struct ufd_mem_reg_info info;
+	struct ufd_ctx *ctx2 = NULL;
+	struct ufd_ctx *ctxs[2];
+	uint32_t reg, ioas[2], dev, pt;
+	unsigned int pins = 0, i;
+	uint64_t before, iova;
+	char s1[32], s2[32], s3[32], s4[32];
+	uint8_t *buf;
+	int rc;
+
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return -ENOMEM;
+	before = ufd_engine_pinned_bytes_user(st->eng, st->cred.uid);
+	rc = ufd_ctx_open(st->eng, &st->cred, &ctx2);
+	if (!rc)
+		rc = ufd_mem_register(st->ctx, st->src, (uintptr_t)buf, len,
+				      UFD_MAP_WRITE, &reg);
+	ctxs[0] = st->ctx;
+	ctxs[1] = ctx2;
+	for (i = 0; !rc && i != 2; i++) {
+		iova = 1ULL << 40;
+		rc = ufd_ioas_alloc(ctxs[i], &ioas[i]);
+		if (!rc)
+			rc = ufd_device_bind(ctxs[i], &dinfo, &dev);
+		pt = ioas[i];
+		if (!rc)
+			rc = ufd_device_attach(ctxs[i], dev, &pt);
+		if (!rc)
+			rc = ufd_ioas_map(ctxs[i], ioas[i], st->src,
+					  (uintptr_t)buf, len, &iova,
+					  UFD_MAP_READ | UFD_MAP_WRITE |
+						  UFD_MAP_FIXED_IOVA);
+	}
+	if (!rc)
+		rc = ufd_mem_reg_info(st->ctx, reg, &info);
+	if (!rc)
+		rc = ufd_engine_page_pins(st->eng, st->src, (uintptr_t)buf,
+					  &pins);
+	if (!rc) {
+		printf("registered memory %u (extension): VA 0x%012" PRIx64
+		       "..+%s, mapped by %u areas (IOAS %u, and IOAS %u of a "
+		       "second context)\n"
+		       "  %s pinned once (pins per page: %u), %s charged once "
+		       "(to %s %u; %s more in all)\n",
+		       reg, info.uaddr, fmt_size(info.length, s1, sizeof(s1)),
+		       info.nr_maps, ioas[0], ioas[1],
+		       fmt_size(info.pinned_bytes, s2, sizeof(s2)), pins,
+		       fmt_size(info.charged_bytes, s3, sizeof(s3)),
+		       info.account == 2 ? "pid" :
+		       info.account == 1 ? "uid" : "nobody: CAP_IPC_LOCK, uid",
+		       info.account == 2 ? (unsigned int)info.pid :
+					   (unsigned int)info.uid,
+		       fmt_size(ufd_engine_pinned_bytes_user(st->eng,
+							     st->cred.uid) -
+					before,
+				s4, sizeof(s4)));
+		printf("  unregister while mapped: %s\n",
+		       strerror(-ufd_mem_unregister(st->ctx, reg)));
+	}
+	if (ctx2)
+		ufd_ctx_close(ctx2);
+	munmap(buf, len);
+	return rc;
+}
+
 static int dump_pasid_set(struct dump_state *st)
 {
 	struct ufd_pasid_set_info info;
@@ -1158,6 +1238,11 @@ static int cmd_dump(int argc, char **argv)
 	rc = dump_pasid_set(&st);
 	if (rc) {
 		ret = dump_fail("ufd_pasid_set", rc);
+		goto out;
+	}
+	rc = dump_mem_register(&st);
+	if (rc) {
+		ret = dump_fail("ufd_mem_register", rc);
 		goto out;
 	}
 	printf("memory charged to RLIMIT_MEMLOCK: %s (uid %u)%s\n",
