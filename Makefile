@@ -185,19 +185,21 @@ $(B)/tests/tsan/%: tests/unit/%.c tests/unit/harness.h $(ENGINE_SRCS)
 
 # uapi tests talk to an fd with ioctl(); they are built plain and run twice:
 # once linked to the dispatch layer directly, once under the launcher.
-$(B)/tests/uapi/%: tests/uapi/%.c tests/unit/harness.h
+# They depend on the uAPI headers they are written against.
+UAPI_HDRS := $(wildcard include/uiommufd/uapi/linux/*.h include/uiommufd/uapi/*.h)
+$(B)/tests/uapi/%: tests/uapi/%.c tests/unit/harness.h $(UAPI_HDRS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(BASEFLAGS) -O1 -o $@ $< $(LDLIBS)
 
 # ...and linked with the shim and the engine: the shim's open/ioctl in the
 # executable take the place of libc's, no LD_PRELOAD needed.
-$(B)/tests/uapi/%.direct: tests/uapi/%.c tests/unit/harness.h $(SHIM_OBJS) $(ENGINE_OBJS)
+$(B)/tests/uapi/%.direct: tests/uapi/%.c tests/unit/harness.h $(UAPI_HDRS) $(SHIM_OBJS) $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(BASEFLAGS) -O1 -o $@ $< $(SHIM_OBJS) $(ENGINE_OBJS) $(LDLIBS) -ldl
 
-$(B)/tests/server/%: tests/server/%.c tests/server/common.h tests/unit/harness.h
+$(B)/tests/server/%: tests/server/%.c tests/server/common.h tests/unit/harness.h $(UAPI_HDRS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(BASEFLAGS) -O1 -o $@ $< $(LDLIBS)
