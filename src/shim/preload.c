@@ -805,12 +805,25 @@ static int shim_take_fd(const struct ufd_caller *caller SHIM_UNUSED, int fd)
 	return tfd < 0 ? -errno : tfd;
 }
 
+/*
+ * Who calls now, read only by the commands that use it: a capset() since
+ * (CAP_IPC_LOCK dropped) counts, and the other calls pay no system call
+ * for it.
+ */
+static void shim_caller_cred(const struct ufd_caller *caller,
+			     struct ufd_cred *out)
+{
+	(void)caller;
+	shim_cred_self(out);
+}
+
 static const struct ufd_caller_ops shim_caller_ops = {
 	.make_fd = shim_make_fd,
 	.unmake_fd = shim_unmake_fd,
 	.resolve_fd = shim_resolve_fd,
 	.resolve_file = shim_resolve_file,
 	.take_fd = shim_take_fd,
+	.cred = shim_caller_cred,
 };
 
 static int shim_caller_init(struct ufd_caller *caller)
@@ -825,12 +838,12 @@ static int shim_caller_init(struct ufd_caller *caller)
 	shim_sig_enter();
 	pthread_mutex_lock(&state_lock);
 	caller->mem = shim.mem;
+	/* Read when needed, through shim_caller_cred (caller_ops.cred). */
+	memset(&caller->cred, 0, sizeof(caller->cred));
 	caller->kernel = shim.kernel;
 	caller->no_extensions = shim.no_extensions;
 	pthread_mutex_unlock(&state_lock);
 	shim_sig_leave();
-	/* Who calls now: a capset() since (CAP_IPC_LOCK dropped) counts. */
-	shim_cred_self(&caller->cred);
 	return 0;
 }
 

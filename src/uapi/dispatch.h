@@ -96,6 +96,14 @@ struct ufd_caller_ops {
 	 */
 	int (*bar_lookup)(const struct ufd_caller *caller, uint64_t vaddr,
 			  uint64_t len, struct ufd_bar_map *out);
+	/*
+	 * The caller's credentials as of now, for the few commands that
+	 * charge or check them (open, IOMMU_OPTION, MAP_FILE,
+	 * CHANGE_PROCESS): a transport that would pay system calls to know
+	 * them reads them only here.  NULL: struct ufd_caller.cred is
+	 * current.
+	 */
+	void (*cred)(const struct ufd_caller *caller, struct ufd_cred *out);
 };
 
 /*
@@ -157,6 +165,16 @@ struct ufd_caller {
 	 * (uiommufd-run --no-extensions) */
 	bool no_extensions;
 };
+
+/* @caller's credentials, read now (see ufd_caller_ops.cred). */
+static inline void ufd_caller_cred(const struct ufd_caller *caller,
+				   struct ufd_cred *out)
+{
+	if (caller->ops && caller->ops->cred)
+		caller->ops->cred(caller, out);
+	else
+		*out = caller->cred;
+}
 
 /* The personality of @caller's call. */
 static inline const struct ufd_personality *

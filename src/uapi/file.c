@@ -38,9 +38,12 @@ static int iommufd_file_open(struct ufd_file *file,
 			     const struct ufd_caller *caller, uint32_t index,
 			     int flags)
 {
+	struct ufd_cred cred;
+
 	if (index)
 		return -ENOENT;
-	return ufd_ctx_open(caller->eng, &caller->cred, &file->ctx);
+	ufd_caller_cred(caller, &cred);
+	return ufd_ctx_open(caller->eng, &cred, &file->ctx);
 }
 
 static void iommufd_file_release(struct ufd_file *file, bool destroy_obj)

@@ -229,6 +229,7 @@ int ioas_ops_map_file(struct ufd_ucmd *ucmd)
 	const struct ufd_caller *caller = ucmd->caller;
 	struct ufd_source *src;
 	uint64_t iova = cmd->iova, unmapped;
+	struct ufd_cred cred;
 	int rc;
 
 	if (cmd->iova >= UINT64_MAX || cmd->length >= UINT64_MAX)
@@ -239,7 +240,8 @@ int ioas_ops_map_file(struct ufd_ucmd *ucmd)
 			     cmd->flags & IOMMU_IOAS_MAP_WRITEABLE, &src);
 	if (rc)
 		return rc;
-	rc = ufd_ioas_map_file(ucmd->ctx, cmd->ioas_id, &caller->cred, src,
+	ufd_caller_cred(caller, &cred);
+	rc = ufd_ioas_map_file(ucmd->ctx, cmd->ioas_id, &cred, src,
 			       cmd->start, cmd->length, &iova,
 			       map_file_flags(cmd->flags));
 	ufd_source_put(src);
@@ -258,8 +260,10 @@ int ioas_ops_map_file(struct ufd_ucmd *ucmd)
 int ioas_ops_change_process(struct ufd_ucmd *ucmd)
 {
 	struct iommu_ioas_change_process *cmd = ucmd->cmd;
+	struct ufd_cred cred;
 
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
-	return ufd_ctx_change_process(ucmd->ctx, &ucmd->caller->cred);
+	ufd_caller_cred(ucmd->caller, &cred);
+	return ufd_ctx_change_process(ucmd->ctx, &cred);
 }

@@ -194,9 +194,12 @@ static int option_rlimit_mode(struct ufd_ucmd *ucmd,
 		cmd->val64 = mode;
 		return 0;
 	}
-	if (cmd->op == IOMMU_OPTION_OP_SET)
-		return ufd_ctx_set_rlimit_mode(ucmd->ctx, &ucmd->caller->cred,
-					       cmd->val64);
+	if (cmd->op == IOMMU_OPTION_OP_SET) {
+		struct ufd_cred cred;
+
+		ufd_caller_cred(ucmd->caller, &cred);
+		return ufd_ctx_set_rlimit_mode(ucmd->ctx, &cred, cmd->val64);
+	}
 	return -EOPNOTSUPP;
 }
 

@@ -75,6 +75,7 @@ static int container_open(struct ufd_file *file,
 			  int flags)
 {
 	struct vfio_container *c;
+	struct ufd_cred cred;
 	int rc;
 
 	if (index)
@@ -82,7 +83,8 @@ static int container_open(struct ufd_file *file,
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	rc = ufd_ctx_open(caller->eng, &caller->cred, &c->ctx);
+	ufd_caller_cred(caller, &cred);
+	rc = ufd_ctx_open(caller->eng, &cred, &c->ctx);
 	if (rc) {
 		free(c);
 		return rc;
