@@ -45,6 +45,10 @@ _Static_assert((int)UFD_PCI_IRQ_MSIX == (int)VFIO_PCI_MSIX_IRQ_INDEX,
 #define MSI_CAP_LEN 0x18		 /* 64-bit with mask and pending */
 #define MSIX_CAP_LEN PCI_CAP_MSIX_SIZEOF /* 12 */
 #define PCIE_CAP_LEN 0x3c		 /* version 2, through Slot Status 2 */
+#define SRIOV_CAP_LEN PCI_EXT_CAP_SRIOV_SIZEOF /* 0x40 */
+#define EXT_CAP_BASE 0x100
+/* The page sizes an SR-IOV capability offers: 4K, 8K, 64K, 256K, 1M, 4M. */
+#define SRIOV_PGSIZES 0x553u
 #define MSIX_ENTRY_LEN 16
 #define MSIX_ENTRY_CTRL 12 /* vector control: bit 0 masks */
 
@@ -492,6 +496,7 @@ int ufd_pci_dma_write(struct ufd_pci_dev *pdev, uint64_t iova, const void *buf,
 static void flr_locked(struct ufd_pci_dev *pdev)
 {
 	uint8_t bars[PCI_ROM_ADDRESS - PCI_BASE_ADDRESS_0];
+	uint8_t sriov[SRIOV_CAP_LEN];
 	uint8_t line;
 
 	pdev->resetting++;
@@ -501,9 +506,17 @@ static void flr_locked(struct ufd_pci_dev *pdev)
 		pdev->model->reset(pdev); /* may wait, dropping the lock */
 	memcpy(bars, &pdev->cfg[PCI_BASE_ADDRESS_0], sizeof(bars));
 	line = pdev->cfg[PCI_INTERRUPT_LINE];
+	/*
+	 * The VFs outlive a reset of their PF: the host kernel's reset path
+	 * restores the SR-IOV registers (pci_restore_iov_state).
+	 */
+	if (pdev->sriov_cap)
+		memcpy(sriov, &pdev->cfg[pdev->sriov_cap], sizeof(sriov));
 	memcpy(pdev->cfg, pdev->cfg_poweron, sizeof(pdev->cfg));
 	memcpy(&pdev->cfg[PCI_BASE_ADDRESS_0], bars, sizeof(bars));
 	pdev->cfg[PCI_INTERRUPT_LINE] = line;
+	if (pdev->sriov_cap)
+		memcpy(&pdev->cfg[pdev->sriov_cap], sriov, sizeof(sriov));
 	__atomic_store_n(&pdev->bus_master, false, __ATOMIC_RELEASE);
 	msix_table_reset(pdev);
 	pdev->intx_level = false;
@@ -1024,6 +1037,113 @@ int ufd_pci_cfg_define(struct ufd_pci_dev *pdev, unsigned int off,
 	return 0;
 }
 
+/* Are BAR sizes and flags @bar[0..5] a valid set (as ufd_pci_add_bar)? */
+static bool bars_valid(const struct ufd_pci_bar *bar)
+{
+	const unsigned int known =
+		UFD_PCI_BAR_MEM64 | UFD_PCI_BAR_PREFETCH | UFD_PCI_BAR_MMAP;
+	unsigned int i;
+
+	for (i = 0; i < UFD_PCI_NUM_BARS; i++) {
+		uint64_t size = bar[i].size;
+		bool mem64 = bar[i].flags & UFD_PCI_BAR_MEM64;
+
+		if (!size) {
+			if (bar[i].flags)
+				return false;
+			continue;
+		}
+		if (size < 4096 || (size & (size - 1)) ||
+		    (bar[i].flags & ~known))
+			return false;
+		if (mem64 ? (i == UFD_PCI_NUM_BARS - 1 || bar[i + 1].size ||
+			     bar[i + 1].flags || size > (1ULL << 48)) :
+			    size > (1ULL << 31))
+			return false;
+		if (mem64)
+			i++;
+	}
+	return true;
+}
+
+int ufd_pci_add_sriov_cap(struct ufd_pci_dev *pdev, unsigned int off,
+			  const struct ufd_pci_sriov *sriov)
+{
+	const uint16_t ctrl_wmask =
+		PCI_SRIOV_CTRL_VFE | PCI_SRIOV_CTRL_MSE | PCI_SRIOV_CTRL_ARI;
+	unsigned int i;
+
+	if (!sriov || !sriov->vf_model || !sriov->total_vfs ||
+	    sriov->total_vfs > 256 || !sriov->vf_stride ||
+	    !bars_valid(sriov->vf_bar) || pdev->sriov_cap || pdev->physfn ||
+	    (off & 3) || off < EXT_CAP_BASE ||
+	    off > UFD_PCI_CFG_SIZE - SRIOV_CAP_LEN ||
+	    (!pdev->ext_cap_last && off != EXT_CAP_BASE) ||
+	    (pdev->ext_cap_last && off <= pdev->ext_cap_last))
+		return -EINVAL;
+	if (!cfg_range_free(pdev, off, SRIOV_CAP_LEN))
+		return -EBUSY;
+	define(pdev, off, 4, PCI_EXT_CAP_ID_SRIOV | 1u << 16, 0, 0);
+	if (pdev->ext_cap_last)
+		bytes_put(pdev->cfg, pdev->ext_cap_last, 4,
+			  (bytes_get(pdev->cfg, pdev->ext_cap_last, 4) &
+			   0xfffffu) | (uint32_t)off << 20);
+	pdev->ext_cap_last = (uint16_t)off;
+	define(pdev, off + PCI_SRIOV_CTRL, 2, 0, ctrl_wmask, 0);
+	define(pdev, off + PCI_SRIOV_STATUS, 2, 0, 0, PCI_SRIOV_STATUS_VFM);
+	define(pdev, off + PCI_SRIOV_INITIAL_VF, 2, sriov->total_vfs, 0, 0);
+	define(pdev, off + PCI_SRIOV_TOTAL_VF, 2, sriov->total_vfs, 0, 0);
+	define(pdev, off + PCI_SRIOV_NUM_VF, 2, 0, 0xffff, 0);
+	define(pdev, off + PCI_SRIOV_VF_OFFSET, 2, sriov->first_vf_offset, 0,
+	       0);
+	define(pdev, off + PCI_SRIOV_VF_STRIDE, 2, sriov->vf_stride, 0, 0);
+	define(pdev, off + PCI_SRIOV_VF_DID, 2, sriov->vf_model->device_id, 0,
+	       0);
+	define(pdev, off + PCI_SRIOV_SUP_PGSIZE, 4, SRIOV_PGSIZES, 0, 0);
+	define(pdev, off + PCI_SRIOV_SYS_PGSIZE, 4, 1, SRIOV_PGSIZES, 0);
+	for (i = 0; i < PCI_SRIOV_NUM_BARS; i++) {
+		const struct ufd_pci_bar *b = &sriov->vf_bar[i];
+		unsigned int at = off + PCI_SRIOV_BAR + 4 * i;
+		uint64_t mask = ~(b->size - 1);
+		uint32_t type = 0;
+
+		if (!b->size)
+			continue;
+		if (b->flags & UFD_PCI_BAR_MEM64)
+			type |= PCI_BASE_ADDRESS_MEM_TYPE_64;
+		if (b->flags & UFD_PCI_BAR_PREFETCH)
+			type |= PCI_BASE_ADDRESS_MEM_PREFETCH;
+		define(pdev, at, 4, type, (uint32_t)mask, 0);
+		if (b->flags & UFD_PCI_BAR_MEM64)
+			define(pdev, at + 4, 4, 0, (uint32_t)(mask >> 32), 0);
+	}
+	pdev->sriov = *sriov;
+	pdev->sriov_cap = (uint16_t)off;
+	return 0;
+}
+
+int ufd_pci_sriov_set_num_vfs(struct ufd_pci_dev *pf, unsigned int num_vfs)
+{
+	const uint16_t on = PCI_SRIOV_CTRL_VFE | PCI_SRIOV_CTRL_MSE;
+	unsigned int at;
+	uint16_t ctrl;
+
+	if (!pf->sriov_cap || num_vfs > pf->sriov.total_vfs)
+		return -EINVAL;
+	ufd_pci_lock(pf);
+	at = pf->sriov_cap;
+	ctrl = cfg16(pf, at + PCI_SRIOV_CTRL);
+	if (num_vfs) {
+		cfg16_set(pf, at + PCI_SRIOV_NUM_VF, (uint16_t)num_vfs);
+		cfg16_set(pf, at + PCI_SRIOV_CTRL, ctrl | on);
+	} else {
+		cfg16_set(pf, at + PCI_SRIOV_CTRL, ctrl & (uint16_t)~on);
+		cfg16_set(pf, at + PCI_SRIOV_NUM_VF, 0);
+	}
+	ufd_pci_unlock(pf);
+	return 0;
+}
+
 /* ---- instances --------------------------------------------------------- */
 
 static void header_init(struct ufd_pci_dev *pdev, const struct ufd_pci_model *m)
@@ -1041,9 +1161,10 @@ static void header_init(struct ufd_pci_dev *pdev, const struct ufd_pci_model *m)
 	define(pdev, PCI_INTERRUPT_LINE, 1, 0, 0xff, 0);
 }
 
-int ufd_pci_dev_create(const struct ufd_pci_model *model, const char *args,
-		       const struct ufd_pci_host_ops *ops, void *host,
-		       struct ufd_pci_dev **out)
+static int dev_create(const struct ufd_pci_model *model, const char *args,
+		      const struct ufd_pci_host_ops *ops, void *host,
+		      struct ufd_pci_dev *physfn, unsigned int vf_index,
+		      struct ufd_pci_dev **out)
 {
 	struct ufd_pci_dev *pdev;
 	int rc;
@@ -1061,6 +1182,8 @@ int ufd_pci_dev_create(const struct ufd_pci_model *model, const char *args,
 	pdev->model = model;
 	pdev->host_ops = ops;
 	pdev->host = host;
+	pdev->physfn = physfn;
+	pdev->vf_index = vf_index;
 	header_init(pdev, model);
 	rc = model->create ? model->create(pdev, args) : 0;
 	if (rc) {
@@ -1073,6 +1196,30 @@ int ufd_pci_dev_create(const struct ufd_pci_model *model, const char *args,
 	memcpy(pdev->cfg_poweron, pdev->cfg, sizeof(pdev->cfg));
 	*out = pdev;
 	return 0;
+}
+
+int ufd_pci_dev_create(const struct ufd_pci_model *model, const char *args,
+		       const struct ufd_pci_host_ops *ops, void *host,
+		       struct ufd_pci_dev **out)
+{
+	return dev_create(model, args, ops, host, NULL, 0, out);
+}
+
+int ufd_pci_vf_create(struct ufd_pci_dev *pf, unsigned int index,
+		      const struct ufd_pci_host_ops *ops, void *host,
+		      struct ufd_pci_dev **out)
+{
+	unsigned int num_vfs = 0;
+
+	if (!pf || !out || !pf->sriov_cap)
+		return -EINVAL;
+	ufd_pci_lock(pf);
+	if (cfg16(pf, pf->sriov_cap + PCI_SRIOV_CTRL) & PCI_SRIOV_CTRL_VFE)
+		num_vfs = cfg16(pf, pf->sriov_cap + PCI_SRIOV_NUM_VF);
+	ufd_pci_unlock(pf);
+	if (index >= num_vfs)
+		return -EINVAL;
+	return dev_create(pf->sriov.vf_model, NULL, ops, host, pf, index, out);
 }
 
 void ufd_pci_dev_destroy(struct ufd_pci_dev *pdev)
@@ -1115,5 +1262,13 @@ void ufd_pci_dev_info(struct ufd_pci_dev *pdev, struct ufd_pci_dev_info *info)
 	}
 	info->flr = pdev->pcie_cap != 0;
 	info->pm = pdev->pm_cap != 0;
+	if (pdev->sriov_cap) {
+		info->sriov_total_vfs = pdev->sriov.total_vfs;
+		info->sriov_first_vf_offset = pdev->sriov.first_vf_offset;
+		info->sriov_vf_stride = pdev->sriov.vf_stride;
+		info->sriov_vf_device_id = pdev->sriov.vf_model->device_id;
+	}
+	info->is_vf = pdev->physfn != NULL;
+	info->vf_index = pdev->vf_index;
 	ufd_pci_unlock(pdev);
 }

@@ -136,6 +136,26 @@ struct ufd_pci_dev_info {
 	uint64_t msix_pba_size;
 	bool flr; /* PCIe function level reset */
 	bool pm;  /* power management capability */
+	/* SR-IOV: a physical function's, or the VF's own place. */
+	uint16_t sriov_total_vfs;  /* 0: no SR-IOV capability */
+	uint16_t sriov_first_vf_offset, sriov_vf_stride;
+	uint16_t sriov_vf_device_id;
+	bool is_vf;                /* a virtual function */
+	unsigned int vf_index;     /* its number under its PF */
+};
+
+/*
+ * What a physical function's SR-IOV capability says about its virtual
+ * functions: their model, how many there may be, their routing IDs
+ * (VF n is the PF's routing ID + first_vf_offset + n * vf_stride) and
+ * their BARs (the sizes one VF has; flags as UFD_PCI_BAR_*).
+ */
+struct ufd_pci_sriov {
+	const struct ufd_pci_model *vf_model;
+	uint16_t total_vfs;
+	uint16_t first_vf_offset;
+	uint16_t vf_stride;
+	struct ufd_pci_bar vf_bar[UFD_PCI_NUM_BARS];
 };
 
 /*
@@ -157,6 +177,11 @@ struct ufd_pci_dev {
 	struct ufd_pci_bar bar[UFD_PCI_NUM_BARS];
 
 	uint8_t cap_last; /* the last capability in the list; 0: none */
+	uint16_t ext_cap_last; /* the last extended capability; 0: none */
+	uint16_t sriov_cap;    /* the SR-IOV capability's offset; 0: none */
+	struct ufd_pci_sriov sriov;
+	struct ufd_pci_dev *physfn; /* a VF's PF (fixed); NULL for a PF */
+	unsigned int vf_index;      /* a VF's number under its PF */
 	uint8_t pm_cap, msi_cap, msix_cap, pcie_cap; /* offsets; 0: absent */
 	unsigned int msi_vectors;
 	unsigned int msix_vectors;
@@ -187,6 +212,8 @@ ufd_pci_model_next(const struct ufd_pci_model *prev);
 
 /* The models there are. */
 extern const struct ufd_pci_model ufd_pci_model_ioat;
+/* Not in the registry: only an igb PF's SR-IOV makes one. */
+extern const struct ufd_pci_model ufd_pci_model_igbvf;
 
 /* ---- instances: what the VFIO layer calls ------------------------------ */
 
@@ -197,6 +224,21 @@ extern const struct ufd_pci_model ufd_pci_model_ioat;
 int ufd_pci_dev_create(const struct ufd_pci_model *model, const char *args,
 		       const struct ufd_pci_host_ops *ops, void *host,
 		       struct ufd_pci_dev **out);
+/*
+ * Virtual function @index of physical function @pf (which has an SR-IOV
+ * capability and at least @index + 1 VFs enabled in it), an instance of
+ * the VF model the capability names, with its own host ops.  The PF must
+ * outlive it.  -EINVAL, -ENOMEM, or what the VF model's create() says.
+ */
+int ufd_pci_vf_create(struct ufd_pci_dev *pf, unsigned int index,
+		      const struct ufd_pci_host_ops *ops, void *host,
+		      struct ufd_pci_dev **out);
+/*
+ * The SR-IOV registers as the PF's driver (the host kernel) programs them
+ * for @num_vfs VFs: NumVFs, then VF Enable and VF Memory Space Enable, or
+ * both cleared for 0.  -EINVAL beyond TotalVFs or without the capability.
+ */
+int ufd_pci_sriov_set_num_vfs(struct ufd_pci_dev *pf, unsigned int num_vfs);
 /* Stop the model's threads and free the instance.  No call may be in
  * progress on it, and none may follow. */
 void ufd_pci_dev_destroy(struct ufd_pci_dev *pdev);
@@ -265,6 +307,16 @@ int ufd_pci_add_msix_cap(struct ufd_pci_dev *pdev, unsigned int off,
 			 uint64_t pba_off);
 int ufd_pci_add_pcie_cap(struct ufd_pci_dev *pdev, unsigned int off,
 			 unsigned int port_type);
+/*
+ * The SR-IOV extended capability at @off (dword aligned, in [0x100,
+ * 0xfc0], the first extended capability at 0x100), version 1: InitialVFs
+ * and TotalVFs @sriov->total_vfs (1..256), the VF offset, stride and
+ * device ID (the VF model's), page sizes 4K..4M supported with 4K
+ * selected, and the VF BARs sized as given.  Kept across an FLR (as the
+ * host kernel's pci_restore_iov_state does).
+ */
+int ufd_pci_add_sriov_cap(struct ufd_pci_dev *pdev, unsigned int off,
+			  const struct ufd_pci_sriov *sriov);
 /* INTx pin 1..4 (INTA..INTD); 0 for none (the default). */
 int ufd_pci_set_intx_pin(struct ufd_pci_dev *pdev, unsigned int pin);
 /*

@@ -187,33 +187,29 @@ char *ufd_devspec_encode(const struct ufd_devspecs *s)
 	return out;
 }
 
-int ufd_devspec_testbed(const struct ufd_devspecs *s, unsigned int i,
-			struct ufd_testbed_dev *out)
+void ufd_devspec_describe(struct ufd_pci_dev *pdev, const char *bdf,
+			  unsigned int group, unsigned int cdev,
+			  uint64_t addr_top, struct ufd_testbed_dev *out)
 {
-	const struct ufd_devspec *d = &s->dev[i];
-	const struct ufd_pci_model *model = ufd_pci_model_find(d->model);
 	struct ufd_pci_dev_info info;
-	struct ufd_pci_dev *pdev;
 	unsigned int off, bar;
-	uint64_t addr = 0xfe000000ULL - (uint64_t)i * 0x01000000ULL;
-	int rc;
+	uint64_t addr = addr_top;
 
-	if (!model)
-		return -ENODEV;
-	rc = ufd_pci_dev_create(model, d->args, NULL, NULL, &pdev);
-	if (rc)
-		return rc;
 	memset(out, 0, sizeof(*out));
 	ufd_pci_dev_info(pdev, &info);
-	snprintf(out->bdf, sizeof(out->bdf), "%s", d->bdf);
-	out->group = (unsigned int)d->group;
-	out->cdev = d->cdev;
+	snprintf(out->bdf, sizeof(out->bdf), "%s", bdf);
+	out->group = group;
+	out->cdev = cdev;
 	out->vendor = info.vendor_id;
 	out->device = info.device_id;
 	out->subsystem_vendor = info.subsystem_vendor_id;
 	out->subsystem_device = info.subsystem_id;
 	out->class_code = info.class_code;
 	out->revision = info.revision;
+	out->sriov_total_vfs = info.sriov_total_vfs;
+	out->sriov_offset = info.sriov_first_vf_offset;
+	out->sriov_stride = info.sriov_vf_stride;
+	out->sriov_vf_device = info.sriov_vf_device_id;
 	for (off = 0; off < sizeof(out->config); off += 4) {
 		uint32_t v = 0;
 
@@ -235,6 +231,23 @@ int ufd_devspec_testbed(const struct ufd_devspecs *s, unsigned int i,
 			(info.bar[bar].flags & UFD_PCI_BAR_PREFETCH ? 0x2000 : 0) |
 			(info.bar[bar].flags & UFD_PCI_BAR_MEM64 ? 0x00100000 : 0);
 	}
+}
+
+int ufd_devspec_testbed(const struct ufd_devspecs *s, unsigned int i,
+			struct ufd_testbed_dev *out)
+{
+	const struct ufd_devspec *d = &s->dev[i];
+	const struct ufd_pci_model *model = ufd_pci_model_find(d->model);
+	struct ufd_pci_dev *pdev;
+	int rc;
+
+	if (!model)
+		return -ENODEV;
+	rc = ufd_pci_dev_create(model, d->args, NULL, NULL, &pdev);
+	if (rc)
+		return rc;
+	ufd_devspec_describe(pdev, d->bdf, (unsigned int)d->group, d->cdev,
+			     0xfe000000ULL - (uint64_t)i * 0x01000000ULL, out);
 	ufd_pci_dev_destroy(pdev);
 	return 0;
 }

@@ -10,6 +10,7 @@
 #define UFD_LAUNCHER_DEVSPEC_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "launcher/testbed.h"
 
@@ -43,6 +44,15 @@ char *ufd_devspec_bdfs(const struct ufd_devspecs *s);
 
 /* "model;bdf;group;cdev;args|..." for the daemon; malloc'ed. */
 char *ufd_devspec_encode(const struct ufd_devspecs *s);
+
+/*
+ * What the sysfs tree shows of function @pdev called @bdf, in IOMMU group
+ * @group with cdev @cdev, its BARs placed downwards from @addr_top.
+ */
+struct ufd_pci_dev;
+void ufd_devspec_describe(struct ufd_pci_dev *pdev, const char *bdf,
+			  unsigned int group, unsigned int cdev,
+			  uint64_t addr_top, struct ufd_testbed_dev *out);
 
 /* What the sysfs tree shows of device @i (an instance is made to ask). */
 int ufd_devspec_testbed(const struct ufd_devspecs *s, unsigned int i,

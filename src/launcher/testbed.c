@@ -161,6 +161,14 @@ static int make_device(const char *root, const struct ufd_testbed_dev *d)
 					(unsigned long long)flags);
 	}
 	FILE_OF("resource", "%s", res);
+	if (d->sriov_total_vfs) {
+		FILE_OF("sriov_totalvfs", "%u\n", d->sriov_total_vfs);
+		FILE_OF("sriov_numvfs", "0\n");
+		FILE_OF("sriov_offset", "%u\n", d->sriov_offset);
+		FILE_OF("sriov_stride", "%u\n", d->sriov_stride);
+		FILE_OF("sriov_vf_device", "%x\n", d->sriov_vf_device);
+		FILE_OF("sriov_drivers_autoprobe", "1\n");
+	}
 #undef FILE_OF
 	snprintf(rel, sizeof(rel), "%s/config", dev);
 	rc = put_bytes(root, rel, d->config, sizeof(d->config));
@@ -225,6 +233,85 @@ int ufd_testbed_create(const struct ufd_testbed_dev *devs, unsigned int n,
 		rc = make_device(dir, &devs[i]);
 	if (rc)
 		ufd_testbed_remove(dir);
+	return rc;
+}
+
+int ufd_testbed_set_num_vfs(const char *dir, const char *pf_bdf,
+			    unsigned int num_vfs)
+{
+	char rel[128];
+
+	snprintf(rel, sizeof(rel), "sys/devices/pci0000:00/%s/sriov_numvfs",
+		 pf_bdf);
+	return put_file(dir, rel, "%u\n", num_vfs);
+}
+
+/* unlink @dir/@fmt..., ignoring what is not there. */
+__attribute__((format(printf, 2, 3)))
+static void unlink_rel(const char *dir, const char *fmt, ...)
+{
+	char rel[256], path[PATH_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rel, sizeof(rel), fmt, ap);
+	va_end(ap);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, rel) <
+	    sizeof(path))
+		unlink(path);
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag,
+		      struct FTW *ftw);
+
+/* rm -r of @dir/@rel. */
+static void remove_tree(const char *dir, const char *rel)
+{
+	char path[PATH_MAX];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, rel) <
+	    sizeof(path))
+		nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void ufd_testbed_remove_vf(const char *dir, const char *pf_bdf,
+			   unsigned int index, const char *vf_bdf,
+			   unsigned int group, unsigned int cdev)
+{
+	char rel[128];
+
+	unlink_rel(dir, "sys/devices/pci0000:00/%s/virtfn%u", pf_bdf, index);
+	unlink_rel(dir, "sys/class/vfio-dev/vfio%u", cdev);
+	unlink_rel(dir, "sys/bus/pci/drivers/vfio-pci/%s", vf_bdf);
+	unlink_rel(dir, "sys/bus/pci/devices/%s", vf_bdf);
+	snprintf(rel, sizeof(rel), "sys/kernel/iommu_groups/%u", group);
+	remove_tree(dir, rel);
+	snprintf(rel, sizeof(rel), "sys/devices/pci0000:00/%s", vf_bdf);
+	remove_tree(dir, rel);
+}
+
+int ufd_testbed_add_vf(const char *dir, const char *pf_bdf,
+		       unsigned int index, const struct ufd_testbed_dev *vf)
+{
+	char rel[128], tgt[64];
+	int rc;
+
+	rc = make_device(dir, vf);
+	if (!rc) {
+		snprintf(rel, sizeof(rel), "sys/devices/pci0000:00/%s/physfn",
+			 vf->bdf);
+		snprintf(tgt, sizeof(tgt), "../%s", pf_bdf);
+		rc = put_link(dir, rel, tgt);
+	}
+	if (!rc) {
+		snprintf(rel, sizeof(rel),
+			 "sys/devices/pci0000:00/%s/virtfn%u", pf_bdf, index);
+		snprintf(tgt, sizeof(tgt), "../%s", vf->bdf);
+		rc = put_link(dir, rel, tgt);
+	}
+	if (rc)
+		ufd_testbed_remove_vf(dir, pf_bdf, index, vf->bdf, vf->group,
+				      vf->cdev);
 	return rc;
 }
 

@@ -18,7 +18,14 @@
  *   sys/bus/pci/drivers/vfio-pci/BDF -> (the device)
  *   sys/kernel/iommu_groups/N/devices/BDF -> (the device)
  *   sys/class/vfio-dev/vfioM -> (the device's vfio-dev/vfioM)
- * No locking: built once by the launcher before the program starts.
+ * and for a physical function with SR-IOV:
+ *   sys/devices/pci0000:00/BDF/{sriov_totalvfs,sriov_numvfs,sriov_offset,
+ *       sriov_stride,sriov_vf_device,sriov_drivers_autoprobe}
+ *   sys/devices/pci0000:00/BDF/virtfnN -> ../VF_BDF (while VF N exists)
+ *   sys/devices/pci0000:00/VF_BDF/physfn -> ../BDF
+ * Locking: none.  Built by the launcher before the program starts; the
+ * VF calls come from the daemon's threads under the VFIO machine's lock,
+ * which serialises them.
  */
 #ifndef UFD_LAUNCHER_TESTBED_H
 #define UFD_LAUNCHER_TESTBED_H
@@ -40,6 +47,10 @@ struct ufd_testbed_dev {
 		uint64_t start, size; /* size 0: no BAR */
 		uint64_t flags;       /* IORESOURCE_* as the kernel prints */
 	} bar[UFD_TESTBED_MAX_BARS];
+	/* SR-IOV (a PF's capability): 0 TotalVFs for none. */
+	unsigned int sriov_total_vfs;
+	unsigned int sriov_offset, sriov_stride;
+	uint16_t sriov_vf_device;
 };
 
 /*
@@ -48,6 +59,19 @@ struct ufd_testbed_dev {
  */
 int ufd_testbed_create(const struct ufd_testbed_dev *devs, unsigned int n,
 		       char *dir, size_t size);
+
+/*
+ * VF @index of PF @pf_bdf appears (@vf, made as a device of its own, and
+ * the physfn and virtfnN links) or goes; the PF's sriov_numvfs reads
+ * @num_vfs.  0 or -errno (add: nothing left behind on failure).
+ */
+int ufd_testbed_add_vf(const char *dir, const char *pf_bdf,
+		       unsigned int index, const struct ufd_testbed_dev *vf);
+void ufd_testbed_remove_vf(const char *dir, const char *pf_bdf,
+			   unsigned int index, const char *vf_bdf,
+			   unsigned int group, unsigned int cdev);
+int ufd_testbed_set_num_vfs(const char *dir, const char *pf_bdf,
+			    unsigned int num_vfs);
 
 /* Remove a tree ufd_testbed_create() made. */
 void ufd_testbed_remove(const char *dir);

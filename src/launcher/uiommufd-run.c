@@ -59,6 +59,7 @@
 #include "server/daemon.h"
 #include "server/proto.h"
 #include "uapi/dispatch.h"
+#include "uapi/vfio.h"
 
 #ifndef UFD_LIBDIR
 #define UFD_LIBDIR "/usr/local/lib/uiommufd"
@@ -293,6 +294,50 @@ static void testbed_cleanup(void)
 	testbed_dir[0] = 0;
 }
 
+/*
+ * SR-IOV: the VFs a write of sriov_numvfs makes or removes appear in the
+ * tree (the machine's hooks, called from the daemon's threads under the
+ * machine's lock).  A VF's BARs are shown below 0xf0000000, 256 MiB a PF's
+ * worth of VFs, which the PFs' BARs (below 0xfe000000) never reach.
+ */
+static int sysfs_vf_add(void *arg, const char *pf_bdf, unsigned int index,
+			const char *vf_bdf, unsigned int group,
+			unsigned int cdev, struct ufd_pci_dev *vf)
+{
+	struct ufd_testbed_dev tb;
+
+	(void)arg;
+	if (!testbed_dir[0])
+		return 0;
+	ufd_devspec_describe(vf, vf_bdf, group, cdev,
+			     0xf0000000ULL - (uint64_t)index * 0x00100000ULL,
+			     &tb);
+	return ufd_testbed_add_vf(testbed_dir, pf_bdf, index, &tb);
+}
+
+static void sysfs_vf_remove(void *arg, const char *pf_bdf, unsigned int index,
+			    const char *vf_bdf, unsigned int group,
+			    unsigned int cdev)
+{
+	(void)arg;
+	if (testbed_dir[0])
+		ufd_testbed_remove_vf(testbed_dir, pf_bdf, index, vf_bdf, group,
+				      cdev);
+}
+
+static void sysfs_num_vfs(void *arg, const char *pf_bdf, unsigned int num_vfs)
+{
+	(void)arg;
+	if (testbed_dir[0])
+		ufd_testbed_set_num_vfs(testbed_dir, pf_bdf, num_vfs);
+}
+
+static const struct ufd_vfio_sysfs_ops sysfs_hooks = {
+	.vf_add = sysfs_vf_add,
+	.vf_remove = sysfs_vf_remove,
+	.num_vfs = sysfs_num_vfs,
+};
+
 /* libumockdev's preload library, which shows the tree as /sys. */
 static bool find_umockdev(char *out, size_t size)
 {
@@ -365,6 +410,7 @@ static bool setup_devices(struct ufd_devspecs *specs, bool server)
 		return false;
 	}
 	atexit(testbed_cleanup);
+	ufd_vfio_platform_set_sysfs(&sysfs_hooks, NULL);
 	old = getenv("LD_PRELOAD");
 	pre = malloc(strlen(old ? old : "") + strlen(umock) + 2);
 	bdfs = ufd_devspec_bdfs(specs);

@@ -81,6 +81,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -98,6 +99,7 @@
 #include "shim/shm.h"
 #include "server/proto.h"
 #include "uapi/dispatch.h"
+#include "uapi/vfio.h"
 #include "uiommufd.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
@@ -616,11 +618,51 @@ static int shim_nth_path_open(int dirfd, const char *path, int flags,
 }
 
 /*
+ * Is @norm (absolute, normalised) ".../DDDD:BB:DD.F/sriov_numvfs" under
+ * /sys/bus/pci/devices/ or /sys/devices/, for a function the launcher
+ * emulates (one of $UIOMMUFD_DEVICES)?  *@index gets its routing index.
+ */
+static bool shim_sriov_node(const char *norm, uint32_t *index)
+{
+	const char *end = strrchr(norm, '/'), *start, *list;
+	unsigned int dom, bus, dev, fn;
+	char bdf[16], tail;
+	size_t len;
+
+	if (strncmp(norm, "/sys/bus/pci/devices/", 21) &&
+	    strncmp(norm, "/sys/devices/pci", 16))
+		return false;
+	for (start = end; start > norm && start[-1] != '/'; start--)
+		;
+	len = (size_t)(end - start);
+	if (len != 12)
+		return false;
+	memcpy(bdf, start, len);
+	bdf[len] = 0;
+	if (sscanf(bdf, "%4x:%2x:%2x.%1x%c", &dom, &bus, &dev, &fn, &tail) !=
+		    4 ||
+	    dev > 0x1f || fn > 7)
+		return false;
+	list = getenv("UIOMMUFD_DEVICES");
+	for (; list && *list; list += strspn(list, " ")) {
+		size_t n = strcspn(list, " ");
+
+		if (n == len && !strncasecmp(list, bdf, len)) {
+			*index = ufd_vfio_routing_index(dom, bus, dev << 3 | fn);
+			return true;
+		}
+		list += n;
+	}
+	return false;
+}
+
+/*
  * Does (@dirfd, @path) name an emulated node: /dev/iommu, /dev/vfio/vfio,
- * and in server mode /dev/vfio/N (a group) and /dev/vfio/devices/vfioM (a
- * device cdev)?  Cheap for every other path: only names ending in
- * "iommu", "vfio", digits or "vfio" and digits are looked at more closely
- * (lexically, relative ones against the cwd or @dirfd).  Preserves errno.
+ * and in server mode /dev/vfio/N (a group), /dev/vfio/devices/vfioM (a
+ * device cdev) and an emulated PF's sriov_numvfs in sysfs?  Cheap for
+ * every other path: only names ending in "iommu", "vfio", digits, "vfio"
+ * and digits, or "sriov_numvfs" are looked at more closely (lexically,
+ * relative ones against the cwd or @dirfd).  Preserves errno.
  */
 static bool shim_path_node(int dirfd, const char *path,
 			   struct shim_node *node)
@@ -637,7 +679,7 @@ static bool shim_path_node(int dirfd, const char *path,
 	base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	if (strcmp(base, "iommu") && strncmp(base, "vfio", 4) &&
-	    !shim_parse_index(base, &index))
+	    !shim_parse_index(base, &index) && strcmp(base, "sriov_numvfs"))
 		return false;
 	if (!shim_path_abs(dirfd, path, norm, sizeof(norm)))
 		goto out;
@@ -661,6 +703,10 @@ static bool shim_path_node(int dirfd, const char *path,
 		   shim_parse_index(norm + 10, &node->index)) {
 		node->kind = UFD_FD_VFIO_GROUP;
 		ret = shim_srv_enabled();
+	} else if (!strcmp(base, "sriov_numvfs") && shim_srv_enabled() &&
+		   shim_sriov_node(norm, &node->index)) {
+		node->kind = UFD_FD_SRIOV_NUMVFS;
+		ret = true;
 	}
 out:
 	errno = saved;

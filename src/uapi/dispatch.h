@@ -30,6 +30,8 @@ enum ufd_fd_kind {
 	UFD_FD_DMABUF,      /* the selftest's dma-buf (DMABUF_GET): obj_id
 			       names it in src/uapi/ioas_file_ops.c */
 	UFD_FD_VEVENTQ,     /* a vIOMMU event queue (VEVENTQ_ALLOC) */
+	UFD_FD_SRIOV_NUMVFS, /* /sys/bus/pci/devices/BDF/sriov_numvfs of an
+				emulated PF: obj_id ufd_vfio_routing_index() */
 	UFD_FD_NR_KINDS
 };
 

@@ -193,6 +193,7 @@ static const struct ufd_file_ops *const file_ops[UFD_FD_NR_KINDS] = {
 	[UFD_FD_VFIO_DEVICE] = &ufd_vfio_device_ops,
 	[UFD_FD_DMABUF] = &ufd_dmabuf_file_ops,
 	[UFD_FD_VEVENTQ] = &veventq_file_ops,
+	[UFD_FD_SRIOV_NUMVFS] = &ufd_vfio_sriov_numvfs_ops,
 };
 
 const struct ufd_file_ops *ufd_file_ops(enum ufd_fd_kind kind)

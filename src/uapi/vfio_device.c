@@ -111,12 +111,28 @@ static int device_open(struct ufd_file *file, const struct ufd_caller *caller,
 		       uint32_t index, int flags)
 {
 	struct vfio_dev *vdev = vfio_dev_by_cdev(index);
+	struct ufd_vfio_machine *m;
+	int rc = 0;
 
 	if (!vdev)
 		return -ENOENT;
 	/* Nothing happens to the device until BIND_IOMMUFD. */
 	file->priv = vfio_dfile_new(vdev, false);
-	return file->priv ? 0 : -ENOMEM;
+	if (!file->priv)
+		return -ENOMEM;
+	/* An open cdev file keeps a VF in existence. */
+	m = vdev->m;
+	pthread_mutex_lock(&m->lock);
+	if (vdev->present)
+		vdev->cdev_files++;
+	else
+		rc = -ENOENT; /* removed since the lookup */
+	pthread_mutex_unlock(&m->lock);
+	if (rc) {
+		free(file->priv);
+		file->priv = NULL;
+	}
+	return rc;
 }
 
 static void device_release(struct ufd_file *file, bool destroy_obj)
@@ -129,8 +145,8 @@ static void device_release(struct ufd_file *file, bool destroy_obj)
 		return;
 	vdev = df->vdev;
 	m = vdev->m;
+	pthread_mutex_lock(&m->lock);
 	if (df->granted) {
-		pthread_mutex_lock(&m->lock);
 		pthread_mutex_lock(&vdev->lock);
 		vfio_dev_close(vdev);
 		pthread_mutex_unlock(&vdev->lock);
@@ -138,8 +154,10 @@ static void device_release(struct ufd_file *file, bool destroy_obj)
 			vfio_group_dev_file_closed_locked(vdev->group);
 		else
 			vdev->group->cdev_users--;
-		pthread_mutex_unlock(&m->lock);
 	}
+	if (!df->from_group)
+		vdev->cdev_files--;
+	pthread_mutex_unlock(&m->lock);
 	free(df);
 	file->priv = NULL;
 }
@@ -183,12 +201,14 @@ static long dev_bind(struct vfio_dfile *df, const struct ufd_caller *caller,
 	if (df->granted) {
 		rc = -EINVAL; /* one device cannot be bound twice */
 	} else if (bind.flags & VFIO_DEVICE_BIND_FLAG_TOKEN) {
-		/* A token for a function that is neither PF nor VF. */
 		rc = copy_from_caller(caller, uuid, bind.token_uuid_ptr,
 				      sizeof(uuid));
 		if (!rc)
-			rc = -EINVAL;
+			rc = vfio_sriov_check_token(vdev, uuid);
 	} else {
+		rc = vfio_sriov_check_token(vdev, NULL);
+	}
+	if (!rc) {
 		rc = caller->ops->resolve_file ?
 			     caller->ops->resolve_file(caller, bind.iommufd,
 						       &iommufd) :
@@ -731,11 +751,14 @@ static long dev_feature(struct vfio_dev *vdev, const struct ufd_caller *caller,
 	case VFIO_DEVICE_FEATURE_LOW_POWER_EXIT:
 		return feature_low_power(vdev, caller, id, feature.flags,
 					 arg + minsz, feature.argsz - minsz);
+	case VFIO_DEVICE_FEATURE_PCI_VF_TOKEN:
+		return vfio_sriov_feature_token(vdev, caller, feature.flags,
+						arg + minsz,
+						feature.argsz - minsz);
 	default:
 		/*
-		 * Migration and DMA logging: no mig_ops or log_ops; the VF
-		 * token: not an SR-IOV PF; DMA-buf export: not built in.
-		 * The kernel answers each with -ENOTTY.
+		 * Migration and DMA logging: no mig_ops or log_ops; DMA-buf
+		 * export: not built in.  The kernel answers -ENOTTY.
 		 */
 		return -ENOTTY;
 	}

@@ -65,7 +65,9 @@ static int group_open(struct ufd_file *file, const struct ufd_caller *caller,
 		return -ENOENT;
 	pthread_mutex_lock(&m->lock);
 	/* One open group file; none while a device is used as a cdev. */
-	if (g->file_open || g->dev_files || g->cdev_users)
+	if (!vfio_group_present(g))
+		rc = -ENOENT; /* its VF was removed since the lookup */
+	else if (g->file_open || g->dev_files || g->cdev_users)
 		rc = -EBUSY;
 	else
 		g->file_open = true;
@@ -225,15 +227,17 @@ static bool uuid_string_ok(const char *s)
 }
 
 /*
- * vfio_pci_core_match(): 1 if @buf names @vdev ("BDF" or "BDF
- * vf_token=UUID"), 0 if not, -EINVAL for bad options or a token the
- * function (neither PF nor VF) cannot take.
+ * vfio_pci_core_match()'s parsing: 1 if @buf names @vdev ("BDF" or "BDF
+ * vf_token=UUID", the token then in @uuid and *@token true), 0 if not,
+ * -EINVAL for bad or repeated options.  The token is checked by the
+ * caller, under the machine lock.
  */
-static int name_match(const struct vfio_dev *vdev, const char *buf)
+static int name_match(const struct vfio_dev *vdev, const char *buf,
+		      uint8_t uuid[16], bool *token)
 {
 	size_t len = strlen(vdev->bdf);
-	bool token = false;
 
+	*token = false;
 	if (strncmp(vdev->bdf, buf, len))
 		return 0;
 	buf += len;
@@ -244,15 +248,16 @@ static int name_match(const struct vfio_dev *vdev, const char *buf)
 			buf++;
 			continue;
 		}
-		if (token || strncmp(buf, "vf_token=", 9))
+		if (*token || strncmp(buf, "vf_token=", 9))
 			return -EINVAL; /* unknown or repeated option */
 		buf += 9;
-		if (strlen(buf) < UUID_STRING_LEN || !uuid_string_ok(buf))
+		if (strlen(buf) < UUID_STRING_LEN || !uuid_string_ok(buf) ||
+		    !vfio_uuid_parse(buf, uuid))
 			return -EINVAL;
-		token = true;
+		*token = true;
 		buf += UUID_STRING_LEN;
 	}
-	return token ? -EINVAL : 1;
+	return 1;
 }
 
 static long group_get_device_fd(struct ufd_vfio_machine *m,
@@ -264,9 +269,10 @@ static long group_get_device_fd(struct ufd_vfio_machine *m,
 	struct ufd_publish pub;
 	struct ufd_ctx *ctx = NULL;
 	struct ufd_file file;
+	uint8_t uuid[16];
 	char *name;
 	unsigned int i;
-	bool first;
+	bool first, token = false;
 	int rc, fd;
 
 	name = malloc(NAME_MAX_LEN);
@@ -274,7 +280,7 @@ static long group_get_device_fd(struct ufd_vfio_machine *m,
 		return -ENOMEM;
 	rc = read_name(caller, arg, name);
 	for (i = 0; !rc && i < g->ndevs; i++) {
-		rc = name_match(g->devs[i], name);
+		rc = name_match(g->devs[i], name, uuid, &token);
 		if (rc > 0)
 			vdev = g->devs[i];
 	}
@@ -285,6 +291,11 @@ static long group_get_device_fd(struct ufd_vfio_machine *m,
 		return -ENODEV;
 
 	pthread_mutex_lock(&m->lock);
+	rc = vfio_sriov_check_token(vdev, token ? uuid : NULL);
+	if (rc) {
+		pthread_mutex_unlock(&m->lock);
+		return rc;
+	}
 	if (g->container)
 		ctx = g->container->iommu_type ? g->container->ctx : NULL;
 	else

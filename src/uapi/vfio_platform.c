@@ -39,20 +39,52 @@
 #include "uapi/vfio_priv.h"
 
 static struct ufd_vfio_machine *machine;
+static const struct ufd_vfio_sysfs_ops *sysfs_ops;
+static void *sysfs_arg;
 
 struct ufd_vfio_machine *vfio_machine_get(void)
 {
 	return machine;
 }
 
+void ufd_vfio_platform_set_sysfs(const struct ufd_vfio_sysfs_ops *ops,
+				 void *arg)
+{
+	sysfs_ops = ops;
+	sysfs_arg = arg;
+}
+
+const struct ufd_vfio_sysfs_ops *vfio_sysfs_ops(void **arg)
+{
+	*arg = sysfs_arg;
+	return sysfs_ops;
+}
+
+static bool dev_present(const struct vfio_dev *vdev)
+{
+	return __atomic_load_n(&vdev->present, __ATOMIC_ACQUIRE);
+}
+
+/* Absent VFs are no device: their cdev does not exist. */
 struct vfio_dev *vfio_dev_by_cdev(uint32_t cdev_nr)
 {
 	unsigned int i;
 
 	for (i = 0; machine && i < machine->ndevs; i++)
-		if (machine->devs[i].cdev_nr == cdev_nr)
+		if (machine->devs[i].cdev_nr == cdev_nr &&
+		    dev_present(&machine->devs[i]))
 			return &machine->devs[i];
 	return NULL;
+}
+
+bool vfio_group_present(const struct vfio_group *g)
+{
+	unsigned int i;
+
+	for (i = 0; i < g->ndevs; i++)
+		if (dev_present(g->devs[i]))
+			return true;
+	return false;
 }
 
 struct vfio_group *vfio_group_by_nr(uint32_t nr)
@@ -60,7 +92,8 @@ struct vfio_group *vfio_group_by_nr(uint32_t nr)
 	unsigned int i;
 
 	for (i = 0; machine && i < machine->ngroups; i++)
-		if (machine->groups[i].nr == nr)
+		if (machine->groups[i].nr == nr &&
+		    vfio_group_present(&machine->groups[i]))
 			return &machine->groups[i];
 	return NULL;
 }
@@ -305,6 +338,7 @@ int vfio_dev_open(struct vfio_dev *vdev, struct ufd_ctx *ctx, bool cdev)
 	vdev->pt_asked = 0;
 	vdev->cdev_open = cdev;
 	vdev->open_count = 1;
+	vfio_sriov_opened(vdev);
 	dma_port_set(vdev, dma);
 	dev_enable(vdev);
 	return 0;
@@ -325,6 +359,7 @@ void vfio_dev_close(struct vfio_dev *vdev)
 	vdev->pt_id = 0;
 	vdev->pt_asked = 0;
 	vdev->cdev_open = false;
+	vfio_sriov_closed(vdev);
 }
 
 void vfio_dev_reset_keep_state(struct vfio_dev *vdev)
@@ -416,38 +451,40 @@ static int parse_item(char *item, struct vfio_dev *vdev, uint32_t *group,
 	return 0;
 }
 
-static void dev_free(struct vfio_dev *vdev)
+/* The function's state: what only exists while the function does. */
+static void dev_unmake(struct vfio_dev *vdev)
 {
 	if (vdev->pdev)
 		ufd_pci_dev_destroy(vdev->pdev);
 	vdev->pdev = NULL;
 	free(vdev->efds);
 	vdev->efds = NULL;
+}
+
+static void dev_free(struct vfio_dev *vdev)
+{
+	dev_unmake(vdev);
 	pthread_mutex_destroy(&vdev->lock);
 	pthread_mutex_destroy(&vdev->dma_lock);
 	pthread_cond_destroy(&vdev->dma_idle);
 	pthread_mutex_destroy(&vdev->irq_lock);
 }
 
-/* Make the function of @vdev (fields parsed) and its state. */
-static int dev_make(struct vfio_dev *vdev, const char *args)
+static void dev_init(struct vfio_dev *vdev)
 {
-	unsigned int i;
-	int rc;
-
 	pthread_mutex_init(&vdev->lock, NULL);
 	pthread_mutex_init(&vdev->dma_lock, NULL);
 	pthread_cond_init(&vdev->dma_idle, NULL);
 	pthread_mutex_init(&vdev->irq_lock, NULL);
 	vdev->irq_type = VFIO_PCI_NUM_IRQS;
 	vdev->wake_efd = vdev->err_efd = vdev->req_efd = -1;
-	rc = ufd_pci_dev_create(ufd_pci_model_find(vdev->model),
-				*args ? args : NULL, &vfio_host_ops, vdev,
-				&vdev->pdev);
-	if (rc) {
-		vdev->pdev = NULL;
-		return rc;
-	}
+}
+
+/* What the VFIO layer keeps of a new function @vdev->pdev. */
+static int dev_adopt(struct vfio_dev *vdev)
+{
+	unsigned int i;
+
 	ufd_pci_dev_info(vdev->pdev, &vdev->info);
 	vdev->msi_cap = find_cap(vdev, PCI_CAP_ID_MSI);
 	vdev->msix_cap = find_cap(vdev, PCI_CAP_ID_MSIX);
@@ -465,11 +502,123 @@ static int dev_make(struct vfio_dev *vdev, const char *args)
 	return 0;
 }
 
+/* Make the function of @vdev (fields parsed) and its state. */
+static int dev_make(struct vfio_dev *vdev, const char *args)
+{
+	int rc;
+
+	dev_init(vdev);
+	rc = ufd_pci_dev_create(ufd_pci_model_find(vdev->model),
+				*args ? args : NULL, &vfio_host_ops, vdev,
+				&vdev->pdev);
+	if (rc) {
+		vdev->pdev = NULL;
+		return rc;
+	}
+	rc = dev_adopt(vdev);
+	if (!rc)
+		vdev->present = true;
+	return rc;
+}
+
+int vfio_dev_vf_make(struct vfio_dev *vf)
+{
+	sigset_t all, old_mask;
+	int rc;
+
+	/* A VF model's threads take no signal either (see the setup). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old_mask);
+	rc = ufd_pci_vf_create(vf->pf->pdev, vf->vf_index, &vfio_host_ops, vf,
+			       &vf->pdev);
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	if (rc) {
+		vf->pdev = NULL;
+		return rc;
+	}
+	rc = dev_adopt(vf);
+	if (rc) {
+		dev_unmake(vf);
+		return rc;
+	}
+	vf->irq_type = VFIO_PCI_NUM_IRQS;
+	__atomic_store_n(&vf->present, true, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void vfio_dev_vf_unmake(struct vfio_dev *vf)
+{
+	__atomic_store_n(&vf->present, false, __ATOMIC_RELEASE);
+	dev_unmake(vf);
+	memset(&vf->info, 0, sizeof(vf->info));
+}
+
+/*
+ * How many VFs the function @model makes with @args can have (its SR-IOV
+ * capability's TotalVFs), asked of a throwaway instance with no host.
+ */
+static int model_total_vfs(const char *model, const char *args,
+			   unsigned int *total)
+{
+	struct ufd_pci_dev_info info;
+	struct ufd_pci_dev *pdev;
+	int rc;
+
+	rc = ufd_pci_dev_create(ufd_pci_model_find(model),
+				*args ? args : NULL, NULL, NULL, &pdev);
+	if (rc)
+		return rc;
+	ufd_pci_dev_info(pdev, &info);
+	ufd_pci_dev_destroy(pdev);
+	*total = info.sriov_total_vfs;
+	return 0;
+}
+
+/*
+ * Fill the VF slots of PF @pf (parsed) from @slot on: BDFs by the
+ * capability's offset and stride, groups and cdevs from *@next_group
+ * and *@next_cdev on.  -ERANGE if a routing ID leaves the segment.
+ */
+static int vf_slots(struct vfio_dev *pf, struct vfio_dev *slot,
+		    uint32_t *group_nrs, uint32_t *next_group,
+		    uint32_t *next_cdev)
+{
+	struct ufd_pci_dev_info info;
+	unsigned int i, rid;
+
+	ufd_pci_dev_info(pf->pdev, &info);
+	pf->vfs = slot;
+	pf->total_vfs = info.sriov_total_vfs;
+	for (i = 0; i < pf->total_vfs; i++) {
+		struct vfio_dev *vf = &slot[i];
+
+		rid = ((unsigned int)pf->bus << 8 | pf->devfn) +
+		      info.sriov_first_vf_offset + i * info.sriov_vf_stride;
+		if (rid > 0xffff)
+			return -ERANGE;
+		vf->m = pf->m;
+		snprintf(vf->model, sizeof(vf->model), "%s",
+			 pf->pdev->sriov.vf_model->name);
+		vf->segment = pf->segment;
+		vf->bus = (uint8_t)(rid >> 8);
+		vf->devfn = (uint8_t)rid;
+		snprintf(vf->bdf, sizeof(vf->bdf), "%04x:%02x:%02x.%x",
+			 vf->segment, vf->bus, vf->devfn >> 3, vf->devfn & 7);
+		vf->pf = pf;
+		vf->vf_index = i;
+		vf->cdev_nr = (*next_cdev)++;
+		group_nrs[slot - pf->m->devs + i] = (*next_group)++;
+		dev_init(vf);
+	}
+	return 0;
+}
+
 static void machine_free(struct ufd_vfio_machine *m, unsigned int made)
 {
 	unsigned int i;
 
-	for (i = 0; i < made; i++)
+	/* The VFs (after the PFs) go first: they refer to their PF. */
+	for (i = made; i-- > 0;)
 		dev_free(&m->devs[i]);
 	for (i = 0; i < m->ngroups; i++)
 		free(m->groups[i].devs);
@@ -511,10 +660,12 @@ static int machine_group(struct ufd_vfio_machine *m, const uint32_t *nrs)
 int ufd_vfio_platform_setup(struct ufd_engine *eng, const char *spec)
 {
 	struct ufd_vfio_machine *m;
+	struct vfio_dev *parsed = NULL;
 	sigset_t all, old_mask;
-	uint32_t *group_nrs = NULL;
+	uint32_t *group_nrs = NULL, *spec_groups = NULL;
+	uint32_t next_group = 0, next_cdev = 0;
 	char *copy = NULL, *item, **args = NULL;
-	unsigned int n = 1, i, j, made = 0;
+	unsigned int n = 1, i, j, made = 0, nvfs = 0, slot, *total = NULL;
 	const char *p;
 	int rc = 0;
 
@@ -529,31 +680,53 @@ int ufd_vfio_platform_setup(struct ufd_engine *eng, const char *spec)
 		return -ENOMEM;
 	pthread_mutex_init(&m->lock, NULL);
 	m->eng = eng;
-	m->devs = calloc(n, sizeof(*m->devs));
-	group_nrs = calloc(n, sizeof(*group_nrs));
+	parsed = calloc(n, sizeof(*parsed));
+	total = calloc(n, sizeof(*total));
+	spec_groups = calloc(n, sizeof(*spec_groups));
 	args = calloc(n, sizeof(*args));
 	copy = strdup(spec);
-	if (!m->devs || !group_nrs || !args || !copy) {
+	if (!parsed || !total || !spec_groups || !args || !copy) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	m->ndevs = n;
+	/* The spec's devices, and how many VF slots each needs. */
 	for (i = 0, item = copy; i < n; i++) {
 		char *bar = strchr(item, '|');
+		uint32_t group;
 
 		if (bar)
 			*bar = '\0';
-		m->devs[i].m = m;
-		rc = parse_item(item, &m->devs[i], &group_nrs[i], &args[i]);
+		rc = parse_item(item, &parsed[i], &spec_groups[i], &args[i]);
+		group = spec_groups[i];
+		if (!rc)
+			rc = model_total_vfs(parsed[i].model, args[i],
+					     &total[i]);
 		if (rc)
 			goto out;
 		for (j = 0; j < i; j++)
-			if (!strcmp(m->devs[j].bdf, m->devs[i].bdf) ||
-			    m->devs[j].cdev_nr == m->devs[i].cdev_nr) {
+			if (!strcmp(parsed[j].bdf, parsed[i].bdf) ||
+			    parsed[j].cdev_nr == parsed[i].cdev_nr) {
 				rc = -EINVAL;
 				goto out;
 			}
+		if (group >= next_group)
+			next_group = group + 1;
+		if (parsed[i].cdev_nr >= next_cdev)
+			next_cdev = parsed[i].cdev_nr + 1;
+		nvfs += total[i];
 		item = bar ? bar + 1 : item + strlen(item);
+	}
+	m->ndevs = n + nvfs;
+	m->devs = calloc(m->ndevs, sizeof(*m->devs));
+	group_nrs = calloc(m->ndevs, sizeof(*group_nrs));
+	if (!m->devs || !group_nrs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		m->devs[i] = parsed[i];
+		m->devs[i].m = m;
+		group_nrs[i] = spec_groups[i];
 	}
 	/*
 	 * The models start threads; they must take none of the process's
@@ -571,11 +744,22 @@ int ufd_vfio_platform_setup(struct ufd_engine *eng, const char *spec)
 		}
 	}
 	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	/* The VF slots, absent until sriov_numvfs makes them. */
+	for (i = 0, slot = n; !rc && i < n; slot += total[i], i++) {
+		if (!total[i])
+			continue;
+		rc = vf_slots(&m->devs[i], &m->devs[slot], group_nrs,
+			      &next_group, &next_cdev);
+		made = slot + total[i];
+	}
 	if (!rc)
 		rc = machine_group(m, group_nrs);
 out:
 	free(copy);
 	free(args);
+	free(total);
+	free(spec_groups);
+	free(parsed);
 	free(group_nrs);
 	if (rc)
 		machine_free(m, made);
@@ -592,7 +776,7 @@ void ufd_vfio_platform_teardown(void)
 	if (!m)
 		return;
 	machine = NULL;
-	for (i = 0; i < m->ndevs; i++) {
+	for (i = m->ndevs; i-- > 0;) {
 		struct vfio_dev *vdev = &m->devs[i];
 
 		/* Files still open (a test gave up): close them here. */
@@ -642,6 +826,8 @@ long ufd_vfio_platform_describe(char *buf, size_t size)
 	for (i = 0; i < m->ndevs; i++) {
 		struct vfio_dev *v = &m->devs[i];
 
+		if (!v->present)
+			continue;
 		pthread_mutex_lock(&v->lock);
 		describe_add(buf, size, &off,
 			     "device %s  %s %04x:%04x  group %u  "
@@ -675,6 +861,8 @@ long ufd_vfio_platform_describe(char *buf, size_t size)
 	for (i = 0; i < m->ngroups; i++) {
 		struct vfio_group *g = &m->groups[i];
 
+		if (!vfio_group_present(g))
+			continue;
 		describe_add(buf, size, &off, "group %u  /dev/vfio/%u: %s, ",
 			     g->nr, g->nr, g->file_open ? "open" : "closed");
 		if (g->container)

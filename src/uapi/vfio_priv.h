@@ -6,7 +6,10 @@
  * The model.  The machine is a fixed set of PCI functions (struct
  * vfio_dev), each in one IOMMU group (struct vfio_group) and with one
  * cdev number, made once from the launcher's spec and never changed
- * until teardown.  A device is "open" (vfio_device::open_count > 0 in the
+ * until teardown, except for SR-IOV: a physical function with an SR-IOV
+ * capability has TotalVFs slots for its virtual functions (each with its
+ * own group and cdev number, fixed), which exist (vfio_dev.present) only
+ * while its sriov_numvfs says so (vfio_sriov.c).  A device is "open" (vfio_device::open_count > 0 in the
  * kernel) while device files with access to it exist: either one cdev
  * file that did BIND_IOMMUFD, or any number of files a group's
  * GET_DEVICE_FD made.  While open, the function is bound into one
@@ -84,6 +87,24 @@ struct vfio_dev {
 	struct ufd_pci_dev_info info;
 	uint8_t msi_cap, msix_cap, pcie_cap; /* config offsets; 0: none */
 	unsigned int irq_slots;              /* entries of efds[] */
+	/* SR-IOV (fixed): a VF's PF and number; a PF's VF slots. */
+	struct vfio_dev *pf;      /* NULL: not a VF */
+	unsigned int vf_index;
+	struct vfio_dev *vfs;     /* a PF's total_vfs slots (in m->devs) */
+	unsigned int total_vfs;
+
+	/*
+	 * machine lock: a VF's existence (pdev, info and efds are valid
+	 * while present; PFs are always present), its cdev files, and a
+	 * PF's VFs enabled and VF token (the kernel's vf_token: its UUID and
+	 * the number of its VFs open).  pdev is also read without the lock
+	 * by the holders of open files, which keep a VF present.
+	 */
+	bool present;
+	unsigned int cdev_files;  /* cdev files open (bound or not) */
+	unsigned int num_vfs;
+	uint8_t vf_token[16];
+	unsigned int vf_token_users;
 
 	/* lock: open state and binding. */
 	pthread_mutex_t lock;
@@ -139,7 +160,7 @@ struct vfio_container {
 struct ufd_vfio_machine {
 	struct ufd_engine *eng;
 	pthread_mutex_t lock;
-	struct vfio_dev *devs;
+	struct vfio_dev *devs;    /* the spec's devices, then the VF slots */
 	unsigned int ndevs;
 	struct vfio_group *groups;
 	unsigned int ngroups;
@@ -173,6 +194,35 @@ void vfio_dev_close(struct vfio_dev *vdev);
 void vfio_dev_reset_keep_state(struct vfio_dev *vdev);
 /* Is COMMAND.MEMORY set (BAR accesses decode)? */
 bool vfio_dev_memory_enabled(struct vfio_dev *vdev);
+/* Does any device of @g exist (a VF group exists with its VF)?  m->lock. */
+bool vfio_group_present(const struct vfio_group *g);
+/*
+ * Make VF slot @vf's function (its PF has it enabled) and its state, or
+ * undo that.  Machine lock held; the VF has no open file.
+ */
+int vfio_dev_vf_make(struct vfio_dev *vf);
+void vfio_dev_vf_unmake(struct vfio_dev *vf);
+/* The sysfs hooks of ufd_vfio_platform_set_sysfs(), or NULL. */
+const struct ufd_vfio_sysfs_ops *vfio_sysfs_ops(void **arg);
+
+/* ---- vfio_sriov.c ---- */
+
+/*
+ * vfio_pci_validate_vf_token(): may @vdev be opened with VF token @uuid
+ * (NULL: none given)?  A VF needs its PF's token (-EACCES); a PF whose VFs
+ * are open needs it too, and otherwise takes a given token as its new
+ * one; any other function refuses a token (-EINVAL).  Machine lock held.
+ */
+int vfio_sriov_check_token(struct vfio_dev *vdev, const uint8_t *uuid);
+/* VFIO_DEVICE_FEATURE_PCI_VF_TOKEN (SET only): 1 to go on... as check. */
+long vfio_sriov_feature_token(struct vfio_dev *vdev,
+			      const struct ufd_caller *caller, uint32_t flags,
+			      uint64_t data, size_t argsz);
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (36 characters) into @uuid. */
+bool vfio_uuid_parse(const char *s, uint8_t uuid[16]);
+/* The device's first open and last close, for the PF's token users. */
+void vfio_sriov_opened(struct vfio_dev *vdev);
+void vfio_sriov_closed(struct vfio_dev *vdev);
 
 /* An eventfd of the caller as one of ours: -EBADF, -EINVAL (not an
  * eventfd), or the fd. */

@@ -377,6 +377,161 @@ static const struct ufd_pci_model testdev = {
 	.bar_write = testdev_write,
 };
 
+/* A PF of the test's own with SR-IOV; its VFs are igbvf functions. */
+static int sriovdev_create(struct ufd_pci_dev *pdev, const char *args)
+{
+	const struct ufd_pci_sriov sriov = {
+		.vf_model = &ufd_pci_model_igbvf,
+		.total_vfs = 4,
+		.first_vf_offset = 0x180,
+		.vf_stride = 2,
+		.vf_bar = { [0] = { 0x4000, UFD_PCI_BAR_MEM64 },
+			    [3] = { 0x4000, UFD_PCI_BAR_MEM64 } },
+	};
+	int rc;
+
+	rc = ufd_pci_add_bar(pdev, 0, 4096, UFD_PCI_BAR_MMAP);
+	if (!rc)
+		rc = ufd_pci_add_pcie_cap(pdev, 0x80, PCI_EXP_TYPE_ENDPOINT);
+	if (!rc)
+		rc = ufd_pci_add_sriov_cap(pdev, 0x100, &sriov);
+	return rc;
+}
+
+/* BAR0 offset 8 reads as a PF STATUS with link up at 1000 full duplex. */
+static uint64_t sriovdev_read(struct ufd_pci_dev *pdev, unsigned int bar,
+			      uint64_t off, unsigned int size)
+{
+	return off == 8 ? 0x80083 : 0;
+}
+
+static const struct ufd_pci_model sriovdev = {
+	.name = "sriovdev",
+	.description = "the unit test's own SR-IOV physical function",
+	.vendor_id = 0x8086,
+	.device_id = 0x10c9,
+	.class_code = 0x020000,
+	.create = sriovdev_create,
+	.bar_read = sriovdev_read,
+};
+
+static void test_pci_sriov(void)
+{
+	const struct ufd_pci_sriov bad = { .vf_model = &ufd_pci_model_igbvf,
+					   .total_vfs = 2,
+					   .vf_stride = 1 };
+	struct host vfhost = { 0 };
+	struct ufd_pci_dev_info info;
+	struct ufd_pci_dev *pf, *vf, *vf1;
+	uint32_t v = 0;
+	uint64_t r = 0;
+	unsigned int at = 0x100;
+
+	pthread_mutex_init(&vfhost.lock, NULL);
+	REQUIRE(ufd_pci_dev_create(&sriovdev, NULL, NULL, NULL, &pf) == 0);
+	/* The extended capability: ID 0x10, version 1, the only one. */
+	CHECK_EQ(ufd_pci_cfg_read(pf, at, 4, &v), 0);
+	CHECK_EQ(v, 0x00010010u);
+	CHECK_EQ(ufd_pci_cfg_read(pf, at + PCI_SRIOV_TOTAL_VF, 2, &v), 0);
+	CHECK_EQ(v, 4u);
+	CHECK_EQ(ufd_pci_cfg_read(pf, at + PCI_SRIOV_VF_OFFSET, 2, &v), 0);
+	CHECK_EQ(v, 0x180u);
+	CHECK_EQ(ufd_pci_cfg_read(pf, at + PCI_SRIOV_VF_DID, 2, &v), 0);
+	CHECK_EQ(v, 0x10cau);
+	/* A VF BAR sizes like a BAR: all-ones reads back the size mask. */
+	CHECK_EQ(ufd_pci_cfg_write(pf, at + PCI_SRIOV_BAR, 4, 0xffffffff), 0);
+	CHECK_EQ(ufd_pci_cfg_read(pf, at + PCI_SRIOV_BAR, 4, &v), 0);
+	CHECK_EQ(v, 0xffffc004u);
+	/* Only one SR-IOV capability; not in standard space. */
+	CHECK_EQ(ufd_pci_add_sriov_cap(pf, 0x200, &bad), -EINVAL);
+	ufd_pci_dev_info(pf, &info);
+	CHECK_EQ(info.sriov_total_vfs, 4);
+	CHECK_EQ(info.sriov_vf_stride, 2);
+	CHECK(!info.is_vf);
+
+	/* No VF before VF Enable; none beyond NumVFs, none beyond TotalVFs. */
+	CHECK_EQ(ufd_pci_vf_create(pf, 0, &host_ops, &vfhost, &vf), -EINVAL);
+	CHECK_EQ(ufd_pci_sriov_set_num_vfs(pf, 5), -EINVAL);
+	CHECK_EQ(ufd_pci_sriov_set_num_vfs(pf, 2), 0);
+	CHECK_EQ(ufd_pci_cfg_read(pf, at + PCI_SRIOV_CTRL, 2, &v), 0);
+	CHECK_EQ(v & (PCI_SRIOV_CTRL_VFE | PCI_SRIOV_CTRL_MSE),
+		 (unsigned int)(PCI_SRIOV_CTRL_VFE | PCI_SRIOV_CTRL_MSE));
+	CHECK_EQ(ufd_pci_vf_create(pf, 2, &host_ops, &vfhost, &vf), -EINVAL);
+	/* The igbvf model is made by SR-IOV only. */
+	CHECK_EQ(ufd_pci_dev_create(&ufd_pci_model_igbvf, NULL, NULL, NULL,
+				    &vf),
+		 -EINVAL);
+	REQUIRE(ufd_pci_vf_create(pf, 0, &host_ops, &vfhost, &vf) == 0);
+	REQUIRE(ufd_pci_vf_create(pf, 1, NULL, NULL, &vf1) == 0);
+	ufd_pci_dev_info(vf1, &info);
+	CHECK(info.is_vf);
+	CHECK_EQ(info.vf_index, 1u);
+	CHECK_EQ(info.device_id, 0x10ca);
+	CHECK_EQ(info.msix_vectors, 3u);
+	CHECK_EQ(info.bar[0].size, 0x4000u);
+	CHECK(info.flr);
+
+	/* An FLR of the PF keeps its VFs enabled (the host restores it). */
+	ufd_pci_flr(pf);
+	CHECK_EQ(ufd_pci_cfg_read(pf, at + PCI_SRIOV_NUM_VF, 2, &v), 0);
+	CHECK_EQ(v, 2u);
+	CHECK_EQ(ufd_pci_cfg_read(pf, at + PCI_SRIOV_CTRL, 2, &v), 0);
+	CHECK(v & PCI_SRIOV_CTRL_VFE);
+
+	/* igbvf: the link is the PF's; a reset shows RSTD in the mailbox. */
+	CHECK_EQ(ufd_pci_bar_read(vf, 0, 0x0008, 4, &r), 0);
+	CHECK_EQ(r, 0x80083u);
+	CHECK_EQ(ufd_pci_bar_read(vf, 0, 0x0c40, 4, &r), 0);
+	CHECK(r & 0x80);
+	CHECK_EQ(ufd_pci_bar_read(vf, 0, 0x0c40, 4, &r), 0);
+	CHECK(!(r & 0x80)); /* read to clear */
+	CHECK_EQ(ufd_pci_bar_write(vf, 0, 0x0000, 4, 1u << 26), 0);
+	CHECK_EQ(ufd_pci_bar_read(vf, 0, 0x0c40, 4, &r), 0);
+	CHECK(r & 0x80);
+	/* The mailbox buffer holds what the VF writes, any size. */
+	CHECK_EQ(ufd_pci_bar_write(vf, 0, 0x0800, 4, 0x11223344), 0);
+	CHECK_EQ(ufd_pci_bar_write(vf, 0, 0x0801, 1, 0xaa), 0);
+	CHECK_EQ(ufd_pci_bar_read(vf, 0, 0x0800, 4, &r), 0);
+	CHECK_EQ(r, 0x1122aa44u);
+	/* No datapath: the queue never reports itself enabled. */
+	CHECK_EQ(ufd_pci_bar_write(vf, 0, 0x2828, 4, 1u << 25), 0);
+	CHECK_EQ(ufd_pci_bar_read(vf, 0, 0x2828, 4, &r), 0);
+	CHECK(!(r & (1u << 25)));
+
+	/* Interrupts: EICS of a masked cause waits for EIMS; EIAC clears. */
+	CHECK_EQ(ufd_pci_cfg_read(vf, 0x70 + PCI_MSIX_FLAGS, 2, &v), 0);
+	CHECK_EQ(ufd_pci_cfg_write(vf, 0x70 + PCI_MSIX_FLAGS, 2,
+				   v | PCI_MSIX_FLAGS_ENABLE),
+		 0);
+	CHECK_EQ(ufd_pci_set_irq_enable(vf, UFD_PCI_IRQ_MSIX, true), 0);
+	CHECK_EQ(ufd_pci_bar_write(vf, 0, 0x152c, 4, 0x2), 0); /* EIAC */
+	CHECK_EQ(ufd_pci_bar_write(vf, 0, 0x1520, 4, 0x2), 0); /* EICS */
+	CHECK_EQ(irqs(&vfhost, UFD_PCI_IRQ_MSIX), 0u);
+	CHECK_EQ(ufd_pci_bar_read(vf, 0, 0x1580, 4, &r), 0);
+	CHECK_EQ(r, 0x2u); /* pending; EIAC set: not cleared by the read */
+	CHECK_EQ(ufd_pci_bar_write(vf, 0, 0x1524, 4, 0x2), 0); /* EIMS */
+	CHECK_EQ(irqs(&vfhost, UFD_PCI_IRQ_MSIX), 1u);
+	CHECK_EQ(vfhost.last_vector, 1u);
+	CHECK_EQ(ufd_pci_bar_read(vf, 0, 0x1580, 4, &r), 0);
+	CHECK_EQ(r, 0u); /* auto-cleared on delivery */
+	CHECK_EQ(ufd_pci_bar_write(vf, 0, 0x1528, 4, 0x2), 0); /* EIMC */
+	CHECK_EQ(ufd_pci_bar_write(vf, 0, 0x1520, 4, 0x2), 0);
+	CHECK_EQ(irqs(&vfhost, UFD_PCI_IRQ_MSIX), 1u);
+	/* Odd accesses anywhere never fail or crash. */
+	for (unsigned int o = 0; o < 0x4000; o += 0x3f) {
+		CHECK_EQ(ufd_pci_bar_write(vf, 0, o, 1 << (o % 4), ~0ULL), 0);
+		CHECK_EQ(ufd_pci_bar_read(vf, 0, o, 1 << (o % 4), &r), 0);
+	}
+
+	ufd_pci_dev_destroy(vf1);
+	ufd_pci_dev_destroy(vf);
+	CHECK_EQ(ufd_pci_sriov_set_num_vfs(pf, 0), 0);
+	CHECK_EQ(ufd_pci_cfg_read(pf, at + PCI_SRIOV_CTRL, 2, &v), 0);
+	CHECK(!(v & PCI_SRIOV_CTRL_VFE));
+	ufd_pci_dev_destroy(pf);
+	pthread_mutex_destroy(&vfhost.lock);
+}
+
 static void raise_vector(struct rig *r, unsigned int vector)
 {
 	ufd_pci_lock(r->pdev);
@@ -1544,6 +1699,7 @@ int main(void)
 		return 1;
 	RUN(test_pci_header_and_bars);
 	RUN(test_pci_interrupts);
+	RUN(test_pci_sriov);
 	RUN(test_ioat_registry_and_args);
 	RUN(test_ioat_create_failures);
 	RUN(test_ioat_config_space);

@@ -5,9 +5,11 @@
 # emulated devices.
 #
 # The selftest programs are built UNMODIFIED with their own Makefile by
-# tests/vfio/fetch-build.sh.  Six of them are run (vfio_pci_sriov_uapi_test
-# is not: it needs SR-IOV virtual functions), each test as its own process
-# under the launcher with an emulated Intel IOAT (CBDMA) device:
+# tests/vfio/fetch-build.sh.  Six of them are run against every device
+# model, and vfio_pci_sriov_uapi_test too against a model with SR-IOV
+# (igb: the test makes a VF through sriov_numvfs), each test as its own
+# process under the launcher with the emulated device (by default an
+# Intel IOAT (CBDMA) device; VFIO_DEVICE_TYPE=igb for the 82576 NIC):
 #
 #   timeout -k 5 $VFIO_TIMEOUT build/uiommufd-run --device ioat,bdf=0000:00:04.0 -- \
 #       tests/vfio/with-devices.sh build/vfio/bin/PROGRAM -r FIXTURE.VARIANT.TEST
@@ -23,6 +25,8 @@
 #
 #   vfio: N passed, M failed, K skipped of T
 #
+# ("vfio-MODEL:" for a model other than ioat, whose logs go to
+# build/vfio-MODEL/ and whose list is tests/vfio/expected-failures-MODEL).
 # M counts every failure, expected or not.  The exit status is 1 when a test
 # not listed in tests/vfio/expected-failures fails, a listed test passes
 # (XPASS), the list names a test that does not exist, or the build fails.
@@ -48,17 +52,24 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
 
-OUT="$REPO/build/vfio"
+DEVTYPE="${VFIO_DEVICE_TYPE:-ioat}"
+if [[ "$DEVTYPE" == ioat ]]; then
+	NAME=vfio XFAIL_REL=tests/vfio/expected-failures
+else
+	NAME="vfio-$DEVTYPE" XFAIL_REL="tests/vfio/expected-failures-$DEVTYPE"
+fi
+OUT="$REPO/build/$NAME"
 LOGDIR="$OUT/logs/tests"
 RESDIR="$OUT/results"
-XFAIL_FILE="$REPO/tests/vfio/expected-failures"
+XFAIL_FILE="$REPO/$XFAIL_REL"
 STATIC_LIST="$REPO/tests/vfio/tests.list"
 HELPER="$REPO/tests/vfio/with-devices.sh"
 TIMEOUT="${VFIO_TIMEOUT:-120}"
 JOBS="${VFIO_JOBS:-1}"
 FILTER="${VFIO_FILTER:-}"
 PERF_DEVICES="${VFIO_PERF_DEVICES:-4}"
-DEVTYPE="${VFIO_DEVICE_TYPE:-ioat}"
+# The models whose function has SR-IOV (sriov_totalvfs in sysfs).
+SRIOV_MODELS=" igb "
 
 PROGS=(
 	vfio_pci_device_test
@@ -68,8 +79,9 @@ PROGS=(
 	vfio_pci_device_init_perf_test
 	vfio_pci_driver_test
 )
-# main() initialises the device before the harness handles -l.
-LIST_NEEDS_DEVICE="vfio_pci_driver_test vfio_iommufd_setup_test"
+[[ "$SRIOV_MODELS" == *" $DEVTYPE "* ]] && PROGS+=(vfio_pci_sriov_uapi_test)
+# main() initialises the device (or makes a VF) before the harness handles -l.
+LIST_NEEDS_DEVICE="vfio_pci_driver_test vfio_iommufd_setup_test vfio_pci_sriov_uapi_test"
 # Device addresses: the first is the launcher's default; pass them all
 # explicitly.  bdf_n N -> the N-th address (0-based): 0000:00:04.0, 05.0, ...
 bdf_n() { printf '0000:00:%02x.0' $((4 + $1)); }
@@ -82,9 +94,9 @@ case "${1:-}" in
 *) echo "usage: $0 [--list]" >&2; exit 2 ;;
 esac
 
-say()  { echo "vfio: $*" >&3; }
-warn() { echo "vfio: WARNING: $*" >&2; }
-die()  { echo "vfio: ERROR: $*" >&2; exit 1; }
+say()  { echo "$NAME: $*" >&3; }
+warn() { echo "$NAME: WARNING: $*" >&2; }
+die()  { echo "$NAME: ERROR: $*" >&2; exit 1; }
 
 [[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || die "VFIO_JOBS must be a positive integer (got '$JOBS')"
 [[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "VFIO_TIMEOUT must be a positive number of seconds (got '$TIMEOUT')"
@@ -102,7 +114,7 @@ if [[ "$LIST_ONLY" == 1 ]]; then exec 3>&2; else exec 3>&1; fi
 
 # ---- build ---------------------------------------------------------------------
 build_failed() {
-	echo "vfio: ERROR: $*" >&2
+	echo "$NAME: ERROR: $*" >&2
 	say "build failed, no test was run"
 	exit 1
 }
@@ -248,18 +260,18 @@ if [[ -f "$XFAIL_FILE" ]]; then
 		read -r xname xreason <<<"$line"
 		[[ -n "$xreason" ]] || xreason="(no reason given)"
 		if [[ -z "${EXISTS[$xname]+x}" ]]; then
-			echo "vfio: ERROR: expected-failures:$lineno: '$xname' is not a test (PROGRAM/NAME, see run.sh --list)" >&2
+			echo "$NAME: ERROR: $XFAIL_REL:$lineno: '$xname' is not a test (PROGRAM/NAME, see run.sh --list)" >&2
 			list_errors=$((list_errors + 1))
 			continue
 		fi
 		if [[ -n "${XFAIL[$xname]+x}" ]]; then
-			echo "vfio: ERROR: expected-failures:$lineno: '$xname' is listed twice" >&2
+			echo "$NAME: ERROR: $XFAIL_REL:$lineno: '$xname' is listed twice" >&2
 			list_errors=$((list_errors + 1))
 		fi
 		XFAIL["$xname"]="$xreason"
 	done <"$XFAIL_FILE"
 else
-	warn "tests/vfio/expected-failures not found: every failure is unexpected"
+	warn "$XFAIL_REL not found: every failure is unexpected"
 fi
 
 # ---- select ---------------------------------------------------------------------------
@@ -307,8 +319,8 @@ mkdir -p "$RESDIR" "$LOGDIR"
 
 # shellcheck source=tests/lib/selftest.sh
 source "$REPO/tests/lib/selftest.sh"
-ST_NAME=vfio
-ST_XFAIL_REL=tests/vfio/expected-failures
+ST_NAME="$NAME"
+ST_XFAIL_REL="$XFAIL_REL"
 trap st_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
