@@ -187,6 +187,7 @@ ufd_pci_model_next(const struct ufd_pci_model *prev);
 
 /* The models there are. */
 extern const struct ufd_pci_model ufd_pci_model_ioat;
+extern const struct ufd_pci_model ufd_pci_model_igb;
 
 /* ---- instances: what the VFIO layer calls ------------------------------ */
 
