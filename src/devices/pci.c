@@ -70,6 +70,7 @@ _Static_assert((int)UFD_PCI_IRQ_MSIX == (int)VFIO_PCI_MSIX_IRQ_INDEX,
 
 static const struct ufd_pci_model *const models[] = {
 	&ufd_pci_model_ioat,
+	&ufd_pci_model_igb,
 };
 
 /* ---- registry ---------------------------------------------------------- */

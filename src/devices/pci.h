@@ -212,6 +212,7 @@ ufd_pci_model_next(const struct ufd_pci_model *prev);
 
 /* The models there are. */
 extern const struct ufd_pci_model ufd_pci_model_ioat;
+extern const struct ufd_pci_model ufd_pci_model_igb;
 /* Not in the registry: only an igb PF's SR-IOV makes one. */
 extern const struct ufd_pci_model ufd_pci_model_igbvf;
 

@@ -1,0 +1,2247 @@
+// SPDX-License-Identifier: MIT
+/*
+ * An Intel 82576 Gigabit Ethernet controller (igb): one physical function
+ * (8086:10c9, class 0x020000) with its internal copper PHY.  Written from
+ * the 82576 datasheet's register descriptions and from how the drivers
+ * that drive it use it (Linux's igb, the VFIO selftest's igb driver,
+ * DPDK's e1000/igb PMD); no code of theirs is in here.
+ *
+ * The model.  BAR0 (64-bit, 128 KiB, mmappable) holds the CSRs; BAR3
+ * (64-bit, taking BARs 3 and 4 as on the real part) holds the MSI-X table
+ * (10 vectors) at 0 and the PBA at 0x2000, served by pci.c.  The real
+ * part's I/O BAR (BAR2, the IOADDR/IODATA window) is absent: pci.c makes
+ * memory BARs only.  Config space: PM at 0x40, MSI at 0x50 (one vector,
+ * 64-bit, maskable), MSI-X at 0x70, PCIe endpoint with FLR at 0xa0,
+ * INTA; nothing at 0x100 and above (the SR-IOV capability goes there).
+ *
+ * Registers are dwords; an access of any size at any offset is split
+ * into the dwords it covers: a read returns the covered bytes (side
+ * effects of reading, such as clear-on-read, happen for any access that
+ * touches the register), a write passes the written bytes and their mask
+ * to the register, and a partial write of an ordinary register merges
+ * into its current value.  Offsets that are no register read 0 and
+ * ignore writes.  Ordinary read-write registers (filters, tables,
+ * thresholds a driver programs) are plain storage with a write mask in
+ * reg_store[]; the registers with behaviour have their own state.
+ *
+ * The port.  The PHY (MDIC, address 1) is an IGP-style PHY with the
+ * standard MII registers; its link is up when it is powered, and looped
+ * back (BMCR.LOOPBACK) or the backend has a carrier (autonegotiation
+ * completes at once, 1000/full, unless BMCR forces speed and duplex).
+ * STATUS.LU is CTRL.SLU and the PHY's link; a change raises ICR.LSC.
+ * A frame sent goes back to receive with MAC loopback (RCTL.LBM = 01b)
+ * or PHY loopback, otherwise to the backend: "loopback" (the default: a
+ * loopback plug, every frame comes back), "none" (no cable: no carrier)
+ * or "pcap" (frames are appended to a pcap file, nothing comes back).
+ *
+ * The datapath is one worker thread.  It serves the 16 transmit queues in
+ * turn, up to 32 descriptors of a queue at a time (one DMA read for the
+ * batch): legacy and advanced data descriptors are gathered into a frame
+ * until EOP (advanced context descriptors are consumed), the frame is
+ * padded (TCTL.PSP) and given an FCS (IFCS), counted, and sent to the
+ * port; then descriptors with RS get DD (one DMA write for the batch)
+ * and TDH moves past the last whole frame.  Frames received go to
+ * receive queue 0 (no VMDq, no RSS): filtered (UPE, MPE, BAM, the MTA
+ * hash, the 24 receive addresses), checked for size, copied into as many
+ * buffers as they need (SRRCTL.BSIZEPACKET, else RCTL.BSIZE/BSEX), the
+ * FCS stripped if RCTL.SECRC; descriptors are fetched 32 at a time and
+ * written back (legacy, or advanced one-buffer when SRRCTL.DESCTYPE is
+ * not 0) in batches, RDH moving after the write-back.  No free descriptor:
+ * the frame is dropped and counted in RNBC and MPC.  A DMA that fails
+ * (IO page fault, bus master off) wedges its queue, with no write-back
+ * and no interrupt for what failed, until a reset.
+ *
+ * Interrupts.  A queue event sets its ICR cause (TXDW, RXDW) unless
+ * GPIE.Multiple_MSIX, and the EICR bit its IVAR entry names if valid;
+ * other causes are ICR bits, which in MSI-X mode also set the EICR bit of
+ * IVAR_MISC when enabled in IMS.  In MSI-X mode an EICR bit that is set
+ * and enabled in EIMS sends MSI-X vector = bit (once per event; EIAC
+ * clears the bit, EIAM with GPIE.EIAME masks it); otherwise (ICR & IMS)
+ * or (EICR & EIMS) is the level of INTx, or an MSI when it rises.  A
+ * cause is set before the descriptor write-back that it reports and is
+ * held back (inflight) until that write-back has been made: no interrupt
+ * reaches the program before what it reports is visible, and a driver
+ * that saw the write-back and cleared EICR gets no late interrupt for it.
+ *
+ * Reset (CTRL.RST, CTRL.DEV_RST, FLR): the worker puts its batch down,
+ * every register returns to its power-on value, the EEPROM is re-read
+ * (at once: EECD.AUTO_RD is set when the reset write returns).
+ *
+ * Locking (see pci.h): all register state is under pdev->lock.  The
+ * worker holds it to pick work and to apply results, and drops it for
+ * DMA (busy is set meanwhile); its private state (descriptor caches,
+ * frames being gathered, write-back batches) is its own, tied to a
+ * queue's generation (bumped by a reset and by reprogramming the ring)
+ * so that nothing stale is applied.  A reset raises cancel and waits
+ * until the worker is no longer busy.  Ranges are [addr, addr + len), or
+ * [first, last] with last inclusive where a name says last.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <linux/pci_regs.h>
+
+#include "devices/pci.h"
+#include "engine/engine.h" /* allocation with fault injection */
+
+/* ---- register facts (82576 datasheet) ---------------------------------- */
+
+#define IGB_BAR0_SIZE 0x20000
+#define IGB_MSIX_BAR 3
+#define IGB_MSIX_BAR_SIZE 0x4000
+#define IGB_MSIX_TABLE_OFF 0x0000
+#define IGB_MSIX_PBA_OFF 0x2000
+#define IGB_MSIX_VECTORS 10
+#define IGB_NUM_QUEUES 16
+#define IGB_NUM_RAR 24
+#define IGB_PHY_ADDR 1
+
+#define REG_CTRL 0x0000
+#define REG_CTRL_ALIAS 0x0004
+#define REG_STATUS 0x0008
+#define REG_EECD 0x0010
+#define REG_EERD 0x0014
+#define REG_CTRL_EXT 0x0018
+#define REG_MDIC 0x0020
+#define REG_ICR 0x00c0
+#define REG_ICS 0x00c8
+#define REG_IMS 0x00d0
+#define REG_IMC 0x00d8
+#define REG_IAM 0x00e0
+#define REG_RCTL 0x0100
+#define REG_TCTL 0x0400
+#define REG_EEMNGCTL 0x1010
+#define REG_GPIE 0x1514
+#define REG_EICS 0x1520
+#define REG_EIMS 0x1524
+#define REG_EIMC 0x1528
+#define REG_EIAC 0x152c
+#define REG_EIAM 0x1530
+#define REG_EICR 0x1580
+#define REG_EITR0 0x1680
+#define REG_IVAR0 0x1700
+#define REG_IVAR_MISC 0x1740
+#define REG_STATS_FIRST 0x4000
+#define REG_STATS_LAST 0x413c
+#define REG_RLPML 0x5004
+#define REG_MTA 0x5200
+#define REG_RAL0 0x5400
+#define REG_RAL16 0x54e0
+#define REG_VFTA 0x5600
+#define REG_GCR 0x5b00
+#define REG_SWSM 0x5b50
+#define REG_SW_FW_SYNC 0x5b5c
+
+/* Statistics (clear on read). */
+#define ST_CRCERRS 0x4000
+#define ST_MPC 0x4010
+#define ST_PRC64 0x405c
+#define ST_GPRC 0x4074
+#define ST_BPRC 0x4078
+#define ST_MPRC 0x407c
+#define ST_GPTC 0x4080
+#define ST_GORCL 0x4088
+#define ST_GORCH 0x408c
+#define ST_GOTCL 0x4090
+#define ST_GOTCH 0x4094
+#define ST_RNBC 0x40a0
+#define ST_RUC 0x40a4
+#define ST_ROC 0x40ac
+#define ST_TORL 0x40c0
+#define ST_TORH 0x40c4
+#define ST_TOTL 0x40c8
+#define ST_TOTH 0x40cc
+#define ST_TPR 0x40d0
+#define ST_TPT 0x40d4
+#define ST_PTC64 0x40d8
+#define ST_MPTC 0x40f0
+#define ST_BPTC 0x40f4
+#define ST_HGORCL 0x4128
+#define ST_HGORCH 0x412c
+#define ST_HGOTCL 0x4130
+#define ST_HGOTCH 0x4134
+#define NUM_STATS ((REG_STATS_LAST - REG_STATS_FIRST) / 4 + 1)
+
+/* Queue registers: offsets inside a queue's block. */
+#define Q_BAL 0x00
+#define Q_BAH 0x04
+#define Q_LEN 0x08
+#define Q_SRRCTL 0x0c /* receive only */
+#define Q_HEAD 0x10
+#define Q_DCA 0x14
+#define Q_TAIL 0x18
+#define Q_DCTL 0x28
+#define Q_RQDPC 0x30 /* receive: drop count */
+#define Q_TDWBAL 0x38 /* transmit: head write-back address */
+#define Q_TDWBAH 0x3c
+
+#define CTRL_FD 0x00000001
+#define CTRL_GIO_MASTER_DISABLE 0x00000004
+#define CTRL_LRST 0x00000008
+#define CTRL_SLU 0x00000040
+#define CTRL_SPD_MASK 0x00000300
+#define CTRL_SPD_100 0x00000100
+#define CTRL_SPD_1000 0x00000200
+#define CTRL_FRCSPD 0x00000800
+#define CTRL_FRCDPX 0x00001000
+#define CTRL_RST 0x04000000
+#define CTRL_DEV_RST 0x20000000
+#define CTRL_PHY_RST 0x80000000
+#define CTRL_SELF_CLEARING (CTRL_RST | CTRL_DEV_RST | CTRL_PHY_RST)
+
+#define STATUS_FD 0x00000001
+#define STATUS_LU 0x00000002
+#define STATUS_SPEED_100 0x00000040
+#define STATUS_SPEED_1000 0x00000080
+#define STATUS_GIO_MASTER_ENABLE 0x00080000
+#define STATUS_PF_RST_DONE 0x00200000
+
+#define EECD_REQ 0x00000040
+#define EECD_GNT 0x00000080
+#define EECD_PRES 0x00000100
+#define EECD_AUTO_RD 0x00000200
+#define EECD_SIZE_SHIFT 11
+#define EECD_SIZE_256W 2 /* 2^(2 + 6) words */
+
+#define EERD_START 0x00000001
+#define EERD_DONE 0x00000002
+#define EERD_ADDR_SHIFT 2
+#define EERD_ADDR_MASK 0x3fff
+#define EERD_DATA_SHIFT 16
+
+#define MDIC_DATA_MASK 0x0000ffff
+#define MDIC_REG_SHIFT 16
+#define MDIC_REG_MASK 0x1f
+#define MDIC_PHY_SHIFT 21
+#define MDIC_PHY_MASK 0x1f
+#define MDIC_OP_WRITE 0x04000000
+#define MDIC_OP_READ 0x08000000
+#define MDIC_READY 0x10000000
+#define MDIC_INT_EN 0x20000000
+#define MDIC_ERROR 0x40000000
+
+#define ICR_TXDW 0x00000001
+#define ICR_LSC 0x00000004
+#define ICR_RXDW 0x00000080 /* RXT0 in older parts' names */
+#define ICR_MDAC 0x00000200
+#define ICR_INT_ASSERTED 0x80000000
+#define ICR_CAUSES 0x7fffffff
+
+#define GPIE_MULTIPLE_MSIX 0x00000010
+#define GPIE_EIAME 0x40000000
+#define GPIE_WMASK 0xc000001f
+
+#define EICR_VECTORS 0x01ffffff /* MSI-X mode: a bit per vector */
+#define EICR_VALID 0xc1ffffff
+#define IVAR_VALID 0x80
+#define IVAR_VECTOR 0x1f
+
+#define RCTL_EN 0x00000002
+#define RCTL_SBP 0x00000004
+#define RCTL_UPE 0x00000008
+#define RCTL_MPE 0x00000010
+#define RCTL_LPE 0x00000020
+#define RCTL_LBM_SHIFT 6
+#define RCTL_LBM_MASK 0x3
+#define RCTL_LBM_MAC 1
+#define RCTL_MO_SHIFT 12
+#define RCTL_BAM 0x00008000
+#define RCTL_BSIZE_SHIFT 16
+#define RCTL_BSEX 0x02000000
+#define RCTL_SECRC 0x04000000
+#define RCTL_WMASK 0x07fff3fe
+
+#define TCTL_EN 0x00000002
+#define TCTL_PSP 0x00000008
+#define TCTL_WMASK 0xfffffffe
+#define TCTL_POWERON 0x0003f0f8 /* PSP, CT 15, COLD 63 */
+
+#define SRRCTL_BSIZEPKT_MASK 0x7f
+#define SRRCTL_DESCTYPE_SHIFT 25
+#define SRRCTL_DESCTYPE_MASK 0x7
+#define SRRCTL_DROP_EN 0x80000000
+#define SRRCTL_WMASK 0xcff00f7f
+#define SRRCTL_POWERON 0x00000402 /* 2 KiB buffers, 256-byte headers */
+
+#define DCTL_ENABLE 0x02000000
+#define RXDCTL_WMASK 0x061f1f1f
+#define TXDCTL_WMASK 0x0e3f3f3f
+#define DCTL_POWERON 0x00010000 /* WTHRESH 1 */
+
+#define RAH_AV 0x80000000
+#define GCR_CMPL_TMOUT_RESEND 0x00010000
+#define EEMNGCTL_CFG_DONE0 0x00040000
+#define SWSM_SMBI 0x00000001
+#define SWSM_SWESMBI 0x00000002
+
+/* Descriptors: 16 bytes. */
+#define DESC_LEN 16
+#define TXD_CMD_EOP 0x01000000
+#define TXD_CMD_IFCS 0x02000000
+#define TXD_CMD_RS 0x08000000
+#define TXD_CMD_DEXT 0x20000000
+#define TXD_DTYP_SHIFT 20
+#define TXD_DTYP_MASK 0xf
+#define TXD_DTYP_CONTEXT 0x2
+#define TXD_DTYP_DATA 0x3
+#define TXD_STA_DD 0x01
+#define RXD_STAT_DD 0x01
+#define RXD_STAT_EOP 0x02
+#define RXD_STAT_IXSM 0x04
+
+/* The PHY's registers (MII numbering). */
+#define PHY_BMCR 0
+#define PHY_BMSR 1
+#define PHY_ID1 2
+#define PHY_ID2 3
+#define PHY_ANAR 4
+#define PHY_ANLPAR 5
+#define PHY_ANER 6
+#define PHY_GBCR 9
+#define PHY_GBSR 10
+#define PHY_ESR 15
+#define PHY_NREGS 32
+#define BMCR_SPEED_MSB 0x0040
+#define BMCR_FULLDPLX 0x0100
+#define BMCR_ANRESTART 0x0200
+#define BMCR_ISOLATE 0x0400
+#define BMCR_PDOWN 0x0800
+#define BMCR_ANENABLE 0x1000
+#define BMCR_SPEED_LSB 0x2000
+#define BMCR_LOOPBACK 0x4000
+#define BMCR_RESET 0x8000
+#define BMCR_POWERON (BMCR_ANENABLE | BMCR_FULLDPLX | BMCR_SPEED_MSB)
+#define BMCR_WMASK 0x7fc0 /* RESET and ANRESTART self-clear */
+#define BMSR_BASE 0x7949 /* 10/100 half/full, ext. status, AN able, ext. */
+#define BMSR_LSTATUS 0x0004
+#define BMSR_ANEGCOMPLETE 0x0020
+#define PHY_ID1_IGP 0x02a8
+#define PHY_ID2_82576 0x0391
+#define ANAR_POWERON 0x01e1
+#define ANLPAR_PARTNER 0xc1e1 /* the partner: all of 10/100, ACK */
+#define GBCR_POWERON 0x0300
+#define GBSR_PARTNER 0x3c00 /* partner 1000 full/half, receivers OK */
+#define ESR_1000T 0x3000
+
+/* The EEPROM. */
+#define EEPROM_WORDS 256
+#define EE_CHECKSUM_WORD 0x3f
+#define EE_CHECKSUM_SUM 0xbaba
+
+/* Frames. */
+#define FRAME_MAX 16384 /* gathered; the rest of a longer frame is cut */
+#define ETH_MIN_NOFCS 60
+#define ETH_FCS 4
+#define ETH_MAX_STD 1522 /* 1518 and a VLAN tag */
+#define BATCH 32
+
+/* ---- state ------------------------------------------------------------- */
+
+struct igb_rxq {
+	uint32_t bal, bah, len, srrctl, rdh, rdt, dctl, dca, rqdpc;
+	uint32_t next; /* the next descriptor the worker fills */
+	bool wedged;
+	uint32_t gen;
+};
+
+struct igb_txq {
+	uint32_t bal, bah, len, tdh, tdt, dctl, dca, wbal, wbah;
+	uint32_t fetch; /* the next descriptor the worker fetches */
+	bool wedged;
+	uint32_t gen;
+};
+
+struct igb;
+
+/* Where frames go that are not looped back inside the device. */
+struct igb_backend_ops {
+	const char *name;
+	bool carrier; /* a link partner: the PHY gets link */
+	int (*open)(struct igb *igb, const char *arg);
+	void (*close)(struct igb *igb);
+	/* Worker thread, no lock: send a frame (no FCS); true: it comes back
+	 * as a received frame. */
+	bool (*transmit)(struct igb *igb, const uint8_t *frame, size_t len);
+};
+
+/* A frame being gathered from a transmit queue (worker only). */
+struct igb_txframe {
+	uint8_t *buf; /* FRAME_MAX + ETH_FCS */
+	size_t len;
+	bool open;
+	bool ifcs;
+	uint32_t gen;
+};
+
+/* What the worker keeps of receive queue 0 (worker only). */
+struct igb_rxcache {
+	uint32_t gen;
+	uint32_t first; /* ring index of addr[off]: [first, first + n) */
+	unsigned int off, n;
+	uint64_t addr[BATCH];
+	/* The write-back batch: descriptors [wb_first, wb_first + wb_n). */
+	uint32_t wb_gen;
+	uint64_t wb_ring;
+	uint32_t wb_first;
+	unsigned int wb_n;
+	uint8_t wb[BATCH][DESC_LEN];
+};
+
+struct igb_cause {
+	uint32_t eicr, icr;	      /* the bits of the event */
+	uint32_t new_eicr, new_icr; /* those it set (were clear) */
+};
+
+struct igb {
+	struct ufd_pci_dev *pdev;
+	/* From the args. */
+	uint8_t mac[6];
+	const struct igb_backend_ops *backend;
+	char *backend_arg;
+	FILE *pcap;
+
+	uint16_t eeprom[EEPROM_WORDS];
+
+	/* General registers. */
+	uint32_t ctrl, ctrl_ext, eecd, eerd, mdic, swsm;
+	uint16_t phy[PHY_NREGS];
+	bool link; /* STATUS.LU as last computed (for LSC) */
+
+	/* Interrupts. */
+	uint32_t icr, ims, iam;
+	uint32_t eicr, eims, eiac, eiam, gpie;
+	uint32_t eicr_inflight, icr_inflight; /* write-back not yet made */
+	uint32_t eicr_sent;		      /* messages sent for these */
+	bool legacy_asserted; /* INTx driven (or an MSI sent) */
+	bool legacy_refire;   /* a new event: an MSI again */
+
+	uint32_t rctl, tctl;
+	struct igb_rxq rxq[IGB_NUM_QUEUES];
+	struct igb_txq txq[IGB_NUM_QUEUES];
+	uint64_t stats[NUM_STATS]; /* an L/H pair counts in its L slot */
+	uint32_t *store;	   /* plain registers, by offset / 4 */
+
+	/* The worker. */
+	pthread_t worker;
+	pthread_cond_t work_cv;
+	pthread_cond_t idle_cv;
+	bool busy;
+	unsigned int cancel;
+	bool quit;
+	unsigned int next_txq; /* round robin */
+	struct igb_txframe frame[IGB_NUM_QUEUES];
+	struct igb_rxcache rxc;
+	uint8_t txbatch[BATCH * DESC_LEN];
+};
+
+static struct igb *igb_of(struct ufd_pci_dev *pdev)
+{
+	return pdev->priv;
+}
+
+static unsigned int cancel_count(struct igb *igb)
+{
+	return __atomic_load_n(&igb->cancel, __ATOMIC_ACQUIRE);
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return le32toh(v);
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return le64toh(v);
+}
+
+static void put_le16(uint8_t *p, uint16_t v)
+{
+	v = htole16(v);
+	memcpy(p, &v, 2);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+/* ---- plain registers ----------------------------------------------------- */
+
+struct igb_plain {
+	uint32_t first, last; /* byte offsets of the first and last dword */
+	uint32_t wmask;
+	uint32_t poweron;
+};
+
+/* clang-format off */
+static const struct igb_plain reg_store[] = {
+	{ 0x0024, 0x0024, 0xffffffff, 0 },		/* SCTL */
+	{ 0x0028, 0x0030, 0xffffffff, 0 },		/* FCAL, FCAH, FCT */
+	{ 0x0034, 0x0034, 0xffffffff, 0 },		/* CONNSW */
+	{ 0x0038, 0x0038, 0x0000ffff, 0x8100 },	/* VET */
+	{ 0x003c, 0x003c, 0xffffffff, 0 },		/* TSSDP */
+	{ 0x00c4, 0x00c4, 0x0000fffc, 0 },		/* ITR */
+	{ 0x0170, 0x0170, 0x0000ffff, 0 },		/* FCTTV */
+	{ 0x0404, 0x0404, 0xffffffff, 0 },		/* TCTL_EXT */
+	{ 0x0410, 0x0410, 0x3fffffff, 0x00602008 },	/* TIPG */
+	{ 0x0458, 0x0458, 0x0000ffff, 0 },		/* AIT */
+	{ 0x0e00, 0x0e00, 0xffffffff, 0x07068302 },	/* LEDCTL */
+	{ 0x0e04, 0x0e04, 0xffffffff, 0 },		/* MDICNFG */
+	{ 0x1000, 0x1000, 0x0000007f, 0x00000040 },	/* PBA */
+	{ 0x1010, 0x1010, 0x00000000, EEMNGCTL_CFG_DONE0 }, /* EEMNGCTL */
+	{ 0x1048, 0x104c, 0xffffffff, 0 },		/* FRTIMER, TCPTIMER */
+	{ 0x1680, 0x16e0, 0x80007ffc, 0 },		/* EITR 0..24 */
+	{ 0x1700, 0x171c, 0x9f9f9f9f, 0 },		/* IVAR 0..7 */
+	{ 0x1740, 0x1740, 0x00009f9f, 0 },		/* IVAR_MISC */
+	{ 0x2160, 0x2168, 0x0000fff0, 0 },		/* FCRTL, FCRTH */
+	{ 0x2404, 0x2404, 0x0000007f, 0x00000040 },	/* RXPBS */
+	{ 0x2460, 0x2460, 0x0000ffff, 0 },		/* FCRTV */
+	{ 0x3404, 0x3404, 0x0000007f, 0x00000028 },	/* TXPBS */
+	{ 0x3590, 0x3590, 0xffffffff, 0 },		/* DTXCTL */
+	{ 0x3604, 0x3604, 0xffffffff, 0 },		/* RTTDQSEL */
+	{ 0x5000, 0x5000, 0x000003ff, 0x00000300 },	/* RXCSUM */
+	{ 0x5004, 0x5004, 0x00003fff, 0x00002600 },	/* RLPML */
+	{ 0x5008, 0x5008, 0xffffffff, 0 },		/* RFCTL */
+	{ 0x5200, 0x53fc, 0xffffffff, 0 },		/* MTA[128] */
+	{ 0x5400, 0x547c, 0xffffffff, 0 },		/* RAL/RAH 0..15 */
+	{ 0x54e0, 0x551c, 0xffffffff, 0 },		/* RAL/RAH 16..23 */
+	{ 0x5600, 0x57fc, 0xffffffff, 0 },		/* VFTA[128] */
+	{ 0x5818, 0x5818, 0xffffffff, 0 },		/* MRQC */
+	{ 0x5ac0, 0x5ac0, 0xffffffff, 0 },		/* VT_CTL */
+	{ 0x5b00, 0x5b00, 0xffffffff, GCR_CMPL_TMOUT_RESEND }, /* GCR */
+	{ 0x5b5c, 0x5b5c, 0xffffffff, 0 },		/* SW_FW_SYNC */
+	{ 0x5c00, 0x5c7c, 0xffffffff, 0 },		/* RETA */
+	{ 0x5c80, 0x5ca4, 0xffffffff, 0 },		/* RSSRK */
+	{ 0xb620, 0xb620, 0xffffffff, 0 },		/* TSYNCRXCTL */
+	{ 0xb614, 0xb614, 0xffffffff, 0 },		/* TSYNCTXCTL */
+};
+/* clang-format on */
+
+static const struct igb_plain *plain_find(uint32_t off)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(reg_store) / sizeof(reg_store[0]); i++)
+		if (off >= reg_store[i].first && off <= reg_store[i].last)
+			return &reg_store[i];
+	return NULL;
+}
+
+static uint32_t plain_get(struct igb *igb, uint32_t off)
+{
+	return igb->store[off / 4];
+}
+
+/* ---- the EEPROM ------------------------------------------------------- */
+
+static void eeprom_build(struct igb *igb)
+{
+	uint16_t *w = igb->eeprom;
+	uint16_t sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < EEPROM_WORDS; i++)
+		w[i] = 0xffff; /* blank */
+	for (i = 0; i < 3; i++)
+		w[i] = (uint16_t)(igb->mac[2 * i] | igb->mac[2 * i + 1] << 8);
+	for (i = 3; i < EE_CHECKSUM_WORD; i++)
+		w[i] = 0;
+	w[0x05] = 0x0001; /* image version */
+	w[0x08] = 0x0000; /* PBA number (two words) */
+	w[0x09] = 0x0001;
+	w[0x0a] = 0x0c23; /* initialization control 1 */
+	w[0x0b] = 0xa03c; /* subsystem ID */
+	w[0x0c] = 0x8086; /* subsystem vendor ID */
+	w[0x0d] = 0x10c9; /* device ID */
+	w[0x0e] = 0x8086; /* vendor ID */
+	w[0x0f] = 0x3050; /* initialization control 2 */
+	w[0x37] = 0xffff; /* no alternate MAC address */
+	for (i = 0; i < EE_CHECKSUM_WORD; i++)
+		sum = (uint16_t)(sum + w[i]);
+	w[EE_CHECKSUM_WORD] = (uint16_t)(EE_CHECKSUM_SUM - sum);
+}
+
+/* ---- the PHY and the link (lock held) ---------------------------------- */
+
+static void phy_poweron(struct igb *igb)
+{
+	memset(igb->phy, 0, sizeof(igb->phy));
+	igb->phy[PHY_BMCR] = BMCR_POWERON;
+	igb->phy[PHY_ANAR] = ANAR_POWERON;
+	igb->phy[PHY_GBCR] = GBCR_POWERON;
+}
+
+static bool phy_carrier(struct igb *igb)
+{
+	return igb->backend->carrier;
+}
+
+static bool phy_link(struct igb *igb)
+{
+	uint16_t bmcr = igb->phy[PHY_BMCR];
+
+	if (bmcr & (BMCR_PDOWN | BMCR_ISOLATE))
+		return false;
+	return (bmcr & BMCR_LOOPBACK) || phy_carrier(igb);
+}
+
+static bool phy_autoneg_done(struct igb *igb)
+{
+	return (igb->phy[PHY_BMCR] & BMCR_ANENABLE) && phy_link(igb) &&
+	       !(igb->phy[PHY_BMCR] & BMCR_LOOPBACK);
+}
+
+static uint16_t phy_read(struct igb *igb, unsigned int reg)
+{
+	uint16_t v;
+
+	switch (reg) {
+	case PHY_BMSR:
+		v = BMSR_BASE;
+		if (phy_link(igb))
+			v |= BMSR_LSTATUS;
+		if (phy_autoneg_done(igb))
+			v |= BMSR_ANEGCOMPLETE;
+		return v;
+	case PHY_ID1:
+		return PHY_ID1_IGP;
+	case PHY_ID2:
+		return PHY_ID2_82576;
+	case PHY_ANLPAR:
+		return phy_autoneg_done(igb) ? ANLPAR_PARTNER : 0;
+	case PHY_ANER:
+		return phy_autoneg_done(igb) ? 0x0001 : 0;
+	case PHY_GBSR:
+		return phy_autoneg_done(igb) ? GBSR_PARTNER : 0;
+	case PHY_ESR:
+		return ESR_1000T;
+	default:
+		return reg < PHY_NREGS ? igb->phy[reg] : 0;
+	}
+}
+
+static void phy_write(struct igb *igb, unsigned int reg, uint16_t v)
+{
+	switch (reg) {
+	case PHY_BMCR:
+		if (v & BMCR_RESET) {
+			/* A PHY reset keeps nothing but loopback off too. */
+			phy_poweron(igb);
+			return;
+		}
+		/* ANRESTART: negotiation completes at once. */
+		igb->phy[PHY_BMCR] = v & BMCR_WMASK;
+		return;
+	case PHY_BMSR:
+	case PHY_ID1:
+	case PHY_ID2:
+	case PHY_ANLPAR:
+	case PHY_ANER:
+	case PHY_GBSR:
+	case PHY_ESR:
+		return; /* read-only */
+	default:
+		if (reg < PHY_NREGS)
+			igb->phy[reg] = v;
+	}
+}
+
+/* The speed the link runs at: STATUS speed bits and FD. */
+static uint32_t link_speed_duplex(struct igb *igb)
+{
+	uint16_t bmcr = igb->phy[PHY_BMCR];
+	uint32_t speed, fd;
+
+	if ((bmcr & BMCR_ANENABLE) && !(bmcr & BMCR_LOOPBACK)) {
+		speed = STATUS_SPEED_1000;
+		fd = STATUS_FD;
+	} else {
+		speed = (bmcr & BMCR_SPEED_MSB) ? STATUS_SPEED_1000 :
+			(bmcr & BMCR_SPEED_LSB) ? STATUS_SPEED_100 :
+						  0;
+		fd = (bmcr & BMCR_FULLDPLX) ? STATUS_FD : 0;
+	}
+	if (igb->ctrl & CTRL_FRCSPD)
+		speed = (igb->ctrl & CTRL_SPD_MASK) == CTRL_SPD_1000 ?
+				STATUS_SPEED_1000 :
+			(igb->ctrl & CTRL_SPD_MASK) == CTRL_SPD_100 ?
+				STATUS_SPEED_100 :
+				0;
+	if (igb->ctrl & CTRL_FRCDPX)
+		fd = (igb->ctrl & CTRL_FD) ? STATUS_FD : 0;
+	return speed | fd;
+}
+
+static bool mac_link(struct igb *igb)
+{
+	return (igb->ctrl & CTRL_SLU) && !(igb->ctrl & CTRL_LRST) &&
+	       phy_link(igb);
+}
+
+static uint32_t status_read(struct igb *igb)
+{
+	uint32_t v = STATUS_PF_RST_DONE | link_speed_duplex(igb);
+
+	if (mac_link(igb))
+		v |= STATUS_LU;
+	if (!(igb->ctrl & CTRL_GIO_MASTER_DISABLE))
+		v |= STATUS_GIO_MASTER_ENABLE;
+	return v;
+}
+
+/* ---- interrupts (lock held) ------------------------------------------- */
+
+static bool msix_mode(struct igb *igb)
+{
+	return igb->gpie & GPIE_MULTIPLE_MSIX;
+}
+
+/* Send what is set, enabled and not held back; see the file top. */
+static void irq_update(struct igb *igb)
+{
+	struct ufd_pci_dev *pdev = igb->pdev;
+	bool level;
+
+	if (msix_mode(igb)) {
+		uint32_t fire = igb->eicr & igb->eims & EICR_VECTORS &
+				~igb->eicr_inflight & ~igb->eicr_sent;
+		unsigned int b;
+
+		for (b = 0; fire; b++) {
+			uint32_t bit = 1u << b;
+
+			if (!(fire & bit))
+				continue;
+			fire &= ~bit;
+			if (b < IGB_MSIX_VECTORS)
+				ufd_pci_raise_irq(pdev, b);
+			igb->eicr_sent |= bit;
+			if (igb->eiac & bit) {
+				igb->eicr &= ~bit;
+				igb->eicr_sent &= ~bit;
+			}
+			if ((igb->gpie & GPIE_EIAME) && (igb->eiam & bit))
+				igb->eims &= ~bit;
+		}
+		if (igb->legacy_asserted) {
+			igb->legacy_asserted = false;
+			ufd_pci_lower_intx(pdev);
+		}
+		return;
+	}
+	level = (igb->icr & igb->ims & ~igb->icr_inflight) ||
+		(igb->eicr & igb->eims & ~igb->eicr_inflight);
+	if (level && (!igb->legacy_asserted || igb->legacy_refire)) {
+		igb->legacy_asserted = true;
+		igb->legacy_refire = false;
+		ufd_pci_raise_irq(pdev, 0);
+	} else if (!level && igb->legacy_asserted) {
+		igb->legacy_asserted = false;
+		ufd_pci_lower_intx(pdev);
+	}
+}
+
+/* An event of the EICR bits @bits: a new message for each (edge). */
+static void eicr_event(struct igb *igb, uint32_t bits)
+{
+	bits &= EICR_VALID;
+	igb->eicr |= bits;
+	igb->eicr_sent &= ~bits;
+}
+
+static uint32_t ivar_bit(struct igb *igb, uint8_t entry)
+{
+	(void)igb;
+	if (!(entry & IVAR_VALID))
+		return 0;
+	return 1u << (entry & IVAR_VECTOR);
+}
+
+/* Other (non-queue) causes: ICR, and in MSI-X mode the misc vector. */
+static void icr_event(struct igb *igb, uint32_t bits)
+{
+	igb->icr |= bits & ICR_CAUSES;
+	if (msix_mode(igb) && (bits & igb->ims))
+		eicr_event(igb, ivar_bit(igb, (uint8_t)(plain_get(igb, REG_IVAR_MISC) >> 8)));
+	if (bits & igb->ims)
+		igb->legacy_refire = true;
+	irq_update(igb);
+}
+
+/* The EICR bit of queue @q's receive (tx false) or transmit cause. */
+static uint32_t queue_eicr_bit(struct igb *igb, bool tx, unsigned int q)
+{
+	uint32_t ivar = plain_get(igb, REG_IVAR0 + 4 * (q & 7));
+	unsigned int byte = (q < 8 ? 0 : 2) + (tx ? 1 : 0);
+
+	return ivar_bit(igb, (uint8_t)(ivar >> (8 * byte)));
+}
+
+/*
+ * A queue's write-back is about to be made: set its causes now, held back
+ * until cause_end().  A driver that sees the write-back and then clears
+ * the cause will see no interrupt for it.
+ */
+static void cause_begin(struct igb *igb, bool tx, unsigned int q,
+			struct igb_cause *c)
+{
+	c->eicr = queue_eicr_bit(igb, tx, q);
+	c->icr = msix_mode(igb) ? 0 : (tx ? ICR_TXDW : ICR_RXDW);
+	c->new_eicr = c->eicr & ~igb->eicr;
+	c->new_icr = c->icr & ~igb->icr;
+	eicr_event(igb, c->eicr);
+	igb->icr |= c->icr;
+	igb->eicr_inflight |= c->eicr;
+	igb->icr_inflight |= c->icr;
+	if ((c->icr & igb->ims) || (c->eicr & igb->eims))
+		igb->legacy_refire = true;
+}
+
+/* The write-back failed or was cancelled: take back what it set. */
+static void cause_abort(struct igb *igb, struct igb_cause *c)
+{
+	igb->eicr &= ~c->new_eicr;
+	igb->icr &= ~c->new_icr;
+}
+
+static void cause_end(struct igb *igb, struct igb_cause *c)
+{
+	igb->eicr_inflight &= ~c->eicr;
+	igb->icr_inflight &= ~c->icr;
+	irq_update(igb);
+}
+
+/* The link may have changed: LSC, and the worker may have work. */
+static void link_update(struct igb *igb)
+{
+	bool up = mac_link(igb);
+
+	if (up != igb->link) {
+		igb->link = up;
+		icr_event(igb, ICR_LSC);
+	}
+	pthread_cond_broadcast(&igb->work_cv);
+}
+
+/* ---- power-on values and reset (lock held) ----------------------------- */
+
+static void queues_poweron(struct igb *igb)
+{
+	unsigned int q;
+
+	for (q = 0; q < IGB_NUM_QUEUES; q++) {
+		struct igb_rxq *rx = &igb->rxq[q];
+		struct igb_txq *tx = &igb->txq[q];
+		uint32_t rgen = rx->gen + 1, tgen = tx->gen + 1;
+
+		memset(rx, 0, sizeof(*rx));
+		memset(tx, 0, sizeof(*tx));
+		rx->gen = rgen;
+		tx->gen = tgen;
+		rx->srrctl = SRRCTL_POWERON;
+		rx->dctl = DCTL_POWERON | (q == 0 ? DCTL_ENABLE : 0);
+		tx->dctl = DCTL_POWERON | (q == 0 ? DCTL_ENABLE : 0);
+	}
+}
+
+static void regs_poweron(struct igb *igb)
+{
+	size_t i;
+	uint32_t off;
+
+	memset(igb->store, 0, IGB_BAR0_SIZE);
+	for (i = 0; i < sizeof(reg_store) / sizeof(reg_store[0]); i++)
+		for (off = reg_store[i].first; off <= reg_store[i].last;
+		     off += 4)
+			igb->store[off / 4] = reg_store[i].poweron;
+	/* Receive address 0 from the EEPROM. */
+	igb->store[REG_RAL0 / 4] = (uint32_t)igb->eeprom[0] |
+				   (uint32_t)igb->eeprom[1] << 16;
+	igb->store[(REG_RAL0 + 4) / 4] = igb->eeprom[2] | RAH_AV;
+
+	igb->ctrl = CTRL_FD | CTRL_SLU | CTRL_SPD_1000;
+	igb->ctrl_ext = 0;
+	igb->eecd = EECD_PRES | EECD_AUTO_RD | EECD_SIZE_256W << EECD_SIZE_SHIFT;
+	igb->eerd = 0;
+	igb->mdic = MDIC_READY;
+	igb->swsm = 0;
+	phy_poweron(igb);
+	igb->icr = igb->ims = igb->iam = 0;
+	igb->eicr = igb->eims = igb->eiac = igb->eiam = igb->gpie = 0;
+	igb->eicr_inflight = igb->icr_inflight = igb->eicr_sent = 0;
+	if (igb->legacy_asserted)
+		ufd_pci_lower_intx(igb->pdev);
+	igb->legacy_asserted = igb->legacy_refire = false;
+	igb->rctl = 0;
+	igb->tctl = TCTL_POWERON;
+	queues_poweron(igb);
+	memset(igb->stats, 0, sizeof(igb->stats));
+	igb->link = mac_link(igb);
+}
+
+/* Make the worker put its batch down, and keep it idle. */
+static void quiesce_begin(struct igb *igb)
+{
+	__atomic_add_fetch(&igb->cancel, 1, __ATOMIC_ACQ_REL);
+	pthread_cond_broadcast(&igb->work_cv);
+	while (igb->busy)
+		ufd_pci_wait(igb->pdev, &igb->idle_cv);
+}
+
+static void quiesce_end(struct igb *igb)
+{
+	__atomic_sub_fetch(&igb->cancel, 1, __ATOMIC_ACQ_REL);
+	pthread_cond_broadcast(&igb->work_cv);
+}
+
+static void device_reset(struct igb *igb)
+{
+	quiesce_begin(igb);
+	regs_poweron(igb);
+	quiesce_end(igb);
+}
+
+/* ---- statistics (lock held) -------------------------------------------- */
+
+static uint64_t *stat(struct igb *igb, uint32_t off)
+{
+	return &igb->stats[(off - REG_STATS_FIRST) / 4];
+}
+
+static bool stat_is_pair_low(uint32_t off)
+{
+	return off == ST_GORCL || off == ST_GOTCL || off == ST_TORL ||
+	       off == ST_TOTL || off == ST_HGORCL || off == ST_HGOTCL;
+}
+
+static uint32_t stat_read(struct igb *igb, uint32_t off)
+{
+	uint64_t *s;
+	uint32_t v;
+
+	if (stat_is_pair_low(off))
+		return (uint32_t)*stat(igb, off);
+	if (stat_is_pair_low(off - 4)) {
+		/* Reading the high half clears the 64-bit counter. */
+		s = stat(igb, off - 4);
+		v = (uint32_t)(*s >> 32);
+		*s = 0;
+		return v;
+	}
+	s = stat(igb, off);
+	v = *s > UINT32_MAX ? UINT32_MAX : (uint32_t)*s;
+	*s = 0;
+	return v;
+}
+
+/* The size bucket (64, 65-127, ..., 1024-1522) of a frame on the wire. */
+static uint32_t size_bucket(uint32_t first, size_t wire)
+{
+	static const size_t upto[] = { 64, 127, 255, 511, 1023, 1522 };
+	unsigned int i;
+
+	for (i = 0; i < 6; i++)
+		if (wire <= upto[i])
+			return first + 4 * i;
+	return 0;
+}
+
+static void count_frame(struct igb *igb, bool rx, const uint8_t *frame,
+			size_t wire)
+{
+	bool bcast = frame[0] == 0xff && frame[1] == 0xff && frame[2] == 0xff &&
+		     frame[3] == 0xff && frame[4] == 0xff && frame[5] == 0xff;
+	bool mcast = !bcast && (frame[0] & 1);
+	uint32_t bucket = size_bucket(rx ? ST_PRC64 : ST_PTC64, wire);
+
+	if (rx) {
+		(*stat(igb, ST_GPRC))++;
+		*stat(igb, ST_GORCL) += wire;
+		*stat(igb, ST_HGORCL) += wire;
+		if (bcast)
+			(*stat(igb, ST_BPRC))++;
+		if (mcast)
+			(*stat(igb, ST_MPRC))++;
+	} else {
+		(*stat(igb, ST_GPTC))++;
+		(*stat(igb, ST_TPT))++;
+		*stat(igb, ST_GOTCL) += wire;
+		*stat(igb, ST_TOTL) += wire;
+		*stat(igb, ST_HGOTCL) += wire;
+		if (bcast)
+			(*stat(igb, ST_BPTC))++;
+		if (mcast)
+			(*stat(igb, ST_MPTC))++;
+	}
+	if (bucket)
+		(*stat(igb, bucket))++;
+}
+
+/* ---- queue registers (lock held) --------------------------------------- */
+
+/* Is @off a queue register?  *q, *reg (offset in the block), *tx. */
+static bool queue_reg(uint32_t off, unsigned int *q, uint32_t *reg, bool *tx)
+{
+	if (off >= 0x2800 && off < 0x2c00 && (off & 0xff) < 0x40) {
+		*tx = false;
+		*q = (off - 0x2800) / 0x100;
+		*reg = off & 0x3f;
+		return true;
+	}
+	if (off >= 0x3800 && off < 0x3c00 && (off & 0xff) < 0x40) {
+		*tx = true;
+		*q = (off - 0x3800) / 0x100;
+		*reg = off & 0x3f;
+		return true;
+	}
+	if (off >= 0xc000 && off < 0xc000 + 0x40 * IGB_NUM_QUEUES) {
+		*tx = false;
+		*q = (off - 0xc000) / 0x40;
+		*reg = off & 0x3f;
+		return true;
+	}
+	if (off >= 0xe000 && off < 0xe000 + 0x40 * IGB_NUM_QUEUES) {
+		*tx = true;
+		*q = (off - 0xe000) / 0x40;
+		*reg = off & 0x3f;
+		return true;
+	}
+	return false;
+}
+
+static uint32_t rxq_read(struct igb *igb, struct igb_rxq *rx, uint32_t reg,
+			 bool side_effects)
+{
+	uint32_t v;
+
+	switch (reg) {
+	case Q_BAL:
+		return rx->bal;
+	case Q_BAH:
+		return rx->bah;
+	case Q_LEN:
+		return rx->len;
+	case Q_SRRCTL:
+		return rx->srrctl;
+	case Q_HEAD:
+		return rx->rdh;
+	case Q_DCA:
+		return rx->dca;
+	case Q_TAIL:
+		return rx->rdt;
+	case Q_DCTL:
+		/* ENABLE reads 0 until the receiver is enabled. */
+		v = rx->dctl;
+		if (!(igb->rctl & RCTL_EN))
+			v &= ~DCTL_ENABLE;
+		return v;
+	case Q_RQDPC:
+		v = rx->rqdpc;
+		if (side_effects)
+			rx->rqdpc = 0;
+		return v;
+	}
+	return 0;
+}
+
+static uint32_t txq_read(struct igb *igb, struct igb_txq *tx, uint32_t reg)
+{
+	uint32_t v;
+
+	switch (reg) {
+	case Q_BAL:
+		return tx->bal;
+	case Q_BAH:
+		return tx->bah;
+	case Q_LEN:
+		return tx->len;
+	case Q_HEAD:
+		return tx->tdh;
+	case Q_DCA:
+		return tx->dca;
+	case Q_TAIL:
+		return tx->tdt;
+	case Q_DCTL:
+		v = tx->dctl;
+		if (!(igb->tctl & TCTL_EN))
+			v &= ~DCTL_ENABLE;
+		return v;
+	case Q_TDWBAL:
+		return tx->wbal;
+	case Q_TDWBAH:
+		return tx->wbah;
+	}
+	return 0;
+}
+
+static void rxq_write(struct igb *igb, struct igb_rxq *rx, uint32_t reg,
+		      uint32_t v)
+{
+	switch (reg) {
+	case Q_BAL:
+		rx->bal = v & ~0x7fu;
+		rx->gen++;
+		break;
+	case Q_BAH:
+		rx->bah = v;
+		rx->gen++;
+		break;
+	case Q_LEN:
+		rx->len = v & 0x000fff80;
+		rx->gen++;
+		break;
+	case Q_SRRCTL:
+		rx->srrctl = v & SRRCTL_WMASK;
+		break;
+	case Q_HEAD:
+		rx->rdh = rx->next = v & 0xffff;
+		rx->gen++;
+		break;
+	case Q_DCA:
+		rx->dca = v;
+		break;
+	case Q_TAIL:
+		rx->rdt = v & 0xffff;
+		break;
+	case Q_DCTL:
+		rx->dctl = v & RXDCTL_WMASK;
+		break;
+	}
+	pthread_cond_broadcast(&igb->work_cv);
+}
+
+static void txq_write(struct igb *igb, struct igb_txq *tx, uint32_t reg,
+		      uint32_t v)
+{
+	switch (reg) {
+	case Q_BAL:
+		tx->bal = v & ~0x7fu;
+		tx->gen++;
+		break;
+	case Q_BAH:
+		tx->bah = v;
+		tx->gen++;
+		break;
+	case Q_LEN:
+		tx->len = v & 0x000fff80;
+		tx->gen++;
+		break;
+	case Q_HEAD:
+		tx->tdh = tx->fetch = v & 0xffff;
+		tx->gen++;
+		break;
+	case Q_DCA:
+		tx->dca = v;
+		break;
+	case Q_TAIL:
+		tx->tdt = v & 0xffff;
+		break;
+	case Q_DCTL:
+		tx->dctl = v & TXDCTL_WMASK;
+		break;
+	case Q_TDWBAL:
+		tx->wbal = v;
+		break;
+	case Q_TDWBAH:
+		tx->wbah = v;
+		break;
+	}
+	pthread_cond_broadcast(&igb->work_cv);
+}
+
+/* ---- register reads and writes (lock held) ------------------------------ */
+
+static uint32_t reg_read(struct igb *igb, uint32_t off, bool side_effects)
+{
+	const struct igb_plain *p;
+	unsigned int q;
+	uint32_t reg, v;
+	bool tx;
+
+	switch (off) {
+	case REG_CTRL:
+	case REG_CTRL_ALIAS:
+		return igb->ctrl;
+	case REG_STATUS:
+		return status_read(igb);
+	case REG_EECD:
+		return igb->eecd | ((igb->eecd & EECD_REQ) ? EECD_GNT : 0);
+	case REG_EERD:
+		return igb->eerd;
+	case REG_CTRL_EXT:
+		return igb->ctrl_ext;
+	case REG_MDIC:
+		return igb->mdic;
+	case REG_ICR:
+		v = igb->icr & ~igb->icr_inflight;
+		if (igb->legacy_asserted && !msix_mode(igb))
+			v |= ICR_INT_ASSERTED;
+		if (side_effects) {
+			igb->icr &= igb->icr_inflight;
+			irq_update(igb);
+		}
+		return v;
+	case REG_IMS:
+		return igb->ims;
+	case REG_IAM:
+		return igb->iam;
+	case REG_RCTL:
+		return igb->rctl;
+	case REG_TCTL:
+		return igb->tctl;
+	case REG_GPIE:
+		return igb->gpie;
+	case REG_EIMS:
+		return igb->eims;
+	case REG_EIAC:
+		return igb->eiac;
+	case REG_EIAM:
+		return igb->eiam;
+	case REG_EICR:
+		v = igb->eicr & ~igb->eicr_inflight;
+		if (side_effects) {
+			igb->eicr &= igb->eicr_inflight;
+			igb->eicr_sent &= igb->eicr_inflight;
+			if (!(igb->gpie & GPIE_EIAME))
+				igb->eims &= ~igb->eiam;
+			irq_update(igb);
+		}
+		return v;
+	case REG_SWSM:
+		v = igb->swsm;
+		/* Reading takes the software semaphore if it is free. */
+		if (side_effects)
+			igb->swsm |= SWSM_SMBI;
+		return v;
+	}
+	if (off >= REG_STATS_FIRST && off <= REG_STATS_LAST) {
+		if (!side_effects) {
+			if (stat_is_pair_low(off))
+				return (uint32_t)*stat(igb, off);
+			if (stat_is_pair_low(off - 4))
+				return (uint32_t)(*stat(igb, off - 4) >> 32);
+			return (uint32_t)*stat(igb, off);
+		}
+		return stat_read(igb, off);
+	}
+	if (queue_reg(off, &q, &reg, &tx))
+		return tx ? txq_read(igb, &igb->txq[q], reg) :
+			    rxq_read(igb, &igb->rxq[q], reg, side_effects);
+	p = plain_find(off);
+	return p ? plain_get(igb, off) : 0;
+}
+
+static void write_ctrl(struct igb *igb, uint32_t v)
+{
+	if (v & (CTRL_RST | CTRL_DEV_RST)) {
+		/* The reset is done, and the EEPROM re-read, on return. */
+		device_reset(igb);
+		return;
+	}
+	if (v & CTRL_PHY_RST)
+		phy_poweron(igb);
+	igb->ctrl = v & ~CTRL_SELF_CLEARING;
+	link_update(igb);
+}
+
+static void write_eerd(struct igb *igb, uint32_t v)
+{
+	unsigned int addr = (v >> EERD_ADDR_SHIFT) & EERD_ADDR_MASK;
+	uint16_t data;
+
+	if (!(v & EERD_START)) {
+		igb->eerd = v & ~EERD_DONE;
+		return;
+	}
+	data = addr < EEPROM_WORDS ? igb->eeprom[addr] : 0xffff;
+	igb->eerd = (v & ~EERD_START) | EERD_DONE |
+		    (uint32_t)data << EERD_DATA_SHIFT;
+}
+
+static void write_mdic(struct igb *igb, uint32_t v)
+{
+	unsigned int phy = (v >> MDIC_PHY_SHIFT) & MDIC_PHY_MASK;
+	unsigned int reg = (v >> MDIC_REG_SHIFT) & MDIC_REG_MASK;
+	uint32_t out = v & ~(MDIC_READY | MDIC_ERROR);
+
+	if (!(v & (MDIC_OP_READ | MDIC_OP_WRITE))) {
+		igb->mdic = out | MDIC_READY;
+		return;
+	}
+	if (phy != IGB_PHY_ADDR) {
+		/* No PHY answers at that address. */
+		out |= MDIC_ERROR;
+	} else if (v & MDIC_OP_READ) {
+		out = (out & ~MDIC_DATA_MASK) | phy_read(igb, reg);
+	} else {
+		phy_write(igb, reg, (uint16_t)(v & MDIC_DATA_MASK));
+		link_update(igb);
+	}
+	igb->mdic = out | MDIC_READY;
+	if (v & MDIC_INT_EN)
+		icr_event(igb, ICR_MDAC);
+}
+
+/* @v: the register's new value (merged); @written: the bytes written. */
+static void reg_write(struct igb *igb, uint32_t off, uint32_t v,
+		      uint32_t written)
+{
+	const struct igb_plain *p;
+	uint32_t bits = v & written, reg;
+	unsigned int q;
+	bool tx;
+
+	switch (off) {
+	case REG_CTRL:
+	case REG_CTRL_ALIAS:
+		write_ctrl(igb, v);
+		return;
+	case REG_EECD:
+		igb->eecd = (igb->eecd & ~EECD_REQ) | (v & EECD_REQ);
+		return;
+	case REG_EERD:
+		write_eerd(igb, v);
+		return;
+	case REG_CTRL_EXT:
+		igb->ctrl_ext = v;
+		return;
+	case REG_MDIC:
+		write_mdic(igb, v);
+		return;
+	case REG_ICR: /* write 1 to clear */
+		igb->icr &= ~bits;
+		irq_update(igb);
+		return;
+	case REG_ICS:
+		icr_event(igb, bits);
+		return;
+	case REG_IMS:
+		igb->ims |= bits & ICR_CAUSES;
+		if (igb->icr & bits)
+			igb->legacy_refire = true;
+		irq_update(igb);
+		return;
+	case REG_IMC:
+		igb->ims &= ~bits;
+		irq_update(igb);
+		return;
+	case REG_IAM:
+		igb->iam = v;
+		return;
+	case REG_RCTL:
+		igb->rctl = v & RCTL_WMASK;
+		pthread_cond_broadcast(&igb->work_cv);
+		return;
+	case REG_TCTL:
+		igb->tctl = v & TCTL_WMASK;
+		pthread_cond_broadcast(&igb->work_cv);
+		return;
+	case REG_GPIE:
+		igb->gpie = v & GPIE_WMASK;
+		irq_update(igb);
+		return;
+	case REG_EICS:
+		eicr_event(igb, bits);
+		irq_update(igb);
+		return;
+	case REG_EIMS:
+		igb->eims |= bits & EICR_VALID;
+		if (igb->eicr & bits)
+			igb->legacy_refire = true;
+		irq_update(igb);
+		return;
+	case REG_EIMC:
+		igb->eims &= ~bits;
+		/* Unmasking again sends what is still pending. */
+		igb->eicr_sent &= ~bits;
+		irq_update(igb);
+		return;
+	case REG_EIAC:
+		igb->eiac = v & EICR_VALID;
+		return;
+	case REG_EIAM:
+		igb->eiam = v & EICR_VALID;
+		return;
+	case REG_EICR: /* write 1 to clear */
+		igb->eicr &= ~bits;
+		igb->eicr_sent &= ~bits;
+		if (!(igb->gpie & GPIE_EIAME))
+			igb->eims &= ~(igb->eiam & bits);
+		irq_update(igb);
+		return;
+	case REG_SWSM:
+		igb->swsm = v & (SWSM_SMBI | SWSM_SWESMBI);
+		return;
+	}
+	if (off >= REG_STATS_FIRST && off <= REG_STATS_LAST)
+		return; /* read-only */
+	if (queue_reg(off, &q, &reg, &tx)) {
+		if (tx)
+			txq_write(igb, &igb->txq[q], reg, v);
+		else
+			rxq_write(igb, &igb->rxq[q], reg, v);
+		return;
+	}
+	p = plain_find(off);
+	if (p)
+		igb->store[off / 4] = (plain_get(igb, off) & ~p->wmask) |
+				      (v & p->wmask);
+}
+
+static uint64_t igb_bar_read(struct ufd_pci_dev *pdev, unsigned int bar,
+			     uint64_t off, unsigned int size)
+{
+	struct igb *igb = igb_of(pdev);
+	uint64_t v = 0, at;
+
+	if (bar != 0 || off >= IGB_BAR0_SIZE || size > IGB_BAR0_SIZE - off)
+		return 0;
+	for (at = off & ~3ULL; at < off + size; at += 4) {
+		uint32_t r = reg_read(igb, (uint32_t)at, true);
+		unsigned int b;
+
+		for (b = 0; b < 4; b++) {
+			uint64_t byte_at = at + b;
+
+			if (byte_at < off || byte_at >= off + size)
+				continue;
+			v |= (uint64_t)((r >> (8 * b)) & 0xff)
+			     << (8 * (byte_at - off));
+		}
+	}
+	return v;
+}
+
+static void igb_bar_write(struct ufd_pci_dev *pdev, unsigned int bar,
+			  uint64_t off, unsigned int size, uint64_t value)
+{
+	struct igb *igb = igb_of(pdev);
+	uint64_t at;
+
+	if (bar != 0 || off >= IGB_BAR0_SIZE || size > IGB_BAR0_SIZE - off)
+		return;
+	for (at = off & ~3ULL; at < off + size; at += 4) {
+		uint32_t bytes = 0, written = 0, merged;
+		unsigned int b;
+
+		for (b = 0; b < 4; b++) {
+			uint64_t byte_at = at + b;
+
+			if (byte_at < off || byte_at >= off + size)
+				continue;
+			bytes |= (uint32_t)((value >> (8 * (byte_at - off))) &
+					    0xff)
+				 << (8 * b);
+			written |= 0xffu << (8 * b);
+		}
+		merged = written == 0xffffffff ?
+				 bytes :
+				 (reg_read(igb, (uint32_t)at, false) &
+				  ~written) | bytes;
+		reg_write(igb, (uint32_t)at, merged, written);
+	}
+}
+
+/* ---- backends -------------------------------------------------------------- */
+
+static bool loopback_transmit(struct igb *igb, const uint8_t *frame,
+			      size_t len)
+{
+	(void)igb;
+	(void)frame;
+	(void)len;
+	return true;
+}
+
+static bool none_transmit(struct igb *igb, const uint8_t *frame, size_t len)
+{
+	(void)igb;
+	(void)frame;
+	(void)len;
+	return false;
+}
+
+/* pcap: the classic format, microsecond stamps, link type Ethernet. */
+static int pcap_open(struct igb *igb, const char *path)
+{
+	uint32_t hdr[6] = { 0xa1b2c3d4, 2 | 4u << 16, 0, 0, 65535, 1 };
+
+	if (!path || !*path)
+		return -EINVAL;
+	igb->pcap = fopen(path, "wb");
+	if (!igb->pcap)
+		return -errno;
+	if (fwrite(hdr, sizeof(hdr), 1, igb->pcap) != 1 ||
+	    fflush(igb->pcap)) {
+		fclose(igb->pcap);
+		igb->pcap = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
+static void pcap_close(struct igb *igb)
+{
+	if (igb->pcap)
+		fclose(igb->pcap);
+	igb->pcap = NULL;
+}
+
+static bool pcap_transmit(struct igb *igb, const uint8_t *frame, size_t len)
+{
+	struct timeval tv;
+	uint32_t rec[4];
+
+	gettimeofday(&tv, NULL);
+	rec[0] = (uint32_t)tv.tv_sec;
+	rec[1] = (uint32_t)tv.tv_usec;
+	rec[2] = rec[3] = (uint32_t)len;
+	if (fwrite(rec, sizeof(rec), 1, igb->pcap) == 1)
+		(void)fwrite(frame, len, 1, igb->pcap);
+	(void)fflush(igb->pcap);
+	return false;
+}
+
+static const struct igb_backend_ops backend_loopback = {
+	.name = "loopback",
+	.carrier = true,
+	.transmit = loopback_transmit,
+};
+
+static const struct igb_backend_ops backend_none = {
+	.name = "none",
+	.carrier = false,
+	.transmit = none_transmit,
+};
+
+static const struct igb_backend_ops backend_pcap = {
+	.name = "pcap",
+	.carrier = true,
+	.open = pcap_open,
+	.close = pcap_close,
+	.transmit = pcap_transmit,
+};
+
+/* ---- the receive path (worker, lock not held) -------------------------- */
+
+static uint32_t crc32_table[256];
+static pthread_once_t crc32_once = PTHREAD_ONCE_INIT;
+
+static void crc32_init(void)
+{
+	uint32_t i, j, c;
+
+	for (i = 0; i < 256; i++) {
+		for (c = i, j = 0; j < 8; j++)
+			c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+		crc32_table[i] = c;
+	}
+}
+
+static uint32_t eth_crc32(const uint8_t *p, size_t len)
+{
+	uint32_t c = 0xffffffff;
+	size_t i;
+
+	pthread_once(&crc32_once, crc32_init);
+	for (i = 0; i < len; i++)
+		c = crc32_table[(c ^ p[i]) & 0xff] ^ (c >> 8);
+	return ~c;
+}
+
+/* Does the receive filter take a frame to @da (lock held)? */
+static bool rx_accept(struct igb *igb, const uint8_t *da)
+{
+	uint32_t hash, mta;
+	unsigned int i, mo;
+
+	if (da[0] & 1) {
+		bool bcast = !memcmp(da, "\xff\xff\xff\xff\xff\xff", 6);
+
+		if (bcast)
+			return igb->rctl & RCTL_BAM;
+		if (igb->rctl & RCTL_MPE)
+			return true;
+		mo = (igb->rctl >> RCTL_MO_SHIFT) & 3;
+		hash = ((uint32_t)da[4] >> (4 - mo)) |
+		       ((uint32_t)da[5] << (4 + mo));
+		hash &= 0xfff;
+		mta = plain_get(igb, REG_MTA + 4 * (hash >> 5));
+		return mta & (1u << (hash & 31));
+	}
+	if (igb->rctl & RCTL_UPE)
+		return true;
+	for (i = 0; i < IGB_NUM_RAR; i++) {
+		uint32_t base = i < 16 ? REG_RAL0 + 8 * i :
+					 REG_RAL16 + 8 * (i - 16);
+		uint32_t lo = plain_get(igb, base),
+			 hi = plain_get(igb, base + 4);
+		uint8_t a[6] = { (uint8_t)lo,	      (uint8_t)(lo >> 8),
+				 (uint8_t)(lo >> 16), (uint8_t)(lo >> 24),
+				 (uint8_t)hi,	      (uint8_t)(hi >> 8) };
+
+		if ((hi & RAH_AV) && !memcmp(a, da, 6))
+			return true;
+	}
+	return false;
+}
+
+static uint32_t rx_buffer_size(struct igb *igb, uint32_t srrctl)
+{
+	static const uint32_t bsize[4] = { 2048, 1024, 512, 256 };
+	uint32_t pkt = srrctl & SRRCTL_BSIZEPKT_MASK;
+	uint32_t v;
+
+	if (pkt)
+		return pkt * 1024;
+	v = bsize[(igb->rctl >> RCTL_BSIZE_SHIFT) & 3];
+	if ((igb->rctl & RCTL_BSEX) && v != 2048)
+		v *= 16;
+	return v;
+}
+
+/*
+ * Make the write-back batch visible, then RDH: the causes are set first
+ * and sent after (see the file top).  A failed write wedges the queue.
+ */
+static void rx_flush(struct igb *igb)
+{
+	struct igb_rxcache *c = &igb->rxc;
+	struct ufd_pci_dev *pdev = igb->pdev;
+	struct igb_rxq *rx = &igb->rxq[0];
+	struct igb_cause cause;
+	int rc;
+
+	if (!c->wb_n)
+		return;
+	ufd_pci_lock(pdev);
+	if (cancel_count(igb) || rx->gen != c->wb_gen || rx->wedged) {
+		ufd_pci_unlock(pdev);
+		c->wb_n = 0;
+		return;
+	}
+	cause_begin(igb, false, 0, &cause);
+	ufd_pci_unlock(pdev);
+
+	rc = ufd_pci_dma_write(pdev, c->wb_ring + (uint64_t)c->wb_first * DESC_LEN,
+			       c->wb, (size_t)c->wb_n * DESC_LEN);
+
+	ufd_pci_lock(pdev);
+	if (rc || cancel_count(igb) || rx->gen != c->wb_gen) {
+		cause_abort(igb, &cause);
+		if (rc && rx->gen == c->wb_gen)
+			rx->wedged = true;
+	} else {
+		rx->rdh = (c->wb_first + c->wb_n) % (rx->len / DESC_LEN);
+	}
+	cause_end(igb, &cause);
+	ufd_pci_unlock(pdev);
+	c->wb_n = 0;
+}
+
+/* The buffer address of receive descriptor @idx, fetched in batches. */
+static int rx_desc_addr(struct igb *igb, uint64_t ring, uint32_t ndesc,
+			uint32_t idx, uint32_t avail, uint32_t gen,
+			uint64_t *addr)
+{
+	struct igb_rxcache *c = &igb->rxc;
+	uint8_t raw[BATCH * DESC_LEN];
+	unsigned int n, i;
+
+	if (c->gen != gen) {
+		c->gen = gen;
+		c->n = 0;
+	}
+	if (c->n && idx >= c->first && idx < c->first + c->n) {
+		unsigned int k = idx - c->first;
+
+		/* Taken: the ring may give this index a new buffer. */
+		*addr = c->addr[c->off + k];
+		c->first = idx + 1;
+		c->off += k + 1;
+		c->n -= k + 1;
+		return 0;
+	}
+	n = avail < BATCH ? avail : BATCH;
+	if (n > ndesc - idx)
+		n = ndesc - idx;
+	if (!n)
+		return -ENOSPC;
+	if (ufd_pci_dma_read(igb->pdev, ring + (uint64_t)idx * DESC_LEN, raw,
+			     (size_t)n * DESC_LEN)) {
+		c->n = 0;
+		return -EFAULT;
+	}
+	for (i = 0; i < n; i++)
+		c->addr[i] = get_le64(raw + i * DESC_LEN);
+	*addr = c->addr[0];
+	c->first = idx + 1;
+	c->off = 1;
+	c->n = n - 1;
+	return 0;
+}
+
+static void rx_wedge(struct igb *igb, uint32_t gen)
+{
+	ufd_pci_lock(igb->pdev);
+	if (igb->rxq[0].gen == gen)
+		igb->rxq[0].wedged = true;
+	ufd_pci_unlock(igb->pdev);
+}
+
+/*
+ * A frame arrives at the MAC: @wire bytes, of which the last 4 are its
+ * FCS; @buf has room for them (the FCS is computed here if @fcs_pending
+ * and the receiver keeps it).
+ */
+static void rx_frame(struct igb *igb, uint8_t *buf, size_t len,
+		     bool fcs_pending)
+{
+	struct ufd_pci_dev *pdev = igb->pdev;
+	struct igb_rxcache *c = &igb->rxc;
+	struct igb_rxq *rx = &igb->rxq[0];
+	size_t wire = len + (fcs_pending ? ETH_FCS : 0), out, done;
+	uint32_t ndesc, first, avail, bufsz, need, gen, i, maxlen, rctl;
+	uint64_t ring;
+	bool advanced;
+
+	ufd_pci_lock(pdev);
+	if (cancel_count(igb) || !(igb->rctl & RCTL_EN) ||
+	    !(rx->dctl & DCTL_ENABLE) || rx->wedged || rx->len < DESC_LEN ||
+	    wire < 14) {
+		ufd_pci_unlock(pdev);
+		return;
+	}
+	(*stat(igb, ST_TPR))++;
+	*stat(igb, ST_TORL) += wire;
+	if (!rx_accept(igb, buf)) {
+		ufd_pci_unlock(pdev);
+		return;
+	}
+	rctl = igb->rctl;
+	maxlen = (rctl & RCTL_LPE) ? plain_get(igb, REG_RLPML) : ETH_MAX_STD;
+	if (wire > maxlen) {
+		(*stat(igb, ST_ROC))++;
+		ufd_pci_unlock(pdev);
+		return;
+	}
+	if (wire < ETH_MIN_NOFCS + ETH_FCS && !(rctl & RCTL_SBP)) {
+		(*stat(igb, ST_RUC))++;
+		ufd_pci_unlock(pdev);
+		return;
+	}
+	ndesc = rx->len / DESC_LEN;
+	first = rx->next;
+	if (first >= ndesc || rx->rdt >= ndesc) {
+		ufd_pci_unlock(pdev);
+		return;
+	}
+	avail = (rx->rdt + ndesc - first) % ndesc;
+	bufsz = rx_buffer_size(igb, rx->srrctl);
+	out = (rctl & RCTL_SECRC) ? wire - ETH_FCS : wire;
+	need = (uint32_t)((out + bufsz - 1) / bufsz);
+	if (!need)
+		need = 1;
+	if (avail < need) {
+		(*stat(igb, ST_RNBC))++;
+		(*stat(igb, ST_MPC))++;
+		if (rx->srrctl & SRRCTL_DROP_EN)
+			rx->rqdpc++;
+		ufd_pci_unlock(pdev);
+		return;
+	}
+	advanced = ((rx->srrctl >> SRRCTL_DESCTYPE_SHIFT) &
+		    SRRCTL_DESCTYPE_MASK) != 0;
+	ring = (uint64_t)rx->bah << 32 | rx->bal;
+	gen = rx->gen;
+	count_frame(igb, true, buf, wire);
+	ufd_pci_unlock(pdev);
+
+	if (fcs_pending && !(rctl & RCTL_SECRC)) {
+		uint32_t crc = eth_crc32(buf, len);
+
+		put_le32(buf + len, crc);
+	}
+	if (c->wb_n && c->wb_gen != gen)
+		c->wb_n = 0;
+	for (i = 0, done = 0; i < need; i++) {
+		uint32_t idx = (first + i) % ndesc;
+		size_t n = out - done < bufsz ? out - done : bufsz;
+		uint8_t *d;
+		uint64_t addr;
+
+		if (rx_desc_addr(igb, ring, ndesc, idx, avail - i, gen,
+				 &addr) ||
+		    (n && ufd_pci_dma_write(pdev, addr, buf + done, n))) {
+			rx_flush(igb);
+			rx_wedge(igb, gen);
+			return;
+		}
+		done += n;
+		if (c->wb_n &&
+		    (c->wb_n == BATCH || c->wb_first + c->wb_n != idx))
+			rx_flush(igb);
+		if (!c->wb_n) {
+			c->wb_first = idx;
+			c->wb_gen = gen;
+			c->wb_ring = ring;
+		}
+		d = c->wb[c->wb_n++];
+		memset(d, 0, DESC_LEN);
+		if (advanced) {
+			/* Advanced one-buffer write-back. */
+			put_le32(d + 8, RXD_STAT_DD |
+						(i + 1 == need ? RXD_STAT_EOP : 0));
+			put_le16(d + 12, (uint16_t)n);
+		} else {
+			memcpy(d, &(uint64_t){ htole64(addr) }, 8);
+			put_le16(d + 8, (uint16_t)n);
+			d[12] = RXD_STAT_DD | RXD_STAT_IXSM |
+				(i + 1 == need ? RXD_STAT_EOP : 0);
+		}
+	}
+	ufd_pci_lock(pdev);
+	if (rx->gen == gen)
+		rx->next = (first + need) % ndesc;
+	ufd_pci_unlock(pdev);
+}
+
+/* ---- the transmit path (worker, lock not held) ------------------------- */
+
+/* Send a whole frame to the port. */
+static void tx_frame(struct igb *igb, struct igb_txframe *f)
+{
+	struct ufd_pci_dev *pdev = igb->pdev;
+	bool loop, pad;
+	size_t wire;
+
+	ufd_pci_lock(pdev);
+	pad = igb->tctl & TCTL_PSP;
+	if (pad && f->len < ETH_MIN_NOFCS) {
+		memset(f->buf + f->len, 0, ETH_MIN_NOFCS - f->len);
+		f->len = ETH_MIN_NOFCS;
+	}
+	wire = f->len + (f->ifcs ? ETH_FCS : 0);
+	if (f->len >= 6)
+		count_frame(igb, false, f->buf, wire);
+	loop = ((igb->rctl >> RCTL_LBM_SHIFT) & RCTL_LBM_MASK) ==
+		       RCTL_LBM_MAC ||
+	       (igb->phy[PHY_BMCR] & BMCR_LOOPBACK);
+	ufd_pci_unlock(pdev);
+
+	if (f->len < 6)
+		return;
+	if (!loop)
+		loop = igb->backend->transmit(igb, f->buf, f->len);
+	if (loop)
+		rx_frame(igb, f->buf, f->len, f->ifcs);
+}
+
+struct igb_txjob {
+	unsigned int q;
+	uint64_t ring;
+	uint32_t ndesc, fetch, n, gen;
+};
+
+/* Descriptors [0, n) of the batch with RS get DD; one DMA write. */
+static int tx_writeback(struct igb *igb, const struct igb_txjob *job,
+			unsigned int n, bool *any)
+{
+	uint8_t *b = igb->txbatch;
+	unsigned int i, lo = n, hi = 0;
+
+	for (i = 0; i < n; i++) {
+		uint8_t *d = b + i * DESC_LEN;
+		uint32_t cmd = get_le32(d + 8);
+
+		if (!(cmd & TXD_CMD_RS))
+			continue;
+		if (cmd & TXD_CMD_DEXT) {
+			/* Advanced write-back: DD in the status dword. */
+			memset(d, 0, 12);
+			put_le32(d + 12, TXD_STA_DD);
+		} else {
+			d[12] = (uint8_t)((d[12] & 0xf0) | TXD_STA_DD);
+		}
+		if (i < lo)
+			lo = i;
+		hi = i;
+	}
+	*any = lo < n;
+	if (!*any)
+		return 0;
+	return ufd_pci_dma_write(igb->pdev,
+				 job->ring +
+					 (uint64_t)(job->fetch + lo) * DESC_LEN,
+				 b + lo * DESC_LEN,
+				 (size_t)(hi - lo + 1) * DESC_LEN);
+}
+
+/* One batch of queue job->q (busy set, lock not held). */
+static void tx_run(struct igb *igb, const struct igb_txjob *job)
+{
+	struct ufd_pci_dev *pdev = igb->pdev;
+	struct igb_txframe *f = &igb->frame[job->q];
+	struct igb_txq *tx = &igb->txq[job->q];
+	unsigned int i, done = 0, whole = 0;
+	struct igb_cause cause;
+	bool fault = false, any;
+	int rc;
+
+	if (f->gen != job->gen) {
+		f->open = false;
+		f->gen = job->gen;
+	}
+	if (ufd_pci_dma_read(pdev, job->ring + (uint64_t)job->fetch * DESC_LEN,
+			     igb->txbatch, (size_t)job->n * DESC_LEN)) {
+		fault = true;
+		goto apply;
+	}
+	for (i = 0; i < job->n && !cancel_count(igb); i++) {
+		const uint8_t *d = igb->txbatch + i * DESC_LEN;
+		uint64_t addr = get_le64(d);
+		uint32_t cmd = get_le32(d + 8);
+		bool dext = cmd & TXD_CMD_DEXT;
+		uint32_t dtyp = (cmd >> TXD_DTYP_SHIFT) & TXD_DTYP_MASK;
+		size_t len = cmd & 0xffff, room;
+
+		if (dext && dtyp != TXD_DTYP_DATA) {
+			/* A context descriptor (or a reserved type): no data. */
+			done = i + 1;
+			if (!f->open)
+				whole = i + 1;
+			continue;
+		}
+		if (!f->open) {
+			f->open = true;
+			f->len = 0;
+			f->ifcs = false;
+		}
+		room = FRAME_MAX - f->len;
+		if (len > room)
+			len = room; /* longer than any frame: cut */
+		if (len && ufd_pci_dma_read(pdev, addr, f->buf + f->len, len)) {
+			fault = true;
+			break;
+		}
+		f->len += len;
+		f->ifcs |= (cmd & TXD_CMD_IFCS) != 0;
+		done = i + 1;
+		if (cmd & TXD_CMD_EOP) {
+			tx_frame(igb, f);
+			f->open = false;
+			whole = i + 1;
+		}
+	}
+	rx_flush(igb);
+	if (fault) {
+		/* Nothing of the frame that failed is written back. */
+		f->open = false;
+		done = whole;
+	}
+
+apply:
+	any = false;
+	ufd_pci_lock(pdev);
+	if (cancel_count(igb) || tx->gen != job->gen) {
+		ufd_pci_unlock(pdev);
+		return;
+	}
+	memset(&cause, 0, sizeof(cause));
+	rc = 0;
+	if (done) {
+		unsigned int k;
+
+		/* Causes first, if a descriptor will be written back. */
+		for (k = 0; k < done; k++)
+			if (get_le32(igb->txbatch + k * DESC_LEN + 8) &
+			    TXD_CMD_RS)
+				break;
+		if (k < done)
+			cause_begin(igb, true, job->q, &cause);
+		ufd_pci_unlock(pdev);
+		rc = tx_writeback(igb, job, done, &any);
+		ufd_pci_lock(pdev);
+	}
+	if (rc || fault || cancel_count(igb) || tx->gen != job->gen)
+		cause_abort(igb, &cause);
+	if (!cancel_count(igb) && tx->gen == job->gen) {
+		if (!rc && whole)
+			tx->tdh = (job->fetch + whole) % job->ndesc;
+		if (rc || fault)
+			tx->wedged = true;
+		else
+			tx->fetch = (job->fetch + job->n) % job->ndesc;
+	}
+	cause_end(igb, &cause);
+	ufd_pci_unlock(pdev);
+}
+
+/* Lock held: a transmit queue with descriptors to fetch, round robin. */
+static bool tx_pick(struct igb *igb, struct igb_txjob *job)
+{
+	unsigned int k;
+
+	if (!(igb->tctl & TCTL_EN))
+		return false;
+	/* No link, no loopback: the transmitter waits. */
+	if (!mac_link(igb) &&
+	    ((igb->rctl >> RCTL_LBM_SHIFT) & RCTL_LBM_MASK) != RCTL_LBM_MAC)
+		return false;
+	for (k = 0; k < IGB_NUM_QUEUES; k++) {
+		unsigned int q = (igb->next_txq + k) % IGB_NUM_QUEUES;
+		struct igb_txq *tx = &igb->txq[q];
+		uint32_t ndesc = tx->len / DESC_LEN, n;
+
+		if (!(tx->dctl & DCTL_ENABLE) || tx->wedged || !ndesc ||
+		    tx->fetch >= ndesc || tx->tdt >= ndesc ||
+		    tx->fetch == tx->tdt)
+			continue;
+		n = (tx->tdt + ndesc - tx->fetch) % ndesc;
+		if (n > ndesc - tx->fetch)
+			n = ndesc - tx->fetch;
+		if (n > BATCH)
+			n = BATCH;
+		job->q = q;
+		job->ring = (uint64_t)tx->bah << 32 | tx->bal;
+		job->ndesc = ndesc;
+		job->fetch = tx->fetch;
+		job->n = n;
+		job->gen = tx->gen;
+		igb->next_txq = (q + 1) % IGB_NUM_QUEUES;
+		return true;
+	}
+	return false;
+}
+
+static void *igb_worker(void *arg)
+{
+	struct igb *igb = arg;
+	struct ufd_pci_dev *pdev = igb->pdev;
+	struct igb_txjob job;
+
+	ufd_pci_lock(pdev);
+	while (!igb->quit) {
+		if (cancel_count(igb) || !tx_pick(igb, &job)) {
+			ufd_pci_wait(pdev, &igb->work_cv);
+			continue;
+		}
+		igb->busy = true;
+		ufd_pci_unlock(pdev);
+
+		tx_run(igb, &job);
+
+		ufd_pci_lock(pdev);
+		igb->busy = false;
+		pthread_cond_broadcast(&igb->idle_cv);
+	}
+	ufd_pci_unlock(pdev);
+	return NULL;
+}
+
+/* ---- model ops ----------------------------------------------------------- */
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6], i;
+	char tail;
+
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+		   &b[5], &tail) != 6)
+		return -EINVAL;
+	for (i = 0; i < 6; i++) {
+		if (b[i] > 0xff)
+			return -EINVAL;
+		mac[i] = (uint8_t)b[i];
+	}
+	if (mac[0] & 1)
+		return -EINVAL; /* a station address is unicast */
+	return 0;
+}
+
+static int parse_args(struct igb *igb, const char *args)
+{
+	char *copy, *tok, *save = NULL;
+	int rc = 0;
+
+	if (!args || !*args)
+		return 0;
+	copy = ufd_zalloc(strlen(args) + 1);
+	if (!copy)
+		return -ENOMEM;
+	strcpy(copy, args);
+	for (tok = strtok_r(copy, ",", &save); tok && !rc;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *val = strchr(tok, '=');
+
+		if (!val) {
+			rc = -EINVAL;
+			break;
+		}
+		*val++ = '\0';
+		if (!strcmp(tok, "mac")) {
+			rc = parse_mac(val, igb->mac);
+		} else if (!strcmp(tok, "backend")) {
+			if (!strcmp(val, "loopback"))
+				igb->backend = &backend_loopback;
+			else if (!strcmp(val, "none"))
+				igb->backend = &backend_none;
+			else
+				rc = -EINVAL;
+		} else if (!strcmp(tok, "pcap")) {
+			free(igb->backend_arg);
+			igb->backend_arg = ufd_zalloc(strlen(val) + 1);
+			if (!igb->backend_arg)
+				rc = -ENOMEM;
+			else
+				strcpy(igb->backend_arg, val);
+			igb->backend = &backend_pcap;
+		} else {
+			rc = -EINVAL;
+		}
+	}
+	free(copy);
+	if (!rc && igb->backend == &backend_pcap && !igb->backend_arg)
+		rc = -EINVAL;
+	return rc;
+}
+
+/* The function as the hardware presents it. */
+static int build_function(struct ufd_pci_dev *pdev)
+{
+	int rc;
+
+	rc = ufd_pci_add_bar(pdev, 0, IGB_BAR0_SIZE,
+			     UFD_PCI_BAR_MEM64 | UFD_PCI_BAR_MMAP);
+	if (!rc)
+		rc = ufd_pci_add_bar(pdev, IGB_MSIX_BAR, IGB_MSIX_BAR_SIZE,
+				     UFD_PCI_BAR_MEM64 | UFD_PCI_BAR_MMAP);
+	if (!rc)
+		rc = ufd_pci_add_pm_cap(pdev, 0x40);
+	if (!rc)
+		rc = ufd_pci_add_msi_cap(pdev, 0x50, 1);
+	if (!rc)
+		rc = ufd_pci_add_msix_cap(pdev, 0x70, IGB_MSIX_VECTORS,
+					  IGB_MSIX_BAR, IGB_MSIX_TABLE_OFF,
+					  IGB_MSIX_BAR, IGB_MSIX_PBA_OFF);
+	if (!rc)
+		rc = ufd_pci_add_pcie_cap(pdev, 0xa0, PCI_EXP_TYPE_ENDPOINT);
+	if (!rc)
+		rc = ufd_pci_set_intx_pin(pdev, 1);
+	return rc;
+}
+
+static void igb_free(struct igb *igb)
+{
+	unsigned int q;
+
+	if (igb->backend && igb->backend->close)
+		igb->backend->close(igb);
+	pthread_cond_destroy(&igb->work_cv);
+	pthread_cond_destroy(&igb->idle_cv);
+	for (q = 0; q < IGB_NUM_QUEUES; q++)
+		free(igb->frame[q].buf);
+	free(igb->store);
+	free(igb->backend_arg);
+	free(igb);
+}
+
+static int igb_create(struct ufd_pci_dev *pdev, const char *args)
+{
+	static const uint8_t default_mac[6] = { 0x52, 0x54, 0x00,
+						0x12, 0x34, 0x56 };
+	struct igb *igb;
+	unsigned int q;
+	int rc = 0;
+
+	igb = ufd_zalloc(sizeof(*igb));
+	if (!igb)
+		return -ENOMEM;
+	igb->pdev = pdev;
+	memcpy(igb->mac, default_mac, 6);
+	igb->backend = &backend_loopback;
+	pthread_cond_init(&igb->work_cv, NULL);
+	pthread_cond_init(&igb->idle_cv, NULL);
+	igb->store = ufd_zalloc(IGB_BAR0_SIZE);
+	if (!igb->store)
+		rc = -ENOMEM;
+	for (q = 0; q < IGB_NUM_QUEUES && !rc; q++) {
+		igb->frame[q].buf = ufd_zalloc(FRAME_MAX + ETH_FCS);
+		if (!igb->frame[q].buf)
+			rc = -ENOMEM;
+	}
+	if (!rc)
+		rc = parse_args(igb, args);
+	if (!rc)
+		rc = build_function(pdev);
+	if (!rc && igb->backend->open) {
+		rc = igb->backend->open(igb, igb->backend_arg);
+		if (rc) /* nothing to close */
+			igb->backend = &backend_none;
+	}
+	if (rc) {
+		igb_free(igb);
+		return rc;
+	}
+	eeprom_build(igb);
+	regs_poweron(igb);
+	pdev->priv = igb;
+	rc = ufd_inject_fail() ?
+		     EAGAIN :
+		     pthread_create(&igb->worker, NULL, igb_worker, igb);
+	if (rc) {
+		pdev->priv = NULL;
+		igb_free(igb);
+		return -rc;
+	}
+	return 0;
+}
+
+static void igb_destroy(struct ufd_pci_dev *pdev)
+{
+	struct igb *igb = igb_of(pdev);
+
+	ufd_pci_lock(pdev);
+	igb->quit = true;
+	__atomic_add_fetch(&igb->cancel, 1, __ATOMIC_ACQ_REL);
+	pthread_cond_broadcast(&igb->work_cv);
+	ufd_pci_unlock(pdev);
+	pthread_join(igb->worker, NULL);
+	pdev->priv = NULL;
+	igb_free(igb);
+}
+
+/* FLR: everything to power-on values, the batch in hand dropped. */
+static void igb_reset(struct ufd_pci_dev *pdev)
+{
+	device_reset(igb_of(pdev));
+}
+
+const struct ufd_pci_model ufd_pci_model_igb = {
+	.name = "igb",
+	.description = "Intel 82576 Gigabit Ethernet (igb) physical function, "
+		       "internal PHY, loopback or pcap backend",
+	.vendor_id = 0x8086,
+	.device_id = 0x10c9,
+	.subsystem_vendor_id = 0x8086,
+	.subsystem_id = 0xa03c,
+	.class_code = 0x020000,
+	.revision = 0x01,
+	.create = igb_create,
+	.destroy = igb_destroy,
+	.reset = igb_reset,
+	.bar_read = igb_bar_read,
+	.bar_write = igb_bar_write,
+};
