@@ -58,6 +58,8 @@ UAPI_SRCS   := $(sort $(wildcard tests/uapi/test_*.c))
 SERVER_TEST_SRCS := $(sort $(wildcard tests/server/test_*.c))
 # Server-mode tests that need emulated devices (uiommufd-run --device).
 DEV_TEST_SRCS := $(sort $(wildcard tests/server/dev_*.c))
+# ... with an emulated NIC (and an ioat): uiommufd-run --device igb --device ioat.
+NIC_TEST_SRCS := $(sort $(wildcard tests/server/nic_*.c))
 
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(B)/obj/%.o)
 SHIM_OBJS   := $(SHIM_SRCS:%.c=$(B)/obj/%.o)
@@ -67,7 +69,8 @@ SAN_ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(B)/san/%.o)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/unit/%)
 UAPI_BINS   := $(UAPI_SRCS:tests/uapi/%.c=$(B)/tests/uapi/%)
 SERVER_TEST_BINS := $(SERVER_TEST_SRCS:tests/server/%.c=$(B)/tests/server/%) \
-	$(DEV_TEST_SRCS:tests/server/%.c=$(B)/tests/server/%)
+	$(DEV_TEST_SRCS:tests/server/%.c=$(B)/tests/server/%) \
+	$(NIC_TEST_SRCS:tests/server/%.c=$(B)/tests/server/%)
 
 LIB_A       := $(B)/libuiommufd.a
 LIB_SO      := $(B)/libuiommufd.so.$(SOVERSION)
@@ -247,6 +250,9 @@ soak: all $(SAN_LAUNCHER) $(B)/tests/soak/soak
 vfio-selftest: all
 	$(Q)tests/vfio/run.sh
 
+vfio-selftest-igb: all
+	$(Q)VFIO_DEVICE_TYPE=igb tests/vfio/run.sh
+
 test: all
 	$(Q)tests/run-all.sh
 
@@ -279,7 +285,7 @@ clean:
 
 FORCE:
 
-.PHONY: all check package fuzz fuzz-long upstream upstream-7.3 vfio-selftest soak test bench install clean FORCE
+.PHONY: all check package fuzz fuzz-long upstream upstream-7.3 vfio-selftest vfio-selftest-igb soak test bench install clean FORCE
 .DELETE_ON_ERROR:
 
 -include $(shell find $(B) -name '*.d' -type f -not -path '$(B)/vfio/*' -not -path '$(B)/ksrc/*' -not -path '$(B)/apt/*' 2>/dev/null)

@@ -18,6 +18,8 @@
 #                             as --kernel=7.3
 #   vfio      make vfio-selftest  the kernel's VFIO selftests (7.3) against
 #                                 the emulated ioat devices
+#   vfio-igb  make vfio-selftest-igb  the same against the emulated 82576
+#                                 NIC (igb), with vfio_pci_sriov_uapi_test
 #   soak      make soak       8 processes, SIGKILLs, daemon under ASan
 #   package   make package    the Debian packages built in a copy of the tree
 #                             (tests/package.sh), unpacked with dpkg-deb -x,
@@ -28,9 +30,9 @@
 #   raw: N passed, M failed, K skipped            (M includes expected failures)
 #   total: N passed, M failed, K skipped          (M = failures that fail the run)
 #
-# "total" counts check + upstream + upstream73 + vfio + soak tests (deps, build, fuzz and
-# package have no test counts: each counts one failure if it failed); expected failures (listed in
-# tests/upstream/expected-failures{,-7.3} and tests/vfio/expected-failures) are not
+# "total" counts check + upstream + upstream73 + vfio + vfio-igb + soak tests (deps, build, fuzz
+# and package have no test counts: each counts one failure if it failed); expected failures (listed
+# in tests/upstream/expected-failures{,-7.3} and tests/vfio/expected-failures{,-igb}) are not
 # failures there, unexpected passes are, and a failed step that reported no failing test (build
 # error, missing script, crash) counts as one failure.  The exit status is
 # non-zero iff some step failed.
@@ -179,6 +181,7 @@ make_step fuzz fuzz tests/fuzz/run.sh
 make_step upstream upstream tests/upstream/run.sh
 make_step upstream73 upstream-7.3 tests/upstream/run.sh
 make_step vfio vfio-selftest tests/vfio/run.sh
+make_step vfio-igb vfio-selftest-igb tests/vfio/run.sh
 make_step soak soak tests/soak/run.sh
 make_step package package tests/package.sh
 
@@ -230,6 +233,7 @@ selftest_counts() {
 selftest_counts upstream upstream
 selftest_counts upstream73 upstream
 selftest_counts vfio vfio
+selftest_counts vfio-igb vfio-igb
 
 # soak: "soak: N passed, M failed, K skipped"
 sk="$(counts_of "$LOGDIR/soak.log" 'soak: ')"

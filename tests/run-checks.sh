@@ -123,6 +123,12 @@ for t in "$B"/tests/server/dev_*; do
 	[ -x "$t" ] || continue
 	run_one "server/$(basename "$t")" "$B/uiommufd-run" --device ioat -- "$t"
 done
+# ... with the NIC (SR-IOV, VF tokens) and an ioat beside it (tests/server/nic_*).
+for t in "$B"/tests/server/nic_*; do
+	[ -x "$t" ] || continue
+	run_one "server/$(basename "$t")" "$B/uiommufd-run" --device igb \
+		--device ioat -- "$t"
+done
 # The preload library never calls one of its own wrappers (umockdev's rule).
 run_one "shim/internal-calls" tests/shim-calls.sh "$B"
 # The shared library exports the public header's functions and no others.

@@ -2140,6 +2140,8 @@ static int build_function(struct ufd_pci_dev *pdev)
 		rc = ufd_pci_add_pcie_cap(pdev, 0xa0, PCI_EXP_TYPE_ENDPOINT);
 	if (!rc)
 		rc = ufd_pci_set_intx_pin(pdev, 1);
+	if (!rc)
+		rc = ufd_igb_add_sriov_cap(pdev);
 	return rc;
 }
 

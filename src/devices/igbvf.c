@@ -383,6 +383,27 @@ static void igbvf_destroy(struct ufd_pci_dev *pdev)
 	pdev->priv = NULL;
 }
 
+/*
+ * The PF's SR-IOV capability as the 82576 has it: eight VFs, the first at
+ * routing ID offset 0x180 and then every second function (VF n of a PF at
+ * 00:04.0 is 01:14.0 + 2n functions), VF BAR0 and BAR3 of 16 KiB each.
+ * (On the 82576 the capability sits at 0x160 behind AER and ARI, which
+ * this model does not have: here it is the first extended capability.)
+ */
+int ufd_igb_add_sriov_cap(struct ufd_pci_dev *pf)
+{
+	const struct ufd_pci_sriov sriov = {
+		.vf_model = &ufd_pci_model_igbvf,
+		.total_vfs = 8,
+		.first_vf_offset = 0x180,
+		.vf_stride = 2,
+		.vf_bar = { [0] = { VF_BAR_SIZE, UFD_PCI_BAR_MEM64 },
+			    [VF_MSIX_BAR] = { VF_BAR_SIZE, UFD_PCI_BAR_MEM64 } },
+	};
+
+	return ufd_pci_add_sriov_cap(pf, 0x100, &sriov);
+}
+
 const struct ufd_pci_model ufd_pci_model_igbvf = {
 	.name = "igbvf",
 	.description = "Intel 82576 virtual function (made by the igb "

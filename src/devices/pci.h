@@ -215,6 +215,8 @@ extern const struct ufd_pci_model ufd_pci_model_ioat;
 extern const struct ufd_pci_model ufd_pci_model_igb;
 /* Not in the registry: only an igb PF's SR-IOV makes one. */
 extern const struct ufd_pci_model ufd_pci_model_igbvf;
+/* The 82576's SR-IOV capability, with igbvf VFs (igbvf.c). */
+int ufd_igb_add_sriov_cap(struct ufd_pci_dev *pf);
 
 /* ---- instances: what the VFIO layer calls ------------------------------ */
 
