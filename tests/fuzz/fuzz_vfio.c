@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * libFuzzer target for the VFIO files: the legacy container, groups and
- * devices (src/uapi/vfio_*.c) over an emulated machine of two I/OAT
- * devices, driven the way a transport drives them (ufd_file_open, _ioctl,
- * _read/_write with positions, _mmap, _mmio, _release).  Every input is a
- * sequence of operations on at most MAX_SLOTS open files; at its end every
- * file still open is released, so the machine is back at rest (devices
- * reset on their last close) for the next input.
+ * devices (src/uapi/vfio_*.c) over an emulated machine of an I/OAT device
+ * and an 82576 NIC with SR-IOV (its sriov_numvfs file makes and removes
+ * VFs, each a device of its own group), driven the way a transport drives
+ * them (ufd_file_open, _ioctl, _read/_write with positions, _mmap, _mmio,
+ * _release).  Every input is a sequence of operations on at most
+ * MAX_SLOTS open files; at its end every file still open is released and
+ * the VFs removed, so the machine is back at rest (devices reset on their
+ * last close) for the next input.
  *
  * Memory: the caller's memory is a sandbox (sandbox.h), so no address an
  * input makes up reaches the fuzzer's own memory, and the device models'
@@ -48,7 +50,9 @@
 #define MAX_SLOTS 12
 #define FD_BASE 100
 #define MAX_OPS 96
-#define SPEC "ioat;0000:00:04.0;3;0;|ioat;0000:00:05.0;4;1;xfercap=12"
+#define SPEC "ioat;0000:00:04.0;3;0;xfercap=12|igb;0000:00:05.0;4;1;"
+/* The igb's sriov_numvfs (UFD_FD_SRIOV_NUMVFS): its routing index. */
+#define NIC_ROUTING 0x0028u
 
 __attribute__((noreturn, format(printf, 1, 2))) static void
 die(const char *fmt, ...)
@@ -224,7 +228,7 @@ static const unsigned long vfio_cmds[] = {
 
 static const enum ufd_fd_kind open_kinds[] = {
 	UFD_FD_IOMMUFD, UFD_FD_VFIO_CONTAINER, UFD_FD_VFIO_GROUP,
-	UFD_FD_VFIO_DEVICE,
+	UFD_FD_VFIO_DEVICE, UFD_FD_SRIOV_NUMVFS,
 };
 
 static int slot_fd(uint8_t v)
@@ -307,8 +311,10 @@ static void op_ioctl(struct ufd_file *f)
 			"0000:00:04.0", "0000:00:05.0", "0000:00:04.0 x",
 			"0000:00:05.0 vf_token=00000000-0000-0000-0000-000000000000",
 			"00:04.0", "",
+			"0000:01:15.0 vf_token=00000000-0000-0000-0000-000000000000",
+			"0000:01:15.0",
 		};
-		const char *name = names[shape % 6];
+		const char *name = names[shape % 8];
 
 		arena_put(STR_OFF, name, strlen(name) + 1);
 		arg = shape & 0x40 ? ARENA_BASE + STR_OFF :
@@ -330,6 +336,8 @@ static void op_ioctl(struct ufd_file *f)
 
 static void op_rw(struct ufd_file *f, bool write)
 {
+	static const char *const numvfs[] = { "0", "1", "2\n", "8", "9",
+					      "x", "0x3", "65536" };
 	uint64_t pos = (uint64_t)(u8() % 10) << 40 | u16();
 	uint64_t count = u8() % 24;
 	uint64_t buf = ARENA_BASE + (u8() & 1 ? 0 : ARENA_SIZE - 8);
@@ -337,6 +345,15 @@ static void op_rw(struct ufd_file *f, bool write)
 
 	if (how & 1)
 		pos = u32() | (uint64_t)u32() << 32;
+	if (f->kind == UFD_FD_SRIOV_NUMVFS && write && (how & 4)) {
+		/* A number, as a program writes one. */
+		const char *text = numvfs[how >> 5];
+
+		arena_put(0, text, strlen(text));
+		buf = ARENA_BASE;
+		count = strlen(text);
+		pos = 0;
+	}
 	if (write)
 		ufd_file_write(f, &S.caller, buf, count, how & 2 ? NULL : &pos);
 	else
@@ -347,7 +364,7 @@ static void op_mmio(struct ufd_file *f)
 {
 	static const unsigned int sizes[] = { 1, 2, 4, 8, 3, 16 };
 	unsigned int region = u8() % 8, size = sizes[u8() % 6];
-	uint64_t off = u16() & 0x7fff, val = u32();
+	uint64_t off = u32() & 0x1ffff, val = u32();
 	bool write = u8() & 1;
 
 	ufd_file_mmio(f, region, off, size, write, &val);
@@ -392,9 +409,11 @@ static void run_op(void)
 	switch (sel % 9) {
 	case 0: { /* open a node */
 		struct ufd_file nf;
-		enum ufd_fd_kind kind = open_kinds[u8() % 4];
-		uint32_t index = u8() % 6;
+		enum ufd_fd_kind kind = open_kinds[u8() % 5];
+		uint32_t index = u8() % 14;
 
+		if (kind == UFD_FD_SRIOV_NUMVFS)
+			index = index & 1 ? NIC_ROUTING : index;
 		if (!ufd_file_open(&nf, &S.caller, kind, index, O_RDWR) &&
 		    slot_new(&nf) < 0)
 			ufd_file_release(&nf, true);
@@ -433,6 +452,22 @@ static void run_op(void)
 		break;
 	}
 	}
+}
+
+/* Write 0 to the NIC's sriov_numvfs (nothing is open: it must work). */
+static void numvfs_zero(void)
+{
+	struct ufd_file nf;
+	long rc;
+
+	if (ufd_file_open(&nf, &S.caller, UFD_FD_SRIOV_NUMVFS, NIC_ROUTING,
+			  O_RDWR))
+		die("cannot open sriov_numvfs");
+	arena_put(0, "0", 1);
+	rc = ufd_file_write(&nf, &S.caller, ARENA_BASE, 1, NULL);
+	ufd_file_release(&nf, true);
+	if (rc != 1)
+		die("sriov_numvfs 0 at rest: %ld", rc);
 }
 
 static void setup_once(void)
@@ -480,8 +515,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	S.n = size;
 	for (i = 0; i < MAX_OPS && S.n; i++)
 		run_op();
-	/* Back at rest: every file released, devices reset. */
+	/* Back at rest: every file released, devices reset, VFs gone. */
 	for (i = 0; i < MAX_SLOTS; i++)
 		slot_close(FD_BASE + (int)i);
+	numvfs_zero();
 	return 0;
 }

@@ -248,7 +248,8 @@ fi
 
 # ---- the VFIO files: a second target ------------------------------------------------
 # tests/fuzz/fuzz_vfio.c drives the VFIO container, group and device files
-# over two emulated I/OAT devices (sandboxed memory, as above).
+# over an emulated I/OAT device and an igb NIC with SR-IOV (sandboxed
+# memory, as above).
 VBIN="$OUT/fuzz_vfio"
 VCORPUS="$OUT/corpus-vfio"
 VLOG="$OUT/fuzz-vfio.log"
