@@ -164,7 +164,8 @@ $(B)/tests/unit/%: tests/unit/%.c tests/unit/harness.h $(SAN_LIB)
 
 # The MMIO trap is shim code, not in the engine library: its test links the
 # trap's own files, built with the sanitizers too.
-MMIO_TRAP_SAN_OBJS := $(B)/san/src/shim/mmio_trap.o $(B)/san/src/shim/x86_decode.o
+MMIO_TRAP_SAN_OBJS := $(B)/san/src/shim/mmio_trap.o $(B)/san/src/shim/x86_decode.o \
+	$(B)/san/src/shim/ucopy.o
 $(B)/tests/unit/test_mmio_trap: $(MMIO_TRAP_SAN_OBJS)
 $(B)/tests/unit/test_mmio_trap: UNIT_EXTRA := $(MMIO_TRAP_SAN_OBJS)
 

@@ -3,6 +3,9 @@
  * The MMIO trap (see mmio_trap.h for the API, docs/mmio-trap.md for the
  * design and its limits).
  *
+ * A fault of the in-process copy routine (ucopy.c) is resumed at its
+ * fixup before anything else is looked at.
+ *
  * Model.  A fixed table of MMIO_TRAP_MAX_REGIONS slots, each holding one
  * registered region [base, last] (last inclusive, the project's interval
  * convention) with its ops.  Our SIGSEGV/SIGBUS handler, on a fault the
@@ -49,6 +52,7 @@
 #include <unistd.h>
 
 #include "shim/mmio_trap.h"
+#include "shim/ucopy.h"
 #include "shim/x86_decode.h"
 
 /* ---- the region table ---------------------------------------------------- */
@@ -705,6 +709,11 @@ static void trap_handler(int sig, siginfo_t *si, void *ucv)
 	uint64_t gpr[16], rip, ea, off, base, last;
 	int rc;
 
+	/* A fault of the in-process copy of a caller's memory (ucopy.c). */
+	if (si->si_code > 0 && shim_ucopy_fixup(uc)) {
+		errno = saved_errno;
+		return;
+	}
 	if (si->si_code <= 0 || !(s = slot_get(addr))) {
 		chain(sig, si, uc);
 		errno = saved_errno;

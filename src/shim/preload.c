@@ -97,6 +97,7 @@
 #include "shim/fdtab.h"
 #include "shim/procstatus.h"
 #include "shim/shm.h"
+#include "shim/ucopy.h"
 #include "server/proto.h"
 #include "uapi/dispatch.h"
 #include "uapi/vfio.h"
@@ -407,7 +408,20 @@ static int shim_state_ready(void)
 		return 0;
 
 	eng = ufd_engine_default();
-	mem = ufd_source_local();
+	/*
+	 * The caller's memory: plain copies with a fault fixup, which the
+	 * fault handler makes safe (the MMIO trap's: installed now, chaining
+	 * every other fault to the program's disposition).  If it cannot be
+	 * installed, the copies stay system calls.
+	 */
+	if (!mmio_trap_installed()) {
+		int trc = mmio_trap_install(REAL_REQ(sigaction));
+
+		if (trc && trc != -EALREADY)
+			DBG(FD, "no fault handler (%d): copies by system call",
+			    trc);
+	}
+	mem = shim_ucopy_source();
 	if (!eng || !mem) {
 		if (mem)
 			ufd_source_put(mem);

@@ -12,6 +12,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -290,6 +292,60 @@ static void test_failed_reply_publishes_nothing(void)
 	munmap(ro, (size_t)ps);
 }
 
+/*
+ * A bad argument faults the copy, not the program: the program's own
+ * SIGSEGV handler never runs for it (in-process the copies are plain
+ * loads and stores with a fault fixup), and still runs for the program's
+ * own faults.  A struct that starts in a good page and runs into a bad
+ * one is EFAULT too.
+ */
+static volatile sig_atomic_t segvs;
+static sigjmp_buf segv_jmp;
+
+static void on_segv(int sig)
+{
+	(void)sig;
+	segvs++;
+	siglongjmp(segv_jmp, 1);
+}
+
+static void test_bad_pointers_never_reach_the_program(void)
+{
+	struct iommu_option *opt;
+	struct sigaction sa = { .sa_handler = on_segv }, old;
+	long ps = sysconf(_SC_PAGESIZE);
+	uint8_t *two;
+
+	REQUIRE(!sigaction(SIGSEGV, &sa, &old));
+	two = mmap(NULL, 2 * (size_t)ps, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	REQUIRE(two != MAP_FAILED);
+	REQUIRE(!mprotect(two + ps, (size_t)ps, PROT_NONE));
+	/* Wholly in the bad page, and straddling into it. */
+	CHECK_EQ(ioctl(fd, IOMMU_IOAS_ALLOC, two + ps), -1);
+	CHECK_EQ(errno, EFAULT);
+	opt = (struct iommu_option *)(two + ps - 8);
+	opt->size = sizeof(*opt);
+	CHECK_EQ(ioctl(fd, IOMMU_OPTION, opt), -1);
+	CHECK_EQ(errno, EFAULT);
+	/* A good one still works, many times over. */
+	for (int i = 0; i < 1000; i++) {
+		struct iommu_option o = { .size = sizeof(o),
+					  .option_id = IOMMU_OPTION_RLIMIT_MODE,
+					  .op = IOMMU_OPTION_OP_GET };
+
+		CHECK_EQ(ioctl(fd, IOMMU_OPTION, &o), 0);
+		CHECK_EQ(ioctl(fd, IOMMU_OPTION, (void *)(two + ps)), -1);
+	}
+	CHECK_EQ(segvs, 0);
+	/* The program's own fault is the program's. */
+	if (!sigsetjmp(segv_jmp, 1))
+		(void)*(volatile uint8_t *)(two + ps);
+	CHECK_EQ(segvs, 1);
+	REQUIRE(!sigaction(SIGSEGV, &old, NULL));
+	munmap(two, 2 * (size_t)ps);
+}
+
 int main(void)
 {
 	fd = open("/dev/iommu", O_RDWR);
@@ -304,6 +360,7 @@ int main(void)
 	RUN(test_file_semantics);
 	RUN(test_fault_fd);
 	RUN(test_failed_reply_publishes_nothing);
+	RUN(test_bad_pointers_never_reach_the_program);
 	close(fd);
 	HARNESS_EXIT();
 }
