@@ -174,130 +174,133 @@ seed random '\x00' \
 	'\x1a\x00\x03\x01\x02\x03\x04\x05\x06\x07\x08\x10'
 # (random ioctl numbers; a context reopen)
 
-# ---- replay reported reproducers --------------------------------------------------
+# ---- helpers shared by the three targets ------------------------------------------
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-report_crash() { # file log
-	echo "fuzz: crash input: $1"
-	echo "fuzz: reproduce with: $BIN $1"
+passed=0
+# done_with FAILED: the summary line (this target counted as FAILED 0/1,
+# the ones after it not run), and exit on a failure.
+done_with() {
+	if [ "$1" != 0 ]; then
+		echo "fuzz: $passed passed, 1 failed, 0 skipped"
+		exit 1
+	fi
+	passed=$((passed + 1))
+}
+
+report_crash() { # bin file log
+	echo "fuzz: crash input: $2"
+	echo "fuzz: reproduce with: $1 $2"
 	echo "fuzz: report (first lines):"
-	grep -m1 -n -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|^fuzz_dispatch: |^fuzz_vfio: |^fuzz_proto: |^uiommufd: ' "$2" |
+	grep -m1 -n -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|^fuzz_dispatch: |^fuzz_vfio: |^fuzz_proto: |^uiommufd: ' "$3" |
 		cut -d: -f1 | {
 		read -r first || first=1
-		tail -n "+$first" "$2" | grep -v -e '^INFO:' -e ' Aborted ' | head -n 25 | sed 's/^/    /'
+		tail -n "+$first" "$3" | grep -v -e '^INFO:' -e ' Aborted ' | head -n 25 | sed 's/^/    /'
 	}
 }
 
-replayed_fail=0
-if compgen -G "tests/fuzz/crashes/*" >/dev/null; then
-	for f in tests/fuzz/crashes/*; do
-		case "$f" in *.md|*.txt|*/proto-*) continue ;; esac
+# build_target BIN LOG SRC...: compile a target (extra includes: tests/fuzz)
+build_target() {
+	local bin=$1 log=$2
+	shift 2
+	echo "fuzz: building $bin"
+	if ! "$CC_FUZZ" "${CFLAGS[@]}" -Itests/fuzz -o "$bin.tmp" "$@" -lpthread \
+		>"$log" 2>&1; then
+		cat "$log"
+		return 1
+	fi
+	mv -f "$bin.tmp" "$bin"
+}
+
+# replay BIN FILE...: the kept reproducers of reported bugs must pass
+replay() {
+	local bin=$1 f rrc bad=0
+	shift
+	for f in "$@"; do
+		[ -e "$f" ] || continue
 		rrc=0
-		{ "$BIN" "$f"; } >"$OUT/replay.log" 2>&1 || rrc=$?
+		{ "$bin" "$f"; } >"$OUT/replay.log" 2>&1 || rrc=$?
 		if [ "$rrc" != 0 ]; then
 			echo "fuzz: known reproducer still fails: $f"
-			report_crash "$f" "$OUT/replay.log"
-			replayed_fail=1
+			report_crash "$bin" "$f" "$OUT/replay.log"
+			bad=1
 		else
 			echo "fuzz: known reproducer passes now: $f"
 		fi
 	done
-fi
+	return "$bad"
+}
 
-# ---- run ------------------------------------------------------------------------
-echo "fuzz: running for ${SECONDS_RUN}s ($JOBS job(s)), corpus $CORPUS"
-ARGS=(-max_total_time="$SECONDS_RUN" -rss_limit_mb=2048 -timeout=10
-	-print_final_stats=1 -artifact_prefix="$CRASHES/")
-if [ "$JOBS" -gt 1 ]; then
-	ARGS+=(-fork="$JOBS" -ignore_crashes=0)
-fi
-rc=0
-# (In a group, so the shell's "Aborted" notice goes to the log too.)
-# shellcheck disable=SC2086
-{ "$BIN" "${ARGS[@]}" ${FUZZ_ARGS:-} "$CORPUS"; } >"$LOG" 2>&1 || rc=$?
-
-# libFuzzer's last status line (#N DONE/pulse ... cov: C ft: F ... exec/s: E)
-last=$(grep -E '^#[0-9]+' "$LOG" | tail -n 1)
-execs=$(sed -n -E 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$LOG" | tail -n 1)
-eps=$(sed -n -E 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$LOG" | tail -n 1)
-[ -n "$execs" ] || execs=$(sed -n -E 's/^#([0-9]+).*/\1/p' <<<"$last")
-# (fork mode's status lines say "exec/s N", without the colon)
-[ -n "$eps" ] || eps=$(sed -n -E 's/.*exec\/s:? ([0-9]+).*/\1/p' <<<"$last")
-cov=$(sed -n -E 's/.*cov: ([0-9]+).*/\1/p' <<<"$last")
-ft=$(sed -n -E 's/.*ft: ([0-9]+).*/\1/p' <<<"$last")
-corp=$(sed -n -E 's/.*corp: ([0-9]+\/[0-9]+[a-zA-Z]*).*/\1/p' <<<"$last")
-echo "fuzz: ${execs:-?} executions, ${eps:-?} exec/s, coverage: ${cov:-?} edges, ${ft:-?} features, corpus ${corp:-?}"
-echo "fuzz: log: $LOG"
-
-if [ "$rc" != 0 ]; then
-	crash=$(sed -n -E 's/.*Test unit written to (.*)$/\1/p' "$LOG" | tail -n 1)
-	if [ -n "$crash" ]; then
-		report_crash "$crash" "$LOG"
-	else
-		echo "fuzz: libFuzzer exited with status $rc; the log ends:"
-		tail -n 25 "$LOG" | sed 's/^/    /'
+# fuzz_target WHAT BIN CORPUS LOG SECONDS TIMEOUT ARTIFACTS [STATS-PREFIX]:
+# run libFuzzer, print its figures, report a crash; status 1 on failure.
+fuzz_target() {
+	local what=$1 bin=$2 corpus=$3 log=$4 secs=$5 tmo=$6 art=$7 pre=${8:-}
+	local rc=0 last execs eps cov ft corp crash
+	local -a args=(-max_total_time="$secs" -rss_limit_mb=2048 -timeout="$tmo"
+		-print_final_stats=1 -artifact_prefix="$art")
+	if [ "$JOBS" -gt 1 ]; then
+		args+=(-fork="$JOBS" -ignore_crashes=0)
 	fi
-	echo "fuzz: 0 passed, 1 failed, 0 skipped"
-	exit 1
-fi
-if [ "$replayed_fail" != 0 ]; then
-	echo "fuzz: 0 passed, 1 failed, 0 skipped"
-	exit 1
-fi
+	# (In a group, so the shell's "Aborted" notice goes to the log too.)
+	# shellcheck disable=SC2086
+	{ "$bin" "${args[@]}" ${FUZZ_ARGS:-} "$corpus"; } >"$log" 2>&1 || rc=$?
+	# libFuzzer's last status line (#N DONE/pulse ... cov: C ft: F ... exec/s: E)
+	last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
+	execs=$(sed -n -E 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log" | tail -n 1)
+	eps=$(sed -n -E 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$log" | tail -n 1)
+	[ -n "$execs" ] || execs=$(sed -n -E 's/^#([0-9]+).*/\1/p' <<<"$last")
+	# (fork mode's status lines say "exec/s N", without the colon)
+	[ -n "$eps" ] || eps=$(sed -n -E 's/.*exec\/s:? ([0-9]+).*/\1/p' <<<"$last")
+	cov=$(sed -n -E 's/.*cov: ([0-9]+).*/\1/p' <<<"$last")
+	ft=$(sed -n -E 's/.*ft: ([0-9]+).*/\1/p' <<<"$last")
+	corp=$(sed -n -E 's/.*corp: ([0-9]+\/[0-9]+[a-zA-Z]*).*/\1/p' <<<"$last")
+	if [ -z "$pre" ]; then
+		echo "fuzz: ${execs:-?} executions, ${eps:-?} exec/s, coverage: ${cov:-?} edges, ${ft:-?} features, corpus ${corp:-?}"
+	else
+		echo "fuzz: $pre: ${execs:-?} executions, ${eps:-?} exec/s, coverage: ${cov:-?} edges"
+	fi
+	echo "fuzz: log: $log"
+	[ "$rc" = 0 ] && return 0
+	crash=$(sed -n -E 's/.*Test unit written to (.*)$/\1/p' "$log" | tail -n 1)
+	if [ -n "$crash" ]; then
+		report_crash "$bin" "$crash" "$log"
+	else
+		echo "fuzz: $what exited with status $rc; the log ends:"
+		tail -n 25 "$log" | sed 's/^/    /'
+	fi
+	return 1
+}
+
+# ---- the dispatch layer: the first target ----------------------------------------
+bad=0
+mapfile -t known < <(compgen -G "tests/fuzz/crashes/*" | grep -v -E '\.(md|txt)$|/(proto|vfio)-' || true)
+replay "$BIN" "${known[@]}" || bad=1
+echo "fuzz: running for ${SECONDS_RUN}s ($JOBS job(s)), corpus $CORPUS"
+fuzz_target libFuzzer "$BIN" "$CORPUS" "$LOG" "$SECONDS_RUN" 10 "$CRASHES/" || bad=1
+done_with "$bad"
 
 # ---- the VFIO files: a second target ------------------------------------------------
 # tests/fuzz/fuzz_vfio.c drives the VFIO container, group and device files
 # over an emulated I/OAT device and an igb NIC with SR-IOV (sandboxed
-# memory, as above).
+# memory, as above).  Reproducers: tests/fuzz/crashes/vfio-*.
 VBIN="$OUT/fuzz_vfio"
 VCORPUS="$OUT/corpus-vfio"
-VLOG="$OUT/fuzz-vfio.log"
-VSECONDS=${FUZZ_VFIO_SECONDS:-30}
 mkdir -p "$VCORPUS"
 VSRCS=(tests/fuzz/fuzz_vfio.c "$T"/src/engine/*.c "$T"/src/uapi/*.c)
 for f in "$T"/src/devices/*.c; do
 	[ -e "$f" ] && VSRCS+=("$f")
 done
-echo "fuzz: building $VBIN"
-if ! "$CC_FUZZ" "${CFLAGS[@]}" -Itests/fuzz -o "$VBIN.tmp" "${VSRCS[@]}" \
-	-lpthread >"$OUT/build-vfio.log" 2>&1; then
-	cat "$OUT/build-vfio.log"
-	echo "fuzz: 1 passed, 1 failed, 0 skipped"
-	exit 1
-fi
-mv -f "$VBIN.tmp" "$VBIN"
+build_target "$VBIN" "$OUT/build-vfio.log" "${VSRCS[@]}" || done_with 1
 # Seeds: open a device cdev, an iommufd, BIND, and a config-space read.
 printf '\x00\x00\x03\x00\x00\x01\x00\x00\x02\x00\x12\x10' >"$VCORPUS/seed-open-bind"
 printf '\x00\x00\x01\x00\x00\x01\x02\x00\x02\x02\x00\x07\x00\x04\x02\x04\x00' >"$VCORPUS/seed-group"
-echo "fuzz: running the VFIO target for ${VSECONDS}s, corpus $VCORPUS"
-vrc=0
-VARGS=(-max_total_time="$VSECONDS" -rss_limit_mb=2048 -timeout=10
-	-print_final_stats=1 -artifact_prefix="$CRASHES/vfio-")
-if [ "$JOBS" -gt 1 ]; then
-	VARGS+=(-fork="$JOBS" -ignore_crashes=0)
-fi
-# shellcheck disable=SC2086
-{ "$VBIN" "${VARGS[@]}" ${FUZZ_ARGS:-} "$VCORPUS"; } >"$VLOG" 2>&1 || vrc=$?
-vexecs=$(sed -n -E 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$VLOG" | tail -n 1)
-veps=$(sed -n -E 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$VLOG" | tail -n 1)
-vlast=$(grep -E '^#[0-9]+' "$VLOG" | tail -n 1)
-[ -n "$vexecs" ] || vexecs=$(sed -n -E 's/^#([0-9]+).*/\1/p' <<<"$vlast")
-[ -n "$veps" ] || veps=$(sed -n -E 's/.*exec\/s:? ([0-9]+).*/\1/p' <<<"$vlast")
-vcov=$(sed -n -E 's/.*cov: ([0-9]+).*/\1/p' <<<"$vlast")
-echo "fuzz: vfio: ${vexecs:-?} executions, ${veps:-?} exec/s, coverage: ${vcov:-?} edges"
-echo "fuzz: log: $VLOG"
-if [ "$vrc" != 0 ]; then
-	crash=$(sed -n -E 's/.*Test unit written to (.*)$/\1/p' "$VLOG" | tail -n 1)
-	if [ -n "$crash" ]; then
-		report_crash "$crash" "$VLOG"
-	else
-		echo "fuzz: the VFIO target exited with status $vrc; the log ends:"
-		tail -n 25 "$VLOG" | sed 's/^/    /'
-	fi
-	echo "fuzz: 1 passed, 1 failed, 0 skipped"
-	exit 1
-fi
+bad=0
+replay "$VBIN" tests/fuzz/crashes/vfio-* || bad=1
+echo "fuzz: running the VFIO target for ${FUZZ_VFIO_SECONDS:-30}s, corpus $VCORPUS"
+fuzz_target "the VFIO target" "$VBIN" "$VCORPUS" "$OUT/fuzz-vfio.log" \
+	"${FUZZ_VFIO_SECONDS:-30}" 10 "$CRASHES/vfio-" vfio || bad=1
+done_with "$bad"
 
 # ---- the daemon protocol: a third target ------------------------------------------
 # tests/fuzz/fuzz_proto.c serves a channel with the daemon's own loop
@@ -306,11 +309,9 @@ fi
 # credentials: that needs root.  Reproducers: tests/fuzz/crashes/proto-*.
 PBIN="$OUT/fuzz_proto"
 PCORPUS="$OUT/corpus-proto"
-PLOG="$OUT/fuzz-proto.log"
-PSECONDS=${FUZZ_PROTO_SECONDS:-30}
 if [ "$(id -u)" != 0 ]; then
 	echo "fuzz: proto: skipped (needs root to send a child's credentials)"
-	echo "fuzz: 2 passed, 0 failed, 1 skipped"
+	echo "fuzz: $passed passed, 0 failed, 1 skipped"
 	exit 0
 fi
 mkdir -p "$PCORPUS"
@@ -319,14 +320,7 @@ PSRCS=(tests/fuzz/fuzz_proto.c "$T"/src/engine/*.c "$T"/src/uapi/*.c
 for f in "$T"/src/devices/*.c; do
 	[ -e "$f" ] && PSRCS+=("$f")
 done
-echo "fuzz: building $PBIN"
-if ! "$CC_FUZZ" "${CFLAGS[@]}" -Itests/fuzz -o "$PBIN.tmp" "${PSRCS[@]}" \
-	-lpthread >"$OUT/build-proto.log" 2>&1; then
-	cat "$OUT/build-proto.log"
-	echo "fuzz: 2 passed, 1 failed, 0 skipped"
-	exit 1
-fi
-mv -f "$PBIN.tmp" "$PBIN"
+build_target "$PBIN" "$OUT/build-proto.log" "${PSRCS[@]}" || done_with 1
 # Seeds (format: the top of fuzz_proto.c): records of [length, selector,
 # modifier, answer byte, fields].
 pseed() { # name record...
@@ -358,52 +352,13 @@ pseed raw '\x1d\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00' \
 	'\x00\x10\x00\x00' '\x0e\x00\x00\x00'
 # (a raw IOCTL, a short record, a new nonce, a dropped channel, OPEN with
 # an fd attached, the program closing fd 6)
-replayed_fail=0
-for f in tests/fuzz/crashes/proto-*; do
-	[ -e "$f" ] || continue
-	rrc=0
-	{ "$PBIN" "$f"; } >"$OUT/replay-proto.log" 2>&1 || rrc=$?
-	if [ "$rrc" != 0 ]; then
-		echo "fuzz: known reproducer still fails: $f"
-		report_crash "$f" "$OUT/replay-proto.log"
-		replayed_fail=1
-	else
-		echo "fuzz: known reproducer passes now: $f"
-	fi
-done
-echo "fuzz: running the protocol target for ${PSECONDS}s, corpus $PCORPUS"
-prc=0
+bad=0
+replay "$PBIN" tests/fuzz/crashes/proto-* || bad=1
+echo "fuzz: running the protocol target for ${FUZZ_PROTO_SECONDS:-30}s, corpus $PCORPUS"
 # (-timeout=30: an input's requests may wait on the device models'
 # workers, which a loaded machine slows down; a hang is still one.)
-PARGS=(-max_total_time="$PSECONDS" -rss_limit_mb=2048 -timeout=30
-	-print_final_stats=1 -artifact_prefix="$CRASHES/proto-")
-if [ "$JOBS" -gt 1 ]; then
-	PARGS+=(-fork="$JOBS" -ignore_crashes=0)
-fi
-# shellcheck disable=SC2086
-{ "$PBIN" "${PARGS[@]}" ${FUZZ_ARGS:-} "$PCORPUS"; } >"$PLOG" 2>&1 || prc=$?
-pexecs=$(sed -n -E 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$PLOG" | tail -n 1)
-peps=$(sed -n -E 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$PLOG" | tail -n 1)
-plast=$(grep -E '^#[0-9]+' "$PLOG" | tail -n 1)
-[ -n "$pexecs" ] || pexecs=$(sed -n -E 's/^#([0-9]+).*/\1/p' <<<"$plast")
-[ -n "$peps" ] || peps=$(sed -n -E 's/.*exec\/s:? ([0-9]+).*/\1/p' <<<"$plast")
-pcov=$(sed -n -E 's/.*cov: ([0-9]+).*/\1/p' <<<"$plast")
-echo "fuzz: proto: ${pexecs:-?} executions, ${peps:-?} exec/s, coverage: ${pcov:-?} edges"
-echo "fuzz: log: $PLOG"
-if [ "$prc" != 0 ]; then
-	crash=$(sed -n -E 's/.*Test unit written to (.*)$/\1/p' "$PLOG" | tail -n 1)
-	if [ -n "$crash" ]; then
-		report_crash "$crash" "$PLOG"
-	else
-		echo "fuzz: the protocol target exited with status $prc; the log ends:"
-		tail -n 25 "$PLOG" | sed 's/^/    /'
-	fi
-	echo "fuzz: 2 passed, 1 failed, 0 skipped"
-	exit 1
-fi
-if [ "$replayed_fail" != 0 ]; then
-	echo "fuzz: 2 passed, 1 failed, 0 skipped"
-	exit 1
-fi
-echo "fuzz: 3 passed, 0 failed, 0 skipped"
+fuzz_target "the protocol target" "$PBIN" "$PCORPUS" "$OUT/fuzz-proto.log" \
+	"${FUZZ_PROTO_SECONDS:-30}" 30 "$CRASHES/proto-" proto || bad=1
+done_with "$bad"
+echo "fuzz: $passed passed, 0 failed, 0 skipped"
 exit 0
