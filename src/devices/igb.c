@@ -316,7 +316,7 @@
 #define BMCR_LOOPBACK 0x4000
 #define BMCR_RESET 0x8000
 #define BMCR_POWERON (BMCR_ANENABLE | BMCR_FULLDPLX | BMCR_SPEED_MSB)
-#define BMCR_WMASK 0x7fc0 /* RESET and ANRESTART self-clear */
+#define BMCR_WMASK 0x7dc0 /* RESET and ANRESTART self-clear */
 #define BMSR_BASE 0x7949 /* 10/100 half/full, ext. status, AN able, ext. */
 #define BMSR_LSTATUS 0x0004
 #define BMSR_ANEGCOMPLETE 0x0020
