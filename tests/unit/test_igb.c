@@ -740,6 +740,47 @@ static void test_igb_gather_and_pad(void)
 	rig_close(&r);
 }
 
+/* The pcap backend: frames sent go to the file, nothing comes back. */
+static void test_igb_pcap_backend(void)
+{
+	char path[] = "/tmp/test_igb_pcap_XXXXXX", args[64];
+	uint32_t hdr[6], rec[4];
+	uint8_t got[200];
+	struct rig r;
+	FILE *f;
+	int fd;
+
+	fd = mkstemp(path);
+	REQUIRE(fd >= 0);
+	close(fd);
+	snprintf(args, sizeof(args), "pcap=%s", path);
+	REQUIRE(rig_open(&r, args) == 0);
+	CHECK(rd32(&r, STATUS) & STATUS_LU);
+	bring_up(&r, RCTL_UPE | RCTL_SECRC, true);
+	make_frame(mem + SRC_OFF, 150, own_mac, 4);
+	queue_tx(&r, IOVA_BASE + SRC_OFF, 150, TXD_EOP | TXD_IFCS | TXD_RS,
+		 true);
+	post_rx(&r, IOVA_BASE + DST_OFF);
+	wr32(&r, RDT, r.rx_tail);
+	wr32(&r, TDT, r.tx_tail);
+	CHECK(wait_reg(&r, TDH, 1));
+	usleep(10000);
+	CHECK_EQ(rd32(&r, RDH), 0);
+	rig_close(&r); /* closes the file */
+	f = fopen(path, "rb");
+	REQUIRE(f != NULL);
+	CHECK_EQ(fread(hdr, sizeof(hdr), 1, f), 1);
+	CHECK_EQ(hdr[0], 0xa1b2c3d4);
+	CHECK_EQ(hdr[5], 1); /* Ethernet */
+	CHECK_EQ(fread(rec, sizeof(rec), 1, f), 1);
+	CHECK_EQ(rec[2], 150);
+	CHECK_EQ(fread(got, 150, 1, f), 1);
+	CHECK_EQ(memcmp(got, mem + SRC_OFF, 150), 0);
+	CHECK_EQ(fread(got, 1, 1, f), 0);
+	fclose(f);
+	unlink(path);
+}
+
 /* ---- filters, statistics, misses ----------------------------------------- */
 
 static void test_igb_filter_and_stats(void)
@@ -1166,6 +1207,7 @@ int main(void)
 	RUN(test_igb_mac_loopback);
 	RUN(test_igb_phy_loopback_advanced);
 	RUN(test_igb_gather_and_pad);
+	RUN(test_igb_pcap_backend);
 	RUN(test_igb_filter_and_stats);
 	RUN(test_igb_msix_interrupts);
 	RUN(test_igb_legacy_interrupts);
