@@ -125,6 +125,8 @@
 #define TXD_DEXT 0x20000000
 #define TXD_DTYP_DATA 0x00300000
 #define TXD_DTYP_CTXT 0x00200000
+#define TXD_TSE 0x80000000
+#define TXD_VLE 0x40000000
 
 /* Guest memory: one 16 MiB mapping at IOVA_BASE. */
 #define IOVA_BASE (1ULL << 32)
@@ -642,8 +644,8 @@ static void loop_frames(struct rig *r, unsigned int n, uint32_t len,
 	}
 	/* RS: transmit descriptors written back. */
 	for (i = 0; i < n; i++)
-		CHECK(mem32(TXR_OFF + 16 * ((r->tx_tail + RING - n + i) % RING) +
-			    12) &
+		CHECK(mem32(TXR_OFF +
+			    16 * ((r->tx_tail + RING - n + i) % RING) + 12) &
 		      1);
 }
 
@@ -679,8 +681,9 @@ static void test_igb_phy_loopback_advanced(void)
 	CHECK_EQ(rd32(&r, TDH), 0);
 	/* The selftest's recipe: PHY loopback, forced 1000/full, SLU. */
 	phy_wr(&r, 0, BMCR_LOOPBACK | BMCR_SPEED1000 | BMCR_FULLDPLX);
-	wr32(&r, CTRL, rd32(&r, CTRL) | CTRL_FRCSPD | CTRL_FRCDPX |
-			       CTRL_SPD_1000 | CTRL_FD | CTRL_SLU);
+	wr32(&r, CTRL,
+	     rd32(&r, CTRL) | CTRL_FRCSPD | CTRL_FRCDPX | CTRL_SPD_1000 |
+		     CTRL_FD | CTRL_SLU);
 	CHECK(rd32(&r, STATUS) & STATUS_LU);
 	REQUIRE(wait_reg(&r, RDH, 1));
 	CHECK(mem32(RXR_OFF + 8) & 1);
@@ -713,8 +716,7 @@ static void test_igb_gather_and_pad(void)
 	memcpy(mem + SRC_OFF + 16384, frame + 1200, 300);
 	queue_tx(&r, IOVA_BASE + SRC_OFF, 500, TXD_IFCS, false);
 	queue_tx(&r, IOVA_BASE + SRC_OFF + 8192, 700, 0, false);
-	queue_tx(&r, IOVA_BASE + SRC_OFF + 16384, 300, TXD_EOP | TXD_RS,
-		 false);
+	queue_tx(&r, IOVA_BASE + SRC_OFF + 16384, 300, TXD_EOP | TXD_RS, false);
 	post_rx(&r, IOVA_BASE + DST_OFF);
 	wr32(&r, RDT, r.rx_tail);
 	wr32(&r, TDT, r.tx_tail);
@@ -779,6 +781,188 @@ static void test_igb_pcap_backend(void)
 	CHECK_EQ(fread(got, 1, 1, f), 0);
 	fclose(f);
 	unlink(path);
+}
+
+/* ---- offloads: VLAN, checksums, TCP segmentation ------------------------ */
+
+static uint32_t sum16(uint32_t sum, const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t fold16(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* The pseudo-header sum of the IPv4 header at @ip, for @l4len bytes. */
+static uint32_t pseudo(const uint8_t *ip, uint8_t proto, uint32_t l4len)
+{
+	return sum16(0, ip + 12, 8) + proto + l4len;
+}
+
+/*
+ * Ethernet + IPv4 (20) + TCP (20) + @pay bytes at @p; checksums seeded as
+ * Linux seeds them for the hardware: the TCP one with the pseudo-header
+ * (with the length unless @tso), the IP one zero.
+ */
+static size_t make_tcp(uint8_t *p, size_t pay, bool tso)
+{
+	size_t len = 14 + 20 + 20 + pay;
+	uint8_t *ip = p + 14, *tcp = p + 34;
+
+	make_frame(p, len, own_mac, 11);
+	p[12] = 0x08;
+	p[13] = 0x00;
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)((20 + 20 + pay) >> 8);
+	ip[3] = (uint8_t)(20 + 20 + pay);
+	ip[4] = 0x12; /* id 0x1234 */
+	ip[5] = 0x34;
+	ip[8] = 64;
+	ip[9] = 6;
+	memcpy(ip + 12, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+	memset(tcp, 0, 20);
+	tcp[0] = 0x30; /* ports 12345 -> 80 */
+	tcp[1] = 0x39;
+	tcp[3] = 80;
+	memcpy(tcp + 4, "\x01\x02\x03\x04", 4); /* seq */
+	tcp[12] = 0x50;
+	tcp[13] = 0x18 | 0x01 | 0x80; /* PSH ACK FIN CWR */
+	{
+		uint16_t seed = fold16(pseudo(ip, 6, tso ? 0 : 20 + pay));
+
+		tcp[16] = (uint8_t)(seed >> 8);
+		tcp[17] = (uint8_t)seed;
+	}
+	return len;
+}
+
+static void queue_ctx(struct rig *r, uint32_t vlan_macip_lens, uint32_t tucmd,
+		      uint32_t mss_l4len_idx)
+{
+	uint8_t *c = mem + TXR_OFF + 16 * r->tx_tail;
+	uint32_t ctl = TXD_DEXT | TXD_DTYP_CTXT | tucmd;
+
+	memset(c, 0, 16);
+	memcpy(c, &vlan_macip_lens, 4);
+	memcpy(c + 8, &ctl, 4);
+	memcpy(c + 12, &mss_l4len_idx, 4);
+	r->tx_tail = (r->tx_tail + 1) % RING;
+}
+
+static void test_igb_offloads(void)
+{
+	uint8_t *rx = mem + DST_OFF, *ip, *tcp;
+	struct rig r;
+	unsigned int i;
+	size_t len;
+
+	REQUIRE(rig_open(&r, NULL) == 0);
+	bring_up(&r, RCTL_UPE | RCTL_SECRC, true);
+
+	/* Legacy VLE: the tag from the special field, after the addresses. */
+	make_frame(mem + SRC_OFF, 100, own_mac, 2);
+	queue_tx(&r, IOVA_BASE + SRC_OFF, 100, TXD_EOP | TXD_IFCS | TXD_VLE,
+		 false);
+	memcpy(mem + TXR_OFF + 14, "\x05\x20", 2); /* VLAN 0x2005 */
+	post_rx(&r, IOVA_BASE + DST_OFF);
+	wr32(&r, RDT, r.rx_tail);
+	wr32(&r, TDT, r.tx_tail);
+	REQUIRE(wait_reg(&r, RDH, 1));
+	CHECK_EQ(mem32(RXR_OFF + 12) & 0xffff, 104);
+	CHECK_EQ(memcmp(rx, mem + SRC_OFF, 12), 0);
+	CHECK_EQ(memcmp(rx + 12, "\x81\x00\x20\x05", 4), 0);
+	CHECK_EQ(memcmp(rx + 16, mem + SRC_OFF + 12, 88), 0);
+
+	/* CTRL.VME strips it again into the descriptor, with VP. */
+	wr32(&r, CTRL, rd32(&r, CTRL) | 0x40000000);
+	queue_tx(&r, IOVA_BASE + SRC_OFF, 100, TXD_EOP | TXD_IFCS | TXD_VLE,
+		 false);
+	memcpy(mem + TXR_OFF + 16 + 14, "\x07\x00", 2);
+	post_rx(&r, IOVA_BASE + DST_OFF + 4096);
+	wr32(&r, RDT, r.rx_tail);
+	wr32(&r, TDT, r.tx_tail);
+	REQUIRE(wait_reg(&r, RDH, 2));
+	CHECK_EQ(mem32(RXR_OFF + 16 + 12), 0x0007u << 16 | 100);
+	CHECK(mem32(RXR_OFF + 16 + 8) & 0x08);
+	CHECK_EQ(memcmp(rx + 4096, mem + SRC_OFF, 100), 0);
+	wr32(&r, CTRL, rd32(&r, CTRL) & ~0x40000000u);
+
+	/* TXSM and IXSM with a context descriptor (IDX 1). */
+	len = make_tcp(mem + SRC_OFF, 300, false);
+	queue_ctx(&r, 20 | 14 << 9, 0x400 | 0x800, 1 << 4);
+	queue_tx(&r, IOVA_BASE + SRC_OFF, (uint32_t)len, TXD_EOP | TXD_IFCS,
+		 true);
+	{
+		uint32_t olinfo = (uint32_t)len << 14 | 0x300 | 1 << 4;
+
+		memcpy(mem + TXR_OFF + 16 * (r.tx_tail - 1) + 12, &olinfo, 4);
+	}
+	post_rx(&r, IOVA_BASE + DST_OFF + 8192);
+	wr32(&r, RDT, r.rx_tail);
+	wr32(&r, TDT, r.tx_tail);
+	REQUIRE(wait_reg(&r, RDH, 3));
+	ip = rx + 8192 + 14;
+	tcp = ip + 20;
+	CHECK_EQ(mem32(RXR_OFF + 32 + 12) & 0xffff, len);
+	CHECK_EQ(fold16(sum16(0, ip, 20)), 0xffff);
+	CHECK_EQ(fold16(pseudo(ip, 6, 320) + sum16(0, tcp, 320)), 0xffff);
+
+	/* TSO: 3000 bytes at MSS 1000, VLAN from the context. */
+	len = make_tcp(mem + SRC_OFF, 3000, true);
+	queue_ctx(&r, 20 | 14 << 9 | 0x0abcu << 16, 0x400 | 0x800,
+		  1000u << 16 | 20 << 8);
+	/* The frame in two buffers. */
+	queue_tx(&r, IOVA_BASE + SRC_OFF, 1000, TXD_IFCS | TXD_TSE | TXD_VLE,
+		 true);
+	queue_tx(&r, IOVA_BASE + SRC_OFF + 1000, (uint32_t)len - 1000,
+		 TXD_EOP | TXD_IFCS | TXD_RS | TXD_TSE | TXD_VLE, true);
+	{
+		uint32_t olinfo = 3000u << 14 | 0x300;
+
+		memcpy(mem + TXR_OFF + 16 * (r.tx_tail - 2) + 12, &olinfo, 4);
+	}
+	for (i = 0; i < 3; i++)
+		post_rx(&r, IOVA_BASE + DST_OFF + 12288 + 2048 * i);
+	wr32(&r, CTRL, rd32(&r, CTRL) | 0x40000000); /* strip the tag */
+	wr32(&r, RDT, r.rx_tail);
+	wr32(&r, TDT, r.tx_tail);
+	REQUIRE(wait_reg(&r, RDH, 6));
+	for (i = 0; i < 3; i++) {
+		uint8_t *seg = rx + 12288 + 2048 * i;
+		uint32_t seq = 0x01020304 + 1000 * i, got;
+		uint8_t flags = seg[34 + 13];
+
+		ip = seg + 14;
+		tcp = ip + 20;
+		CHECK_EQ(mem32(RXR_OFF + 48 + 16 * i + 12),
+			 0x0abcu << 16 | 1054);
+		CHECK_EQ(ip[2] << 8 | ip[3], 1040);
+		CHECK_EQ(ip[4] << 8 | ip[5], 0x1234 + i);
+		CHECK_EQ(fold16(sum16(0, ip, 20)), 0xffff);
+		got = (uint32_t)tcp[4] << 24 | tcp[5] << 16 | tcp[6] << 8 |
+		      tcp[7];
+		CHECK_EQ(got, seq);
+		CHECK_EQ(fold16(pseudo(ip, 6, 1020) + sum16(0, tcp, 1020)),
+			 0xffff);
+		CHECK_EQ(flags & 0x10, 0x10);	    /* ACK always */
+		CHECK_EQ(!!(flags & 0x09), i == 2); /* FIN, PSH */
+		CHECK_EQ(!!(flags & 0x80), i == 0); /* CWR */
+		CHECK_EQ(memcmp(tcp + 20, mem + SRC_OFF + 54 + 1000 * i, 1000),
+			 0);
+	}
+	CHECK(wait_reg(&r, TDH, r.tx_tail));
+	rig_close(&r);
 }
 
 /* ---- filters, statistics, misses ----------------------------------------- */
@@ -1147,11 +1331,11 @@ static uint64_t rnd(void)
 static void test_igb_garbage(void)
 {
 	static const unsigned int sizes[4] = { 1, 2, 4, 8 };
-	static const unsigned int hot[] = { CTRL,   EERD,  MDIC,  ICR,   ICS,
-					    IMS,    RCTL,  TCTL,  GPIE,  EICS,
-					    EIMS,   EIMC,  EICR,  IVAR0, RDBAL,
-					    RDLEN,  RDH,   RDT,   TDBAL, TDLEN,
-					    TDH,    TDT,   RXDCTL, TXDCTL, SRRCTL };
+	static const unsigned int hot[] = {
+		CTRL,  EERD,  MDIC, ICR,  ICS,	  IMS,	  RCTL,	 TCTL, GPIE,
+		EICS,  EIMS,  EIMC, EICR, IVAR0,  RDBAL,  RDLEN, RDH,  RDT,
+		TDBAL, TDLEN, TDH,  TDT,  RXDCTL, TXDCTL, SRRCTL
+	};
 	struct rig r;
 	unsigned int i;
 
@@ -1208,6 +1392,7 @@ int main(void)
 	RUN(test_igb_phy_loopback_advanced);
 	RUN(test_igb_gather_and_pad);
 	RUN(test_igb_pcap_backend);
+	RUN(test_igb_offloads);
 	RUN(test_igb_filter_and_stats);
 	RUN(test_igb_msix_interrupts);
 	RUN(test_igb_legacy_interrupts);
