@@ -21,6 +21,7 @@
 #include <linux/pci_regs.h>
 
 #include "devices/pci.h"
+#include "engine/engine.h" /* ufd_fail_nth */
 #include "uiommufd.h"
 #define HARNESS_MMAP
 #include "harness.h"
@@ -480,6 +481,29 @@ static void test_igb_identity(void)
 	rig_close(&r);
 	CHECK(rig_open(&r, "pcap=/nonexistent-dir/x.pcap") != 0);
 	rig_close(&r);
+}
+
+/* Every allocation of create failing in turn: -ENOMEM, nothing left. */
+static void test_igb_create_failures(void)
+{
+	struct ufd_pci_dev *pdev = NULL;
+	unsigned long nth;
+	int rc = -1;
+
+	for (nth = 1; nth < 200; nth++) {
+		ufd_fail_nth(nth);
+		rc = ufd_pci_dev_create(&ufd_pci_model_igb,
+					"mac=02:00:00:00:00:07,pcap=/dev/null",
+					NULL, NULL, &pdev);
+		ufd_fail_nth(0);
+		if (!rc)
+			break;
+		CHECK(rc == -ENOMEM || rc == -EAGAIN);
+		CHECK(!pdev);
+	}
+	REQUIRE(rc == 0);
+	CHECK(nth >= 20); /* pdev, state, 128 KiB, 16 frames, seg, ... */
+	ufd_pci_dev_destroy(pdev);
 }
 
 static void test_igb_poweron_eeprom(void)
@@ -1386,6 +1410,7 @@ int main(void)
 	if (!eng || !src)
 		return 1;
 	RUN(test_igb_identity);
+	RUN(test_igb_create_failures);
 	RUN(test_igb_poweron_eeprom);
 	RUN(test_igb_phy_link);
 	RUN(test_igb_mac_loopback);
