@@ -815,15 +815,18 @@ static uint32_t ivar_bit(struct igb *igb, uint8_t entry)
 	return 1u << (entry & IVAR_VECTOR);
 }
 
+/* The EICR bit of the "other" causes: IVAR_MISC byte 1. */
+static uint32_t misc_eicr_bit(struct igb *igb)
+{
+	return ivar_bit(igb, (uint8_t)(plain_get(igb, REG_IVAR_MISC) >> 8));
+}
+
 /* Other (non-queue) causes: ICR, and in MSI-X mode the misc vector. */
 static void icr_event(struct igb *igb, uint32_t bits)
 {
 	igb->icr |= bits & ICR_CAUSES;
 	if (msix_mode(igb) && (bits & igb->ims))
-		eicr_event(igb,
-			   ivar_bit(igb,
-				    (uint8_t)(plain_get(igb, REG_IVAR_MISC) >>
-					      8)));
+		eicr_event(igb, misc_eicr_bit(igb));
 	if (bits & igb->ims)
 		igb->legacy_refire = true;
 	irq_update(igb);
@@ -1379,8 +1382,12 @@ static void reg_write(struct igb *igb, uint32_t off, uint32_t v,
 		return;
 	case REG_IMS:
 		igb->ims |= bits & ICR_CAUSES;
-		if (igb->icr & bits)
+		if (igb->icr & bits) {
+			/* A pending cause unmasked: an MSI, or the misc vector. */
 			igb->legacy_refire = true;
+			if (msix_mode(igb))
+				eicr_event(igb, misc_eicr_bit(igb));
+		}
 		irq_update(igb);
 		return;
 	case REG_IMC:

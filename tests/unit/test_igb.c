@@ -1169,6 +1169,21 @@ static void test_igb_msix_interrupts(void)
 	usleep(10000);
 	CHECK_EQ(vec0(&r), n);
 
+	/* Other causes: ICR, and IVAR_MISC's vector (1) when in IMS. */
+	wr32(&r, 0x1740, (IVAR_VALID | 1) << 8);
+	wr32(&r, EIMS, 2);
+	wr32(&r, ICS, ICR_LSC);
+	pthread_mutex_lock(&r.host.lock);
+	CHECK_EQ(r.host.vec[1], 0); /* LSC not in IMS */
+	pthread_mutex_unlock(&r.host.lock);
+	wr32(&r, IMS, ICR_LSC); /* unmasks the pending LSC */
+	wr32(&r, ICS, ICR_LSC);
+	pthread_mutex_lock(&r.host.lock);
+	CHECK_EQ(r.host.vec[1], 2);
+	pthread_mutex_unlock(&r.host.lock);
+	CHECK(rd32(&r, ICR) & ICR_LSC);
+	wr32(&r, EIMC, 2);
+
 	/* The MSI-X vector masked in its table entry: pending bit, later. */
 	{
 		uint64_t ctrl = 0;
