@@ -37,14 +37,16 @@
  * The datapath is one worker thread.  It serves the 16 transmit queues in
  * turn, up to 32 descriptors of a queue at a time (one DMA read for the
  * batch): legacy and advanced data descriptors are gathered into a frame
- * until EOP (advanced context descriptors are consumed), the frame is
- * padded (TCTL.PSP) and given an FCS (IFCS), counted, and sent to the
- * port; then descriptors with RS get DD (one DMA write for the batch)
- * and TDH moves past the last whole frame.  Frames received go to
+ * until EOP (advanced context descriptors fill the queue's two context
+ * slots), the offloads are applied (TCP segmentation, IPv4/TCP/UDP
+ * checksum insertion, legacy IC, VLAN insertion), each frame is padded
+ * (TCTL.PSP), given an FCS (IFCS), counted, and sent to the port; then
+ * descriptors with RS get DD (one DMA write for the batch) and TDH moves
+ * past the last whole frame.  Frames received go to
  * receive queue 0 (no VMDq, no RSS): filtered (UPE, MPE, BAM, the MTA
  * hash, the 24 receive addresses), checked for size, copied into as many
  * buffers as they need (SRRCTL.BSIZEPACKET, else RCTL.BSIZE/BSEX), the
- * FCS stripped if RCTL.SECRC; descriptors are fetched 32 at a time and
+ * VLAN tag stripped if CTRL.VME, the FCS if RCTL.SECRC; descriptors are fetched 32 at a time and
  * written back (legacy, or advanced one-buffer when SRRCTL.DESCTYPE is
  * not 0) in batches, RDH moving after the write-back.  No free descriptor:
  * the frame is dropped and counted in RNBC and MPC.  A DMA that fails
@@ -176,7 +178,7 @@
 #define Q_DCA 0x14
 #define Q_TAIL 0x18
 #define Q_DCTL 0x28
-#define Q_RQDPC 0x30 /* receive: drop count */
+#define Q_RQDPC 0x30  /* receive: drop count */
 #define Q_TDWBAL 0x38 /* transmit: head write-back address */
 #define Q_TDWBAH 0x3c
 
@@ -289,7 +291,24 @@
 #define TXD_DTYP_MASK 0xf
 #define TXD_DTYP_CONTEXT 0x2
 #define TXD_DTYP_DATA 0x3
+#define TXD_CMD_IC 0x04000000  /* legacy: insert checksum */
+#define TXD_CMD_VLE 0x40000000 /* insert the VLAN tag */
+#define TXD_CMD_TSE 0x80000000 /* advanced: TCP segmentation */
 #define TXD_STA_DD 0x01
+#define TXD_POPTS_IXSM 0x00000100 /* olinfo: insert the IPv4 checksum */
+#define TXD_POPTS_TXSM 0x00000200 /* olinfo: insert the L4 checksum */
+#define TXD_IDX_SHIFT 4
+#define TXCTX_MACLEN_SHIFT 9
+#define TXCTX_IPLEN_MASK 0x1ff
+#define TXCTX_TUCMD_IPV4 0x00000400
+#define TXCTX_L4T_SHIFT 11
+#define TXCTX_L4T_UDP 0
+#define TXCTX_L4T_TCP 1
+#define TXCTX_L4LEN_SHIFT 8
+#define TXCTX_MSS_SHIFT 16
+#define RXD_STAT_VP 0x08
+#define CTRL_VME 0x40000000
+#define REG_VET 0x0038
 #define RXD_STAT_DD 0x01
 #define RXD_STAT_EOP 0x02
 #define RXD_STAT_IXSM 0x04
@@ -316,8 +335,8 @@
 #define BMCR_LOOPBACK 0x4000
 #define BMCR_RESET 0x8000
 #define BMCR_POWERON (BMCR_ANENABLE | BMCR_FULLDPLX | BMCR_SPEED_MSB)
-#define BMCR_WMASK 0x7fc0 /* RESET and ANRESTART self-clear */
-#define BMSR_BASE 0x7949 /* 10/100 half/full, ext. status, AN able, ext. */
+#define BMCR_WMASK 0x7dc0 /* RESET and ANRESTART self-clear */
+#define BMSR_BASE 0x7949  /* 10/100 half/full, ext. status, AN able, ext. */
 #define BMSR_LSTATUS 0x0004
 #define BMSR_ANEGCOMPLETE 0x0020
 #define PHY_ID1_IGP 0x02a8
@@ -334,7 +353,9 @@
 #define EE_CHECKSUM_SUM 0xbaba
 
 /* Frames. */
-#define FRAME_MAX 16384 /* gathered; the rest of a longer frame is cut */
+#define FRAME_MAX 16384 /* a frame on the wire; longer ones are cut */
+#define GATHER_MAX (256 * 1024 + 1024) /* a TSO frame: PAYLEN + headers */
+#define FRAME_SLACK 64 /* room to insert a VLAN tag, pad, append the FCS */
 #define ETH_MIN_NOFCS 60
 #define ETH_FCS 4
 #define ETH_MAX_STD 1522 /* 1518 and a VLAN tag */
@@ -369,13 +390,26 @@ struct igb_backend_ops {
 	bool (*transmit)(struct igb *igb, const uint8_t *frame, size_t len);
 };
 
-/* A frame being gathered from a transmit queue (worker only). */
+/* An advanced context descriptor, as kept in a queue's slot. */
+struct igb_txctx {
+	uint32_t vlan_macip_lens, type_tucmd, mss_l4len;
+};
+
+/*
+ * A frame being gathered from a transmit queue, with the offloads its
+ * first data descriptor asks for, and the queue's two context slots
+ * (worker only).
+ */
 struct igb_txframe {
-	uint8_t *buf; /* FRAME_MAX + ETH_FCS */
-	size_t len;
+	uint8_t *buf; /* cap + FRAME_SLACK bytes */
+	size_t cap, len;
 	bool open;
-	bool ifcs;
 	uint32_t gen;
+	bool ifcs, adv, tse, vle, ixsm, txsm, legacy_ic;
+	unsigned int ctx_idx;
+	uint16_t vlan;	  /* legacy: from the descriptor's special field */
+	uint8_t cso, css; /* legacy checksum offsets */
+	struct igb_txctx ctx[2];
 };
 
 /* What the worker keeps of receive queue 0 (worker only). */
@@ -393,7 +427,7 @@ struct igb_rxcache {
 };
 
 struct igb_cause {
-	uint32_t eicr, icr;	      /* the bits of the event */
+	uint32_t eicr, icr;	    /* the bits of the event */
 	uint32_t new_eicr, new_icr; /* those it set (were clear) */
 };
 
@@ -417,8 +451,8 @@ struct igb {
 	uint32_t eicr, eims, eiac, eiam, gpie;
 	uint32_t eicr_inflight, icr_inflight; /* write-back not yet made */
 	uint32_t eicr_sent;		      /* messages sent for these */
-	bool legacy_asserted; /* INTx driven (or an MSI sent) */
-	bool legacy_refire;   /* a new event: an MSI again */
+	bool legacy_asserted;		      /* INTx driven (or an MSI sent) */
+	bool legacy_refire;		      /* a new event: an MSI again */
 
 	uint32_t rctl, tctl;
 	struct igb_rxq rxq[IGB_NUM_QUEUES];
@@ -435,6 +469,7 @@ struct igb {
 	bool quit;
 	unsigned int next_txq; /* round robin */
 	struct igb_txframe frame[IGB_NUM_QUEUES];
+	uint8_t *seg; /* a TSO segment: FRAME_MAX + FRAME_SLACK */
 	struct igb_rxcache rxc;
 	uint8_t txbatch[BATCH * DESC_LEN];
 };
@@ -475,6 +510,17 @@ static void put_le32(uint8_t *p, uint32_t v)
 {
 	v = htole32(v);
 	memcpy(p, &v, 4);
+}
+
+static void put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint16_t get_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
 /* ---- plain registers ----------------------------------------------------- */
@@ -769,12 +815,18 @@ static uint32_t ivar_bit(struct igb *igb, uint8_t entry)
 	return 1u << (entry & IVAR_VECTOR);
 }
 
+/* The EICR bit of the "other" causes: IVAR_MISC byte 1. */
+static uint32_t misc_eicr_bit(struct igb *igb)
+{
+	return ivar_bit(igb, (uint8_t)(plain_get(igb, REG_IVAR_MISC) >> 8));
+}
+
 /* Other (non-queue) causes: ICR, and in MSI-X mode the misc vector. */
 static void icr_event(struct igb *igb, uint32_t bits)
 {
 	igb->icr |= bits & ICR_CAUSES;
 	if (msix_mode(igb) && (bits & igb->ims))
-		eicr_event(igb, ivar_bit(igb, (uint8_t)(plain_get(igb, REG_IVAR_MISC) >> 8)));
+		eicr_event(igb, misc_eicr_bit(igb));
 	if (bits & igb->ims)
 		igb->legacy_refire = true;
 	irq_update(igb);
@@ -873,7 +925,8 @@ static void regs_poweron(struct igb *igb)
 
 	igb->ctrl = CTRL_FD | CTRL_SLU | CTRL_SPD_1000;
 	igb->ctrl_ext = 0;
-	igb->eecd = EECD_PRES | EECD_AUTO_RD | EECD_SIZE_256W << EECD_SIZE_SHIFT;
+	igb->eecd = EECD_PRES | EECD_AUTO_RD |
+		    EECD_SIZE_256W << EECD_SIZE_SHIFT;
 	igb->eerd = 0;
 	igb->mdic = MDIC_READY;
 	igb->swsm = 0;
@@ -1329,8 +1382,12 @@ static void reg_write(struct igb *igb, uint32_t off, uint32_t v,
 		return;
 	case REG_IMS:
 		igb->ims |= bits & ICR_CAUSES;
-		if (igb->icr & bits)
+		if (igb->icr & bits) {
+			/* A pending cause unmasked: an MSI, or the misc vector. */
 			igb->legacy_refire = true;
+			if (msix_mode(igb))
+				eicr_event(igb, misc_eicr_bit(igb));
+		}
 		irq_update(igb);
 		return;
 	case REG_IMC:
@@ -1449,15 +1506,15 @@ static void igb_bar_write(struct ufd_pci_dev *pdev, unsigned int bar,
 		merged = written == 0xffffffff ?
 				 bytes :
 				 (reg_read(igb, (uint32_t)at, false) &
-				  ~written) | bytes;
+				  ~written) |
+					 bytes;
 		reg_write(igb, (uint32_t)at, merged, written);
 	}
 }
 
 /* ---- backends -------------------------------------------------------------- */
 
-static bool loopback_transmit(struct igb *igb, const uint8_t *frame,
-			      size_t len)
+static bool loopback_transmit(struct igb *igb, const uint8_t *frame, size_t len)
 {
 	(void)igb;
 	(void)frame;
@@ -1483,8 +1540,7 @@ static int pcap_open(struct igb *igb, const char *path)
 	igb->pcap = fopen(path, "wb");
 	if (!igb->pcap)
 		return -errno;
-	if (fwrite(hdr, sizeof(hdr), 1, igb->pcap) != 1 ||
-	    fflush(igb->pcap)) {
+	if (fwrite(hdr, sizeof(hdr), 1, igb->pcap) != 1 || fflush(igb->pcap)) {
 		fclose(igb->pcap);
 		igb->pcap = NULL;
 		return -EIO;
@@ -1635,7 +1691,8 @@ static void rx_flush(struct igb *igb)
 	cause_begin(igb, false, 0, &cause);
 	ufd_pci_unlock(pdev);
 
-	rc = ufd_pci_dma_write(pdev, c->wb_ring + (uint64_t)c->wb_first * DESC_LEN,
+	rc = ufd_pci_dma_write(pdev,
+			       c->wb_ring + (uint64_t)c->wb_first * DESC_LEN,
 			       c->wb, (size_t)c->wb_n * DESC_LEN);
 
 	ufd_pci_lock(pdev);
@@ -1714,8 +1771,9 @@ static void rx_frame(struct igb *igb, uint8_t *buf, size_t len,
 	struct igb_rxq *rx = &igb->rxq[0];
 	size_t wire = len + (fcs_pending ? ETH_FCS : 0), out, done;
 	uint32_t ndesc, first, avail, bufsz, need, gen, i, maxlen, rctl;
+	uint16_t vlan = 0;
+	bool advanced, strip;
 	uint64_t ring;
-	bool advanced;
 
 	ufd_pci_lock(pdev);
 	if (cancel_count(igb) || !(igb->rctl & RCTL_EN) ||
@@ -1742,6 +1800,13 @@ static void rx_frame(struct igb *igb, uint8_t *buf, size_t len,
 		ufd_pci_unlock(pdev);
 		return;
 	}
+	/* CTRL.VME: a tagged frame's tag goes to the descriptor. */
+	strip = (igb->ctrl & CTRL_VME) && len >= 18 &&
+		get_be16(buf + 12) == (uint16_t)plain_get(igb, REG_VET);
+	if (strip) {
+		wire -= 4;
+		len -= 4;
+	}
 	ndesc = rx->len / DESC_LEN;
 	first = rx->next;
 	if (first >= ndesc || rx->rdt >= ndesc) {
@@ -1766,9 +1831,13 @@ static void rx_frame(struct igb *igb, uint8_t *buf, size_t len,
 		    SRRCTL_DESCTYPE_MASK) != 0;
 	ring = (uint64_t)rx->bah << 32 | rx->bal;
 	gen = rx->gen;
-	count_frame(igb, true, buf, wire);
+	count_frame(igb, true, buf, wire + (strip ? 4 : 0));
 	ufd_pci_unlock(pdev);
 
+	if (strip) {
+		vlan = get_be16(buf + 14);
+		memmove(buf + 12, buf + 16, len - 12);
+	}
 	if (fcs_pending && !(rctl & RCTL_SECRC)) {
 		uint32_t crc = eth_crc32(buf, len);
 
@@ -1802,14 +1871,19 @@ static void rx_frame(struct igb *igb, uint8_t *buf, size_t len,
 		memset(d, 0, DESC_LEN);
 		if (advanced) {
 			/* Advanced one-buffer write-back. */
-			put_le32(d + 8, RXD_STAT_DD |
-						(i + 1 == need ? RXD_STAT_EOP : 0));
+			put_le32(d + 8,
+				 RXD_STAT_DD |
+					 (i + 1 == need ? RXD_STAT_EOP : 0) |
+					 (strip ? RXD_STAT_VP : 0));
 			put_le16(d + 12, (uint16_t)n);
+			put_le16(d + 14, vlan);
 		} else {
 			memcpy(d, &(uint64_t){ htole64(addr) }, 8);
 			put_le16(d + 8, (uint16_t)n);
 			d[12] = RXD_STAT_DD | RXD_STAT_IXSM |
-				(i + 1 == need ? RXD_STAT_EOP : 0);
+				(i + 1 == need ? RXD_STAT_EOP : 0) |
+				(strip ? RXD_STAT_VP : 0);
+			put_le16(d + 14, vlan);
 		}
 	}
 	ufd_pci_lock(pdev);
@@ -1820,33 +1894,210 @@ static void rx_frame(struct igb *igb, uint8_t *buf, size_t len,
 
 /* ---- the transmit path (worker, lock not held) ------------------------- */
 
-/* Send a whole frame to the port. */
-static void tx_frame(struct igb *igb, struct igb_txframe *f)
+/* Ones' complement sum of big-endian 16-bit words, odd end padded. */
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* The checksum over [start, len) (the field at @at included, as
+ * software seeded it), plus @extra, stored at @at. */
+static void csum_insert(uint8_t *buf, size_t len, size_t start, size_t at,
+			uint32_t extra, bool udp)
+{
+	uint16_t c;
+
+	if (start >= len || at + 2 > len)
+		return;
+	c = (uint16_t)~csum_fold(csum_add(extra, buf + start, len - start));
+	if (udp && !c)
+		c = 0xffff;
+	put_be16(buf + at, c);
+}
+
+/* The IPv4 header checksum (IXSM) at @maclen, @iplen bytes long. */
+static void csum_ipv4(uint8_t *buf, size_t len, size_t maclen, size_t iplen)
+{
+	if (iplen < 20 || maclen + iplen > len)
+		return;
+	put_be16(buf + maclen + 10, 0);
+	put_be16(buf + maclen + 10,
+		 (uint16_t)~csum_fold(csum_add(0, buf + maclen, iplen)));
+}
+
+/* The checksum offloads of a frame that is not segmented. */
+static void tx_checksums(struct igb_txframe *f, uint8_t *buf, size_t len)
+{
+	const struct igb_txctx *c = &f->ctx[f->ctx_idx];
+	size_t maclen = (c->vlan_macip_lens >> TXCTX_MACLEN_SHIFT) & 0x7f;
+	size_t iplen = c->vlan_macip_lens & TXCTX_IPLEN_MASK;
+	unsigned int l4t = (c->type_tucmd >> TXCTX_L4T_SHIFT) & 3;
+
+	if (!f->adv) {
+		if (f->legacy_ic && f->cso >= f->css)
+			csum_insert(buf, len, f->css, f->cso, 0, false);
+		return;
+	}
+	if (f->ixsm && (c->type_tucmd & TXCTX_TUCMD_IPV4))
+		csum_ipv4(buf, len, maclen, iplen);
+	if (f->txsm && l4t == TXCTX_L4T_TCP)
+		csum_insert(buf, len, maclen + iplen, maclen + iplen + 16, 0,
+			    false);
+	else if (f->txsm && l4t == TXCTX_L4T_UDP)
+		csum_insert(buf, len, maclen + iplen, maclen + iplen + 6, 0,
+			    true);
+}
+
+/*
+ * Send a frame to the port: the VLAN tag inserted, padded, counted, then
+ * looped back or given to the backend.  @buf has FRAME_SLACK bytes of
+ * room after @len.
+ */
+static void tx_send(struct igb *igb, struct igb_txframe *f, uint8_t *buf,
+		    size_t len, uint16_t vlan)
 {
 	struct ufd_pci_dev *pdev = igb->pdev;
-	bool loop, pad;
 	size_t wire;
+	bool loop;
 
+	if (len < 14)
+		return;
+	if (len > FRAME_MAX)
+		len = FRAME_MAX;
 	ufd_pci_lock(pdev);
-	pad = igb->tctl & TCTL_PSP;
-	if (pad && f->len < ETH_MIN_NOFCS) {
-		memset(f->buf + f->len, 0, ETH_MIN_NOFCS - f->len);
-		f->len = ETH_MIN_NOFCS;
+	if (f->vle) {
+		memmove(buf + 16, buf + 12, len - 12);
+		put_be16(buf + 12, (uint16_t)plain_get(igb, REG_VET));
+		put_be16(buf + 14, vlan);
+		len += 4;
 	}
-	wire = f->len + (f->ifcs ? ETH_FCS : 0);
-	if (f->len >= 6)
-		count_frame(igb, false, f->buf, wire);
+	if ((igb->tctl & TCTL_PSP) && len < ETH_MIN_NOFCS) {
+		memset(buf + len, 0, ETH_MIN_NOFCS - len);
+		len = ETH_MIN_NOFCS;
+	}
+	wire = len + (f->ifcs ? ETH_FCS : 0);
+	count_frame(igb, false, buf, wire);
 	loop = ((igb->rctl >> RCTL_LBM_SHIFT) & RCTL_LBM_MASK) ==
 		       RCTL_LBM_MAC ||
 	       (igb->phy[PHY_BMCR] & BMCR_LOOPBACK);
 	ufd_pci_unlock(pdev);
 
-	if (f->len < 6)
-		return;
 	if (!loop)
-		loop = igb->backend->transmit(igb, f->buf, f->len);
+		loop = igb->backend->transmit(igb, buf, len);
 	if (loop)
-		rx_frame(igb, f->buf, f->len, f->ifcs);
+		rx_frame(igb, buf, len, f->ifcs);
+}
+
+/*
+ * TCP segmentation (TSE): the headers (MACLEN + IPLEN + L4LEN bytes) are
+ * repeated in front of each MSS bytes of payload; per segment the IPv4
+ * total length and identification (or the IPv6 payload length), the TCP
+ * sequence number and flags (FIN and PSH only in the last, CWR only in
+ * the first), and the checksums (software seeds the TCP checksum with
+ * the pseudo-header without its length; the segment's length is added).
+ */
+static void tx_tso(struct igb *igb, struct igb_txframe *f)
+{
+	const struct igb_txctx *c = &f->ctx[f->ctx_idx];
+	size_t maclen = (c->vlan_macip_lens >> TXCTX_MACLEN_SHIFT) & 0x7f;
+	size_t iplen = c->vlan_macip_lens & TXCTX_IPLEN_MASK;
+	size_t l4len = (c->mss_l4len >> TXCTX_L4LEN_SHIFT) & 0xff;
+	size_t mss = c->mss_l4len >> TXCTX_MSS_SHIFT;
+	size_t hdr = maclen + iplen + l4len, l4 = maclen + iplen, off, n;
+	bool ipv4 = c->type_tucmd & TXCTX_TUCMD_IPV4;
+	uint16_t vlan = (uint16_t)(c->vlan_macip_lens >> 16);
+	uint32_t seq, i;
+	uint16_t id;
+	uint8_t flags;
+
+	if (((c->type_tucmd >> TXCTX_L4T_SHIFT) & 3) != TXCTX_L4T_TCP ||
+	    l4len < 20 || iplen < 20 || hdr >= f->len || !mss) {
+		/* Not something the part segments: sent as it is. */
+		tx_checksums(f, f->buf, f->len);
+		tx_send(igb, f, f->buf, f->len, vlan);
+		return;
+	}
+	if (hdr + mss > FRAME_MAX)
+		mss = FRAME_MAX - hdr;
+	seq = (uint32_t)get_be16(f->buf + l4 + 4) << 16 |
+	      get_be16(f->buf + l4 + 6);
+	id = get_be16(f->buf + maclen + 4);
+	flags = f->buf[l4 + 13];
+	for (off = hdr, i = 0; off < f->len && !cancel_count(igb);
+	     off += n, i++) {
+		uint8_t *sg = igb->seg, fl = flags;
+		size_t seglen;
+
+		n = f->len - off < mss ? f->len - off : mss;
+		seglen = hdr + n;
+		memcpy(sg, f->buf, hdr);
+		memcpy(sg + hdr, f->buf + off, n);
+		if (ipv4) {
+			put_be16(sg + maclen + 2,
+				 (uint16_t)(iplen + l4len + n));
+			put_be16(sg + maclen + 4, (uint16_t)(id + i));
+			if (f->ixsm)
+				csum_ipv4(sg, seglen, maclen, iplen);
+		} else {
+			put_be16(sg + maclen + 4,
+				 (uint16_t)(iplen - 40 + l4len + n));
+		}
+		put_be16(sg + l4 + 4, (uint16_t)((seq + (off - hdr)) >> 16));
+		put_be16(sg + l4 + 6, (uint16_t)(seq + (off - hdr)));
+		if (off + n < f->len)
+			fl &= (uint8_t)~0x09; /* FIN, PSH: the last only */
+		if (i)
+			fl &= (uint8_t)~0x80; /* CWR: the first only */
+		sg[l4 + 13] = fl;
+		csum_insert(sg, seglen, l4, l4 + 16, (uint32_t)(l4len + n),
+			    false);
+		tx_send(igb, f, sg, seglen, vlan);
+	}
+}
+
+/* A whole frame gathered: its offloads, then the port. */
+static void tx_frame(struct igb *igb, struct igb_txframe *f)
+{
+	if (f->adv && f->tse) {
+		tx_tso(igb, f);
+		return;
+	}
+	tx_checksums(f, f->buf, f->len);
+	tx_send(igb, f, f->buf, f->len,
+		f->adv ? (uint16_t)(f->ctx[f->ctx_idx].vlan_macip_lens >> 16) :
+			 f->vlan);
+}
+
+/* Room for @more bytes in the frame being gathered, up to GATHER_MAX. */
+static size_t tx_room(struct igb_txframe *f, size_t more)
+{
+	size_t want = f->len + more, cap;
+	uint8_t *nb;
+
+	if (want <= f->cap)
+		return more;
+	cap = want > GATHER_MAX ? GATHER_MAX : want;
+	if (cap > f->cap) {
+		nb = realloc(f->buf, cap + FRAME_SLACK);
+		if (nb) {
+			f->buf = nb;
+			f->cap = cap;
+		}
+	}
+	return f->cap - f->len < more ? f->cap - f->len : more;
 }
 
 struct igb_txjob {
@@ -1882,11 +2133,9 @@ static int tx_writeback(struct igb *igb, const struct igb_txjob *job,
 	*any = lo < n;
 	if (!*any)
 		return 0;
-	return ufd_pci_dma_write(igb->pdev,
-				 job->ring +
-					 (uint64_t)(job->fetch + lo) * DESC_LEN,
-				 b + lo * DESC_LEN,
-				 (size_t)(hi - lo + 1) * DESC_LEN);
+	return ufd_pci_dma_write(
+		igb->pdev, job->ring + (uint64_t)(job->fetch + lo) * DESC_LEN,
+		b + lo * DESC_LEN, (size_t)(hi - lo + 1) * DESC_LEN);
 }
 
 /* One batch of queue job->q (busy set, lock not held). */
@@ -1919,18 +2168,43 @@ static void tx_run(struct igb *igb, const struct igb_txjob *job)
 
 		if (dext && dtyp != TXD_DTYP_DATA) {
 			/* A context descriptor (or a reserved type): no data. */
+			if (dtyp == TXD_DTYP_CONTEXT) {
+				struct igb_txctx *c =
+					&f->ctx[(get_le32(d + 12) >>
+						 TXD_IDX_SHIFT) &
+						1];
+
+				c->vlan_macip_lens = get_le32(d);
+				c->type_tucmd = cmd;
+				c->mss_l4len = get_le32(d + 12);
+			}
 			done = i + 1;
 			if (!f->open)
 				whole = i + 1;
 			continue;
 		}
 		if (!f->open) {
+			uint32_t olinfo = get_le32(d + 12);
+
 			f->open = true;
 			f->len = 0;
+			f->adv = dext;
 			f->ifcs = false;
+			f->tse = dext && (cmd & TXD_CMD_TSE);
+			f->ixsm = dext && (olinfo & TXD_POPTS_IXSM);
+			f->txsm = dext && (olinfo & TXD_POPTS_TXSM);
+			f->ctx_idx = (olinfo >> TXD_IDX_SHIFT) & 1;
+			f->legacy_ic = !dext && (cmd & TXD_CMD_IC);
+			f->cso = d[10];
+			f->css = d[13];
+			f->vle = false;
 		}
-		room = FRAME_MAX - f->len;
-		if (len > room)
+		if (cmd & TXD_CMD_VLE) {
+			f->vle = true;
+			f->vlan = (uint16_t)(d[14] | d[15] << 8);
+		}
+		room = tx_room(f, len);
+		if (room < len)
 			len = room; /* longer than any frame: cut */
 		if (len && ufd_pci_dma_read(pdev, addr, f->buf + f->len, len)) {
 			fault = true;
@@ -2155,6 +2429,7 @@ static void igb_free(struct igb *igb)
 	pthread_cond_destroy(&igb->idle_cv);
 	for (q = 0; q < IGB_NUM_QUEUES; q++)
 		free(igb->frame[q].buf);
+	free(igb->seg);
 	free(igb->store);
 	free(igb->backend_arg);
 	free(igb);
@@ -2180,10 +2455,14 @@ static int igb_create(struct ufd_pci_dev *pdev, const char *args)
 	if (!igb->store)
 		rc = -ENOMEM;
 	for (q = 0; q < IGB_NUM_QUEUES && !rc; q++) {
-		igb->frame[q].buf = ufd_zalloc(FRAME_MAX + ETH_FCS);
+		igb->frame[q].buf = ufd_zalloc(FRAME_MAX + FRAME_SLACK);
+		igb->frame[q].cap = FRAME_MAX;
 		if (!igb->frame[q].buf)
 			rc = -ENOMEM;
 	}
+	igb->seg = rc ? NULL : ufd_zalloc(FRAME_MAX + FRAME_SLACK);
+	if (!rc && !igb->seg)
+		rc = -ENOMEM;
 	if (!rc)
 		rc = parse_args(igb, args);
 	if (!rc)
