@@ -468,8 +468,10 @@ static void test_igb_identity(void)
 	CHECK_EQ(caps[1], 0x50 << 8 | PCI_CAP_ID_MSI);
 	CHECK_EQ(caps[2], 0x70 << 8 | PCI_CAP_ID_MSIX);
 	CHECK_EQ(caps[3], 0xa0 << 8 | PCI_CAP_ID_EXP);
-	/* Extended configuration space left free. */
-	CHECK_EQ(cfg_rd(&r, 0x100, 4), 0);
+	/* Extended configuration space: SR-IOV (version 1) and no more. */
+	CHECK_EQ(cfg_rd(&r, 0x100, 4), 0x00010000u | 0x0010u);
+	CHECK_EQ(cfg_rd(&r, 0x100 + 0x0e, 2), 8u);     /* TotalVFs */
+	CHECK_EQ(cfg_rd(&r, 0x100 + 0x1a, 2), 0x10cau); /* VF device ID */
 	CHECK_EQ(cfg_rd(&r, 0x160, 4), 0);
 	rig_close(&r);
 
