@@ -15,7 +15,8 @@
 #   XFAIL          associative array: listed test -> reason
 #   list_errors    errors found in the expected-failures file
 #   say()          its message function
-#   run_one()      IDX NAME: runs one test, writes $RESDIR/IDX.res:
+#   run_one()      IDX NAME: runs one test, writes $RESDIR/IDX.res (with
+#                  st_result, below):
 #                    line 1 PASS|FAIL|SKIP, line 2 a reason, then an excerpt
 #   restore_hugepages()  undoes its huge page reservation
 
@@ -46,6 +47,46 @@ excerpt() {
 			if (first < 0) first = 0
 			for (i = first; i < n && i < first + max; i++) print keep[i]
 		}' "$log"
+}
+
+# st_result RES NAME LOG RC TIMEOUT: classify one test run by -r NAME, whose
+# output is LOG and exit status RC (124/137: the outer timeout, TIMEOUT
+# seconds), and write RES (line 1 PASS|FAIL|SKIP, line 2 the reason, then
+# the log excerpt of a failure).  The harness prints the TAP result line
+# "ok N NAME[ # SKIP reason]" or "not ok N NAME"; with -r it exits 0 for
+# pass and skip, 1 for fail, 4 when main() skipped (KSFT_SKIP).
+st_result() {
+	local res="$1" name="$2" log="$3" rc="$4" timeout="$5" tap status reason
+	tap="$(awk -v n="$name" '($1 == "ok" && $3 == n) || ($1 == "not" && $2 == "ok" && $4 == n) { print; exit }' "$log")"
+	if [[ "$rc" == 124 || "$rc" == 137 ]]; then
+		status=FAIL reason="timeout after ${timeout}s"
+	elif [[ "$tap" == "not ok "* ]]; then
+		status=FAIL reason=""	# the log excerpt says why
+	elif [[ "$tap" == "ok "*" # SKIP"* ]]; then
+		status=SKIP reason="${tap#*# SKIP}"
+		reason="${reason# }"
+		[[ -n "$reason" ]] || reason="skipped"
+	elif [[ "$tap" == "ok "* ]]; then
+		if [[ "$rc" == 0 ]]; then
+			status=PASS reason=""
+		else
+			status=FAIL reason="test reported ok but the process exited with status $rc"
+		fi
+	elif [[ "$rc" == 4 ]]; then
+		status=SKIP reason="exit status 4 (kselftest skip: $(grep -m1 -iE 'skip|no driver|unable' "$log" | cut -c1-120 || true))"
+	elif [[ "$rc" == 125 ]]; then
+		status=FAIL reason="the launcher failed (exit status 125)"
+	elif [[ "$rc" -gt 128 ]]; then
+		status=FAIL reason="no test result; killed by signal $((rc - 128))"
+	else
+		status=FAIL reason="no test result (exit status $rc)"
+	fi
+	{
+		echo "$status"
+		echo "$reason"
+		[[ "$status" == FAIL ]] && excerpt "$log" 4
+	} >"$res.tmp"
+	mv "$res.tmp" "$res"
 }
 
 pass=0 fail=0 skip=0 xfail=0 unexp_fail=0 xpass=0

@@ -312,7 +312,7 @@ trap 'exit 143' TERM
 #   line 1: PASS|FAIL|SKIP   line 2: one-line reason   rest: log excerpt
 run_one() {
 	local idx="$1" name="$2" log="$LOGDIR/$2.log" res="$RESDIR/$1.res"
-	local rc=0 tap status reason
+	local rc=0
 	rm -f "$log"
 	(cd "$OUT" && exec timeout -k 5 "$TIMEOUT" "${LAUNCH[@]}" "${BIN_OF[$name]}" -r "$name") \
 		>"$log" 2>&1 </dev/null &
@@ -320,36 +320,7 @@ run_one() {
 	{ wait $! || rc=$?; } 2>/dev/null	# no "Segmentation fault" notice from bash
 	rm -f "$RESDIR/$idx.pid"
 
-	# The harness prints the TAP result line "ok N NAME[ # SKIP reason]" or
-	# "not ok N NAME"; with -r it exits 0 for pass and skip, 1 for fail.
-	tap="$(awk -v n="$name" '($1 == "ok" && $3 == n) || ($1 == "not" && $2 == "ok" && $4 == n) { print; exit }' "$log")"
-	if [[ "$rc" == 124 || "$rc" == 137 ]]; then
-		status=FAIL reason="timeout after ${TIMEOUT}s"
-	elif [[ "$tap" == "not ok "* ]]; then
-		status=FAIL reason=""	# the log excerpt says why
-	elif [[ "$tap" == "ok "*" # SKIP"* ]]; then
-		status=SKIP reason="${tap#*# SKIP}"
-		reason="${reason# }"
-		[[ -n "$reason" ]] || reason="skipped"
-	elif [[ "$tap" == "ok "* ]]; then
-		if [[ "$rc" == 0 ]]; then
-			status=PASS reason=""
-		else
-			status=FAIL reason="test reported ok but the process exited with status $rc"
-		fi
-	elif [[ "$rc" == 4 ]]; then
-		status=SKIP reason="exit status 4 (kselftest skip)"
-	elif [[ "$rc" -gt 128 ]]; then
-		status=FAIL reason="no test result; killed by signal $((rc - 128))"
-	else
-		status=FAIL reason="no test result (exit status $rc)"
-	fi
-	{
-		echo "$status"
-		echo "$reason"
-		[[ "$status" == FAIL ]] && excerpt "$log" 4
-	} >"$res.tmp"
-	mv "$res.tmp" "$res"
+	st_result "$res" "$name" "$log" "$rc" "$TIMEOUT"
 	return 0
 }
 

@@ -330,7 +330,7 @@ trap 'exit 143' TERM
 run_one() {
 	local idx="$1" full="$2" prog="${2%%/*}" name="${2#*/}"
 	local log="$LOGDIR/${full//\//__}.log" res="$RESDIR/$1.res"
-	local rc=0 tap status reason
+	local rc=0
 	local -a DEVOPTS=()
 	local DEVLIST=""
 	device_opts "$(ndevices_of "$prog")"
@@ -342,38 +342,7 @@ run_one() {
 	{ wait $! || rc=$?; } 2>/dev/null
 	rm -f "$RESDIR/$idx.pid"
 
-	# TAP: "ok N NAME[ # SKIP reason]" or "not ok N NAME"; with -r the
-	# program exits 0 for pass and skip, 1 for fail, 4 when main() skipped.
-	tap="$(awk -v n="$name" '($1 == "ok" && $3 == n) || ($1 == "not" && $2 == "ok" && $4 == n) { print; exit }' "$log")"
-	if [[ "$rc" == 124 || "$rc" == 137 ]]; then
-		status=FAIL reason="timeout after ${TIMEOUT}s"
-	elif [[ "$tap" == "not ok "* ]]; then
-		status=FAIL reason=""
-	elif [[ "$tap" == "ok "*" # SKIP"* ]]; then
-		status=SKIP reason="${tap#*# SKIP}"
-		reason="${reason# }"
-		[[ -n "$reason" ]] || reason="skipped"
-	elif [[ "$tap" == "ok "* ]]; then
-		if [[ "$rc" == 0 ]]; then
-			status=PASS reason=""
-		else
-			status=FAIL reason="test reported ok but the process exited with status $rc"
-		fi
-	elif [[ "$rc" == 4 ]]; then
-		status=SKIP reason="exit status 4 (kselftest skip: $(grep -m1 -iE 'skip|no driver|unable' "$log" | cut -c1-120 || true))"
-	elif [[ "$rc" == 125 ]]; then
-		status=FAIL reason="the launcher failed (exit status 125)"
-	elif [[ "$rc" -gt 128 ]]; then
-		status=FAIL reason="no test result; killed by signal $((rc - 128))"
-	else
-		status=FAIL reason="no test result (exit status $rc)"
-	fi
-	{
-		echo "$status"
-		echo "$reason"
-		[[ "$status" == FAIL ]] && excerpt "$log" 4
-	} >"$res.tmp"
-	mv "$res.tmp" "$res"
+	st_result "$res" "$name" "$log" "$rc" "$TIMEOUT"
 	return 0
 }
 
