@@ -240,6 +240,37 @@ static long dev_bind(struct vfio_dfile *df, const struct ufd_caller *caller,
 }
 
 /*
+ * The argsz, flags and optional PASID of ATTACH_ / DETACH_IOMMUFD_PT
+ * (@minsz bytes read already; the u32 pasid follows them when
+ * @pasid_flag is set): -EINVAL for a short struct, an unknown flag, a
+ * PASID flag the personality's kernel does not know or a struct too short
+ * for the PASID; 0 without the flag; 1 with *@pasid read.
+ */
+_Static_assert(offsetof(struct vfio_device_attach_iommufd_pt, pasid) ==
+		       offsetofend(struct vfio_device_attach_iommufd_pt, pt_id),
+	       "the PASID follows what ATTACH always reads");
+_Static_assert(offsetof(struct vfio_device_detach_iommufd_pt, pasid) ==
+		       offsetofend(struct vfio_device_detach_iommufd_pt, flags),
+	       "the PASID follows what DETACH always reads");
+
+static int pt_args_pasid(const struct ufd_caller *caller, uint64_t arg,
+			 uint32_t argsz, uint32_t flags, uint32_t pasid_flag,
+			 size_t minsz, uint32_t *pasid)
+{
+	int rc;
+
+	if (argsz < minsz || (flags & ~pasid_flag))
+		return -EINVAL;
+	if (!(flags & pasid_flag))
+		return 0;
+	if (!ufd_caller_kernel(caller)->pasid ||
+	    argsz < minsz + sizeof(*pasid))
+		return -EINVAL;
+	rc = copy_from_caller(caller, pasid, arg + minsz, sizeof(*pasid));
+	return rc ? rc : 1;
+}
+
+/*
  * ATTACH_PASID: a HWPT to one PASID of the device, replacing what the
  * PASID had (vfio_iommufd_physical_pasid_attach_ioas); a reply that
  * cannot be written detaches the PASID.  The engine has the rules (a
@@ -280,8 +311,6 @@ static long dev_attach_pt(struct vfio_dev *vdev,
 {
 	const size_t minsz =
 		offsetofend(struct vfio_device_attach_iommufd_pt, pt_id);
-	const size_t xend =
-		offsetofend(struct vfio_device_attach_iommufd_pt, pasid);
 	struct vfio_device_attach_iommufd_pt attach;
 	struct ufd_publish pub;
 	uint32_t pt_id;
@@ -290,19 +319,10 @@ static long dev_attach_pt(struct vfio_dev *vdev,
 	rc = copy_from_caller(caller, &attach, arg, minsz);
 	if (rc)
 		return rc;
-	if (attach.argsz < minsz ||
-	    (attach.flags & ~VFIO_DEVICE_ATTACH_PASID))
-		return -EINVAL;
-	if ((attach.flags & VFIO_DEVICE_ATTACH_PASID) &&
-	    !ufd_caller_kernel(caller)->pasid)
-		return -EINVAL; /* a flag the kernel does not know */
-	if (attach.flags & VFIO_DEVICE_ATTACH_PASID) {
-		if (attach.argsz < xend)
-			return -EINVAL;
-		rc = copy_from_caller(caller, &attach.pasid, arg + minsz,
-				      xend - minsz);
-		return rc ? rc : dev_attach_pasid(vdev, caller, arg, &attach);
-	}
+	rc = pt_args_pasid(caller, arg, attach.argsz, attach.flags,
+			   VFIO_DEVICE_ATTACH_PASID, minsz, &attach.pasid);
+	if (rc)
+		return rc < 0 ? rc : dev_attach_pasid(vdev, caller, arg, &attach);
 	pthread_mutex_lock(&vdev->lock);
 	ufd_publish_begin(vdev->ctx, &pub);
 	pt_id = attach.pt_id;
@@ -353,27 +373,17 @@ static long dev_detach_pt(struct vfio_dev *vdev,
 {
 	const size_t minsz =
 		offsetofend(struct vfio_device_detach_iommufd_pt, flags);
-	const size_t xend =
-		offsetofend(struct vfio_device_detach_iommufd_pt, pasid);
 	struct vfio_device_detach_iommufd_pt detach;
 	int rc;
 
 	rc = copy_from_caller(caller, &detach, arg, minsz);
 	if (rc)
 		return rc;
-	if (detach.argsz < minsz ||
-	    (detach.flags & ~VFIO_DEVICE_DETACH_PASID))
-		return -EINVAL;
-	if ((detach.flags & VFIO_DEVICE_DETACH_PASID) &&
-	    !ufd_caller_kernel(caller)->pasid)
-		return -EINVAL;
-	if (detach.flags & VFIO_DEVICE_DETACH_PASID) {
-		if (detach.argsz < xend)
-			return -EINVAL;
-		rc = copy_from_caller(caller, &detach.pasid, arg + minsz,
-				      xend - minsz);
-		if (rc)
-			return rc;
+	rc = pt_args_pasid(caller, arg, detach.argsz, detach.flags,
+			   VFIO_DEVICE_DETACH_PASID, minsz, &detach.pasid);
+	if (rc < 0)
+		return rc;
+	if (rc) {
 		/* Detaching a PASID that is not attached does nothing. */
 		pthread_mutex_lock(&vdev->lock);
 		if (detach.pasid != UFD_NO_PASID)
