@@ -78,6 +78,14 @@ if [ -x "$B/tests/uapi/test_ext" ]; then
 		"$B/tests/uapi/test_ext"
 fi
 # Registered memory, the same way (test_ext_register).
+# The launcher's system-wide PASID capacity, in both modes.
+if [ -x "$B/tests/uapi/test_pasid_set" ]; then
+	for mode in server inprocess; do
+		run_one "uapi/test_pasid_set (launcher, $mode, --pasid-capacity=3)" \
+			"$B/uiommufd-run" --mode=$mode --pasid-capacity=3 -- \
+			"$B/tests/uapi/test_pasid_set"
+	done
+fi
 if [ -x "$B/tests/uapi/test_ext_register" ]; then
 	run_one "uapi/test_ext_register (launcher, --kernel=6.12)" \
 		"$B/uiommufd-run" --kernel=6.12 -- "$B/tests/uapi/test_ext_register"

@@ -60,6 +60,7 @@
 #include "server/proto.h"
 #include "uapi/dispatch.h"
 #include "uapi/vfio.h"
+#include "uiommufd.h"
 
 #ifndef UFD_LIBDIR
 #define UFD_LIBDIR "/usr/local/lib/uiommufd"
@@ -99,6 +100,9 @@ static void usage(FILE *out)
 		"      --no-extensions answer the uiommufd extensions of /dev/iommu\n"
 		"                      (uiommufd-extensions(7)) ENOTTY, as a kernel\n"
 		"                      does\n"
+		"      --pasid-capacity N  at most N PASIDs allocated from all\n"
+		"                      PASID sets at once (the system-wide capacity\n"
+		"                      of uiommufd-extensions(7); default: all)\n"
 		"      --cap CAPS      grant emulated capabilities the process\n"
 		"                      lacks (sys_resource, ipc_lock, all)\n"
 		"      --device MODEL[,bdf=D:B:D.F][,group=N][,ARGS]\n"
@@ -577,11 +581,30 @@ done:
 	return end_like(status);
 }
 
+/* --pasid-capacity N (also inherited as UIOMMUFD_PASID_CAPACITY). */
+static bool parse_capacity(const char *text, struct ufd_daemon_config *cfg)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(text, &end, 10);
+	if (errno || end == text || *end || *text == '-' || n > UFD_PASID_MAX) {
+		err_msg("--pasid-capacity %s: not a number from 0 to %u", text,
+			UFD_PASID_MAX);
+		return false;
+	}
+	cfg->pasid_capacity = (uint32_t)n;
+	cfg->pasid_capacity_set = true;
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	enum {
 		OPT_VERSION = 256, OPT_PRELOAD, OPT_CAP, OPT_DEVICE, OPT_KERNEL,
-		OPT_NO_EXT
+		OPT_NO_EXT,
+		OPT_PASID_CAPACITY
 	};
 	static struct ufd_devspecs specs;
 	char err[256];
@@ -593,6 +616,7 @@ int main(int argc, char **argv)
 		{ "device", required_argument, NULL, OPT_DEVICE },
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "no-extensions", no_argument, NULL, OPT_NO_EXT },
+		{ "pasid-capacity", required_argument, NULL, OPT_PASID_CAPACITY },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -601,7 +625,7 @@ int main(int argc, char **argv)
 	const char *kernel = getenv(UFD_ENV_KERNEL);
 	const char *mode = getenv(UFD_ENV_MODE);
 	struct ufd_daemon_config cfg = { 0 };
-	char lib[PATH_MAX];
+	char lib[PATH_MAX], capacity_text[16];
 	char *preload;
 	bool server;
 	int opt;
@@ -635,6 +659,10 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NO_EXT:
 			cfg.no_extensions = true;
+			break;
+		case OPT_PASID_CAPACITY:
+			if (!parse_capacity(optarg, &cfg))
+				return EXIT_FAILED;
 			break;
 		case OPT_DEVICE:
 			if (!ufd_devspec_add(&specs, optarg, err, sizeof(err))) {
@@ -680,7 +708,12 @@ int main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 
-	/* As --kernel, the option's variable is inherited by nested runs. */
+	/* As --kernel, the options' variables are inherited by nested runs. */
+	if (!cfg.pasid_capacity_set && getenv(UFD_ENV_PASID_CAPACITY) &&
+	    !parse_capacity(getenv(UFD_ENV_PASID_CAPACITY), &cfg))
+		return EXIT_FAILED;
+	snprintf(capacity_text, sizeof(capacity_text), "%u",
+		 cfg.pasid_capacity);
 	if (getenv(UFD_ENV_NO_EXT) && !strcmp(getenv(UFD_ENV_NO_EXT), "1"))
 		cfg.no_extensions = true;
 	else if (!cfg.no_extensions)
@@ -712,6 +745,8 @@ int main(int argc, char **argv)
 	    setenv(UFD_ENV_MODE, server ? "server" : "inprocess", 1) ||
 	    setenv(UFD_ENV_KERNEL, cfg.kernel->name, 1) ||
 	    (cfg.no_extensions && setenv(UFD_ENV_NO_EXT, "1", 1)) ||
+	    (cfg.pasid_capacity_set &&
+	     setenv(UFD_ENV_PASID_CAPACITY, capacity_text, 1)) ||
 	    (debug && setenv("UIOMMUFD_DEBUG", debug, 1)) ||
 	    (caps && setenv("UIOMMUFD_CAPS", caps, 1))) {
 		err_msg("cannot set up the environment: %s", strerror(errno));

@@ -1371,6 +1371,11 @@ int ufd_daemon_new(const struct ufd_daemon_config *cfg,
 		rc = -ENOMEM;
 		goto err;
 	}
+	if (cfg->pasid_capacity_set) {
+		rc = ufd_engine_set_pasid_capacity(d->eng, cfg->pasid_capacity);
+		if (rc)
+			goto err;
+	}
 	/* The machine's devices, behind the VFIO files. */
 	rc = ufd_vfio_platform_setup(d->eng, cfg->device_spec);
 	if (rc)

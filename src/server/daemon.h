@@ -33,6 +33,9 @@ struct ufd_daemon_config {
 	/* The uiommufd extensions answer ENOTTY (uiommufd-run
 	 * --no-extensions). */
 	bool no_extensions;
+	/* The engine's system-wide PASID capacity (--pasid-capacity). */
+	bool pasid_capacity_set;
+	uint32_t pasid_capacity;
 };
 
 /*

@@ -75,6 +75,8 @@
 #define UFD_ENV_DAEMON_PID "UIOMMUFD_DAEMON_PID" /* the daemon's pid */
 #define UFD_ENV_KERNEL "UIOMMUFD_KERNEL"         /* personality: "6.12", "7.3" */
 #define UFD_ENV_NO_EXT "UIOMMUFD_NO_EXTENSIONS"  /* "1": extensions ENOTTY */
+/* The engine's system-wide PASID capacity (uiommufd-run --pasid-capacity). */
+#define UFD_ENV_PASID_CAPACITY "UIOMMUFD_PASID_CAPACITY"
 
 enum ufd_msg_type {
 	/* client -> daemon */

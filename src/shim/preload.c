@@ -387,6 +387,29 @@ static void shim_cred_self(struct ufd_cred *cred)
 		cred->cap_ipc_lock = true;
 }
 
+
+/*
+ * The launcher's --pasid-capacity, in-process: the engine's system-wide
+ * PASID capacity (the daemon sets its own).  Once per process image; with
+ * no lock held (the engine's lock comes first, fdtab.h).
+ */
+static void shim_apply_pasid_capacity(struct ufd_engine *eng)
+{
+	static bool applied;
+	const char *text = getenv(UFD_ENV_PASID_CAPACITY);
+	int saved = errno;
+	unsigned long n;
+	char *end;
+
+	if (!text || __atomic_exchange_n(&applied, true, __ATOMIC_ACQ_REL))
+		return;
+	errno = 0;
+	n = strtoul(text, &end, 10);
+	if (!errno && end != text && !*end && n <= UFD_PASID_MAX)
+		ufd_engine_set_pasid_capacity(eng, (uint32_t)n);
+	errno = saved;
+}
+
 /*
  * Make sure the engine and the memory source are there
  * (and are this process's after a fork).  0 or -errno.  The engine is
@@ -448,6 +471,7 @@ static int shim_state_ready(void)
 	shim_sig_leave();
 	if (old)
 		ufd_source_put(old);
+	shim_apply_pasid_capacity(eng);
 	return 0;
 }
 

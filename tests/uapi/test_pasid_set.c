@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -384,6 +385,41 @@ static void test_fail_nth(void)
 	CHECK(nth < 50);
 }
 
+/*
+ * Under uiommufd-run --pasid-capacity N: the sets' info shows N, and the
+ * (N+1)-th PASID allocated from any set, system-wide, is ENOSPC even
+ * within a set's quota; freeing one makes room again.
+ */
+static void test_capacity(void)
+{
+	unsigned int cap = (unsigned int)atoi(getenv("UIOMMUFD_PASID_CAPACITY"));
+	struct uiommufd_pasid_set_info info = { .size = sizeof(info) };
+	static uint32_t ids[1000];
+	uint32_t a = 0, b = 0, p = 0;
+	unsigned int i;
+
+	info.pasids = (uintptr_t)ids;
+	REQUIRE(set_alloc(1, 1000, 1000, &a) == 0);
+	REQUIRE(set_alloc(2000, 3000, 1000, &b) == 0);
+	info.set_id = a;
+	info.num_pasids = 1000;
+	CHECK_EQ(ioctl(fd, UIOMMUFD_PASID_SET_INFO, &info), 0);
+	CHECK_EQ(info.out_sys_capacity, cap);
+	CHECK_EQ(info.out_sys_allocated, 0);
+	for (i = 0; i < cap; i++)
+		CHECK_EQ(pasid_alloc(i & 1 ? b : a, 0, &p), 0);
+	CHECK_EQ(pasid_alloc(a, 0, &p), -ENOSPC);
+	CHECK_EQ(pasid_alloc(b, 0, &p), -ENOSPC);
+	info.num_pasids = 1000;
+	CHECK_EQ(ioctl(fd, UIOMMUFD_PASID_SET_INFO, &info), 0);
+	CHECK_EQ(info.out_sys_allocated, cap);
+	if (cap) {
+		CHECK_EQ(pasid_free(a, 1), 0);
+		CHECK_EQ(pasid_alloc(b, 0, &p), 0);
+		CHECK_EQ(pasid_alloc(a, 0, &p), -ENOSPC);
+	}
+}
+
 int main(void)
 {
 	struct uiommufd_ext_query q = { .size = sizeof(q) };
@@ -396,6 +432,10 @@ int main(void)
 	if (ioctl(fd, UIOMMUFD_EXT_QUERY, &q)) {
 		fprintf(stderr, "no uiommufd extensions: skipped\n");
 		return 77;
+	}
+	if (getenv("UIOMMUFD_PASID_CAPACITY")) {
+		RUN(test_capacity);
+		HARNESS_EXIT();
 	}
 	RUN(test_query_lists);
 	RUN(test_size_and_flags);
