@@ -317,6 +317,9 @@ int main(void)
 	summary("(a) same, neighbour keeps tables: %.0f ns/cycle = %.1fx; "
 		"steady DMA read 512B %.0f ns = %.2fx",
 		nb, nb / lim, dma_rd, dma_rd / lim);
+	target("map-dma-unmap-4K-trusted-vs-limit", tr / lim, false, 20);
+	target("map-dma-unmap-4K-validating-vs-trusted+madvise",
+	       rd / (tr + madv), false, 1.5);
 	free(keep);
 	free(c->page);
 	free(c);

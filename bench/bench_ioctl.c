@@ -432,5 +432,9 @@ int main(void)
 	summary("(d) ioctl %s translate 8B: %.0f/%.0f/%.0f/%.0f/%.0f ns at "
 		"1/64/1K/16K/64K maps; 64K vs 1 = %.2fx",
 		transport(), tr[0], tr[1], tr[2], tr[3], tr[4], tr[NSIZES - 1] / tr[0]);
+	/* (The server cycle against the in-process one: make bench's block.) */
+	target(strcmp(transport(), "server") ? "inprocess-cheapest-ioctl" :
+					       "server-cheapest-ioctl",
+	       opt / raw, false, strcmp(transport(), "server") ? 2 : 10);
 	return 0;
 }

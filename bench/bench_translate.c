@@ -414,6 +414,19 @@ int main(void)
 		"walker %.2fx (aggregate rate; engine/ideal %.2f)",
 		par_eng[0] / par_eng[1], par_ideal[0] / par_ideal[1],
 		(par_eng[0] / par_eng[1]) / (par_ideal[0] / par_ideal[1]));
+	target("dma-read-2-threads-vs-1", par_eng[0] / par_eng[1], true, 1.8);
+	for (lay = 0; lay != NLAY; lay++) {
+		double worst = 0;
+		char name[64];
+		unsigned int sz;
+
+		for (sz = 0; sz != NSIZES; sz++)
+			if (eng_ns[lay][sz] / ideal_ns[lay][sz] > worst)
+				worst = eng_ns[lay][sz] / ideal_ns[lay][sz];
+		snprintf(name, sizeof(name), "engine-walk-vs-bare-%s-1..64K",
+			 layouts[lay].name);
+		target(name, worst, false, 1.5);
+	}
 	escape(&lk.sink);
 	free(lk.seq);
 	unmap_at_skew(backing, MAXMAP * PAGE);

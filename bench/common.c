@@ -454,6 +454,14 @@ void summary(const char *fmt, ...)
 	fflush(stdout);
 }
 
+void target(const char *name, double value, bool at_least, double goal)
+{
+	bool met = at_least ? value >= goal : value <= goal;
+
+	summary("target %s: %.2fx (goal %s %.2gx) %s", name, value,
+		at_least ? ">=" : "<=", goal, met ? "met" : "missed");
+}
+
 uint64_t rnd(uint64_t *state)
 {
 	uint64_t x = *state;

@@ -137,6 +137,13 @@ void die(const char *what, int rc) __attribute__((noreturn));
 void header(const char *title);
 /* A summary line: collected by `make -C bench run` at the end. */
 void summary(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * One of issue 10's targets as a summary line, which `make bench` also
+ * prints in its final block:
+ *   "= target NAME: VALUE (goal <= GOAL) met|missed"
+ * @at_least: the goal is a floor (>=) rather than a ceiling (<=).
+ */
+void target(const char *name, double value, bool at_least, double goal);
 /* Deterministic pseudo-random numbers (xorshift64*). */
 uint64_t rnd(uint64_t *state);
 
