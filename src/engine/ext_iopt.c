@@ -17,6 +17,9 @@
  *   page sizes used    a walk of the areas through each domain's table.
  *   map hint           a map tried at the caller's IOVA first.
  *   attach query       the attach of device.c, decided without doing it.
+ *   map granule        a map whose area unmap may cut at multiples of a
+ *                      granule (area->granule; the cutting, with the
+ *                      superpage splits, is io_pagetable.c's iopt_unmap).
  *
  * Intervals are inclusive.  Locking: eng->lock, taken by the entry points;
  * iopt_check_min_aperture() expects it held.
@@ -322,6 +325,55 @@ int ufd_ioas_map_hint(struct ufd_ctx *ctx, uint32_t ioas_id,
 	}
 	*iova = where;
 	*at_hint = fits;
+out_unlock:
+	eng_unlock(ctx->eng);
+	return rc;
+}
+
+/* ---- map with an unmap granule ---- */
+
+int ufd_ioas_map_granule(struct ufd_ctx *ctx, uint32_t ioas_id,
+			 struct ufd_source *src, uint64_t uaddr,
+			 uint64_t length, uint64_t *iova, unsigned int flags,
+			 uint64_t granule)
+{
+	struct iopt_map_elm elm = { 0 };
+	struct ufd_ioas *ioas;
+	uint64_t mask = granule - 1;
+	int rc;
+
+	if (flags & ~(UFD_MAP_FIXED_IOVA | UFD_MAP_WRITE | UFD_MAP_READ))
+		return -EOPNOTSUPP;
+	if (!(flags & (UFD_MAP_WRITE | UFD_MAP_READ)))
+		return -EINVAL;
+	if (*iova >= UFD_ULONG_MAX || length >= UFD_ULONG_MAX)
+		return -EOVERFLOW;
+	if (granule < UFD_PAGE_SIZE || (granule & mask))
+		return -EINVAL;
+	if (!length || (length & mask) || (uaddr & mask) ||
+	    ((flags & UFD_MAP_FIXED_IOVA) && (*iova & mask)))
+		return -EINVAL;
+	if (source_is_file(src) && ufd_source_file_revoked(src))
+		return -ENODEV;
+
+	eng_lock(ctx->eng);
+	ioas = ioas_find(ctx, ioas_id);
+	if (!ioas) {
+		rc = -ENOENT;
+		goto out_unlock;
+	}
+	rc = pages_for_map(ctx->eng, src, uaddr, length,
+			   flags & UFD_MAP_WRITE, &ctx->cred, ctx->account_mode,
+			   &elm.pages);
+	if (rc)
+		goto out_unlock;
+	elm.start_byte = uaddr - elm.pages->uaddr;
+	elm.length = length;
+	rc = iopt_map_pages_granule(&ioas->iopt, &elm, iova,
+				    flags & (UFD_MAP_READ | UFD_MAP_WRITE),
+				    !(flags & UFD_MAP_FIXED_IOVA), granule);
+	if (rc)
+		pages_put(elm.pages);
 out_unlock:
 	eng_unlock(ctx->eng);
 	return rc;

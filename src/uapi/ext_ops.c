@@ -46,6 +46,8 @@ static const struct uiommufd_ext_info ext_list[] = {
 	  .cmds = { UIOMMUFD_MEM_REGISTER, UIOMMUFD_MEM_UNREGISTER,
 		    UIOMMUFD_MEM_REG_INFO },
 	  .name = "mem-register" },
+	{ .id = UIOMMUFD_EXT_ID_MAP_GRANULE, .version = 1, .nr_cmds = 1,
+	  .cmds = { UIOMMUFD_IOAS_MAP_GRANULE }, .name = "map-granule" },
 };
 
 #define NR_EXTS (sizeof(ext_list) / sizeof(ext_list[0]))
@@ -304,6 +306,37 @@ int ext_ops_map_hint(struct ufd_ucmd *ucmd)
 		return rc;
 	cmd->iova = iova;
 	cmd->out_flags = at_hint ? UIOMMUFD_MAP_HINT_AT_HINT : 0;
+	rc = ucmd_respond(ucmd);
+	if (rc)
+		ufd_ioas_unmap(ucmd->ctx, cmd->ioas_id, iova, cmd->length,
+			       NULL);
+	return rc;
+}
+
+int ext_ops_map_granule(struct ufd_ucmd *ucmd)
+{
+	struct uiommufd_ioas_map_granule *cmd = ucmd->cmd;
+	unsigned int flags = 0;
+	uint64_t iova = cmd->iova;
+	int rc;
+
+	if ((cmd->flags & ~(IOMMU_IOAS_MAP_FIXED_IOVA |
+			    IOMMU_IOAS_MAP_WRITEABLE |
+			    IOMMU_IOAS_MAP_READABLE)) ||
+	    cmd->__reserved)
+		return -EOPNOTSUPP;
+	if (cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA)
+		flags |= UFD_MAP_FIXED_IOVA;
+	if (cmd->flags & IOMMU_IOAS_MAP_WRITEABLE)
+		flags |= UFD_MAP_WRITE;
+	if (cmd->flags & IOMMU_IOAS_MAP_READABLE)
+		flags |= UFD_MAP_READ;
+	rc = ufd_ioas_map_granule(ucmd->ctx, cmd->ioas_id, ucmd->caller->mem,
+				  cmd->user_va, cmd->length, &iova, flags,
+				  cmd->granule);
+	if (rc)
+		return rc;
+	cmd->iova = iova;
 	rc = ucmd_respond(ucmd);
 	if (rc)
 		ufd_ioas_unmap(ucmd->ctx, cmd->ioas_id, iova, cmd->length,

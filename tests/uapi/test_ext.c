@@ -55,6 +55,7 @@ static const struct cmd_row rows[] = {
 	ROW(UIOMMUFD_IOAS_UNRESERVE, uiommufd_ioas_reserve, length),
 	ROW(UIOMMUFD_IOAS_RESERVATIONS, uiommufd_ioas_reservations, iovas),
 	ROW(UIOMMUFD_IOAS_MAP_HINT, uiommufd_ioas_map_hint, iova),
+	ROW(UIOMMUFD_IOAS_MAP_GRANULE, uiommufd_ioas_map_granule, granule),
 };
 
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
@@ -96,7 +97,7 @@ static void test_query(void)
 
 	/* The count alone. */
 	REQUIRE(ioctl(fd, UIOMMUFD_EXT_QUERY, &q) == 0);
-	CHECK_EQ(q.num_exts, 9);
+	CHECK_EQ(q.num_exts, 10);
 	CHECK_EQ(q.entry_size, sizeof(struct uiommufd_ext_info));
 
 	memset(info, 0xa5, sizeof(info));
@@ -104,9 +105,9 @@ static void test_query(void)
 	q.entry_size = sizeof(info[0]);
 	q.exts = (uintptr_t)info;
 	REQUIRE(ioctl(fd, UIOMMUFD_EXT_QUERY, &q) == 0);
-	REQUIRE(q.num_exts == 9);
+	REQUIRE(q.num_exts == 10);
 	for (i = 0; i != q.num_exts; i++) {
-		CHECK(info[i].id >= 1 && info[i].id <= 9);
+		CHECK(info[i].id >= 1 && info[i].id <= 10);
 		CHECK_EQ(info[i].version, 1);
 		CHECK(info[i].nr_cmds >= 1 && info[i].nr_cmds <= 4);
 		CHECK(info[i].name[0] && memchr(info[i].name, 0, 32));
@@ -118,13 +119,14 @@ static void test_query(void)
 	CHECK(seen[UIOMMUFD_EXT_ID_PASID_SET] &&
 	      seen[UIOMMUFD_EXT_ID_PASID_SET_ATTACH]);
 	CHECK(seen[UIOMMUFD_EXT_ID_MEM_REGISTER]);
-	CHECK_EQ(info[9].id, 0xa5a5a5a5); /* nothing written past the list */
+	CHECK(seen[UIOMMUFD_EXT_ID_MAP_GRANULE]);
+	CHECK_EQ(info[10].id, 0xa5a5a5a5); /* nothing written past the list */
 
 	/* Too little room: what fits, the total, EMSGSIZE. */
 	q.num_exts = 2;
 	CHECK_EQ(ioctl(fd, UIOMMUFD_EXT_QUERY, &q), -1);
 	CHECK_EQ(errno, EMSGSIZE);
-	CHECK_EQ(q.num_exts, 9);
+	CHECK_EQ(q.num_exts, 10);
 
 	/* An older, smaller entry: id and version only. */
 	memset(small, 0xff, sizeof(small));
@@ -137,7 +139,7 @@ static void test_query(void)
 	CHECK_EQ(small[1], 1);
 	CHECK_EQ(small[2], info[1].id);
 	CHECK_EQ(small[3], 1);
-	q.num_exts = 9;
+	q.num_exts = 10;
 	q.entry_size = 4; /* less than id and version */
 	CHECK_EQ(ioctl(fd, UIOMMUFD_EXT_QUERY, &q), -1);
 	CHECK_EQ(errno, EINVAL);
