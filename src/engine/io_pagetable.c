@@ -769,6 +769,9 @@ static int area_split(struct io_pagetable *iopt, struct ufd_area *area,
 	*rhs = *area;
 	lhs->node.last = iova;
 	rhs->node.start = new_start;
+	/* A type1 cut off the granule: the pieces are plain areas. */
+	if (area->granule && (new_start & (area->granule - 1)))
+		lhs->granule = rhs->granule = 0;
 	rhs->start_byte = area_start_byte(area, new_start);
 	lhs->domain_pin = rhs->domain_pin = NULL;
 	if (area->domain_pin) {
@@ -1118,6 +1121,13 @@ int iopt_check(struct io_pagetable *iopt)
 		}
 		if ((area_iova(area) & mask) || (area_length(area) & mask)) {
 			fprintf(stderr, "uiommufd: area misaligned\n");
+			return -EUCLEAN;
+		}
+		if (area->granule &&
+		    ((area->granule & (area->granule - 1)) ||
+		     ((area_iova(area) | area_length(area)) &
+		      (area->granule - 1)))) {
+			fprintf(stderr, "uiommufd: area off its granule\n");
 			return -EUCLEAN;
 		}
 		if (itree_iter_first(&iopt->reserved, area_iova(area),
