@@ -959,6 +959,18 @@ UFD_API int ufd_ioas_map_hint(struct ufd_ctx *ctx, uint32_t ioas_id,
 			      uint64_t length, uint64_t *iova,
 			      unsigned int flags, bool *at_hint);
 /*
+ * ufd_ioas_copy() that also copies the IOVA reservations
+ * (ufd_ioas_reserve_iova()) of the source range, clipped to it, to the
+ * same offsets from *dst_iova; *out_copied (may be NULL) is how many.  The
+ * source range must be mapped throughout (-ENOENT), as for ufd_ioas_copy();
+ * the destination range must hold no reservation (-EEXIST; an automatic
+ * *dst_iova never does).  All or nothing.
+ */
+UFD_API int ufd_ioas_copy_resv(struct ufd_ctx *ctx, uint32_t dst_ioas_id,
+			       uint32_t src_ioas_id, uint64_t src_iova,
+			       uint64_t length, uint64_t *dst_iova,
+			       unsigned int flags, uint32_t *out_copied);
+/*
  * ufd_ioas_map() with a guaranteed unmap granularity (the seed's "map a
  * large range, unmap any granule of it later"): @granule is a power of
  * two, at least 4 KiB; @uaddr, @length and a FIXED *iova are multiples of

@@ -1483,6 +1483,45 @@ instance \-ENOMEM while building the split tables) changes nothing.
 .B \-EDEADLK
 (unmap) an access keeps a pin in the part to go.''')
 
+page('ufd_ioas_copy_resv','copy mappings and their IOVA reservations (uiommufd extension)',
+ ['ufd_ioas_copy_resv'],
+r'''.BR ufd_ioas_copy_resv ()
+does what
+.BR ufd_ioas_copy ()
+does \(em map
+.RI [ src_iova ", " src_iova " + " length )
+of IOAS
+.I src_ioas_id
+into IOAS
+.I dst_ioas_id
+at
+.I *dst_iova
+.RB ( UFD_MAP_FIXED_IOVA )
+or at an IOVA the engine picks, sharing the pinned pages \(em and also
+copies the IOVA reservations
+.RB ( ufd_ioas_reserve_iova ())
+that the source range holds, each clipped to the range, to the same
+offsets from
+.IR *dst_iova .
+A reservation under a mapping (a FIXED map over a reserved window) so
+stays under the copy: unmapping part of the copy later leaves that IOVA
+reserved in the destination, as in the source, and automatic maps there
+avoid it.
+.I *out_copied
+(may be NULL) receives the number of reservations copied.
+.PP
+The source range must be mapped throughout, as for
+.BR ufd_ioas_copy ().
+The destination range must hold no reservation; an automatic
+.I *dst_iova
+never does.  All or nothing: a failure maps and reserves nothing.''',
+r'''0 on success, else a negative errno: those of
+.BR ufd_ioas_copy (),
+and
+.TP
+.B \-EEXIST
+a fixed destination range holds a reservation, or is mapped.''')
+
 allf=set()
 for (name,title,funcs,desc,ret,see,notes) in pages:
     for f in funcs:

@@ -147,6 +147,8 @@ static const struct ioctl_row ext_table[] = {
 		uiommufd_ioas_map_hint, iova),
 	ROW_EXT(UIOMMUFD_IOAS_MAP_GRANULE, ext_ops_map_granule,
 		uiommufd_ioas_map_granule, granule),
+	ROW_EXT(UIOMMUFD_IOAS_COPY_RESV, ext_ops_copy_resv,
+		uiommufd_ioas_copy_resv, src_iova),
 	ROW_EXT_PUBLISHING(UIOMMUFD_PASID_SET_ALLOC, ext_ops_pasid_set_alloc,
 			   uiommufd_pasid_set_alloc, out_set_id),
 	ROW_EXT(UIOMMUFD_PASID_ALLOC, ext_ops_pasid_alloc, uiommufd_pasid_alloc,

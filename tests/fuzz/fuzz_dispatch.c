@@ -1524,6 +1524,20 @@ static void build_ext(struct call *c)
 		d->iova = m.iova;
 		break;
 	}
+	case UIOMMUFD_CMD_IOAS_COPY_RESV: {
+		struct uiommufd_ioas_copy_resv *d = (void *)c->buf;
+		struct mapping m = gen_mapped();
+
+		d->flags = gen_flags(7);
+		d->dst_ioas_id = gen_id();
+		d->src_ioas_id = gen_id();
+		d->out_nr_reservations = gen_rsvd();
+		d->__reserved = gen_rsvd();
+		d->length = m.length;
+		d->src_iova = m.iova;
+		d->dst_iova = gen_iova();
+		break;
+	}
 	case UIOMMUFD_CMD_IOAS_MAP_GRANULE: {
 		struct uiommufd_ioas_map_granule *d = (void *)c->buf;
 		struct mapping m = gen_mapped();

@@ -40,6 +40,7 @@ enum {
 	UIOMMUFD_CMD_IOAS_RESERVATIONS,
 	UIOMMUFD_CMD_IOAS_MAP_HINT,
 	UIOMMUFD_CMD_IOAS_MAP_GRANULE,
+	UIOMMUFD_CMD_IOAS_COPY_RESV,
 	/* PASID sets: numbered apart, so other extensions can take 0xc8.. */
 	UIOMMUFD_CMD_PASID_SET_ALLOC = UIOMMUFD_EXT_CMD_BASE + 0x10,
 	UIOMMUFD_CMD_PASID_ALLOC,
@@ -612,5 +613,42 @@ struct uiommufd_ioas_map_granule {
 };
 #define UIOMMUFD_IOAS_MAP_GRANULE \
 	_IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_IOAS_MAP_GRANULE)
+
+/* The extension id of UIOMMUFD_IOAS_COPY_RESV (UIOMMUFD_EXT_QUERY). */
+#define UIOMMUFD_EXT_ID_COPY_RESV 11
+
+/**
+ * struct uiommufd_ioas_copy_resv - UIOMMUFD_IOAS_COPY_RESV
+ * @size: sizeof(struct uiommufd_ioas_copy_resv)
+ * @flags: as IOMMU_IOAS_COPY (FIXED_IOVA, WRITEABLE, READABLE)
+ * @dst_ioas_id: as IOMMU_IOAS_COPY
+ * @src_ioas_id: as IOMMU_IOAS_COPY
+ * @out_nr_reservations: reservations copied
+ * @__reserved: 0
+ * @length: as IOMMU_IOAS_COPY
+ * @dst_iova: as IOMMU_IOAS_COPY (in with FIXED_IOVA; out)
+ * @src_iova: as IOMMU_IOAS_COPY
+ *
+ * IOMMU_IOAS_COPY that also copies the IOVA reservations
+ * (UIOMMUFD_IOAS_RESERVE) of the source range, clipped to it, to the same
+ * offsets from @dst_iova, so that the copy's holes made later by unmaps
+ * stay out of automatic maps there as they do in the source.  The source
+ * range must be mapped throughout (ENOENT), as for IOMMU_IOAS_COPY; the
+ * destination range must hold no reservation (EEXIST; an automatic
+ * @dst_iova never does).  The other errors are IOMMU_IOAS_COPY's.
+ */
+struct uiommufd_ioas_copy_resv {
+	__u32 size;
+	__u32 flags;
+	__u32 dst_ioas_id;
+	__u32 src_ioas_id;
+	__u32 out_nr_reservations;
+	__u32 __reserved;
+	__aligned_u64 length;
+	__aligned_u64 dst_iova;
+	__aligned_u64 src_iova;
+};
+#define UIOMMUFD_IOAS_COPY_RESV \
+	_IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_IOAS_COPY_RESV)
 
 #endif
