@@ -7,8 +7,9 @@
  * granule inside it succeeds, the superpage around it is split while the
  * rest still maps the same memory (IOMMU_TEST_OP_MD_CHECK_MAP) and the cut
  * pages lose their pin (MD_CHECK_REFS); plain maps still refuse partial
- * unmaps with ENOENT; cuts off the granule are EINVAL; each call failed by
- * fail-nth injection changes nothing.
+ * unmaps with ENOENT; cuts off the granule are EINVAL; the VFIO type1
+ * compatibility VFIO_IOMMU_UNMAP_DMA on the same fd cuts the same way;
+ * each call failed by fail-nth injection changes nothing.
  *
  * Built like every uapi test (linked to the shim, run under the launcher
  * in server and in-process modes).  With UIOMMUFD_NO_EXTENSIONS=1 the
@@ -31,6 +32,7 @@
 
 #include <linux/iommufd.h>
 #include <linux/iommufd_ext.h>
+#include <linux/vfio.h>
 #include "iommufd_test.h"
 
 #include "../unit/harness.h"
@@ -312,6 +314,55 @@ static void test_cut(void)
 	CHECK_EQ(done, LEN);
 }
 
+/*
+ * The VFIO type1 compatibility UNMAP_DMA on the same fd (IOMMU_VFIO_IOAS
+ * names the IOAS it works on): the same engine path, so it cuts granule
+ * areas too, and refuses partial unmaps of plain ones as IOAS_UNMAP does.
+ */
+static void test_vfio_compat(void)
+{
+	const uint64_t a = MOCK_APERTURE_START, cut = a + 3 * SZ_1M;
+	struct iommu_vfio_ioas v = { .size = sizeof(v),
+				     .op = IOMMU_VFIO_IOAS_SET };
+	struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u) };
+	uint32_t ioas = ioas_alloc(), hwpt;
+	uint64_t iova = a, done;
+
+	REQUIRE(ioas);
+	hwpt = mock_huge(ioas);
+	REQUIRE(hwpt != 0);
+	v.ioas_id = ioas;
+	REQUIRE(ioctl(fd, IOMMU_VFIO_IOAS, &v) == 0);
+	REQUIRE(map_granule(ioas, &iova, mem, LEN, IOMMU_IOAS_MAP_FIXED_IOVA,
+			    SZ_1M / 4) == 0);
+	u.iova = cut + SZ_1M / 4;
+	u.size = SZ_1M / 4;
+	CHECK_EQ(ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &u), 0);
+	CHECK_EQ(u.size, SZ_1M / 4);
+	CHECK(maps(hwpt, a, cut + SZ_1M / 4 - a, mem));
+	CHECK(maps(hwpt, cut + SZ_1M / 2, a + LEN - cut - SZ_1M / 2,
+		   mem + (cut - a) + SZ_1M / 2));
+	CHECK_EQ(refs(mem + (cut - a) + SZ_1M / 4, SZ_1M / 4), 0);
+	/* Off the granule: refused, nothing unmapped. */
+	u.argsz = sizeof(u);
+	u.iova = cut + SZ_1M / 2 + PS;
+	u.size = PS;
+	CHECK_EQ(ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &u), -1);
+	CHECK_EQ(errno, EINVAL);
+	CHECK_EQ(unmap(ioas, 0, UINT64_MAX, &done), 0);
+	CHECK_EQ(done, LEN - SZ_1M / 4);
+	/* A plain map: the kernel's refusal of a partial unmap. */
+	REQUIRE(map_plain(ioas, a, mem, LEN) == 0);
+	u.argsz = sizeof(u);
+	u.iova = cut;
+	u.size = SZ_1M / 4;
+	CHECK_EQ(ioctl(fd, VFIO_IOMMU_UNMAP_DMA, &u), -1);
+	CHECK_EQ(errno, ENOENT);
+	CHECK(maps(hwpt, a, LEN, mem));
+	CHECK_EQ(unmap(ioas, 0, UINT64_MAX, &done), 0);
+	CHECK_EQ(done, LEN);
+}
+
 /* ---- fail-nth ---- */
 
 static int nth_fd(void)
@@ -434,6 +485,7 @@ int main(void)
 	RUN(test_query);
 	RUN(test_args);
 	RUN(test_cut);
+	RUN(test_vfio_compat);
 	RUN(test_fail_nth);
 	close(fd);
 	HARNESS_EXIT();
