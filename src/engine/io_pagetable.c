@@ -649,35 +649,51 @@ static void granule_cut_commit(struct io_pagetable *iopt,
 	free(gc->nsp);
 }
 
+/* The part of @a inside [start, last]. */
+static void clip(const struct ufd_area *a, uint64_t start, uint64_t last,
+		 uint64_t *s, uint64_t *l)
+{
+	*s = area_iova(a) > start ? area_iova(a) : start;
+	*l = area_last_iova(a) < last ? area_last_iova(a) : last;
+}
+
 /*
  * Cut the granule areas at the ends of [start, last] (see the top of the
- * file).  Accesses pinning the part to go are told first; a pin that
- * stays across a cut is -EDEADLK.  All or nothing.
+ * file); @gc as granule_cut_find() left it.  Accesses pinning the part to
+ * go are told first, before anything is built (their callbacks may call
+ * back into the engine and change the tables), and the cuts are found
+ * again after them; a pin that stays is -EDEADLK.  Then all or nothing.
  */
 static int granule_cut(struct io_pagetable *iopt, uint64_t start,
 		       uint64_t last, struct granule_cut *gc)
 {
+	bool told = false;
 	unsigned int i;
+	uint64_t s, l;
 	int rc;
 
+	for (i = 0; i != gc->ncuts; i++) {
+		if (i && gc->area[i] == gc->area[0])
+			break; /* both cuts in one area: told once */
+		clip(gc->area[i], start, last, &s, &l);
+		if (gc->area[i]->num_accesses && access_pins_meet(iopt, s, l)) {
+			access_notify_unmap(iopt, s, l - s + 1);
+			told = true;
+		}
+	}
+	if (told) {
+		rc = granule_cut_find(iopt, start, last, gc);
+		if (rc)
+			return rc;
+		for (i = 0; i != gc->ncuts; i++) {
+			clip(gc->area[i], start, last, &s, &l);
+			if (access_pins_meet(iopt, s, l))
+				return -EDEADLK;
+		}
+	}
 	rc = granule_cut_prepare(iopt, gc);
 	if (rc)
 		return rc;
-	for (i = 0; i != gc->ncuts; i++) {
-		struct ufd_area *a = gc->area[i];
-		uint64_t s = area_iova(a) > start ? area_iova(a) : start;
-		uint64_t l = area_last_iova(a) < last ? area_last_iova(a) :
-							 last;
-
-		if (!a->num_accesses)
-			continue;
-		if (access_pins_meet(iopt, s, l))
-			access_notify_unmap(iopt, s, l - s + 1);
-		if (access_pins_meet(iopt, s, l)) {
-			granule_cut_free(iopt, gc);
-			return -EDEADLK;
-		}
-	}
 	granule_cut_commit(iopt, gc);
 	return 0;
 }
