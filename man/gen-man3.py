@@ -1478,7 +1478,8 @@ the memory is not there.
 .TP
 .B \-ENOMEM
 out of memory, or RLIMIT_MEMLOCK.  A failed unmap of a granule area (for
-instance \-ENOMEM while building the split tables) changes nothing.
+instance \-ENOMEM while building the split tables) changes nothing
+(accesses pinning the part to go have been told, as by any unmap).
 .TP
 .B \-EDEADLK
 (unmap) an access keeps a pin in the part to go.''')

@@ -36,8 +36,9 @@
  * leaf), outside the DMA write section, since no translation changes.
  * Then the middle pieces are unmapped as whole areas, in a write section
  * as always: DMA to the rest of the area never faults, DMA to the cut
- * part either completes before the unmap returns or faults.  Every
- * allocation the cut needs is made before anything changes.
+ * part either completes before the unmap returns or faults.  Accesses
+ * pinning the part to go are told first, as for any unmap; after that,
+ * every allocation the cut needs is made before anything changes.
  *
  * Intervals are inclusive.  Locking: eng->lock held by the caller.
  */
