@@ -958,6 +958,35 @@ UFD_API int ufd_ioas_map_hint(struct ufd_ctx *ctx, uint32_t ioas_id,
 			      struct ufd_source *src, uint64_t uaddr,
 			      uint64_t length, uint64_t *iova,
 			      unsigned int flags, bool *at_hint);
+/*
+ * ufd_ioas_copy() that also copies the IOVA reservations
+ * (ufd_ioas_reserve_iova()) of the source range, clipped to it, to the
+ * same offsets from *dst_iova; *out_copied (may be NULL) is how many.  The
+ * source range must be mapped throughout (-ENOENT), as for ufd_ioas_copy();
+ * the destination range must hold no reservation (-EEXIST; an automatic
+ * *dst_iova never does).  All or nothing.
+ */
+UFD_API int ufd_ioas_copy_resv(struct ufd_ctx *ctx, uint32_t dst_ioas_id,
+			       uint32_t src_ioas_id, uint64_t src_iova,
+			       uint64_t length, uint64_t *dst_iova,
+			       unsigned int flags, uint32_t *out_copied);
+/*
+ * ufd_ioas_map() with a guaranteed unmap granularity (the seed's "map a
+ * large range, unmap any granule of it later"): @granule is a power of
+ * two, at least 4 KiB; @uaddr, @length and a FIXED *iova are multiples of
+ * it (an allocated *iova is made one), else -EINVAL.  The domains still
+ * use the largest IO pages that fit.  Later, ufd_ioas_unmap() (and
+ * ufd_ioas_unmap_range(), VFIO's UNMAP_DMA) of any range whose ends
+ * inside the area are multiples of @granule succeeds: the area is cut,
+ * the superpages that straddle a cut are split in place (DMA to the rest
+ * never faults), the cut part's pins are dropped.  An end that is not a
+ * multiple is -EINVAL.  @src may be a file source (@uaddr is then the
+ * offset).  @flags: UFD_MAP_FIXED_IOVA | UFD_MAP_READ | UFD_MAP_WRITE.
+ */
+UFD_API int ufd_ioas_map_granule(struct ufd_ctx *ctx, uint32_t ioas_id,
+				 struct ufd_source *src, uint64_t uaddr,
+				 uint64_t length, uint64_t *iova,
+				 unsigned int flags, uint64_t granule);
 
 /*
  * PASID sets with quotas (the seed thread's IOASID sets).  A set is an
@@ -1074,6 +1103,7 @@ struct ufd_area_info {
 	unsigned int flags;    /* UFD_MAP_READ | UFD_MAP_WRITE */
 	uint32_t pages_id;     /* areas sharing pinned pages share this */
 	uint64_t pinned_bytes; /* of the pages object, whole */
+	uint64_t granule;      /* unmap granularity; 0: unmapped whole */
 };
 /* Call @fn for each area of the IOAS in IOVA order; stops on non-zero. */
 UFD_API int ufd_ioas_for_each_area(struct ufd_ctx *ctx, uint32_t ioas_id,

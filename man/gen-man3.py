@@ -1377,6 +1377,152 @@ no registration has that ID.
 .B \-EOPNOTSUPP
 unknown flags.''')
 
+page('ufd_ioas_map_granule','map with a guaranteed unmap granularity (uiommufd extension)',
+ ['ufd_ioas_map_granule'],
+r'''.BR ufd_ioas_map_granule ()
+maps
+.RI [ uaddr ", " uaddr " + " length )
+of
+.I src
+at
+.I *iova
+.RB ( UFD_MAP_FIXED_IOVA )
+or at an IOVA the engine picks (stored in
+.IR *iova ),
+as
+.BR ufd_ioas_map ()
+does, and gives the area an unmap granularity
+.IR granule :
+a power of two, at least 4096.
+.IR uaddr ,
+.I length
+and a fixed
+.I *iova
+must be multiples of it; an allocated IOVA is made one.
+.I src
+may be a file source
+.RB ( ufd_source_file ());
+.I uaddr
+is then the offset in the file.
+.I flags
+is
+.B UFD_MAP_READ
+and/or
+.BR UFD_MAP_WRITE ,
+optionally with
+.BR UFD_MAP_FIXED_IOVA .
+.PP
+The domains of the IOAS still map the area with the largest IO pages that
+fit (2 MiB, 1 GiB where the IOVA, the memory and the length allow it;
+.BR ufd_page_sizes_used ()
+shows them).  Later,
+.BR ufd_ioas_unmap ()
+or
+.BR ufd_ioas_unmap_range ()
+(and the VFIO type1 UNMAP_DMA of a compat container, which uses it) of
+any range whose ends, where they fall inside the area, are multiples of
+.I granule
+from the area's start, succeeds: the area is cut in two or three (the
+pieces share the pinned pages; the part unmapped is unpinned and
+uncharged), access pins outside the part move with their piece, and in
+every domain the superpages that straddle a cut are split in place: the
+lower-level table is built fully populated with the same translations and
+then replaces the leaf with one atomic store, so DMA to the rest of the
+area
+.RB ( ufd_dma_read (),
+.BR ufd_dma_write ())
+never faults while it happens.  Each piece keeps the granule.
+.PP
+A plain map keeps the kernel's rule: an unmap that covers only part of
+its area is
+.BR \-ENOENT .
+.BR ufd_ioas_for_each_area ()
+reports an area's granule in
+.I granule
+of
+.B struct ufd_area_info
+(0 for a plain map).''',
+r'''0 on success, else a negative errno:
+.TP
+.B \-EINVAL
+.I granule
+is not a power of two of at least 4096, or does not divide
+.IR uaddr ,
+.I length
+or a fixed
+.IR *iova ;
+.I length
+is 0; neither read nor write was asked.  For an unmap: an end inside a
+granule area that is not a multiple of its granule.
+.TP
+.B \-EOPNOTSUPP
+unknown flags.
+.TP
+.B \-EOVERFLOW
+.I *iova
+or
+.I length
+out of range.
+.TP
+.B \-ENOENT
+no IOAS has that ID.
+.TP
+.B \-EEXIST
+something is mapped there already.
+.TP
+.B \-ENOSPC
+no free IOVA of that alignment.
+.TP
+.B \-EFAULT
+the memory is not there.
+.TP
+.B \-ENOMEM
+out of memory, or RLIMIT_MEMLOCK.  A failed unmap of a granule area (for
+instance \-ENOMEM while building the split tables) changes nothing
+(accesses pinning the part to go have been told, as by any unmap).
+.TP
+.B \-EDEADLK
+(unmap) an access keeps a pin in the part to go.''')
+
+page('ufd_ioas_copy_resv','copy mappings and their IOVA reservations (uiommufd extension)',
+ ['ufd_ioas_copy_resv'],
+r'''.BR ufd_ioas_copy_resv ()
+does what
+.BR ufd_ioas_copy ()
+does \(em map
+.RI [ src_iova ", " src_iova " + " length )
+of IOAS
+.I src_ioas_id
+into IOAS
+.I dst_ioas_id
+at
+.I *dst_iova
+.RB ( UFD_MAP_FIXED_IOVA )
+or at an IOVA the engine picks, sharing the pinned pages \(em and also
+copies the IOVA reservations
+.RB ( ufd_ioas_reserve_iova ())
+that the source range holds, each clipped to the range, to the same
+offsets from
+.IR *dst_iova .
+A reservation under a mapping (a FIXED map over a reserved window) so
+stays under the copy: unmapping part of the copy later leaves that IOVA
+reserved in the destination, as in the source, and automatic maps there
+avoid it.
+.I *out_copied
+(may be NULL) receives the number of reservations copied.
+.PP
+The source range must be mapped throughout, as for
+.BR ufd_ioas_copy ().
+The destination range must hold no reservation; an automatic
+.I *dst_iova
+never does.  All or nothing: a failure maps and reserves nothing.''',
+r'''0 on success, else a negative errno: those of
+.BR ufd_ioas_copy (),
+and
+.TP
+.B \-EEXIST
+a fixed destination range holds a reservation, or is mapped.''')
+
 allf=set()
 for (name,title,funcs,desc,ret,see,notes) in pages:
     for f in funcs:

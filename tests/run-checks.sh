@@ -97,6 +97,18 @@ if [ -x "$B/tests/uapi/test_ext_register" ]; then
 		"$B/tests/uapi/test_ext_register"
 fi
 
+# Maps with an unmap granule, the same way (test_ext_granule).
+if [ -x "$B/tests/uapi/test_ext_granule" ]; then
+	run_one "uapi/test_ext_granule (launcher, --kernel=6.12)" \
+		"$B/uiommufd-run" --kernel=6.12 -- "$B/tests/uapi/test_ext_granule"
+	run_one "uapi/test_ext_granule (launcher, --no-extensions)" \
+		"$B/uiommufd-run" --no-extensions -- \
+		"$B/tests/uapi/test_ext_granule"
+	run_one "uapi/test_ext_granule (launcher, in-process, --no-extensions)" \
+		"$B/uiommufd-run" --mode=inprocess --no-extensions -- \
+		"$B/tests/uapi/test_ext_granule"
+fi
+
 # The seed's QEMU and DPDK sequences (examples/), in both modes; without
 # the extensions the QEMU one must exit 77 and the DPDK one still works.
 # Exit codes are asserted (tests/expect-exit.sh): a 77 would be a skip.

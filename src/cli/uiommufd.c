@@ -784,13 +784,54 @@ static int dump_ioas(struct dump_state *st, uint32_t ioas_id)
 		const struct ufd_area_info *a = &st->areas[i].info;
 
 		printf("    IOVA [0x%012" PRIx64 ", 0x%012" PRIx64 "] %8s"
-		       "  VA 0x%012" PRIx64 "  %c%c  pages #%u (%s pinned)\n",
+		       "  VA 0x%012" PRIx64 "  %c%c  pages #%u (%s pinned)",
 		       a->iova, a->iova + a->length - 1,
 		       fmt_size(a->length, s1, sizeof(s1)), a->uaddr,
 		       a->flags & UFD_MAP_READ ? 'r' : '-',
 		       a->flags & UFD_MAP_WRITE ? 'w' : '-', a->pages_id,
 		       fmt_size(a->pinned_bytes, s2, sizeof(s2)));
+		/* A map with an unmap granule (UIOMMUFD_IOAS_MAP_GRANULE). */
+		if (a->granule)
+			printf("  granule %s",
+			       fmt_size(a->granule, s1, sizeof(s1)));
+		printf("\n");
 	}
+	return 0;
+}
+
+/*
+ * The pins of each page of [lo, hi): one character a page ('.' none, '+'
+ * more than 9), or for more than 128 pages runs of one count ("1x544
+ * .x16 1x464"), so a cut shows.
+ */
+static int print_pins(struct dump_state *st, uint64_t lo, uint64_t hi,
+		      uint64_t page)
+{
+	uint64_t va, run = 0;
+	bool rle = (hi - lo) / page > 128;
+	char cur = 0;
+
+	for (va = lo; va < hi; va += page) {
+		unsigned int pins = 0;
+		int rc = ufd_engine_page_pins(st->eng, st->src, va, &pins);
+		char c;
+
+		if (rc)
+			return rc;
+		c = pins == 0 ? '.' : pins > 9 ? '+' : (char)('0' + pins);
+		if (!rle) {
+			putchar(c);
+			continue;
+		}
+		if (run && c != cur) {
+			printf("%c" "x%" PRIu64 " ", cur, run);
+			run = 0;
+		}
+		cur = c;
+		run++;
+	}
+	if (rle && run)
+		printf("%c" "x%" PRIu64, cur, run);
 	return 0;
 }
 
@@ -805,8 +846,9 @@ static int dump_pages(struct dump_state *st)
 	       "maps it):\n");
 	for (i = 0; i < st->nr_areas; i++) {
 		const struct ufd_area_info *a = &st->areas[i].info;
-		uint64_t lo = a->uaddr, hi = a->uaddr + a->length, va;
+		uint64_t lo = a->uaddr, hi = a->uaddr + a->length;
 		bool seen = false;
+		int rc;
 
 		for (j = 0; j < i; j++)
 			if (st->areas[j].info.pages_id == a->pages_id)
@@ -832,16 +874,10 @@ static int dump_pages(struct dump_state *st)
 				       st->areas[j].ioas_id,
 				       st->areas[j].info.iova);
 		printf("\n      pins per page: ");
-		for (va = lo & ~((uint64_t)page - 1); va < hi;
-		     va += (uint64_t)page) {
-			unsigned int pins = 0;
-			int rc = ufd_engine_page_pins(st->eng, st->src, va,
-						      &pins);
-
-			if (rc)
-				return rc;
-			putchar(pins == 0 ? '.' : pins > 9 ? '+' : '0' + pins);
-		}
+		rc = print_pins(st, lo & ~((uint64_t)page - 1), hi,
+				(uint64_t)page);
+		if (rc)
+			return rc;
 		printf("\n");
 	}
 	return 0;
@@ -851,6 +887,10 @@ static int dump_pages(struct dump_state *st)
 #define DUMP_DATA_SIZE (256ULL * 1024)
 #define DUMP_DATA_IOVA 0x100000ULL
 #define DUMP_HOLE_LAST 0x1fffffULL
+/* A map with an unmap granule (extension): 4 MiB in 2 MiB IO pages. */
+#define DUMP_GRAN_SIZE (4ULL << 20)
+#define DUMP_GRAN_IOVA (8ULL << 30)
+#define DUMP_GRANULE (64ULL << 10)
 
 /* Report a failed engine call and return its status. */
 /* A PASID set (an extension): two PASIDs from a quota of four. */
@@ -1033,7 +1073,9 @@ static int cmd_dump(int argc, char **argv)
 	uint64_t ring_iova = 0, data_iova = DUMP_DATA_IOVA, copy_iova = 0;
 	uint64_t unmapped;
 	char msg[] = "hello from the device", got[sizeof(msg)];
-	char *ring = MAP_FAILED, *data = MAP_FAILED;
+	char *ring = MAP_FAILED, *data = MAP_FAILED, *gran_area = MAP_FAILED;
+	uint64_t gran_iova = DUMP_GRAN_IOVA;
+	char *gran;
 	void *hosts[2];
 	char s1[32], s2[32];
 	int rc, ret = EXIT_FAIL;
@@ -1074,10 +1116,16 @@ static int cmd_dump(int argc, char **argv)
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	data = mmap(NULL, DUMP_DATA_SIZE, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (ring == MAP_FAILED || data == MAP_FAILED) {
+	/* 2 MiB aligned, so the domain can use 2 MiB IO pages for it. */
+	gran_area = mmap(NULL, DUMP_GRAN_SIZE + (2ULL << 20), PROT_READ |
+			 PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ring == MAP_FAILED || data == MAP_FAILED ||
+	    gran_area == MAP_FAILED) {
 		err_msg("dump: mmap: %s", strerror(errno));
 		goto out;
 	}
+	gran = (char *)(((uintptr_t)gran_area + (2ULL << 20) - 1) &
+			~(uintptr_t)((2ULL << 20) - 1));
 
 	printf("Built in this process through the engine API (<uiommufd.h>):\n"
 	       "  a first IOAS: a %s ring at an automatic IOVA, %s of data at "
@@ -1089,10 +1137,14 @@ static int cmd_dump(int argc, char **argv)
 	       "  a second IOAS: IOVA [0, 0x%llx] reserved, the data copied in "
 	       "(pages shared)\n"
 	       "  an access on the first pins two pages of the data and writes "
-	       "into them\n\n",
+	       "into them\n"
+	       "  on the first, 4 MiB mapped with an unmap granule of 64 KiB "
+	       "(an extension)\n"
+	       "    at IOVA 0x%llx, then one granule unmapped out of its "
+	       "middle\n\n",
 	       fmt_size(DUMP_RING_SIZE, s1, sizeof(s1)),
 	       fmt_size(DUMP_DATA_SIZE, s2, sizeof(s2)), DUMP_DATA_IOVA,
-	       DUMP_HOLE_LAST);
+	       DUMP_HOLE_LAST, DUMP_GRAN_IOVA);
 
 	/* IOAS 1: two mappings of our own memory. */
 	rc = ufd_ioas_alloc(st.ctx, &ioas1);
@@ -1139,6 +1191,27 @@ static int cmd_dump(int argc, char **argv)
 			goto out;
 		}
 		st.hwpt_ioas = ioas1;
+	}
+
+	/*
+	 * A map with an unmap granule (an extension): 2 MiB IO pages, yet any
+	 * 64 KiB of it unmaps later; the superpage around the cut is split
+	 * in place.
+	 */
+	rc = ufd_ioas_map_granule(st.ctx, ioas1, st.src, (uintptr_t)gran,
+				  DUMP_GRAN_SIZE, &gran_iova,
+				  UFD_MAP_READ | UFD_MAP_WRITE |
+					  UFD_MAP_FIXED_IOVA,
+				  DUMP_GRANULE);
+	if (rc) {
+		ret = dump_fail("ufd_ioas_map_granule", rc);
+		goto out;
+	}
+	rc = ufd_ioas_unmap(st.ctx, ioas1, gran_iova + (2ULL << 20) +
+			    DUMP_GRANULE, DUMP_GRANULE, &unmapped);
+	if (rc) {
+		ret = dump_fail("ufd_ioas_unmap(granule)", rc);
+		goto out;
 	}
 
 	/* A guest's window, kept from automatic maps (an extension). */
@@ -1289,6 +1362,8 @@ out:
 		munmap(ring, DUMP_RING_SIZE);
 	if (data != MAP_FAILED)
 		munmap(data, DUMP_DATA_SIZE);
+	if (gran_area != MAP_FAILED)
+		munmap(gran_area, DUMP_GRAN_SIZE + (2ULL << 20));
 	return ret;
 }
 

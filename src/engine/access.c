@@ -360,6 +360,43 @@ out_unlock:
  * [iova, iova + length) is about to be unmapped: every access of the IOAS
  * with a pin there is told to drop it.
  */
+bool access_pins_meet(struct io_pagetable *iopt, uint64_t start,
+		      uint64_t last)
+{
+	unsigned int i;
+
+	for (i = 0; i != iopt->nr_accesses; i++)
+		if (itree_iter_first(&iopt->accesses[i]->pins, start, last))
+			return true;
+	return false;
+}
+
+void access_area_split(struct io_pagetable *iopt, struct ufd_area *left,
+		       struct ufd_area *right)
+{
+	unsigned int i, j;
+
+	if (!left->num_accesses)
+		return;
+	for (i = 0; i != iopt->nr_accesses; i++) {
+		struct itree_node *n;
+
+		itree_for_each(n, &iopt->accesses[i]->pins, area_iova(right),
+			       area_last_iova(right)) {
+			struct access_pin *pin =
+				container_of(n, struct access_pin, node);
+
+			for (j = 0; j != pin->nr; j++) {
+				if (pin->parts[j].area != left)
+					continue;
+				pin->parts[j].area = right;
+				left->num_accesses--;
+				right->num_accesses++;
+			}
+		}
+	}
+}
+
 void access_notify_unmap(struct io_pagetable *iopt, uint64_t iova,
 			 uint64_t length)
 {

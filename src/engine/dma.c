@@ -35,6 +35,13 @@
  * per DMA in the read section (engine/pasid.c changes it in a write
  * section).
  *
+ * One change does not wait for walks: a superpage split in place (a
+ * granule unmap, io_pagetable.c) publishes a fully built table in place
+ * of a leaf with one atomic store while walks go on; a walk reads each
+ * entry once (pgt_leaf_pte) and sees the old leaf or the new table, the
+ * same translation.  Only the removal of the cut part that follows runs
+ * in a write section.
+ *
  * Intervals here are [iova, iova + len).
  */
 #include <limits.h>
@@ -263,10 +270,11 @@ static int dma_walk(struct ufd_dma *dma, uint64_t iova, size_t len,
 			s1_left = s1_size - (cur & (s1_size - 1));
 			cur = gpa;
 		}
-		e = pgt_leaf(pgt, cur, &level);
+		/* One read of the leaf: a superpage split in place
+		 * (pgt_split_commit) may turn the entry into a table. */
+		e = pgt_leaf_pte(pgt, cur, &level, &pte);
 		if (!e)
 			return -EFAULT;
-		pte = __atomic_load_n(e, __ATOMIC_RELAXED);
 		if (!(pte & need))
 			return -EFAULT;
 		/* Memory the engine reaches only through its source: no DMA,

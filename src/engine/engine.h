@@ -259,6 +259,14 @@ void pages_put(struct ufd_pages *pages);
 int pages_pin(struct ufd_pages *pages, uint64_t first, uint64_t last,
 	      bool writable, struct pages_pin_user **out);
 void pages_unpin(struct ufd_pages *pages, struct pages_pin_user *user);
+/*
+ * Split pin user @user at page index @last: it keeps [first, last], @rhs
+ * (allocated by the caller, not yet in the tree) takes the rest.  The
+ * coverage, so what is pinned and charged, does not change; cannot fail.
+ */
+void pages_pin_user_split(struct ufd_pages *pages,
+			  struct pages_pin_user *user, uint64_t last,
+			  struct pages_pin_user *rhs);
 /* Is page @index pinned by anyone? */
 bool pages_index_pinned(struct ufd_pages *pages, uint64_t index);
 /* Copy between byte offset @start of the pages object and @buf. */
@@ -276,6 +284,10 @@ struct ufd_area {
 	struct pages_pin_user *domain_pin; /* while the IOAS has domains */
 	bool prevent_access;     /* being unmapped */
 	unsigned int num_locked; /* pins that refuse unmap (HW queues) */
+	/* Unmap granularity (UIOMMUFD_IOAS_MAP_GRANULE, a power of two,
+	 * dividing IOVA and length): unmap may cut the area at any multiple
+	 * of it; 0: only whole (plain maps, as the kernel). */
+	uint64_t granule;
 };
 
 struct iopt_reserved {
@@ -421,6 +433,12 @@ struct iopt_map_elm {
 int iopt_map_pages(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 		   unsigned int nelms, uint64_t length, uint64_t *iova,
 		   unsigned int prot, bool alloc_iova);
+/* The same for one element, with unmap granularity @granule (0: none;
+ * else the IOVA, allocated or not, is a multiple of it). */
+int iopt_map_pages_granule(struct io_pagetable *iopt,
+			   struct iopt_map_elm *elm, uint64_t *iova,
+			   unsigned int prot, bool alloc_iova,
+			   uint64_t granule);
 int iopt_get_pages(struct io_pagetable *iopt, uint64_t iova, uint64_t length,
 		   struct iopt_map_elm **elms, unsigned int *nelms);
 void iopt_put_elms(struct iopt_map_elm *elms, unsigned int nelms);
@@ -621,5 +639,15 @@ struct ufd_access {
 
 void access_notify_unmap(struct io_pagetable *iopt, uint64_t iova,
 			 uint64_t length);
+/* Does any access pin of the IOAS meet [start, last]? */
+bool access_pins_meet(struct io_pagetable *iopt, uint64_t start,
+		      uint64_t last);
+/*
+ * Area @left was just cut in two, @right taking its upper part: the pin
+ * parts on @left that lie in @right's range now point at @right (no pin
+ * straddles the cut; the caller checked).  Cannot fail.
+ */
+void access_area_split(struct io_pagetable *iopt, struct ufd_area *left,
+		       struct ufd_area *right);
 
 #endif

@@ -17,6 +17,12 @@
  *   page sizes used    a walk of the areas through each domain's table.
  *   map hint           a map tried at the caller's IOVA first.
  *   attach query       the attach of device.c, decided without doing it.
+ *   copy reservations  an IOAS_COPY that also copies the user reservations
+ *                      the source range holds (clipped to it, at the same
+ *                      offsets): the destination range must hold none.
+ *   map granule        a map whose area unmap may cut at multiples of a
+ *                      granule (area->granule; the cutting, with the
+ *                      superpage splits, is io_pagetable.c's iopt_unmap).
  *
  * Intervals are inclusive.  Locking: eng->lock, taken by the entry points;
  * iopt_check_min_aperture() expects it held.
@@ -322,6 +328,157 @@ int ufd_ioas_map_hint(struct ufd_ctx *ctx, uint32_t ioas_id,
 	}
 	*iova = where;
 	*at_hint = fits;
+out_unlock:
+	eng_unlock(ctx->eng);
+	return rc;
+}
+
+/* ---- copy with reservations ---- */
+
+int ufd_ioas_copy_resv(struct ufd_ctx *ctx, uint32_t dst_ioas_id,
+		       uint32_t src_ioas_id, uint64_t src_iova,
+		       uint64_t length, uint64_t *dst_iova, unsigned int flags,
+		       uint32_t *out_copied)
+{
+	struct iopt_user_resv **resv = NULL;
+	struct iopt_map_elm *elms = NULL;
+	struct ufd_ioas *src, *dst;
+	uint32_t nr = 0, i;
+	struct itree_node *n;
+	unsigned int nelms;
+	uint64_t last, dlast;
+	int rc;
+
+	/* IOAS_COPY's argument rules, in its order. */
+	if (flags & ~(UFD_MAP_FIXED_IOVA | UFD_MAP_WRITE | UFD_MAP_READ))
+		return -EOPNOTSUPP;
+	if (length >= UFD_ULONG_MAX || src_iova >= UFD_ULONG_MAX ||
+	    *dst_iova >= UFD_ULONG_MAX)
+		return -EOVERFLOW;
+	if (!(flags & (UFD_MAP_WRITE | UFD_MAP_READ)))
+		return -EINVAL;
+	rc = range_last(src_iova, length, &last);
+	if (rc)
+		return rc;
+
+	eng_lock(ctx->eng);
+	src = ioas_find(ctx, src_ioas_id);
+	if (!src) {
+		rc = -ENOENT;
+		goto out_unlock;
+	}
+	rc = iopt_get_pages(&src->iopt, src_iova, length, &elms, &nelms);
+	if (rc)
+		goto out_unlock;
+	dst = ioas_find(ctx, dst_ioas_id);
+	if (!dst) {
+		rc = -ENOENT;
+		goto out_put;
+	}
+	/* The copies, allocated before anything changes. */
+	itree_for_each(n, &src->iopt.user_resv, src_iova, last)
+		nr++;
+	if (nr) {
+		resv = ufd_calloc(nr, sizeof(*resv));
+		if (!resv) {
+			rc = -ENOMEM;
+			goto out_put;
+		}
+	}
+	for (i = 0; i != nr; i++) {
+		resv[i] = ufd_zalloc(sizeof(*resv[i]));
+		if (!resv[i]) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+	}
+	/* A FIXED destination must hold no reservation (an automatic one
+	 * never does: allocation avoids them). */
+	if ((flags & UFD_MAP_FIXED_IOVA) &&
+	    !range_last(*dst_iova, length, &dlast) &&
+	    itree_iter_first(&dst->iopt.user_resv, *dst_iova, dlast)) {
+		rc = -EEXIST;
+		goto out_free;
+	}
+	rc = iopt_map_pages(&dst->iopt, elms, nelms, length, dst_iova,
+			    flags & (UFD_MAP_READ | UFD_MAP_WRITE),
+			    !(flags & UFD_MAP_FIXED_IOVA));
+	if (rc)
+		goto out_free;
+	free(elms); /* the areas own the references now */
+	elms = NULL;
+	i = 0;
+	itree_for_each(n, &src->iopt.user_resv, src_iova, last) {
+		uint64_t s = n->start < src_iova ? src_iova : n->start;
+		uint64_t l = n->last > last ? last : n->last;
+
+		resv[i]->node.start = *dst_iova + (s - src_iova);
+		resv[i]->node.last = *dst_iova + (l - src_iova);
+		i++;
+	}
+	/* After the walk: src and dst may be one IOAS. */
+	for (i = 0; i != nr; i++) {
+		itree_insert(&dst->iopt.user_resv, &resv[i]->node);
+		resv[i] = NULL;
+	}
+	if (out_copied)
+		*out_copied = nr;
+out_free:
+	for (i = 0; i != nr && resv; i++)
+		free(resv[i]);
+	free(resv);
+out_put:
+	if (elms)
+		iopt_put_elms(elms, nelms);
+out_unlock:
+	eng_unlock(ctx->eng);
+	return rc;
+}
+
+/* ---- map with an unmap granule ---- */
+
+int ufd_ioas_map_granule(struct ufd_ctx *ctx, uint32_t ioas_id,
+			 struct ufd_source *src, uint64_t uaddr,
+			 uint64_t length, uint64_t *iova, unsigned int flags,
+			 uint64_t granule)
+{
+	struct iopt_map_elm elm = { 0 };
+	struct ufd_ioas *ioas;
+	uint64_t mask = granule - 1;
+	int rc;
+
+	if (flags & ~(UFD_MAP_FIXED_IOVA | UFD_MAP_WRITE | UFD_MAP_READ))
+		return -EOPNOTSUPP;
+	if (!(flags & (UFD_MAP_WRITE | UFD_MAP_READ)))
+		return -EINVAL;
+	if (*iova >= UFD_ULONG_MAX || length >= UFD_ULONG_MAX)
+		return -EOVERFLOW;
+	if (granule < UFD_PAGE_SIZE || (granule & mask))
+		return -EINVAL;
+	if (!length || (length & mask) || (uaddr & mask) ||
+	    ((flags & UFD_MAP_FIXED_IOVA) && (*iova & mask)))
+		return -EINVAL;
+	if (source_is_file(src) && ufd_source_file_revoked(src))
+		return -ENODEV;
+
+	eng_lock(ctx->eng);
+	ioas = ioas_find(ctx, ioas_id);
+	if (!ioas) {
+		rc = -ENOENT;
+		goto out_unlock;
+	}
+	rc = pages_for_map(ctx->eng, src, uaddr, length,
+			   flags & UFD_MAP_WRITE, &ctx->cred, ctx->account_mode,
+			   &elm.pages);
+	if (rc)
+		goto out_unlock;
+	elm.start_byte = uaddr - elm.pages->uaddr;
+	elm.length = length;
+	rc = iopt_map_pages_granule(&ioas->iopt, &elm, iova,
+				    flags & (UFD_MAP_READ | UFD_MAP_WRITE),
+				    !(flags & UFD_MAP_FIXED_IOVA), granule);
+	if (rc)
+		pages_put(elm.pages);
 out_unlock:
 	eng_unlock(ctx->eng);
 	return rc;

@@ -25,6 +25,21 @@
  * Accesses that pin an area are told before it goes (access_notify_unmap)
  * and must drop their pins.
  *
+ * The one exception (a uiommufd extension): an area mapped with a granule
+ * G (UIOMMUFD_IOAS_MAP_GRANULE; area->granule) may be cut at any multiple
+ * of G.  An unmap whose ends fall inside such areas first cuts them there
+ * (granule_cut_*): the pieces share the pages object (one more reference
+ * each), the domain pin user is split (nothing is pinned or unpinned by
+ * the cut itself), access pins move to the piece they lie in, and in
+ * every domain the superpages that straddle a cut are split in place
+ * (pgt_split_*: the lower tables built whole, then one atomic store per
+ * leaf), outside the DMA write section, since no translation changes.
+ * Then the middle pieces are unmapped as whole areas, in a write section
+ * as always: DMA to the rest of the area never faults, DMA to the cut
+ * part either completes before the unmap returns or faults.  Accesses
+ * pinning the part to go are told first, as for any unmap; after that,
+ * every allocation the cut needs is made before anything changes.
+ *
  * Intervals are inclusive.  Locking: eng->lock held by the caller.
  */
 #include <stdio.h>
@@ -228,7 +243,7 @@ static bool fit_in_range(uint64_t *start, uint64_t last, uint64_t length,
 }
 
 static int iopt_alloc_iova(struct io_pagetable *iopt, uint64_t *iova,
-			   uint64_t uaddr, uint64_t length)
+			   uint64_t uaddr, uint64_t length, uint64_t min_align)
 {
 	const struct itree *used[] = { &iopt->reserved, &iopt->areas,
 				       &iopt->user_resv };
@@ -245,6 +260,8 @@ static int iopt_alloc_iova(struct io_pagetable *iopt, uint64_t *iova,
 		alignment = 1ULL << __builtin_ctzll(uaddr);
 	if (alignment > UFD_HPAGE_SIZE)
 		alignment = UFD_HPAGE_SIZE;
+	if (alignment < min_align)
+		alignment = min_align; /* a granule map's IOVA is G-aligned */
 	if (alignment < iopt->iova_alignment)
 		return -EINVAL;
 
@@ -316,6 +333,10 @@ static int area_init(struct io_pagetable *iopt, struct ufd_area *area,
 	return 0;
 }
 
+static int map_pages(struct io_pagetable *iopt, struct iopt_map_elm *elms,
+		     unsigned int nelms, uint64_t length, uint64_t *iova,
+		     unsigned int prot, bool alloc_iova, uint64_t granule);
+
 /*
  * Map the elements back to back at *iova (or at an allocated IOVA).  On
  * success the areas own the elements' pages references; on failure
@@ -324,6 +345,22 @@ static int area_init(struct io_pagetable *iopt, struct ufd_area *area,
 int iopt_map_pages(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 		   unsigned int nelms, uint64_t length, uint64_t *iova,
 		   unsigned int prot, bool alloc_iova)
+{
+	return map_pages(iopt, elms, nelms, length, iova, prot, alloc_iova, 0);
+}
+
+int iopt_map_pages_granule(struct io_pagetable *iopt,
+			   struct iopt_map_elm *elm, uint64_t *iova,
+			   unsigned int prot, bool alloc_iova,
+			   uint64_t granule)
+{
+	return map_pages(iopt, elm, 1, elm->length, iova, prot, alloc_iova,
+			 granule);
+}
+
+static int map_pages(struct io_pagetable *iopt, struct iopt_map_elm *elms,
+		     unsigned int nelms, uint64_t length, uint64_t *iova,
+		     unsigned int prot, bool alloc_iova, uint64_t granule)
 {
 	struct ufd_area *small[4], **areas = small;
 	uint64_t cur;
@@ -353,9 +390,13 @@ int iopt_map_pages(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 	if (alloc_iova) {
 		rc = iopt_alloc_iova(iopt, iova,
 				     elms[0].pages->uaddr + elms[0].start_byte,
-				     length);
+				     length, granule);
 		if (rc)
 			goto out_free;
+	}
+	if (granule && (*iova & (granule - 1))) {
+		rc = -EINVAL;
+		goto out_free;
 	}
 	rc = iopt_check_iova(iopt, *iova, length);
 	if (rc)
@@ -370,6 +411,7 @@ int iopt_map_pages(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 	}
 	for (i = 0; i != nelms; i++) {
 		areas[i]->pages = elms[i].pages;
+		areas[i]->granule = granule;
 		itree_insert(&iopt->areas, &areas[i]->node);
 		inserted++;
 	}
@@ -457,22 +499,228 @@ static void area_free(struct io_pagetable *iopt, struct ufd_area *area)
 	free(area);
 }
 
+/* ---- granule cuts ---- */
+
+/* An unmap cuts at most at its two ends. */
+#define GCUT_MAX 2
+
+struct granule_cut {
+	unsigned int ncuts;
+	uint64_t cuts[GCUT_MAX];          /* first IOVA of each right piece */
+	struct ufd_area *area[GCUT_MAX];  /* the area each cut falls in */
+	struct ufd_area *piece[GCUT_MAX]; /* allocated right pieces */
+	struct pages_pin_user *pin[GCUT_MAX]; /* their domain pins */
+	struct pgt_split *sp;             /* GCUT_MAX per domain */
+	unsigned int *nsp;                /* used per domain */
+};
+
+/*
+ * Where must an unmap of [start, last] cut?  0 and gc->ncuts (0: none),
+ * -ENOENT if an area it only partly covers was not mapped with a granule
+ * (the kernel's errno, unchanged), -EINVAL if such an area's granule does
+ * not divide the cut, -EBUSY if the area cannot be cut now.
+ */
+static int granule_cut_find(struct io_pagetable *iopt, uint64_t start,
+			    uint64_t last, struct granule_cut *gc)
+{
+	struct ufd_area *ends[2] = { area_first(iopt, start, start),
+				     area_first(iopt, last, last) };
+	uint64_t at[2] = { start, last + 1 };
+	unsigned int i;
+
+	memset(gc, 0, sizeof(*gc));
+	for (i = 0; i != 2; i++) {
+		struct ufd_area *a = ends[i];
+
+		if (!a || area_iova(a) == at[i] ||
+		    (i == 1 && area_last_iova(a) == last))
+			continue;
+		if (!a->granule)
+			return -ENOENT;
+		if ((at[i] - area_iova(a)) & (a->granule - 1))
+			return -EINVAL;
+		if (a->num_locked || a->prevent_access)
+			return -EBUSY;
+		gc->cuts[gc->ncuts] = at[i];
+		gc->area[gc->ncuts] = a;
+		gc->ncuts++;
+	}
+	return 0;
+}
+
+static void granule_cut_free(struct io_pagetable *iopt, struct granule_cut *gc)
+{
+	unsigned int i;
+
+	if (gc->sp && gc->nsp)
+		for (i = 0; i != iopt->nr_domains; i++)
+			pgt_split_abort(&iopt->domains[i]->pgt,
+					&gc->sp[i * GCUT_MAX], gc->nsp[i]);
+	for (i = 0; i != gc->ncuts; i++) {
+		free(gc->piece[i]);
+		free(gc->pin[i]);
+	}
+	free(gc->sp);
+	free(gc->nsp);
+}
+
+/* Everything the cuts need, allocated and built; nothing visible yet. */
+static int granule_cut_prepare(struct io_pagetable *iopt,
+			       struct granule_cut *gc)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i != gc->ncuts; i++) {
+		gc->piece[i] = ufd_zalloc(sizeof(*gc->piece[i]));
+		if (!gc->piece[i])
+			goto err_nomem;
+		if (gc->area[i]->domain_pin) {
+			gc->pin[i] = ufd_zalloc(sizeof(*gc->pin[i]));
+			if (!gc->pin[i])
+				goto err_nomem;
+		}
+	}
+	if (iopt->nr_domains) {
+		gc->sp = ufd_calloc((size_t)iopt->nr_domains * GCUT_MAX,
+				    sizeof(*gc->sp));
+		gc->nsp = ufd_calloc(iopt->nr_domains, sizeof(*gc->nsp));
+		if (!gc->sp || !gc->nsp)
+			goto err_nomem;
+	}
+	for (i = 0; i != iopt->nr_domains; i++) {
+		rc = pgt_split_prepare(&iopt->domains[i]->pgt, gc->cuts,
+				       gc->ncuts, &gc->sp[i * GCUT_MAX],
+				       GCUT_MAX, &gc->nsp[i]);
+		if (rc)
+			goto err_free;
+	}
+	return 0;
+err_nomem:
+	rc = -ENOMEM;
+err_free:
+	granule_cut_free(iopt, gc);
+	memset(gc, 0, sizeof(*gc));
+	return rc;
+}
+
+/* Cut @left at @at: @right (prepared, with @pin if pinned) takes the
+ * upper part.  Cannot fail. */
+static void area_cut_at(struct io_pagetable *iopt, struct ufd_area *left,
+			uint64_t at, struct ufd_area *right,
+			struct pages_pin_user *pin)
+{
+	right->pages = left->pages;
+	right->prot = left->prot;
+	right->granule = left->granule;
+	right->start_byte = area_start_byte(left, at);
+	right->node.start = at;
+	right->node.last = area_last_iova(left);
+	itree_remove(&iopt->areas, &left->node);
+	left->node.last = at - 1;
+	itree_insert(&iopt->areas, &left->node);
+	itree_insert(&iopt->areas, &right->node);
+	pages_get(right->pages);
+	if (left->domain_pin) {
+		pages_pin_user_split(left->pages, left->domain_pin,
+				     area_index(left, at) - 1, pin);
+		right->domain_pin = pin;
+	}
+	access_area_split(iopt, left, right);
+}
+
+static void granule_cut_commit(struct io_pagetable *iopt,
+			       struct granule_cut *gc)
+{
+	unsigned int i;
+
+	/* Superpages first: the translations stay, walkers go on. */
+	for (i = 0; i != iopt->nr_domains; i++)
+		pgt_split_commit(&iopt->domains[i]->pgt, &gc->sp[i * GCUT_MAX],
+				 gc->nsp[i]);
+	/* Highest cut first: a lower cut in the same area still finds it
+	 * as gc->area[] (its left part). */
+	for (i = gc->ncuts; i--;) {
+		area_cut_at(iopt, gc->area[i], gc->cuts[i], gc->piece[i],
+			    gc->pin[i]);
+		gc->piece[i] = NULL;
+		gc->pin[i] = NULL;
+	}
+	free(gc->sp);
+	free(gc->nsp);
+}
+
+/* The part of @a inside [start, last]. */
+static void clip(const struct ufd_area *a, uint64_t start, uint64_t last,
+		 uint64_t *s, uint64_t *l)
+{
+	*s = area_iova(a) > start ? area_iova(a) : start;
+	*l = area_last_iova(a) < last ? area_last_iova(a) : last;
+}
+
+/*
+ * Cut the granule areas at the ends of [start, last] (see the top of the
+ * file); @gc as granule_cut_find() left it.  Accesses pinning the part to
+ * go are told first, before anything is built (their callbacks may call
+ * back into the engine and change the tables), and the cuts are found
+ * again after them; a pin that stays is -EDEADLK.  Then all or nothing.
+ */
+static int granule_cut(struct io_pagetable *iopt, uint64_t start,
+		       uint64_t last, struct granule_cut *gc)
+{
+	bool told = false;
+	unsigned int i;
+	uint64_t s, l;
+	int rc;
+
+	for (i = 0; i != gc->ncuts; i++) {
+		if (i && gc->area[i] == gc->area[0])
+			break; /* both cuts in one area: told once */
+		clip(gc->area[i], start, last, &s, &l);
+		if (gc->area[i]->num_accesses && access_pins_meet(iopt, s, l)) {
+			access_notify_unmap(iopt, s, l - s + 1);
+			told = true;
+		}
+	}
+	if (told) {
+		rc = granule_cut_find(iopt, start, last, gc);
+		if (rc)
+			return rc;
+		for (i = 0; i != gc->ncuts; i++) {
+			clip(gc->area[i], start, last, &s, &l);
+			if (access_pins_meet(iopt, s, l))
+				return -EDEADLK;
+		}
+	}
+	rc = granule_cut_prepare(iopt, gc);
+	if (rc)
+		return rc;
+	granule_cut_commit(iopt, gc);
+	return 0;
+}
+
 int iopt_unmap(struct io_pagetable *iopt, uint64_t start, uint64_t last,
 	       uint64_t *unmapped)
 {
+	struct granule_cut gc;
 	struct ufd_area *area;
 	uint64_t bytes = 0;
 	unsigned int tries = 0;
+	int rc;
 
 	/* All or nothing: refuse before touching anything. */
-	for (area = area_first(iopt, start, last); area;
-	     area = area_next(area, start, last))
-		if (area_iova(area) < start || area_last_iova(area) > last)
-			return -ENOENT;
+	rc = granule_cut_find(iopt, start, last, &gc);
+	if (rc)
+		return rc;
 	for (area = area_first(iopt, start, last); area;
 	     area = area_next(area, start, last))
 		if (area->num_locked)
 			return -EBUSY; /* a HW queue owns it */
+	if (gc.ncuts) {
+		rc = granule_cut(iopt, start, last, &gc);
+		if (rc)
+			return rc;
+	}
 
 	while ((area = area_first(iopt, start, last))) {
 		uint64_t area_last = area_last_iova(area);
@@ -538,6 +786,9 @@ static int area_split(struct io_pagetable *iopt, struct ufd_area *area,
 	*rhs = *area;
 	lhs->node.last = iova;
 	rhs->node.start = new_start;
+	/* A type1 cut off the granule: the pieces are plain areas. */
+	if (area->granule && (new_start & (area->granule - 1)))
+		lhs->granule = rhs->granule = 0;
 	rhs->start_byte = area_start_byte(area, new_start);
 	lhs->domain_pin = rhs->domain_pin = NULL;
 	if (area->domain_pin) {
@@ -887,6 +1138,13 @@ int iopt_check(struct io_pagetable *iopt)
 		}
 		if ((area_iova(area) & mask) || (area_length(area) & mask)) {
 			fprintf(stderr, "uiommufd: area misaligned\n");
+			return -EUCLEAN;
+		}
+		if (area->granule &&
+		    ((area->granule & (area->granule - 1)) ||
+		     ((area_iova(area) | area_length(area)) &
+		      (area->granule - 1)))) {
+			fprintf(stderr, "uiommufd: area off its granule\n");
 			return -EUCLEAN;
 		}
 		if (itree_iter_first(&iopt->reserved, area_iova(area),

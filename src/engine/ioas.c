@@ -380,6 +380,7 @@ int ufd_ioas_for_each_area(struct ufd_ctx *ctx, uint32_t ioas_id,
 			.flags = area->prot,
 			.pages_id = area->pages->id,
 			.pinned_bytes = area->pages->npinned << UFD_PAGE_SHIFT,
+			.granule = area->granule,
 		};
 
 		rc = fn(arg, &info);

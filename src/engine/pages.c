@@ -233,6 +233,20 @@ void pages_unpin(struct ufd_pages *pages, struct pages_pin_user *user)
 	free(user);
 }
 
+void pages_pin_user_split(struct ufd_pages *pages,
+			  struct pages_pin_user *user, uint64_t last,
+			  struct pages_pin_user *rhs)
+{
+	rhs->writable = user->writable;
+	rhs->node.start = last + 1;
+	rhs->node.last = user->node.last;
+	/* Reinsert: the tree keeps subtree maxima of the ranges. */
+	itree_remove(&pages->pin_users, &user->node);
+	user->node.last = last;
+	itree_insert(&pages->pin_users, &user->node);
+	itree_insert(&pages->pin_users, &rhs->node);
+}
+
 bool pages_index_pinned(struct ufd_pages *pages, uint64_t index)
 {
 	return itree_iter_first(&pages->pin_users, index, index) != NULL;

@@ -375,8 +375,15 @@ err_unmap:
 	return rc;
 }
 
+/*
+ * The leaf mapping @iova, its level and the value read (*pte).  A walk
+ * may run without the engine lock beside pgt_split_commit(), which swaps
+ * a leaf for a table: each entry is read once, with acquire (a table
+ * published this way is seen whole), and callers use *pte, never a
+ * second read of the entry (it may have become a table since).
+ */
 static uint64_t *leaf_of(const struct ufd_pgtable *pgt, uint64_t iova,
-			 unsigned int *level)
+			 unsigned int *level, uint64_t *pte)
 {
 	uint64_t *t = pgt->root;
 	unsigned int l;
@@ -385,40 +392,49 @@ static uint64_t *leaf_of(const struct ufd_pgtable *pgt, uint64_t iova,
 		return NULL;
 	for (l = pgt->levels - 1;; l--) {
 		uint64_t *e = &t[pte_index(pgt, iova, l)];
+		uint64_t v = __atomic_load_n(e, __ATOMIC_ACQUIRE);
 
-		if (!(*e & PGT_VALID))
+		if (!(v & PGT_VALID))
 			return NULL;
-		if (*e & PGT_LEAF) {
+		if (v & PGT_LEAF) {
 			*level = l;
+			*pte = v;
 			return e;
 		}
 		if (!l)
 			return NULL;
-		t = pte_table(*e);
+		t = pte_table(v);
 	}
 }
 
 uint64_t *pgt_leaf(const struct ufd_pgtable *pgt, uint64_t iova,
 		   unsigned int *level)
 {
-	return leaf_of(pgt, iova, level);
+	uint64_t pte;
+
+	return leaf_of(pgt, iova, level, &pte);
+}
+
+uint64_t *pgt_leaf_pte(const struct ufd_pgtable *pgt, uint64_t iova,
+		       unsigned int *level, uint64_t *pte)
+{
+	return leaf_of(pgt, iova, level, pte);
 }
 
 int pgt_translate(const struct ufd_pgtable *pgt, uint64_t iova,
 		  uint64_t *host, uint64_t *leaf_size, uint64_t *flags)
 {
 	unsigned int level;
-	uint64_t *e = leaf_of(pgt, iova, &level);
-	uint64_t size;
+	uint64_t pte, size;
 
-	if (!e)
+	if (!leaf_of(pgt, iova, &level, &pte))
 		return -ENOENT;
 	size = 1ULL << level_shift(pgt, level);
-	*host = pte_addr(pgt, *e) + (iova & (size - 1));
+	*host = pte_addr(pgt, pte) + (iova & (size - 1));
 	if (leaf_size)
 		*leaf_size = size;
 	if (flags) {
-		*flags = *e & PGT_FLAGS_MASK & ~PGT_DIRTY;
+		*flags = pte & PGT_FLAGS_MASK & ~PGT_DIRTY;
 		if (pgt_dirty_test(pgt, iova))
 			*flags |= PGT_DIRTY;
 	}
@@ -428,9 +444,9 @@ int pgt_translate(const struct ufd_pgtable *pgt, uint64_t iova,
 int pgt_mark_dirty(struct ufd_pgtable *pgt, uint64_t iova)
 {
 	unsigned int level;
-	uint64_t *e = leaf_of(pgt, iova, &level);
+	uint64_t pte;
 
-	if (!e)
+	if (!leaf_of(pgt, iova, &level, &pte))
 		return 0;
 	pgt_dirty_write(pgt, iova, level);
 	return 1;
@@ -486,4 +502,150 @@ int pgt_check(const struct ufd_pgtable *pgt)
 	if (tables != pgt->nr_tables)
 		return -1;
 	return pgt_dirty_check(pgt);
+}
+
+/* ---- splitting superpages in place ---- */
+
+/*
+ * Entry @i of a table at @level that replaces a leaf: a leaf itself, or
+ * (a cut lies strictly inside it, or its size is not one the table may
+ * use) a table of its own, built first.  Tables are built whole before
+ * anything points at them, so a walker that reaches one finds every
+ * translation of the leaf it replaces.
+ */
+static bool cut_inside(uint64_t iova, uint64_t size, const uint64_t *cuts,
+		       unsigned int ncuts)
+{
+	unsigned int i;
+
+	for (i = 0; i != ncuts; i++)
+		if (cuts[i] > iova && cuts[i] - iova < size)
+			return true;
+	return false;
+}
+
+static void free_built(struct ufd_pgtable *pgt, uint64_t *t,
+		       unsigned int level)
+{
+	free_tables(pgt, t, level);
+}
+
+/*
+ * A table of level @level (entries of that level's size) mapping
+ * [iova, iova + 512 entries) to @host with leaf bits @flags, split
+ * further around @cuts.  Counts the leaves it made per level in
+ * @leaves.  NULL on -ENOMEM (nothing left allocated).
+ */
+static uint64_t *build_split(struct ufd_pgtable *pgt, unsigned int level,
+			     uint64_t iova, uint64_t host, uint64_t flags,
+			     const uint64_t *cuts, unsigned int ncuts,
+			     uint64_t *leaves)
+{
+	uint64_t size = 1ULL << level_shift(pgt, level);
+	uint64_t *t = table_alloc(pgt);
+	unsigned int i;
+
+	if (!t)
+		return NULL;
+	for (i = 0; i != PGT_ENTRIES; i++) {
+		uint64_t ei = iova + (uint64_t)i * size;
+		uint64_t eh = host + (uint64_t)i * size;
+		uint64_t *child;
+
+		if (!level || ((pgt->pgsize_bitmap & size) &&
+			       !cut_inside(ei, size, cuts, ncuts))) {
+			t[i] = eh | flags;
+			leaves[level]++;
+			continue;
+		}
+		child = build_split(pgt, level - 1, ei, eh, flags, cuts, ncuts,
+				    leaves);
+		if (!child) {
+			/* Entries made so far: leaves and whole tables. */
+			free_built(pgt, t, level);
+			return NULL;
+		}
+		t[i] = (uint64_t)(uintptr_t)child | PGT_VALID |
+		       ((uint64_t)PGT_ENTRIES << PGT_COUNT_SHIFT);
+	}
+	return t;
+}
+
+int pgt_split_prepare(struct ufd_pgtable *pgt, const uint64_t *cuts,
+		      unsigned int ncuts, struct pgt_split *out,
+		      unsigned int max, unsigned int *nout)
+{
+	unsigned int i, j, n = 0;
+
+	for (i = 0; i != ncuts; i++) {
+		uint64_t pte, size, base, *e;
+		unsigned int level;
+		struct pgt_split *sp;
+		bool done = false;
+
+		e = leaf_of(pgt, cuts[i], &level, &pte);
+		if (!e || !level)
+			continue;
+		size = 1ULL << level_shift(pgt, level);
+		base = cuts[i] & ~(size - 1);
+		if (base == cuts[i])
+			continue; /* the cut is a leaf boundary already */
+		for (j = 0; j != n; j++)
+			if (out[j].entry == e)
+				done = true; /* one split serves both cuts */
+		if (done)
+			continue;
+		if (n == max) {
+			pgt_split_abort(pgt, out, n);
+			return -EINVAL;
+		}
+		sp = &out[n];
+		memset(sp, 0, sizeof(*sp));
+		sp->entry = e;
+		sp->old = pte;
+		sp->level = level;
+		sp->table = build_split(pgt, level - 1, base, pte_addr(pgt, pte),
+					pte & (PGT_FLAGS_MASK & ~PGT_DIRTY), cuts,
+					ncuts, sp->leaves);
+		if (!sp->table) {
+			pgt_split_abort(pgt, out, n);
+			return -ENOMEM;
+		}
+		n++;
+	}
+	*nout = n;
+	return 0;
+}
+
+void pgt_split_abort(struct ufd_pgtable *pgt, struct pgt_split *sp,
+		     unsigned int n)
+{
+	while (n--) {
+		/* Never published: no walker can be inside. */
+		free_built(pgt, sp[n].table, sp[n].level - 1);
+		sp[n].table = NULL;
+	}
+}
+
+void pgt_split_commit(struct ufd_pgtable *pgt, struct pgt_split *sp,
+		      unsigned int n)
+{
+	unsigned int i, l;
+
+	for (i = 0; i != n; i++) {
+		uint64_t v = (uint64_t)(uintptr_t)sp[i].table | PGT_VALID |
+			     ((uint64_t)PGT_ENTRIES << PGT_COUNT_SHIFT);
+
+		/*
+		 * One store: before it walkers see the superpage, after it
+		 * the table (release: its entries are visible to whoever
+		 * reads the pointer).  The holder's count is unchanged: one
+		 * valid entry replaces another.
+		 */
+		__atomic_store_n(sp[i].entry, v, __ATOMIC_RELEASE);
+		pgt->nr_leaves[sp[i].level]--;
+		for (l = 0; l != PGT_MAX_LEVELS; l++)
+			pgt->nr_leaves[l] += sp[i].leaves[l];
+		sp[i].table = NULL;
+	}
 }

@@ -26,7 +26,10 @@
  * Intervals: [iova, iova + length); callers pass granule-aligned values.
  * Locking: none; the owner (the engine lock) serialises changes.  A walk
  * only reads entries, so a reader that holds the engine lock, or that knows
- * the range cannot change under it, walks without more.
+ * the range cannot change under it, walks without more.  The one change
+ * made while lock-free walkers may run is pgt_split_commit() (below): it
+ * swaps a leaf for a table that maps the same, with one atomic store, and
+ * walks read each entry once with acquire (pgt_leaf_pte).
  */
 #ifndef UFD_PGTABLE_H
 #define UFD_PGTABLE_H
@@ -108,6 +111,51 @@ int pgt_translate(const struct ufd_pgtable *pgt, uint64_t iova,
 /* The leaf entry that maps @iova, and its level; NULL if none. */
 uint64_t *pgt_leaf(const struct ufd_pgtable *pgt, uint64_t iova,
 		   unsigned int *level);
+
+/* The same, with the entry's value as read once (*pte): for walks that
+ * run beside pgt_split_commit() (the DMA path). */
+uint64_t *pgt_leaf_pte(const struct ufd_pgtable *pgt, uint64_t iova,
+		       unsigned int *level, uint64_t *pte);
+
+/*
+ * Splitting superpages in place, so that no leaf straddles any of @cuts
+ * (granule-aligned IOVAs) and every translation stays as it was.  Two
+ * steps, so that a caller with several tables can fail before changing
+ * any of them:
+ *
+ *   pgt_split_prepare  builds, for each leaf a cut falls strictly inside,
+ *                      the table (or tables) that replace it, fully
+ *                      populated with the same translations, the same
+ *                      permission bits, using the largest leaf sizes the
+ *                      table allows that no cut straddles; nothing the
+ *                      table's walkers can see changes.  -ENOMEM (all
+ *                      freed), -EINVAL (more than @max leaves to split).
+ *   pgt_split_commit   publishes each with one atomic store replacing
+ *                      the leaf: a walker without the engine lock (the
+ *                      DMA path) sees either the superpage or the whole
+ *                      new table, a valid translation either way.
+ *                      Cannot fail.
+ *   pgt_split_abort    frees what prepare built, instead of commit.
+ *
+ * Dirty bits need no change: the bits of a superpage are all equal, so
+ * are those of each part.  Prepare and commit run under the owner's lock
+ * (changes are serialised), not in a DMA write section.
+ */
+struct pgt_split {
+	uint64_t *entry;     /* the leaf entry replaced */
+	uint64_t old;        /* its value */
+	unsigned int level;  /* its level */
+	uint64_t *table;     /* the replacement, built, not yet published */
+	uint64_t leaves[PGT_MAX_LEVELS]; /* leaves it holds, per level */
+};
+
+int pgt_split_prepare(struct ufd_pgtable *pgt, const uint64_t *cuts,
+		      unsigned int ncuts, struct pgt_split *out,
+		      unsigned int max, unsigned int *nout);
+void pgt_split_commit(struct ufd_pgtable *pgt, struct pgt_split *sp,
+		      unsigned int n);
+void pgt_split_abort(struct ufd_pgtable *pgt, struct pgt_split *sp,
+		     unsigned int n);
 
 /*
  * Make an empty table keep dirty bitmaps (before its first map; cannot

@@ -46,6 +46,10 @@ static const struct uiommufd_ext_info ext_list[] = {
 	  .cmds = { UIOMMUFD_MEM_REGISTER, UIOMMUFD_MEM_UNREGISTER,
 		    UIOMMUFD_MEM_REG_INFO },
 	  .name = "mem-register" },
+	{ .id = UIOMMUFD_EXT_ID_MAP_GRANULE, .version = 1, .nr_cmds = 1,
+	  .cmds = { UIOMMUFD_IOAS_MAP_GRANULE }, .name = "map-granule" },
+	{ .id = UIOMMUFD_EXT_ID_COPY_RESV, .version = 1, .nr_cmds = 1,
+	  .cmds = { UIOMMUFD_IOAS_COPY_RESV }, .name = "copy-reservations" },
 };
 
 #define NR_EXTS (sizeof(ext_list) / sizeof(ext_list[0]))
@@ -308,6 +312,76 @@ int ext_ops_map_hint(struct ufd_ucmd *ucmd)
 	if (rc)
 		ufd_ioas_unmap(ucmd->ctx, cmd->ioas_id, iova, cmd->length,
 			       NULL);
+	return rc;
+}
+
+int ext_ops_map_granule(struct ufd_ucmd *ucmd)
+{
+	struct uiommufd_ioas_map_granule *cmd = ucmd->cmd;
+	unsigned int flags = 0;
+	uint64_t iova = cmd->iova;
+	int rc;
+
+	if ((cmd->flags & ~(IOMMU_IOAS_MAP_FIXED_IOVA |
+			    IOMMU_IOAS_MAP_WRITEABLE |
+			    IOMMU_IOAS_MAP_READABLE)) ||
+	    cmd->__reserved)
+		return -EOPNOTSUPP;
+	if (cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA)
+		flags |= UFD_MAP_FIXED_IOVA;
+	if (cmd->flags & IOMMU_IOAS_MAP_WRITEABLE)
+		flags |= UFD_MAP_WRITE;
+	if (cmd->flags & IOMMU_IOAS_MAP_READABLE)
+		flags |= UFD_MAP_READ;
+	rc = ufd_ioas_map_granule(ucmd->ctx, cmd->ioas_id, ucmd->caller->mem,
+				  cmd->user_va, cmd->length, &iova, flags,
+				  cmd->granule);
+	if (rc)
+		return rc;
+	cmd->iova = iova;
+	rc = ucmd_respond(ucmd);
+	if (rc)
+		ufd_ioas_unmap(ucmd->ctx, cmd->ioas_id, iova, cmd->length,
+			       NULL);
+	return rc;
+}
+
+int ext_ops_copy_resv(struct ufd_ucmd *ucmd)
+{
+	struct uiommufd_ioas_copy_resv *cmd = ucmd->cmd;
+	unsigned int flags = 0;
+	uint64_t iova = cmd->dst_iova;
+	uint32_t copied = 0;
+	int rc;
+
+	if ((cmd->flags & ~(IOMMU_IOAS_MAP_FIXED_IOVA |
+			    IOMMU_IOAS_MAP_WRITEABLE |
+			    IOMMU_IOAS_MAP_READABLE)) ||
+	    cmd->__reserved || cmd->out_nr_reservations)
+		return -EOPNOTSUPP;
+	if (cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA)
+		flags |= UFD_MAP_FIXED_IOVA;
+	if (cmd->flags & IOMMU_IOAS_MAP_WRITEABLE)
+		flags |= UFD_MAP_WRITE;
+	if (cmd->flags & IOMMU_IOAS_MAP_READABLE)
+		flags |= UFD_MAP_READ;
+	rc = ufd_ioas_copy_resv(ucmd->ctx, cmd->dst_ioas_id, cmd->src_ioas_id,
+				cmd->src_iova, cmd->length, &iova, flags,
+				&copied);
+	if (rc)
+		return rc;
+	cmd->dst_iova = iova;
+	cmd->out_nr_reservations = copied;
+	rc = ucmd_respond(ucmd);
+	if (rc) {
+		/* The destination held no reservation before: every one in
+		 * the range is a copy. */
+		ufd_ioas_unmap(ucmd->ctx, cmd->dst_ioas_id, iova, cmd->length,
+			       NULL);
+		if (copied)
+			ufd_ioas_unreserve_iova(ucmd->ctx, cmd->dst_ioas_id,
+						iova, cmd->length);
+	}
 	return rc;
 }
 

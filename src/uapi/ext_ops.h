@@ -16,6 +16,8 @@ int ext_ops_reserve(struct ufd_ucmd *ucmd);
 int ext_ops_unreserve(struct ufd_ucmd *ucmd);
 int ext_ops_reservations(struct ufd_ucmd *ucmd);
 int ext_ops_map_hint(struct ufd_ucmd *ucmd);
+int ext_ops_map_granule(struct ufd_ucmd *ucmd);
+int ext_ops_copy_resv(struct ufd_ucmd *ucmd);
 /* PASID sets: in ext_pasid_ops.c */
 int ext_ops_pasid_set_alloc(struct ufd_ucmd *ucmd);
 int ext_ops_pasid_alloc(struct ufd_ucmd *ucmd);

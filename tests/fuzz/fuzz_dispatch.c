@@ -1524,6 +1524,41 @@ static void build_ext(struct call *c)
 		d->iova = m.iova;
 		break;
 	}
+	case UIOMMUFD_CMD_IOAS_COPY_RESV: {
+		struct uiommufd_ioas_copy_resv *d = (void *)c->buf;
+		struct mapping m = gen_mapped();
+
+		d->flags = gen_flags(7);
+		d->dst_ioas_id = gen_id();
+		d->src_ioas_id = gen_id();
+		d->out_nr_reservations = gen_rsvd();
+		d->__reserved = gen_rsvd();
+		d->length = m.length;
+		d->src_iova = m.iova;
+		d->dst_iova = gen_iova();
+		break;
+	}
+	case UIOMMUFD_CMD_IOAS_MAP_GRANULE: {
+		struct uiommufd_ioas_map_granule *d = (void *)c->buf;
+		struct mapping m = gen_mapped();
+		uint64_t g;
+
+		d->flags = gen_flags(7);
+		d->ioas_id = gen_id();
+		d->__reserved = gen_rsvd();
+		d->user_va = m.uptr ? m.uptr : gen_uptr();
+		d->length = m.length;
+		d->iova = m.iova;
+		g = (u8() & 3) ? PAGE << (u8() % 4) : gen_page_size();
+		d->granule = g;
+		/* Mostly aligned, so the map (and later cuts) happen. */
+		if (g && !(g & (g - 1)) && (u8() & 3)) {
+			d->user_va &= ~(g - 1);
+			d->iova &= ~(g - 1);
+			d->length = (d->length + g - 1) & ~(g - 1);
+		}
+		break;
+	}
 	default:
 		build_raw(c);
 		break;

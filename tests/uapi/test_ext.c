@@ -55,6 +55,8 @@ static const struct cmd_row rows[] = {
 	ROW(UIOMMUFD_IOAS_UNRESERVE, uiommufd_ioas_reserve, length),
 	ROW(UIOMMUFD_IOAS_RESERVATIONS, uiommufd_ioas_reservations, iovas),
 	ROW(UIOMMUFD_IOAS_MAP_HINT, uiommufd_ioas_map_hint, iova),
+	ROW(UIOMMUFD_IOAS_MAP_GRANULE, uiommufd_ioas_map_granule, granule),
+	ROW(UIOMMUFD_IOAS_COPY_RESV, uiommufd_ioas_copy_resv, src_iova),
 };
 
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
@@ -96,7 +98,7 @@ static void test_query(void)
 
 	/* The count alone. */
 	REQUIRE(ioctl(fd, UIOMMUFD_EXT_QUERY, &q) == 0);
-	CHECK_EQ(q.num_exts, 9);
+	CHECK_EQ(q.num_exts, 11);
 	CHECK_EQ(q.entry_size, sizeof(struct uiommufd_ext_info));
 
 	memset(info, 0xa5, sizeof(info));
@@ -104,9 +106,9 @@ static void test_query(void)
 	q.entry_size = sizeof(info[0]);
 	q.exts = (uintptr_t)info;
 	REQUIRE(ioctl(fd, UIOMMUFD_EXT_QUERY, &q) == 0);
-	REQUIRE(q.num_exts == 9);
+	REQUIRE(q.num_exts == 11);
 	for (i = 0; i != q.num_exts; i++) {
-		CHECK(info[i].id >= 1 && info[i].id <= 9);
+		CHECK(info[i].id >= 1 && info[i].id <= 11);
 		CHECK_EQ(info[i].version, 1);
 		CHECK(info[i].nr_cmds >= 1 && info[i].nr_cmds <= 4);
 		CHECK(info[i].name[0] && memchr(info[i].name, 0, 32));
@@ -118,13 +120,15 @@ static void test_query(void)
 	CHECK(seen[UIOMMUFD_EXT_ID_PASID_SET] &&
 	      seen[UIOMMUFD_EXT_ID_PASID_SET_ATTACH]);
 	CHECK(seen[UIOMMUFD_EXT_ID_MEM_REGISTER]);
-	CHECK_EQ(info[9].id, 0xa5a5a5a5); /* nothing written past the list */
+	CHECK(seen[UIOMMUFD_EXT_ID_MAP_GRANULE]);
+	CHECK(seen[UIOMMUFD_EXT_ID_COPY_RESV]);
+	CHECK_EQ(info[11].id, 0xa5a5a5a5); /* nothing written past the list */
 
 	/* Too little room: what fits, the total, EMSGSIZE. */
 	q.num_exts = 2;
 	CHECK_EQ(ioctl(fd, UIOMMUFD_EXT_QUERY, &q), -1);
 	CHECK_EQ(errno, EMSGSIZE);
-	CHECK_EQ(q.num_exts, 9);
+	CHECK_EQ(q.num_exts, 11);
 
 	/* An older, smaller entry: id and version only. */
 	memset(small, 0xff, sizeof(small));
@@ -137,7 +141,7 @@ static void test_query(void)
 	CHECK_EQ(small[1], 1);
 	CHECK_EQ(small[2], info[1].id);
 	CHECK_EQ(small[3], 1);
-	q.num_exts = 9;
+	q.num_exts = 11;
 	q.entry_size = 4; /* less than id and version */
 	CHECK_EQ(ioctl(fd, UIOMMUFD_EXT_QUERY, &q), -1);
 	CHECK_EQ(errno, EINVAL);
@@ -248,6 +252,28 @@ static int reserve(unsigned long nr, uint32_t ioas, uint64_t iova,
 					   .length = len };
 
 	return ioctl(fd, nr, &r);
+}
+
+static int copy_resv(uint32_t dst, uint32_t src, uint64_t src_iova,
+		     uint64_t len, uint64_t *dst_iova, uint32_t flags,
+		     uint32_t *copied)
+{
+	struct uiommufd_ioas_copy_resv c = {
+		.size = sizeof(c),
+		.flags = flags | IOMMU_IOAS_MAP_READABLE,
+		.dst_ioas_id = dst,
+		.src_ioas_id = src,
+		.length = len,
+		.dst_iova = *dst_iova,
+		.src_iova = src_iova,
+	};
+	int rc = ioctl(fd, UIOMMUFD_IOAS_COPY_RESV, &c);
+
+	if (!rc) {
+		*dst_iova = c.dst_iova;
+		*copied = c.out_nr_reservations;
+	}
+	return rc ? -errno : 0;
 }
 
 /* A mock device attached to @ioas: its device ID, or 0. */
@@ -390,6 +416,61 @@ static void test_map_hint(void)
 	h.out_flags = 1;
 	CHECK_EQ(ioctl(fd, UIOMMUFD_IOAS_MAP_HINT, &h), -1);
 	CHECK_EQ(errno, EOPNOTSUPP);
+}
+
+static uint32_t nr_reservations_of(uint32_t ioas)
+{
+	struct iommu_iova_range r[4];
+	struct uiommufd_ioas_reservations q = { .size = sizeof(q),
+						.ioas_id = ioas,
+						.num_iovas = 4,
+						.iovas = (uintptr_t)r };
+
+	if (ioctl(fd, UIOMMUFD_IOAS_RESERVATIONS, &q))
+		return UINT32_MAX;
+	return q.num_iovas;
+}
+
+/* UIOMMUFD_IOAS_COPY_RESV: a window's reservation follows the copy. */
+static void test_copy_resv(void)
+{
+	const uint64_t w = MOCK_APERTURE_START + 8 * SZ_2M;
+	uint32_t a = ioas_alloc(), b = ioas_alloc(), copied = 0;
+	struct uiommufd_ioas_copy_resv c = { .size = sizeof(c) };
+	uint64_t dst;
+
+	REQUIRE(a && b);
+	REQUIRE(reserve(UIOMMUFD_IOAS_RESERVE, a, w, SZ_2M) == 0);
+	REQUIRE(map_fixed(a, w - SZ_2M, mem, 2 * SZ_2M) == 0);
+	/* The source range must be mapped throughout: ENOENT. */
+	dst = 0;
+	CHECK_EQ(copy_resv(b, a, w - SZ_2M, 3 * SZ_2M, &dst, 0, &copied),
+		 -ENOENT);
+	dst = 0;
+	REQUIRE(copy_resv(b, a, w - SZ_2M, 2 * SZ_2M, &dst, 0, &copied) == 0);
+	CHECK_EQ(copied, 1);
+	CHECK_EQ(nr_reservations_of(b), 1);
+	/* The copy's window half, unmapped, stays reserved. */
+	CHECK_EQ(unmap(b, dst, 2 * SZ_2M), 0);
+	CHECK_EQ(nr_reservations_of(b), 1);
+	/* A fixed destination holding one: EEXIST. */
+	CHECK_EQ(copy_resv(b, a, w - SZ_2M, 2 * SZ_2M, &dst,
+			   IOMMU_IOAS_MAP_FIXED_IOVA, &copied),
+		 -EEXIST);
+	/* Outputs and __reserved must come in as 0. */
+	c.flags = IOMMU_IOAS_MAP_READABLE;
+	c.dst_ioas_id = b;
+	c.src_ioas_id = a;
+	c.length = SZ_2M;
+	c.src_iova = w;
+	c.out_nr_reservations = 1;
+	CHECK_EQ(ioctl(fd, UIOMMUFD_IOAS_COPY_RESV, &c), -1);
+	CHECK_EQ(errno, EOPNOTSUPP);
+	c.out_nr_reservations = 0;
+	c.__reserved = 1;
+	CHECK_EQ(ioctl(fd, UIOMMUFD_IOAS_COPY_RESV, &c), -1);
+	CHECK_EQ(errno, EOPNOTSUPP);
+	CHECK_EQ(unmap(a, 0, UINT64_MAX), 0);
 }
 
 static void test_page_sizes(void)
@@ -727,6 +808,7 @@ int main(void)
 	RUN(test_size_rules);
 	RUN(test_reservations);
 	RUN(test_map_hint);
+	RUN(test_copy_resv);
 	RUN(test_page_sizes);
 	RUN(test_query_attach_and_min_aperture);
 	RUN(test_fail_nth);

@@ -3,7 +3,8 @@
  * The uiommufd extensions through the engine's public API, written from
  * uiommufd-extensions(7) and the seeds: the IO page sizes used, IOVA
  * reservations that automatic maps avoid, attaches refuse to cut and FIXED
- * maps may overmap; the minimum aperture; the map hint; and the pre-attach
+ * maps may overmap; the minimum aperture; the map hint; reservations
+ * copied with IOAS_COPY (ufd_ioas_copy_resv); and the pre-attach
  * query, checked against the attach itself on many random configurations
  * (the answer must be exactly what the attach then does).
  */
@@ -330,6 +331,121 @@ static void test_map_hint(void)
 	ufd_ctx_close(ctx);
 }
 
+/* ---- reservations copied with IOAS_COPY ---- */
+
+static uint32_t nr_resv(struct ufd_ctx *ctx, uint32_t ioas,
+			struct ufd_iova_range *r, uint32_t max)
+{
+	uint32_t num = UINT32_MAX;
+
+	ufd_ioas_reservations(ctx, ioas, r, max, &num);
+	return num;
+}
+
+static int count_area(void *arg, const struct ufd_area_info *info)
+{
+	(void)info;
+	(*(unsigned int *)arg)++;
+	return 0;
+}
+
+static unsigned int nr_areas(struct ufd_ctx *ctx, uint32_t ioas)
+{
+	unsigned int n = 0;
+
+	ufd_ioas_for_each_area(ctx, ioas, count_area, &n);
+	return n;
+}
+
+static void test_copy_resv(void)
+{
+	const uint64_t w = 8 * SZ_1G; /* a guest window, reserved */
+	struct ufd_ctx *ctx = ctx_open();
+	struct ufd_iova_range r[4];
+	uint64_t iova, dst, unmapped;
+	uint32_t a, b, copied = 99;
+	unsigned long nth;
+
+	REQUIRE(ctx);
+	REQUIRE(ufd_ioas_alloc(ctx, &a) == 0);
+	REQUIRE(ufd_ioas_alloc(ctx, &b) == 0);
+	REQUIRE(ufd_ioas_reserve_iova(ctx, a, w, 16 * PS) == 0);
+	/* Guest RAM over part of the window, and below it. */
+	iova = w - 8 * PS;
+	REQUIRE(ufd_ioas_map(ctx, a, src, (uintptr_t)buf, 16 * PS, &iova,
+			     UFD_MAP_FIXED_IOVA | UFD_MAP_READ) == 0);
+
+	/* The source range must be mapped throughout. */
+	dst = 0;
+	CHECK_EQ(ufd_ioas_copy_resv(ctx, b, a, w - 8 * PS, 24 * PS, &dst,
+				    UFD_MAP_READ, &copied), -ENOENT);
+	CHECK_EQ(ufd_ioas_copy_resv(ctx, b, a, w, 0, &dst, UFD_MAP_READ,
+				    &copied), -EINVAL);
+	CHECK_EQ(ufd_ioas_copy_resv(ctx, b, a, w, PS, &dst, 1u << 9,
+				    &copied), -EOPNOTSUPP);
+	CHECK_EQ(ufd_ioas_copy_resv(ctx, b + 100, a, w, PS, &dst,
+				    UFD_MAP_READ, &copied), -ENOENT);
+	CHECK_EQ(copied, 99);
+	CHECK_EQ(nr_areas(ctx, b), 0);
+
+	/* Fixed: the window's part clipped, at the same offset. */
+	dst = 64 * SZ_1G;
+	REQUIRE(ufd_ioas_copy_resv(ctx, b, a, w - 8 * PS, 16 * PS, &dst,
+				   UFD_MAP_FIXED_IOVA | UFD_MAP_READ,
+				   &copied) == 0);
+	CHECK_EQ(copied, 1);
+	REQUIRE(nr_resv(ctx, b, r, 4) == 1);
+	CHECK_EQ(r[0].start, dst + 8 * PS);
+	CHECK_EQ(r[0].last, dst + 16 * PS - 1);
+	/* Unmapping the copy leaves the reservation, as in the source. */
+	CHECK_EQ(ufd_ioas_unmap(ctx, b, dst, 16 * PS, &unmapped), 0);
+	CHECK_EQ(nr_resv(ctx, b, r, 4), 1);
+	/* A fixed destination holding a reservation: EEXIST, no change. */
+	CHECK_EQ(ufd_ioas_copy_resv(ctx, b, a, w - 8 * PS, 16 * PS, &dst,
+				    UFD_MAP_FIXED_IOVA | UFD_MAP_READ,
+				    &copied), -EEXIST);
+	CHECK_EQ(nr_areas(ctx, b), 0);
+	CHECK_EQ(nr_resv(ctx, b, r, 4), 1);
+	/* Without reservations in the range: a plain copy, 0 copied. */
+	dst = 0;
+	REQUIRE(ufd_ioas_copy_resv(ctx, b, a, w - 8 * PS, 8 * PS, &dst,
+				   UFD_MAP_READ, &copied) == 0);
+	CHECK_EQ(copied, 0);
+	CHECK_EQ(nr_resv(ctx, b, r, 4), 1);
+	/* Into the same IOAS, automatic: the copy carries its own. */
+	dst = 0;
+	REQUIRE(ufd_ioas_copy_resv(ctx, a, a, w, 8 * PS, &dst, UFD_MAP_READ,
+				   &copied) == 0);
+	CHECK_EQ(copied, 1);
+	REQUIRE(nr_resv(ctx, a, r, 4) == 2);
+	CHECK(in_range(dst, 8 * PS, r[0].start, r[0].last) ||
+	      in_range(dst, 8 * PS, r[1].start, r[1].last));
+	CHECK_EQ(ufd_engine_check(eng), 0);
+
+	/* Failures change nothing. */
+	for (nth = 1; nth < 100; nth++) {
+		unsigned int areas = nr_areas(ctx, b);
+		uint32_t resv = nr_resv(ctx, b, r, 4);
+		int rc;
+
+		dst = 0;
+		ufd_fail_nth(nth);
+		rc = ufd_ioas_copy_resv(ctx, b, a, w - 8 * PS, 16 * PS, &dst,
+					UFD_MAP_READ, &copied);
+		ufd_fail_nth(0);
+		CHECK(rc == 0 || rc == -ENOMEM);
+		if (!rc) {
+			CHECK_EQ(nr_resv(ctx, b, r, 4), resv + 1);
+			break;
+		}
+		CHECK_EQ(nr_areas(ctx, b), areas);
+		CHECK_EQ(nr_resv(ctx, b, r, 4), resv);
+	}
+	CHECK(nth > 2 && nth < 100);
+	CHECK_EQ(ufd_engine_check(eng), 0);
+	ufd_ctx_close(ctx);
+}
+
 /* ---- the query is the attach ---- */
 
 static uint64_t rnd_state = 88172645463325252ULL;
@@ -481,6 +597,7 @@ int main(void)
 	RUN(test_reservations);
 	RUN(test_min_aperture);
 	RUN(test_map_hint);
+	RUN(test_copy_resv);
 	RUN(test_query_is_attach);
 	ufd_source_put(src);
 	ufd_engine_free(eng);

@@ -39,6 +39,8 @@ enum {
 	UIOMMUFD_CMD_IOAS_UNRESERVE,
 	UIOMMUFD_CMD_IOAS_RESERVATIONS,
 	UIOMMUFD_CMD_IOAS_MAP_HINT,
+	UIOMMUFD_CMD_IOAS_MAP_GRANULE,
+	UIOMMUFD_CMD_IOAS_COPY_RESV,
 	/* PASID sets: numbered apart, so other extensions can take 0xc8.. */
 	UIOMMUFD_CMD_PASID_SET_ALLOC = UIOMMUFD_EXT_CMD_BASE + 0x10,
 	UIOMMUFD_CMD_PASID_ALLOC,
@@ -565,5 +567,88 @@ struct uiommufd_mem_reg_info {
 };
 #define UIOMMUFD_MEM_REG_INFO \
 	_IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_MEM_REG_INFO)
+
+/*
+ * A map with a guaranteed unmap granularity (the seed's "map a large
+ * range, and be able to unmap any granule of it later").
+ */
+
+/* The extension id of UIOMMUFD_IOAS_MAP_GRANULE (UIOMMUFD_EXT_QUERY). */
+#define UIOMMUFD_EXT_ID_MAP_GRANULE 10
+
+/**
+ * struct uiommufd_ioas_map_granule - UIOMMUFD_IOAS_MAP_GRANULE
+ * @size: sizeof(struct uiommufd_ioas_map_granule)
+ * @flags: IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_WRITEABLE,
+ *         IOMMU_IOAS_MAP_READABLE (at least one of the last two)
+ * @ioas_id: the IOAS
+ * @__reserved: 0
+ * @user_va: as IOMMU_IOAS_MAP; a multiple of @granule
+ * @length: as IOMMU_IOAS_MAP; a multiple of @granule
+ * @iova: in with IOMMU_IOAS_MAP_FIXED_IOVA (a multiple of @granule);
+ *        out: where it was mapped (allocated ones are multiples too)
+ * @granule: the unmap granularity: a power of two, at least 4096
+ *
+ * An IOMMU_IOAS_MAP whose area IOMMU_IOAS_UNMAP (and VFIO_IOMMU_UNMAP_DMA
+ * on the compat container) may later cut at any multiple of @granule from
+ * its start: any range whose ends inside the area lie on such multiples
+ * unmaps, where a plain map's area is ENOENT unless wholly inside the
+ * range (the kernel's rule, kept for plain maps).  The domains still use
+ * the largest IO pages that fit (UIOMMUFD_PAGE_SIZES shows them); a cut
+ * through a superpage splits it in place, so DMA to the rest of the area
+ * never faults.  Errors: those of IOMMU_IOAS_MAP, and EINVAL for a
+ * granule that is not a power of two of at least 4096 or that does not
+ * divide @user_va, @length or a fixed @iova.  An unmap that would cut the
+ * area elsewhere is EINVAL.
+ */
+struct uiommufd_ioas_map_granule {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 __reserved;
+	__aligned_u64 user_va;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+	__aligned_u64 granule;
+};
+#define UIOMMUFD_IOAS_MAP_GRANULE \
+	_IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_IOAS_MAP_GRANULE)
+
+/* The extension id of UIOMMUFD_IOAS_COPY_RESV (UIOMMUFD_EXT_QUERY). */
+#define UIOMMUFD_EXT_ID_COPY_RESV 11
+
+/**
+ * struct uiommufd_ioas_copy_resv - UIOMMUFD_IOAS_COPY_RESV
+ * @size: sizeof(struct uiommufd_ioas_copy_resv)
+ * @flags: as IOMMU_IOAS_COPY (FIXED_IOVA, WRITEABLE, READABLE)
+ * @dst_ioas_id: as IOMMU_IOAS_COPY
+ * @src_ioas_id: as IOMMU_IOAS_COPY
+ * @out_nr_reservations: reservations copied
+ * @__reserved: 0
+ * @length: as IOMMU_IOAS_COPY
+ * @dst_iova: as IOMMU_IOAS_COPY (in with FIXED_IOVA; out)
+ * @src_iova: as IOMMU_IOAS_COPY
+ *
+ * IOMMU_IOAS_COPY that also copies the IOVA reservations
+ * (UIOMMUFD_IOAS_RESERVE) of the source range, clipped to it, to the same
+ * offsets from @dst_iova, so that the copy's holes made later by unmaps
+ * stay out of automatic maps there as they do in the source.  The source
+ * range must be mapped throughout (ENOENT), as for IOMMU_IOAS_COPY; the
+ * destination range must hold no reservation (EEXIST; an automatic
+ * @dst_iova never does).  The other errors are IOMMU_IOAS_COPY's.
+ */
+struct uiommufd_ioas_copy_resv {
+	__u32 size;
+	__u32 flags;
+	__u32 dst_ioas_id;
+	__u32 src_ioas_id;
+	__u32 out_nr_reservations;
+	__u32 __reserved;
+	__aligned_u64 length;
+	__aligned_u64 dst_iova;
+	__aligned_u64 src_iova;
+};
+#define UIOMMUFD_IOAS_COPY_RESV \
+	_IO(UIOMMUFD_EXT_TYPE, UIOMMUFD_CMD_IOAS_COPY_RESV)
 
 #endif
