@@ -135,6 +135,7 @@ struct ufd_engine {
 	unsigned int dma_write_depth; /* under lock */
 	struct ufd_dma *dma_ports;    /* every open DMA port; under lock */
 	struct itree all_pages;   /* every pages object, by source address */
+	struct itree reg_pages;   /* registrations' pages objects (reg_node) */
 	uint32_t next_pages_id;
 	struct ufd_charge {
 		uint64_t key;     /* uid or pid */
@@ -234,6 +235,7 @@ struct ufd_pages {
 	bool host_known;
 	struct itree_node eng_node; /* in eng->all_pages, source addresses */
 	bool registered;         /* a live registration's (mem_register.c) */
+	struct itree_node reg_node; /* then in eng->reg_pages, as eng_node */
 };
 
 struct pages_pin_user {

@@ -5,7 +5,8 @@
  * owns one pages object over whole pages of a source and one pin user
  * covering all of it, so the memory is pinned and charged to
  * RLIMIT_MEMLOCK once, when it is registered.  Its pages object is marked
- * `registered` in eng->all_pages; a map (pages_for_map) by the same uid,
+ * `registered` and put in eng->reg_pages (only registrations are there,
+ * so a map looks at those alone); a map (pages_for_map) by the same uid,
  * of a source of the same address space (space_id), whose page range lies
  * inside it, takes a reference on that pages object instead of making its
  * own, so its domain and access pins only add users over pages already
@@ -49,9 +50,9 @@ int pages_for_map(struct ufd_engine *eng, struct ufd_source *src,
 	    source_is_file(src))
 		return pages_alloc(eng, src, uaddr, length, writable, cred,
 				   mode, out);
-	itree_for_each(n, &eng->all_pages, uaddr, last) {
+	itree_for_each(n, &eng->reg_pages, uaddr, last) {
 		struct ufd_pages *pages =
-			container_of(n, struct ufd_pages, eng_node);
+			container_of(n, struct ufd_pages, reg_node);
 
 		if (!pages->registered ||
 		    pages->src->space_id != src->space_id ||
@@ -95,6 +96,9 @@ int ufd_mem_register(struct ufd_ctx *ctx, struct ufd_source *src,
 	if (rc)
 		goto err_unpin;
 	reg->pages->registered = true;
+	reg->pages->reg_node.start = reg->pages->eng_node.start;
+	reg->pages->reg_node.last = reg->pages->eng_node.last;
+	itree_insert(&ctx->eng->reg_pages, &reg->pages->reg_node);
 	obj_finalize(ctx, &reg->obj);
 	*out_id = reg->obj.id;
 	eng_unlock(ctx->eng);
@@ -121,8 +125,9 @@ void mem_reg_destroy_obj(struct ufd_ctx *ctx, struct ufd_obj *obj)
 {
 	struct ufd_mem_reg *reg = container_of(obj, struct ufd_mem_reg, obj);
 
-	(void)ctx;
 	reg->pages->registered = false;
+	(void)ctx;
+	itree_remove(&reg->pages->eng->reg_pages, &reg->pages->reg_node);
 	pages_unpin(reg->pages, reg->pin);
 	pages_put(reg->pages);
 	free(reg);
