@@ -193,6 +193,11 @@
 #define VMOLR_ROMPE 0x02000000
 #define VMOLR_BAM 0x08000000
 #define VMOLR_MPME 0x10000000
+#define VF_GPRC 0x0f10 /* the VF's statistics (its BAR0) */
+#define VF_GPTC 0x0f14
+#define VF_GORC 0x0f18
+#define VF_GOTC 0x0f34
+#define VF_MPRC 0x0f3c
 
 /* Statistics (clear on read). */
 #define ST_CRCERRS 0x4000
@@ -491,6 +496,9 @@ struct igb_vfslot {
 	uint32_t mbmem[VMBMEM_DWORDS];
 	uint32_t v2p;
 	unsigned int epoch;
+	/* The pool's statistics as the VF reads them (they wrap; only a
+	 * reset of the PF clears them). */
+	uint32_t gprc, gptc, gorc, gotc, mprc;
 };
 
 struct igb_cause {
@@ -997,6 +1005,7 @@ static void vfslot_poweron(struct igb *igb, unsigned int n)
 	struct igb_vfslot *slot = &igb->vfslot[n];
 
 	memset(slot->mbmem, 0, sizeof(slot->mbmem));
+	slot->gprc = slot->gptc = slot->gorc = slot->gotc = slot->mprc = 0;
 	slot->v2p = IGB_V2P_RSTD;
 	slot->epoch++;
 	igb->mbx_pending &= ~(1u << n);
@@ -1478,6 +1487,13 @@ bool ufd_igb_vf_read(struct ufd_pci_dev *pf, unsigned int n, uint32_t off,
 				       IGB_V2P_RSTD);
 	} else if (off == IGBVF_VTSTATUS) {
 		*val = status_read(igb);
+	} else if (off == VF_GPRC || off == VF_GPTC || off == VF_GORC ||
+		   off == VF_GOTC || off == VF_MPRC) {
+		*val = off == VF_GPRC ? slot->gprc :
+		       off == VF_GPTC ? slot->gptc :
+		       off == VF_GORC ? slot->gorc :
+		       off == VF_GOTC ? slot->gotc :
+					slot->mprc;
 	} else if (vf_queue_reg(n, off, &q, &reg, &tx)) {
 		*val = tx ? txq_read(igb, q, reg) :
 			    rxq_read(igb, q, reg, side_effects);
@@ -2300,6 +2316,14 @@ static void rx_queue_frame(struct igb *igb, unsigned int q, uint8_t *buf,
 	ring = (uint64_t)rx->bah << 32 | rx->bal;
 	gen = rx->gen;
 	count_frame(igb, true, buf, wire + (strip ? 4 : 0));
+	if (queue_vf(igb, q) >= 0) {
+		struct igb_vfslot *slot = &igb->vfslot[queue_vf(igb, q)];
+
+		slot->gprc++;
+		slot->gorc += (uint32_t)(wire + (strip ? 4 : 0));
+		if ((buf[0] & 1) && !is_bcast(buf))
+			slot->mprc++;
+	}
 	ufd_pci_unlock(pdev);
 
 	if (strip) {
@@ -2523,6 +2547,10 @@ static void tx_send(struct igb *igb, struct igb_txframe *f, uint8_t *buf,
 	}
 	wire = len + (f->ifcs ? ETH_FCS : 0);
 	count_frame(igb, false, buf, wire);
+	if (igb->tx_pool >= 0 && (unsigned int)igb->tx_pool < vf_count(igb)) {
+		igb->vfslot[igb->tx_pool].gptc++;
+		igb->vfslot[igb->tx_pool].gotc += (uint32_t)wire;
+	}
 	loop = ((igb->rctl >> RCTL_LBM_SHIFT) & RCTL_LBM_MASK) ==
 		       RCTL_LBM_MAC ||
 	       (igb->phy[PHY_BMCR] & BMCR_LOOPBACK);

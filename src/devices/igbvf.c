@@ -29,7 +29,9 @@
  *    the mailbox is shared with the PF's PFMAILBOX(n)/VMBMEM(n), and the
  *    queues are the PF's queues n and n + 8, moved by the PF's worker
  *    with this function's DMA;
- *  - its statistics (0x0f10 ...) read 0.
+ *  - its statistics (VFGPRC 0x0f10, VFGPTC 0x0f14, VFGORC 0x0f18,
+ *    VFGOTC 0x0f34, VFMPRC 0x0f3c; counted by the PF per pool, wrapping,
+ *    not cleared by a VF reset); the loopback counters read 0.
  * The PF tells the VF of mailbox messages and queue write-backs through
  * ufd_igbvf_event(), from its worker thread.
  *
@@ -195,7 +197,7 @@ static uint32_t reg_read(struct igbvf *vf, uint64_t off, bool side_effects)
 	case PSRTYPE:
 		return vf->psrtype;
 	default:
-		return 0; /* statistics: not counted; unknown: reserved */
+		return 0; /* loopback counters: not counted; unknown: reserved */
 	}
 }
 

@@ -788,6 +788,12 @@ static void test_pool_frames(void)
 	CHECK_EQ(rd32(pf, pf->rxq + Q_HEAD), 1);
 	CHECK_EQ(rd32(vf0, VF_RXQ + Q_HEAD), 0);
 
+	/* The pools' statistics, as each VF reads them (bytes with FCS). */
+	CHECK_EQ(rd32(vf0, 0x0f14), 2u);	/* VFGPTC */
+	CHECK_EQ(rd32(vf0, 0x0f34), 204u + 404u); /* VFGOTC */
+	CHECK_EQ(rd32(vf1, 0x0f10), 2u);	/* VFGPRC */
+	CHECK_EQ(rd32(vf1, 0x0f18), 304u + 404u); /* VFGORC */
+	CHECK_EQ(rd32(vf1, 0x0f10), 2u); /* not clear on read */
 	/* Broadcast reaches every pool with VMOLR.BAM. */
 	wr32(pf, DTXSWC, 0);
 	send_frame(vf1, (const uint8_t *)"\xff\xff\xff\xff\xff\xff", 100, 4);
