@@ -847,6 +847,68 @@ static void test_vfre_vfte_gating(void)
 	rig_close(&r);
 }
 
+/* ---- everything at once ------------------------------------------------ */
+
+struct resetter {
+	struct fn *vf;
+	unsigned int done, failed;
+};
+
+static void *resetter_thread(void *arg)
+{
+	struct resetter *t = arg;
+	uint32_t reply[3];
+	unsigned int i;
+
+	for (i = 0; i < 40; i++) {
+		if (vf_reset_handshake(t->vf, reply) &&
+		    reply[0] == (VF_RESET | VT_MSGTYPE_ACK | VT_MSGTYPE_CTS))
+			t->done++;
+		else
+			t->failed++;
+	}
+	return NULL;
+}
+
+/*
+ * VF 0 resets itself over and over (each reset answered by the PF driver
+ * thread) while the PF sends 200 frames to VF 1 and VF 1 sends 100 to
+ * the PF: the PF's lock, both VFs' locks and the worker all busy at once.
+ */
+static void test_concurrent_mailbox_and_traffic(void)
+{
+	struct rig r;
+	struct fn *pf = &r.pf, *vf1 = &r.vf[1];
+	struct pf_driver d;
+	struct resetter t = { .vf = &r.vf[0] };
+	pthread_t pt, rt;
+	unsigned int i;
+
+	CHECK_EQ(rig_open(&r), 0);
+	pools_up(&r, true);
+	post_rx(vf1, 240 - 16);
+	post_rx(pf, 120 - 16);
+	memset(&d, 0, sizeof(d));
+	d.pf = pf;
+	CHECK_EQ(pthread_create(&pt, NULL, pf_driver_thread, &d), 0);
+	CHECK_EQ(pthread_create(&rt, NULL, resetter_thread, &t), 0);
+	for (i = 0; i < 200; i++) {
+		send_frame(pf, vf_mac[1], 64 + i, i);
+		if (i < 100)
+			send_frame(vf1, pf_mac, 100 + i, i);
+	}
+	CHECK(wait_reg(vf1, VF_RXQ + Q_HEAD, 200));
+	CHECK(wait_reg(pf, pf->rxq + Q_HEAD, 100));
+	CHECK(got_frame(vf1, 199, vf_mac[1], 64 + 199, 199));
+	CHECK(got_frame(pf, 99, pf_mac, 199, 99));
+	pthread_join(rt, NULL);
+	__atomic_store_n(&d.quit, 1, __ATOMIC_RELEASE);
+	pthread_join(pt, NULL);
+	CHECK_EQ(t.done, 40);
+	CHECK_EQ(t.failed, 0);
+	rig_close(&r);
+}
+
 /* ---- a VF destroyed while its queue runs --------------------------------- */
 
 static void test_destroy_running_vf(void)
@@ -938,6 +1000,7 @@ int main(void)
 	RUN(test_reset_handshake);
 	RUN(test_pool_frames);
 	RUN(test_vfre_vfte_gating);
+	RUN(test_concurrent_mailbox_and_traffic);
 	RUN(test_destroy_running_vf);
 	RUN(test_garbage_both_sides);
 	ufd_source_put(src);
