@@ -71,7 +71,8 @@
  * served here like any other, but its DMA goes through the VF's function
  * (ufd_pci_dma_* on pf->vfs[p]: the VF's IOMMU domain and bus master),
  * it runs only with its VFTE/VFRE bit, and its events become the VF's
- * causes (ufd_igbvf_event, after the write-back), not the PF's.  A
+ * causes (ufd_igbvf_cause_begin/end around the write-back, held back as
+ * the PF's own are), not the PF's.  A
  * received frame goes to the first queue of each pool that rx_pools()
  * picks (RAH.POOLSEL, VT_CTL.DEF_PL, VMOLR.BAM/MPME/ROMPE); with
  * DTXSWC.LLE a transmitted frame is also switched to the other pools its
@@ -2152,16 +2153,18 @@ static unsigned int vf_queue_event(unsigned int q, bool tx)
 
 /*
  * Make queue @q's write-back batch visible, then RDH: the causes are set
- * first and sent after (see the file top); a VF's queue reports to the
- * VF after the write-back.  A failed write wedges the queue.
+ * first and sent after (see the file top), for a VF's queue in the VF.
+ * A failed write wedges the queue.
  */
 static void rx_flush(struct igb *igb, unsigned int q)
 {
 	struct igb_rxcache *c = &igb->rxc[q];
-	struct ufd_pci_dev *pdev = igb->pdev, *fn, *vfdev = NULL;
+	struct ufd_pci_dev *pdev = igb->pdev, *fn;
 	struct igb_rxq *rx = &igb->rxq[q];
+	struct igbvf_cause vfc;
 	struct igb_cause cause;
 	unsigned int epoch = 0;
+	bool made;
 	int vf, rc;
 
 	if (!c->wb_n)
@@ -2177,29 +2180,30 @@ static void rx_flush(struct igb *igb, unsigned int q)
 	memset(&cause, 0, sizeof(cause));
 	if (vf < 0)
 		cause_begin(igb, false, q, &cause);
+	else
+		epoch = igb->vfslot[vf].epoch;
 	ufd_pci_unlock(pdev);
+	memset(&vfc, 0, sizeof(vfc));
+	if (vf >= 0) /* fn is that VF (queue_fn) */
+		ufd_igbvf_cause_begin(fn, vf_queue_event(q, false), epoch, &vfc);
 
 	rc = ufd_pci_dma_write(fn,
 			       c->wb_ring + (uint64_t)c->wb_first * DESC_LEN,
 			       c->wb, (size_t)c->wb_n * DESC_LEN);
 
 	ufd_pci_lock(pdev);
-	if (rc || cancel_count(igb) || rx->gen != c->wb_gen) {
+	made = !rc && !cancel_count(igb) && rx->gen == c->wb_gen;
+	if (!made) {
 		cause_abort(igb, &cause);
 		if (rc && rx->gen == c->wb_gen)
 			rx->wedged = true;
 	} else {
 		rx->rdh = (c->wb_first + c->wb_n) % (rx->len / DESC_LEN);
-		if (vf >= 0) {
-			vfdev = pdev->vfs[vf];
-			epoch = igb->vfslot[vf].epoch;
-		}
 	}
 	cause_end(igb, &cause);
 	ufd_pci_unlock(pdev);
+	ufd_igbvf_cause_end(&vfc, made);
 	c->wb_n = 0;
-	if (vfdev)
-		ufd_igbvf_event(vfdev, vf_queue_event(q, false), epoch);
 }
 
 static void rx_flush_all(struct igb *igb)
@@ -2714,12 +2718,13 @@ static int tx_writeback(struct igb *igb, const struct igb_txjob *job,
 /* One batch of queue job->q (busy set, lock not held). */
 static void tx_run(struct igb *igb, const struct igb_txjob *job)
 {
-	struct ufd_pci_dev *pdev = igb->pdev, *fn = job->fn, *vfdev = NULL;
+	struct ufd_pci_dev *pdev = igb->pdev, *fn = job->fn;
 	struct igb_txframe *f = &igb->frame[job->q];
 	struct igb_txq *tx = &igb->txq[job->q];
 	unsigned int i, done = 0, whole = 0, epoch = 0;
+	struct igbvf_cause vfc;
 	struct igb_cause cause;
-	bool fault = false, any;
+	bool fault = false, any, vf_cause, made;
 	int rc;
 
 	igb->tx_pool = job->pool;
@@ -2808,6 +2813,7 @@ apply:
 		return;
 	}
 	memset(&cause, 0, sizeof(cause));
+	memset(&vfc, 0, sizeof(vfc));
 	rc = 0;
 	if (done) {
 		unsigned int k;
@@ -2817,13 +2823,20 @@ apply:
 			if (get_le32(igb->txbatch + k * DESC_LEN + 8) &
 			    TXD_CMD_RS)
 				break;
+		vf_cause = k < done && job->vf >= 0;
 		if (k < done && job->vf < 0)
 			cause_begin(igb, true, job->q, &cause);
+		if (vf_cause)
+			epoch = igb->vfslot[job->vf].epoch;
 		ufd_pci_unlock(pdev);
+		if (vf_cause)
+			ufd_igbvf_cause_begin(fn, vf_queue_event(job->q, true),
+					      epoch, &vfc);
 		rc = tx_writeback(igb, job, done, &any);
 		ufd_pci_lock(pdev);
 	}
-	if (rc || fault || cancel_count(igb) || tx->gen != job->gen)
+	made = !rc && !fault && !cancel_count(igb) && tx->gen == job->gen;
+	if (!made)
 		cause_abort(igb, &cause);
 	if (!cancel_count(igb) && tx->gen == job->gen) {
 		if (!rc && whole)
@@ -2832,15 +2845,10 @@ apply:
 			tx->wedged = true;
 		else
 			tx->fetch = (job->fetch + job->n) % job->ndesc;
-		if (!rc && any && job->vf >= 0) {
-			vfdev = pdev->vfs[job->vf];
-			epoch = igb->vfslot[job->vf].epoch;
-		}
 	}
 	cause_end(igb, &cause);
 	ufd_pci_unlock(pdev);
-	if (vfdev)
-		ufd_igbvf_event(vfdev, vf_queue_event(job->q, true), epoch);
+	ufd_igbvf_cause_end(&vfc, made);
 }
 
 /* Lock held: a transmit queue with descriptors to fetch, round robin. */

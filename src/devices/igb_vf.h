@@ -70,11 +70,29 @@ void ufd_igb_vf_reset(struct ufd_pci_dev *pf, unsigned int vf);
 unsigned int ufd_igb_vf_epoch(struct ufd_pci_dev *pf, unsigned int vf);
 
 /*
- * igbvf.c, called by the PF's worker with no lock held: @events happened
- * for @vf (its causes set, its vectors sent as VTEIMS allows), unless
- * the VF was reset since @epoch.
+ * igbvf.c, called by the PF's worker with no lock held.
+ *
+ * event: @events happened for @vf (its causes set, its vectors sent as
+ * VTEIMS allows), unless the VF was reset since @epoch.
+ *
+ * cause_begin/cause_end: a queue's write-back for the VF is about to be
+ * made: its causes are set now but held back (not sent, not readable in
+ * VTEICR) until cause_end(), which sends them if @made, or takes back
+ * those it set if not; as the PF does with its own causes, so no
+ * interrupt comes before what it reports is visible, and none after a
+ * driver that saw the write-back cleared the cause.  Nothing is set if
+ * the VF was reset since @epoch; a VF reset in between forgets them.
  */
+struct igbvf_cause {
+	struct ufd_pci_dev *vf;	 /* NULL: nothing was set */
+	uint32_t set, fresh;	 /* the causes, those that were clear */
+	unsigned int resets;	 /* the VF's reset count at begin */
+};
+
 void ufd_igbvf_event(struct ufd_pci_dev *vf, unsigned int events,
 		     unsigned int epoch);
+void ufd_igbvf_cause_begin(struct ufd_pci_dev *vf, unsigned int events,
+			   unsigned int epoch, struct igbvf_cause *c);
+void ufd_igbvf_cause_end(struct igbvf_cause *c, bool made);
 
 #endif

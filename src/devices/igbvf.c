@@ -32,8 +32,10 @@
  *  - its statistics (VFGPRC 0x0f10, VFGPTC 0x0f14, VFGORC 0x0f18,
  *    VFGOTC 0x0f34, VFMPRC 0x0f3c; counted by the PF per pool, wrapping,
  *    not cleared by a VF reset); the loopback counters read 0.
- * The PF tells the VF of mailbox messages and queue write-backs through
- * ufd_igbvf_event(), from its worker thread.
+ * The PF tells the VF of mailbox messages (ufd_igbvf_event()) and of its
+ * queues' write-backs (ufd_igbvf_cause_begin/end: the cause is set
+ * before the write-back and held back, unseen and unsent, until it is
+ * made), from its worker thread.
  *
  * Registers are 32 bits wide; an access of 1, 2, 4 or 8 bytes at any
  * offset is split over the dwords it covers (a partial write merges into
@@ -93,7 +95,24 @@ struct igbvf {
 	uint32_t eitr[VF_MSIX_VECTORS];
 	uint32_t ivar, ivar_misc;
 	uint32_t psrtype;
+	/* Queue causes held back while their write-back is made (a count per
+	 * cause bit: several queue events may share one), and the resets
+	 * this VF has had (a held cause from before one is forgotten). */
+	uint8_t held[VF_MSIX_VECTORS];
+	unsigned int resets;
 };
+
+/* The cause bits held back now. */
+static uint32_t held_mask(struct igbvf *vf)
+{
+	uint32_t m = 0;
+	unsigned int v;
+
+	for (v = 0; v < VF_MSIX_VECTORS; v++)
+		if (vf->held[v])
+			m |= 1u << v;
+	return m;
+}
 
 /* Power-on (and VTCTRL.RST) values of what the VF itself keeps. */
 static void igbvf_poweron(struct igbvf *vf)
@@ -102,6 +121,8 @@ static void igbvf_poweron(struct igbvf *vf)
 	memset(vf->eitr, 0, sizeof(vf->eitr));
 	vf->ivar = vf->ivar_misc = 0;
 	vf->psrtype = 0;
+	memset(vf->held, 0, sizeof(vf->held));
+	vf->resets++;
 }
 
 /* Send the enabled causes of @causes (lock held). */
@@ -111,7 +132,7 @@ static void igbvf_interrupt(struct igbvf *vf, uint32_t causes)
 	unsigned int v;
 
 	vf->eicr |= causes & EIxx_MASK;
-	fire = vf->eicr & vf->eims & EIxx_MASK;
+	fire = vf->eicr & vf->eims & EIxx_MASK & ~held_mask(vf);
 	for (v = 0; fire; v++, fire >>= 1) {
 		if (!(fire & 1))
 			continue;
@@ -129,19 +150,11 @@ static uint32_t ivar_cause(uint32_t entry)
 	return 1u << (entry & IVAR_VECTOR);
 }
 
-void ufd_igbvf_event(struct ufd_pci_dev *pdev, unsigned int events,
-		     unsigned int epoch)
+/* The VTEICR bits of @events, as VTIVAR and VTIVAR_MISC map them. */
+static uint32_t event_causes(struct igbvf *vf, unsigned int events)
 {
-	struct igbvf *vf;
 	uint32_t causes = 0;
 
-	ufd_pci_lock(pdev);
-	vf = pdev->priv;
-	/* The VF's lock orders this against its resets (which take it). */
-	if (ufd_igb_vf_epoch(pdev->physfn, pdev->vf_index) != epoch) {
-		ufd_pci_unlock(pdev);
-		return;
-	}
 	if (events & IGBVF_EV_MAILBOX)
 		causes |= ivar_cause(vf->ivar_misc);
 	if (events & IGBVF_EV_RX0)
@@ -152,9 +165,73 @@ void ufd_igbvf_event(struct ufd_pci_dev *pdev, unsigned int events,
 		causes |= ivar_cause(vf->ivar >> 16);
 	if (events & IGBVF_EV_TX1)
 		causes |= ivar_cause(vf->ivar >> 24);
-	if (causes)
-		igbvf_interrupt(vf, causes);
+	return causes & EIxx_MASK;
+}
+
+/* Lock held: has the VF been reset since @epoch (the PF's count)?  The
+ * VF's lock orders this against its resets, which take it. */
+static bool reset_since(struct ufd_pci_dev *pdev, unsigned int epoch)
+{
+	return ufd_igb_vf_epoch(pdev->physfn, pdev->vf_index) != epoch;
+}
+
+void ufd_igbvf_event(struct ufd_pci_dev *pdev, unsigned int events,
+		     unsigned int epoch)
+{
+	struct igbvf *vf;
+	uint32_t causes;
+
+	ufd_pci_lock(pdev);
+	vf = pdev->priv;
+	if (!reset_since(pdev, epoch)) {
+		causes = event_causes(vf, events);
+		if (causes)
+			igbvf_interrupt(vf, causes);
+	}
 	ufd_pci_unlock(pdev);
+}
+
+void ufd_igbvf_cause_begin(struct ufd_pci_dev *pdev, unsigned int events,
+			   unsigned int epoch, struct igbvf_cause *c)
+{
+	struct igbvf *vf;
+	unsigned int v;
+
+	memset(c, 0, sizeof(*c));
+	ufd_pci_lock(pdev);
+	vf = pdev->priv;
+	if (!reset_since(pdev, epoch)) {
+		c->set = event_causes(vf, events);
+		c->fresh = c->set & ~vf->eicr;
+		c->resets = vf->resets;
+		c->vf = c->set ? pdev : NULL;
+		vf->eicr |= c->set;
+		for (v = 0; v < VF_MSIX_VECTORS; v++)
+			if (c->set & (1u << v))
+				vf->held[v]++;
+	}
+	ufd_pci_unlock(pdev);
+}
+
+void ufd_igbvf_cause_end(struct igbvf_cause *c, bool made)
+{
+	struct igbvf *vf;
+	unsigned int v;
+
+	if (!c->vf)
+		return;
+	ufd_pci_lock(c->vf);
+	vf = c->vf->priv;
+	if (vf->resets == c->resets) {
+		for (v = 0; v < VF_MSIX_VECTORS; v++)
+			if (c->set & (1u << v))
+				vf->held[v]--;
+		if (!made)
+			vf->eicr &= ~c->fresh;
+		igbvf_interrupt(vf, 0);
+	}
+	ufd_pci_unlock(c->vf);
+	c->vf = NULL;
 }
 
 /* A VF reset (VTCTRL.RST, FLR): its registers, then the PF's side. */
@@ -185,10 +262,11 @@ static uint32_t reg_read(struct igbvf *vf, uint64_t off, bool side_effects)
 	case VTEIAM:
 		return vf->eiam;
 	case VTEICR:
-		v = vf->eicr;
-		/* Read-to-clear only when no cause auto-clears. */
+		/* Held causes are not seen yet; read-to-clear only when no
+		 * cause auto-clears. */
+		v = vf->eicr & ~held_mask(vf);
 		if (side_effects && !vf->eiac)
-			vf->eicr = 0;
+			vf->eicr &= held_mask(vf);
 		return v;
 	case VTIVAR:
 		return vf->ivar;

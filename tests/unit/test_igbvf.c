@@ -847,6 +847,40 @@ static void test_vfre_vfte_gating(void)
 	rig_close(&r);
 }
 
+/*
+ * A VF's queue cause is set before the write-back it reports and held
+ * back until it is made, as the PF's: a driver that sees TDH move and
+ * clears VTEICR, then unmasks, gets no late message for that frame.
+ */
+static void test_vf_cause_held(void)
+{
+	struct rig r;
+	struct fn *pf = &r.pf, *vf0 = &r.vf[0];
+	unsigned int i, irqs;
+
+	CHECK_EQ(rig_open(&r), 0);
+	pools_up(&r, true);
+	wr32(vf0, 0x1528, 0x7); /* VTEIMC */
+	for (i = 0; i < 20; i++) {
+		irqs = vec(vf0, 1);
+		send_frame(vf0, pf_mac, 100, i);
+		CHECK(wait_reg(vf0, VF_TXQ + Q_HEAD, i + 1));
+		wr32(vf0, VTEICR, 0x2);
+		usleep(2000);
+		wr32(vf0, VTEIMS, 0x2);
+		usleep(2000);
+		CHECK_EQ(vec(vf0, 1), irqs);
+		wr32(vf0, 0x1528, 0x2);
+	}
+	/* Unmasked, each write-back sends its vector. */
+	irqs = vec(vf0, 1);
+	wr32(vf0, VTEIMS, 0x2);
+	send_frame(vf0, pf_mac, 100, 99);
+	CHECK(wait_vec(vf0, 1, irqs));
+	CHECK(wait_reg(pf, pf->rxq + Q_HEAD, 16)); /* its 16 buffers */
+	rig_close(&r);
+}
+
 /* ---- everything at once ------------------------------------------------ */
 
 struct resetter {
@@ -1000,6 +1034,7 @@ int main(void)
 	RUN(test_reset_handshake);
 	RUN(test_pool_frames);
 	RUN(test_vfre_vfte_gating);
+	RUN(test_vf_cause_held);
 	RUN(test_concurrent_mailbox_and_traffic);
 	RUN(test_destroy_running_vf);
 	RUN(test_garbage_both_sides);
