@@ -67,7 +67,6 @@
 #define VF_MSIX_PBA_OFF 0x2000
 
 #define VTCTRL 0x0000
-#define VTFRTIMER 0x1048
 #define VTEICS 0x1520
 #define VTEIMS 0x1524
 #define VTEIMC 0x1528
@@ -78,8 +77,6 @@
 #define VTIVAR 0x1700
 #define VTIVAR_MISC 0x1740
 #define PSRTYPE 0x0c00
-#define VFSTATS_FIRST 0x0f10
-#define VFSTATS_LAST 0x0f3f
 
 #define CTRL_RST (1u << 26)
 

@@ -31,7 +31,10 @@
  * a model's worker thread copies data while the program reads and writes
  * registers from other threads, as with hardware.  The engine's DMA path
  * takes no engine lock that a device waits on; models never hold engine
- * locks.
+ * locks.  A PF and its VFs: a VF's model may take its PF's lock inside
+ * its own (VF lock, then PF lock), never the reverse; pf->vfs[] changes
+ * under the PF's lock, and the PF model's vf_gone() (PF lock held) must
+ * finish all work for a VF before it is freed.
  */
 #ifndef UFD_DEVICES_PCI_H
 #define UFD_DEVICES_PCI_H
