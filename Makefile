@@ -179,8 +179,8 @@ $(SAN_LAUNCHER): $(SAN_LAUNCHER_OBJS) $(SAN_LIB)
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
 # The tests that run threads, again under ThreadSanitizer.
-TSAN_TESTS := test_device test_ioat test_igb test_vfio test_pasid test_dirty \
-	test_granule
+TSAN_TESTS := test_device test_ioat test_igb test_igbvf test_vfio test_pasid \
+	test_dirty test_granule
 TSAN_BINS := $(TSAN_TESTS:%=$(B)/tests/tsan/%)
 $(B)/tests/tsan/%: tests/unit/%.c tests/unit/harness.h $(ENGINE_SRCS)
 	@mkdir -p $(dir $@)

@@ -12,7 +12,7 @@
  * part's I/O BAR (BAR2, the IOADDR/IODATA window) is absent: pci.c makes
  * memory BARs only.  Config space: PM at 0x40, MSI at 0x50 (one vector,
  * 64-bit, maskable), MSI-X at 0x70, PCIe endpoint with FLR at 0xa0,
- * INTA; nothing at 0x100 and above (the SR-IOV capability goes there).
+ * INTA; the SR-IOV capability at 0x100 (eight igbvf VFs, igbvf.c).
  *
  * Registers are dwords; an access of any size at any offset is split
  * into the dwords it covers: a read returns the covered bytes (side
@@ -43,8 +43,9 @@
  * (TCTL.PSP), given an FCS (IFCS), counted, and sent to the port; then
  * descriptors with RS get DD (one DMA write for the batch) and TDH moves
  * past the last whole frame.  Frames received go to
- * receive queue 0 (no VMDq, no RSS): filtered (UPE, MPE, BAM, the MTA
- * hash, the 24 receive addresses), checked for size, copied into as many
+ * receive queue 0 (no RSS) when no VF is enabled: filtered (UPE, MPE,
+ * BAM, the MTA hash, the 24 receive addresses), checked for size, copied
+ * into as many
  * buffers as they need (SRRCTL.BSIZEPACKET, else RCTL.BSIZE/BSEX), the
  * VLAN tag stripped if CTRL.VME, the FCS if RCTL.SECRC; descriptors are fetched 32 at a time and
  * written back (legacy, or advanced one-buffer when SRRCTL.DESCTYPE is
@@ -65,6 +66,19 @@
  * reaches the program before what it reports is visible, and a driver
  * that saw the write-back and cleared EICR gets no late interrupt for it.
  *
+ * Pools (SR-IOV with n VFs enabled): pool p owns queues p and p + 8;
+ * pools [0, n) are VF 0..n-1's, the rest the PF's.  A VF's queue is
+ * served here like any other, but its DMA goes through the VF's function
+ * (ufd_pci_dma_* on pf->vfs[p]: the VF's IOMMU domain and bus master),
+ * it runs only with its VFTE/VFRE bit, and its events become the VF's
+ * causes (ufd_igbvf_cause_begin/end around the write-back, held back as
+ * the PF's own are), not the PF's.  A
+ * received frame goes to the first queue of each pool that rx_pools()
+ * picks (RAH.POOLSEL, VT_CTL.DEF_PL, VMOLR.BAM/MPME/ROMPE); with
+ * DTXSWC.LLE a transmitted frame is also switched to the other pools its
+ * destination picks.  The mailbox (PFMAILBOX, VMBMEM(n), MBVFICR,
+ * MBVFIMR, VFLRE) of each VF is PF state (struct igb_vfslot).
+ *
  * Reset (CTRL.RST, CTRL.DEV_RST, FLR): the worker puts its batch down,
  * every register returns to its power-on value, the EEPROM is re-read
  * (at once: EECD.AUTO_RD is set when the reset write returns).
@@ -75,8 +89,18 @@
  * frames being gathered, write-back batches) is its own, tied to a
  * queue's generation (bumped by a reset and by reprogramming the ring)
  * so that nothing stale is applied.  A reset raises cancel and waits
- * until the worker is no longer busy.  Ranges are [addr, addr + len), or
- * [first, last] with last inclusive where a name says last.
+ * until the worker is no longer busy.
+ *
+ * The VFs (igb_vf.h): the order is a VF's lock, then this lock.  A VF's
+ * register handlers call ufd_igb_vf_read/write/reset with the VF's lock
+ * held; they take this one.  This model never takes a VF's lock while it
+ * holds its own: what a VF is owed (a mailbox interrupt: mbx_pending; a
+ * queue event) the worker delivers with no lock held, being busy
+ * meanwhile.  pf->vfs[] (pci.c) changes under this lock, and a VF is
+ * freed only after vf_gone() has cancelled and waited for the worker, so
+ * a VF pointer taken under the lock stays valid while the worker is busy.
+ * Ranges are [addr, addr + len), or [first, last] with last inclusive
+ * where a name says last.
  */
 #include <endian.h>
 #include <errno.h>
@@ -88,6 +112,7 @@
 
 #include <linux/pci_regs.h>
 
+#include "devices/igb_vf.h"
 #include "devices/pci.h"
 #include "engine/engine.h" /* allocation with fault injection */
 
@@ -138,6 +163,42 @@
 #define REG_GCR 0x5b00
 #define REG_SWSM 0x5b50
 #define REG_SW_FW_SYNC 0x5b5c
+
+/* Virtualization (datasheet 7.8, 7.10, 8.14). */
+#define IGB_MAX_VFS 8
+#define IGB_NUM_POOLS 8
+#define REG_VMBMEM0 0x0800 /* VF n's mailbox buffer at + 0x40 n */
+#define VMBMEM_DWORDS 16
+#define REG_PFMAILBOX0 0x0c00 /* VF n's at + 4 n */
+#define REG_MBVFICR 0x0c80
+#define REG_MBVFIMR 0x0c84
+#define REG_VFLRE 0x0c88
+#define REG_VFRE 0x0c8c
+#define REG_VFTE 0x0c90
+#define REG_DTXSWC 0x3500
+#define REG_VT_CTL 0x5ac0
+#define REG_VMOLR0 0x5ad0 /* pool n's at + 4 n */
+#define PFMBX_STS 0x01
+#define PFMBX_ACK 0x02
+#define PFMBX_VFU 0x04
+#define PFMBX_PFU 0x08
+#define PFMBX_RVFU 0x10
+#define MBVFICR_VFREQ(n) (1u << (n))
+#define MBVFICR_VFACK(n) (1u << (16 + (n)))
+#define DTXSWC_LLE 0x80000000 /* VMDq loopback (local switching) */
+#define VT_CTL_DEF_PL_SHIFT 7
+#define VT_CTL_DEF_PL_MASK 0x7
+#define VT_CTL_DIS_DEF_POOL 0x20000000
+#define RAH_POOLSEL_SHIFT 18
+#define RAH_POOLSEL_MASK 0xff
+#define VMOLR_ROMPE 0x02000000
+#define VMOLR_BAM 0x08000000
+#define VMOLR_MPME 0x10000000
+#define VF_GPRC 0x0f10 /* the VF's statistics (its BAR0) */
+#define VF_GPTC 0x0f14
+#define VF_GORC 0x0f18
+#define VF_GOTC 0x0f34
+#define VF_MPRC 0x0f3c
 
 /* Statistics (clear on read). */
 #define ST_CRCERRS 0x4000
@@ -230,6 +291,7 @@
 #define ICR_TXDW 0x00000001
 #define ICR_LSC 0x00000004
 #define ICR_RXDW 0x00000080 /* RXT0 in older parts' names */
+#define ICR_VMMB 0x00000100 /* a VF's mailbox or VF reset */
 #define ICR_MDAC 0x00000200
 #define ICR_INT_ASSERTED 0x80000000
 #define ICR_CAUSES 0x7fffffff
@@ -412,7 +474,7 @@ struct igb_txframe {
 	struct igb_txctx ctx[2];
 };
 
-/* What the worker keeps of receive queue 0 (worker only). */
+/* What the worker keeps of a receive queue (worker only). */
 struct igb_rxcache {
 	uint32_t gen;
 	uint32_t first; /* ring index of addr[off]: [first, first + n) */
@@ -424,6 +486,20 @@ struct igb_rxcache {
 	uint32_t wb_first;
 	unsigned int wb_n;
 	uint8_t wb[BATCH][DESC_LEN];
+};
+
+/*
+ * What the PF keeps for VF n (lock held): the mailbox buffer, the VF's
+ * view of the mailbox bits (V2PMAILBOX), and its reset count (an event
+ * for the VF carries it; one from before a reset is dropped).
+ */
+struct igb_vfslot {
+	uint32_t mbmem[VMBMEM_DWORDS];
+	uint32_t v2p;
+	unsigned int epoch;
+	/* The pool's statistics as the VF reads them (they wrap; only a
+	 * reset of the PF clears them). */
+	uint32_t gprc, gptc, gorc, gotc, mprc;
 };
 
 struct igb_cause {
@@ -470,8 +546,15 @@ struct igb {
 	unsigned int next_txq; /* round robin */
 	struct igb_txframe frame[IGB_NUM_QUEUES];
 	uint8_t *seg; /* a TSO segment: FRAME_MAX + FRAME_SLACK */
-	struct igb_rxcache rxc;
+	struct igb_rxcache rxc[IGB_NUM_QUEUES];
 	uint8_t txbatch[BATCH * DESC_LEN];
+	uint8_t *rxcopy; /* a frame delivered to several pools */
+	int tx_pool;	 /* the pool of the queue being served, or -1 */
+
+	/* Virtualization: the PF's side of each VF (lock held). */
+	struct igb_vfslot vfslot[IGB_MAX_VFS];
+	uint32_t mbvficr, vflre;
+	uint32_t mbx_pending; /* VFs owed a mailbox interrupt (the worker) */
 };
 
 static struct igb *igb_of(struct ufd_pci_dev *pdev)
@@ -543,6 +626,8 @@ static const struct igb_plain reg_store[] = {
 	{ 0x0404, 0x0404, 0xffffffff, 0 },		/* TCTL_EXT */
 	{ 0x0410, 0x0410, 0x3fffffff, 0x00602008 },	/* TIPG */
 	{ 0x0458, 0x0458, 0x0000ffff, 0 },		/* AIT */
+	{ 0x0c84, 0x0c84, 0x000000ff, 0 },		/* MBVFIMR */
+	{ 0x0c8c, 0x0c90, 0x000000ff, 0 },		/* VFRE, VFTE */
 	{ 0x0e00, 0x0e00, 0xffffffff, 0x07068302 },	/* LEDCTL */
 	{ 0x0e04, 0x0e04, 0xffffffff, 0 },		/* MDICNFG */
 	{ 0x1000, 0x1000, 0x0000007f, 0x00000040 },	/* PBA */
@@ -555,6 +640,7 @@ static const struct igb_plain reg_store[] = {
 	{ 0x2404, 0x2404, 0x0000007f, 0x00000040 },	/* RXPBS */
 	{ 0x2460, 0x2460, 0x0000ffff, 0 },		/* FCRTV */
 	{ 0x3404, 0x3404, 0x0000007f, 0x00000028 },	/* TXPBS */
+	{ 0x3500, 0x3500, 0xffffffff, 0 },		/* DTXSWC */
 	{ 0x3590, 0x3590, 0xffffffff, 0 },		/* DTXCTL */
 	{ 0x3604, 0x3604, 0xffffffff, 0 },		/* RTTDQSEL */
 	{ 0x5000, 0x5000, 0x000003ff, 0x00000300 },	/* RXCSUM */
@@ -566,6 +652,7 @@ static const struct igb_plain reg_store[] = {
 	{ 0x5600, 0x57fc, 0xffffffff, 0 },		/* VFTA[128] */
 	{ 0x5818, 0x5818, 0xffffffff, 0 },		/* MRQC */
 	{ 0x5ac0, 0x5ac0, 0xffffffff, 0 },		/* VT_CTL */
+	{ 0x5ad0, 0x5aec, 0xffffffff, 0 },		/* VMOLR 0..7 */
 	{ 0x5b00, 0x5b00, 0xffffffff, GCR_CMPL_TMOUT_RESEND }, /* GCR */
 	{ 0x5b5c, 0x5b5c, 0xffffffff, 0 },		/* SW_FW_SYNC */
 	{ 0x5c00, 0x5c7c, 0xffffffff, 0 },		/* RETA */
@@ -889,23 +976,41 @@ static void link_update(struct igb *igb)
 
 /* ---- power-on values and reset (lock held) ----------------------------- */
 
+/* Queue pair @q to power-on values; what the worker holds of it is stale. */
+static void queue_poweron(struct igb *igb, unsigned int q)
+{
+	struct igb_rxq *rx = &igb->rxq[q];
+	struct igb_txq *tx = &igb->txq[q];
+	uint32_t rgen = rx->gen + 1, tgen = tx->gen + 1;
+
+	memset(rx, 0, sizeof(*rx));
+	memset(tx, 0, sizeof(*tx));
+	rx->gen = rgen;
+	tx->gen = tgen;
+	rx->srrctl = SRRCTL_POWERON;
+	rx->dctl = DCTL_POWERON | (q == 0 ? DCTL_ENABLE : 0);
+	tx->dctl = DCTL_POWERON | (q == 0 ? DCTL_ENABLE : 0);
+}
+
 static void queues_poweron(struct igb *igb)
 {
 	unsigned int q;
 
-	for (q = 0; q < IGB_NUM_QUEUES; q++) {
-		struct igb_rxq *rx = &igb->rxq[q];
-		struct igb_txq *tx = &igb->txq[q];
-		uint32_t rgen = rx->gen + 1, tgen = tx->gen + 1;
+	for (q = 0; q < IGB_NUM_QUEUES; q++)
+		queue_poweron(igb, q);
+}
 
-		memset(rx, 0, sizeof(*rx));
-		memset(tx, 0, sizeof(*tx));
-		rx->gen = rgen;
-		tx->gen = tgen;
-		rx->srrctl = SRRCTL_POWERON;
-		rx->dctl = DCTL_POWERON | (q == 0 ? DCTL_ENABLE : 0);
-		tx->dctl = DCTL_POWERON | (q == 0 ? DCTL_ENABLE : 0);
-	}
+/* The PF's side of VF @n after a reset: RSTD, no ownership, no events. */
+static void vfslot_poweron(struct igb *igb, unsigned int n)
+{
+	struct igb_vfslot *slot = &igb->vfslot[n];
+
+	memset(slot->mbmem, 0, sizeof(slot->mbmem));
+	slot->gprc = slot->gptc = slot->gorc = slot->gotc = slot->mprc = 0;
+	slot->v2p = IGB_V2P_RSTD;
+	slot->epoch++;
+	igb->mbx_pending &= ~(1u << n);
+	igb->mbvficr &= ~(MBVFICR_VFREQ(n) | MBVFICR_VFACK(n));
 }
 
 static void regs_poweron(struct igb *igb)
@@ -940,6 +1045,9 @@ static void regs_poweron(struct igb *igb)
 	igb->rctl = 0;
 	igb->tctl = TCTL_POWERON;
 	queues_poweron(igb);
+	for (i = 0; i < IGB_MAX_VFS; i++)
+		vfslot_poweron(igb, (unsigned int)i);
+	igb->mbvficr = igb->vflre = 0;
 	memset(igb->stats, 0, sizeof(igb->stats));
 	igb->link = mac_link(igb);
 }
@@ -1074,9 +1182,12 @@ static bool queue_reg(uint32_t off, unsigned int *q, uint32_t *reg, bool *tx)
 	return false;
 }
 
-static uint32_t rxq_read(struct igb *igb, struct igb_rxq *rx, uint32_t reg,
+static struct ufd_pci_dev *queue_fn(struct igb *igb, unsigned int q, bool tx);
+
+static uint32_t rxq_read(struct igb *igb, unsigned int q, uint32_t reg,
 			 bool side_effects)
 {
+	struct igb_rxq *rx = &igb->rxq[q];
 	uint32_t v;
 
 	switch (reg) {
@@ -1095,9 +1206,9 @@ static uint32_t rxq_read(struct igb *igb, struct igb_rxq *rx, uint32_t reg,
 	case Q_TAIL:
 		return rx->rdt;
 	case Q_DCTL:
-		/* ENABLE reads 0 until the receiver is enabled. */
+		/* ENABLE reads 0 until the receiver (and the pool) may run. */
 		v = rx->dctl;
-		if (!(igb->rctl & RCTL_EN))
+		if (!(igb->rctl & RCTL_EN) || !queue_fn(igb, q, false))
 			v &= ~DCTL_ENABLE;
 		return v;
 	case Q_RQDPC:
@@ -1109,8 +1220,9 @@ static uint32_t rxq_read(struct igb *igb, struct igb_rxq *rx, uint32_t reg,
 	return 0;
 }
 
-static uint32_t txq_read(struct igb *igb, struct igb_txq *tx, uint32_t reg)
+static uint32_t txq_read(struct igb *igb, unsigned int q, uint32_t reg)
 {
+	struct igb_txq *tx = &igb->txq[q];
 	uint32_t v;
 
 	switch (reg) {
@@ -1128,7 +1240,7 @@ static uint32_t txq_read(struct igb *igb, struct igb_txq *tx, uint32_t reg)
 		return tx->tdt;
 	case Q_DCTL:
 		v = tx->dctl;
-		if (!(igb->tctl & TCTL_EN))
+		if (!(igb->tctl & TCTL_EN) || !queue_fn(igb, q, true))
 			v &= ~DCTL_ENABLE;
 		return v;
 	case Q_TDWBAL:
@@ -1214,6 +1326,252 @@ static void txq_write(struct igb *igb, struct igb_txq *tx, uint32_t reg,
 	pthread_cond_broadcast(&igb->work_cv);
 }
 
+/* ---- the mailbox and the VFs, the PF's side (lock held) ---------------- */
+
+/* VF @n's event for the PF: ICR.VMMB if MBVFIMR enables that VF. */
+static void vf_mbx_interrupt(struct igb *igb, unsigned int n)
+{
+	if (plain_get(igb, REG_MBVFIMR) & (1u << n))
+		icr_event(igb, ICR_VMMB);
+}
+
+/* VF @n is owed its mailbox interrupt: the worker sends it (file top). */
+static void vf_mbx_notify(struct igb *igb, unsigned int n)
+{
+	igb->mbx_pending |= 1u << n;
+	pthread_cond_broadcast(&igb->work_cv);
+}
+
+static bool pf_mbx_read(struct igb *igb, uint32_t off, uint32_t *v)
+{
+	struct igb_vfslot *slot;
+
+	if (off >= REG_VMBMEM0 && off < REG_VMBMEM0 + 0x40 * IGB_MAX_VFS) {
+		slot = &igb->vfslot[(off - REG_VMBMEM0) / 0x40];
+		*v = slot->mbmem[(off & 0x3f) / 4];
+		return true;
+	}
+	if (off >= REG_PFMAILBOX0 && off < REG_PFMAILBOX0 + 4 * IGB_MAX_VFS) {
+		slot = &igb->vfslot[(off - REG_PFMAILBOX0) / 4];
+		*v = ((slot->v2p & IGB_V2P_VFU) ? PFMBX_VFU : 0) |
+		     ((slot->v2p & IGB_V2P_PFU) ? PFMBX_PFU : 0);
+		return true;
+	}
+	switch (off) {
+	case REG_MBVFICR:
+		*v = igb->mbvficr;
+		return true;
+	case REG_VFLRE:
+		*v = igb->vflre;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * PFMAILBOX(n): PFU claims the buffer (refused while the VF holds it),
+ * its absence releases it; RVFU takes the VF's claim away; STS and ACK
+ * are strobes the VF sees as PFSTS and PFACK, with its interrupt.
+ */
+static void pf_mailbox_write(struct igb *igb, unsigned int n, uint32_t v)
+{
+	struct igb_vfslot *slot = &igb->vfslot[n];
+
+	if (v & PFMBX_RVFU)
+		slot->v2p &= ~IGB_V2P_VFU;
+	if (!(v & PFMBX_PFU))
+		slot->v2p &= ~IGB_V2P_PFU;
+	else if (!(slot->v2p & IGB_V2P_VFU))
+		slot->v2p |= IGB_V2P_PFU;
+	if (v & PFMBX_STS)
+		slot->v2p |= IGB_V2P_PFSTS;
+	if (v & PFMBX_ACK)
+		slot->v2p |= IGB_V2P_PFACK;
+	if (v & (PFMBX_STS | PFMBX_ACK))
+		vf_mbx_notify(igb, n);
+}
+
+/* @v the merged value, @bits the written ones; false: not a mailbox reg. */
+static bool pf_mbx_write(struct igb *igb, uint32_t off, uint32_t v,
+			 uint32_t bits)
+{
+	struct igb_vfslot *slot;
+
+	if (off >= REG_VMBMEM0 && off < REG_VMBMEM0 + 0x40 * IGB_MAX_VFS) {
+		slot = &igb->vfslot[(off - REG_VMBMEM0) / 0x40];
+		/* The buffer is the VF's while it holds it. */
+		if (!(slot->v2p & IGB_V2P_VFU))
+			slot->mbmem[(off & 0x3f) / 4] = v;
+		return true;
+	}
+	if (off >= REG_PFMAILBOX0 && off < REG_PFMAILBOX0 + 4 * IGB_MAX_VFS) {
+		pf_mailbox_write(igb, (off - REG_PFMAILBOX0) / 4, v);
+		return true;
+	}
+	switch (off) {
+	case REG_MBVFICR: /* write 1 to clear */
+		igb->mbvficr &= ~bits;
+		return true;
+	case REG_VFLRE:
+		igb->vflre &= ~bits;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * VF @n's queues stopped and back to power-on values (disabled), its
+ * pool's VFRE and VFTE bits cleared, its mailbox bits RSTD (the PF's
+ * claim kept), its reset count bumped.
+ */
+static void vf_stop(struct igb *igb, unsigned int n)
+{
+	struct igb_vfslot *slot = &igb->vfslot[n];
+	uint32_t bit = 1u << n;
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		unsigned int q = n + i * IGB_NUM_POOLS;
+
+		queue_poweron(igb, q);
+		igb->rxq[q].dctl &= ~DCTL_ENABLE;
+		igb->txq[q].dctl &= ~DCTL_ENABLE;
+	}
+	igb->store[REG_VFRE / 4] &= ~bit;
+	igb->store[REG_VFTE / 4] &= ~bit;
+	slot->v2p = (slot->v2p & IGB_V2P_PFU) | IGB_V2P_RSTD;
+	slot->epoch++;
+	pthread_cond_broadcast(&igb->work_cv);
+}
+
+/* ---- the VFs' calls (igb_vf.h): the VF's lock held, then the PF's ----- */
+
+/* Is @off one of VF @n's queue registers?  *q: PF queue n or n + 8. */
+static bool vf_queue_reg(unsigned int n, uint32_t off, unsigned int *q,
+			 uint32_t *reg, bool *tx)
+{
+	uint32_t base;
+
+	if (off >= IGBVF_RXQ0 && off < IGBVF_RXQ0 + 0x200)
+		base = IGBVF_RXQ0;
+	else if (off >= IGBVF_TXQ0 && off < IGBVF_TXQ0 + 0x200)
+		base = IGBVF_TXQ0;
+	else
+		return false;
+	if ((off & 0xff) >= 0x40)
+		return false;
+	*tx = base == IGBVF_TXQ0;
+	*q = n + IGB_NUM_POOLS * ((off - base) >> 8);
+	*reg = off & 0x3f;
+	return true;
+}
+
+bool ufd_igb_vf_read(struct ufd_pci_dev *pf, unsigned int n, uint32_t off,
+		     bool side_effects, uint32_t *val)
+{
+	struct igb *igb = igb_of(pf);
+	struct igb_vfslot *slot;
+	bool served = true, tx;
+	unsigned int q;
+	uint32_t reg;
+
+	if (n >= IGB_MAX_VFS || (off & 3))
+		return false;
+	slot = &igb->vfslot[n];
+	ufd_pci_lock(pf);
+	if (off >= IGBVF_VMBMEM && off < IGBVF_VMBMEM + 4 * VMBMEM_DWORDS) {
+		*val = slot->mbmem[(off - IGBVF_VMBMEM) / 4];
+	} else if (off == IGBVF_V2PMAILBOX) {
+		*val = slot->v2p;
+		if (side_effects)
+			slot->v2p &= ~(IGB_V2P_PFSTS | IGB_V2P_PFACK |
+				       IGB_V2P_RSTD);
+	} else if (off == IGBVF_VTSTATUS) {
+		*val = status_read(igb);
+	} else if (off == VF_GPRC || off == VF_GPTC || off == VF_GORC ||
+		   off == VF_GOTC || off == VF_MPRC) {
+		*val = off == VF_GPRC ? slot->gprc :
+		       off == VF_GPTC ? slot->gptc :
+		       off == VF_GORC ? slot->gorc :
+		       off == VF_GOTC ? slot->gotc :
+					slot->mprc;
+	} else if (vf_queue_reg(n, off, &q, &reg, &tx)) {
+		*val = tx ? txq_read(igb, q, reg) :
+			    rxq_read(igb, q, reg, side_effects);
+	} else {
+		served = false;
+	}
+	ufd_pci_unlock(pf);
+	return served;
+}
+
+bool ufd_igb_vf_write(struct ufd_pci_dev *pf, unsigned int n, uint32_t off,
+		      uint32_t v)
+{
+	struct igb *igb = igb_of(pf);
+	struct igb_vfslot *slot;
+	bool served = true, tx;
+	unsigned int q;
+	uint32_t reg;
+
+	if (n >= IGB_MAX_VFS || (off & 3))
+		return false;
+	slot = &igb->vfslot[n];
+	ufd_pci_lock(pf);
+	if (off >= IGBVF_VMBMEM && off < IGBVF_VMBMEM + 4 * VMBMEM_DWORDS) {
+		/* The buffer is the PF's while it holds it. */
+		if (!(slot->v2p & IGB_V2P_PFU))
+			slot->mbmem[(off - IGBVF_VMBMEM) / 4] = v;
+	} else if (off == IGBVF_V2PMAILBOX) {
+		/* VFU claims (refused while the PF holds it) or releases. */
+		if (!(v & IGB_V2P_VFU))
+			slot->v2p &= ~IGB_V2P_VFU;
+		else if (!(slot->v2p & IGB_V2P_PFU))
+			slot->v2p |= IGB_V2P_VFU;
+		if (v & IGB_V2P_REQ)
+			igb->mbvficr |= MBVFICR_VFREQ(n);
+		if (v & IGB_V2P_ACK)
+			igb->mbvficr |= MBVFICR_VFACK(n);
+		if (v & (IGB_V2P_REQ | IGB_V2P_ACK))
+			vf_mbx_interrupt(igb, n);
+	} else if (vf_queue_reg(n, off, &q, &reg, &tx)) {
+		if (tx)
+			txq_write(igb, &igb->txq[q], reg, v);
+		else
+			rxq_write(igb, &igb->rxq[q], reg, v);
+	} else {
+		served = false;
+	}
+	ufd_pci_unlock(pf);
+	return served;
+}
+
+void ufd_igb_vf_reset(struct ufd_pci_dev *pf, unsigned int n)
+{
+	struct igb *igb = igb_of(pf);
+
+	if (n >= IGB_MAX_VFS)
+		return;
+	ufd_pci_lock(pf);
+	vf_stop(igb, n);
+	igb->vflre |= 1u << n;
+	vf_mbx_interrupt(igb, n);
+	ufd_pci_unlock(pf);
+}
+
+unsigned int ufd_igb_vf_epoch(struct ufd_pci_dev *pf, unsigned int n)
+{
+	struct igb *igb = igb_of(pf);
+	unsigned int epoch;
+
+	if (n >= IGB_MAX_VFS)
+		return 0;
+	ufd_pci_lock(pf);
+	epoch = igb->vfslot[n].epoch;
+	ufd_pci_unlock(pf);
+	return epoch;
+}
+
 /* ---- register reads and writes (lock held) ------------------------------ */
 
 static uint32_t reg_read(struct igb *igb, uint32_t off, bool side_effects)
@@ -1279,6 +1637,8 @@ static uint32_t reg_read(struct igb *igb, uint32_t off, bool side_effects)
 			igb->swsm |= SWSM_SMBI;
 		return v;
 	}
+	if (pf_mbx_read(igb, off, &v))
+		return v;
 	if (off >= REG_STATS_FIRST && off <= REG_STATS_LAST) {
 		if (!side_effects) {
 			if (stat_is_pair_low(off))
@@ -1290,8 +1650,8 @@ static uint32_t reg_read(struct igb *igb, uint32_t off, bool side_effects)
 		return stat_read(igb, off);
 	}
 	if (queue_reg(off, &q, &reg, &tx))
-		return tx ? txq_read(igb, &igb->txq[q], reg) :
-			    rxq_read(igb, &igb->rxq[q], reg, side_effects);
+		return tx ? txq_read(igb, q, reg) :
+			    rxq_read(igb, q, reg, side_effects);
 	p = plain_find(off);
 	return p ? plain_get(igb, off) : 0;
 }
@@ -1442,6 +1802,8 @@ static void reg_write(struct igb *igb, uint32_t off, uint32_t v,
 		igb->swsm = v & (SWSM_SMBI | SWSM_SWESMBI);
 		return;
 	}
+	if (pf_mbx_write(igb, off, v, bits))
+		return;
 	if (off >= REG_STATS_FIRST && off <= REG_STATS_LAST)
 		return; /* read-only */
 	if (queue_reg(off, &q, &reg, &tx)) {
@@ -1455,6 +1817,8 @@ static void reg_write(struct igb *igb, uint32_t off, uint32_t v,
 	if (p)
 		igb->store[off / 4] = (plain_get(igb, off) & ~p->wmask) |
 				      (v & p->wmask);
+	if (off == REG_VFTE || off == REG_VFRE)
+		pthread_cond_broadcast(&igb->work_cv); /* a pool may run */
 }
 
 static uint64_t igb_bar_read(struct ufd_pci_dev *pdev, unsigned int bar,
@@ -1617,28 +1981,13 @@ static uint32_t eth_crc32(const uint8_t *p, size_t len)
 	return ~c;
 }
 
-/* Does the receive filter take a frame to @da (lock held)? */
-static bool rx_accept(struct igb *igb, const uint8_t *da)
+/* Is @da one of the receive addresses?  *poolsel: their pools (RAH). */
+static bool rar_match(struct igb *igb, const uint8_t *da, uint32_t *poolsel)
 {
-	uint32_t hash, mta;
-	unsigned int i, mo;
+	bool hit = false;
+	unsigned int i;
 
-	if (da[0] & 1) {
-		bool bcast = !memcmp(da, "\xff\xff\xff\xff\xff\xff", 6);
-
-		if (bcast)
-			return igb->rctl & RCTL_BAM;
-		if (igb->rctl & RCTL_MPE)
-			return true;
-		mo = (igb->rctl >> RCTL_MO_SHIFT) & 3;
-		hash = ((uint32_t)da[4] >> (4 - mo)) |
-		       ((uint32_t)da[5] << (4 + mo));
-		hash &= 0xfff;
-		mta = plain_get(igb, REG_MTA + 4 * (hash >> 5));
-		return mta & (1u << (hash & 31));
-	}
-	if (igb->rctl & RCTL_UPE)
-		return true;
+	*poolsel = 0;
 	for (i = 0; i < IGB_NUM_RAR; i++) {
 		uint32_t base = i < 16 ? REG_RAL0 + 8 * i :
 					 REG_RAL16 + 8 * (i - 16);
@@ -1648,10 +1997,136 @@ static bool rx_accept(struct igb *igb, const uint8_t *da)
 				 (uint8_t)(lo >> 16), (uint8_t)(lo >> 24),
 				 (uint8_t)hi,	      (uint8_t)(hi >> 8) };
 
-		if ((hi & RAH_AV) && !memcmp(a, da, 6))
-			return true;
+		if ((hi & RAH_AV) && !memcmp(a, da, 6)) {
+			hit = true;
+			*poolsel |= (hi >> RAH_POOLSEL_SHIFT) & RAH_POOLSEL_MASK;
+		}
 	}
-	return false;
+	return hit;
+}
+
+/* Does multicast @da hit the MTA hash (RCTL.MO picks the bits)? */
+static bool mta_hit(struct igb *igb, const uint8_t *da)
+{
+	unsigned int mo = (igb->rctl >> RCTL_MO_SHIFT) & 3;
+	uint32_t hash, mta;
+
+	hash = ((uint32_t)da[4] >> (4 - mo)) | ((uint32_t)da[5] << (4 + mo));
+	hash &= 0xfff;
+	mta = plain_get(igb, REG_MTA + 4 * (hash >> 5));
+	return mta & (1u << (hash & 31));
+}
+
+static bool is_bcast(const uint8_t *da)
+{
+	return !memcmp(da, "\xff\xff\xff\xff\xff\xff", 6);
+}
+
+/* Does the receive filter take a frame to @da (lock held; no VMDq)? */
+static bool rx_accept(struct igb *igb, const uint8_t *da)
+{
+	uint32_t poolsel;
+
+	if (da[0] & 1) {
+		if (is_bcast(da))
+			return igb->rctl & RCTL_BAM;
+		if (igb->rctl & RCTL_MPE)
+			return true;
+		return mta_hit(igb, da);
+	}
+	if (igb->rctl & RCTL_UPE)
+		return true;
+	return rar_match(igb, da, &poolsel);
+}
+
+/* ---- pools (lock held) ----------------------------------------------- */
+
+/*
+ * The VFs enabled (SR-IOV VF Enable and NumVFs): with none the port is
+ * one PF as without SR-IOV; with n, queues q and q + 8 are pool q, pools
+ * [0, n) are VF 0..n-1's and the rest the PF's (VMDq, datasheet 7.8).
+ */
+static unsigned int vf_count(struct igb *igb)
+{
+	struct ufd_pci_dev *pdev = igb->pdev;
+	unsigned int n;
+
+	if (!pdev->sriov_cap ||
+	    !(ufd_pci_cfg_get(pdev, pdev->sriov_cap + PCI_SRIOV_CTRL, 2) &
+	      PCI_SRIOV_CTRL_VFE))
+		return 0;
+	n = ufd_pci_cfg_get(pdev, pdev->sriov_cap + PCI_SRIOV_NUM_VF, 2);
+	return n > IGB_MAX_VFS ? IGB_MAX_VFS : n;
+}
+
+/* The VF queue @q serves, or -1: the PF's. */
+static int queue_vf(struct igb *igb, unsigned int q)
+{
+	unsigned int pool = q % IGB_NUM_POOLS;
+
+	return pool < vf_count(igb) ? (int)pool : -1;
+}
+
+/*
+ * The function whose DMA queue @q does (its descriptors and buffers: the
+ * VF's IOMMU domain for a VF's queue), or NULL if the queue may not run:
+ * a VF's queue needs the VF instance and its VFRE (receive) or VFTE
+ * (transmit) bit.
+ */
+static struct ufd_pci_dev *queue_fn(struct igb *igb, unsigned int q, bool tx)
+{
+	int vf = queue_vf(igb, q);
+
+	if (vf < 0)
+		return igb->pdev;
+	if (!(plain_get(igb, tx ? REG_VFTE : REG_VFRE) & (1u << vf)))
+		return NULL;
+	return igb->pdev->vfs[vf];
+}
+
+static uint32_t pools_with(struct igb *igb, uint32_t vmolr_bits)
+{
+	uint32_t pools = 0;
+	unsigned int p;
+
+	for (p = 0; p < IGB_NUM_POOLS; p++)
+		if (plain_get(igb, REG_VMOLR0 + 4 * p) & vmolr_bits)
+			pools |= 1u << p;
+	return pools;
+}
+
+static uint32_t default_pool(struct igb *igb)
+{
+	uint32_t vt = plain_get(igb, REG_VT_CTL);
+
+	if (vt & VT_CTL_DIS_DEF_POOL)
+		return 0;
+	return 1u << ((vt >> VT_CTL_DEF_PL_SHIFT) & VT_CTL_DEF_PL_MASK);
+}
+
+/*
+ * The pools a frame to @da goes to (VMDq): broadcast to the pools with
+ * VMOLR.BAM; multicast to those with VMOLR.MPME, and with VMOLR.ROMPE if
+ * it hits the MTA; unicast to the POOLSEL pools of the receive addresses
+ * it matches (*exact; the default pool if they name none), else with
+ * RCTL.UPE to the default pool, else nowhere.
+ */
+static uint32_t rx_pools(struct igb *igb, const uint8_t *da, bool *exact)
+{
+	uint32_t poolsel;
+
+	*exact = false;
+	if (da[0] & 1) {
+		if (is_bcast(da))
+			return pools_with(igb, VMOLR_BAM);
+		return pools_with(igb, VMOLR_MPME) |
+		       (mta_hit(igb, da) ? pools_with(igb, VMOLR_ROMPE) : 0);
+	}
+	if (rar_match(igb, da, &poolsel)) {
+		*exact = true;
+		return poolsel ? poolsel : default_pool(igb);
+	}
+	return (igb->rctl & RCTL_UPE) ? default_pool(igb) : 0;
 }
 
 static uint32_t rx_buffer_size(struct igb *igb, uint32_t srrctl)
@@ -1668,35 +2143,57 @@ static uint32_t rx_buffer_size(struct igb *igb, uint32_t srrctl)
 	return v;
 }
 
-/*
- * Make the write-back batch visible, then RDH: the causes are set first
- * and sent after (see the file top).  A failed write wedges the queue.
- */
-static void rx_flush(struct igb *igb)
+/* The event of VF queue @q (0..7: the VF's queue 0; 8..15: queue 1). */
+static unsigned int vf_queue_event(unsigned int q, bool tx)
 {
-	struct igb_rxcache *c = &igb->rxc;
-	struct ufd_pci_dev *pdev = igb->pdev;
-	struct igb_rxq *rx = &igb->rxq[0];
+	if (q < IGB_NUM_POOLS)
+		return tx ? IGBVF_EV_TX0 : IGBVF_EV_RX0;
+	return tx ? IGBVF_EV_TX1 : IGBVF_EV_RX1;
+}
+
+/*
+ * Make queue @q's write-back batch visible, then RDH: the causes are set
+ * first and sent after (see the file top), for a VF's queue in the VF.
+ * A failed write wedges the queue.
+ */
+static void rx_flush(struct igb *igb, unsigned int q)
+{
+	struct igb_rxcache *c = &igb->rxc[q];
+	struct ufd_pci_dev *pdev = igb->pdev, *fn;
+	struct igb_rxq *rx = &igb->rxq[q];
+	struct igbvf_cause vfc;
 	struct igb_cause cause;
-	int rc;
+	unsigned int epoch = 0;
+	bool made;
+	int vf, rc;
 
 	if (!c->wb_n)
 		return;
 	ufd_pci_lock(pdev);
-	if (cancel_count(igb) || rx->gen != c->wb_gen || rx->wedged) {
+	fn = queue_fn(igb, q, false);
+	if (cancel_count(igb) || rx->gen != c->wb_gen || rx->wedged || !fn) {
 		ufd_pci_unlock(pdev);
 		c->wb_n = 0;
 		return;
 	}
-	cause_begin(igb, false, 0, &cause);
+	vf = queue_vf(igb, q);
+	memset(&cause, 0, sizeof(cause));
+	if (vf < 0)
+		cause_begin(igb, false, q, &cause);
+	else
+		epoch = igb->vfslot[vf].epoch;
 	ufd_pci_unlock(pdev);
+	memset(&vfc, 0, sizeof(vfc));
+	if (vf >= 0) /* fn is that VF (queue_fn) */
+		ufd_igbvf_cause_begin(fn, vf_queue_event(q, false), epoch, &vfc);
 
-	rc = ufd_pci_dma_write(pdev,
+	rc = ufd_pci_dma_write(fn,
 			       c->wb_ring + (uint64_t)c->wb_first * DESC_LEN,
 			       c->wb, (size_t)c->wb_n * DESC_LEN);
 
 	ufd_pci_lock(pdev);
-	if (rc || cancel_count(igb) || rx->gen != c->wb_gen) {
+	made = !rc && !cancel_count(igb) && rx->gen == c->wb_gen;
+	if (!made) {
 		cause_abort(igb, &cause);
 		if (rc && rx->gen == c->wb_gen)
 			rx->wedged = true;
@@ -1705,15 +2202,24 @@ static void rx_flush(struct igb *igb)
 	}
 	cause_end(igb, &cause);
 	ufd_pci_unlock(pdev);
+	ufd_igbvf_cause_end(&vfc, made);
 	c->wb_n = 0;
 }
 
-/* The buffer address of receive descriptor @idx, fetched in batches. */
-static int rx_desc_addr(struct igb *igb, uint64_t ring, uint32_t ndesc,
-			uint32_t idx, uint32_t avail, uint32_t gen,
-			uint64_t *addr)
+static void rx_flush_all(struct igb *igb)
 {
-	struct igb_rxcache *c = &igb->rxc;
+	unsigned int q;
+
+	for (q = 0; q < IGB_NUM_QUEUES; q++)
+		rx_flush(igb, q);
+}
+
+/* The buffer address of queue @q's descriptor @idx, fetched in batches. */
+static int rx_desc_addr(struct igb *igb, unsigned int q, struct ufd_pci_dev *fn,
+			uint64_t ring, uint32_t ndesc, uint32_t idx,
+			uint32_t avail, uint32_t gen, uint64_t *addr)
+{
+	struct igb_rxcache *c = &igb->rxc[q];
 	uint8_t raw[BATCH * DESC_LEN];
 	unsigned int n, i;
 
@@ -1736,7 +2242,7 @@ static int rx_desc_addr(struct igb *igb, uint64_t ring, uint32_t ndesc,
 		n = ndesc - idx;
 	if (!n)
 		return -ENOSPC;
-	if (ufd_pci_dma_read(igb->pdev, ring + (uint64_t)idx * DESC_LEN, raw,
+	if (ufd_pci_dma_read(fn, ring + (uint64_t)idx * DESC_LEN, raw,
 			     (size_t)n * DESC_LEN)) {
 		c->n = 0;
 		return -EFAULT;
@@ -1750,56 +2256,38 @@ static int rx_desc_addr(struct igb *igb, uint64_t ring, uint32_t ndesc,
 	return 0;
 }
 
-static void rx_wedge(struct igb *igb, uint32_t gen)
+static void rx_wedge(struct igb *igb, unsigned int q, uint32_t gen)
 {
 	ufd_pci_lock(igb->pdev);
-	if (igb->rxq[0].gen == gen)
-		igb->rxq[0].wedged = true;
+	if (igb->rxq[q].gen == gen)
+		igb->rxq[q].wedged = true;
 	ufd_pci_unlock(igb->pdev);
 }
 
 /*
- * A frame arrives at the MAC: @wire bytes, of which the last 4 are its
- * FCS; @buf has room for them (the FCS is computed here if @fcs_pending
- * and the receiver keeps it).
+ * A frame the filters gave to receive queue @q: @len bytes, plus the FCS
+ * if not @fcs_pending (@buf has room for it and is changed).
  */
-static void rx_frame(struct igb *igb, uint8_t *buf, size_t len,
-		     bool fcs_pending)
+static void rx_queue_frame(struct igb *igb, unsigned int q, uint8_t *buf,
+			   size_t len, bool fcs_pending)
 {
-	struct ufd_pci_dev *pdev = igb->pdev;
-	struct igb_rxcache *c = &igb->rxc;
-	struct igb_rxq *rx = &igb->rxq[0];
+	struct ufd_pci_dev *pdev = igb->pdev, *fn;
+	struct igb_rxcache *c = &igb->rxc[q];
+	struct igb_rxq *rx = &igb->rxq[q];
 	size_t wire = len + (fcs_pending ? ETH_FCS : 0), out, done;
-	uint32_t ndesc, first, avail, bufsz, need, gen, i, maxlen, rctl;
+	uint32_t ndesc, first, avail, bufsz, need, gen, i, rctl;
 	uint16_t vlan = 0;
 	bool advanced, strip;
 	uint64_t ring;
 
 	ufd_pci_lock(pdev);
-	if (cancel_count(igb) || !(igb->rctl & RCTL_EN) ||
-	    !(rx->dctl & DCTL_ENABLE) || rx->wedged || rx->len < DESC_LEN ||
-	    wire < 14) {
-		ufd_pci_unlock(pdev);
-		return;
-	}
-	(*stat(igb, ST_TPR))++;
-	*stat(igb, ST_TORL) += wire;
-	if (!rx_accept(igb, buf)) {
+	fn = queue_fn(igb, q, false);
+	if (cancel_count(igb) || !fn || !(rx->dctl & DCTL_ENABLE) ||
+	    rx->wedged || rx->len < DESC_LEN) {
 		ufd_pci_unlock(pdev);
 		return;
 	}
 	rctl = igb->rctl;
-	maxlen = (rctl & RCTL_LPE) ? plain_get(igb, REG_RLPML) : ETH_MAX_STD;
-	if (wire > maxlen) {
-		(*stat(igb, ST_ROC))++;
-		ufd_pci_unlock(pdev);
-		return;
-	}
-	if (wire < ETH_MIN_NOFCS + ETH_FCS && !(rctl & RCTL_SBP)) {
-		(*stat(igb, ST_RUC))++;
-		ufd_pci_unlock(pdev);
-		return;
-	}
 	/* CTRL.VME: a tagged frame's tag goes to the descriptor. */
 	strip = (igb->ctrl & CTRL_VME) && len >= 18 &&
 		get_be16(buf + 12) == (uint16_t)plain_get(igb, REG_VET);
@@ -1832,6 +2320,14 @@ static void rx_frame(struct igb *igb, uint8_t *buf, size_t len,
 	ring = (uint64_t)rx->bah << 32 | rx->bal;
 	gen = rx->gen;
 	count_frame(igb, true, buf, wire + (strip ? 4 : 0));
+	if (queue_vf(igb, q) >= 0) {
+		struct igb_vfslot *slot = &igb->vfslot[queue_vf(igb, q)];
+
+		slot->gprc++;
+		slot->gorc += (uint32_t)(wire + (strip ? 4 : 0));
+		if ((buf[0] & 1) && !is_bcast(buf))
+			slot->mprc++;
+	}
 	ufd_pci_unlock(pdev);
 
 	if (strip) {
@@ -1851,17 +2347,17 @@ static void rx_frame(struct igb *igb, uint8_t *buf, size_t len,
 		uint8_t *d;
 		uint64_t addr;
 
-		if (rx_desc_addr(igb, ring, ndesc, idx, avail - i, gen,
+		if (rx_desc_addr(igb, q, fn, ring, ndesc, idx, avail - i, gen,
 				 &addr) ||
-		    (n && ufd_pci_dma_write(pdev, addr, buf + done, n))) {
-			rx_flush(igb);
-			rx_wedge(igb, gen);
+		    (n && ufd_pci_dma_write(fn, addr, buf + done, n))) {
+			rx_flush(igb, q);
+			rx_wedge(igb, q, gen);
 			return;
 		}
 		done += n;
 		if (c->wb_n &&
 		    (c->wb_n == BATCH || c->wb_first + c->wb_n != idx))
-			rx_flush(igb);
+			rx_flush(igb, q);
 		if (!c->wb_n) {
 			c->wb_first = idx;
 			c->wb_gen = gen;
@@ -1890,6 +2386,68 @@ static void rx_frame(struct igb *igb, uint8_t *buf, size_t len,
 	if (rx->gen == gen)
 		rx->next = (first + need) % ndesc;
 	ufd_pci_unlock(pdev);
+}
+
+/*
+ * A frame arrives at the MAC: @len bytes, plus its FCS (4 more) unless
+ * @fcs_pending (then it is computed here if the receiver keeps it); @buf
+ * has FRAME_SLACK bytes of room.  Without VFs it goes to queue 0 if the
+ * filter takes it; with VFs to the first queue of each pool that
+ * rx_pools() names, or of @local_pools (local switching: the pools are
+ * chosen).  A frame for several queues is copied for each; with @keep
+ * @buf is never changed.
+ */
+static void rx_frame(struct igb *igb, uint8_t *buf, size_t len,
+		     bool fcs_pending, uint32_t local_pools, bool keep)
+{
+	struct ufd_pci_dev *pdev = igb->pdev;
+	size_t wire = len + (fcs_pending ? ETH_FCS : 0);
+	struct igb_rxq *rx0 = &igb->rxq[0];
+	uint32_t maxlen, rctl, queues;
+	bool exact;
+
+	ufd_pci_lock(pdev);
+	if (cancel_count(igb) || !(igb->rctl & RCTL_EN) || wire < 14 ||
+	    (!vf_count(igb) && (!(rx0->dctl & DCTL_ENABLE) || rx0->wedged ||
+				rx0->len < DESC_LEN))) {
+		ufd_pci_unlock(pdev);
+		return;
+	}
+	(*stat(igb, ST_TPR))++;
+	*stat(igb, ST_TORL) += wire;
+	if (!vf_count(igb))
+		queues = rx_accept(igb, buf) ? 1u : 0;
+	else
+		queues = local_pools ? local_pools : rx_pools(igb, buf, &exact);
+	if (!queues) {
+		ufd_pci_unlock(pdev);
+		return;
+	}
+	rctl = igb->rctl;
+	maxlen = (rctl & RCTL_LPE) ? plain_get(igb, REG_RLPML) : ETH_MAX_STD;
+	if (wire > maxlen) {
+		(*stat(igb, ST_ROC))++;
+		ufd_pci_unlock(pdev);
+		return;
+	}
+	if (wire < ETH_MIN_NOFCS + ETH_FCS && !(rctl & RCTL_SBP)) {
+		(*stat(igb, ST_RUC))++;
+		ufd_pci_unlock(pdev);
+		return;
+	}
+	ufd_pci_unlock(pdev);
+
+	while (queues) {
+		unsigned int q = (unsigned int)__builtin_ctz(queues);
+
+		queues &= queues - 1;
+		if (keep || queues) {
+			memcpy(igb->rxcopy, buf, len);
+			rx_queue_frame(igb, q, igb->rxcopy, len, fcs_pending);
+		} else {
+			rx_queue_frame(igb, q, buf, len, fcs_pending);
+		}
+	}
 }
 
 /* ---- the transmit path (worker, lock not held) ------------------------- */
@@ -1963,15 +2521,18 @@ static void tx_checksums(struct igb_txframe *f, uint8_t *buf, size_t len)
 
 /*
  * Send a frame to the port: the VLAN tag inserted, padded, counted, then
- * looped back or given to the backend.  @buf has FRAME_SLACK bytes of
- * room after @len.
+ * looped back or given to the backend.  With VFs and VMDq loopback
+ * (DTXSWC.LLE), a frame from a pool also goes to the other pools its
+ * destination selects, and a unicast frame that one of them takes stays
+ * inside the port.  @buf has FRAME_SLACK bytes of room after @len.
  */
 static void tx_send(struct igb *igb, struct igb_txframe *f, uint8_t *buf,
 		    size_t len, uint16_t vlan)
 {
 	struct ufd_pci_dev *pdev = igb->pdev;
+	uint32_t local = 0;
+	bool loop, to_wire = true, exact;
 	size_t wire;
-	bool loop;
 
 	if (len < 14)
 		return;
@@ -1990,15 +2551,28 @@ static void tx_send(struct igb *igb, struct igb_txframe *f, uint8_t *buf,
 	}
 	wire = len + (f->ifcs ? ETH_FCS : 0);
 	count_frame(igb, false, buf, wire);
+	if (igb->tx_pool >= 0 && (unsigned int)igb->tx_pool < vf_count(igb)) {
+		igb->vfslot[igb->tx_pool].gptc++;
+		igb->vfslot[igb->tx_pool].gotc += (uint32_t)wire;
+	}
 	loop = ((igb->rctl >> RCTL_LBM_SHIFT) & RCTL_LBM_MASK) ==
 		       RCTL_LBM_MAC ||
 	       (igb->phy[PHY_BMCR] & BMCR_LOOPBACK);
+	if (igb->tx_pool >= 0 && vf_count(igb) &&
+	    (plain_get(igb, REG_DTXSWC) & DTXSWC_LLE)) {
+		local = rx_pools(igb, buf, &exact) & ~(1u << igb->tx_pool);
+		to_wire = !(local && exact);
+	}
 	ufd_pci_unlock(pdev);
 
+	if (local)
+		rx_frame(igb, buf, len, f->ifcs, local, to_wire);
+	if (!to_wire)
+		return;
 	if (!loop)
 		loop = igb->backend->transmit(igb, buf, len);
 	if (loop)
-		rx_frame(igb, buf, len, f->ifcs);
+		rx_frame(igb, buf, len, f->ifcs, 0, false);
 }
 
 /*
@@ -2104,6 +2678,9 @@ struct igb_txjob {
 	unsigned int q;
 	uint64_t ring;
 	uint32_t ndesc, fetch, n, gen;
+	struct ufd_pci_dev *fn; /* whose DMA: the PF, or the queue's VF */
+	int vf;			/* the queue's VF, or -1 */
+	int pool;		/* the queue's pool (VMDq), or -1 */
 };
 
 /* Descriptors [0, n) of the batch with RS get DD; one DMA write. */
@@ -2134,26 +2711,28 @@ static int tx_writeback(struct igb *igb, const struct igb_txjob *job,
 	if (!*any)
 		return 0;
 	return ufd_pci_dma_write(
-		igb->pdev, job->ring + (uint64_t)(job->fetch + lo) * DESC_LEN,
+		job->fn, job->ring + (uint64_t)(job->fetch + lo) * DESC_LEN,
 		b + lo * DESC_LEN, (size_t)(hi - lo + 1) * DESC_LEN);
 }
 
 /* One batch of queue job->q (busy set, lock not held). */
 static void tx_run(struct igb *igb, const struct igb_txjob *job)
 {
-	struct ufd_pci_dev *pdev = igb->pdev;
+	struct ufd_pci_dev *pdev = igb->pdev, *fn = job->fn;
 	struct igb_txframe *f = &igb->frame[job->q];
 	struct igb_txq *tx = &igb->txq[job->q];
-	unsigned int i, done = 0, whole = 0;
+	unsigned int i, done = 0, whole = 0, epoch = 0;
+	struct igbvf_cause vfc;
 	struct igb_cause cause;
-	bool fault = false, any;
+	bool fault = false, any, vf_cause, made;
 	int rc;
 
+	igb->tx_pool = job->pool;
 	if (f->gen != job->gen) {
 		f->open = false;
 		f->gen = job->gen;
 	}
-	if (ufd_pci_dma_read(pdev, job->ring + (uint64_t)job->fetch * DESC_LEN,
+	if (ufd_pci_dma_read(fn, job->ring + (uint64_t)job->fetch * DESC_LEN,
 			     igb->txbatch, (size_t)job->n * DESC_LEN)) {
 		fault = true;
 		goto apply;
@@ -2206,7 +2785,7 @@ static void tx_run(struct igb *igb, const struct igb_txjob *job)
 		room = tx_room(f, len);
 		if (room < len)
 			len = room; /* longer than any frame: cut */
-		if (len && ufd_pci_dma_read(pdev, addr, f->buf + f->len, len)) {
+		if (len && ufd_pci_dma_read(fn, addr, f->buf + f->len, len)) {
 			fault = true;
 			break;
 		}
@@ -2219,7 +2798,7 @@ static void tx_run(struct igb *igb, const struct igb_txjob *job)
 			whole = i + 1;
 		}
 	}
-	rx_flush(igb);
+	rx_flush_all(igb);
 	if (fault) {
 		/* Nothing of the frame that failed is written back. */
 		f->open = false;
@@ -2234,6 +2813,7 @@ apply:
 		return;
 	}
 	memset(&cause, 0, sizeof(cause));
+	memset(&vfc, 0, sizeof(vfc));
 	rc = 0;
 	if (done) {
 		unsigned int k;
@@ -2243,13 +2823,20 @@ apply:
 			if (get_le32(igb->txbatch + k * DESC_LEN + 8) &
 			    TXD_CMD_RS)
 				break;
-		if (k < done)
+		vf_cause = k < done && job->vf >= 0;
+		if (k < done && job->vf < 0)
 			cause_begin(igb, true, job->q, &cause);
+		if (vf_cause)
+			epoch = igb->vfslot[job->vf].epoch;
 		ufd_pci_unlock(pdev);
+		if (vf_cause)
+			ufd_igbvf_cause_begin(fn, vf_queue_event(job->q, true),
+					      epoch, &vfc);
 		rc = tx_writeback(igb, job, done, &any);
 		ufd_pci_lock(pdev);
 	}
-	if (rc || fault || cancel_count(igb) || tx->gen != job->gen)
+	made = !rc && !fault && !cancel_count(igb) && tx->gen == job->gen;
+	if (!made)
 		cause_abort(igb, &cause);
 	if (!cancel_count(igb) && tx->gen == job->gen) {
 		if (!rc && whole)
@@ -2261,6 +2848,7 @@ apply:
 	}
 	cause_end(igb, &cause);
 	ufd_pci_unlock(pdev);
+	ufd_igbvf_cause_end(&vfc, made);
 }
 
 /* Lock held: a transmit queue with descriptors to fetch, round robin. */
@@ -2278,10 +2866,14 @@ static bool tx_pick(struct igb *igb, struct igb_txjob *job)
 		unsigned int q = (igb->next_txq + k) % IGB_NUM_QUEUES;
 		struct igb_txq *tx = &igb->txq[q];
 		uint32_t ndesc = tx->len / DESC_LEN, n;
+		struct ufd_pci_dev *fn;
 
 		if (!(tx->dctl & DCTL_ENABLE) || tx->wedged || !ndesc ||
 		    tx->fetch >= ndesc || tx->tdt >= ndesc ||
 		    tx->fetch == tx->tdt)
+			continue;
+		fn = queue_fn(igb, q, true);
+		if (!fn)
 			continue;
 		n = (tx->tdt + ndesc - tx->fetch) % ndesc;
 		if (n > ndesc - tx->fetch)
@@ -2294,6 +2886,9 @@ static bool tx_pick(struct igb *igb, struct igb_txjob *job)
 		job->fetch = tx->fetch;
 		job->n = n;
 		job->gen = tx->gen;
+		job->fn = fn;
+		job->vf = queue_vf(igb, q);
+		job->pool = vf_count(igb) ? (int)(q % IGB_NUM_POOLS) : -1;
 		igb->next_txq = (q + 1) % IGB_NUM_QUEUES;
 		return true;
 	}
@@ -2308,6 +2903,24 @@ static void *igb_worker(void *arg)
 
 	ufd_pci_lock(pdev);
 	while (!igb->quit) {
+		if (!cancel_count(igb) && igb->mbx_pending) {
+			unsigned int n = (unsigned int)__builtin_ctz(
+				igb->mbx_pending);
+			struct ufd_pci_dev *vf = pdev->vfs[n];
+			unsigned int epoch = igb->vfslot[n].epoch;
+
+			igb->mbx_pending &= ~(1u << n);
+			if (!vf)
+				continue;
+			/* The VF's lock is taken with the PF's released. */
+			igb->busy = true;
+			ufd_pci_unlock(pdev);
+			ufd_igbvf_event(vf, IGBVF_EV_MAILBOX, epoch);
+			ufd_pci_lock(pdev);
+			igb->busy = false;
+			pthread_cond_broadcast(&igb->idle_cv);
+			continue;
+		}
 		if (cancel_count(igb) || !tx_pick(igb, &job)) {
 			ufd_pci_wait(pdev, &igb->work_cv);
 			continue;
@@ -2430,6 +3043,7 @@ static void igb_free(struct igb *igb)
 	for (q = 0; q < IGB_NUM_QUEUES; q++)
 		free(igb->frame[q].buf);
 	free(igb->seg);
+	free(igb->rxcopy);
 	free(igb->store);
 	free(igb->backend_arg);
 	free(igb);
@@ -2463,6 +3077,10 @@ static int igb_create(struct ufd_pci_dev *pdev, const char *args)
 	igb->seg = rc ? NULL : ufd_zalloc(FRAME_MAX + FRAME_SLACK);
 	if (!rc && !igb->seg)
 		rc = -ENOMEM;
+	igb->rxcopy = rc ? NULL : ufd_zalloc(FRAME_MAX + FRAME_SLACK);
+	if (!rc && !igb->rxcopy)
+		rc = -ENOMEM;
+	igb->tx_pool = -1;
 	if (!rc)
 		rc = parse_args(igb, args);
 	if (!rc)
@@ -2504,6 +3122,23 @@ static void igb_destroy(struct ufd_pci_dev *pdev)
 	igb_free(igb);
 }
 
+/*
+ * VF @n is about to be freed (lock held): the worker is cancelled and
+ * waited for, so it holds no job and no event for that VF, and the VF's
+ * queues and mailbox go back to power-on values.
+ */
+static void igb_vf_gone(struct ufd_pci_dev *pdev, unsigned int n)
+{
+	struct igb *igb = igb_of(pdev);
+
+	if (n >= IGB_MAX_VFS)
+		return;
+	quiesce_begin(igb);
+	vf_stop(igb, n);
+	vfslot_poweron(igb, n);
+	quiesce_end(igb);
+}
+
 /* FLR: everything to power-on values, the batch in hand dropped. */
 static void igb_reset(struct ufd_pci_dev *pdev)
 {
@@ -2525,4 +3160,5 @@ const struct ufd_pci_model ufd_pci_model_igb = {
 	.reset = igb_reset,
 	.bar_read = igb_bar_read,
 	.bar_write = igb_bar_write,
+	.vf_gone = igb_vf_gone,
 };

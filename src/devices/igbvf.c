@@ -11,36 +11,42 @@
  * with MSI-X (3 vectors) and a PCIe capability with FLR, no MSI and no
  * INTx (VFs have neither); BAR0 (64-bit, 16 KiB) the VF's registers, BAR3
  * (64-bit, 16 KiB) the MSI-X table at 0 and the PBA at 0x2000.  Registers:
- *  - VTCTRL (0x0000): RST resets the VF (self-clearing); afterwards the
- *    mailbox shows RSTD (reset done), as the PF's hardware sets it;
- *  - VTSTATUS (0x0008): the link as the PF's STATUS shows it (read through
- *    the PF's BAR0, so it follows the PF's PHY and forced link);
+ *  - VTCTRL (0x0000): RST resets the VF (self-clearing): its registers
+ *    here and, in the PF, its queues and mailbox bits (RSTD set, VFLRE);
+ *    an FLR does the same;
+ *  - VTSTATUS (0x0008): the link as the PF's STATUS shows it;
  *  - VTEICS/VTEIMS/VTEIMC/VTEIAC/VTEIAM/VTEICR, VTIVAR, VTIVAR_MISC,
  *    VTEITR: the extended interrupt causes of the VF's three MSI-X
  *    vectors (cause bit n is vector n), with the PF's semantics: EICS sets
  *    causes, an enabled (EIMS) cause sends its vector, EIAC clears and
  *    EIAM masks the cause on delivery, EICR is write-1-to-clear and read
- *    clears it when EIAC is zero;
- *  - V2PMAILBOX (0x0c40) and VMBMEM (0x0800, 16 dwords): the VF's side of
- *    the PF mailbox: the buffer, the VFU/PFU ownership bits, REQ/ACK
- *    written by the VF, PFSTS/PFACK/RSTD read-to-clear;
- *  - the queue registers of its one queue pair (RDBAL 0x2800 ... TXDCTL
- *    0x3828) and its statistics (0x0f10 ...), kept as written.
- * Limits, stated in docs/devices-igb.md: the queue pair does not move
- * frames (RXDCTL/TXDCTL.ENABLE never read back as set, so a driver sees
- * a queue that does not start rather than one that silently drops), and
- * the PF's side of the mailbox is not connected: messages a VF posts get
- * no answer.
+ *    clears it when EIAC is zero.  VTIVAR maps queue 0's receive (byte 0)
+ *    and transmit (byte 1) events, and queue 1's (bytes 2, 3), to causes;
+ *    VTIVAR_MISC the mailbox's;
+ *  - V2PMAILBOX (0x0c40), VMBMEM (0x0800, 16 dwords), and the queue
+ *    registers of its two queues (RDBAL 0x2800 ... TXDCTL 0x3828, queue 1
+ *    at +0x100): served by the PF model (igb.c), whose state they are:
+ *    the mailbox is shared with the PF's PFMAILBOX(n)/VMBMEM(n), and the
+ *    queues are the PF's queues n and n + 8, moved by the PF's worker
+ *    with this function's DMA;
+ *  - its statistics (VFGPRC 0x0f10, VFGPTC 0x0f14, VFGORC 0x0f18,
+ *    VFGOTC 0x0f34, VFMPRC 0x0f3c; counted by the PF per pool, wrapping,
+ *    not cleared by a VF reset); the loopback counters read 0.
+ * The PF tells the VF of mailbox messages (ufd_igbvf_event()) and of its
+ * queues' write-backs (ufd_igbvf_cause_begin/end: the cause is set
+ * before the write-back and held back, unseen and unsent, until it is
+ * made), from its worker thread.
  *
  * Registers are 32 bits wide; an access of 1, 2, 4 or 8 bytes at any
  * offset is split over the dwords it covers (a partial write merges into
- * the dword's current value); unknown offsets read 0 and ignore writes.
- * Ranges are [off, off + size - 1].
+ * the dword's current value, read without side effects); unknown offsets
+ * read 0 and ignore writes.  Ranges are [off, off + size - 1].
  *
- * Locking (pci.h): everything under pdev->lock.  VTSTATUS reads the PF's
- * STATUS through ufd_pci_bar_read(), which takes the PF's lock inside
- * the VF's: the order is VF lock, then PF lock, and the PF never takes a
- * VF's lock.  No thread: the VF does nothing on its own.
+ * Locking (pci.h, igb_vf.h): this VF's registers are under pdev->lock;
+ * what the PF serves is under the PF's lock, taken inside this one (VF
+ * lock, then PF lock; the PF never takes a VF's lock holding its own).
+ * ufd_igbvf_event() is called with no lock held and takes this one.  No
+ * thread of its own: the PF's worker delivers its events.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -48,6 +54,7 @@
 
 #include <linux/pci_regs.h>
 
+#include "devices/igb_vf.h"
 #include "devices/pci.h"
 #include "engine/engine.h" /* allocation with fault injection */
 
@@ -60,8 +67,6 @@
 #define VF_MSIX_PBA_OFF 0x2000
 
 #define VTCTRL 0x0000
-#define VTSTATUS 0x0008
-#define VTFRTIMER 0x1048
 #define VTEICS 0x1520
 #define VTEIMS 0x1524
 #define VTEIMC 0x1528
@@ -71,43 +76,13 @@
 #define VTEITR0 0x1680 /* three, 4 bytes apart */
 #define VTIVAR 0x1700
 #define VTIVAR_MISC 0x1740
-#define VMBMEM 0x0800  /* 16 dwords */
-#define V2PMAILBOX 0x0c40
 #define PSRTYPE 0x0c00
-#define RDBAL 0x2800
-#define RDBAH 0x2804
-#define RDLEN 0x2808
-#define SRRCTL 0x280c
-#define RDH 0x2810
-#define RDT 0x2818
-#define RXDCTL 0x2828
-#define TDBAL 0x3800
-#define TDBAH 0x3804
-#define TDLEN 0x3808
-#define TDH 0x3810
-#define TDT 0x3818
-#define TXDCTL 0x3828
-#define TDWBAL 0x3838
-#define TDWBAH 0x383c
-#define VFSTATS_FIRST 0x0f10
-#define VFSTATS_LAST 0x0f3f
 
 #define CTRL_RST (1u << 26)
-#define PF_STATUS 0x0008 /* the PF's STATUS, in its BAR0 */
-#define QUEUE_ENABLE (1u << 25)
-
-#define MBX_REQ (1u << 0)
-#define MBX_ACK (1u << 1)
-#define MBX_VFU (1u << 2)
-#define MBX_PFU (1u << 3)
-#define MBX_PFSTS (1u << 4)
-#define MBX_PFACK (1u << 5)
-#define MBX_RSTI (1u << 6)
-#define MBX_RSTD (1u << 7)
-#define MBX_READ_CLEAR (MBX_PFSTS | MBX_PFACK | MBX_RSTD)
 
 #define EIxx_MASK ((1u << VF_MSIX_VECTORS) - 1)
 #define IVAR_VALID 0x80u
+#define IVAR_VECTOR 0x03u
 
 /* ---- state ----------------------------------------------------------------- */
 
@@ -116,30 +91,35 @@ struct igbvf {
 	uint32_t eicr, eims, eiac, eiam;
 	uint32_t eitr[VF_MSIX_VECTORS];
 	uint32_t ivar, ivar_misc;
-	uint32_t mbx;       /* V2PMAILBOX bits */
-	uint32_t mbmem[16]; /* VMBMEM */
 	uint32_t psrtype;
-	/* The queue pair's registers, indexed by (offset - base) / 4. */
-	uint32_t rxq[16], txq[16];
+	/* Queue causes held back while their write-back is made (a count per
+	 * cause bit: several queue events may share one), and the resets
+	 * this VF has had (a held cause from before one is forgotten). */
+	uint8_t held[VF_MSIX_VECTORS];
+	unsigned int resets;
 };
 
-/* Power-on (and VTCTRL.RST) values. */
+/* The cause bits held back now. */
+static uint32_t held_mask(struct igbvf *vf)
+{
+	uint32_t m = 0;
+	unsigned int v;
+
+	for (v = 0; v < VF_MSIX_VECTORS; v++)
+		if (vf->held[v])
+			m |= 1u << v;
+	return m;
+}
+
+/* Power-on (and VTCTRL.RST) values of what the VF itself keeps. */
 static void igbvf_poweron(struct igbvf *vf)
 {
 	vf->eicr = vf->eims = vf->eiac = vf->eiam = 0;
 	memset(vf->eitr, 0, sizeof(vf->eitr));
 	vf->ivar = vf->ivar_misc = 0;
 	vf->psrtype = 0;
-	memset(vf->mbmem, 0, sizeof(vf->mbmem));
-	memset(vf->rxq, 0, sizeof(vf->rxq));
-	memset(vf->txq, 0, sizeof(vf->txq));
-	/* RXDCTL and TXDCTL power-on thresholds (datasheet 8.27). */
-	vf->rxq[(RXDCTL - RDBAL) / 4] = 0x00040000;
-	vf->txq[(TXDCTL - TDBAL) / 4] = 0x00000000;
-	/* SRRCTL: a 2 KiB packet buffer, legacy descriptors. */
-	vf->rxq[(SRRCTL - RDBAL) / 4] = 0x00000002;
-	/* The PF has finished the VF's reset. */
-	vf->mbx = MBX_RSTD;
+	memset(vf->held, 0, sizeof(vf->held));
+	vf->resets++;
 }
 
 /* Send the enabled causes of @causes (lock held). */
@@ -149,7 +129,7 @@ static void igbvf_interrupt(struct igbvf *vf, uint32_t causes)
 	unsigned int v;
 
 	vf->eicr |= causes & EIxx_MASK;
-	fire = vf->eicr & vf->eims & EIxx_MASK;
+	fire = vf->eicr & vf->eims & EIxx_MASK & ~held_mask(vf);
 	for (v = 0; fire; v++, fire >>= 1) {
 		if (!(fire & 1))
 			continue;
@@ -159,40 +139,118 @@ static void igbvf_interrupt(struct igbvf *vf, uint32_t causes)
 	}
 }
 
-static uint32_t *queue_reg(struct igbvf *vf, uint64_t off)
+/* The VTEICR bit an IVAR entry names (0: none, not valid). */
+static uint32_t ivar_cause(uint32_t entry)
 {
-	if (off >= RDBAL && off < RDBAL + sizeof(vf->rxq))
-		return &vf->rxq[(off - RDBAL) / 4];
-	if (off >= TDBAL && off < TDBAL + sizeof(vf->txq))
-		return &vf->txq[(off - TDBAL) / 4];
-	return NULL;
+	if (!(entry & IVAR_VALID))
+		return 0;
+	return 1u << (entry & IVAR_VECTOR);
 }
 
-static uint32_t reg_read(struct igbvf *vf, uint64_t off)
+/* The VTEICR bits of @events, as VTIVAR and VTIVAR_MISC map them. */
+static uint32_t event_causes(struct igbvf *vf, unsigned int events)
 {
-	uint32_t *q, v;
-	uint64_t pf_status = 0;
+	uint32_t causes = 0;
 
-	if (off >= VMBMEM && off < VMBMEM + sizeof(vf->mbmem))
-		return vf->mbmem[(off - VMBMEM) / 4];
+	if (events & IGBVF_EV_MAILBOX)
+		causes |= ivar_cause(vf->ivar_misc);
+	if (events & IGBVF_EV_RX0)
+		causes |= ivar_cause(vf->ivar);
+	if (events & IGBVF_EV_TX0)
+		causes |= ivar_cause(vf->ivar >> 8);
+	if (events & IGBVF_EV_RX1)
+		causes |= ivar_cause(vf->ivar >> 16);
+	if (events & IGBVF_EV_TX1)
+		causes |= ivar_cause(vf->ivar >> 24);
+	return causes & EIxx_MASK;
+}
+
+/* Lock held: has the VF been reset since @epoch (the PF's count)?  The
+ * VF's lock orders this against its resets, which take it. */
+static bool reset_since(struct ufd_pci_dev *pdev, unsigned int epoch)
+{
+	return ufd_igb_vf_epoch(pdev->physfn, pdev->vf_index) != epoch;
+}
+
+void ufd_igbvf_event(struct ufd_pci_dev *pdev, unsigned int events,
+		     unsigned int epoch)
+{
+	struct igbvf *vf;
+	uint32_t causes;
+
+	ufd_pci_lock(pdev);
+	vf = pdev->priv;
+	if (!reset_since(pdev, epoch)) {
+		causes = event_causes(vf, events);
+		if (causes)
+			igbvf_interrupt(vf, causes);
+	}
+	ufd_pci_unlock(pdev);
+}
+
+void ufd_igbvf_cause_begin(struct ufd_pci_dev *pdev, unsigned int events,
+			   unsigned int epoch, struct igbvf_cause *c)
+{
+	struct igbvf *vf;
+	unsigned int v;
+
+	memset(c, 0, sizeof(*c));
+	ufd_pci_lock(pdev);
+	vf = pdev->priv;
+	if (!reset_since(pdev, epoch)) {
+		c->set = event_causes(vf, events);
+		c->fresh = c->set & ~vf->eicr;
+		c->resets = vf->resets;
+		c->vf = c->set ? pdev : NULL;
+		vf->eicr |= c->set;
+		for (v = 0; v < VF_MSIX_VECTORS; v++)
+			if (c->set & (1u << v))
+				vf->held[v]++;
+	}
+	ufd_pci_unlock(pdev);
+}
+
+void ufd_igbvf_cause_end(struct igbvf_cause *c, bool made)
+{
+	struct igbvf *vf;
+	unsigned int v;
+
+	if (!c->vf)
+		return;
+	ufd_pci_lock(c->vf);
+	vf = c->vf->priv;
+	if (vf->resets == c->resets) {
+		for (v = 0; v < VF_MSIX_VECTORS; v++)
+			if (c->set & (1u << v))
+				vf->held[v]--;
+		if (!made)
+			vf->eicr &= ~c->fresh;
+		igbvf_interrupt(vf, 0);
+	}
+	ufd_pci_unlock(c->vf);
+	c->vf = NULL;
+}
+
+/* A VF reset (VTCTRL.RST, FLR): its registers, then the PF's side. */
+static void igbvf_reset_all(struct igbvf *vf)
+{
+	igbvf_poweron(vf);
+	ufd_igb_vf_reset(vf->pdev->physfn, vf->pdev->vf_index);
+}
+
+static uint32_t reg_read(struct igbvf *vf, uint64_t off, bool side_effects)
+{
+	struct ufd_pci_dev *pdev = vf->pdev;
+	uint32_t v;
+
+	if (ufd_igb_vf_read(pdev->physfn, pdev->vf_index, (uint32_t)off,
+			    side_effects, &v))
+		return v;
 	if (off >= VTEITR0 && off < VTEITR0 + sizeof(vf->eitr))
 		return vf->eitr[(off - VTEITR0) / 4];
-	q = queue_reg(vf, off);
-	if (q) {
-		v = *q;
-		/* No datapath: the queue never reports itself enabled. */
-		if (off == RXDCTL || off == TXDCTL)
-			v &= ~QUEUE_ENABLE;
-		return v;
-	}
 	switch (off) {
 	case VTCTRL:
 		return 0;
-	case VTSTATUS:
-		if (ufd_pci_bar_read(vf->pdev->physfn, 0, PF_STATUS, 4,
-				     &pf_status))
-			return 0;
-		return (uint32_t)pf_status;
 	case VTEICS:
 	case VTEIMS:
 		return vf->eims;
@@ -201,48 +259,39 @@ static uint32_t reg_read(struct igbvf *vf, uint64_t off)
 	case VTEIAM:
 		return vf->eiam;
 	case VTEICR:
-		v = vf->eicr;
-		/* Read-to-clear only when no cause auto-clears. */
-		if (!vf->eiac)
-			vf->eicr = 0;
+		/* Held causes are not seen yet; read-to-clear only when no
+		 * cause auto-clears. */
+		v = vf->eicr & ~held_mask(vf);
+		if (side_effects && !vf->eiac)
+			vf->eicr &= held_mask(vf);
 		return v;
 	case VTIVAR:
 		return vf->ivar;
 	case VTIVAR_MISC:
 		return vf->ivar_misc;
-	case V2PMAILBOX:
-		v = vf->mbx;
-		vf->mbx &= ~MBX_READ_CLEAR;
-		return v;
 	case PSRTYPE:
 		return vf->psrtype;
 	default:
-		return 0; /* statistics: nothing moves; unknown: reserved */
+		return 0; /* loopback counters: not counted; unknown: reserved */
 	}
 }
 
 static void reg_write(struct igbvf *vf, uint64_t off, uint32_t v)
 {
-	uint32_t *q;
+	struct ufd_pci_dev *pdev = vf->pdev;
 
-	if (off >= VMBMEM && off < VMBMEM + sizeof(vf->mbmem)) {
-		vf->mbmem[(off - VMBMEM) / 4] = v;
+	if (off == VTCTRL) {
+		if (v & CTRL_RST)
+			igbvf_reset_all(vf);
 		return;
 	}
+	if (ufd_igb_vf_write(pdev->physfn, pdev->vf_index, (uint32_t)off, v))
+		return;
 	if (off >= VTEITR0 && off < VTEITR0 + sizeof(vf->eitr)) {
 		vf->eitr[(off - VTEITR0) / 4] = v & 0x7ffc;
 		return;
 	}
-	q = queue_reg(vf, off);
-	if (q) {
-		*q = v;
-		return;
-	}
 	switch (off) {
-	case VTCTRL:
-		if (v & CTRL_RST)
-			igbvf_poweron(vf);
-		return;
 	case VTEICS:
 		igbvf_interrupt(vf, v);
 		return;
@@ -263,21 +312,11 @@ static void reg_write(struct igbvf *vf, uint64_t off, uint32_t v)
 		vf->eicr &= ~v;
 		return;
 	case VTIVAR:
-		vf->ivar = v & 0x00008383u; /* two causes: vector and valid */
+		/* Four causes (queue 0 and 1, receive and transmit). */
+		vf->ivar = v & 0x83838383u;
 		return;
 	case VTIVAR_MISC:
 		vf->ivar_misc = v & 0x83u;
-		return;
-	case V2PMAILBOX:
-		/*
-		 * VFU is the VF's claim on the buffer (refused while the PF
-		 * holds it); REQ and ACK are strobes towards the PF, whose
-		 * side is not connected (see the top of the file).
-		 */
-		if ((v & MBX_VFU) && !(vf->mbx & MBX_PFU))
-			vf->mbx |= MBX_VFU;
-		else if (!(v & MBX_VFU))
-			vf->mbx &= ~MBX_VFU;
 		return;
 	case PSRTYPE:
 		vf->psrtype = v;
@@ -300,7 +339,8 @@ static uint64_t igbvf_bar_read(struct ufd_pci_dev *pdev, unsigned int bar,
 	if (bar != 0)
 		return 0;
 	for (at = first; at < off + size; at += 4)
-		acc |= (unsigned __int128)reg_read(vf, at) << ((at - first) * 8);
+		acc |= (unsigned __int128)reg_read(vf, at, true)
+		       << ((at - first) * 8);
 	value = (uint64_t)(acc >> shift);
 	return size == 8 ? value : value & ((1ULL << (8 * size)) - 1);
 }
@@ -329,21 +369,18 @@ static void igbvf_bar_write(struct ufd_pci_dev *pdev, unsigned int bar,
 			continue;
 		}
 		/* A partial write merges into the register's contents, as
-		 * read without side effects. */
-		cur = 0;
-		if (queue_reg(vf, at))
-			cur = *queue_reg(vf, at);
-		else if (at >= VMBMEM && at < VMBMEM + sizeof(vf->mbmem))
-			cur = vf->mbmem[(at - VMBMEM) / 4];
-		else if (at == VTEIMS || at == VTEICS)
-			cur = 0;
+		 * read without side effects (write-only strobes read 0). */
+		cur = at == VTEIMS || at == VTEICS || at == VTEICR ?
+			      0 :
+			      reg_read(vf, at, false);
 		reg_write(vf, at, (cur & ~mask) | bits);
 	}
 }
 
+/* FLR (bus mastering is already off): the VF reset, as VTCTRL.RST. */
 static void igbvf_reset(struct ufd_pci_dev *pdev)
 {
-	igbvf_poweron(pdev->priv);
+	igbvf_reset_all(pdev->priv);
 }
 
 static int igbvf_create(struct ufd_pci_dev *pdev, const char *args)
@@ -351,8 +388,11 @@ static int igbvf_create(struct ufd_pci_dev *pdev, const char *args)
 	struct igbvf *vf;
 	int rc;
 
-	if (!pdev->physfn || (args && *args))
-		return -EINVAL; /* only SR-IOV makes a VF, with no options */
+	/* Only an 82576 PF's SR-IOV makes one (the PF serves its queues
+	 * and mailbox), with no options. */
+	if (!pdev->physfn || pdev->physfn->model != &ufd_pci_model_igb ||
+	    (args && *args))
+		return -EINVAL;
 	vf = ufd_zalloc(sizeof(*vf));
 	if (!vf)
 		return -ENOMEM;

@@ -1084,6 +1084,9 @@ int ufd_pci_add_sriov_cap(struct ufd_pci_dev *pdev, unsigned int off,
 		return -EINVAL;
 	if (!cfg_range_free(pdev, off, SRIOV_CAP_LEN))
 		return -EBUSY;
+	pdev->vfs = ufd_zalloc(sriov->total_vfs * sizeof(*pdev->vfs));
+	if (!pdev->vfs)
+		return -ENOMEM;
 	define(pdev, off, 4, PCI_EXT_CAP_ID_SRIOV | 1u << 16, 0, 0);
 	if (pdev->ext_cap_last)
 		bytes_put(pdev->cfg, pdev->ext_cap_last, 4,
@@ -1191,6 +1194,7 @@ static int dev_create(const struct ufd_pci_model *model, const char *args,
 		pthread_mutex_destroy(&pdev->lock);
 		free(pdev->msix_table);
 		free(pdev->msix_pba);
+		free(pdev->vfs);
 		free(pdev);
 		return rc;
 	}
@@ -1210,28 +1214,62 @@ int ufd_pci_vf_create(struct ufd_pci_dev *pf, unsigned int index,
 		      const struct ufd_pci_host_ops *ops, void *host,
 		      struct ufd_pci_dev **out)
 {
+	struct ufd_pci_dev *vf;
 	unsigned int num_vfs = 0;
+	bool taken;
+	int rc;
 
 	if (!pf || !out || !pf->sriov_cap)
 		return -EINVAL;
 	ufd_pci_lock(pf);
 	if (cfg16(pf, pf->sriov_cap + PCI_SRIOV_CTRL) & PCI_SRIOV_CTRL_VFE)
 		num_vfs = cfg16(pf, pf->sriov_cap + PCI_SRIOV_NUM_VF);
+	taken = index < pf->sriov.total_vfs && pf->vfs[index];
 	ufd_pci_unlock(pf);
 	if (index >= num_vfs)
 		return -EINVAL;
-	return dev_create(pf->sriov.vf_model, NULL, ops, host, pf, index, out);
+	if (taken)
+		return -EBUSY;
+	rc = dev_create(pf->sriov.vf_model, NULL, ops, host, pf, index, &vf);
+	if (rc)
+		return rc;
+	ufd_pci_lock(pf);
+	taken = pf->vfs[index] != NULL;
+	if (!taken)
+		pf->vfs[index] = vf;
+	ufd_pci_unlock(pf);
+	if (taken) {
+		/* Another caller made it meanwhile (this one was never in
+		 * vfs[], so destroying it leaves the PF alone). */
+		ufd_pci_dev_destroy(vf);
+		return -EBUSY;
+	}
+	*out = vf;
+	return 0;
 }
 
 void ufd_pci_dev_destroy(struct ufd_pci_dev *pdev)
 {
+	struct ufd_pci_dev *pf;
+
 	if (!pdev)
 		return;
+	pf = pdev->physfn;
+	if (pf && pdev->vf_index < pf->sriov.total_vfs) {
+		ufd_pci_lock(pf);
+		if (pf->vfs[pdev->vf_index] == pdev) {
+			pf->vfs[pdev->vf_index] = NULL;
+			if (pf->model->vf_gone)
+				pf->model->vf_gone(pf, pdev->vf_index);
+		}
+		ufd_pci_unlock(pf);
+	}
 	if (pdev->model->destroy)
 		pdev->model->destroy(pdev);
 	pthread_mutex_destroy(&pdev->lock);
 	free(pdev->msix_table);
 	free(pdev->msix_pba);
+	free(pdev->vfs);
 	free(pdev);
 }
 

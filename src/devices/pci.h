@@ -31,7 +31,10 @@
  * a model's worker thread copies data while the program reads and writes
  * registers from other threads, as with hardware.  The engine's DMA path
  * takes no engine lock that a device waits on; models never hold engine
- * locks.
+ * locks.  A PF and its VFs: a VF's model may take its PF's lock inside
+ * its own (VF lock, then PF lock), never the reverse; pf->vfs[] changes
+ * under the PF's lock, and the PF model's vf_gone() (PF lock held) must
+ * finish all work for a VF before it is freed.
  */
 #ifndef UFD_DEVICES_PCI_H
 #define UFD_DEVICES_PCI_H
@@ -107,6 +110,13 @@ struct ufd_pci_model {
 			     uint64_t off, unsigned int size);
 	void (*bar_write)(struct ufd_pci_dev *pdev, unsigned int bar,
 			  uint64_t off, unsigned int size, uint64_t value);
+	/*
+	 * A physical function's: its VF @index is about to be freed
+	 * (pf->vfs[index] is already NULL).  The PF's lock held; it may
+	 * ufd_pci_wait().  When it returns the model has no work in flight
+	 * for that VF and keeps no pointer to it.  Optional.
+	 */
+	void (*vf_gone)(struct ufd_pci_dev *pf, unsigned int index);
 };
 
 struct ufd_pci_bar {
@@ -180,6 +190,12 @@ struct ufd_pci_dev {
 	uint16_t ext_cap_last; /* the last extended capability; 0: none */
 	uint16_t sriov_cap;    /* the SR-IOV capability's offset; 0: none */
 	struct ufd_pci_sriov sriov;
+	/*
+	 * A PF's live VF instances (sriov.total_vfs entries, or NULL without
+	 * the capability): set by ufd_pci_vf_create, cleared by
+	 * ufd_pci_dev_destroy of the VF, under the PF's lock.
+	 */
+	struct ufd_pci_dev **vfs;
 	struct ufd_pci_dev *physfn; /* a VF's PF (fixed); NULL for a PF */
 	unsigned int vf_index;      /* a VF's number under its PF */
 	uint8_t pm_cap, msi_cap, msix_cap, pcie_cap; /* offsets; 0: absent */
@@ -231,7 +247,8 @@ int ufd_pci_dev_create(const struct ufd_pci_model *model, const char *args,
  * Virtual function @index of physical function @pf (which has an SR-IOV
  * capability and at least @index + 1 VFs enabled in it), an instance of
  * the VF model the capability names, with its own host ops.  The PF must
- * outlive it.  -EINVAL, -ENOMEM, or what the VF model's create() says.
+ * outlive it.  -EINVAL, -ENOMEM, -EBUSY (VF @index exists), or what the
+ * VF model's create() says.  The new VF is in pf->vfs[index].
  */
 int ufd_pci_vf_create(struct ufd_pci_dev *pf, unsigned int index,
 		      const struct ufd_pci_host_ops *ops, void *host,
@@ -243,7 +260,8 @@ int ufd_pci_vf_create(struct ufd_pci_dev *pf, unsigned int index,
  */
 int ufd_pci_sriov_set_num_vfs(struct ufd_pci_dev *pf, unsigned int num_vfs);
 /* Stop the model's threads and free the instance.  No call may be in
- * progress on it, and none may follow. */
+ * progress on it, and none may follow.  A VF is first taken out of its
+ * PF's vfs[] and the PF model's vf_gone() called (the PF's lock held). */
 void ufd_pci_dev_destroy(struct ufd_pci_dev *pdev);
 void ufd_pci_dev_info(struct ufd_pci_dev *pdev, struct ufd_pci_dev_info *info);
 

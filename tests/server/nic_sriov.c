@@ -6,14 +6,21 @@
  * the VF that appears (virtfn0, physfn, its IDs, vfio-pci, its own IOMMU
  * group and cdev) and disappears, removal refused while a file of the VF
  * is open (also one a fork child shares), and the VF token rules of
- * BIND_IOMMUFD, GROUP_GET_DEVICE_FD and VFIO_DEVICE_FEATURE_PCI_VF_TOKEN.
+ * BIND_IOMMUFD, GROUP_GET_DEVICE_FD and VFIO_DEVICE_FEATURE_PCI_VF_TOKEN;
+ * then a PF driver and a VF driver through their mmap'd BARs, each
+ * device on its own IOAS: a mailbox message each way with the MSI-X
+ * interrupts on eventfds, and a frame from the VF's memory to the PF's.
  * Written from the sysfs ABI (Documentation/ABI/testing/sysfs-bus-pci)
  * and linux/vfio.h.
  */
 #include <dirent.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include <linux/vfio.h>
@@ -319,6 +326,224 @@ static void test_group_path_and_removal(void)
 	CHECK_EQ(set_numvfs("0"), 0);
 }
 
+/* ---- a PF driver and a VF driver through their BARs -------------------- */
+
+#define FN_MEM (1ULL << 20)
+#define PF_IOVA (1ULL << 32)
+#define VF_IOVA (1ULL << 36) /* mapped in the VF's IOAS only */
+
+struct fn {
+	int dev;
+	uint32_t ioas;
+	volatile uint32_t *bar;
+	size_t bar_size;
+	uint8_t *mem;
+	uint64_t iova;
+	int efd[4]; /* MSI-X vectors 0..3 */
+};
+
+/* Open @bdf with @token on a new IOAS mapping FN_MEM at @iova; BAR0
+ * mapped, bus master on, MSI-X vectors [0, @vectors) on eventfds. */
+static int fn_open(struct fn *f, int iommufd, const char *bdf,
+		   const uint8_t *token, uint64_t iova, unsigned int vectors)
+{
+	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
+	struct vfio_region_info ri = { .argsz = sizeof(ri) };
+	struct {
+		struct vfio_irq_set s;
+		int32_t fd[4];
+	} irq = { .s = { .argsz = sizeof(irq), .index = VFIO_PCI_MSIX_IRQ_INDEX,
+			 .flags = VFIO_IRQ_SET_DATA_EVENTFD |
+				  VFIO_IRQ_SET_ACTION_TRIGGER,
+			 .count = vectors } };
+	uint16_t cmd = 0x6; /* memory, bus master */
+	unsigned int v;
+	void *p;
+
+	memset(f, 0, sizeof(*f));
+	f->iova = iova;
+	f->dev = open_cdev(cdev_of(bdf));
+	if (f->dev < 0 || bind_dev(f->dev, iommufd, token) ||
+	    ioas_alloc(iommufd, &f->ioas))
+		return -1;
+	at.pt_id = f->ioas;
+	if (ioctl(f->dev, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at))
+		return -1;
+	f->mem = mmap(NULL, FN_MEM, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (f->mem == MAP_FAILED ||
+	    ioas_map(iommufd, f->ioas, f->mem, FN_MEM, iova))
+		return -1;
+	ri.index = VFIO_PCI_BAR0_REGION_INDEX;
+	if (ioctl(f->dev, VFIO_DEVICE_GET_REGION_INFO, &ri))
+		return -1;
+	p = mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED, f->dev,
+		 (off_t)ri.offset);
+	if (p == MAP_FAILED)
+		return -1;
+	f->bar = p;
+	f->bar_size = ri.size;
+	ri.index = VFIO_PCI_CONFIG_REGION_INDEX;
+	if (ioctl(f->dev, VFIO_DEVICE_GET_REGION_INFO, &ri) ||
+	    pwrite(f->dev, &cmd, 2, (off_t)(ri.offset + 4)) != 2)
+		return -1;
+	for (v = 0; v < vectors; v++) {
+		f->efd[v] = eventfd(0, EFD_NONBLOCK);
+		irq.fd[v] = f->efd[v];
+	}
+	return ioctl(f->dev, VFIO_DEVICE_SET_IRQS, &irq) ? -1 : 0;
+}
+
+static void fn_close(struct fn *f)
+{
+	unsigned int v;
+
+	for (v = 0; v < 4; v++)
+		if (f->efd[v] > 0)
+			close(f->efd[v]);
+	if (f->bar)
+		munmap((void *)f->bar, f->bar_size);
+	if (f->mem && f->mem != MAP_FAILED)
+		munmap(f->mem, FN_MEM);
+	if (f->dev >= 0)
+		close(f->dev);
+}
+
+static uint32_t rd(struct fn *f, unsigned int off)
+{
+	return f->bar[off / 4];
+}
+
+static void wr(struct fn *f, unsigned int off, uint32_t v)
+{
+	f->bar[off / 4] = v;
+}
+
+/* Did vector @v fire (within 5 s)?  Consumes the count. */
+static bool fired(struct fn *f, unsigned int v)
+{
+	struct pollfd pfd = { .fd = f->efd[v], .events = POLLIN };
+	uint64_t n;
+
+	if (poll(&pfd, 1, 5000) != 1)
+		return false;
+	return read(f->efd[v], &n, sizeof(n)) == sizeof(n) && n > 0;
+}
+
+static bool wait_bar(struct fn *f, unsigned int off, uint32_t val)
+{
+	unsigned int i;
+
+	for (i = 0; i < 50000; i++) {
+		if (rd(f, off) == val)
+			return true;
+		usleep(100);
+	}
+	return false;
+}
+
+static void test_vf_datapath(void)
+{
+	static const uint8_t vf_mac[6] = { 0x02, 0, 0, 0, 0, 0x20 };
+	int iommufd = open("/dev/iommu", O_RDWR);
+	struct fn pf, vf;
+	uint8_t pf_mac[6], *frame, *d;
+	uint32_t ral, rah, ctl, z = 0;
+	uint64_t a;
+	unsigned int i;
+
+	REQUIRE(iommufd >= 0);
+	REQUIRE(set_numvfs("1") == 0);
+	snprintf(vf_bdf, sizeof(vf_bdf), "%s", link_base(SYS PF "/virtfn0"));
+	REQUIRE(fn_open(&pf, iommufd, PF, token_a, PF_IOVA, 4) == 0);
+	REQUIRE(fn_open(&vf, iommufd, vf_bdf, token_a, VF_IOVA, 3) == 0);
+
+	/* The PF's driver: reset, the mailbox on its "other" vector 3. */
+	wr(&pf, 0x0000, 1u << 26);
+	wr(&pf, 0x1514, 0x10);		/* GPIE: MSI-X */
+	wr(&pf, 0x1740, (0x80 | 3) << 8); /* IVAR_MISC */
+	wr(&pf, 0x00d0, 0x100);		/* IMS: VMMB */
+	wr(&pf, 0x1524, 1u << 3);	/* EIMS */
+	wr(&pf, 0x0c84, 0xff);		/* MBVFIMR */
+	/* The VF's: its mailbox on vector 2. */
+	wr(&vf, 0x1740, 0x80 | 2);	/* VTIVAR_MISC */
+	wr(&vf, 0x1524, 0x7);		/* VTEIMS */
+
+	/* VF -> PF: a message, the PF's interrupt, then its ACK. */
+	wr(&vf, 0x0c40, 0x4); /* VFU */
+	CHECK(rd(&vf, 0x0c40) & 0x4);
+	wr(&vf, 0x0800, 0x1234);
+	wr(&vf, 0x0c40, 0x1); /* REQ */
+	CHECK(fired(&pf, 3));
+	CHECK_EQ(rd(&pf, 0x0c80), 1u); /* MBVFICR.VFREQ(0) */
+	CHECK_EQ(rd(&pf, 0x0800), 0x1234u);
+	wr(&pf, 0x0c80, 1);
+	wr(&pf, 0x0c00, 0x2); /* ACK */
+	CHECK(fired(&vf, 2));
+	CHECK(rd(&vf, 0x0c40) & 0x20); /* PFACK */
+	/* PF -> VF. */
+	wr(&pf, 0x0c00, 0x8); /* PFU */
+	wr(&pf, 0x0804, 0x5678);
+	wr(&pf, 0x0c00, 0x1); /* STS */
+	CHECK(fired(&vf, 2));
+	CHECK(rd(&vf, 0x0c40) & 0x10); /* PFSTS */
+	CHECK_EQ(rd(&vf, 0x0804), 0x5678u);
+
+	/* Pools: the PF's is 1 (its queue 1), VF 0's is 0 (PF queue 0). */
+	ral = rd(&pf, 0x5400);
+	rah = rd(&pf, 0x5404);
+	memcpy(pf_mac, &ral, 4);
+	pf_mac[4] = (uint8_t)rah;
+	pf_mac[5] = (uint8_t)(rah >> 8);
+	wr(&pf, 0x5404, rah | 1u << 19); /* RAH0.POOLSEL: pool 1 */
+	wr(&pf, 0x5ac0, 1u << 7);	  /* VT_CTL.DEF_PL = 1 */
+	wr(&pf, 0x0c8c, 1);		  /* VFRE */
+	wr(&pf, 0x0c90, 1);		  /* VFTE */
+	wr(&pf, 0xc040, (uint32_t)pf.iova); /* PF queue 1 receive ring */
+	wr(&pf, 0xc044, (uint32_t)(pf.iova >> 32));
+	wr(&pf, 0xc048, 16 * 16);
+	wr(&pf, 0xc04c, 2); /* SRRCTL: 2 KiB, legacy */
+	wr(&pf, 0xc050, 0);
+	wr(&pf, 0xc058, 0);
+	wr(&pf, 0xc068, 1u << 25);
+	a = pf.iova + 0x10000;
+	memset(pf.mem, 0, 256);
+	memcpy(pf.mem, &a, 8);
+	wr(&pf, 0x0100, 0x2 | 0x8000); /* RCTL: EN, BAM */
+	wr(&pf, 0x0400, 0x2 | 0x8);	/* TCTL: EN, PSP */
+	wr(&pf, 0xc058, 1);		/* RDT: one buffer */
+	/* The VF's transmit ring and frame in its own memory. */
+	frame = vf.mem + 0x10000;
+	for (i = 0; i < 200; i++)
+		frame[i] = (uint8_t)(i * 3 + 1);
+	memcpy(frame, pf_mac, 6);
+	memcpy(frame + 6, vf_mac, 6);
+	d = vf.mem;
+	a = vf.iova + 0x10000;
+	ctl = 200 | 0x01000000 | 0x02000000 | 0x08000000; /* EOP IFCS RS */
+	memcpy(d, &a, 8);
+	memcpy(d + 8, &ctl, 4);
+	memcpy(d + 12, &z, 4);
+	wr(&vf, 0x3800, (uint32_t)vf.iova);
+	wr(&vf, 0x3804, (uint32_t)(vf.iova >> 32));
+	wr(&vf, 0x3808, 16 * 16);
+	wr(&vf, 0x3810, 0);
+	wr(&vf, 0x3818, 0);
+	wr(&vf, 0x3828, 1u << 25);
+	CHECK(rd(&vf, 0x3828) & (1u << 25)); /* enabled, the pool may run */
+	wr(&vf, 0x3818, 1); /* TDT */
+	CHECK(wait_bar(&vf, 0x3810, 1));
+	CHECK(wait_bar(&pf, 0xc050, 1));
+	CHECK(!memcmp(pf.mem + 0x10000, frame, 200));
+	CHECK(pf.mem[12] & 1);	/* DD, in the PF's memory */
+	CHECK(vf.mem[12] & 1);	/* DD, in the VF's */
+
+	fn_close(&vf);
+	fn_close(&pf);
+	close(iommufd);
+	CHECK_EQ(set_numvfs("0"), 0);
+}
+
 int main(void)
 {
 	if (!server_mode())
@@ -326,5 +551,6 @@ int main(void)
 	RUN(test_sysfs_and_numvfs);
 	RUN(test_tokens);
 	RUN(test_group_path_and_removal);
+	RUN(test_vf_datapath);
 	HARNESS_EXIT();
 }
