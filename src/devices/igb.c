@@ -31,8 +31,12 @@
  * STATUS.LU is CTRL.SLU and the PHY's link; a change raises ICR.LSC.
  * A frame sent goes back to receive with MAC loopback (RCTL.LBM = 01b)
  * or PHY loopback, otherwise to the backend: "loopback" (the default: a
- * loopback plug, every frame comes back), "none" (no cable: no carrier)
- * or "pcap" (frames are appended to a pcap file, nothing comes back).
+ * loopback plug, every frame comes back), "none" (no cable: no carrier),
+ * "pcap" (frames are appended to a pcap file, nothing comes back), "tap"
+ * (a tap interface) or "unix" (a datagram socket pair of paths).  The
+ * last two also receive: a reader thread puts what their fd gives into
+ * an inbox (device lock) that the worker delivers like a looped-back
+ * frame.
  *
  * The datapath is one worker thread.  It serves the 16 transmit queues in
  * turn, up to 32 descriptors of a queue at a time (one DMA read for the
@@ -107,8 +111,18 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <linux/if.h>
+#include <linux/if_tun.h>
 
 #include <linux/pci_regs.h>
 
@@ -452,6 +466,20 @@ struct igb_backend_ops {
 	bool (*transmit)(struct igb *igb, const uint8_t *frame, size_t len);
 };
 
+/*
+ * A receiving backend's frames wait here for the worker (lock held to
+ * touch it): the backend's thread adds what it reads from its fd, the
+ * worker takes them one at a time into rx_frame().  Full: the frame is
+ * dropped and counted as missed (MPC), as the 82576's full receive FIFO
+ * drops.  A reset empties it.
+ */
+#define INBOX_FRAMES 64
+struct igb_inbox {
+	uint8_t *buf[INBOX_FRAMES]; /* FRAME_MAX + FRAME_SLACK bytes each */
+	size_t len[INBOX_FRAMES];
+	unsigned int head, count;
+};
+
 /* An advanced context descriptor, as kept in a queue's slot. */
 struct igb_txctx {
 	uint32_t vlan_macip_lens, type_tucmd, mss_l4len;
@@ -514,6 +542,14 @@ struct igb {
 	const struct igb_backend_ops *backend;
 	char *backend_arg;
 	FILE *pcap;
+	/* A receiving backend (tap, unix): its fd, its reader thread, the
+	 * eventfd that stops it, the frames it read. */
+	int io_fd, stop_fd;
+	pthread_t reader;
+	bool reader_running;
+	struct igb_inbox inbox;
+	uint8_t *inframe; /* the worker's copy of the frame it delivers */
+	struct sockaddr_un peer; /* unix: where frames are sent */
 
 	uint16_t eeprom[EEPROM_WORDS];
 
@@ -1017,6 +1053,9 @@ static void regs_poweron(struct igb *igb)
 {
 	size_t i;
 	uint32_t off;
+
+	/* What the receive FIFO held is lost. */
+	igb->inbox.head = igb->inbox.count = 0;
 
 	memset(igb->store, 0, IGB_BAR0_SIZE);
 	for (i = 0; i < sizeof(reg_store) / sizeof(reg_store[0]); i++)
@@ -1933,6 +1972,208 @@ static bool pcap_transmit(struct igb *igb, const uint8_t *frame, size_t len)
 	(void)fflush(igb->pcap);
 	return false;
 }
+
+/*
+ * The receiving backends: a fd whose reads are frames (a tap device, a
+ * datagram socket).  One reader thread per device waits on it, with every
+ * signal blocked (the model's threads take none of the program's).
+ */
+static void inbox_put(struct igb *igb, const uint8_t *frame, size_t len)
+{
+	struct igb_inbox *in = &igb->inbox;
+	unsigned int slot;
+
+	ufd_pci_lock(igb->pdev);
+	if (in->count == INBOX_FRAMES) {
+		(*stat(igb, ST_MPC))++;
+	} else {
+		slot = (in->head + in->count) % INBOX_FRAMES;
+		memcpy(in->buf[slot], frame, len);
+		in->len[slot] = len;
+		in->count++;
+		pthread_cond_broadcast(&igb->work_cv);
+	}
+	ufd_pci_unlock(igb->pdev);
+}
+
+static void *reader_main(void *arg)
+{
+	struct igb *igb = arg;
+	uint8_t *frame = igb->inframe + FRAME_MAX + FRAME_SLACK;
+
+	for (;;) {
+		struct pollfd p[2] = { { .fd = igb->io_fd, .events = POLLIN },
+				       { .fd = igb->stop_fd,
+					 .events = POLLIN } };
+		ssize_t n;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		if (!(p[0].revents & POLLIN)) {
+			if (p[0].revents & (POLLERR | POLLHUP | POLLNVAL))
+				break;
+			continue;
+		}
+		n = read(igb->io_fd, frame, FRAME_MAX);
+		/* Shorter than a header: nothing a MAC would take. */
+		if (n >= 14)
+			inbox_put(igb, frame, (size_t)n);
+	}
+	return NULL;
+}
+
+static void reader_stop(struct igb *igb)
+{
+	uint64_t one = 1;
+	unsigned int i;
+
+	if (igb->reader_running) {
+		if (write(igb->stop_fd, &one, sizeof(one)) < 0) {
+			/* an eventfd write of 1 cannot fail */
+		}
+		pthread_join(igb->reader, NULL);
+		igb->reader_running = false;
+	}
+	if (igb->stop_fd >= 0)
+		close(igb->stop_fd);
+	if (igb->io_fd >= 0)
+		close(igb->io_fd);
+	igb->stop_fd = igb->io_fd = -1;
+	for (i = 0; i < INBOX_FRAMES; i++) {
+		free(igb->inbox.buf[i]);
+		igb->inbox.buf[i] = NULL;
+	}
+	free(igb->inframe);
+	igb->inframe = NULL;
+}
+
+/* With io_fd open: the inbox, the stop eventfd, the reader thread. */
+static int reader_start(struct igb *igb)
+{
+	unsigned int i;
+	int rc;
+
+	/* The worker's frame, then the reader's: one allocation. */
+	igb->inframe = ufd_zalloc(2 * (FRAME_MAX + FRAME_SLACK));
+	for (i = 0; igb->inframe && i < INBOX_FRAMES; i++) {
+		igb->inbox.buf[i] = ufd_zalloc(FRAME_MAX + FRAME_SLACK);
+		if (!igb->inbox.buf[i])
+			break;
+	}
+	if (!igb->inframe || i < INBOX_FRAMES) {
+		reader_stop(igb);
+		return -ENOMEM;
+	}
+	igb->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (igb->stop_fd < 0) {
+		rc = -errno;
+		reader_stop(igb);
+		return rc;
+	}
+	rc = ufd_inject_fail() ? EAGAIN :
+				 pthread_create(&igb->reader, NULL,
+						reader_main, igb);
+	if (rc) {
+		reader_stop(igb);
+		return -rc;
+	}
+	igb->reader_running = true;
+	return 0;
+}
+
+/* tap=NAME: the tap interface NAME (made if it does not exist). */
+static int tap_open(struct igb *igb, const char *name)
+{
+	struct ifreq ifr;
+	int rc;
+
+	if (!name || !*name || strlen(name) >= IFNAMSIZ)
+		return -EINVAL;
+	igb->io_fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (igb->io_fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	memcpy(ifr.ifr_name, name, strlen(name));
+	if (ioctl(igb->io_fd, TUNSETIFF, &ifr)) {
+		rc = -errno;
+		close(igb->io_fd);
+		igb->io_fd = -1;
+		return rc;
+	}
+	return reader_start(igb);
+}
+
+/*
+ * unix=LOCAL:REMOTE: a datagram socket bound at path LOCAL (a stale
+ * socket file there is replaced) that sends every frame to REMOTE and
+ * receives from anyone; two devices with the paths swapped are a cable.
+ */
+static int unix_open(struct igb *igb, const char *arg)
+{
+	const char *colon = arg ? strchr(arg, ':') : NULL;
+	struct sockaddr_un local = { .sun_family = AF_UNIX };
+	size_t llen;
+	int rc;
+
+	if (!colon || colon == arg || !colon[1])
+		return -EINVAL;
+	llen = (size_t)(colon - arg);
+	if (llen >= sizeof(local.sun_path) ||
+	    strlen(colon + 1) >= sizeof(igb->peer.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(local.sun_path, arg, llen);
+	igb->peer.sun_family = AF_UNIX;
+	strcpy(igb->peer.sun_path, colon + 1);
+	igb->io_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (igb->io_fd < 0)
+		return -errno;
+	unlink(local.sun_path);
+	if (bind(igb->io_fd, (struct sockaddr *)&local, sizeof(local))) {
+		rc = -errno;
+		close(igb->io_fd);
+		igb->io_fd = -1;
+		return rc;
+	}
+	return reader_start(igb);
+}
+
+static bool fd_transmit(struct igb *igb, const uint8_t *frame, size_t len)
+{
+	/* A full or absent receiver drops the frame, as a cable would. */
+	if (write(igb->io_fd, frame, len) < 0) {
+		/* nothing to do */
+	}
+	return false;
+}
+
+static bool unix_transmit(struct igb *igb, const uint8_t *frame, size_t len)
+{
+	(void)sendto(igb->io_fd, frame, len, MSG_DONTWAIT,
+		     (struct sockaddr *)&igb->peer, sizeof(igb->peer));
+	return false;
+}
+
+static const struct igb_backend_ops backend_tap = {
+	.name = "tap",
+	.carrier = true,
+	.open = tap_open,
+	.close = reader_stop,
+	.transmit = fd_transmit,
+};
+
+static const struct igb_backend_ops backend_unix = {
+	.name = "unix",
+	.carrier = true,
+	.open = unix_open,
+	.close = reader_stop,
+	.transmit = unix_transmit,
+};
 
 static const struct igb_backend_ops backend_loopback = {
 	.name = "loopback",
@@ -2921,6 +3162,27 @@ static void *igb_worker(void *arg)
 			pthread_cond_broadcast(&igb->idle_cv);
 			continue;
 		}
+		if (!cancel_count(igb) && igb->inbox.count) {
+			/* A frame the backend received: to the receive path. */
+			struct igb_inbox *in = &igb->inbox;
+			size_t len = in->len[in->head];
+			bool more;
+
+			memcpy(igb->inframe, in->buf[in->head], len);
+			in->head = (in->head + 1) % INBOX_FRAMES;
+			in->count--;
+			more = in->count != 0;
+			igb->busy = true;
+			ufd_pci_unlock(pdev);
+			rx_frame(igb, igb->inframe, len, true, 0, false);
+			/* Write-backs are batched: the last of a burst flushes. */
+			if (!more)
+				rx_flush_all(igb);
+			ufd_pci_lock(pdev);
+			igb->busy = false;
+			pthread_cond_broadcast(&igb->idle_cv);
+			continue;
+		}
 		if (cancel_count(igb) || !tx_pick(igb, &job)) {
 			ufd_pci_wait(pdev, &igb->work_cv);
 			continue;
@@ -2987,20 +3249,23 @@ static int parse_args(struct igb *igb, const char *args)
 				igb->backend = &backend_none;
 			else
 				rc = -EINVAL;
-		} else if (!strcmp(tok, "pcap")) {
+		} else if (!strcmp(tok, "pcap") || !strcmp(tok, "tap") ||
+			   !strcmp(tok, "unix")) {
 			free(igb->backend_arg);
 			igb->backend_arg = ufd_zalloc(strlen(val) + 1);
 			if (!igb->backend_arg)
 				rc = -ENOMEM;
 			else
 				strcpy(igb->backend_arg, val);
-			igb->backend = &backend_pcap;
+			igb->backend = !strcmp(tok, "pcap") ? &backend_pcap :
+				       !strcmp(tok, "tap")  ? &backend_tap :
+							      &backend_unix;
 		} else {
 			rc = -EINVAL;
 		}
 	}
 	free(copy);
-	if (!rc && igb->backend == &backend_pcap && !igb->backend_arg)
+	if (!rc && igb->backend->open && !igb->backend_arg)
 		rc = -EINVAL;
 	return rc;
 }
@@ -3061,6 +3326,7 @@ static int igb_create(struct ufd_pci_dev *pdev, const char *args)
 	if (!igb)
 		return -ENOMEM;
 	igb->pdev = pdev;
+	igb->io_fd = igb->stop_fd = -1;
 	memcpy(igb->mac, default_mac, 6);
 	igb->backend = &backend_loopback;
 	pthread_cond_init(&igb->work_cv, NULL);
@@ -3085,7 +3351,12 @@ static int igb_create(struct ufd_pci_dev *pdev, const char *args)
 		rc = parse_args(igb, args);
 	if (!rc)
 		rc = build_function(pdev);
-	if (!rc && igb->backend->open) {
+	/*
+	 * An instance with no host is made only to be looked at (its config
+	 * space for sysfs): it opens no backend, which another instance, the
+	 * device's own, will hold.
+	 */
+	if (!rc && igb->backend->open && pdev->host_ops) {
 		rc = igb->backend->open(igb, igb->backend_arg);
 		if (rc) /* nothing to close */
 			igb->backend = &backend_none;
@@ -3148,7 +3419,8 @@ static void igb_reset(struct ufd_pci_dev *pdev)
 const struct ufd_pci_model ufd_pci_model_igb = {
 	.name = "igb",
 	.description = "Intel 82576 Gigabit Ethernet (igb) physical function, "
-		       "internal PHY, loopback or pcap backend",
+		       "internal PHY, SR-IOV; loopback, pcap, tap or unix "
+		       "backend",
 	.vendor_id = 0x8086,
 	.device_id = 0x10c9,
 	.subsystem_vendor_id = 0x8086,
