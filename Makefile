@@ -156,7 +156,7 @@ SAN_LIB := $(B)/libuiommufd-san.a
 $(SAN_LIB): $(SAN_ENGINE_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/tests/unit/%: tests/unit/%.c tests/unit/harness.h $(SAN_LIB)
+$(B)/tests/unit/%: tests/unit/%.c tests/unit/harness.h tests/unit/pci_host.h $(SAN_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD-SAN  $@")
 	$(Q)$(CC) $(BASEFLAGS) $(SANFLAGS) -DUFD_TESTING -o $@ $< $(UNIT_EXTRA) \
@@ -182,7 +182,7 @@ $(SAN_LAUNCHER): $(SAN_LAUNCHER_OBJS) $(SAN_LIB)
 TSAN_TESTS := test_device test_ioat test_igb test_igbvf test_vfio test_pasid \
 	test_dirty test_granule
 TSAN_BINS := $(TSAN_TESTS:%=$(B)/tests/tsan/%)
-$(B)/tests/tsan/%: tests/unit/%.c tests/unit/harness.h $(ENGINE_SRCS)
+$(B)/tests/tsan/%: tests/unit/%.c tests/unit/harness.h tests/unit/pci_host.h $(ENGINE_SRCS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD-TSAN $@")
 	$(Q)$(CC) $(BASEFLAGS) -O1 -fsanitize=thread -DUFD_TESTING -o $@ $< \

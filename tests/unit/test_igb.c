@@ -27,6 +27,7 @@
 #include "uiommufd.h"
 #define HARNESS_MMAP
 #include "harness.h"
+#include "pci_host.h"
 
 #define PS 4096ULL
 #define MiB (1ULL << 20)
@@ -145,57 +146,6 @@ static struct ufd_source *src;
 static uint8_t *mem;
 static const size_t mem_len = 16 * MiB;
 
-/* ---- the host: DMA through an engine port, interrupts counted ----------- */
-
-struct host {
-	struct ufd_dma *port;
-	pthread_mutex_t lock;
-	unsigned int irqs[3];
-	unsigned int vec[16];
-};
-
-static int host_dma_read(void *arg, uint64_t iova, void *buf, size_t len)
-{
-	struct host *h = arg;
-
-	return ufd_dma_read(h->port, iova, buf, len);
-}
-
-static int host_dma_write(void *arg, uint64_t iova, const void *buf, size_t len)
-{
-	struct host *h = arg;
-
-	return ufd_dma_write(h->port, iova, buf, len);
-}
-
-static void host_irq(void *arg, unsigned int index, unsigned int vector)
-{
-	struct host *h = arg;
-
-	pthread_mutex_lock(&h->lock);
-	if (index < 3)
-		h->irqs[index]++;
-	if (vector < 16)
-		h->vec[vector]++;
-	pthread_mutex_unlock(&h->lock);
-}
-
-static const struct ufd_pci_host_ops host_ops = {
-	.dma_read = host_dma_read,
-	.dma_write = host_dma_write,
-	.irq = host_irq,
-};
-
-static unsigned int irqs(struct host *h, unsigned int index)
-{
-	unsigned int n;
-
-	pthread_mutex_lock(&h->lock);
-	n = h->irqs[index];
-	pthread_mutex_unlock(&h->lock);
-	return n;
-}
-
 /* ---- the rig: engine device, IOAS, mapping, port, model instance -------- */
 
 struct rig {
@@ -208,13 +158,7 @@ struct rig {
 
 static int rig_open(struct rig *r, const char *args)
 {
-	const struct ufd_device_info info = {
-		.aperture_start = 1ULL << 20,
-		.aperture_last = (1ULL << 48) - 1,
-		.pgsize_bitmap = PS | (2ULL << 20) | (1ULL << 30),
-	};
 	struct ufd_cred cred;
-	uint64_t iova = IOVA_BASE;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -223,18 +167,8 @@ static int rig_open(struct rig *r, const char *args)
 	cred.cap_ipc_lock = true;
 	rc = ufd_ctx_open(eng, &cred, &r->ctx);
 	if (!rc)
-		rc = ufd_ioas_alloc(r->ctx, &r->ioas);
-	if (!rc)
-		rc = ufd_device_bind(r->ctx, &info, &r->dev);
-	r->pt = r->ioas;
-	if (!rc)
-		rc = ufd_device_attach(r->ctx, r->dev, &r->pt);
-	if (!rc)
-		rc = ufd_ioas_map(
-			r->ctx, r->ioas, src, (uintptr_t)mem, mem_len, &iova,
-			UFD_MAP_FIXED_IOVA | UFD_MAP_READ | UFD_MAP_WRITE);
-	if (!rc)
-		rc = ufd_dma_open(r->ctx, r->dev, &r->host.port);
+		rc = host_attach(&r->host, r->ctx, src, mem, mem_len,
+				 IOVA_BASE, 0, &r->ioas, &r->dev, &r->pt);
 	if (!rc)
 		rc = ufd_pci_dev_create(&ufd_pci_model_igb, args, &host_ops,
 					&r->host, &r->pdev);

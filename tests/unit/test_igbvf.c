@@ -27,6 +27,7 @@
 #include "uiommufd.h"
 #define HARNESS_MMAP
 #include "harness.h"
+#include "pci_host.h"
 
 #define PS 4096ULL
 #define MiB (1ULL << 20)
@@ -129,39 +130,6 @@ static struct ufd_source *src;
 
 /* ---- a function as its driver sees it ---------------------------------- */
 
-struct host {
-	struct ufd_dma *port;
-	pthread_mutex_t lock;
-	unsigned int vec[16];
-};
-
-static int host_dma_read(void *arg, uint64_t iova, void *buf, size_t len)
-{
-	return ufd_dma_read(((struct host *)arg)->port, iova, buf, len);
-}
-
-static int host_dma_write(void *arg, uint64_t iova, const void *buf, size_t len)
-{
-	return ufd_dma_write(((struct host *)arg)->port, iova, buf, len);
-}
-
-static void host_irq(void *arg, unsigned int index, unsigned int vector)
-{
-	struct host *h = arg;
-
-	(void)index;
-	pthread_mutex_lock(&h->lock);
-	if (vector < 16)
-		h->vec[vector]++;
-	pthread_mutex_unlock(&h->lock);
-}
-
-static const struct ufd_pci_host_ops host_ops = {
-	.dma_read = host_dma_read,
-	.dma_write = host_dma_write,
-	.irq = host_irq,
-};
-
 struct fn {
 	struct ufd_pci_dev *pdev;
 	uint8_t *mem, *area;
@@ -236,31 +204,13 @@ static bool wait_reg(struct fn *f, unsigned int off, uint32_t val)
 /* An engine device on its own IOAS mapping @f's memory at @iova. */
 static int fn_attach(struct rig *r, struct fn *f, uint64_t iova)
 {
-	const struct ufd_device_info info = {
-		.aperture_start = 1ULL << 20,
-		.aperture_last = (1ULL << 48) - 1,
-		.pgsize_bitmap = PS | (2ULL << 20),
-	};
-	int rc;
-
 	pthread_mutex_init(&f->host.lock, NULL);
 	f->mem = harness_map_aligned(MEM_LEN, &f->area);
 	if (!f->mem)
 		return -ENOMEM;
 	f->iova = iova;
-	rc = ufd_ioas_alloc(r->ctx, &f->ioas);
-	if (!rc)
-		rc = ufd_device_bind(r->ctx, &info, &f->dev);
-	f->pt = f->ioas;
-	if (!rc)
-		rc = ufd_device_attach(r->ctx, f->dev, &f->pt);
-	if (!rc)
-		rc = ufd_ioas_map(
-			r->ctx, f->ioas, src, (uintptr_t)f->mem, MEM_LEN, &iova,
-			UFD_MAP_FIXED_IOVA | UFD_MAP_READ | UFD_MAP_WRITE);
-	if (!rc)
-		rc = ufd_dma_open(r->ctx, f->dev, &f->host.port);
-	return rc;
+	return host_attach(&f->host, r->ctx, src, f->mem, MEM_LEN, iova,
+			   PS | (2ULL << 20), &f->ioas, &f->dev, &f->pt);
 }
 
 static void fn_close(struct fn *f)
