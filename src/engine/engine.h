@@ -250,6 +250,9 @@ int pages_alloc(struct ufd_engine *eng, struct ufd_source *src,
 void pages_get(struct ufd_pages *pages);
 /* pages_alloc(), or a reference to a registration's pages that cover the
  * range for this user (mem_register.c). */
+/* IOAS_COPY's argument rules (ioas.c): 0, -EOPNOTSUPP, -EOVERFLOW, -EINVAL. */
+int ioas_copy_check(unsigned int flags, uint64_t length, uint64_t src_iova,
+		    uint64_t dst_iova);
 int pages_for_map(struct ufd_engine *eng, struct ufd_source *src,
 		  uint64_t uaddr, uint64_t length, bool writable,
 		  const struct ufd_cred *cred, enum ufd_account_mode mode,

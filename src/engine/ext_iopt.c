@@ -350,13 +350,9 @@ int ufd_ioas_copy_resv(struct ufd_ctx *ctx, uint32_t dst_ioas_id,
 	int rc;
 
 	/* IOAS_COPY's argument rules, in its order. */
-	if (flags & ~(UFD_MAP_FIXED_IOVA | UFD_MAP_WRITE | UFD_MAP_READ))
-		return -EOPNOTSUPP;
-	if (length >= UFD_ULONG_MAX || src_iova >= UFD_ULONG_MAX ||
-	    *dst_iova >= UFD_ULONG_MAX)
-		return -EOVERFLOW;
-	if (!(flags & (UFD_MAP_WRITE | UFD_MAP_READ)))
-		return -EINVAL;
+	rc = ioas_copy_check(flags, length, src_iova, *dst_iova);
+	if (rc)
+		return rc;
 	rc = range_last(src_iova, length, &last);
 	if (rc)
 		return rc;

@@ -128,6 +128,19 @@ out_unlock:
 	return rc;
 }
 
+int ioas_copy_check(unsigned int flags, uint64_t length, uint64_t src_iova,
+		    uint64_t dst_iova)
+{
+	if (flags & ~(UFD_MAP_FIXED_IOVA | UFD_MAP_WRITE | UFD_MAP_READ))
+		return -EOPNOTSUPP;
+	if (length >= UFD_ULONG_MAX || src_iova >= UFD_ULONG_MAX ||
+	    dst_iova >= UFD_ULONG_MAX)
+		return -EOVERFLOW;
+	if (!(flags & (UFD_MAP_WRITE | UFD_MAP_READ)))
+		return -EINVAL;
+	return 0;
+}
+
 int ufd_ioas_copy(struct ufd_ctx *ctx, uint32_t dst_ioas_id,
 		  uint32_t src_ioas_id, uint64_t src_iova, uint64_t length,
 		  uint64_t *dst_iova, unsigned int flags)
@@ -137,13 +150,9 @@ int ufd_ioas_copy(struct ufd_ctx *ctx, uint32_t dst_ioas_id,
 	unsigned int n;
 	int rc;
 
-	if (flags & ~(UFD_MAP_FIXED_IOVA | UFD_MAP_WRITE | UFD_MAP_READ))
-		return -EOPNOTSUPP;
-	if (length >= UFD_ULONG_MAX || src_iova >= UFD_ULONG_MAX ||
-	    *dst_iova >= UFD_ULONG_MAX)
-		return -EOVERFLOW;
-	if (!(flags & (UFD_MAP_WRITE | UFD_MAP_READ)))
-		return -EINVAL;
+	rc = ioas_copy_check(flags, length, src_iova, *dst_iova);
+	if (rc)
+		return rc;
 
 	eng_lock(ctx->eng);
 	src = ioas_find(ctx, src_ioas_id);
