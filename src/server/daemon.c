@@ -181,6 +181,7 @@ struct srv_call {
 	 */
 	struct srv_file *held[4];
 	unsigned int nr_held;
+	struct ucred ucred; /* the message's, kernel-checked */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -659,7 +660,7 @@ static struct srv_proc *proc_get(struct ufd_daemon *d, pid_t pid,
  * The caller's credentials, as the kernel reads them off the task at each
  * call: uid (the kernel-checked one of the message), effective
  * capabilities (capget), RLIMIT_MEMLOCK (prlimit); plus the launcher's
- * grants.  Two cheap syscalls, so it is done for every request.
+ * grants.  Read when a command asks (srv_caller_cred).
  */
 static void proc_cred(struct ufd_daemon *d, struct srv_proc *p,
 		      const struct ucred *uc, struct ufd_cred *out)
@@ -851,7 +852,17 @@ static int srv_bar_lookup(const struct ufd_caller *caller, uint64_t vaddr,
 	return rc;
 }
 
+/* Credentials are read (capget, prlimit) by the commands that use them. */
+static void srv_caller_cred(const struct ufd_caller *caller,
+			    struct ufd_cred *out)
+{
+	const struct srv_call *call = caller->priv;
+
+	proc_cred(call->ch->d, call->proc, &call->ucred, out);
+}
+
 static const struct ufd_caller_ops srv_caller_ops = {
+	.cred = srv_caller_cred,
 	.make_fd = srv_make_fd,
 	.unmake_fd = srv_unmake_fd,
 	.resolve_fd = srv_resolve_fd,
@@ -865,7 +876,11 @@ static const struct ufd_caller_ops srv_caller_ops = {
 static void call_caller(struct srv_call *call, const struct ucred *uc,
 			struct ufd_caller *caller)
 {
-	proc_cred(call->ch->d, call->proc, uc, &caller->cred);
+	call->ucred = *uc;
+	/* Who calls, without a system call; the rest through ops->cred. */
+	memset(&caller->cred, 0, sizeof(caller->cred));
+	caller->cred.pid = uc->pid;
+	caller->cred.uid = uc->uid;
 	caller->ops = &srv_caller_ops;
 	caller->eng = call->ch->d->eng;
 	caller->mem = call->proc->src;
