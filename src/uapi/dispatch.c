@@ -229,6 +229,16 @@ int ucmd_respond(struct ufd_ucmd *ucmd)
 	return copy_to_caller(ucmd->caller, ucmd->ubuffer, ucmd->cmd, n);
 }
 
+int ucmd_respond_or_unmap(struct ufd_ucmd *ucmd, uint32_t ioas_id,
+			  uint64_t iova, uint64_t length)
+{
+	int rc = ucmd_respond(ucmd);
+
+	if (rc)
+		ufd_ioas_unmap(ucmd->ctx, ioas_id, iova, length, NULL);
+	return rc;
+}
+
 /* Are the caller's bytes [uptr, uptr + len) all zero? */
 static int check_zeroed(const struct ufd_caller *caller, uint64_t uptr,
 			uint64_t len)

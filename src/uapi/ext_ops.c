@@ -288,7 +288,6 @@ out:
 int ext_ops_map_hint(struct ufd_ucmd *ucmd)
 {
 	struct uiommufd_ioas_map_hint *cmd = ucmd->cmd;
-	unsigned int flags = 0;
 	uint64_t iova = cmd->iova;
 	bool at_hint = false;
 	int rc;
@@ -297,77 +296,46 @@ int ext_ops_map_hint(struct ufd_ucmd *ucmd)
 		return -EOPNOTSUPP;
 	if (cmd->out_flags)
 		return -EOPNOTSUPP; /* an output: must come in as 0 */
-	if (cmd->flags & IOMMU_IOAS_MAP_WRITEABLE)
-		flags |= UFD_MAP_WRITE;
-	if (cmd->flags & IOMMU_IOAS_MAP_READABLE)
-		flags |= UFD_MAP_READ;
 	rc = ufd_ioas_map_hint(ucmd->ctx, cmd->ioas_id, ucmd->caller->mem,
-			       cmd->user_va, cmd->length, &iova, flags,
-			       &at_hint);
+			       cmd->user_va, cmd->length, &iova,
+			       ucmd_map_flags(cmd->flags), &at_hint);
 	if (rc)
 		return rc;
 	cmd->iova = iova;
 	cmd->out_flags = at_hint ? UIOMMUFD_MAP_HINT_AT_HINT : 0;
-	rc = ucmd_respond(ucmd);
-	if (rc)
-		ufd_ioas_unmap(ucmd->ctx, cmd->ioas_id, iova, cmd->length,
-			       NULL);
-	return rc;
+	return ucmd_respond_or_unmap(ucmd, cmd->ioas_id, iova, cmd->length);
 }
 
 int ext_ops_map_granule(struct ufd_ucmd *ucmd)
 {
 	struct uiommufd_ioas_map_granule *cmd = ucmd->cmd;
-	unsigned int flags = 0;
 	uint64_t iova = cmd->iova;
 	int rc;
 
-	if ((cmd->flags & ~(IOMMU_IOAS_MAP_FIXED_IOVA |
-			    IOMMU_IOAS_MAP_WRITEABLE |
-			    IOMMU_IOAS_MAP_READABLE)) ||
-	    cmd->__reserved)
+	if ((cmd->flags & ~UCMD_MAP_KNOWN_FLAGS) || cmd->__reserved)
 		return -EOPNOTSUPP;
-	if (cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA)
-		flags |= UFD_MAP_FIXED_IOVA;
-	if (cmd->flags & IOMMU_IOAS_MAP_WRITEABLE)
-		flags |= UFD_MAP_WRITE;
-	if (cmd->flags & IOMMU_IOAS_MAP_READABLE)
-		flags |= UFD_MAP_READ;
 	rc = ufd_ioas_map_granule(ucmd->ctx, cmd->ioas_id, ucmd->caller->mem,
-				  cmd->user_va, cmd->length, &iova, flags,
-				  cmd->granule);
+				  cmd->user_va, cmd->length, &iova,
+				  ucmd_map_flags(cmd->flags), cmd->granule);
 	if (rc)
 		return rc;
 	cmd->iova = iova;
-	rc = ucmd_respond(ucmd);
-	if (rc)
-		ufd_ioas_unmap(ucmd->ctx, cmd->ioas_id, iova, cmd->length,
-			       NULL);
-	return rc;
+	return ucmd_respond_or_unmap(ucmd, cmd->ioas_id, iova, cmd->length);
 }
 
 int ext_ops_copy_resv(struct ufd_ucmd *ucmd)
 {
 	struct uiommufd_ioas_copy_resv *cmd = ucmd->cmd;
-	unsigned int flags = 0;
 	uint64_t iova = cmd->dst_iova;
 	uint32_t copied = 0;
 	int rc;
 
-	if ((cmd->flags & ~(IOMMU_IOAS_MAP_FIXED_IOVA |
-			    IOMMU_IOAS_MAP_WRITEABLE |
-			    IOMMU_IOAS_MAP_READABLE)) ||
-	    cmd->__reserved || cmd->out_nr_reservations)
+	if ((cmd->flags & ~UCMD_MAP_KNOWN_FLAGS) || cmd->__reserved ||
+	    cmd->out_nr_reservations)
 		return -EOPNOTSUPP;
-	if (cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA)
-		flags |= UFD_MAP_FIXED_IOVA;
-	if (cmd->flags & IOMMU_IOAS_MAP_WRITEABLE)
-		flags |= UFD_MAP_WRITE;
-	if (cmd->flags & IOMMU_IOAS_MAP_READABLE)
-		flags |= UFD_MAP_READ;
 	rc = ufd_ioas_copy_resv(ucmd->ctx, cmd->dst_ioas_id, cmd->src_ioas_id,
-				cmd->src_iova, cmd->length, &iova, flags,
-				&copied);
+				cmd->src_iova, cmd->length, &iova,
+				ucmd_map_flags(cmd->flags), &copied);
 	if (rc)
 		return rc;
 	cmd->dst_iova = iova;

@@ -34,9 +34,6 @@
 
 #include "uapi/ucmd.h"
 
-#define MAP_FILE_KNOWN_FLAGS                                     \
-	(IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | \
-	 IOMMU_IOAS_MAP_READABLE)
 
 /* ---- dma-bufs ------------------------------------------------------------ */
 
@@ -176,19 +173,6 @@ int test_op_dmabuf_revoke(struct ufd_ucmd *ucmd, struct iommu_test_cmd *cmd)
 
 /* ---- MAP_FILE -------------------------------------------------------------- */
 
-static unsigned int map_file_flags(uint32_t uflags)
-{
-	unsigned int f = 0;
-
-	if (uflags & IOMMU_IOAS_MAP_FIXED_IOVA)
-		f |= UFD_MAP_FIXED_IOVA;
-	if (uflags & IOMMU_IOAS_MAP_WRITEABLE)
-		f |= UFD_MAP_WRITE;
-	if (uflags & IOMMU_IOAS_MAP_READABLE)
-		f |= UFD_MAP_READ;
-	return f;
-}
-
 /* The source for @fd's [start, start + length): a reference, or -errno. */
 static int map_file_source(const struct ufd_caller *caller, int fd,
 			   uint64_t start, uint64_t length, bool writable,
@@ -234,7 +218,7 @@ int ioas_ops_map_file(struct ufd_ucmd *ucmd)
 
 	if (cmd->iova >= UINT64_MAX || cmd->length >= UINT64_MAX)
 		return -EOVERFLOW;
-	if (cmd->flags & ~MAP_FILE_KNOWN_FLAGS)
+	if (cmd->flags & ~UCMD_MAP_KNOWN_FLAGS)
 		return -EOPNOTSUPP;
 	rc = map_file_source(caller, cmd->fd, cmd->start, cmd->length,
 			     cmd->flags & IOMMU_IOAS_MAP_WRITEABLE, &src);
@@ -243,7 +227,7 @@ int ioas_ops_map_file(struct ufd_ucmd *ucmd)
 	ufd_caller_cred(caller, &cred);
 	rc = ufd_ioas_map_file(ucmd->ctx, cmd->ioas_id, &cred, src,
 			       cmd->start, cmd->length, &iova,
-			       map_file_flags(cmd->flags));
+			       ucmd_map_flags(cmd->flags));
 	ufd_source_put(src);
 	if (rc)
 		return rc;

@@ -106,42 +106,21 @@ out:
 	return rc;
 }
 
-static unsigned int map_flags(uint32_t uflags)
-{
-	unsigned int f = 0;
-
-	if (uflags & IOMMU_IOAS_MAP_FIXED_IOVA)
-		f |= UFD_MAP_FIXED_IOVA;
-	if (uflags & IOMMU_IOAS_MAP_WRITEABLE)
-		f |= UFD_MAP_WRITE;
-	if (uflags & IOMMU_IOAS_MAP_READABLE)
-		f |= UFD_MAP_READ;
-	return f;
-}
-
-#define MAP_KNOWN_FLAGS                                          \
-	(IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | \
-	 IOMMU_IOAS_MAP_READABLE)
-
 int ioas_ops_map(struct ufd_ucmd *ucmd)
 {
 	struct iommu_ioas_map *cmd = ucmd->cmd;
 	uint64_t iova = cmd->iova;
 	int rc;
 
-	if ((cmd->flags & ~MAP_KNOWN_FLAGS) || cmd->__reserved)
+	if ((cmd->flags & ~UCMD_MAP_KNOWN_FLAGS) || cmd->__reserved)
 		return -EOPNOTSUPP;
 	rc = ufd_ioas_map(ucmd->ctx, cmd->ioas_id, ucmd->caller->mem,
 			  cmd->user_va, cmd->length, &iova,
-			  map_flags(cmd->flags));
+			  ucmd_map_flags(cmd->flags));
 	if (rc)
 		return rc;
 	cmd->iova = iova;
-	rc = ucmd_respond(ucmd);
-	if (rc)
-		ufd_ioas_unmap(ucmd->ctx, cmd->ioas_id, iova, cmd->length,
-			       NULL);
-	return rc;
+	return ucmd_respond_or_unmap(ucmd, cmd->ioas_id, iova, cmd->length);
 }
 
 int ioas_ops_copy(struct ufd_ucmd *ucmd)
@@ -150,19 +129,16 @@ int ioas_ops_copy(struct ufd_ucmd *ucmd)
 	uint64_t iova = cmd->dst_iova;
 	int rc;
 
-	if (cmd->flags & ~MAP_KNOWN_FLAGS)
+	if (cmd->flags & ~UCMD_MAP_KNOWN_FLAGS)
 		return -EOPNOTSUPP;
 	rc = ufd_ioas_copy(ucmd->ctx, cmd->dst_ioas_id, cmd->src_ioas_id,
 			   cmd->src_iova, cmd->length, &iova,
-			   map_flags(cmd->flags));
+			   ucmd_map_flags(cmd->flags));
 	if (rc)
 		return rc;
 	cmd->dst_iova = iova;
-	rc = ucmd_respond(ucmd);
-	if (rc)
-		ufd_ioas_unmap(ucmd->ctx, cmd->dst_ioas_id, iova, cmd->length,
-			       NULL);
-	return rc;
+	return ucmd_respond_or_unmap(ucmd, cmd->dst_ioas_id, iova,
+				     cmd->length);
 }
 
 int ioas_ops_unmap(struct ufd_ucmd *ucmd)

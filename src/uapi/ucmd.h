@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <stdint.h>
 
+#include <linux/iommufd.h>
+
 #include "uapi/dispatch.h"
 
 struct ufd_ucmd {
@@ -41,6 +43,32 @@ static inline int copy_to_caller(const struct ufd_caller *caller,
 
 /* Write the (possibly updated) command back, up to the caller's size. */
 int ucmd_respond(struct ufd_ucmd *ucmd);
+/*
+ * The answer of a command that mapped [@iova, @iova + @length) in IOAS
+ * @ioas_id: ucmd_respond(), and if the reply cannot be written the map is
+ * undone, as the kernel's iommufd_ioas_map() does.
+ */
+int ucmd_respond_or_unmap(struct ufd_ucmd *ucmd, uint32_t ioas_id,
+			  uint64_t iova, uint64_t length);
+
+/* The IOMMU_IOAS_MAP_* flags a map or copy command knows... */
+#define UCMD_MAP_KNOWN_FLAGS                                     \
+	(IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | \
+	 IOMMU_IOAS_MAP_READABLE)
+
+/* ...and the engine's UFD_MAP_* for them. */
+static inline unsigned int ucmd_map_flags(uint32_t uflags)
+{
+	unsigned int f = 0;
+
+	if (uflags & IOMMU_IOAS_MAP_FIXED_IOVA)
+		f |= UFD_MAP_FIXED_IOVA;
+	if (uflags & IOMMU_IOAS_MAP_WRITEABLE)
+		f |= UFD_MAP_WRITE;
+	if (uflags & IOMMU_IOAS_MAP_READABLE)
+		f |= UFD_MAP_READ;
+	return f;
+}
 
 /* Handlers, by file. */
 int ioas_ops_alloc(struct ufd_ucmd *ucmd);
