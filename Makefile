@@ -49,7 +49,7 @@ LDLIBS   := -lpthread
 # The engine, the dispatch layer and the device models (src/devices/).
 ENGINE_SRCS := $(sort $(wildcard src/engine/*.c) $(wildcard src/uapi/*.c) \
 	$(wildcard src/devices/*.c))
-SHIM_SRCS   := $(sort $(wildcard src/shim/*.c)) src/server/wire.c
+SHIM_SRCS   := $(sort $(wildcard src/shim/*.c)) src/server/wire.c src/server/ring.c
 # The daemon of server mode (src/server/), linked into the launcher.
 SERVER_SRCS := $(sort $(wildcard src/server/*.c))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/test_*.c))

@@ -135,7 +135,16 @@ done
 for t in "$B"/tests/server/test_*; do
 	[ -x "$t" ] || continue
 	run_one "server/$(basename "$t")" "$B/uiommufd-run" --mode=server -- "$t"
+	# The same calls as messages only, without the shared ring.
+	run_one "server/$(basename "$t") (UIOMMUFD_RING=0)" env UIOMMUFD_RING=0 \
+		"$B/uiommufd-run" --mode=server -- "$t"
 done
+# The argument rules hold in-process too (the dispatch layer's copies).
+run_one "server/test_ring (in-process)" "$B/uiommufd-run" --mode=inprocess \
+	-- "$B/tests/server/test_ring"
+# No spinning: every wait sleeps and every wake is a kick.
+run_one "server/test_ring (UIOMMUFD_SPIN_US=0)" env UIOMMUFD_SPIN_US=0 \
+	"$B/uiommufd-run" --mode=server -- "$B/tests/server/test_ring"
 run_one "server/lifecycle" tests/server/lifecycle.sh "$B"
 run_one "server/devices" tests/server/devices.sh "$B"
 # Server mode with an emulated device (tests/server/dev_*).

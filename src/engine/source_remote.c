@@ -6,8 +6,10 @@
  * Model.  Reads and writes go to the live memory of the process with
  * process_vm_readv/writev, so a bad pointer is -EFAULT and the data is
  * never a snapshot.  Pinning looks at the process's mappings
- * (/proc/PID/maps) and checks them as get_user_pages would (mapped,
- * readable, writable for a write pin; else -EFAULT).  Then, per piece:
+ * (/proc/PID/maps: one PROCMAP_QUERY ioctl per mapping of the range where
+ * the kernel has it, on a maps fd opened with the source, else the file
+ * read whole) and checks them as get_user_pages would (mapped, readable,
+ * writable for a write pin; else -EFAULT).  Then, per piece:
  *
  *  - shared file memory (MAP_SHARED of a memfd or other shmem/hugetlbfs
  *    file sealed against shrinking; the preload library turns the
@@ -52,6 +54,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -126,6 +129,8 @@ struct rsrc {
 	pid_t pid;
 	int pidfd;
 	int pagemap_fd;     /* /proc/PID/pagemap, opened at creation */
+	int maps_fd;        /* /proc/PID/maps, likewise (PROCMAP_QUERY) */
+	bool no_query;      /* atomic: the kernel has no PROCMAP_QUERY */
 	pthread_mutex_t lock;
 	bool dead;          /* lock; sticky */
 	struct itree segs;  /* lock */
@@ -334,6 +339,118 @@ static bool parse_vma(const char *line, struct rvma *v)
 }
 
 /*
+ * PROCMAP_QUERY (Linux 6.11): an ioctl on /proc/PID/maps that answers for
+ * one address what a line of the file says, without the file.  Its ABI,
+ * as <linux/fs.h> states it:
+ */
+#define UFD_PROCMAP_QUERY _IOWR('f', 17, struct ufd_procmap_query)
+#define UFD_PROCMAP_VMA_READABLE 0x01
+#define UFD_PROCMAP_VMA_WRITABLE 0x02
+#define UFD_PROCMAP_VMA_SHARED 0x08
+#define UFD_PROCMAP_COVERING_OR_NEXT_VMA 0x10
+
+struct ufd_procmap_query {
+	uint64_t size;
+	uint64_t query_flags;
+	uint64_t query_addr;
+	uint64_t vma_start, vma_end; /* [start, end) */
+	uint64_t vma_flags;
+	uint64_t vma_page_size;
+	uint64_t vma_offset;
+	uint64_t inode;
+	uint32_t dev_major, dev_minor;
+	uint32_t vma_name_size;
+	uint32_t build_id_size;
+	uint64_t vma_name_addr;
+	uint64_t build_id_addr;
+};
+
+_Static_assert(sizeof(struct ufd_procmap_query) == 104, "PROCMAP_QUERY ABI");
+
+/*
+ * The mapping that contains @addr or is the first above it, by
+ * PROCMAP_QUERY: 0, -ENOENT (none), -ENOTTY (no such ioctl), -errno.
+ */
+static int query_vma(struct rsrc *rs, uint64_t addr, struct rvma *v)
+{
+	struct ufd_procmap_query q = {
+		.size = sizeof(q),
+		.query_flags = UFD_PROCMAP_COVERING_OR_NEXT_VMA,
+		.query_addr = addr,
+	};
+
+	if (ioctl(rs->maps_fd, UFD_PROCMAP_QUERY, &q))
+		return -errno;
+	v->start = q.vma_start;
+	v->end = q.vma_end;
+	v->off = q.inode ? q.vma_offset : 0;
+	v->dev = makedev(q.dev_major, q.dev_minor);
+	v->ino = (ino_t)q.inode;
+	v->r = q.vma_flags & UFD_PROCMAP_VMA_READABLE;
+	v->w = q.vma_flags & UFD_PROCMAP_VMA_WRITABLE;
+	v->shared = q.vma_flags & UFD_PROCMAP_VMA_SHARED;
+	return 0;
+}
+
+/* Room for one more in *@vmas (capacity *@cap). */
+static int vmas_grow(struct rvma **vmas, size_t n, size_t *cap)
+{
+	struct rvma *grown;
+
+	if (n < *cap)
+		return 0;
+	grown = realloc(*vmas, (*cap ? *cap * 2 : 8) * sizeof(**vmas));
+	if (!grown)
+		return -ENOMEM;
+	*vmas = grown;
+	*cap = *cap ? *cap * 2 : 8;
+	return 0;
+}
+
+/*
+ * read_vmas() by PROCMAP_QUERY, one query per mapping of the range: -ENOTTY
+ * if the kernel cannot (then the file is read).
+ */
+static int query_vmas(struct rsrc *rs, uint64_t start, uint64_t last,
+		      bool write, struct rvma **out, size_t *nout)
+{
+	struct rvma *vmas = NULL, v;
+	size_t n = 0, cap = 0;
+	uint64_t cur = start;
+	int rc = 0;
+
+	if (rs->maps_fd < 0 || __atomic_load_n(&rs->no_query, __ATOMIC_RELAXED))
+		return -ENOTTY;
+	while (cur && cur <= last) {
+		rc = query_vma(rs, cur, &v);
+		if (rc == -ENOTTY || rc == -EINVAL) {
+			__atomic_store_n(&rs->no_query, true, __ATOMIC_RELAXED);
+			rc = -ENOTTY;
+			break;
+		}
+		if (rc || v.start > cur || v.end <= cur || !v.r ||
+		    (write && !v.w)) {
+			rc = -EFAULT; /* a hole, or gone (-ESRCH) */
+			break;
+		}
+		rc = vmas_grow(&vmas, n, &cap);
+		if (rc)
+			break;
+		vmas[n++] = v;
+		cur = v.end;
+	}
+	if (!rc && !rs_alive(rs))
+		rc = -EFAULT;
+	if (rc) {
+		free(vmas);
+		return rc;
+	}
+	*out = vmas;
+	*nout = n;
+	return 0;
+}
+
+/*
  * The mappings of the process that intersect [start, last], in address
  * order, into *out (malloc'ed).  -EFAULT if the process is gone or some of
  * the range is not mapped, or not readable (writable, for @write).
@@ -341,12 +458,16 @@ static bool parse_vma(const char *line, struct rvma *v)
 static int read_vmas(struct rsrc *rs, uint64_t start, uint64_t last,
 		     bool write, struct rvma **out, size_t *nout)
 {
-	struct rvma *vmas = NULL, *grown, v;
+	struct rvma *vmas = NULL, v;
 	size_t n = 0, cap = 0, len;
 	uint64_t cur = start;
 	char path[64], *buf, *line, *nl;
-	int rc = 0;
+	int rc;
 
+	rc = query_vmas(rs, start, last, write, out, nout);
+	if (rc != -ENOTTY)
+		return rc;
+	rc = 0;
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)rs->pid);
 	buf = read_whole(path, &len);
 	if (!buf)
@@ -359,15 +480,9 @@ static int read_vmas(struct rsrc *rs, uint64_t start, uint64_t last,
 			rc = -EFAULT;
 			goto out;
 		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 8;
-			grown = realloc(vmas, cap * sizeof(*vmas));
-			if (!grown) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			vmas = grown;
-		}
+		rc = vmas_grow(&vmas, n, &cap);
+		if (rc)
+			goto out;
 		vmas[n++] = v;
 		cur = v.end;
 		if (!cur || cur > last)
@@ -1139,6 +1254,8 @@ static void remote_release(struct ufd_source *src)
 	}
 	if (rs->pagemap_fd >= 0)
 		close(rs->pagemap_fd);
+	if (rs->maps_fd >= 0)
+		close(rs->maps_fd);
 	close(rs->pidfd);
 	pthread_mutex_destroy(&rs->lock);
 	free(rs);
@@ -1178,5 +1295,7 @@ struct ufd_source *ufd_source_remote(pid_t pid, int pidfd)
 	/* Bound to this address space: it stays the old one after exec. */
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
 	rs->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	rs->maps_fd = open(path, O_RDONLY | O_CLOEXEC);
 	return &rs->src;
 }

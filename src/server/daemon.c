@@ -62,6 +62,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -77,6 +78,7 @@
 #include "engine/engine.h" /* ufd_fail_nth_thread */
 #include "server/daemon.h"
 #include "server/proto.h"
+#include "server/ring.h"
 #include "server/source_remote.h"
 #include "server/wire.h"
 #include "uapi/dispatch.h"
@@ -119,6 +121,21 @@ struct srv_bar {
 	uint64_t region_off;
 };
 
+/*
+ * A proof that fd number @fd of a process referred to the file whose
+ * client end is (@dev, @ino): it was taken out of the process once
+ * (pidfd_getfd) or installed there by us.  A ring call that names the
+ * same fd with the same identity is trusted without a system call
+ * (proto.h, "The shared ring").
+ */
+struct srv_proof {
+	int fd;                 /* -1: none */
+	dev_t dev;
+	ino_t ino;
+};
+
+#define SRV_PROOFS 64
+
 /* One client address space. */
 struct srv_proc {
 	struct srv_proc *next;
@@ -128,6 +145,7 @@ struct srv_proc {
 	int pidfd;
 	struct ufd_source *src; /* one reference */
 	struct srv_bar *bars;   /* d->lock: its BAR mappings */
+	struct srv_proof proofs[SRV_PROOFS]; /* d->lock; by fd % SRV_PROOFS */
 };
 
 struct ufd_daemon {
@@ -154,6 +172,10 @@ static struct ufd_daemon *the_daemon;
 struct srv_chan {
 	struct ufd_daemon *d;
 	int fd;
+	/* After RING_SETUP: the shared ring, and who calls through it. */
+	struct ufd_ring *ring;
+	struct srv_proc *proc;  /* one reference */
+	struct ucred cred;      /* RING_SETUP's, kernel-checked */
 };
 
 /*
@@ -182,6 +204,11 @@ struct srv_call {
 	struct srv_file *held[4];
 	unsigned int nr_held;
 	struct ucred ucred; /* the message's, kernel-checked */
+	/* The ring's: the argument window, and req.fd's identity. */
+	struct ufd_caller_window *win;
+	int ident_fd;       /* -1: no identity given */
+	dev_t ident_dev;
+	ino_t ident_ino;
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -401,6 +428,68 @@ static int file_lookup(struct ufd_daemon *d, struct srv_proc *p, int fd,
 	return rc;
 }
 
+/* Remember that @p's fd @fd is the file whose client end is (@dev, @ino). */
+static void proof_record(struct ufd_daemon *d, struct srv_proc *p, int fd,
+			 dev_t dev, ino_t ino)
+{
+	struct srv_proof *pr = &p->proofs[(unsigned int)fd % SRV_PROOFS];
+
+	pthread_mutex_lock(&d->lock);
+	pr->fd = fd;
+	pr->dev = dev;
+	pr->ino = ino;
+	pthread_mutex_unlock(&d->lock);
+}
+
+/*
+ * file_lookup() of the fd a request names, without a system call when the
+ * ring call gave the fd's identity and the process proved that pair
+ * before (struct srv_proof).
+ */
+static int call_file(struct srv_call *call, int fd, struct srv_file **out)
+{
+	struct ufd_daemon *d = call->ch->d;
+	struct srv_proc *p = call->proc;
+	struct srv_file *f;
+	int rc;
+
+	if (fd >= 0 && fd == call->ident_fd) {
+		const struct srv_proof *pr =
+			&p->proofs[(unsigned int)fd % SRV_PROOFS];
+
+		pthread_mutex_lock(&d->lock);
+		if (pr->fd == fd && pr->dev == call->ident_dev &&
+		    pr->ino == call->ident_ino) {
+			for (f = d->files[file_bucket(pr->dev, pr->ino)]; f;
+			     f = f->next) {
+				if (f->cino == pr->ino && f->cdev == pr->dev) {
+					f->refs++;
+					*out = f;
+					pthread_mutex_unlock(&d->lock);
+					return 0;
+				}
+			}
+		}
+		pthread_mutex_unlock(&d->lock);
+	}
+	rc = file_lookup(d, p, fd, out);
+	if (!rc)
+		proof_record(d, p, fd, (*out)->cdev, (*out)->cino);
+	return rc;
+}
+
+/*
+ * A callback to the client (INSTALL_FD, CLOSE_FD) on the channel's socket;
+ * with a ring, counted there first, so that a client that spins on the
+ * ring knows a message is coming.
+ */
+static int chan_callback(struct srv_chan *ch, struct ufd_msg *m, int fd)
+{
+	if (ch->ring)
+		__atomic_add_fetch(&ch->ring->cb_sent, 1, __ATOMIC_SEQ_CST);
+	return ufd_wire_send(ch->fd, m, fd);
+}
+
 /*
  * Make a file for a copy of @file and install it in the caller: returns
  * the client's fd number or -errno, and in *@out the file with a
@@ -436,7 +525,7 @@ static int file_make(struct srv_call *call, const struct ufd_file *file,
 	ufd_wire_init(&m, UFD_MSG_INSTALL_FD);
 	m.kind = kind;
 	m.flags = cloexec ? O_CLOEXEC : 0;
-	rc = ufd_wire_send(call->ch->fd, &m, sv[1]);
+	rc = chan_callback(call->ch, &m, sv[1]);
 	close(sv[1]);
 	sv[1] = -1;
 	if (rc)
@@ -453,8 +542,8 @@ static int file_make(struct srv_call *call, const struct ufd_file *file,
 			goto err_close;
 		}
 		rc = ufd_wire_recv(call->ch->fd, &a, NULL, &cred, &has_cred);
-		if (rc == -EPROTO)
-			continue;
+		if (rc == -EPROTO || (rc == 1 && a.type == UFD_MSG_RING_KICK))
+			continue; /* garbage; a kick sent while we served */
 		if (rc <= 0) {
 			rc = rc ? rc : -EPIPE;
 			goto err_close;
@@ -489,7 +578,7 @@ static int file_make(struct srv_call *call, const struct ufd_file *file,
 		/* The client has the fd: ask it to close it again. */
 		ufd_wire_init(&m, UFD_MSG_CLOSE_FD);
 		m.fd = a.fd;
-		ufd_wire_send(call->ch->fd, &m, -1);
+		chan_callback(call->ch, &m, -1);
 		goto err_close;
 	}
 	/*
@@ -509,6 +598,8 @@ static int file_make(struct srv_call *call, const struct ufd_file *file,
 	d->files[file_bucket(f->cdev, f->cino)] = f;
 	d->nr_files++;
 	pthread_mutex_unlock(&d->lock);
+	/* We put it there: the fd is proved. */
+	proof_record(d, call->proc, a.fd, f->cdev, f->cino);
 	*out = f;
 	return a.fd;
 
@@ -646,6 +737,8 @@ static struct srv_proc *proc_get(struct ufd_daemon *d, pid_t pid,
 	p->pid = pid;
 	p->nonce = nonce;
 	p->pidfd = pidfd;
+	for (unsigned int i = 0; i < SRV_PROOFS; i++)
+		p->proofs[i].fd = -1;
 	p->refs = 2; /* the table's and the caller's */
 	pthread_mutex_lock(&d->lock);
 	p->next = d->procs;
@@ -761,7 +854,7 @@ static void srv_unmake_fd(const struct ufd_caller *caller, int fd)
 	call->made[i] = call->made[--call->nr_made];
 	ufd_wire_init(&m, UFD_MSG_CLOSE_FD);
 	m.fd = fd;
-	ufd_wire_send(call->ch->fd, &m, -1);
+	chan_callback(call->ch, &m, -1);
 }
 
 static int srv_resolve_fd(const struct ufd_caller *caller,
@@ -885,6 +978,7 @@ static void call_caller(struct srv_call *call, const struct ucred *uc,
 	caller->eng = call->ch->d->eng;
 	caller->mem = call->proc->src;
 	caller->priv = call;
+	caller->win = call->win;
 	caller->kernel = call->ch->d->cfg.kernel;
 	caller->no_extensions = call->ch->d->cfg.no_extensions;
 }
@@ -925,7 +1019,7 @@ static long do_ioctl(struct srv_call *call, const struct ufd_msg *req,
 	struct srv_file *f;
 	long ret;
 
-	ret = file_lookup(d, call->proc, req->fd, &f);
+	ret = call_file(call, req->fd, &f);
 	if (ret)
 		return ret;
 	call_caller(call, uc, &caller);
@@ -946,7 +1040,7 @@ static long do_rw(struct srv_call *call, const struct ufd_msg *req,
 	struct srv_file *f;
 	long ret;
 
-	ret = file_lookup(d, call->proc, req->fd, &f);
+	ret = call_file(call, req->fd, &f);
 	if (ret)
 		return ret == -ENOTTY ? -EINVAL : ret;
 	call_caller(call, uc, &caller);
@@ -975,7 +1069,7 @@ static long do_mmap(struct srv_call *call, const struct ufd_msg *req,
 	struct srv_file *f;
 	long ret;
 
-	ret = file_lookup(d, call->proc, req->fd, &f);
+	ret = call_file(call, req->fd, &f);
 	if (ret)
 		return ret == -ENOTTY ? -ENODEV : ret;
 	if (f->file.kind == UFD_FD_IOMMUFD &&
@@ -1094,7 +1188,7 @@ static long do_bar_mapped(struct srv_call *call, const struct ufd_msg *req)
 	if (!req->cmd || req->pos + req->cmd < req->pos ||
 	    (req->pos & 4095) || (req->cmd & 4095))
 		return -EINVAL;
-	ret = file_lookup(d, call->proc, req->fd, &f);
+	ret = call_file(call, req->fd, &f);
 	if (ret)
 		return ret == -ENOTTY ? -ENODEV : ret;
 	/* Where it lands, as MMAP answered (not what the client says). */
@@ -1150,7 +1244,7 @@ static long do_mmio(struct srv_call *call, const struct ufd_msg *req,
 
 	if (size != 1 && size != 2 && size != 4 && size != 8)
 		return -EINVAL;
-	ret = file_lookup(d, call->proc, req->fd, &f);
+	ret = call_file(call, req->fd, &f);
 	if (ret)
 		return ret == -ENOTTY ? -ENODEV : ret;
 	ret = ufd_file_mmio(&f->file, req->kind, req->arg, size, write, &val);
@@ -1167,7 +1261,7 @@ static long do_file_kind(struct srv_call *call, const struct ufd_msg *req)
 	struct srv_file *f;
 	long ret;
 
-	ret = file_lookup(d, call->proc, req->fd, &f);
+	ret = call_file(call, req->fd, &f);
 	if (ret)
 		return ret;
 	ret = f->file.kind;
@@ -1209,92 +1303,340 @@ static long do_describe(struct srv_call *call, const struct ufd_msg *req)
 	return rc ? rc : n;
 }
 
+/* The requests a channel serves (from the socket or the ring). */
+static bool request_type_ok(uint16_t type)
+{
+	switch (type) {
+	case UFD_MSG_OPEN:
+	case UFD_MSG_IOCTL:
+	case UFD_MSG_READ:
+	case UFD_MSG_WRITE:
+	case UFD_MSG_PREAD:
+	case UFD_MSG_PWRITE:
+	case UFD_MSG_MMAP:
+	case UFD_MSG_MMIO:
+	case UFD_MSG_BAR_MAPPED:
+	case UFD_MSG_BAR_UNMAPPED:
+	case UFD_MSG_DESCRIBE:
+	case UFD_MSG_ACCOUNTING:
+	case UFD_MSG_FILE_KIND:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Serve request @req of the caller @uc: the ring's (@proc, its channel's;
+ * @win, @ident_*: what the ring call gave) or a socket message's (@proc
+ * NULL: found by pid and nonce).  The answer's fields go to @res; the
+ * return value is its ret.
+ */
+static long serve_request(struct srv_chan *ch, const struct ufd_msg *req,
+			  const struct ucred *uc, struct srv_proc *proc,
+			  struct ufd_caller_window *win, int ident_fd,
+			  dev_t ident_dev, ino_t ident_ino,
+			  struct ufd_msg *res)
+{
+	struct ufd_daemon *d = ch->d;
+	struct srv_call call = {
+		.ch = ch,
+		.win = win,
+		.ident_fd = ident_fd,
+		.ident_dev = ident_dev,
+		.ident_ino = ident_ino,
+	};
+	int err = 0;
+	long ret;
+
+	/* The release barrier: earlier closes are done. */
+	drain_hangups(d);
+	if (proc) {
+		pthread_mutex_lock(&d->lock);
+		proc->refs++;
+		pthread_mutex_unlock(&d->lock);
+		call.proc = proc;
+	} else {
+		call.proc = proc_get(d, uc->pid, req->nonce, &err);
+		if (!call.proc)
+			return err;
+	}
+	ufd_source_remote_set_caller(call.proc->src);
+	/* The sender's fail-nth, for this dispatch. */
+	if (req->type != UFD_MSG_MMIO && req->type != UFD_MSG_FILE_KIND)
+		ufd_fail_nth_thread(req->fail_nth);
+	switch (req->type) {
+	case UFD_MSG_OPEN:
+		ret = do_open(&call, req, uc);
+		break;
+	case UFD_MSG_IOCTL:
+		ret = do_ioctl(&call, req, uc);
+		break;
+	case UFD_MSG_FILE_KIND:
+		ret = do_file_kind(&call, req);
+		break;
+	case UFD_MSG_MMAP:
+		ret = do_mmap(&call, req, res);
+		break;
+	case UFD_MSG_MMIO:
+		ret = do_mmio(&call, req, res);
+		break;
+	case UFD_MSG_BAR_MAPPED:
+		ret = do_bar_mapped(&call, req);
+		break;
+	case UFD_MSG_BAR_UNMAPPED:
+		ret = do_bar_unmapped(&call, req);
+		break;
+	case UFD_MSG_DESCRIBE:
+		ret = do_describe(&call, req);
+		break;
+	case UFD_MSG_ACCOUNTING:
+		ret = do_accounting(&call, req, res);
+		break;
+	default:
+		ret = do_rw(&call, req, uc);
+		break;
+	}
+	res->fail_nth = req->fail_nth ? (uint32_t)ufd_fail_nth_thread_left() : 0;
+	ufd_fail_nth_thread(0);
+	ufd_source_remote_set_caller(NULL);
+	while (call.nr_held)
+		file_put(d, call.held[--call.nr_held]);
+	/* Files made: the table keeps them now. */
+	while (call.nr_made)
+		file_put(d, call.made[--call.nr_made].f);
+	proc_put(d, call.proc);
+	return ret;
+}
+
+/* ---- the shared ring ------------------------------------------------------------ */
+
+/* RING_SETUP with the memfd @mfd: map it; 0 or -errno.  Closes @mfd. */
+static int ring_setup(struct srv_chan *ch, int mfd, const struct ucred *uc,
+		      bool has_cred, uint64_t nonce)
+{
+	struct ufd_daemon *d = ch->d;
+	struct ufd_ring *r;
+	struct stat st;
+	int seals, err = 0;
+	void *p;
+
+	if (mfd < 0)
+		return -EINVAL;
+	if (ch->ring || !has_cred || (uc->uid != d->uid && uc->uid != 0)) {
+		close(mfd);
+		return ch->ring ? -EBUSY : -EPERM;
+	}
+	/* Sealed against shrinking: no page of it can go (no SIGBUS here). */
+	seals = fcntl(mfd, F_GET_SEALS);
+	if (fstat(mfd, &st) || !S_ISREG(st.st_mode) ||
+	    st.st_size < (off_t)UFD_RING_BYTES || seals < 0 ||
+	    !(seals & F_SEAL_SHRINK)) {
+		close(mfd);
+		return -EINVAL;
+	}
+	p = mmap(NULL, UFD_RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, mfd,
+		 0);
+	close(mfd);
+	if (p == MAP_FAILED)
+		return -EINVAL;
+	r = p;
+	if (r->magic != UFD_RING_MAGIC || r->version != UFD_PROTO_VERSION) {
+		munmap(p, UFD_RING_BYTES);
+		return -EINVAL;
+	}
+	ch->proc = proc_get(d, uc->pid, nonce, &err);
+	if (!ch->proc) {
+		munmap(p, UFD_RING_BYTES);
+		return err;
+	}
+	ch->cred = *uc;
+	ch->ring = r;
+	srv_dbg(d, "pid %d: channel %d has a ring", (int)uc->pid, ch->fd);
+	return 0;
+}
+
+/* One posted MMIO store (copied out of the ring). */
+static void serve_post(struct srv_chan *ch, const struct ufd_ring_post *post)
+{
+	struct srv_call call = {
+		.ch = ch,
+		.proc = ch->proc,
+		.ident_fd = post->fd,
+		.ident_dev = (dev_t)post->file_dev,
+		.ident_ino = (ino_t)post->file_ino,
+	};
+	uint64_t val = post->val;
+	struct srv_file *f;
+
+	if (post->size != 1 && post->size != 2 && post->size != 4 &&
+	    post->size != 8)
+		return;
+	if (call_file(&call, post->fd, &f))
+		return; /* a posted write that fails is dropped */
+	ufd_file_mmio(&f->file, post->region, post->off, post->size, true,
+		      &val);
+	file_put(ch->d, f);
+}
+
+/* The posted stores the client queued so far, in order. */
+static void ring_serve_posts(struct srv_chan *ch)
+{
+	struct ufd_ring *r = ch->ring;
+	uint32_t tail = r->post_tail, head = ufd_ring_peek(&r->post_head);
+
+	if (head == tail)
+		return;
+	if (head - tail > UFD_RING_POSTS) {
+		/* The client overran its queue: what it lost is dropped. */
+		__atomic_store_n(&r->post_tail, head, __ATOMIC_RELEASE);
+		return;
+	}
+	drain_hangups(ch->d);
+	ufd_source_remote_set_caller(ch->proc->src);
+	for (; tail != head; tail++) {
+		struct ufd_ring_post post;
+
+		memcpy(&post, &r->posts[tail % UFD_RING_POSTS], sizeof(post));
+		serve_post(ch, &post);
+	}
+	ufd_source_remote_set_caller(NULL);
+	__atomic_store_n(&r->post_tail, tail, __ATOMIC_RELEASE);
+}
+
+/* The call in the ring's slot (its state is REQ): serve it, answer. */
+static void ring_serve_call(struct srv_chan *ch)
+{
+	struct ufd_ring *r = ch->ring;
+	struct ufd_caller_window win = { .buf = r->win };
+	struct ufd_msg req, res;
+	dev_t ident_dev;
+	ino_t ident_ino;
+	long ret;
+
+	/* Copied out first: the client may scribble on the ring meanwhile. */
+	memcpy(&req, &r->req, sizeof(req));
+	ident_dev = (dev_t)r->file_dev;
+	ident_ino = (ino_t)r->file_ino;
+	win.addr = r->win_addr;
+	win.len = r->win_len;
+	win.writable = r->win_flags & UFD_RING_WIN_WRITABLE;
+	if (win.len > UFD_RING_WINDOW || win.addr + win.len < win.addr)
+		win.len = 0;
+	__atomic_store_n(&r->call_state, UFD_RING_BUSY, __ATOMIC_RELAXED);
+	/* Whatever the client posted before this call is done first. */
+	ring_serve_posts(ch);
+	ufd_wire_init(&res, UFD_MSG_RESULT);
+	if (req.magic != UFD_PROTO_MAGIC || req.version != UFD_PROTO_VERSION)
+		ret = -EPROTO;
+	else if (req.type == UFD_MSG_RING_KICK)
+		ret = 0; /* nothing but the posts before it */
+	else if (!request_type_ok(req.type))
+		ret = -EPROTO;
+	else
+		ret = serve_request(ch, &req, &ch->cred, ch->proc,
+				    win.len ? &win : NULL,
+				    ident_dev || ident_ino ? req.fd : -1,
+				    ident_dev, ident_ino, &res);
+	res.ret = ret;
+	memcpy(&r->res, &res, sizeof(res));
+	r->dirty_lo = (uint32_t)win.dirty_lo;
+	r->dirty_hi = (uint32_t)win.dirty_hi;
+	ufd_ring_publish(&r->call_state, UFD_RING_DONE);
+	if (ufd_ring_peer_sleeps(&r->client_sleeping))
+		ufd_ring_kick(ch->fd);
+}
+
+/* Work in the ring? */
+static bool ring_busy(const struct ufd_ring *r)
+{
+	return ufd_ring_peek(&r->call_state) == UFD_RING_REQ ||
+	       ufd_ring_peek(&r->post_head) != r->post_tail;
+}
+
+/*
+ * A channel's thread: requests from its ring while it has one (spinning a
+ * while after each, ring.h), and messages from its socket.
+ */
 static void *chan_main(void *arg)
 {
 	struct srv_chan *ch = arg;
 	struct ufd_daemon *d = ch->d;
 	struct ufd_msg req, res;
+	unsigned int steps = 0;
+	uint64_t since = 0;
 	struct ucred uc;
 	bool has_cred;
-	int rc;
+	int rc, fd;
 
 	for (;;) {
-		struct srv_call call = { .ch = ch };
 		long ret;
 
-		rc = ufd_wire_recv(ch->fd, &req, NULL, &uc, &has_cred);
+		if (ch->ring) {
+			struct ufd_ring *r = ch->ring;
+
+			if (ufd_ring_peek(&r->call_state) == UFD_RING_REQ) {
+				ring_serve_call(ch);
+				since = ufd_ring_now_ns();
+				steps = 0;
+				continue;
+			}
+			if (ufd_ring_peek(&r->post_head) != r->post_tail) {
+				ring_serve_posts(ch);
+				since = ufd_ring_now_ns();
+				steps = 0;
+				continue;
+			}
+			if (ufd_ring_spin_step(since, &steps))
+				continue;
+			ufd_ring_announce_sleep(&r->daemon_sleeping, true);
+			if (ring_busy(r)) {
+				ufd_ring_announce_sleep(&r->daemon_sleeping,
+							false);
+				continue;
+			}
+		}
+		rc = ufd_wire_recv(ch->fd, &req, &fd, &uc, &has_cred);
+		if (ch->ring) {
+			ufd_ring_announce_sleep(&ch->ring->daemon_sleeping,
+						false);
+			since = ufd_ring_now_ns();
+			steps = 0;
+		}
 		if (rc == 0 || (rc < 0 && rc != -EPROTO))
 			break;
 		ufd_wire_init(&res, UFD_MSG_RESULT);
-		if (rc == -EPROTO) {
-			ret = -EPROTO;
-		} else if (!has_cred || (uc.uid != d->uid && uc.uid != 0)) {
-			ret = -EPERM;
-		} else if (req.type != UFD_MSG_OPEN &&
-			   req.type != UFD_MSG_IOCTL &&
-			   req.type != UFD_MSG_READ &&
-			   req.type != UFD_MSG_WRITE &&
-			   req.type != UFD_MSG_PREAD &&
-			   req.type != UFD_MSG_PWRITE &&
-			   req.type != UFD_MSG_MMAP &&
-			   req.type != UFD_MSG_MMIO &&
-			   req.type != UFD_MSG_BAR_MAPPED &&
-			   req.type != UFD_MSG_BAR_UNMAPPED &&
-			   req.type != UFD_MSG_DESCRIBE &&
-			   req.type != UFD_MSG_ACCOUNTING &&
-			   req.type != UFD_MSG_FILE_KIND) {
-			ret = -EPROTO;
-		} else {
-			int err = 0;
-
-			/* The release barrier: earlier closes are done. */
-			drain_hangups(d);
-			call.proc = proc_get(d, uc.pid, req.nonce, &err);
-			if (!call.proc) {
-				ret = err;
-			} else {
-				ufd_source_remote_set_caller(call.proc->src);
-				/* The sender's fail-nth, for this dispatch. */
-				if (req.type != UFD_MSG_MMIO &&
-				    req.type != UFD_MSG_FILE_KIND)
-					ufd_fail_nth_thread(req.fail_nth);
-				if (req.type == UFD_MSG_OPEN)
-					ret = do_open(&call, &req, &uc);
-				else if (req.type == UFD_MSG_IOCTL)
-					ret = do_ioctl(&call, &req, &uc);
-				else if (req.type == UFD_MSG_FILE_KIND)
-					ret = do_file_kind(&call, &req);
-				else if (req.type == UFD_MSG_MMAP)
-					ret = do_mmap(&call, &req, &res);
-				else if (req.type == UFD_MSG_MMIO)
-					ret = do_mmio(&call, &req, &res);
-				else if (req.type == UFD_MSG_BAR_MAPPED)
-					ret = do_bar_mapped(&call, &req);
-				else if (req.type == UFD_MSG_BAR_UNMAPPED)
-					ret = do_bar_unmapped(&call, &req);
-				else if (req.type == UFD_MSG_DESCRIBE)
-					ret = do_describe(&call, &req);
-				else if (req.type == UFD_MSG_ACCOUNTING)
-					ret = do_accounting(&call, &req, &res);
-				else
-					ret = do_rw(&call, &req, &uc);
-				res.fail_nth = req.fail_nth ?
-					(uint32_t)ufd_fail_nth_thread_left() : 0;
-				ufd_fail_nth_thread(0);
-				ufd_source_remote_set_caller(NULL);
-				while (call.nr_held)
-					file_put(d, call.held[--call.nr_held]);
-				/* Files made: the table keeps them now. */
-				while (call.nr_made)
-					file_put(d, call.made[--call.nr_made].f);
-				proc_put(d, call.proc);
-			}
+		if (rc == 1 && req.type == UFD_MSG_RING_KICK) {
+			if (fd >= 0)
+				close(fd);
+			continue; /* the ring has work (or had) */
 		}
+		if (rc == 1 && req.type == UFD_MSG_RING_SETUP) {
+			res.ret = ring_setup(ch, fd, &uc, has_cred, req.nonce);
+			if (ufd_wire_send(ch->fd, &res, -1))
+				break;
+			continue;
+		}
+		if (fd >= 0)
+			close(fd); /* no other request carries an fd */
+		if (rc == -EPROTO)
+			ret = -EPROTO;
+		else if (!has_cred || (uc.uid != d->uid && uc.uid != 0))
+			ret = -EPERM;
+		else if (!request_type_ok(req.type))
+			ret = -EPROTO;
+		else
+			ret = serve_request(ch, &req, &uc, NULL, NULL, -1, 0, 0,
+					    &res);
 		res.ret = ret;
 		if (ufd_wire_send(ch->fd, &res, -1))
 			break;
 	}
 	close(ch->fd);
+	if (ch->ring)
+		munmap(ch->ring, UFD_RING_BYTES);
+	if (ch->proc)
+		proc_put(d, ch->proc);
 	pthread_mutex_lock(&d->lock);
 	d->nr_channels--;
 	pthread_mutex_unlock(&d->lock);

@@ -54,6 +54,43 @@
  * dispatch only, and RESULT's fail_nth says what is left (0: it fired).
  * 0 in a request: no injection (RESULT then carries 0 too).
  *
+ * The shared ring.  A client that can makes its calls without a message:
+ * right after connecting a channel it sends RING_SETUP with a memfd
+ * attached (UFD_RING_BYTES long, sealed against shrinking) that both
+ * sides map, a struct ufd_ring (below).  From then on a call is written
+ * into the ring's call slot and answered there; a posted MMIO write is a
+ * record in the ring's post queue.  Neither side makes a system call as
+ * long as the other is awake: each spins a little before it sleeps, and a
+ * sleeper is woken by a KICK message on the channel's socket, which is
+ * sent only when the sleeper said it sleeps (ring.h has the protocol).
+ * The socket stays what it was for everything else: the callbacks
+ * (INSTALL_FD and CLOSE_FD; the ring's cb_sent tells a client that spins
+ * that one is waiting on the socket, FD_INSTALLED answers on the socket),
+ * the end of the channel (a hangup), and the kick.
+ *
+ * With a ring, the channel's identity is fixed at RING_SETUP: the pid and
+ * uid the kernel attaches to that message, and its nonce, stand for every
+ * call of the ring (a fork child never has its parent's channels nor the
+ * ring mapping: MADV_DONTFORK).  A call names its file by fd and by the
+ * identity of the socket the client's fd table recorded for it (st_dev,
+ * st_ino); the daemon takes the fd out of the client (pidfd_getfd) only the
+ * first time that process names that fd with that identity, and trusts
+ * the pair afterwards while the file lives.  A process that lies about a
+ * pair it proved once reaches a file it once held: no more than its uid
+ * already allows (pidfd_getfd on any process of the same uid), which is
+ * the daemon's whole trust boundary (clients must run as its uid).
+ *
+ * The argument window.  A call may come with a snapshot of the caller's
+ * memory at the argument, [win_addr, win_addr + win_len), copied into the
+ * ring by the client (ioctl: as many bytes as the first 32-bit word, the
+ * size or argsz of the command, says, within bounds; read/write: the
+ * buffer).  The daemon reads that range from the snapshot instead of the
+ * process and keeps writes to it there (UFD_RING_WIN_WRITABLE: the client
+ * proved the pages writable; else writes go to the process too); the
+ * result says which bytes were written, [dirty_lo, dirty_hi), and the
+ * client copies them back before the call returns.  Anything outside the
+ * window is reached in the process as before.
+ *
  * Every message is one struct ufd_msg, exactly; anything else is garbage
  * and the daemon answers it with -EPROTO (or drops the channel).  Fields
  * that a type does not use are zero.
@@ -109,6 +146,10 @@ enum ufd_msg_type {
 				 RLIMIT_MODE 1 part of VmLck, which the
 				 library adds to /proc/PID/status); answer:
 				 arg VmPin bytes, cmd VmLck bytes */
+	UFD_MSG_RING_SETUP,   /* the ring's memfd attached (see "The shared
+				 ring"); answer: 0 or -errno */
+	UFD_MSG_RING_KICK,    /* either way: the peer posted work in the
+				 ring while this side slept; no answer */
 	/* daemon -> client */
 	UFD_MSG_RESULT = 64,  /* ret: >= 0 or -errno; ends the call */
 	UFD_MSG_INSTALL_FD,   /* kind, flags (O_CLOEXEC); one fd attached */
@@ -134,5 +175,60 @@ struct ufd_msg {
 #define UFD_MMIO_WRITE 0x100u
 
 _Static_assert(sizeof(struct ufd_msg) == 64, "wire format");
+
+/* ---- the shared ring ---------------------------------------------------------------- */
+
+#define UFD_RING_MAGIC 0x75666472U /* "ufdr" */
+#define UFD_RING_BYTES 16384u       /* the memfd's length */
+#define UFD_RING_WINDOW 8192u       /* the largest argument window */
+#define UFD_RING_POSTS 64u          /* posted writes in flight */
+
+/* call_state: who owns the call slot. */
+enum ufd_ring_call_state {
+	UFD_RING_IDLE = 0, /* the client's: it may write a request */
+	UFD_RING_REQ,      /* a request waits for the daemon */
+	UFD_RING_BUSY,     /* the daemon is serving it */
+	UFD_RING_DONE,     /* res is the answer; the client's again */
+};
+
+/* win_flags */
+#define UFD_RING_WIN_WRITABLE 1u
+
+/* One posted MMIO store (a UFD_MSG_MMIO write without an answer). */
+struct ufd_ring_post {
+	int32_t fd;
+	uint32_t region;
+	uint64_t file_dev, file_ino; /* the fd's identity (see above) */
+	uint64_t off;
+	uint64_t val;
+	uint32_t size;
+	uint32_t pad;
+};
+
+struct ufd_ring {
+	uint32_t magic;                  /* UFD_RING_MAGIC, by the client */
+	uint32_t version;                /* UFD_PROTO_VERSION */
+	/* Written by both sides (enum ufd_ring_call_state). */
+	_Alignas(64) uint32_t call_state;
+	/* Written by the client only. */
+	_Alignas(64) uint32_t client_sleeping; /* waits on the socket */
+	uint32_t post_head;              /* posts[head % N] is the next free */
+	/* Written by the daemon only. */
+	_Alignas(64) uint32_t daemon_sleeping;
+	uint32_t post_tail;              /* posts before it are done */
+	uint32_t cb_sent;                /* callbacks sent on the socket */
+	/* The call slot: the client's while IDLE or DONE, else the daemon's. */
+	_Alignas(64) struct ufd_msg req;
+	uint64_t file_dev, file_ino;     /* req.fd's identity, 0: unknown */
+	uint64_t win_addr;
+	uint32_t win_len;                /* <= UFD_RING_WINDOW; 0: none */
+	uint32_t win_flags;
+	struct ufd_msg res;
+	uint32_t dirty_lo, dirty_hi;     /* in the window; lo == hi: none */
+	_Alignas(64) struct ufd_ring_post posts[UFD_RING_POSTS];
+	_Alignas(64) uint8_t win[UFD_RING_WINDOW];
+};
+
+_Static_assert(sizeof(struct ufd_ring) <= UFD_RING_BYTES, "ring layout");
 
 #endif

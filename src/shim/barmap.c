@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -54,6 +55,7 @@ struct bar_mapping {
 	uintptr_t base;
 	size_t len;
 	int fd;               /* our copy of the device fd (-1: local) */
+	uint64_t fd_dev, fd_ino; /* its identity, for the daemon */
 	/*
 	 * In process: the file mapped (a /dev/iommu context), with a
 	 * context reference and one map_get of the region of its own.
@@ -100,8 +102,8 @@ static int bar_mmio(const struct bar_mapping *m, uint64_t offset,
 	int rc;
 
 	if (m->fd >= 0)
-		return shim_srv_mmio(m->fd, m->region, m->region_off + offset,
-				     size, write, val);
+		return shim_srv_mmio(m->fd, m->fd_dev, m->fd_ino, m->region,
+				     m->region_off + offset, size, write, val);
 	shim_sig_enter(); /* the engine's lock (fdtab.h) */
 	rc = ufd_file_mmio(&m->local, m->region, m->region_off + offset, size,
 			   write, val);
@@ -142,6 +144,7 @@ static int bar_add_locked(uintptr_t base, size_t len, int fd,
 			  const struct ufd_file *local)
 {
 	struct bar_mapping *m = NULL;
+	struct stat st;
 	char name[32];
 	unsigned int i;
 	int id;
@@ -154,6 +157,11 @@ static int bar_add_locked(uintptr_t base, size_t len, int fd,
 	m->base = base;
 	m->len = len;
 	m->fd = fd;
+	m->fd_dev = m->fd_ino = 0;
+	if (fd >= 0 && !fstat(fd, &st)) {
+		m->fd_dev = (uint64_t)st.st_dev;
+		m->fd_ino = (uint64_t)st.st_ino;
+	}
 	m->region = region;
 	m->region_off = region_off;
 	if (local)

@@ -18,8 +18,22 @@
  * program that closed or reused the number behind our back only costs a
  * reconnect.
  *
+ * The ring.  Each pooled channel is given a shared ring right after it
+ * connects (RING_SETUP, proto.h; UIOMMUFD_RING=0 turns it off): its
+ * calls are written into the ring and answered there, each side spinning
+ * a while before it sleeps on the socket (ring.h), so that a call to a
+ * daemon thread that is awake costs no system call.  The call names its
+ * file by fd and by the identity the fd table recorded, and brings a
+ * snapshot of its argument (the window, copied with the fault-guarded
+ * copy of ucopy.c), whose bytes the daemon wrote are copied back before
+ * the call returns.  A channel with a ring needs its socket only to sleep,
+ * to wake the daemon and for callbacks, so only then is its identity
+ * checked.  The ring is MADV_DONTFORK: a fork child never sees it.
+ * Temporary channels (all 16 busy) have no ring.
+ *
  * Nothing here calls a libc function that the library wraps (open, close,
- * read, write, fcntl, dup): it uses the socket calls and raw syscalls.
+ * read, write, fcntl, dup, mmap): it uses the socket calls and raw
+ * syscalls.
  *
  * Locking: the pool is a fixed array of slots with atomic states; the
  * configuration is set once (pthread_once).  No lock is held across I/O.
@@ -29,6 +43,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -38,10 +53,23 @@
 #include <unistd.h>
 
 #include "server/proto.h"
+#include "server/ring.h"
 #include "server/wire.h"
 #include "shim/client.h"
 #include "shim/failnth.h"
 #include "shim/fdtab.h"
+#include "shim/ucopy.h"
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#define MFD_ALLOW_SEALING 0x0002U
+#endif
+#ifndef F_ADD_SEALS
+#define F_ADD_SEALS 1033
+#define F_SEAL_SEAL 0x0001
+#define F_SEAL_SHRINK 0x0002
+#define F_SEAL_GROW 0x0004
+#endif
 
 /* Channels are moved to this fd number or above, out of the program's way. */
 #define CHAN_FD_BASE 700
@@ -54,10 +82,30 @@ struct chan {
 	int fd;
 	dev_t dev;
 	ino_t ino;
+	struct ufd_ring *ring; /* or NULL: messages on the socket only */
+};
+
+/*
+ * One call's channel: a pool slot (or -1: temporary) with its socket and
+ * ring (NULL for a temporary one).
+ */
+struct chan_use {
+	int slot;
+	int fd;
+	struct ufd_ring *ring;
+};
+
+/* What a call brings besides its message (struct ufd_ring). */
+struct call_extra {
+	uint64_t file_dev, file_ino; /* req.fd's identity; 0: unknown */
+	uint64_t win_addr;
+	size_t win_len;
+	enum { WIN_NONE, WIN_INOUT, WIN_IN, WIN_OUT } win;
 };
 
 static pthread_once_t srv_once = PTHREAD_ONCE_INIT;
 static bool srv_on;
+static bool srv_ring_on;
 static struct sockaddr_un srv_addr;
 static socklen_t srv_addrlen;
 static pid_t srv_daemon_pid;
@@ -70,6 +118,7 @@ static struct chan chans[NCHAN];
 
 static __thread int post_slot = POST_NONE; /* or a slot, -1: temporary */
 static __thread int post_sock = -1;
+static __thread struct ufd_ring *post_ring; /* the post channel's ring */
 static __thread unsigned int post_outstanding;
 
 static int post_drain(struct ufd_msg *last);
@@ -118,6 +167,8 @@ static void srv_init(void)
 	}
 	srv_daemon_pid = pid ? (pid_t)atoi(pid) : 0;
 	__atomic_store_n(&srv_nonce, new_nonce(), __ATOMIC_RELAXED);
+	srv_ring_on = !getenv("UIOMMUFD_RING") ||
+		      strcmp(getenv("UIOMMUFD_RING"), "0");
 	srv_on = true;
 }
 
@@ -137,11 +188,63 @@ static bool fd_is(int fd, dev_t dev, ino_t ino)
 	       st.st_ino == ino;
 }
 
+/*
+ * Give channel @sock a ring (RING_SETUP): the ring, or NULL if the daemon
+ * will not have it (the channel goes on without).  *@broken: the channel
+ * failed meanwhile.
+ */
+static struct ufd_ring *ring_attach(int sock, bool *broken)
+{
+	struct ufd_msg m, res;
+	struct ufd_ring *r;
+	long addr;
+	int mfd, rc;
+
+	*broken = false;
+	mfd = (int)syscall(SYS_memfd_create, "uiommufd-ring",
+			   MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0)
+		return NULL;
+	/* Sealed: the daemon maps it and must never see a page vanish. */
+	if (syscall(SYS_ftruncate, mfd, (long)UFD_RING_BYTES) ||
+	    syscall(SYS_fcntl, mfd, F_ADD_SEALS,
+		    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+		sys_close(mfd);
+		return NULL;
+	}
+	addr = syscall(SYS_mmap, NULL, (long)UFD_RING_BYTES,
+		       PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0L);
+	if (addr < 0 && addr > -4096) {
+		sys_close(mfd);
+		return NULL;
+	}
+	r = (struct ufd_ring *)addr;
+	/* Not in a fork child: its calls go on channels of its own. */
+	syscall(SYS_madvise, r, (long)UFD_RING_BYTES, MADV_DONTFORK);
+	r->magic = UFD_RING_MAGIC;
+	r->version = UFD_PROTO_VERSION;
+	ufd_wire_init(&m, UFD_MSG_RING_SETUP);
+	m.nonce = __atomic_load_n(&srv_nonce, __ATOMIC_RELAXED);
+	rc = ufd_wire_send(sock, &m, mfd);
+	sys_close(mfd);
+	if (!rc)
+		rc = ufd_wire_recv(sock, &res, NULL, NULL, NULL) == 1 &&
+				     res.type == UFD_MSG_RESULT ?
+			     0 : -EIO;
+	if (rc || res.ret) {
+		*broken = rc != 0;
+		syscall(SYS_munmap, r, (long)UFD_RING_BYTES);
+		return NULL;
+	}
+	return r;
+}
+
 /* A new connection to the daemon, moved out of the way: fd or -errno. */
-static int chan_connect(dev_t *dev, ino_t *ino)
+static int chan_connect(dev_t *dev, ino_t *ino, struct ufd_ring **ring)
 {
 	struct stat st;
 	int fd, hi, rc, one = 1;
+	bool broken = false;
 
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -166,12 +269,21 @@ static int chan_connect(dev_t *dev, ino_t *ino)
 	}
 	*dev = st.st_dev;
 	*ino = st.st_ino;
+	if (ring) {
+		*ring = srv_ring_on ? ring_attach(fd, &broken) : NULL;
+		if (broken) {
+			sys_close(fd);
+			return -EIO;
+		}
+	}
 	return fd;
 }
 
-/* A channel for one call: its slot (or -1 for a temporary one) and fd. */
-static int chan_get(int *fd, dev_t *dev, ino_t *ino)
+/* A channel for one call: 0, or -errno. */
+static int chan_get(struct chan_use *u)
 {
+	dev_t dev;
+	ino_t ino;
 	int i, expect;
 
 	for (i = 0; i < NCHAN; i++) {
@@ -181,9 +293,16 @@ static int chan_get(int *fd, dev_t *dev, ino_t *ino)
 						 __ATOMIC_ACQUIRE,
 						 __ATOMIC_RELAXED))
 			continue;
-		if (fd_is(chans[i].fd, chans[i].dev, chans[i].ino)) {
-			*fd = chans[i].fd;
-			return i;
+		/*
+		 * A ring needs no check now: it is ours whatever became of
+		 * the socket's number, which is checked before each use.
+		 */
+		if (chans[i].ring ||
+		    fd_is(chans[i].fd, chans[i].dev, chans[i].ino)) {
+			u->slot = i;
+			u->fd = chans[i].fd;
+			u->ring = chans[i].ring;
+			return 0;
 		}
 		/* Closed (and maybe reused) behind our back: forget it. */
 		__atomic_store_n(&chans[i].state, CH_EMPTY, __ATOMIC_RELEASE);
@@ -195,7 +314,8 @@ static int chan_get(int *fd, dev_t *dev, ino_t *ino)
 						 __ATOMIC_ACQUIRE,
 						 __ATOMIC_RELAXED))
 			continue;
-		chans[i].fd = chan_connect(&chans[i].dev, &chans[i].ino);
+		chans[i].fd = chan_connect(&chans[i].dev, &chans[i].ino,
+					   &chans[i].ring);
 		if (chans[i].fd < 0) {
 			int err = chans[i].fd;
 
@@ -203,27 +323,49 @@ static int chan_get(int *fd, dev_t *dev, ino_t *ino)
 					 __ATOMIC_RELEASE);
 			return err;
 		}
-		*fd = chans[i].fd;
-		return i;
+		u->slot = i;
+		u->fd = chans[i].fd;
+		u->ring = chans[i].ring;
+		return 0;
 	}
-	*fd = chan_connect(dev, ino);
-	return *fd < 0 ? *fd : -1;
+	u->slot = -1;
+	u->ring = NULL;
+	u->fd = chan_connect(&dev, &ino, NULL);
+	return u->fd < 0 ? u->fd : 0;
 }
 
-static void chan_put(int slot, int fd, bool broken)
+static void chan_put(const struct chan_use *u, bool broken)
 {
-	if (slot < 0) {
-		sys_close(fd);
+	struct chan *c;
+
+	if (u->slot < 0) {
+		sys_close(u->fd);
 		return;
 	}
+	c = &chans[u->slot];
 	if (broken) {
-		sys_close(fd);
-		chans[slot].fd = -1;
-		__atomic_store_n(&chans[slot].state, CH_EMPTY,
-				 __ATOMIC_RELEASE);
+		/* Our socket, unless its number was taken from us. */
+		if (!c->ring || fd_is(c->fd, c->dev, c->ino))
+			sys_close(c->fd);
+		if (c->ring)
+			syscall(SYS_munmap, c->ring, (long)UFD_RING_BYTES);
+		c->ring = NULL;
+		c->fd = -1;
+		__atomic_store_n(&c->state, CH_EMPTY, __ATOMIC_RELEASE);
 		return;
 	}
-	__atomic_store_n(&chans[slot].state, CH_IDLE, __ATOMIC_RELEASE);
+	__atomic_store_n(&c->state, CH_IDLE, __ATOMIC_RELEASE);
+}
+
+/* Is the socket of the ring channel @u still ours (before using it)? */
+static bool chan_sock_ok(const struct chan_use *u)
+{
+	const struct chan *c;
+
+	if (u->slot < 0)
+		return true;
+	c = &chans[u->slot];
+	return fd_is(c->fd, c->dev, c->ino);
 }
 
 void shim_srv_atfork_child(void)
@@ -235,11 +377,14 @@ void shim_srv_atfork_child(void)
 		sys_close(post_sock);
 	post_slot = POST_NONE;
 	post_sock = -1;
+	post_ring = NULL;
 	post_outstanding = 0;
 	for (i = 0; i < NCHAN; i++) {
 		if (chans[i].state != CH_EMPTY &&
 		    fd_is(chans[i].fd, chans[i].dev, chans[i].ino))
 			sys_close(chans[i].fd);
+		/* The ring is not mapped here (MADV_DONTFORK). */
+		chans[i].ring = NULL;
 		chans[i].fd = -1;
 		chans[i].state = CH_EMPTY;
 	}
@@ -289,99 +434,280 @@ static void close_fd(int fd)
 }
 
 /*
- * Send @req and serve the daemon until its RESULT, which goes to @res if
- * not NULL.  >= 0 or -errno.
+ * A message from the daemon other than RESULT: act on a callback
+ * (INSTALL_FD: answered; CLOSE_FD), skip a kick.  *@callbacks counts the
+ * callbacks handled.  0, or -EIO when the channel failed.
  */
-static long srv_call_res(struct ufd_msg *req, struct ufd_msg *res)
+static int take_message(int sock, const struct ufd_msg *m, int fd,
+			uint32_t *callbacks)
 {
-	struct ufd_msg m;
-	dev_t dev = 0;
-	ino_t ino = 0;
-	int slot, sock = -1, fd;
-	bool broken = false;
-	long ret;
+	if (m->type == UFD_MSG_INSTALL_FD) {
+		struct ufd_msg a = { .type = UFD_MSG_FD_INSTALLED };
 
-	if (!shim_srv_enabled())
-		return -ENODEV;
-	/* Whatever this thread posted is done before it asks anything else. */
-	if (post_slot != POST_NONE) {
-		shim_sig_enter();
-		post_drain(NULL);
-		shim_sig_leave();
+		a.fd = install_fd(m, fd);
+		(*callbacks)++;
+		return ufd_wire_send(sock, &a, -1) ? -EIO : 0;
 	}
-	slot = chan_get(&sock, &dev, &ino);
-	if (slot < -1)
-		return slot;
-	req->nonce = __atomic_load_n(&srv_nonce, __ATOMIC_RELAXED);
-	/* The thread's fail-nth goes with its calls (proto.h). */
-	if (req->type != UFD_MSG_MMIO && req->type != UFD_MSG_FILE_KIND)
-		req->fail_nth = shim_fail_nth;
+	if (fd >= 0)
+		sys_close(fd);
+	if (m->type == UFD_MSG_CLOSE_FD) {
+		close_fd(m->fd);
+		(*callbacks)++;
+	}
+	return 0;
+}
+
+/* Send @req on the socket and serve the daemon until its RESULT. */
+static long sock_call(int sock, struct ufd_msg *req, struct ufd_msg *res,
+		      bool *broken)
+{
+	uint32_t callbacks = 0;
+	struct ufd_msg m;
+	int fd;
+
 	if (ufd_wire_send(sock, req, -1)) {
-		ret = -EIO;
-		broken = true;
-		goto out;
+		*broken = true;
+		return -EIO;
 	}
 	for (;;) {
 		if (ufd_wire_recv(sock, &m, &fd, NULL, NULL) != 1) {
-			ret = -EIO;
-			broken = true;
-			break;
+			*broken = true;
+			return -EIO;
 		}
 		if (m.type == UFD_MSG_RESULT) {
 			if (fd >= 0)
 				sys_close(fd);
-			ret = (long)m.ret;
-			if (req->fail_nth)
-				shim_fail_nth = m.fail_nth;
 			if (res)
 				*res = m;
-			break;
+			return (long)m.ret;
 		}
-		if (m.type == UFD_MSG_INSTALL_FD) {
-			struct ufd_msg a = { .type = UFD_MSG_FD_INSTALLED };
+		if (take_message(sock, &m, fd, &callbacks)) {
+			*broken = true;
+			return -EIO;
+		}
+	}
+}
 
-			a.fd = install_fd(&m, fd);
-			if (ufd_wire_send(sock, &a, -1)) {
-				ret = -EIO;
-				broken = true;
-				break;
-			}
+/* The argument window of a ring call (struct call_extra), into @r. */
+static void ring_window(struct ufd_ring *r, const struct call_extra *x)
+{
+	uint32_t size = 0;
+	size_t want, n;
+
+	r->win_len = 0;
+	r->win_flags = 0;
+	r->win_addr = x->win_addr;
+	/* Only the guarded copy may touch the caller's memory here. */
+	if (x->win == WIN_NONE || x->win_addr < 65536 || !shim_ucopy_ready())
+		return;
+	want = x->win_len;
+	if (x->win == WIN_INOUT) {
+		/* An ioctl: as much as its size (or argsz) word says. */
+		if (shim_ucopy_some(&size, x->win_addr, sizeof(size)) !=
+		    sizeof(size))
+			return;
+		want = size < sizeof(size) ? sizeof(size) : size;
+	}
+	if (!want || want > UFD_RING_WINDOW)
+		want = want ? UFD_RING_WINDOW : 0;
+	if (!want)
+		return;
+	if (x->win == WIN_OUT) {
+		/* read(): nothing to bring, but the bytes must take stores. */
+		if (!shim_uprobe_writable(x->win_addr, want))
+			return;
+		r->win_len = (uint32_t)want;
+		r->win_flags = UFD_RING_WIN_WRITABLE;
+		return;
+	}
+	n = shim_ucopy_some(r->win, x->win_addr, want);
+	r->win_len = (uint32_t)n;
+	if (n && x->win == WIN_INOUT && shim_uprobe_writable(x->win_addr, n))
+		r->win_flags = UFD_RING_WIN_WRITABLE;
+}
+
+/*
+ * Wait for the ring call's answer (its state DONE), serving the callbacks
+ * announced meanwhile; spin a while, then sleep on the socket.  0 or -EIO.
+ */
+static int ring_wait(const struct chan_use *u, uint32_t *callbacks)
+{
+	struct ufd_ring *r = u->ring;
+	uint64_t since = ufd_ring_now_ns();
+	unsigned int steps = 0;
+	struct ufd_msg m;
+	int fd;
+
+	for (;;) {
+		/* A callback is (or is about to be) on the socket. */
+		if ((int32_t)(ufd_ring_peek(&r->cb_sent) - *callbacks) > 0) {
+			if (!chan_sock_ok(u) ||
+			    ufd_wire_recv(u->fd, &m, &fd, NULL, NULL) != 1 ||
+			    take_message(u->fd, &m, fd, callbacks))
+				return -EIO;
 			continue;
 		}
-		if (fd >= 0)
-			sys_close(fd);
-		if (m.type == UFD_MSG_CLOSE_FD)
-			close_fd(m.fd);
+		if (ufd_ring_peek(&r->call_state) == UFD_RING_DONE) {
+			/* Callbacks sent before the answer come first. */
+			if ((int32_t)(ufd_ring_peek(&r->cb_sent) -
+				      *callbacks) > 0)
+				continue;
+			return 0;
+		}
+		if (ufd_ring_spin_step(since, &steps))
+			continue;
+		ufd_ring_announce_sleep(&r->client_sleeping, true);
+		if (ufd_ring_peek(&r->call_state) == UFD_RING_DONE ||
+		    (int32_t)(ufd_ring_peek(&r->cb_sent) - *callbacks) > 0) {
+			ufd_ring_announce_sleep(&r->client_sleeping, false);
+			continue;
+		}
+		/* Asleep until the daemon kicks, calls back, or goes away. */
+		if (!chan_sock_ok(u) ||
+		    ufd_wire_recv(u->fd, &m, &fd, NULL, NULL) != 1 ||
+		    take_message(u->fd, &m, fd, callbacks)) {
+			ufd_ring_announce_sleep(&r->client_sleeping, false);
+			return -EIO;
+		}
+		ufd_ring_announce_sleep(&r->client_sleeping, false);
 	}
-out:
-	chan_put(slot, sock, broken);
+}
+
+/* One call through the ring of channel @u. */
+static long ring_call(const struct chan_use *u, struct ufd_msg *req,
+		      struct ufd_msg *res, const struct call_extra *x,
+		      bool *broken)
+{
+	struct ufd_ring *r = u->ring;
+	uint32_t callbacks, lo, hi, n;
+
+	callbacks = ufd_ring_peek(&r->cb_sent);
+	req->magic = UFD_PROTO_MAGIC;
+	req->version = UFD_PROTO_VERSION;
+	memcpy(&r->req, req, sizeof(*req));
+	r->file_dev = x ? x->file_dev : 0;
+	r->file_ino = x ? x->file_ino : 0;
+	if (x) {
+		ring_window(r, x);
+	} else {
+		r->win_len = 0;
+		r->win_flags = 0;
+	}
+	r->dirty_lo = r->dirty_hi = 0;
+	ufd_ring_publish(&r->call_state, UFD_RING_REQ);
+	if (ufd_ring_peer_sleeps(&r->daemon_sleeping) &&
+	    (!chan_sock_ok(u) || ufd_ring_kick(u->fd))) {
+		*broken = true;
+		return -EIO;
+	}
+	if (ring_wait(u, &callbacks)) {
+		*broken = true;
+		return -EIO;
+	}
+	memcpy(res, &r->res, sizeof(*res));
+	/* What the daemon wrote into the window goes where it belongs. */
+	lo = r->dirty_lo;
+	hi = r->dirty_hi;
+	n = r->win_len;
+	if (lo < hi && hi <= n)
+		shim_ucopy_to(r->win_addr + lo, r->win + lo, hi - lo);
+	__atomic_store_n(&r->call_state, UFD_RING_IDLE, __ATOMIC_RELAXED);
+	return (long)res->ret;
+}
+
+/*
+ * Send @req and serve the daemon until its RESULT, which goes to @res if
+ * not NULL; @x (may be NULL): what a ring call brings.  >= 0 or -errno.
+ */
+static long srv_call_x(struct ufd_msg *req, struct ufd_msg *res,
+		       const struct call_extra *x)
+{
+	struct chan_use u = { .slot = POST_NONE };
+	struct ufd_msg answer;
+	bool broken = false;
+	long ret;
+	int rc;
+
+	if (!shim_srv_enabled())
+		return -ENODEV;
+	/*
+	 * Whatever this thread posted is done before it asks anything else:
+	 * a ring's posts are served before the call on the same ring, so the
+	 * call goes there; a socket's answers are collected first.
+	 */
+	if (post_slot != POST_NONE) {
+		shim_sig_enter();
+		if (post_ring) {
+			u.slot = post_slot;
+			u.fd = post_sock;
+			u.ring = post_ring;
+			post_slot = POST_NONE;
+			post_sock = -1;
+			post_ring = NULL;
+			post_outstanding = 0;
+		} else {
+			post_drain(NULL);
+		}
+		shim_sig_leave();
+	}
+	if (u.slot == POST_NONE) {
+		rc = chan_get(&u);
+		if (rc)
+			return rc;
+	}
+	req->nonce = __atomic_load_n(&srv_nonce, __ATOMIC_RELAXED);
+	/* The thread's fail-nth goes with its calls (proto.h). */
+	if (req->type != UFD_MSG_MMIO && req->type != UFD_MSG_FILE_KIND)
+		req->fail_nth = shim_fail_nth;
+	if (u.ring)
+		ret = ring_call(&u, req, &answer, x, &broken);
+	else
+		ret = sock_call(u.fd, req, &answer, &broken);
+	if (!broken) {
+		if (req->fail_nth)
+			shim_fail_nth = answer.fail_nth;
+		if (res)
+			*res = answer;
+	}
+	chan_put(&u, broken);
 	return ret;
+}
+
+static long srv_call_res(struct ufd_msg *req, struct ufd_msg *res)
+{
+	return srv_call_x(req, res, NULL);
 }
 
 static long srv_call(struct ufd_msg *req)
 {
-	return srv_call_res(req, NULL);
+	return srv_call_x(req, NULL, NULL);
 }
 
 /* ---- posted MMIO writes ----------------------------------------------------------- */
 
 /*
  * A thread's BAR stores are sent on a channel it keeps (its post channel)
- * without waiting for their answers, as PCIe posts memory writes.  The
- * answers are collected before anything else the thread asks: its next
- * MMIO read, sent on the same channel so that the daemon (which serves a
- * channel in order) performs it after every earlier write; any other call
- * (srv_call_res drains first); or when POST_MAX are outstanding, so that
- * neither side's socket buffer can fill.  A posted write that fails is
- * dropped, as a posted write to a device is.  Thread-local and touched
- * only by its thread (also from the MMIO trap's handler): no lock.  A
- * thread that exits with writes outstanding leaves its channel busy;
- * others then use the remaining ones.
+ * without waiting for their answers, as PCIe posts memory writes.  On a
+ * channel with a ring they are records in its post queue, which the
+ * daemon serves in order, and always before the ring's next call: the
+ * thread's next call of any kind (an MMIO read included) goes on the same
+ * channel (srv_call_x), and then lets it go.  A full queue waits for the
+ * daemon with an empty call (a RING_KICK request).  On a channel without
+ * a ring each store is a message whose answer is collected before
+ * anything else the thread asks: its next MMIO read, sent on the same
+ * channel so that the daemon (which serves a channel in order) performs
+ * it after every earlier write; any other call (srv_call_x drains first);
+ * or when POST_MAX are outstanding, so that neither side's socket buffer
+ * can fill.  A posted write that fails is dropped, as a posted write to a
+ * device is.  Thread-local and touched only by its thread (also from the
+ * MMIO trap's handler): no lock.  A thread that exits with writes
+ * outstanding leaves its channel busy; others then use the remaining ones.
  */
 
 /* Collect the outstanding answers (the last into @last) and let go. */
 static int post_drain(struct ufd_msg *last)
 {
+	struct chan_use u = { .slot = post_slot, .fd = post_sock };
 	struct ufd_msg m;
 	bool broken = false;
 	int fd;
@@ -400,33 +726,82 @@ static int post_drain(struct ufd_msg *last)
 		if (!post_outstanding && last)
 			*last = m;
 	}
-	chan_put(post_slot, post_sock, broken);
+	chan_put(&u, broken);
 	post_slot = POST_NONE;
 	post_sock = -1;
 	post_outstanding = 0;
 	return broken ? -EIO : 0;
 }
 
-/* Send @req on the post channel (taken if needed) without waiting. */
-static int post_send(struct ufd_msg *req)
+/* Queue MMIO store @req in the post channel's ring. */
+static int post_ring_send(const struct ufd_msg *req, uint64_t dev,
+			  uint64_t ino)
 {
-	dev_t dev = 0;
-	ino_t ino = 0;
+	struct chan_use u = { .slot = post_slot, .fd = post_sock,
+			      .ring = post_ring };
+	struct ufd_ring *r = post_ring;
+	struct ufd_ring_post *p;
+	uint32_t head = r->post_head;
 
+	if (head - ufd_ring_peek(&r->post_tail) >= UFD_RING_POSTS) {
+		/* Full: an empty call, served after every post before it. */
+		struct ufd_msg sync, res;
+		bool broken = false;
+
+		ufd_wire_init(&sync, UFD_MSG_RING_KICK);
+		ring_call(&u, &sync, &res, NULL, &broken);
+		if (broken) {
+			chan_put(&u, true);
+			post_slot = POST_NONE;
+			post_sock = -1;
+			post_ring = NULL;
+			return -EIO;
+		}
+	}
+	p = &r->posts[head % UFD_RING_POSTS];
+	p->fd = req->fd;
+	p->region = req->kind;
+	p->file_dev = dev;
+	p->file_ino = ino;
+	p->off = req->arg;
+	p->val = req->cmd;
+	p->size = req->flags & 0xff;
+	p->pad = 0;
+	ufd_ring_publish(&r->post_head, head + 1);
+	if (ufd_ring_peer_sleeps(&r->daemon_sleeping) &&
+	    (!chan_sock_ok(&u) || ufd_ring_kick(u.fd))) {
+		chan_put(&u, true);
+		post_slot = POST_NONE;
+		post_sock = -1;
+		post_ring = NULL;
+		return -EIO;
+	}
+	post_outstanding++;
+	return 0;
+}
+
+/* Send @req on the post channel (taken if needed) without waiting. */
+static int post_send(struct ufd_msg *req, uint64_t dev, uint64_t ino)
+{
 	if (!shim_srv_enabled())
 		return -ENODEV;
 	if (post_slot == POST_NONE) {
-		post_slot = chan_get(&post_sock, &dev, &ino);
-		if (post_slot < -1) {
-			int err = post_slot;
+		struct chan_use u;
+		int rc = chan_get(&u);
 
-			post_slot = POST_NONE;
-			return err;
-		}
+		if (rc)
+			return rc;
+		post_slot = u.slot;
+		post_sock = u.fd;
+		post_ring = u.ring;
 	}
 	req->nonce = __atomic_load_n(&srv_nonce, __ATOMIC_RELAXED);
+	if (post_ring)
+		return post_ring_send(req, dev, ino);
 	if (ufd_wire_send(post_sock, req, -1)) {
-		chan_put(post_slot, post_sock, true);
+		struct chan_use u = { .slot = post_slot, .fd = post_sock };
+
+		chan_put(&u, true);
 		post_slot = POST_NONE;
 		post_sock = -1;
 		post_outstanding = 0;
@@ -452,16 +827,23 @@ int shim_srv_open(int flags, enum ufd_fd_kind kind, uint32_t index)
 	return (int)ret;
 }
 
-long shim_srv_ioctl(int fd, unsigned long cmd, uint64_t arg)
+long shim_srv_ioctl(int fd, uint64_t dev, uint64_t ino, unsigned long cmd,
+		    uint64_t arg)
 {
 	struct ufd_msg req = { .type = UFD_MSG_IOCTL };
+	struct call_extra x = {
+		.file_dev = dev,
+		.file_ino = ino,
+		.win_addr = arg,
+		.win = WIN_INOUT,
+	};
 	int saved = errno;
 	long ret;
 
 	req.fd = fd;
 	req.cmd = cmd;
 	req.arg = arg;
-	ret = srv_call(&req);
+	ret = srv_call_x(&req, NULL, &x);
 	errno = saved;
 	return ret;
 }
@@ -516,10 +898,11 @@ int shim_srv_bar_unmapped(uint64_t addr, uint64_t len)
 	return (int)ret;
 }
 
-int shim_srv_mmio(int fd, unsigned int region, uint64_t off,
-		  unsigned int size, bool write, uint64_t *val)
+int shim_srv_mmio(int fd, uint64_t dev, uint64_t ino, unsigned int region,
+		  uint64_t off, unsigned int size, bool write, uint64_t *val)
 {
 	struct ufd_msg req = { .type = UFD_MSG_MMIO }, res;
+	struct call_extra x = { .file_dev = dev, .file_ino = ino };
 	int saved = errno;
 	long ret;
 
@@ -532,12 +915,12 @@ int shim_srv_mmio(int fd, unsigned int region, uint64_t off,
 	shim_sig_enter();
 	if (write) {
 		/* Posted: the answer is collected later (see post_drain). */
-		ret = post_send(&req);
-		if (!ret && post_outstanding >= POST_MAX)
+		ret = post_send(&req, dev, ino);
+		if (!ret && !post_ring && post_outstanding >= POST_MAX)
 			post_drain(NULL);
-	} else if (post_slot != POST_NONE) {
+	} else if (post_slot != POST_NONE && !post_ring) {
 		/* After the writes before it, on their channel. */
-		ret = post_send(&req);
+		ret = post_send(&req, dev, ino);
 		if (!ret)
 			ret = post_drain(&res);
 		if (!ret)
@@ -545,7 +928,8 @@ int shim_srv_mmio(int fd, unsigned int region, uint64_t off,
 		if (!ret)
 			*val = res.cmd;
 	} else {
-		ret = srv_call_res(&req, &res);
+		/* A ring's posts: served first, on the same ring. */
+		ret = srv_call_x(&req, &res, &x);
 		if (!ret)
 			*val = res.cmd;
 	}
@@ -582,10 +966,19 @@ int shim_srv_file_kind(int fd)
 	return (int)ret;
 }
 
-long shim_srv_rw(int fd, bool write, bool fault, uint64_t buf,
-		 uint64_t count, const uint64_t *pos)
+long shim_srv_rw(int fd, uint64_t dev, uint64_t ino, bool write, bool fault,
+		 uint64_t buf, uint64_t count, const uint64_t *pos)
 {
 	struct ufd_msg req = { .type = write ? UFD_MSG_WRITE : UFD_MSG_READ };
+	struct call_extra x = {
+		.file_dev = dev,
+		.file_ino = ino,
+		.win_addr = buf,
+		.win_len = count <= UFD_RING_WINDOW ? (size_t)count : 0,
+		.win = count > UFD_RING_WINDOW ? WIN_NONE :
+		       write			? WIN_IN :
+						  WIN_OUT,
+	};
 	int saved = errno;
 	char bell;
 	long ret;
@@ -602,7 +995,7 @@ long shim_srv_rw(int fd, bool write, bool fault, uint64_t buf,
 	req.fd = fd;
 	req.arg = buf;
 	req.cmd = count;
-	ret = srv_call(&req);
+	ret = srv_call_x(&req, NULL, &x);
 	errno = saved;
 	return ret;
 }

@@ -23,16 +23,20 @@ bool shim_srv_enabled(void);
  */
 int shim_srv_open(int flags, enum ufd_fd_kind kind, uint32_t index);
 
-/* ioctl() on @fd, one of the daemon's files. */
-long shim_srv_ioctl(int fd, unsigned long cmd, uint64_t arg);
+/*
+ * ioctl() on @fd, one of the daemon's files, whose identity the fd table
+ * recorded as (@dev, @ino) (0, 0: unknown; proto.h, "The shared ring").
+ */
+long shim_srv_ioctl(int fd, uint64_t dev, uint64_t ino, unsigned long cmd,
+		    uint64_t arg);
 
 /*
- * read() or write() on @fd, one of the daemon's files; pread()/pwrite()
- * when @pos is not NULL.  @fault: a fault queue, whose doorbells a read
+ * read() or write() on @fd, one of the daemon's files (identity as for
+ * shim_srv_ioctl); pread()/pwrite() when @pos is not NULL.  @fault: a fault queue, whose doorbells a read
  * drains first.
  */
-long shim_srv_rw(int fd, bool write, bool fault, uint64_t buf,
-		 uint64_t count, const uint64_t *pos);
+long shim_srv_rw(int fd, uint64_t dev, uint64_t ino, bool write, bool fault,
+		 uint64_t buf, uint64_t count, const uint64_t *pos);
 
 /*
  * Is @fd a socket whose other end the daemon holds (an emulated file that
@@ -56,11 +60,12 @@ int shim_srv_bar_unmapped(uint64_t addr, uint64_t len);
 
 /*
  * One MMIO access of @size bytes at @off of region @region, through the
- * daemon's file @fd: *@val is written, or gets what is read.  0 or
+ * daemon's file @fd (identity (@dev, @ino)): *@val is written, or gets
+ * what is read.  0 or
  * -errno.  Async-signal-safe (the MMIO trap calls it from its handler).
  */
-int shim_srv_mmio(int fd, unsigned int region, uint64_t off,
-		  unsigned int size, bool write, uint64_t *val);
+int shim_srv_mmio(int fd, uint64_t dev, uint64_t ino, unsigned int region,
+		  uint64_t off, unsigned int size, bool write, uint64_t *val);
 
 /* What the daemon's file @fd is: an enum ufd_fd_kind, or -errno. */
 int shim_srv_file_kind(int fd);

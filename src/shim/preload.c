@@ -364,6 +364,13 @@ static void shim_init_once(void)
 	 */
 	pthread_atfork(shim_atfork_prepare, shim_atfork_parent,
 		       shim_atfork_child);
+	/*
+	 * Server mode: the ring's argument window is copied with the
+	 * fault-guarded copy (ucopy.c), which needs the fault handler.
+	 * Without it the calls still work, with no window.
+	 */
+	if (shim_srv_enabled() && !mmio_trap_installed())
+		mmio_trap_install(REAL_REQ(sigaction));
 }
 
 /*
@@ -919,6 +926,7 @@ static int shim_caller_init(struct ufd_caller *caller)
 	caller->ops = &shim_caller_ops;
 	caller->eng = shim.eng;
 	caller->priv = NULL;
+	caller->win = NULL;
 	shim_sig_enter();
 	pthread_mutex_lock(&state_lock);
 	caller->mem = shim.mem;
@@ -1215,7 +1223,8 @@ static int shim_ioctl(int fd, unsigned long request, void *arg,
 	}
 	if (!f->file.ctx) {
 		/* Server mode: the daemon knows what the fd is. */
-		ret = shim_srv_ioctl(fd, cmd, (uint64_t)(uintptr_t)arg);
+		ret = shim_srv_ioctl(fd, (uint64_t)f->dev, (uint64_t)f->ino, cmd,
+				     (uint64_t)(uintptr_t)arg);
 	} else {
 		struct shim_call call = { .nr_held = 0 };
 		unsigned int i;
@@ -1342,8 +1351,8 @@ static ssize_t shim_file_rw(struct shim_file *f, int fd, bool write,
 	long ret;
 
 	if (!f->file.ctx && !f->file.priv) {
-		ret = shim_srv_rw(fd, write, fault, (uint64_t)(uintptr_t)buf,
-				  count, pos);
+		ret = shim_srv_rw(fd, (uint64_t)f->dev, (uint64_t)f->ino, write,
+				  fault, (uint64_t)(uintptr_t)buf, count, pos);
 	} else if (f->detached) {
 		ret = -EBADF;
 	} else {

@@ -5,7 +5,9 @@
  * is caught and turned into -EFAULT, instead of a system call
  * (process_vm_readv) per copy.
  *
- * The model.  shim_ucopy() is one `rep movsb` in assembly; its address is
+ * The model.  shim_ucopy() is one `rep movsb` in assembly; its address,
+ * with those of shim_ucopy_left() (the same copy, answering how much is
+ * left at a fault) and shim_uprobe_w() (a store that changes nothing), is
  * the whole exception table.  The MMIO trap's SIGSEGV/SIGBUS handler
  * (mmio_trap.c) asks shim_ucopy_fixup() first: a fault whose RIP is that
  * instruction resumes at the fixup, which returns -EFAULT; anything else
@@ -26,6 +28,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/ucontext.h>
 
@@ -56,18 +59,75 @@ __asm__(".text\n"
 	"	ret\n"
 	".size shim_ucopy, .-shim_ucopy\n");
 
+/*
+ * size_t shim_ucopy_left(void *dst, const void *src, size_t len): the
+ * bytes NOT copied (0: all), stopping at the first fault: the fixup
+ * returns what `rep movsb` had left in %rcx.
+ */
+__asm__(".text\n"
+	".globl shim_ucopy_left\n"
+	".hidden shim_ucopy_left\n"
+	".type shim_ucopy_left, @function\n"
+	"shim_ucopy_left:\n"
+	"	movq %rdx, %rcx\n"
+	".globl shim_ucopy_left_insn\n"
+	".hidden shim_ucopy_left_insn\n"
+	"shim_ucopy_left_insn:\n"
+	"	rep movsb\n"
+	".globl shim_ucopy_left_fixup_at\n"
+	".hidden shim_ucopy_left_fixup_at\n"
+	"shim_ucopy_left_fixup_at:\n"
+	"	movq %rcx, %rax\n"
+	"	ret\n"
+	".size shim_ucopy_left, .-shim_ucopy_left\n");
+
+/*
+ * long shim_uprobe_w(void *p): 0 if a store to the byte at @p is allowed,
+ * -EFAULT if not.  The store is an atomic OR of zero: the byte's value,
+ * and any concurrent store to it, are unchanged.
+ */
+__asm__(".text\n"
+	".globl shim_uprobe_w\n"
+	".hidden shim_uprobe_w\n"
+	".type shim_uprobe_w, @function\n"
+	"shim_uprobe_w:\n"
+	".globl shim_uprobe_w_insn\n"
+	".hidden shim_uprobe_w_insn\n"
+	"shim_uprobe_w_insn:\n"
+	"	lock orb $0, (%rdi)\n"
+	"	xorl %eax, %eax\n"
+	"	ret\n"
+	".globl shim_uprobe_w_fixup_at\n"
+	".hidden shim_uprobe_w_fixup_at\n"
+	"shim_uprobe_w_fixup_at:\n"
+	"	movq $-14, %rax\n"
+	"	ret\n"
+	".size shim_uprobe_w, .-shim_uprobe_w\n");
+
 long shim_ucopy(void *dst, const void *src, size_t len);
+size_t shim_ucopy_left(void *dst, const void *src, size_t len);
+long shim_uprobe_w(void *p);
 extern const char shim_ucopy_insn[], shim_ucopy_fixup_at[];
+extern const char shim_ucopy_left_insn[], shim_ucopy_left_fixup_at[];
+extern const char shim_uprobe_w_insn[], shim_uprobe_w_fixup_at[];
 _Static_assert(EFAULT == 14, "the fixup returns -14");
 
 bool shim_ucopy_fixup(void *ucv)
 {
 	ucontext_t *uc = ucv;
+	uintptr_t rip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+	const char *to;
 
-	if ((uintptr_t)uc->uc_mcontext.gregs[REG_RIP] !=
-	    (uintptr_t)shim_ucopy_insn)
+	/* The exception table: three instructions, three fixups. */
+	if (rip == (uintptr_t)shim_ucopy_insn)
+		to = shim_ucopy_fixup_at;
+	else if (rip == (uintptr_t)shim_ucopy_left_insn)
+		to = shim_ucopy_left_fixup_at;
+	else if (rip == (uintptr_t)shim_uprobe_w_insn)
+		to = shim_uprobe_w_fixup_at;
+	else
 		return false;
-	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)shim_ucopy_fixup_at;
+	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)to;
 	return true;
 }
 
@@ -90,11 +150,62 @@ static long shim_ucopy(void *dst, const void *src, size_t len)
 	return -EFAULT;
 }
 
+static size_t shim_ucopy_left(void *dst, const void *src, size_t len)
+{
+	(void)dst;
+	(void)src;
+	return len;
+}
+
+static long shim_uprobe_w(void *p)
+{
+	(void)p;
+	return -EFAULT;
+}
+
 static bool fast(void)
 {
 	return false;
 }
 #endif
+
+bool shim_ucopy_ready(void)
+{
+	return fast();
+}
+
+size_t shim_ucopy_some(void *dst, uint64_t uaddr, size_t len)
+{
+	if (!fast() || !uaddr || uaddr + len < uaddr)
+		return 0;
+	return len - shim_ucopy_left(dst, (const void *)(uintptr_t)uaddr, len);
+}
+
+int shim_ucopy_to(uint64_t uaddr, const void *src, size_t len)
+{
+	if (!fast() || !uaddr || uaddr + len < uaddr)
+		return -EFAULT;
+	return (int)shim_ucopy((void *)(uintptr_t)uaddr, src, len);
+}
+
+bool shim_uprobe_writable(uint64_t uaddr, size_t len)
+{
+	uint64_t last, page;
+
+	if (!fast() || !len || !uaddr || uaddr + len - 1 < uaddr)
+		return false;
+	/* One byte of each page the range touches. */
+	last = uaddr + len - 1;
+	for (page = uaddr & ~(uint64_t)4095; page <= last; page += 4096) {
+		uint64_t at = page < uaddr ? uaddr : page;
+
+		if (shim_uprobe_w((void *)(uintptr_t)at))
+			return false;
+		if (page > UINT64_MAX - 4096)
+			break;
+	}
+	return true;
+}
 
 /* The local source's own ops (system calls), for the slow path. */
 static const struct ufd_source_ops *slow_ops;

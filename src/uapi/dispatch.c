@@ -348,3 +348,91 @@ _Static_assert(sizeof(struct iommu_test_cmd) <= UCMD_BUF_SIZE,
 	       "ucmd buffer too small");
 _Static_assert(sizeof(struct iommu_hwpt_get_dirty_bitmap) <= UCMD_BUF_SIZE,
 	       "ucmd buffer too small");
+
+/*
+ * ---- the caller's memory, through its window (struct ufd_caller_window) ----
+ *
+ * A range [uptr, uptr + len) splits into the part before the window, the
+ * part inside it and the part after it; the outside parts go to the
+ * caller's memory source.
+ */
+
+static bool window_cut(const struct ufd_caller_window *w, uint64_t uptr,
+		       size_t len, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t end = uptr + len, wend = w->addr + w->len;
+
+	*lo = uptr > w->addr ? uptr : w->addr;
+	*hi = end < wend ? end : wend;
+	return *lo < *hi;
+}
+
+int ufd_caller_read(const struct ufd_caller *caller, void *dst,
+		    uint64_t uptr, size_t len)
+{
+	const struct ufd_caller_window *w = caller->win;
+	struct ufd_source *mem = caller->mem;
+	uint64_t lo, hi;
+	int rc;
+
+	if (uptr + len < uptr)
+		return -EFAULT;
+	if (!window_cut(w, uptr, len, &lo, &hi))
+		return mem->ops->read(mem, dst, uptr, len);
+	if (uptr < lo) {
+		rc = mem->ops->read(mem, dst, uptr, (size_t)(lo - uptr));
+		if (rc)
+			return rc;
+	}
+	memcpy((uint8_t *)dst + (lo - uptr), w->buf + (lo - w->addr),
+	       (size_t)(hi - lo));
+	if (hi < uptr + len)
+		return mem->ops->read(mem, (uint8_t *)dst + (hi - uptr), hi,
+				      (size_t)(uptr + len - hi));
+	return 0;
+}
+
+int ufd_caller_write(const struct ufd_caller *caller, uint64_t uptr,
+		     const void *src, size_t len)
+{
+	struct ufd_caller_window *w = caller->win;
+	struct ufd_source *mem = caller->mem;
+	size_t at, n;
+	uint64_t lo, hi;
+	int rc;
+
+	if (uptr + len < uptr)
+		return -EFAULT;
+	if (!window_cut(w, uptr, len, &lo, &hi))
+		return mem->ops->write(mem, uptr, src, len);
+	at = (size_t)(lo - w->addr);
+	n = (size_t)(hi - lo);
+	if (!w->writable) {
+		/* Through to the memory (its -EFAULT is the answer)... */
+		rc = mem->ops->write(mem, uptr, src, len);
+		if (rc)
+			return rc;
+		/* ...and into the snapshot, which later reads see. */
+		memcpy(w->buf + at, (const uint8_t *)src + (lo - uptr), n);
+		return 0;
+	}
+	if (uptr < lo) {
+		rc = mem->ops->write(mem, uptr, src, (size_t)(lo - uptr));
+		if (rc)
+			return rc;
+	}
+	memcpy(w->buf + at, (const uint8_t *)src + (lo - uptr), n);
+	if (w->dirty_lo == w->dirty_hi) {
+		w->dirty_lo = at;
+		w->dirty_hi = at + n;
+	} else {
+		if (at < w->dirty_lo)
+			w->dirty_lo = at;
+		if (at + n > w->dirty_hi)
+			w->dirty_hi = at + n;
+	}
+	if (hi < uptr + len)
+		return mem->ops->write(mem, hi, (const uint8_t *)src + (hi - uptr),
+				       (size_t)(uptr + len - hi));
+	return 0;
+}

@@ -155,10 +155,34 @@ const struct ufd_personality *ufd_personality_at(unsigned int i);
 /* The default: the newest kernel. */
 const struct ufd_personality *ufd_personality_newest(void);
 
+/*
+ * A snapshot of the caller's memory [addr, addr + len) that came with the
+ * call (server mode's argument window, proto.h).  Reads of it are served
+ * from buf; writes to it are kept in buf and recorded in [dirty_lo,
+ * dirty_hi) for the transport to write back, and when !writable (the
+ * pages were not shown writable) also go to the caller's memory, whose
+ * answer (-EFAULT) is theirs.  buf may be shared with the caller, who can
+ * change it meanwhile: the layer only ever copies out of it.
+ */
+struct ufd_caller_window {
+	uint64_t addr;
+	size_t len;
+	uint8_t *buf;
+	bool writable;
+	size_t dirty_lo, dirty_hi; /* dirty_lo == dirty_hi: nothing written */
+};
+
+/* Copies from and to a caller's memory, through its window if any. */
+int ufd_caller_read(const struct ufd_caller *caller, void *dst,
+		    uint64_t uptr, size_t len);
+int ufd_caller_write(const struct ufd_caller *caller, uint64_t uptr,
+		     const void *src, size_t len);
+
 struct ufd_caller {
 	const struct ufd_caller_ops *ops;
 	struct ufd_engine *eng;   /* the engine the transport serves */
 	struct ufd_source *mem;   /* the calling process's memory */
+	struct ufd_caller_window *win; /* NULL: none */
 	struct ufd_cred cred;     /* who is calling */
 	void *priv;               /* transport's own data */
 	/* the kernel to behave as; NULL: ufd_personality_newest() */

@@ -65,7 +65,8 @@ long ufd_dispatch_fault_read(struct ufd_ctx *ctx,
 	if (count % rec)
 		return -ESPIPE;
 	max = count / rec;
-	if (!max)
+	/* Nothing queued: the kernel's read never touches the buffer. */
+	if (!max || !ufd_fault_pending(ctx, fault_id))
 		return 0;
 	if (max > MAX_READ_RECORDS)
 		max = MAX_READ_RECORDS;

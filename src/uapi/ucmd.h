@@ -30,6 +30,8 @@ static inline int copy_from_caller(const struct ufd_caller *caller,
 {
 	if (!len)
 		return 0;
+	if (caller->win)
+		return ufd_caller_read(caller, dst, uptr, len);
 	return caller->mem->ops->read(caller->mem, dst, uptr, len);
 }
 
@@ -38,6 +40,8 @@ static inline int copy_to_caller(const struct ufd_caller *caller,
 {
 	if (!len)
 		return 0;
+	if (caller->win)
+		return ufd_caller_write(caller, uptr, src, len);
 	return caller->mem->ops->write(caller->mem, uptr, src, len);
 }
 

@@ -104,6 +104,10 @@ static void test_mmio_and_pread(void)
 			break;
 	}
 	CHECK_EQ(i, 200);
+	/* A burst longer than any post queue, then the read. */
+	for (i = 0; i < 1000; i++)
+		wr16(IOAT_INTRDELAY, (uint16_t)(0x2000 + i));
+	CHECK_EQ(rd16(IOAT_INTRDELAY), 0x2000 + 999);
 	/* And before any other call of the thread. */
 	wr16(IOAT_INTRDELAY, 0x2a2a);
 	CHECK_EQ(pread(dev, &v, 2, (off_t)(bar_offset + IOAT_INTRDELAY)), 2);

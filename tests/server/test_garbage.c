@@ -11,9 +11,12 @@
  * (a child that exits right after its request, or that never answers the
  * daemon's callback); it opens many channels at once.  After each round
  * an honest client, with a context opened before the abuse, must still
- * work, and so must a new one.
+ * work, and so must a new one.  The shared ring is abused too: setups
+ * with fds that are not a sealed memfd of the right size and magic, and a
+ * ring whose call slot and post queue hold nonsense.
  */
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +26,12 @@
 
 #include "common.h"
 #include "server/proto.h"
+
+#ifndef F_ADD_SEALS
+#define F_ADD_SEALS 1033
+#define F_SEAL_SHRINK 0x0002
+#define F_SEAL_GROW 0x0004
+#endif
 
 static int honest_fd = -1;
 static uint32_t honest_ioas;
@@ -311,6 +320,147 @@ static void test_half_done_calls(void)
 	still_works();
 }
 
+/* Send @m with @fd attached (if >= 0). */
+static void send_with_fd(int s, struct ufd_msg *m, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+
+	if (fd >= 0) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	sendmsg(s, &mh, MSG_NOSIGNAL);
+}
+
+/* A memfd of @size bytes, sealed against shrinking if @seal. */
+static int ring_memfd(size_t size, bool seal, uint32_t magic)
+{
+	int fd = memfd_create("garbage-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	uint32_t hdr[2] = { magic, UFD_PROTO_VERSION };
+
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, (off_t)size) ||
+	    (size >= sizeof(hdr) && pwrite(fd, hdr, sizeof(hdr), 0) < 0) ||
+	    (seal && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* RING_SETUP on @s with @fd: the answer. */
+static long ring_setup(int s, int fd)
+{
+	struct ufd_msg m;
+
+	msg_init(&m, UFD_MSG_RING_SETUP);
+	send_with_fd(s, &m, fd);
+	if (fd >= 0)
+		close(fd);
+	return answer(s);
+}
+
+/* Post the ring's call and wait for DONE: 0, or -1 on a timeout. */
+static int ring_wait_done(int s, struct ufd_ring *r)
+{
+	struct ufd_msg kick;
+	int i;
+
+	__atomic_store_n(&r->call_state, UFD_RING_REQ, __ATOMIC_SEQ_CST);
+	msg_init(&kick, UFD_MSG_RING_KICK);
+	send(s, &kick, sizeof(kick), MSG_NOSIGNAL);
+	for (i = 0; i < 5000; i++) {
+		if (__atomic_load_n(&r->call_state, __ATOMIC_ACQUIRE) ==
+		    UFD_RING_DONE)
+			return 0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+/* Setups the daemon must refuse, and a ring full of nonsense. */
+static void test_bad_rings(void)
+{
+	int s = daemon_connect(), p[2], fd, i;
+	struct ufd_ring *r;
+
+	REQUIRE(s >= 0);
+	CHECK_EQ(ring_setup(s, -1), -EINVAL);
+	REQUIRE(!pipe(p));
+	close(p[1]);
+	CHECK_EQ(ring_setup(s, p[0]), -EINVAL);
+	CHECK_EQ(ring_setup(s, ring_memfd(UFD_RING_BYTES, false,
+					  UFD_RING_MAGIC)), -EINVAL);
+	CHECK_EQ(ring_setup(s, ring_memfd(UFD_RING_BYTES / 2, true,
+					  UFD_RING_MAGIC)), -EINVAL);
+	CHECK_EQ(ring_setup(s, ring_memfd(UFD_RING_BYTES, true, 0x1234)),
+		 -EINVAL);
+	/* A good one, then nonsense in it. */
+	fd = ring_memfd(UFD_RING_BYTES, true, UFD_RING_MAGIC);
+	REQUIRE(fd >= 0);
+	r = mmap(NULL, UFD_RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 0);
+	REQUIRE(r != MAP_FAILED);
+	CHECK_EQ(ring_setup(s, fd), 0);
+	CHECK_EQ(ring_setup(s, ring_memfd(UFD_RING_BYTES, true,
+					  UFD_RING_MAGIC)), -EBUSY);
+	/* A request that is not a message. */
+	memset(&r->req, 0x5a, sizeof(r->req));
+	CHECK_EQ(ring_wait_done(s, r), 0);
+	CHECK_EQ(r->res.ret, -EPROTO);
+	/* A window larger than the ring, or wrapping around. */
+	msg_init(&r->req, UFD_MSG_IOCTL);
+	r->req.fd = honest_fd;
+	r->req.cmd = IOMMU_DESTROY;
+	r->req.arg = 8;
+	r->win_addr = 8;
+	r->win_len = 0xffffffffu;
+	CHECK_EQ(ring_wait_done(s, r), 0);
+	CHECK_EQ(r->res.ret, -EFAULT);
+	r->win_addr = ~0ULL - 16;
+	r->win_len = 100;
+	r->req.arg = r->win_addr;
+	CHECK_EQ(ring_wait_done(s, r), 0);
+	CHECK_EQ(r->res.ret, -EFAULT);
+	/* An identity that lies: the fd is looked at, not trusted. */
+	r->win_len = 0;
+	r->file_dev = 1;
+	r->file_ino = 2;
+	r->req.fd = 0;
+	CHECK_EQ(ring_wait_done(s, r), 0);
+	CHECK(r->res.ret < 0);
+	/* Posts: nonsense ones, and a head far past the tail. */
+	for (i = 0; i < 10; i++) {
+		r->posts[i].fd = i % 2 ? honest_fd : 9999;
+		r->posts[i].size = (uint32_t)i * 3;
+		r->posts[i].region = (uint32_t)i * 1000;
+	}
+	__atomic_store_n(&r->post_head, 10, __ATOMIC_SEQ_CST);
+	msg_init(&r->req, UFD_MSG_RING_KICK);
+	CHECK_EQ(ring_wait_done(s, r), 0);
+	CHECK_EQ(r->res.ret, 0);
+	CHECK_EQ(__atomic_load_n(&r->post_tail, __ATOMIC_ACQUIRE), 10);
+	__atomic_store_n(&r->post_head, 100000, __ATOMIC_SEQ_CST);
+	CHECK_EQ(ring_wait_done(s, r), 0);
+	CHECK_EQ(__atomic_load_n(&r->post_tail, __ATOMIC_ACQUIRE), 100000);
+	munmap(r, UFD_RING_BYTES);
+	close(s);
+	still_works();
+}
+
 /* Many channels at once, then all gone. */
 static void test_many_channels(void)
 {
@@ -344,6 +494,7 @@ int main(void)
 	RUN(test_attached_fds);
 	RUN(test_junk_into_file);
 	RUN(test_half_done_calls);
+	RUN(test_bad_rings);
 	RUN(test_many_channels);
 	CHECK_EQ(destroy(honest_fd, honest_ioas), 0);
 	return harness_failed;

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The shared ring's waiting rules (ring.h has the model), for both ends.
+ * No locking: the spin budget is read once and cached atomically.
+ */
+#include <sched.h>
+#include <stdlib.h>
+
+#include "server/ring.h"
+#include "server/wire.h"
+
+#define SPIN_DEFAULT_US 50
+#define SPIN_MAX_US 100000
+/* Steps between two looks at the clock; looks between two yields. */
+#define SPIN_CLOCK_EVERY 32
+#define SPIN_YIELD_EVERY 8
+
+static uint64_t spin_ns_cached = UINT64_MAX; /* atomic; MAX: unread */
+
+uint64_t ufd_ring_spin_ns(void)
+{
+	uint64_t ns = __atomic_load_n(&spin_ns_cached, __ATOMIC_RELAXED);
+	const char *env;
+	char *end;
+	unsigned long us;
+
+	if (ns != UINT64_MAX)
+		return ns;
+	us = SPIN_DEFAULT_US;
+	env = getenv("UIOMMUFD_SPIN_US");
+	if (env && *env) {
+		us = strtoul(env, &end, 10);
+		if (*end || us > SPIN_MAX_US)
+			us = SPIN_DEFAULT_US;
+	}
+	ns = (uint64_t)us * 1000;
+	__atomic_store_n(&spin_ns_cached, ns, __ATOMIC_RELAXED);
+	return ns;
+}
+
+bool ufd_ring_spin_step(uint64_t since, unsigned int *n)
+{
+	uint64_t now, spin = ufd_ring_spin_ns();
+
+	if (!spin)
+		return false;
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+	if (++*n % SPIN_CLOCK_EVERY)
+		return true;
+	now = ufd_ring_now_ns();
+	if (now - since >= spin)
+		return false;
+	/* Now and then, let a thread that waits for this CPU have it. */
+	if ((*n / SPIN_CLOCK_EVERY) % SPIN_YIELD_EVERY == 0)
+		sched_yield();
+	return true;
+}
+
+int ufd_ring_kick(int sock)
+{
+	struct ufd_msg m;
+
+	ufd_wire_init(&m, UFD_MSG_RING_KICK);
+	return ufd_wire_send(sock, &m, -1);
+}

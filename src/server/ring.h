@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shared ring of a channel (proto.h, "The shared ring"): the waiting
+ * rules both ends follow, written once.
+ *
+ * Model.  Each side publishes work with a store to the ring (the call
+ * slot's state, or the post queue's head) and then looks at the other
+ * side's "sleeping" word; a side that runs out of work spins for a while
+ * (ufd_ring_spin_ns(); UIOMMUFD_SPIN_US in the environment, 0 for never),
+ * then stores its "sleeping" word, looks once more for work, and only then
+ * blocks in a receive on the channel's socket.  Publishing and announcing
+ * are sequentially consistent on both sides (a store followed by a load of
+ * the other word: Dekker's pattern), so either the sleeper sees the work
+ * or the publisher sees the sleeper and sends it a KICK; a kick that comes
+ * when its receiver is awake stays in the socket and is skipped by the
+ * next receive.  Spinning yields the CPU now and then, so that a side that
+ * is runnable on the same CPU is not starved by its peer's spin.
+ *
+ * No locking: one call at a time per channel on the client side, one
+ * thread per channel in the daemon.
+ */
+#ifndef UFD_SERVER_RING_H
+#define UFD_SERVER_RING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "server/proto.h"
+
+/* How long a side spins before it sleeps, in ns (read once). */
+uint64_t ufd_ring_spin_ns(void);
+
+static inline uint64_t ufd_ring_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Publish a word the peer waits on (seq_cst: see above). */
+static inline void ufd_ring_publish(uint32_t *word, uint32_t val)
+{
+	__atomic_store_n(word, val, __ATOMIC_SEQ_CST);
+}
+
+/* Read a word the peer publishes. */
+static inline uint32_t ufd_ring_peek(const uint32_t *word)
+{
+	return __atomic_load_n(word, __ATOMIC_ACQUIRE);
+}
+
+/* Does the peer sleep (after a publish: send it a kick if so)? */
+static inline bool ufd_ring_peer_sleeps(const uint32_t *sleeping)
+{
+	return __atomic_load_n(sleeping, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* Before sleeping: say so; then look for work once more. */
+static inline void ufd_ring_announce_sleep(uint32_t *sleeping, bool on)
+{
+	__atomic_store_n(sleeping, on ? 1u : 0u, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * One step of a spin that started at @since (ns): false once the spin is
+ * over and the caller should sleep.  *@n counts the steps.
+ */
+bool ufd_ring_spin_step(uint64_t since, unsigned int *n);
+
+/* Send a KICK on @sock (the peer sleeps). */
+int ufd_ring_kick(int sock);
+
+#endif

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The argument of a call, wherever it sits, behaves as the kernel's
+ * copy_from_user/copy_to_user make it behave: server mode brings a
+ * snapshot of it in the channel's shared ring (proto.h, "The argument
+ * window") and writes back what the daemon wrote; in-process the dispatch
+ * layer copies it directly.  Both must agree with the kernel:
+ *  - a struct in read-only memory that the command writes: -EFAULT, and a
+ *    map whose reply cannot be written is undone;
+ *  - a struct that ends at the edge of an unmapped page works, and one
+ *    whose size word reaches past the edge is -EFAULT;
+ *  - a size far past the window: the tail is read in the process (zero:
+ *    fine, non-zero: -E2BIG);
+ *  - a read() of a fault queue into read-only memory answers as before;
+ *  - many threads at once (more than the channel pool) get their own
+ *    answers, and a fork child makes calls of its own meanwhile.
+ * Run in both modes, and with UIOMMUFD_RING=0 (messages only).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "common.h"
+
+static int ifd = -1;
+static uint32_t ioas;
+
+/* Two pages: the first read-write, the second PROT_NONE. */
+static uint8_t *edge_pages(void)
+{
+	uint8_t *p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (mprotect(p + PAGE, PAGE, PROT_NONE)) {
+		munmap(p, 2 * PAGE);
+		return NULL;
+	}
+	return p;
+}
+
+/* A command that writes its struct, in read-only memory: -EFAULT. */
+static void test_readonly_struct(void)
+{
+	struct iommu_ioas_alloc *alloc;
+	struct iommu_ioas_map *map;
+	struct iommu_destroy *d;
+	uint8_t *p, *buf;
+
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	buf = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	REQUIRE(p != MAP_FAILED && buf != MAP_FAILED);
+	alloc = (struct iommu_ioas_alloc *)p;
+	alloc->size = sizeof(*alloc);
+	map = (struct iommu_ioas_map *)(p + 256);
+	*map = (struct iommu_ioas_map){
+		.size = sizeof(*map),
+		.flags = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas,
+		.user_va = (uintptr_t)buf,
+		.length = PAGE,
+	};
+	REQUIRE(!mprotect(p, PAGE, PROT_READ));
+	CHECK_EQ(xioctl(ifd, IOMMU_IOAS_ALLOC, alloc), -EFAULT);
+	/* The map cannot answer its IOVA: it is undone, as the kernel does. */
+	CHECK_EQ(xioctl(ifd, IOMMU_IOAS_MAP, map), -EFAULT);
+	CHECK_EQ(refs_now(buf, PAGE, 0), 0);
+	/* A command that only reads its struct works there. */
+	REQUIRE(!mprotect(p, PAGE, PROT_READ | PROT_WRITE));
+	d = (struct iommu_destroy *)(p + 512);
+	d->size = sizeof(*d);
+	REQUIRE(!ioas_alloc(ifd, &d->id));
+	REQUIRE(!mprotect(p, PAGE, PROT_READ));
+	CHECK_EQ(xioctl(ifd, IOMMU_DESTROY, d), 0);
+	CHECK_EQ(xioctl(ifd, IOMMU_DESTROY, d), -ENOENT);
+	munmap(p, PAGE);
+	munmap(buf, PAGE);
+}
+
+/* A struct that ends at an unmapped page; a size word that lies. */
+static void test_struct_at_edge(void)
+{
+	struct iommu_ioas_alloc *alloc;
+	struct iommu_destroy *d;
+	uint8_t *p = edge_pages();
+
+	REQUIRE(p);
+	alloc = (struct iommu_ioas_alloc *)(p + PAGE - sizeof(*alloc));
+	*alloc = (struct iommu_ioas_alloc){ .size = sizeof(*alloc) };
+	CHECK_EQ(xioctl(ifd, IOMMU_IOAS_ALLOC, alloc), 0);
+	CHECK(alloc->out_ioas_id != 0);
+	d = (struct iommu_destroy *)(p + PAGE - sizeof(*d));
+	*d = (struct iommu_destroy){ .size = sizeof(*d),
+				     .id = alloc->out_ioas_id };
+	CHECK_EQ(xioctl(ifd, IOMMU_DESTROY, d), 0);
+	CHECK_EQ(xioctl(ifd, IOMMU_DESTROY, d), -ENOENT);
+	/* A size past the struct: the tail is read, and it is not there. */
+	d->size = 64;
+	CHECK_EQ(xioctl(ifd, IOMMU_DESTROY, d), -EFAULT);
+	d->size = 0xffffffffu;
+	CHECK_EQ(xioctl(ifd, IOMMU_DESTROY, d), -EFAULT);
+	/* The size word itself on the edge: nothing but -EFAULT. */
+	CHECK_EQ(xioctl(ifd, IOMMU_DESTROY, p + PAGE - 2), -EFAULT);
+	CHECK_EQ(xioctl(ifd, IOMMU_DESTROY, p + PAGE), -EFAULT);
+	munmap(p, 2 * PAGE);
+}
+
+/* A size far past what a window holds: the tail rules still apply. */
+static void test_huge_size(void)
+{
+	const size_t size = 5 * PAGE;
+	struct iommu_ioas_alloc *alloc = calloc(1, size);
+
+	REQUIRE(alloc);
+	alloc->size = (uint32_t)size;
+	CHECK_EQ(xioctl(ifd, IOMMU_IOAS_ALLOC, alloc), 0);
+	CHECK(alloc->out_ioas_id != 0);
+	CHECK_EQ(destroy(ifd, alloc->out_ioas_id), 0);
+	((uint8_t *)alloc)[size - 1] = 1;
+	CHECK_EQ(xioctl(ifd, IOMMU_IOAS_ALLOC, alloc), -E2BIG);
+	((uint8_t *)alloc)[size - 1] = 0;
+	((uint8_t *)alloc)[3 * PAGE] = 1;
+	CHECK_EQ(xioctl(ifd, IOMMU_IOAS_ALLOC, alloc), -E2BIG);
+	free(alloc);
+}
+
+/* The answer lands exactly where the command writes, nowhere else. */
+static void test_reply_in_place(void)
+{
+	struct {
+		struct iommu_ioas_alloc alloc;
+		uint8_t canary[64];
+	} s;
+	unsigned int i;
+
+	memset(&s, 0xa5, sizeof(s));
+	s.alloc.size = sizeof(s.alloc);
+	s.alloc.flags = 0;
+	CHECK_EQ(xioctl(ifd, IOMMU_IOAS_ALLOC, &s.alloc), 0);
+	for (i = 0; i < sizeof(s.canary); i++)
+		if (s.canary[i] != 0xa5)
+			break;
+	CHECK_EQ(i, sizeof(s.canary));
+	CHECK_EQ(destroy(ifd, s.alloc.out_ioas_id), 0);
+}
+
+/* read() of a fault queue into read-only memory, as the kernel's. */
+static void test_read_readonly(void)
+{
+	struct iommu_fault_alloc c = { .size = sizeof(c) };
+	uint8_t *p;
+	int qfd;
+
+	REQUIRE(!xioctl(ifd, IOMMU_FAULT_QUEUE_ALLOC, &c));
+	qfd = (int)c.out_fault_fd;
+	p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	REQUIRE(p != MAP_FAILED);
+	/* Nothing queued: 0 bytes, whatever the buffer. */
+	CHECK_EQ(read(qfd, p, sizeof(struct iommu_hwpt_pgfault)), 0);
+	/* Not a whole number of records. */
+	CHECK_EQ(read(qfd, p, 3), -1);
+	CHECK_EQ(errno, ESPIPE);
+	close(qfd);
+	munmap(p, PAGE);
+}
+
+enum { NTHREADS = 24, NCALLS = 300 };
+
+/* Each thread's own IOAS ids come back to it, not to another thread. */
+static void *worker(void *arg)
+{
+	long bad = 0;
+	int i;
+
+	(void)arg;
+	for (i = 0; i < NCALLS; i++) {
+		uint32_t id = 0, id2 = 0;
+
+		if (ioas_alloc(ifd, &id) || !id) {
+			bad++;
+			continue;
+		}
+		/* The same id names the object until it is destroyed. */
+		struct iommu_ioas_iova_ranges r = { .size = sizeof(r),
+						    .ioas_id = id };
+
+		/* No room for the one range: its count comes back. */
+		if (xioctl(ifd, IOMMU_IOAS_IOVA_RANGES, &r) != -EMSGSIZE ||
+		    r.num_iovas != 1)
+			bad++;
+		if (ioas_alloc(ifd, &id2) || id2 == id)
+			bad++;
+		/* (A second destroy of id could meet another thread's.) */
+		if (destroy(ifd, id) || destroy(ifd, id2))
+			bad++;
+	}
+	return (void *)bad;
+}
+
+static void test_threads_and_fork(void)
+{
+	pthread_t t[NTHREADS];
+	void *bad;
+	pid_t pid;
+	int i, status;
+
+	pid = fork();
+	if (!pid) {
+		/* The child's calls go on channels of its own. */
+		_exit(worker(NULL) ? 1 : 0);
+	}
+	for (i = 0; i < NTHREADS; i++)
+		REQUIRE(!pthread_create(&t[i], NULL, worker, NULL));
+	for (i = 0; i < NTHREADS; i++) {
+		pthread_join(t[i], &bad);
+		CHECK_EQ((long)bad, 0);
+	}
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* The parent's channels still work after the child's exit. */
+	CHECK_EQ(worker(NULL), NULL);
+}
+
+int main(void)
+{
+	ifd = open("/dev/iommu", O_RDWR);
+	if (ifd < 0 || ioas_alloc(ifd, &ioas)) {
+		perror("open /dev/iommu");
+		return 1;
+	}
+	RUN(test_readonly_struct);
+	RUN(test_struct_at_edge);
+	RUN(test_huge_size);
+	RUN(test_reply_in_place);
+	RUN(test_read_readonly);
+	RUN(test_threads_and_fork);
+	CHECK_EQ(destroy(ifd, ioas), 0);
+	close(ifd);
+	HARNESS_EXIT();
+}
