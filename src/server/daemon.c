@@ -176,6 +176,7 @@ struct srv_chan {
 	struct ufd_ring *ring;
 	struct srv_proc *proc;  /* one reference */
 	struct ucred cred;      /* RING_SETUP's, kernel-checked */
+	struct ufd_ring_spinner spin;
 };
 
 /*
@@ -1576,18 +1577,20 @@ static void *chan_main(void *arg)
 			struct ufd_ring *r = ch->ring;
 
 			if (ufd_ring_peek(&r->call_state) == UFD_RING_REQ) {
+				ufd_ring_spin_paid(&ch->spin);
 				ring_serve_call(ch);
 				since = ufd_ring_now_ns();
 				steps = 0;
 				continue;
 			}
 			if (ufd_ring_peek(&r->post_head) != r->post_tail) {
+				ufd_ring_spin_paid(&ch->spin);
 				ring_serve_posts(ch);
 				since = ufd_ring_now_ns();
 				steps = 0;
 				continue;
 			}
-			if (ufd_ring_spin_step(since, &steps))
+			if (ufd_ring_spin_step(&ch->spin, since, &steps))
 				continue;
 			ufd_ring_announce_sleep(&r->daemon_sleeping, true);
 			if (ring_busy(r)) {
@@ -1633,8 +1636,11 @@ static void *chan_main(void *arg)
 			break;
 	}
 	close(ch->fd);
-	if (ch->ring)
+	if (ch->ring) {
+		/* Asleep for good: a client checks the socket before a call. */
+		ufd_ring_announce_sleep(&ch->ring->daemon_sleeping, true);
 		munmap(ch->ring, UFD_RING_BYTES);
+	}
 	if (ch->proc)
 		proc_put(d, ch->proc);
 	pthread_mutex_lock(&d->lock);

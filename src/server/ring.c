@@ -38,10 +38,12 @@ uint64_t ufd_ring_spin_ns(void)
 	return ns;
 }
 
-bool ufd_ring_spin_step(uint64_t since, unsigned int *n)
+bool ufd_ring_spin_step(struct ufd_ring_spinner *sp, uint64_t since,
+			unsigned int *n)
 {
-	uint64_t now, spin = ufd_ring_spin_ns();
+	uint64_t now, budget = ufd_ring_spin_ns(), spin;
 
+	spin = sp->spin_ns ? sp->spin_ns : budget;
 	if (!spin)
 		return false;
 #if defined(__x86_64__) || defined(__i386__)
@@ -50,8 +52,11 @@ bool ufd_ring_spin_step(uint64_t since, unsigned int *n)
 	if (++*n % SPIN_CLOCK_EVERY)
 		return true;
 	now = ufd_ring_now_ns();
-	if (now - since >= spin)
+	if (now - since >= spin) {
+		/* It did not pay: half as long next time. */
+		sp->spin_ns = spin / 2 > budget / 16 ? spin / 2 : budget / 16;
 		return false;
+	}
 	/* Now and then, let a thread that waits for this CPU have it. */
 	if ((*n / SPIN_CLOCK_EVERY) % SPIN_YIELD_EVERY == 0)
 		sched_yield();

@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -83,6 +84,7 @@ struct chan {
 	dev_t dev;
 	ino_t ino;
 	struct ufd_ring *ring; /* or NULL: messages on the socket only */
+	struct ufd_ring_spinner spin; /* of whoever calls on it */
 };
 
 /*
@@ -94,6 +96,8 @@ struct chan_use {
 	int fd;
 	struct ufd_ring *ring;
 };
+
+static struct chan chans[NCHAN];
 
 /* What a call brings besides its message (struct ufd_ring). */
 struct call_extra {
@@ -110,7 +114,6 @@ static struct sockaddr_un srv_addr;
 static socklen_t srv_addrlen;
 static pid_t srv_daemon_pid;
 static uint64_t srv_nonce; /* atomic */
-static struct chan chans[NCHAN];
 
 /* The thread's posted MMIO writes (see post_drain). */
 #define POST_MAX 32
@@ -294,10 +297,13 @@ static int chan_get(struct chan_use *u)
 						 __ATOMIC_RELAXED))
 			continue;
 		/*
-		 * A ring needs no check now: it is ours whatever became of
-		 * the socket's number, which is checked before each use.
+		 * A ring needs no check while its daemon thread is awake:
+		 * it is ours whatever became of the socket's number, which
+		 * is checked before each use.  A sleeping (or gone) thread
+		 * needs the socket at once, for a kick.
 		 */
-		if (chans[i].ring ||
+		if ((chans[i].ring &&
+		     !ufd_ring_peek(&chans[i].ring->daemon_sleeping)) ||
 		    fd_is(chans[i].fd, chans[i].dev, chans[i].ino)) {
 			u->slot = i;
 			u->fd = chans[i].fd;
@@ -527,22 +533,60 @@ static void ring_window(struct ufd_ring *r, const struct call_extra *x)
 }
 
 /*
- * Wait for the ring call's answer (its state DONE), serving the callbacks
- * announced meanwhile; spin a while, then sleep on the socket.  0 or -EIO.
+ * The ring's socket is not ours any more (the program closed its number,
+ * say with close_range): the daemon cannot be woken, and its thread ends
+ * at its next sleep.  Wait for the call without the socket, polling with
+ * growing naps: -EAGAIN if the daemon never took the call (the caller may
+ * make it again on another channel), 0 once it is DONE (callbacks it sent
+ * are lost with the socket, and the daemon undid them when they failed),
+ * -EIO if the daemon is gone.
  */
-static int ring_wait(const struct chan_use *u, uint32_t *callbacks)
+static int ring_wait_blind(struct ufd_ring *r)
+{
+	struct timespec nap = { 0, 1000 };
+	uint64_t since = ufd_ring_now_ns();
+	uint32_t st;
+
+	for (;;) {
+		st = ufd_ring_peek(&r->call_state);
+		if (st == UFD_RING_DONE)
+			return 0;
+		/* An awake daemon takes a call within microseconds. */
+		if (st == UFD_RING_REQ &&
+		    ufd_ring_now_ns() - since > 20 * 1000 * 1000)
+			return -EAGAIN;
+		if (srv_daemon_pid > 0 && kill(srv_daemon_pid, 0) &&
+		    errno == ESRCH)
+			return -EIO;
+		syscall(SYS_nanosleep, &nap, NULL);
+		if (nap.tv_nsec < 1000 * 1000)
+			nap.tv_nsec *= 2;
+	}
+}
+
+/*
+ * Wait for the ring call's answer (its state DONE), serving the callbacks
+ * announced meanwhile; spin a while, then sleep on the socket.  0, -EIO,
+ * or -EAGAIN (ring_wait_blind).
+ */
+static int ring_wait(const struct chan_use *u, uint32_t *callbacks,
+		     bool *orphan)
 {
 	struct ufd_ring *r = u->ring;
 	uint64_t since = ufd_ring_now_ns();
 	unsigned int steps = 0;
+	bool slept = false;
 	struct ufd_msg m;
 	int fd;
 
 	for (;;) {
 		/* A callback is (or is about to be) on the socket. */
 		if ((int32_t)(ufd_ring_peek(&r->cb_sent) - *callbacks) > 0) {
-			if (!chan_sock_ok(u) ||
-			    ufd_wire_recv(u->fd, &m, &fd, NULL, NULL) != 1 ||
+			if (!chan_sock_ok(u)) {
+				*orphan = true;
+				return ring_wait_blind(r);
+			}
+			if (ufd_wire_recv(u->fd, &m, &fd, NULL, NULL) != 1 ||
 			    take_message(u->fd, &m, fd, callbacks))
 				return -EIO;
 			continue;
@@ -552,10 +596,13 @@ static int ring_wait(const struct chan_use *u, uint32_t *callbacks)
 			if ((int32_t)(ufd_ring_peek(&r->cb_sent) -
 				      *callbacks) > 0)
 				continue;
+			if (!slept)
+				ufd_ring_spin_paid(&chans[u->slot].spin);
 			return 0;
 		}
-		if (ufd_ring_spin_step(since, &steps))
+		if (ufd_ring_spin_step(&chans[u->slot].spin, since, &steps))
 			continue;
+		slept = true;
 		ufd_ring_announce_sleep(&r->client_sleeping, true);
 		if (ufd_ring_peek(&r->call_state) == UFD_RING_DONE ||
 		    (int32_t)(ufd_ring_peek(&r->cb_sent) - *callbacks) > 0) {
@@ -563,8 +610,12 @@ static int ring_wait(const struct chan_use *u, uint32_t *callbacks)
 			continue;
 		}
 		/* Asleep until the daemon kicks, calls back, or goes away. */
-		if (!chan_sock_ok(u) ||
-		    ufd_wire_recv(u->fd, &m, &fd, NULL, NULL) != 1 ||
+		if (!chan_sock_ok(u)) {
+			ufd_ring_announce_sleep(&r->client_sleeping, false);
+			*orphan = true;
+			return ring_wait_blind(r);
+		}
+		if (ufd_wire_recv(u->fd, &m, &fd, NULL, NULL) != 1 ||
 		    take_message(u->fd, &m, fd, callbacks)) {
 			ufd_ring_announce_sleep(&r->client_sleeping, false);
 			return -EIO;
@@ -573,13 +624,19 @@ static int ring_wait(const struct chan_use *u, uint32_t *callbacks)
 	}
 }
 
-/* One call through the ring of channel @u. */
+/*
+ * One call through the ring of channel @u.  -EAGAIN with *@broken: the
+ * call was never made (the socket was lost, ring_wait_blind); the caller
+ * may make it again on another channel.
+ */
 static long ring_call(const struct chan_use *u, struct ufd_msg *req,
 		      struct ufd_msg *res, const struct call_extra *x,
 		      bool *broken)
 {
 	struct ufd_ring *r = u->ring;
 	uint32_t callbacks, lo, hi, n;
+	bool orphan = false;
+	int rc;
 
 	callbacks = ufd_ring_peek(&r->cb_sent);
 	req->magic = UFD_PROTO_MAGIC;
@@ -595,15 +652,23 @@ static long ring_call(const struct chan_use *u, struct ufd_msg *req,
 	}
 	r->dirty_lo = r->dirty_hi = 0;
 	ufd_ring_publish(&r->call_state, UFD_RING_REQ);
-	if (ufd_ring_peer_sleeps(&r->daemon_sleeping) &&
-	    (!chan_sock_ok(u) || ufd_ring_kick(u->fd))) {
-		*broken = true;
-		return -EIO;
+	if (ufd_ring_peer_sleeps(&r->daemon_sleeping)) {
+		if (!chan_sock_ok(u)) {
+			orphan = true;
+			rc = ring_wait_blind(r);
+		} else if (ufd_ring_kick(u->fd)) {
+			*broken = true;
+			return -EIO;
+		} else {
+			rc = ring_wait(u, &callbacks, &orphan);
+		}
+	} else {
+		rc = ring_wait(u, &callbacks, &orphan);
 	}
-	if (ring_wait(u, &callbacks)) {
-		*broken = true;
-		return -EIO;
-	}
+	/* A channel whose socket is gone ends with this call. */
+	*broken = orphan || rc;
+	if (rc)
+		return rc == -EAGAIN ? -EAGAIN : -EIO;
 	memcpy(res, &r->res, sizeof(*res));
 	/* What the daemon wrote into the window goes where it belongs. */
 	lo = r->dirty_lo;
@@ -659,10 +724,22 @@ static long srv_call_x(struct ufd_msg *req, struct ufd_msg *res,
 	/* The thread's fail-nth goes with its calls (proto.h). */
 	if (req->type != UFD_MSG_MMIO && req->type != UFD_MSG_FILE_KIND)
 		req->fail_nth = shim_fail_nth;
-	if (u.ring)
+	if (u.ring) {
 		ret = ring_call(&u, req, &answer, x, &broken);
-	else
+		/* Never made: again, on another channel (a bounded few). */
+		for (int tries = 0; ret == -EAGAIN && broken && tries < NCHAN;
+		     tries++) {
+			chan_put(&u, true);
+			broken = false;
+			rc = chan_get(&u);
+			if (rc)
+				return rc;
+			ret = u.ring ? ring_call(&u, req, &answer, x, &broken) :
+				       sock_call(u.fd, req, &answer, &broken);
+		}
+	} else {
 		ret = sock_call(u.fd, req, &answer, &broken);
+	}
 	if (!broken) {
 		if (req->fail_nth)
 			shim_fail_nth = answer.fail_nth;

@@ -13,12 +13,15 @@
  *    fine, non-zero: -E2BIG);
  *  - a read() of a fault queue into read-only memory answers as before;
  *  - many threads at once (more than the channel pool) get their own
- *    answers, and a fork child makes calls of its own meanwhile.
+ *    answers, and a fork child makes calls of its own meanwhile;
+ *  - the library's channels closed behind its back cost nothing but new
+ *    ones.
  * Run in both modes, and with UIOMMUFD_RING=0 (messages only).
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "common.h"
@@ -225,6 +228,38 @@ static void test_threads_and_fork(void)
 	CHECK_EQ(worker(NULL), NULL);
 }
 
+/*
+ * The library's channels closed behind its back (a raw close_range over
+ * their numbers, 700 and up) while the daemon's threads sleep: the next
+ * calls still work, on new channels.
+ */
+static void test_channels_closed_behind(void)
+{
+	uint32_t id;
+	int i;
+
+	CHECK_EQ(ioas_alloc(ifd, &id), 0);
+	CHECK_EQ(destroy(ifd, id), 0);
+	for (i = 0; i < 3; i++) {
+		syscall(SYS_close_range, 700, ~0U, 0);
+		/* Long enough for every daemon thread to give up spinning. */
+		usleep(i == 1 ? 1000 : 200000);
+		CHECK_EQ(ioas_alloc(ifd, &id), 0);
+		CHECK_EQ(destroy(ifd, id), 0);
+	}
+	/* A number taken by something else meanwhile is not ours either. */
+	syscall(SYS_close_range, 700, ~0U, 0);
+	for (i = 700; i < 716; i++)
+		dup2(ifd == 0 ? 1 : 0, i);
+	usleep(100000);
+	CHECK_EQ(ioas_alloc(ifd, &id), 0);
+	CHECK_EQ(destroy(ifd, id), 0);
+	for (i = 700; i < 716; i++)
+		close(i);
+	CHECK_EQ(ioas_alloc(ifd, &id), 0);
+	CHECK_EQ(destroy(ifd, id), 0);
+}
+
 int main(void)
 {
 	ifd = open("/dev/iommu", O_RDWR);
@@ -238,6 +273,7 @@ int main(void)
 	RUN(test_reply_in_place);
 	RUN(test_read_readonly);
 	RUN(test_threads_and_fork);
+	RUN(test_channels_closed_behind);
 	CHECK_EQ(destroy(ifd, ioas), 0);
 	close(ifd);
 	HARNESS_EXIT();
