@@ -204,7 +204,8 @@ $(B)/tests/uapi/%.direct: tests/uapi/%.c tests/unit/harness.h $(UAPI_HDRS) $(SHI
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(BASEFLAGS) -O1 -o $@ $< $(SHIM_OBJS) $(ENGINE_OBJS) $(LDLIBS) -ldl
 
-$(B)/tests/server/%: tests/server/%.c tests/server/common.h tests/unit/harness.h $(UAPI_HDRS)
+$(B)/tests/server/%: tests/server/%.c tests/server/common.h tests/unit/harness.h $(UAPI_HDRS) \
+		src/server/proto.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(BASEFLAGS) -O1 -o $@ $< $(LDLIBS)

@@ -132,6 +132,8 @@ struct srv_proof {
 	int fd;                 /* -1: none */
 	dev_t dev;
 	ino_t ino;
+	uint64_t gen;           /* the client's fd table generation then */
+	bool gen_known;
 };
 
 #define SRV_PROOFS 64
@@ -210,6 +212,8 @@ struct srv_call {
 	int ident_fd;       /* -1: no identity given */
 	dev_t ident_dev;
 	ino_t ident_ino;
+	bool gen_known;     /* a ring call: fd_gen is the client's */
+	uint64_t fd_gen;
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -429,54 +433,78 @@ static int file_lookup(struct ufd_daemon *d, struct srv_proc *p, int fd,
 	return rc;
 }
 
-/* Remember that @p's fd @fd is the file whose client end is (@dev, @ino). */
-static void proof_record(struct ufd_daemon *d, struct srv_proc *p, int fd,
-			 dev_t dev, ino_t ino)
+/*
+ * Remember that the fd @fd of @call's process is the file whose client end
+ * is (@dev, @ino), as of the call's fd table generation.
+ */
+static void proof_record(const struct srv_call *call, int fd, dev_t dev,
+			 ino_t ino)
 {
-	struct srv_proof *pr = &p->proofs[(unsigned int)fd % SRV_PROOFS];
+	struct ufd_daemon *d = call->ch->d;
+	struct srv_proof *pr =
+		&call->proc->proofs[(unsigned int)fd % SRV_PROOFS];
 
 	pthread_mutex_lock(&d->lock);
 	pr->fd = fd;
 	pr->dev = dev;
 	pr->ino = ino;
+	pr->gen = call->fd_gen;
+	pr->gen_known = call->gen_known;
 	pthread_mutex_unlock(&d->lock);
 }
 
 /*
- * file_lookup() of the fd a request names, without a system call when the
- * ring call gave the fd's identity and the process proved that pair
- * before (struct srv_proof).
+ * The file a proof names, with a reference: for a call that names (@dev,
+ * @ino) with the fd (@by_ident), or that names only the fd and whose
+ * client has lost no fd since the proof was made.  NULL: look.
  */
-static int call_file(struct srv_call *call, int fd, struct srv_file **out)
+static struct srv_file *proof_file(const struct srv_call *call, int fd,
+				   bool by_ident)
 {
 	struct ufd_daemon *d = call->ch->d;
-	struct srv_proc *p = call->proc;
-	struct srv_file *f;
+	const struct srv_proof *pr;
+	struct srv_file *f = NULL;
+
+	if (fd < 0 || (!by_ident && !call->gen_known))
+		return NULL;
+	pr = &call->proc->proofs[(unsigned int)fd % SRV_PROOFS];
+	pthread_mutex_lock(&d->lock);
+	if (pr->fd == fd &&
+	    (by_ident ? pr->dev == call->ident_dev && pr->ino == call->ident_ino :
+			pr->gen_known && pr->gen == call->fd_gen)) {
+		for (f = d->files[file_bucket(pr->dev, pr->ino)]; f;
+		     f = f->next)
+			if (f->cino == pr->ino && f->cdev == pr->dev)
+				break;
+		if (f)
+			f->refs++;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return f;
+}
+
+/*
+ * The file of an fd the call names (its request's, or one inside its
+ * argument), with a reference: by a proof when one holds (no system
+ * call), else as file_lookup() finds it, which proves it for next time.
+ */
+static int call_lookup(struct srv_call *call, int fd, struct srv_file **out)
+{
 	int rc;
 
-	if (fd >= 0 && fd == call->ident_fd) {
-		const struct srv_proof *pr =
-			&p->proofs[(unsigned int)fd % SRV_PROOFS];
-
-		pthread_mutex_lock(&d->lock);
-		if (pr->fd == fd && pr->dev == call->ident_dev &&
-		    pr->ino == call->ident_ino) {
-			for (f = d->files[file_bucket(pr->dev, pr->ino)]; f;
-			     f = f->next) {
-				if (f->cino == pr->ino && f->cdev == pr->dev) {
-					f->refs++;
-					*out = f;
-					pthread_mutex_unlock(&d->lock);
-					return 0;
-				}
-			}
-		}
-		pthread_mutex_unlock(&d->lock);
-	}
-	rc = file_lookup(d, p, fd, out);
+	*out = proof_file(call, fd, fd >= 0 && fd == call->ident_fd);
+	if (*out)
+		return 0;
+	rc = file_lookup(call->ch->d, call->proc, fd, out);
 	if (!rc)
-		proof_record(d, p, fd, (*out)->cdev, (*out)->cino);
+		proof_record(call, fd, (*out)->cdev, (*out)->cino);
 	return rc;
+}
+
+/* The file of the fd the request itself names. */
+static int call_file(struct srv_call *call, int fd, struct srv_file **out)
+{
+	return call_lookup(call, fd, out);
 }
 
 /*
@@ -600,7 +628,7 @@ static int file_make(struct srv_call *call, const struct ufd_file *file,
 	d->nr_files++;
 	pthread_mutex_unlock(&d->lock);
 	/* We put it there: the fd is proved. */
-	proof_record(d, call->proc, a.fd, f->cdev, f->cino);
+	proof_record(call, a.fd, f->cdev, f->cino);
 	*out = f;
 	return a.fd;
 
@@ -866,7 +894,7 @@ static int srv_resolve_fd(const struct ufd_caller *caller,
 	struct srv_file *f;
 	int rc;
 
-	rc = file_lookup(call->ch->d, call->proc, fd, &f);
+	rc = call_lookup(call, fd, &f);
 	if (rc)
 		return -EBADF;
 	if (f->file.kind != kind)
@@ -890,7 +918,7 @@ static int srv_resolve_file(const struct ufd_caller *caller, int fd,
 
 	if (call->nr_held == sizeof(call->held) / sizeof(call->held[0]))
 		return -ENOMEM;
-	if (file_lookup(call->ch->d, call->proc, fd, &f))
+	if (call_lookup(call, fd, &f))
 		return -EBADF;
 	/* Held until the call returns: ctx and priv stay valid. */
 	call->held[call->nr_held++] = f;
@@ -1337,7 +1365,7 @@ static long serve_request(struct srv_chan *ch, const struct ufd_msg *req,
 			  const struct ucred *uc, struct srv_proc *proc,
 			  struct ufd_caller_window *win, int ident_fd,
 			  dev_t ident_dev, ino_t ident_ino,
-			  struct ufd_msg *res)
+			  const uint64_t *fd_gen, struct ufd_msg *res)
 {
 	struct ufd_daemon *d = ch->d;
 	struct srv_call call = {
@@ -1346,6 +1374,8 @@ static long serve_request(struct srv_chan *ch, const struct ufd_msg *req,
 		.ident_fd = ident_fd,
 		.ident_dev = ident_dev,
 		.ident_ino = ident_ino,
+		.gen_known = fd_gen != NULL,
+		.fd_gen = fd_gen ? *fd_gen : 0,
 	};
 	int err = 0;
 	long ret;
@@ -1511,6 +1541,7 @@ static void ring_serve_call(struct srv_chan *ch)
 	struct ufd_ring *r = ch->ring;
 	struct ufd_caller_window win = { .buf = r->win };
 	struct ufd_msg req, res;
+	uint64_t fd_gen;
 	dev_t ident_dev;
 	ino_t ident_ino;
 	long ret;
@@ -1519,6 +1550,7 @@ static void ring_serve_call(struct srv_chan *ch)
 	memcpy(&req, &r->req, sizeof(req));
 	ident_dev = (dev_t)r->file_dev;
 	ident_ino = (ino_t)r->file_ino;
+	fd_gen = r->fd_gen;
 	win.addr = r->win_addr;
 	win.len = r->win_len;
 	win.writable = r->win_flags & UFD_RING_WIN_WRITABLE;
@@ -1538,7 +1570,7 @@ static void ring_serve_call(struct srv_chan *ch)
 		ret = serve_request(ch, &req, &ch->cred, ch->proc,
 				    win.len ? &win : NULL,
 				    ident_dev || ident_ino ? req.fd : -1,
-				    ident_dev, ident_ino, &res);
+				    ident_dev, ident_ino, &fd_gen, &res);
 	res.ret = ret;
 	memcpy(&r->res, &res, sizeof(res));
 	r->dirty_lo = (uint32_t)win.dirty_lo;
@@ -1630,7 +1662,7 @@ static void *chan_main(void *arg)
 			ret = -EPROTO;
 		else
 			ret = serve_request(ch, &req, &uc, NULL, NULL, -1, 0, 0,
-					    &res);
+					    NULL, &res);
 		res.ret = ret;
 		if (ufd_wire_send(ch->fd, &res, -1))
 			break;

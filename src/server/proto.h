@@ -75,7 +75,12 @@
  * identity of the socket the client's fd table recorded for it (st_dev,
  * st_ino); the daemon takes the fd out of the client (pidfd_getfd) only the
  * first time that process names that fd with that identity, and trusts
- * the pair afterwards while the file lives.  A process that lies about a
+ * the pair afterwards while the file lives.  An fd a call names without an
+ * identity (inside its argument: an access object, an iommufd to bind
+ * to) is trusted on a proof too, if the client's fd table has not lost
+ * an fd since the proof was made: each call carries the table's
+ * generation (fd_gen), a count of fds that stopped being the file they
+ * were.  A process that lies about a
  * pair it proved once reaches a file it once held: no more than its uid
  * already allows (pidfd_getfd on any process of the same uid), which is
  * the daemon's whole trust boundary (clients must run as its uid).
@@ -220,6 +225,7 @@ struct ufd_ring {
 	/* The call slot: the client's while IDLE or DONE, else the daemon's. */
 	_Alignas(64) struct ufd_msg req;
 	uint64_t file_dev, file_ino;     /* req.fd's identity, 0: unknown */
+	uint64_t fd_gen;                 /* the client's fd table generation */
 	uint64_t win_addr;
 	uint32_t win_len;                /* <= UFD_RING_WINDOW; 0: none */
 	uint32_t win_flags;

@@ -514,8 +514,8 @@ static void ring_window(struct ufd_ring *r, const struct call_extra *x)
 			return;
 		want = size < sizeof(size) ? sizeof(size) : size;
 	}
-	if (!want || want > UFD_RING_WINDOW)
-		want = want ? UFD_RING_WINDOW : 0;
+	if (want > UFD_RING_WINDOW)
+		want = UFD_RING_WINDOW;
 	if (!want)
 		return;
 	if (x->win == WIN_OUT) {
@@ -644,6 +644,7 @@ static long ring_call(const struct chan_use *u, struct ufd_msg *req,
 	memcpy(&r->req, req, sizeof(*req));
 	r->file_dev = x ? x->file_dev : 0;
 	r->file_ino = x ? x->file_ino : 0;
+	r->fd_gen = shim_fdtab_generation();
 	if (x) {
 		ring_window(r, x);
 	} else {

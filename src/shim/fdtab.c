@@ -62,6 +62,7 @@ static struct shim_file **slots; /* fdtab_lock */
 static unsigned int nslots;      /* fdtab_lock */
 static unsigned int nused;       /* fdtab_lock; read racily by _empty() */
 static unsigned int nfault;      /* live files with read/write; atomic */
+static uint64_t fdtab_gen;       /* slots emptied or replaced; atomic */
 
 /* ---- files --------------------------------------------------------------- */
 
@@ -194,6 +195,9 @@ static struct shim_file *shim_fdtab_set_locked(int fd, struct shim_file *f)
 
 	if (old == f)
 		return NULL;
+	/* An fd that was ours is not (that file) any more. */
+	if (old)
+		__atomic_add_fetch(&fdtab_gen, 1, __ATOMIC_RELEASE);
 	if (f) {
 		slots[fd] = f;
 		f->refs++;
@@ -233,6 +237,11 @@ int shim_fdtab_install(int fd, struct shim_file *f)
 	return 0;
 }
 
+uint64_t shim_fdtab_generation(void)
+{
+	return __atomic_load_n(&fdtab_gen, __ATOMIC_ACQUIRE);
+}
+
 struct shim_file *shim_fdtab_get(int fd)
 {
 	struct shim_file *f;
@@ -267,6 +276,7 @@ struct shim_file *shim_fdtab_get_valid(int fd)
 	pthread_mutex_lock(&fdtab_lock);
 	if (shim_fdtab_slot_locked(fd) == f) {
 		slots[fd] = NULL;
+		__atomic_add_fetch(&fdtab_gen, 1, __ATOMIC_RELEASE);
 		shim_fdtab_set_used(nused - 1);
 		drop++;
 	}

@@ -85,6 +85,14 @@ bool shim_fdtab_empty(void);
  */
 bool shim_fdtab_no_fault(void);
 
+/*
+ * A count of the times an fd of ours stopped referring to its file (a
+ * close, a dup2 over it, a slot found stale): equal values mean that
+ * every fd that was ours then still is the same file (server mode's
+ * proofs, proto.h).
+ */
+uint64_t shim_fdtab_generation(void);
+
 /* Make @fd refer to @f (a new reference).  -ENOMEM if the table can't grow. */
 int shim_fdtab_install(int fd, struct shim_file *f);
 /* The file @fd refers to, with a new reference; NULL if none. */

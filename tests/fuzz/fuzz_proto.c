@@ -356,6 +356,7 @@ static struct {
 	struct cfile files[MAX_FILES];
 	unsigned int n_files;
 	uint8_t answer;      /* how to answer INSTALL_FD (modifier bits) */
+	struct ufd_ring *ring; /* the channel's shared ring, or NULL */
 } S;
 
 static uint8_t u8(void)
@@ -428,6 +429,10 @@ static void chan_close(void)
 	S.chan = -1;
 	pthread_join(S.server, NULL);
 	S.srv_fd = -1;
+	if (S.ring) {
+		munmap(S.ring, UFD_RING_BYTES);
+		S.ring = NULL;
+	}
 }
 
 /*
@@ -606,6 +611,10 @@ static int64_t request(const void *msg, size_t len, uid_t uid, int fd)
 			(unsigned)uid, fd, S.answer);
 	if (!chan_send(m, len, uid, fd))
 		goto gone;
+	/* A kick is the one message that has no answer (proto.h). */
+	if (len == sizeof(*m) && m->magic == UFD_PROTO_MAGIC &&
+	    m->version == UFD_PROTO_VERSION && m->type == UFD_MSG_RING_KICK)
+		return 0;
 	for (;;) {
 		own_check("sending a request", false);
 		if (!chan_recv(&a, &afd))
@@ -814,6 +823,170 @@ static int gen_attach(uint8_t mod)
 	}
 }
 
+/* ---- the shared ring ------------------------------------------------------------ */
+
+/* The channel's ring, set up now if needed: false if the channel went. */
+static bool ring_ensure(void)
+{
+	struct ufd_msg m;
+	struct ufd_ring *r;
+	int64_t ret;
+	int fd;
+
+	if (S.chan >= 0 && S.ring)
+		return true;
+	if (S.chan < 0)
+		chan_open();
+	fd = memfd_create("fuzz-proto-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 || ftruncate(fd, UFD_RING_BYTES) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK))
+		die("ring memfd: %m");
+	r = mmap(NULL, UFD_RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 0);
+	if (r == MAP_FAILED)
+		die("ring mmap: %m");
+	r->magic = UFD_RING_MAGIC;
+	r->version = UFD_PROTO_VERSION;
+	msg_init(&m, UFD_MSG_RING_SETUP);
+	ret = request(&m, sizeof(m), 0, fd);
+	close(fd);
+	if (ret == INT64_MIN) {
+		munmap(r, UFD_RING_BYTES);
+		return false;
+	}
+	if (ret)
+		die("RING_SETUP of a good ring answered %lld", (long long)ret);
+	S.ring = r;
+	return true;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A daemon message during a ring call: a callback, or a bug. */
+static bool ring_callback(void)
+{
+	struct ufd_msg a;
+	int afd;
+
+	if (!chan_recv(&a, &afd))
+		return false;
+	switch (a.type) {
+	case UFD_MSG_INSTALL_FD:
+		if (a.kind >= UFD_FD_NR_KINDS)
+			die("INSTALL_FD of kind %u", a.kind);
+		return answer_install(&a, afd);
+	case UFD_MSG_CLOSE_FD: {
+		struct ctl_msg c = { CTL_CLOSE, a.fd };
+
+		ctl_call(&c, -1);
+		file_forget(a.fd);
+		return true;
+	}
+	case UFD_MSG_RING_KICK:
+		return true;
+	default:
+		die("the daemon sent message type %u during a ring call",
+		    a.type);
+	}
+}
+
+/*
+ * Put @m in the ring's call slot with the window and identity the input
+ * says, kick, and serve the callbacks until the answer: its ret, or
+ * INT64_MIN if the channel went.
+ */
+static int64_t ring_request(const struct ufd_msg *m)
+{
+	struct ufd_ring *r;
+	struct ufd_msg kick;
+	uint64_t deadline;
+	uint32_t state;
+
+	if (!ring_ensure())
+		return INT64_MIN;
+	r = S.ring;
+	memcpy(&r->req, m, sizeof(*m));
+	r->file_dev = u8() & 1 ? u64() : 0;
+	r->file_ino = r->file_dev ? u64() : 0;
+	r->win_addr = u8() & 1 ? gen_addr() : m->arg;
+	r->win_len = u8() & 1 ? u32() : u16() % (UFD_RING_WINDOW + 64);
+	r->win_flags = u8();
+	for (unsigned int i = 0; i < 64; i++)
+		r->win[i * 128] = u8();
+	r->dirty_lo = r->dirty_hi = 0;
+	if (trace)
+		fprintf(stderr, "ring request type %u fd %d cmd 0x%llx arg "
+			"0x%llx window 0x%llx+%u\n", m->type, m->fd,
+			(unsigned long long)m->cmd, (unsigned long long)m->arg,
+			(unsigned long long)r->win_addr, r->win_len);
+	__atomic_store_n(&r->call_state, UFD_RING_REQ, __ATOMIC_SEQ_CST);
+	/* Always a kick: the daemon's thread may sleep. */
+	msg_init(&kick, UFD_MSG_RING_KICK);
+	if (!chan_send(&kick, sizeof(kick), 0, -1))
+		goto gone;
+	deadline = now_ms() + ANSWER_MS;
+	for (unsigned int spins = 0;; spins++) {
+		state = __atomic_load_n(&r->call_state, __ATOMIC_ACQUIRE);
+		if (state == UFD_RING_DONE)
+			break;
+		/* Most answers come within microseconds: look often first. */
+		if (wait_in(S.chan, spins < 20000 ? 0 : 1) && !ring_callback())
+			goto gone;
+		if (now_ms() > deadline)
+			die("the daemon did not answer a ring call within %d ms",
+			    ANSWER_MS);
+	}
+	own_check("a ring call", true);
+	if (r->res.type != UFD_MSG_RESULT)
+		die("a ring answer of type %u", r->res.type);
+	if (r->dirty_lo > r->dirty_hi || r->dirty_hi > UFD_RING_WINDOW)
+		die("a ring answer wrote [%u, %u) of the window", r->dirty_lo,
+		    r->dirty_hi);
+	__atomic_store_n(&r->call_state, UFD_RING_IDLE, __ATOMIC_RELAXED);
+	return r->res.ret;
+gone:
+	chan_close();
+	return INT64_MIN;
+}
+
+/* Posted MMIO stores in the ring's queue, then an empty call after them. */
+static void ring_posts(void)
+{
+	struct ufd_msg m;
+	struct ufd_ring *r;
+	unsigned int n, i;
+	uint32_t head;
+
+	if (!ring_ensure())
+		return;
+	r = S.ring;
+	n = 1 + u8() % 80;
+	head = r->post_head;
+	for (i = 0; i < n; i++) {
+		struct ufd_ring_post *p = &r->posts[(head + i) % UFD_RING_POSTS];
+
+		p->fd = gen_fd();
+		p->region = u8() % 10;
+		p->file_dev = u8() & 1 ? u64() : 0;
+		p->file_ino = p->file_dev ? u64() : 0;
+		p->off = u16();
+		p->val = u64();
+		p->size = 1u << (u8() % 5);
+	}
+	/* More than the queue holds: the daemon drops, never overruns. */
+	__atomic_store_n(&r->post_head, head + n, __ATOMIC_SEQ_CST);
+	msg_init(&m, UFD_MSG_RING_KICK);
+	if (ring_request(&m) != INT64_MIN && S.ring &&
+	    __atomic_load_n(&S.ring->post_tail, __ATOMIC_ACQUIRE) != head + n)
+		die("the daemon served a call before the posts ahead of it");
+}
+
 /* One record: build the message its selector says, send it, check. */
 static void run_op(uint8_t sel, uint8_t mod)
 {
@@ -917,7 +1090,10 @@ static void run_op(uint8_t sel, uint8_t mod)
 		return;
 	}
 	default:
-		if (sel & 0x10) {
+		if (sel & 0x20) {
+			/* Posted stores through the ring. */
+			ring_posts();
+		} else if (sel & 0x10) {
 			/* A new address space (exec): a new nonce. */
 			S.nonce = ++nonce_seq;
 		} else {
@@ -926,6 +1102,13 @@ static void run_op(uint8_t sel, uint8_t mod)
 		}
 		return;
 	}
+	if ((sel & 0x80) && len == sizeof(m)) {
+		/* The same request through the channel's shared ring. */
+		if (mod & 4)
+			m.type = u16();
+		ret = ring_request(&m);
+		goto check;
+	}
 	if (mod & 4)
 		m.type = u16();
 	fd = gen_attach(mod);
@@ -933,6 +1116,7 @@ static void run_op(uint8_t sel, uint8_t mod)
 		m.nonce = u64();
 	memcpy(wire, &m, sizeof(m));
 	ret = request(wire, len, uid, fd);
+check:
 	if (ret == INT64_MIN)
 		return;
 	if (m.type == UFD_MSG_FILE_KIND && len == sizeof(m) && !uid &&

@@ -352,6 +352,11 @@ pseed raw '\x1d\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00' \
 	'\x00\x10\x00\x00' '\x0e\x00\x00\x00'
 # (a raw IOCTL, a short record, a new nonce, a dropped channel, OPEN with
 # an fd attached, the program closing fd 6)
+pseed ring '\x80\x00\x00\x00' '\x82\x00\x00\x00\x03' '\x87\x00\x00\x00' \
+	'\x2f\x00\x00\x05' '\x89\x00\x00\x00\x00\x00\x00\x02' '\x0f\x00\x00' \
+	'\x82\x00\x00\x00\x03'
+# (through the shared ring: OPEN, IOAS_ALLOC, FILE_KIND, posted stores,
+# MMIO; the channel dropped, then a new ring)
 bad=0
 replay "$PBIN" tests/fuzz/crashes/proto-* || bad=1
 echo "fuzz: running the protocol target for ${FUZZ_PROTO_SECONDS:-30}s, corpus $PCORPUS"
