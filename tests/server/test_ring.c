@@ -14,6 +14,9 @@
  *  - a read() of a fault queue into read-only memory answers as before;
  *  - many threads at once (more than the channel pool) get their own
  *    answers, and a fork child makes calls of its own meanwhile;
+ *  - an fd inside an argument that was closed and whose number another
+ *    file took names that file (server mode trusts proofs of fds only
+ *    while the fd table lost none);
  *  - the library's channels closed behind its back cost nothing but new
  *    ones.
  * Run in both modes, and with UIOMMUFD_RING=0 (messages only).
@@ -260,6 +263,53 @@ static void test_channels_closed_behind(void)
 	CHECK_EQ(destroy(ifd, id), 0);
 }
 
+/*
+ * An fd named inside an argument (an access object's, in ACCESS_RW) that
+ * the program closed, and whose number a new file took, names the new
+ * file: the old one lives on through a dup, with other memory behind it.
+ */
+static void test_fd_in_argument_reused(void)
+{
+	uint32_t ioas2;
+	uint8_t *a, *b, got[8];
+	int fa, fb, keep;
+
+	a = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	b = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	REQUIRE(a != MAP_FAILED && b != MAP_FAILED);
+	memset(a, 0xaa, PAGE);
+	memset(b, 0xbb, PAGE);
+	REQUIRE(!ioas_alloc(ifd, &ioas2));
+	REQUIRE(!ioas_map(ifd, ioas, a, PAGE, 1UL << 32));
+	REQUIRE(!ioas_map(ifd, ioas2, b, PAGE, 1UL << 32));
+	REQUIRE(!create_access(ifd, ioas, 0, &fa));
+	CHECK_EQ(access_rw(ifd, fa, 1UL << 32, got, sizeof(got), 0), 0);
+	CHECK_EQ(got[0], 0xaa);
+	keep = dup(fa);
+	REQUIRE(keep >= 0);
+	close(fa);
+	/* Closed and not reused: nothing there (the mock says -EBADFD). */
+	CHECK_EQ(access_rw(ifd, fa, 1UL << 32, got, sizeof(got), 0), -EBADFD);
+	REQUIRE(!create_access(ifd, ioas2, 0, &fb));
+	if (fb != fa) {
+		/* Make the number the new file's. */
+		REQUIRE(dup2(fb, fa) == fa);
+		close(fb);
+	}
+	CHECK_EQ(access_rw(ifd, fa, 1UL << 32, got, sizeof(got), 0), 0);
+	CHECK_EQ(got[0], 0xbb);
+	CHECK_EQ(access_rw(ifd, keep, 1UL << 32, got, sizeof(got), 0), 0);
+	CHECK_EQ(got[0], 0xaa);
+	close(fa);
+	close(keep);
+	CHECK_EQ(ioas_unmap(ifd, ioas, 1UL << 32, PAGE), 0);
+	CHECK_EQ(destroy(ifd, ioas2), 0);
+	munmap(a, PAGE);
+	munmap(b, PAGE);
+}
+
 int main(void)
 {
 	ifd = open("/dev/iommu", O_RDWR);
@@ -273,6 +323,7 @@ int main(void)
 	RUN(test_reply_in_place);
 	RUN(test_read_readonly);
 	RUN(test_threads_and_fork);
+	RUN(test_fd_in_argument_reused);
 	RUN(test_channels_closed_behind);
 	CHECK_EQ(destroy(ifd, ioas), 0);
 	close(ifd);
