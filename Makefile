@@ -178,6 +178,18 @@ $(SAN_LAUNCHER): $(SAN_LAUNCHER_OBJS) $(SAN_LIB)
 	@$(if $(Q),echo "  LD-SAN  $@")
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
+# The launcher (and so the daemon: a thread per channel, the release
+# thread, the shared rings) built with ThreadSanitizer, for server tests.
+TSAN_LAUNCHER := $(B)/tsan/uiommufd-run
+TSAN_LAUNCHER_SRCS := src/launcher/uiommufd-run.c src/launcher/devspec.c \
+	src/launcher/testbed.c $(SERVER_SRCS) $(ENGINE_SRCS)
+$(TSAN_LAUNCHER): $(TSAN_LAUNCHER_SRCS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD-TSAN $@")
+	$(Q)$(CC) $(BASEFLAGS) -O1 -fsanitize=thread \
+		-DUFD_LIBDIR='"$(LIBDIR)/uiommufd"' -DUFD_VERSION='"$(VERSION)"' \
+		-o $@ $(TSAN_LAUNCHER_SRCS) $(LDLIBS)
+
 # The tests that run threads, again under ThreadSanitizer.
 TSAN_TESTS := test_device test_ioat test_igb test_igbvf test_vfio test_pasid \
 	test_dirty test_granule
@@ -211,7 +223,8 @@ $(B)/tests/server/%: tests/server/%.c tests/server/common.h tests/unit/harness.h
 	$(Q)$(CC) $(BASEFLAGS) -O1 -o $@ $< $(LDLIBS)
 
 check: $(SERVER_TEST_BINS)
-check: all $(UNIT_BINS) $(UAPI_BINS) $(UAPI_BINS:%=%.direct) $(TSAN_BINS)
+check: all $(UNIT_BINS) $(UAPI_BINS) $(UAPI_BINS:%=%.direct) $(TSAN_BINS) \
+	$(TSAN_LAUNCHER)
 	$(Q)tests/run-checks.sh $(B)
 
 # The Debian package, built in a copy of the tree (tests/package.sh).
