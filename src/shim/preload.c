@@ -1204,7 +1204,8 @@ static int shim_ioctl(int fd, unsigned long request, void *arg,
 	/* The table is trusted (fdtab.h): no system call for the lookup. */
 	f = shim_fdtab_get_valid(fd);
 	if (!f) {
-		if (_IOC_TYPE(cmd) != IOMMUFD_TYPE || !shim_srv_is_daemon_fd(fd))
+		if (_IOC_TYPE(cmd) != IOMMUFD_TYPE ||
+		    !shim_srv_is_daemon_fd(fd))
 			return real(fd, request, arg);
 		/* The daemon's file, arrived behind our back: ours from now. */
 		f = shim_srv_adopt(fd);

@@ -102,7 +102,7 @@ _Static_assert(sizeof(siginfo_t) >= SD_INFO_BYTES, "siginfo_t too small");
 #define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define ST(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
-/* ---- per thread ------------------------------------------------------------ */
+/* ---- per thread ---------------------------------------------------------- */
 
 __thread struct shim_sig_thread shim_sig_self
 	__attribute__((tls_model("initial-exec")));
@@ -125,7 +125,7 @@ static __thread struct sd_pending sd_pend
 static __thread sigset_t sd_fork_saved
 	__attribute__((tls_model("initial-exec")));
 
-/* ---- the program's dispositions ---------------------------------------------- */
+/* ---- the program's dispositions ------------------------------------------ */
 
 struct sd_action {
 	uintptr_t handler;     /* SIG_DFL, SIG_IGN or the program's function */
@@ -344,7 +344,7 @@ static void sd_kernel_dfl(int sig)
 	sd_unlock(&saved);
 }
 
-/* ---- deferring and sending again --------------------------------------------- */
+/* ---- deferring and sending again ----------------------------------------- */
 
 static long sd_send(pid_t pid, pid_t tid, int sig, const void *info)
 {
@@ -475,7 +475,7 @@ static void sd_trampoline(int sig, siginfo_t *si, void *uc)
 		((void (*)(int))snap.handler)(sig);
 }
 
-/* ---- sigaction ------------------------------------------------------------- */
+/* ---- sigaction ----------------------------------------------------------- */
 
 /* *@old from the kernel's @k: the program's handler, never ours. */
 static void sd_report(const struct sd_action *a, const struct sigaction *k,
@@ -543,7 +543,7 @@ unsigned long shim_sig_deferred_count(void)
 	return LD(sd_deferred);
 }
 
-/* ---- fork ------------------------------------------------------------------ */
+/* ---- fork ---------------------------------------------------------------- */
 
 static void sd_atfork_prepare(void)
 {

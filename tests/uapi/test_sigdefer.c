@@ -60,7 +60,7 @@ extern __sighandler_t bsd_signal(int sig, __sighandler_t handler);
 
 static int dev_fd = -1;
 
-/* ---- helpers --------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 static bool shim_active(void)
 {
@@ -146,7 +146,7 @@ static void *watchdog(void *arg)
 	return NULL;
 }
 
-/* ---- a handler that records -------------------------------------------------- */
+/* ---- a handler that records ---------------------------------------------- */
 
 #define REC_MAX 16
 
@@ -203,7 +203,7 @@ static void install_info(int sig, int extra_flags)
 		perror("sigaction");
 }
 
-/* ---- what the program sees of its dispositions ------------------------------ */
+/* ---- what the program sees of its dispositions --------------------------- */
 
 static void test_oldact(void)
 {
@@ -373,7 +373,7 @@ static void test_resethand(void)
 	CHECK(signal(SIGUSR1, SIG_DFL) == SIG_DFL);
 }
 
-/* ---- a signal from inside the engine --------------------------------------- */
+/* ---- a signal from inside the engine ------------------------------------- */
 
 static int fault_fd = -1;
 static volatile sig_atomic_t sigio_runs, sigio_read, sigio_ioctl_rc = 1;
@@ -502,7 +502,7 @@ static void test_sigio_from_engine(void)
 	fault_fd = -1;
 }
 
-/* ---- inside a section (linked only) ----------------------------------------- */
+/* ---- inside a section (linked only) -------------------------------------- */
 
 #ifdef UFD_SHIM_LINKED
 static void *thread_in_section(void *arg)
@@ -642,9 +642,9 @@ static void test_section_resethand(void)
 }
 #endif
 
-/* ---- the fd table ------------------------------------------------------------ */
+/* ---- the fd table -------------------------------------------------------- */
 
-/* dup2() (and dup3, F_DUPFD) over an emulated fd: the number is the new file's. */
+/* dup2(), dup3(), F_DUPFD over an emulated fd: the number is the new file's. */
 static void test_dup2_over_emulated(void)
 {
 	struct iommu_ioas_alloc ia = { .size = sizeof(ia) };
