@@ -210,11 +210,12 @@ $(B)/tests/uapi/%: tests/uapi/%.c tests/unit/harness.h $(UAPI_HDRS)
 	$(Q)$(CC) $(BASEFLAGS) -O1 -o $@ $< $(LDLIBS)
 
 # ...and linked with the shim and the engine: the shim's open/ioctl in the
-# executable take the place of libc's, no LD_PRELOAD needed.
+# executable take the place of libc's, no LD_PRELOAD needed (UFD_SHIM_LINKED
+# tells a test that it may use the shim's internals, test_sigdefer does).
 $(B)/tests/uapi/%.direct: tests/uapi/%.c tests/unit/harness.h $(UAPI_HDRS) $(SHIM_OBJS) $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(BASEFLAGS) -O1 -o $@ $< $(SHIM_OBJS) $(ENGINE_OBJS) $(LDLIBS) -ldl
+	$(Q)$(CC) $(BASEFLAGS) -O1 -DUFD_SHIM_LINKED -o $@ $< $(SHIM_OBJS) $(ENGINE_OBJS) $(LDLIBS) -ldl
 
 $(B)/tests/server/%: tests/server/%.c tests/server/common.h tests/unit/harness.h $(UAPI_HDRS) \
 		src/server/proto.h

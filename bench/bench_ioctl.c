@@ -23,10 +23,11 @@
  * an ioctl() on /dev/null made with syscall(2), past the shim).  Also the
  * same cycle made directly through the engine API (the difference is the
  * transport's share), the cheapest emulated ioctl (IOMMU_OPTION get), the
- * shim's pass-through of an ioctl on another fd, and the system calls the
- * transport makes per ioctl, measured alone: fstat() of the fd (checked
- * per call) and process_vm_readv()/writev() of the caller's memory (every
- * argument copy goes through the memory source).
+ * shim's pass-through of an ioctl on another fd, and system calls the
+ * transport could make per ioctl, measured alone: fstat() of the fd (only
+ * with UIOMMUFD_STRICT_FDS=1 now; the fd table is trusted) and
+ * process_vm_readv() of the caller's memory (what an argument copy cost
+ * before the in-process copies became plain copies with a fault fixup).
  *
  * IOVA intervals are [iova, iova + length).  Single-threaded.
  */
@@ -409,8 +410,9 @@ int main(void)
 	       "syscalls; engine API directly %.0f ns\n"
 	       "  transport share %.0f ns per cycle, %.0f ns per ioctl\n",
 	       cyc, cyc / raw, direct, cyc - direct, (cyc - direct) / 3);
-	printf("\nsystem calls the in-process transport makes, each alone:\n");
-	printf("  fstat(fd), per emulated ioctl (stale-slot check)  %5.0f ns\n",
+	printf("\nsystem calls the in-process transport could make, each "
+	       "alone:\n");
+	printf("  fstat(fd), per call with UIOMMUFD_STRICT_FDS=1    %5.0f ns\n",
 	       fst);
 	printf("  process_vm_readv 8 B (argument copies, source rw) %5.0f ns\n",
 	       pvm);

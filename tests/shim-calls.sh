@@ -18,8 +18,9 @@ cd "$(dirname "$0")/.."
 # object:symbol pairs that are meant: a wrapper built on another one, as
 # libc's own are (the program sees the same behaviour through each).
 ALLOWED=(
-	"preload.o:signal"        # bsd_signal() is signal()
-	"preload.o:sigaction"     # sysv_signal() is sigaction() with SysV flags
+	"preload.o:signal"        # bsd_signal() and ssignal() are signal()
+	"preload.o:sigaction"     # signal(), sysv_signal(), sigset() and
+	                          # siginterrupt() are sigaction() with their flags
 	"preload.o:sysv_signal"   # __sysv_signal() is sysv_signal()
 	"mmio_trap.o:sigaction"   # fallback when no real sigaction is given
 	                          # (unit tests; the shim always passes libc's)

@@ -22,14 +22,17 @@
  * (BAR_MAPPED, once it exists) and when a range of them goes
  * (BAR_UNMAPPED: only when the range hit one, so plain munmaps cost
  * nothing), so that a legacy container can map a BAR for peer-to-peer
- * DMA; both are one synchronous message on the channel pool, made with
- * signals held off (shim_sig_enter) but no lock of ours.  Interval
+ * DMA; both are one synchronous message on the channel pool, made inside
+ * a signal section (shim_sig_enter: a handler of the program's that
+ * arrives meanwhile runs after it) but with no lock of ours.  Interval
  * convention: [base, base + len).
  *
- * Locking: bar_lock guards the table, taken inside shim_sig_enter (fdtab.h)
- * so that no signal handler can find it held; the trap's callbacks never
- * take it (they only read their own mapping, which stays valid until
- * mmio_trap_unregister() has returned).
+ * Locking: bar_lock guards the table, taken inside a signal section
+ * (sigdefer.h) so that no signal handler can find it held; the trap's
+ * callbacks never take it (they only read their own mapping, which stays
+ * valid until mmio_trap_unregister() has returned).  They run inside the
+ * trap's handler, which the kernel runs with the asynchronous signals
+ * blocked, so that their sections never have anything to send again.
  */
 #include <errno.h>
 #include <fcntl.h>

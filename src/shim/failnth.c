@@ -32,8 +32,10 @@
  * /sys/kernel/debug fails as it would).
  *
  * Locking: nth_lock guards the table and the knob values (a leaf lock;
- * nothing is called with it held but fstat).  shim_fail_nth is touched by
- * its own thread only.  The fork handlers take the lock.
+ * nothing is called with it held but fstat), taken inside a signal
+ * section (sigdefer.h), since close() and read() look at the table and a
+ * program's handler may call them.  shim_fail_nth is touched by its own
+ * thread only.  The fork handlers take the lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +51,7 @@
 
 #include "engine/engine.h" /* ufd_fail_nth_thread */
 #include "shim/failnth.h"
+#include "shim/sigdefer.h"
 
 __thread unsigned int shim_fail_nth;
 
@@ -136,18 +139,21 @@ void shim_nth_end(void)
 
 void shim_nth_atfork_prepare(void)
 {
+	shim_sig_enter();
 	pthread_mutex_lock(&nth_lock);
 }
 
 void shim_nth_atfork_parent(void)
 {
 	pthread_mutex_unlock(&nth_lock);
+	shim_sig_leave();
 }
 
 void shim_nth_atfork_child(void)
 {
 	shim_fail_nth = 0; /* the kernel's fork clears it too */
 	pthread_mutex_unlock(&nth_lock);
+	shim_sig_leave();
 }
 
 /* ---- names --------------------------------------------------------------------- */
@@ -310,6 +316,7 @@ static int nth_install(int flags, int knob, int dir)
 		err = errno;
 		goto err_close;
 	}
+	shim_sig_enter();
 	pthread_mutex_lock(&nth_lock);
 	knobs_load();
 	for (i = 0; i < NTH_MAX; i++) {
@@ -323,6 +330,7 @@ static int nth_install(int flags, int knob, int dir)
 			f = &files[i];
 	if (!f) {
 		pthread_mutex_unlock(&nth_lock);
+		shim_sig_leave();
 		err = EMFILE;
 		goto err_close;
 	}
@@ -332,6 +340,7 @@ static int nth_install(int flags, int knob, int dir)
 	};
 	__atomic_add_fetch(&nr_files, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&nth_lock);
+	shim_sig_leave();
 	return fd;
 
 err_close:
@@ -362,9 +371,11 @@ bool shim_nth_is_fd(int fd)
 
 	if (!__atomic_load_n(&nr_files, __ATOMIC_RELAXED))
 		return false;
+	shim_sig_enter();
 	pthread_mutex_lock(&nth_lock);
 	ret = lookup(fd) != NULL;
 	pthread_mutex_unlock(&nth_lock);
+	shim_sig_leave();
 	return ret;
 }
 
@@ -374,6 +385,7 @@ void shim_nth_forget(int fd)
 
 	if (!__atomic_load_n(&nr_files, __ATOMIC_RELAXED))
 		return;
+	shim_sig_enter();
 	pthread_mutex_lock(&nth_lock);
 	for (i = 0; i < NTH_MAX; i++) {
 		if (files[i].used && files[i].fd == fd) {
@@ -382,6 +394,7 @@ void shim_nth_forget(int fd)
 		}
 	}
 	pthread_mutex_unlock(&nth_lock);
+	shim_sig_leave();
 }
 
 /* ---- reading and writing ------------------------------------------------------------ */
@@ -519,6 +532,7 @@ ssize_t shim_nth_rw(int fd, bool write, void *buf, size_t count, off_t pos)
 	ssize_t ret;
 	int len;
 
+	shim_sig_enter();
 	pthread_mutex_lock(&nth_lock);
 	f = lookup(fd);
 	if (!f) {
@@ -545,6 +559,7 @@ ssize_t shim_nth_rw(int fd, bool write, void *buf, size_t count, off_t pos)
 			f->pos = at + (uint64_t)ret;
 	}
 	pthread_mutex_unlock(&nth_lock);
+	shim_sig_leave();
 	if (ret < 0) {
 		errno = (int)-ret;
 		return -1;

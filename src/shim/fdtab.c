@@ -9,15 +9,22 @@
  * can pass a call straight through to libc when the process has no fd of
  * ours at all (the common case for all the other fds of a program).
  *
+ * The table is trusted: a lookup makes no system call.  It is exact for
+ * every change of the fd numbers that goes through the library's
+ * wrappers (fdtab.h lists them); with UIOMMUFD_STRICT_FDS=1 in the
+ * environment, shim_fdtab_get_valid() also checks each time, with an
+ * fstat(), that the fd still is the file we made (what every call did
+ * before), for programs that close fds behind the library's back.
+ *
  * Locking: fdtab_lock guards slots, nslots, nused and every file's refs and
  * detached flag.  It is a leaf lock, held only around table updates and
- * malloc; files are released (engine calls) after it is dropped.
+ * malloc, always inside a signal section (sigdefer.h); files are released
+ * (engine calls) after it is dropped.
  * Nothing here calls a libc function that the preload library wraps (a
  * fault file's bell_fd is closed with the raw syscall).
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,43 +33,21 @@
 
 #include "shim/fdtab.h"
 
-/* ---- signal safety (fdtab.h) --------------------------------------------- */
-
-static __thread unsigned int sig_depth;
-static __thread sigset_t sig_saved;
-
-void shim_sig_enter(void)
-{
-	sigset_t all, old;
-
-	/* Nested: the signals are blocked already, no system call. */
-	if (sig_depth) {
-		sig_depth++;
-		return;
-	}
-	sigfillset(&all);
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGBUS);
-	sigdelset(&all, SIGILL);
-	sigdelset(&all, SIGFPE);
-	sigdelset(&all, SIGTRAP);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	sig_saved = old;
-	sig_depth = 1;
-}
-
-void shim_sig_leave(void)
-{
-	if (sig_depth && --sig_depth == 0)
-		pthread_sigmask(SIG_SETMASK, &sig_saved, NULL);
-}
-
 static pthread_mutex_t fdtab_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shim_file **slots; /* fdtab_lock */
 static unsigned int nslots;      /* fdtab_lock */
 static unsigned int nused;       /* fdtab_lock; read racily by _empty() */
 static unsigned int nfault;      /* live files with read/write; atomic */
 static uint64_t fdtab_gen;       /* slots emptied or replaced; atomic */
+static bool fdtab_strict;        /* UIOMMUFD_STRICT_FDS=1; set at load */
+
+__attribute__((constructor))
+static void shim_fdtab_init(void)
+{
+	const char *v = getenv("UIOMMUFD_STRICT_FDS");
+
+	fdtab_strict = v && v[0] == '1' && !v[1];
+}
 
 /* ---- files --------------------------------------------------------------- */
 
@@ -264,8 +249,8 @@ struct shim_file *shim_fdtab_get_valid(int fd)
 	bool last;
 	int saved;
 
-	if (!f)
-		return NULL;
+	if (!f || !fdtab_strict)
+		return f;
 	saved = errno;
 	if (fstat(fd, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino) {
 		errno = saved;

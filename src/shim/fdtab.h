@@ -13,10 +13,26 @@
  *
  * Every fd in the table is backed by a real fd of the process (a memfd; see
  * shim_backing_fd() in preload.c), so the fd numbers are genuinely
- * allocated, survive fork, and are released by the kernel on close.  The
- * backing inode is recorded so that a slot whose fd was closed behind our
- * back (a raw syscall, a glibc-internal close) and whose number was reused
- * can be recognised as stale and dropped.
+ * allocated, survive fork, and are released by the kernel on close.
+ *
+ * The table is kept exact by the wrappers, and trusted: a lookup makes no
+ * system call.  Every way of changing what an fd number refers to that
+ * goes through libc's entry points is seen: close() and close_range()
+ * and closefrom() take the slots out before the real close; dup(),
+ * dup2(), dup3() and fcntl(F_DUPFD, F_DUPFD_CLOEXEC) copy or clear the
+ * slot of the new number (dup2 onto one of ours closes it); and every
+ * open the wrappers pass through (the open family, fopen, an fd received
+ * with SCM_RIGHTS by recvmsg) clears a slot of the number it returns.
+ * What the table cannot see is a close behind the library's back: a raw
+ * close or close_range system call, io_uring, or a close inside the C
+ * library (fclose() of an fdopen()ed emulated fd).  Such a slot stays
+ * until its number is next closed, duplicated onto, or returned by one of
+ * the opens above; meanwhile a file that reuses the number some other way
+ * (socket(), pipe(), a raw open) would be taken for ours by ioctl(),
+ * read(), write() and mmap().  UIOMMUFD_STRICT_FDS=1 restores a check per
+ * call for such programs: the backing inode is recorded at creation, and
+ * shim_fdtab_get_valid() then compares it with an fstat() of the fd and
+ * drops a stale slot.
  *
  * Locking: one mutex (fdtab.c) guards the slots and every file's refs and
  * detached flag.  It is a leaf lock: nothing is called with it held but
@@ -31,20 +47,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "shim/sigdefer.h"
 #include "uapi/dispatch.h"
 
 /*
- * Signal safety.  Every shim lock, and in in-process mode every engine
- * call, is taken inside shim_sig_enter()/shim_sig_leave(): the thread's
- * asynchronous signals are blocked meanwhile, so a handler that calls
- * close(), dup() or ioctl() (async-signal-safe calls) can never find a
- * lock held by the code it interrupted.  Synchronous signals (SIGSEGV,
- * SIGBUS, SIGILL, SIGFPE, SIGTRAP) stay deliverable: blocking them would
- * make a fault fatal.  The pair nests (a per-thread depth); only the
- * outermost restores the mask.  Both are async-signal-safe.
+ * Signal safety: every shim lock, and in in-process mode every engine
+ * call, is taken inside shim_sig_enter()/shim_sig_leave() (sigdefer.h),
+ * so that a program's signal handler that calls close(), dup() or ioctl()
+ * never runs while its thread holds one.
  */
-void shim_sig_enter(void);
-void shim_sig_leave(void);
 
 struct shim_file {
 	/*
@@ -55,7 +66,7 @@ struct shim_file {
 	struct ufd_file file;
 	bool detached;       /* object already gone: release drops only ctx */
 	unsigned int refs;   /* slots + calls in flight; fdtab lock */
-	dev_t dev;           /* identity of the backing fd */
+	dev_t dev;           /* identity of the backing fd (strict checks) */
 	ino_t ino;
 	int bell_fd;         /* in-process fault queue: our end of its pair */
 };
@@ -98,8 +109,10 @@ int shim_fdtab_install(int fd, struct shim_file *f);
 /* The file @fd refers to, with a new reference; NULL if none. */
 struct shim_file *shim_fdtab_get(int fd);
 /*
- * As shim_fdtab_get, and check that @fd still is the file's backing fd.  A
- * stale slot is dropped and NULL returned.  Preserves errno.
+ * The lookup of a call on @fd (ioctl, read, write, mmap): shim_fdtab_get,
+ * and with UIOMMUFD_STRICT_FDS=1 also a check that @fd still is the
+ * file's backing fd (an fstat); a stale slot is then dropped and NULL
+ * returned.  Preserves errno.
  */
 struct shim_file *shim_fdtab_get_valid(int fd);
 /*

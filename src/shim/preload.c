@@ -9,8 +9,11 @@
  * the emulated fault-injection files of failnth.c: the thread's fail-nth
  * and the debugfs knobs), and in server mode mmap, munmap and mremap (for
  * shared anonymous memory; in both modes mmap of a /dev/iommu fd, a
- * vIOMMU's page, is trapped: barmap.c), and touches nothing else.  Two modes (UIOMMUFD_MODE, set by the
- * launcher):
+ * vIOMMU's page, is trapped: barmap.c), sigaction and the signal() family
+ * (the program's handlers of asynchronous signals run through the
+ * deferral trampoline of sigdefer.c, its SIGSEGV and SIGBUS handlers
+ * behind the MMIO trap's), and touches nothing else.  Two modes
+ * (UIOMMUFD_MODE, set by the launcher):
  *
  *  - in-process (the default without the launcher): an open of /dev/iommu
  *    or /dev/vfio/vfio returns a real fd (a sealed memfd, see
@@ -50,7 +53,13 @@
  * that the child's copies are consistent; the child also drops every
  * channel of the parent and draws a new nonce.  In-process fault queues
  * ring their doorbell from the engine's notification, under the engine
- * lock, with a non-blocking send.
+ * lock, with a non-blocking send.  Every one of these locks, and every
+ * engine call, is taken inside a signal section (sigdefer.h): a handler
+ * of the program's that arrives meanwhile runs when the thread leaves it,
+ * so that a close() or an ioctl() in a handler never finds a lock of its
+ * own thread held.  A section is a thread-local counter: the hot path of
+ * an emulated ioctl makes no system call of its own (the table lookup is
+ * trusted, fdtab.h).
  *
  * Interval convention: [start, last] with last inclusive in the engine;
  * the shared-memory table of this library keeps [start, end) ranges.
@@ -151,6 +160,9 @@ SHIM_EXPORT __sighandler_t signal(int sig, __sighandler_t handler);
 SHIM_EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t handler);
 SHIM_EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t handler);
 SHIM_EXPORT __sighandler_t __sysv_signal(int sig, __sighandler_t handler);
+SHIM_EXPORT __sighandler_t ssignal(int sig, __sighandler_t handler);
+SHIM_EXPORT __sighandler_t sigset(int sig, __sighandler_t disp);
+SHIM_EXPORT int siginterrupt(int sig, int flag);
 SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 		       off_t off);
 SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
@@ -171,7 +183,7 @@ enum shim_real_id {
 	R_fcntl, R_fcntl64, R___fcntl_time64,
 	R_ioctl, R___ioctl_time64,
 	R_read, R_write, R_pread, R_pread64, R_pwrite, R_pwrite64,
-	R_sigaction, R_signal,
+	R_sigaction,
 	R_mmap, R_mmap64, R_munmap, R_mremap,
 	R_fopen, R_fopen64,
 	R_NR,
@@ -488,10 +500,9 @@ static int shim_state_ready(void)
  * The real fd that stands for an emulated file.  A memfd, rather than an
  * eventfd, because:
  *  - each memfd has its own inode, so (st_dev, st_ino) identifies the open
- *    file; fdtab.c uses that to notice a slot whose fd was closed behind
- *    our back and reused, and a later server mode can use it to recognise
- *    an fd that arrived by SCM_RIGHTS.  All eventfds share one anonymous
- *    inode and cannot be told apart.
+ *    file; fdtab.c uses that, with UIOMMUFD_STRICT_FDS=1, to notice a
+ *    slot whose fd was closed behind our back and reused.  All eventfds
+ *    share one anonymous inode and cannot be told apart.
  *  - it is inert: sealed against writes and growth, read() returns 0 and
  *    poll() never blocks, whereas a read() of an eventfd whose counter is
  *    0 blocks forever.
@@ -1195,41 +1206,35 @@ static int shim_ioctl(int fd, unsigned long request, void *arg,
 	unsigned long cmd = (unsigned int)request;
 	struct ufd_caller caller;
 	struct shim_file *f;
-	bool in_process, one_section = !shim_srv_enabled();
 	int saved = errno;
 	long ret;
 
-	/*
-	 * In-process, the lookup, the engine call and the final put are one
-	 * signal-blocking section: the nested ones inside make no system
-	 * call, so the whole ioctl changes the mask once each way.
-	 */
-	if (one_section)
-		shim_sig_enter();
+	/* The table is trusted (fdtab.h): no system call for the lookup. */
 	f = shim_fdtab_get_valid(fd);
-	if (!f && (_IOC_TYPE(cmd) != IOMMUFD_TYPE || !shim_srv_is_daemon_fd(fd))) {
-		if (one_section)
-			shim_sig_leave(); /* a real ioctl may block */
-		return real(fd, request, arg);
-	}
 	if (!f) {
-		if (one_section)
-			shim_sig_leave();
-		one_section = false;
+		if (_IOC_TYPE(cmd) != IOMMUFD_TYPE ||
+		    !shim_srv_is_daemon_fd(fd))
+			return real(fd, request, arg);
 		/* The daemon's file, arrived behind our back: ours from now. */
 		f = shim_srv_adopt(fd);
 		if (!f)
 			return real(fd, request, arg);
 	}
+	kind = f->file.kind;
 	if (!f->file.ctx) {
 		/* Server mode: the daemon knows what the fd is. */
 		ret = shim_srv_ioctl(fd, (uint64_t)f->dev, (uint64_t)f->ino, cmd,
 				     (uint64_t)(uintptr_t)arg);
+		shim_file_put(f);
 	} else {
 		struct shim_call call = { .nr_held = 0 };
 		unsigned int i;
 
-		shim_sig_enter(); /* the engine's lock (fdtab.h) */
+		/*
+		 * The engine's lock (fdtab.h); the final put joins the
+		 * section, which costs nothing but a counter either way.
+		 */
+		shim_sig_enter();
 		ret = shim_caller_init(&caller);
 		if (!ret) {
 			caller.priv = &call;
@@ -1240,15 +1245,9 @@ static int shim_ioctl(int fd, unsigned long request, void *arg,
 		}
 		for (i = 0; i < call.nr_held; i++)
 			shim_file_put(call.held[i]);
+		shim_file_put(f);
+		shim_sig_leave();
 	}
-	kind = f->file.kind;
-	/* In-process: the put joins the section above (one mask change). */
-	in_process = f->file.ctx != NULL;
-	shim_file_put(f);
-	if (in_process)
-		shim_sig_leave();
-	if (one_section)
-		shim_sig_leave();
 	if (shim_dbg_mask & SHIM_DBG_IOCTL) {
 		const char *name = ufd_file_ioctl_name(kind, cmd);
 
@@ -1936,26 +1935,60 @@ int munmap(void *addr, size_t len)
 }
 
 /*
- * The program's SIGSEGV and SIGBUS handlers, once the MMIO trap owns those
- * signals (a BAR is mapped), are kept by the trap and run for every fault
- * that is not an emulated access; everything else reaches libc.  glibc's
- * signal() family does not go through sigaction(), so each is wrapped.
+ * The program's dispositions.  SIGSEGV and SIGBUS, once the MMIO trap owns
+ * those signals (a BAR is mapped), are kept by the trap, whose handler runs
+ * the program's for every fault that is not an emulated access.  The
+ * handlers of the asynchronous signals go through the deferral trampoline
+ * (sigdefer.c), so that none runs while its thread is inside the shim.
+ * Every other signal reaches libc.  glibc's signal() family (signal,
+ * bsd_signal, ssignal, sysv_signal, sigset, siginterrupt) calls its
+ * internal sigaction, which no wrapper sees, so each is built here on top
+ * of sigaction() instead, with glibc's semantics.
  */
 int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	if ((sig == SIGSEGV || sig == SIGBUS) && mmio_trap_installed())
 		return mmio_trap_sigaction(sig, act, old);
+	if (shim_sig_deferrable(sig))
+		return shim_sig_action(REAL_REQ(sigaction), sig, act, old);
 	return REAL_REQ(sigaction)(sig, act, old);
 }
 
+/* Signals siginterrupt() made interrupt system calls; bit n - 1: n. */
+static uint64_t shim_sigintr;
+
+static bool shim_sig_interrupts(int sig)
+{
+	return sig >= 1 && sig <= 64 &&
+	       (__atomic_load_n(&shim_sigintr, __ATOMIC_RELAXED) &
+		(1ULL << (sig - 1)));
+}
+
+/* BSD semantics: persistent, @sig blocked in its handler, SA_RESTART. */
 __sighandler_t signal(int sig, __sighandler_t handler)
 {
-	if ((sig == SIGSEGV || sig == SIGBUS) && mmio_trap_installed())
-		return mmio_trap_signal(sig, handler);
-	return REAL_REQ(signal)(sig, handler);
+	struct sigaction act, old;
+
+	if (handler == SIG_ERR || sig < 1 || sig >= NSIG) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	memset(&act, 0, sizeof(act));
+	act.sa_handler = handler;
+	sigemptyset(&act.sa_mask);
+	sigaddset(&act.sa_mask, sig);
+	act.sa_flags = shim_sig_interrupts(sig) ? 0 : SA_RESTART;
+	if (sigaction(sig, &act, &old) < 0)
+		return SIG_ERR;
+	return old.sa_handler;
 }
 
 __sighandler_t bsd_signal(int sig, __sighandler_t handler)
+{
+	return signal(sig, handler);
+}
+
+__sighandler_t ssignal(int sig, __sighandler_t handler)
 {
 	return signal(sig, handler);
 }
@@ -1965,6 +1998,10 @@ __sighandler_t sysv_signal(int sig, __sighandler_t handler)
 {
 	struct sigaction sa, old;
 
+	if (handler == SIG_ERR || sig < 1 || sig >= NSIG) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = handler;
 	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
@@ -1977,6 +2014,63 @@ __sighandler_t sysv_signal(int sig, __sighandler_t handler)
 __sighandler_t __sysv_signal(int sig, __sighandler_t handler)
 {
 	return sysv_signal(sig, handler);
+}
+
+/*
+ * System V's sigset(): SIG_HOLD blocks the signal; anything else becomes
+ * its disposition (no flags, empty mask) and unblocks it.  The previous
+ * disposition is returned, or SIG_HOLD if the signal was blocked.
+ */
+__sighandler_t sigset(int sig, __sighandler_t disp)
+{
+	struct sigaction act, old;
+	sigset_t set, oset;
+
+	sigemptyset(&set);
+	if (disp == SIG_ERR || sigaddset(&set, sig) < 0) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	if (disp == SIG_HOLD) {
+		if (sigprocmask(SIG_BLOCK, &set, &oset) < 0)
+			return SIG_ERR;
+		if (sigismember(&oset, sig))
+			return SIG_HOLD;
+		if (sigaction(sig, NULL, &old) < 0)
+			return SIG_ERR;
+		return old.sa_handler;
+	}
+	memset(&act, 0, sizeof(act));
+	act.sa_handler = disp;
+	sigemptyset(&act.sa_mask);
+	if (sigaction(sig, &act, &old) < 0)
+		return SIG_ERR;
+	if (sigprocmask(SIG_UNBLOCK, &set, &oset) < 0)
+		return SIG_ERR;
+	return sigismember(&oset, sig) ? SIG_HOLD : old.sa_handler;
+}
+
+/* @flag: system calls @sig interrupts fail with EINTR (no SA_RESTART). */
+int siginterrupt(int sig, int flag)
+{
+	struct sigaction act;
+
+	if (sig < 1 || sig > 64) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (sigaction(sig, NULL, &act) < 0)
+		return -1;
+	if (flag) {
+		__atomic_or_fetch(&shim_sigintr, 1ULL << (sig - 1),
+				  __ATOMIC_RELAXED);
+		act.sa_flags &= ~SA_RESTART;
+	} else {
+		__atomic_and_fetch(&shim_sigintr, ~(1ULL << (sig - 1)),
+				   __ATOMIC_RELAXED);
+		act.sa_flags |= SA_RESTART;
+	}
+	return sigaction(sig, &act, NULL);
 }
 
 /* The fifth argument exists only with MREMAP_FIXED; reading it is harmless. */
@@ -2027,12 +2121,25 @@ static FILE *shim_status_fopen(const char *path, const char *mode,
 	return fp;
 }
 
+/* A stream libc opened: a slot of its fd's number is stale (fdtab.h). */
+static FILE *shim_fopened(FILE *fp)
+{
+	int saved;
+
+	if (fp && !shim_fdtab_empty()) {
+		saved = errno;
+		shim_opened(fileno(fp));
+		errno = saved;
+	}
+	return fp;
+}
+
 FILE *fopen(const char *path, const char *mode)
 {
 	bool handled;
 	FILE *fp = shim_status_fopen(path, mode, &handled);
 
-	return handled ? fp : REAL_REQ(fopen)(path, mode);
+	return handled ? fp : shim_fopened(REAL_REQ(fopen)(path, mode));
 }
 
 FILE *fopen64(const char *path, const char *mode)
@@ -2043,6 +2150,6 @@ FILE *fopen64(const char *path, const char *mode)
 	if (handled)
 		return fp;
 	if (!REAL(fopen64))
-		return REAL_REQ(fopen)(path, mode);
-	return REAL(fopen64)(path, mode);
+		return shim_fopened(REAL_REQ(fopen)(path, mode));
+	return shim_fopened(REAL(fopen64)(path, mode));
 }

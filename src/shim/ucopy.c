@@ -11,10 +11,10 @@
  * the whole exception table.  The MMIO trap's SIGSEGV/SIGBUS handler
  * (mmio_trap.c) asks shim_ucopy_fixup() first: a fault whose RIP is that
  * instruction resumes at the fixup, which returns -EFAULT; anything else
- * goes on to the trap's own work.  A fault that happens with the copy's
- * signals blocked is still delivered (SIGSEGV and SIGBUS are never in the
- * shim's blocked set, fdtab.c), and a program's own SIGSEGV handler never
- * sees these faults, as it never sees the kernel's uaccess faults.
+ * goes on to the trap's own work.  A fault inside a signal section is
+ * delivered at once (SIGSEGV and SIGBUS are never deferred, sigdefer.h),
+ * and a program's own SIGSEGV handler never sees these faults, as it
+ * never sees the kernel's uaccess faults.
  *
  * The fast copy needs the handler installed; until it is (or where the
  * architecture has no assembly here) the source's own copy, a system
