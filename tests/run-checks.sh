@@ -139,6 +139,10 @@ for t in "$B"/tests/server/test_*; do
 	run_one "server/$(basename "$t") (UIOMMUFD_RING=0)" env UIOMMUFD_RING=0 \
 		"$B/uiommufd-run" --mode=server -- "$t"
 done
+# The daemon reading /proc/PID/maps whole, as before Linux 6.11.
+run_one "server/test_window (UIOMMUFD_PROCMAP_QUERY=0)" env \
+	UIOMMUFD_PROCMAP_QUERY=0 "$B/uiommufd-run" --mode=server -- \
+	"$B/tests/server/test_window"
 # The argument rules hold in-process too (the dispatch layer's copies).
 run_one "server/test_ring (in-process)" "$B/uiommufd-run" --mode=inprocess \
 	-- "$B/tests/server/test_ring"

@@ -227,6 +227,11 @@ unsigned long ufd_source_remote_mapped_pages(struct ufd_source *src)
  */
 static __thread struct ufd_source *current_caller;
 
+void ufd_source_remote_read_maps_file(struct ufd_source *src)
+{
+	__atomic_store_n(&to_rsrc(src)->no_query, true, __ATOMIC_RELAXED);
+}
+
 void ufd_source_remote_set_caller(struct ufd_source *src)
 {
 	current_caller = src;

@@ -165,6 +165,7 @@ struct ufd_daemon {
 	unsigned int nr_channels;            /* lock */
 	uint64_t next_key;                   /* lock */
 	bool stopping;
+	bool maps_file; /* UIOMMUFD_PROCMAP_QUERY=0: read /proc/PID/maps whole */
 };
 
 /* The one daemon of this process, for fault queue notifications. */
@@ -755,6 +756,8 @@ static struct srv_proc *proc_get(struct ufd_daemon *d, pid_t pid,
 	}
 	srcfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 0);
 	p->src = srcfd < 0 ? NULL : ufd_source_remote(pid, srcfd);
+	if (p->src && d->maps_file)
+		ufd_source_remote_read_maps_file(p->src);
 	if (!p->src) {
 		*err = -ENOMEM;
 		if (srcfd >= 0)
@@ -1757,6 +1760,8 @@ int ufd_daemon_new(const struct ufd_daemon_config *cfg,
 		return -ENOMEM;
 	d->cfg = *cfg;
 	d->uid = geteuid();
+	d->maps_file = getenv("UIOMMUFD_PROCMAP_QUERY") &&
+		       !strcmp(getenv("UIOMMUFD_PROCMAP_QUERY"), "0");
 	d->lfd = d->epfd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->release_lock, NULL);

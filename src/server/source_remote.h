@@ -26,6 +26,13 @@ struct ufd_source *ufd_source_remote(pid_t pid, int pidfd);
  */
 bool ufd_source_remote_alive(struct ufd_source *src);
 
+/*
+ * Find @src's mappings by reading /proc/PID/maps whole, as on a kernel
+ * without PROCMAP_QUERY (before 6.11), instead of asking per mapping: the
+ * daemon does it for UIOMMUFD_PROCMAP_QUERY=0, so that tests cover both.
+ */
+void ufd_source_remote_read_maps_file(struct ufd_source *src);
+
 /* The process replaced its address space (execve): treat it as gone. */
 void ufd_source_remote_retire(struct ufd_source *src);
 
