@@ -139,6 +139,20 @@ for t in "$B"/tests/server/test_*; do
 	run_one "server/$(basename "$t") (UIOMMUFD_RING=0)" env UIOMMUFD_RING=0 \
 		"$B/uiommufd-run" --mode=server -- "$t"
 done
+# The daemon's threads (one per channel, the release thread) and its
+# shared rings under ThreadSanitizer: the launcher built with it.
+if [ -x "$B/tsan/uiommufd-run" ]; then
+	for t in test_ring test_share test_files test_garbage; do
+		TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1} run_one \
+			"server/$t (daemon under TSan)" "$B/tsan/uiommufd-run" \
+			--preload "$B/libuiommufd-preload.so" --mode=server -- \
+			"$B/tests/server/$t"
+	done
+	TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1} run_one \
+		"server/dev_vfio (daemon under TSan)" "$B/tsan/uiommufd-run" \
+		--preload "$B/libuiommufd-preload.so" --device ioat -- \
+		"$B/tests/server/dev_vfio"
+fi
 # The daemon reading /proc/PID/maps whole, as before Linux 6.11.
 run_one "server/test_window (UIOMMUFD_PROCMAP_QUERY=0)" env \
 	UIOMMUFD_PROCMAP_QUERY=0 "$B/uiommufd-run" --mode=server -- \
