@@ -1612,14 +1612,14 @@ static void *chan_main(void *arg)
 			struct ufd_ring *r = ch->ring;
 
 			if (ufd_ring_peek(&r->call_state) == UFD_RING_REQ) {
-				ufd_ring_spin_paid(&ch->spin);
+				ufd_ring_spin_done(&ch->spin, since);
 				ring_serve_call(ch);
 				since = ufd_ring_now_ns();
 				steps = 0;
 				continue;
 			}
 			if (ufd_ring_peek(&r->post_head) != r->post_tail) {
-				ufd_ring_spin_paid(&ch->spin);
+				ufd_ring_spin_done(&ch->spin, since);
 				ring_serve_posts(ch);
 				since = ufd_ring_now_ns();
 				steps = 0;
@@ -1635,20 +1635,20 @@ static void *chan_main(void *arg)
 			}
 		}
 		rc = ufd_wire_recv(ch->fd, &req, &fd, &uc, &has_cred);
-		if (ch->ring) {
+		if (ch->ring)
 			ufd_ring_announce_sleep(&ch->ring->daemon_sleeping,
 						false);
-			since = ufd_ring_now_ns();
-			steps = 0;
-		}
+		steps = 0;
 		if (rc == 0 || (rc < 0 && rc != -EPROTO))
 			break;
 		ufd_wire_init(&res, UFD_MSG_RESULT);
 		if (rc == 1 && req.type == UFD_MSG_RING_KICK) {
 			if (fd >= 0)
 				close(fd);
-			continue; /* the ring has work (or had) */
+			/* The ring has work (or had): the wait since @since. */
+			continue;
 		}
+		since = ufd_ring_now_ns();
 		if (rc == 1 && req.type == UFD_MSG_RING_SETUP) {
 			res.ret = ring_setup(ch, fd, &uc, has_cred, req.nonce);
 			if (ufd_wire_send(ch->fd, &res, -1))

@@ -52,15 +52,26 @@ bool ufd_ring_spin_step(struct ufd_ring_spinner *sp, uint64_t since,
 	if (++*n % SPIN_CLOCK_EVERY)
 		return true;
 	now = ufd_ring_now_ns();
-	if (now - since >= spin) {
-		/* It did not pay: half as long next time. */
-		sp->spin_ns = spin / 2 > budget / 16 ? spin / 2 : budget / 16;
+	if (now - since >= spin)
 		return false;
-	}
 	/* Now and then, let a thread that waits for this CPU have it. */
 	if ((*n / SPIN_CLOCK_EVERY) % SPIN_YIELD_EVERY == 0)
 		sched_yield();
 	return true;
+}
+
+void ufd_ring_spin_done(struct ufd_ring_spinner *sp, uint64_t since)
+{
+	uint64_t budget = ufd_ring_spin_ns(), spin;
+
+	if (ufd_ring_now_ns() - since <= budget) {
+		sp->spin_ns = 0; /* a whole spin would have paid */
+		return;
+	}
+	spin = sp->spin_ns ? sp->spin_ns : budget;
+	sp->spin_ns = spin / 2 > budget / 16 ? spin / 2 : budget / 16;
+	if (!sp->spin_ns)
+		sp->spin_ns = 1; /* a tiny budget: still not "whole" */
 }
 
 int ufd_ring_kick(int sock)

@@ -7,7 +7,8 @@
  * slot's state, or the post queue's head) and then looks at the other
  * side's "sleeping" word; a side that runs out of work spins for a while
  * (ufd_ring_spin_ns(); UIOMMUFD_SPIN_US in the environment, 0 for never),
- * (halved after each spin that ended in sleep: struct ufd_ring_spinner),
+ * (shorter after waits that spinning would not have caught: struct
+ * ufd_ring_spinner),
  * then stores its "sleeping" word, looks once more for work, and only then
  * blocks in a receive on the channel's socket.  Publishing and announcing
  * are sequentially consistent on both sides (a store followed by a load of
@@ -65,12 +66,14 @@ static inline void ufd_ring_announce_sleep(uint32_t *sleeping, bool on)
 }
 
 /*
- * How long one waiter spins: adapted to what its waits found.  A spin that
- * ends in sleep halves the next one (down to a sixteenth of the budget, so
- * that a wait now and then still tells whether spinning pays); a spin that
- * finds the work it waited for restores the whole budget.  A waiter that
- * its peer keeps busy spins; one whose peer is mostly away barely does,
- * and burns no CPU a loaded machine needs.  Owned by one waiter: no lock.
+ * How long one waiter spins: adapted to how long its waits take.  A wait
+ * that ended within the whole budget (spinning, or asleep but soon enough
+ * that a whole spin would have caught it) restores the whole budget; a
+ * longer one halves the next spin (down to a sixteenth of the budget, so
+ * that a short spin now and then still tells whether spinning pays).  A
+ * waiter that its peer keeps busy spins; one whose peer is mostly away
+ * barely does, and burns no CPU a loaded machine needs.  Owned by one
+ * waiter: no lock.
  */
 struct ufd_ring_spinner {
 	uint64_t spin_ns; /* 0: not started (the whole budget) */
@@ -78,17 +81,13 @@ struct ufd_ring_spinner {
 
 /*
  * One step of a spin that started at @since (ns): false once the spin is
- * over and the caller should sleep (which halves @sp's next spin).  *@n
- * counts the steps.
+ * over and the caller should sleep.  *@n counts the steps.
  */
 bool ufd_ring_spin_step(struct ufd_ring_spinner *sp, uint64_t since,
 			unsigned int *n);
 
-/* The work came while @sp spun: spin the whole budget next time. */
-static inline void ufd_ring_spin_paid(struct ufd_ring_spinner *sp)
-{
-	sp->spin_ns = 0;
-}
+/* The wait that started at @since is over: adapt @sp's next spin. */
+void ufd_ring_spin_done(struct ufd_ring_spinner *sp, uint64_t since);
 
 /* Send a KICK on @sock (the peer sleeps). */
 int ufd_ring_kick(int sock);

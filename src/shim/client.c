@@ -575,7 +575,6 @@ static int ring_wait(const struct chan_use *u, uint32_t *callbacks,
 	struct ufd_ring *r = u->ring;
 	uint64_t since = ufd_ring_now_ns();
 	unsigned int steps = 0;
-	bool slept = false;
 	struct ufd_msg m;
 	int fd;
 
@@ -596,13 +595,11 @@ static int ring_wait(const struct chan_use *u, uint32_t *callbacks,
 			if ((int32_t)(ufd_ring_peek(&r->cb_sent) -
 				      *callbacks) > 0)
 				continue;
-			if (!slept)
-				ufd_ring_spin_paid(&chans[u->slot].spin);
+			ufd_ring_spin_done(&chans[u->slot].spin, since);
 			return 0;
 		}
 		if (ufd_ring_spin_step(&chans[u->slot].spin, since, &steps))
 			continue;
-		slept = true;
 		ufd_ring_announce_sleep(&r->client_sleeping, true);
 		if (ufd_ring_peek(&r->call_state) == UFD_RING_DONE ||
 		    (int32_t)(ufd_ring_peek(&r->cb_sent) - *callbacks) > 0) {
