@@ -502,12 +502,6 @@ static int call_lookup(struct srv_call *call, int fd, struct srv_file **out)
 	return rc;
 }
 
-/* The file of the fd the request itself names. */
-static int call_file(struct srv_call *call, int fd, struct srv_file **out)
-{
-	return call_lookup(call, fd, out);
-}
-
 /*
  * A callback to the client (INSTALL_FD, CLOSE_FD) on the channel's socket;
  * with a ring, counted there first, so that a client that spins on the
@@ -1051,7 +1045,7 @@ static long do_ioctl(struct srv_call *call, const struct ufd_msg *req,
 	struct srv_file *f;
 	long ret;
 
-	ret = call_file(call, req->fd, &f);
+	ret = call_lookup(call, req->fd, &f);
 	if (ret)
 		return ret;
 	call_caller(call, uc, &caller);
@@ -1072,7 +1066,7 @@ static long do_rw(struct srv_call *call, const struct ufd_msg *req,
 	struct srv_file *f;
 	long ret;
 
-	ret = call_file(call, req->fd, &f);
+	ret = call_lookup(call, req->fd, &f);
 	if (ret)
 		return ret == -ENOTTY ? -EINVAL : ret;
 	call_caller(call, uc, &caller);
@@ -1101,7 +1095,7 @@ static long do_mmap(struct srv_call *call, const struct ufd_msg *req,
 	struct srv_file *f;
 	long ret;
 
-	ret = call_file(call, req->fd, &f);
+	ret = call_lookup(call, req->fd, &f);
 	if (ret)
 		return ret == -ENOTTY ? -ENODEV : ret;
 	if (f->file.kind == UFD_FD_IOMMUFD &&
@@ -1220,7 +1214,7 @@ static long do_bar_mapped(struct srv_call *call, const struct ufd_msg *req)
 	if (!req->cmd || req->pos + req->cmd < req->pos ||
 	    (req->pos & 4095) || (req->cmd & 4095))
 		return -EINVAL;
-	ret = call_file(call, req->fd, &f);
+	ret = call_lookup(call, req->fd, &f);
 	if (ret)
 		return ret == -ENOTTY ? -ENODEV : ret;
 	/* Where it lands, as MMAP answered (not what the client says). */
@@ -1276,7 +1270,7 @@ static long do_mmio(struct srv_call *call, const struct ufd_msg *req,
 
 	if (size != 1 && size != 2 && size != 4 && size != 8)
 		return -EINVAL;
-	ret = call_file(call, req->fd, &f);
+	ret = call_lookup(call, req->fd, &f);
 	if (ret)
 		return ret == -ENOTTY ? -ENODEV : ret;
 	ret = ufd_file_mmio(&f->file, req->kind, req->arg, size, write, &val);
@@ -1293,7 +1287,7 @@ static long do_file_kind(struct srv_call *call, const struct ufd_msg *req)
 	struct srv_file *f;
 	long ret;
 
-	ret = call_file(call, req->fd, &f);
+	ret = call_lookup(call, req->fd, &f);
 	if (ret)
 		return ret;
 	ret = f->file.kind;
@@ -1506,7 +1500,7 @@ static void serve_post(struct srv_chan *ch, const struct ufd_ring_post *post)
 	if (post->size != 1 && post->size != 2 && post->size != 4 &&
 	    post->size != 8)
 		return;
-	if (call_file(&call, post->fd, &f))
+	if (call_lookup(&call, post->fd, &f))
 		return; /* a posted write that fails is dropped */
 	ufd_file_mmio(&f->file, post->region, post->off, post->size, true,
 		      &val);
