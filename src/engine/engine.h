@@ -25,15 +25,17 @@
  * unmap callback, run from inside unmap, calls back into the engine.
  *
  * The DMA path (dma.c) does not take eng->lock: a walk runs inside a read
- * section of its port (each port counts its own walks, so DMA on separate
- * ports shares no written cache line).  Whatever changes what a DMA walk
- * sees (IO page table entries, the pins behind them, which HWPT a device
- * is attached to) happens with eng->lock held AND inside
+ * section, counted in the calling thread's own reader record (or, for
+ * map_sg, in its port), so DMA from separate threads shares no written
+ * cache line.  Whatever changes what a DMA walk sees (IO page table
+ * entries, the pins behind them, which HWPT a device is attached to,
+ * whether it tracks dirty pages) happens with eng->lock held AND inside
  * dma_write_begin/end (nestable): it raises eng->dma_writer, which keeps
- * new walks out, and waits until no port has a walk in progress, so an
- * unmap returns only after every DMA that could still see the old mapping
- * has finished.  Order: eng->lock, then the write section.  Dirty bits
- * are set and cleared atomically.
+ * new walks out, waits until no thread or port has a walk of this engine
+ * in progress, and empties the ports' walk caches, so an unmap returns
+ * only after every DMA that could still see the old mapping has
+ * finished.  Order: eng->lock, then the write section.  Dirty bits are
+ * set and cleared atomically.
  */
 #ifndef UFD_ENGINE_H
 #define UFD_ENGINE_H
@@ -130,8 +132,12 @@ struct ufd_obj_ops {
 
 struct ufd_engine {
 	pthread_mutex_t lock;
+	/* Read by every DMA: a line of its own, not the lock's. */
+	char pad_dma0[64];
 	/* 1 inside a write section: DMA walks wait (futex word; dma.c) */
 	unsigned int dma_writer;
+	unsigned int dma_gen;         /* write sections begun; under lock */
+	char pad_dma1[64];
 	unsigned int dma_write_depth; /* under lock */
 	struct ufd_dma *dma_ports;    /* every open DMA port; under lock */
 	struct itree all_pages;   /* every pages object, by source address */
@@ -208,6 +214,8 @@ static inline void eng_unlock(struct ufd_engine *eng)
  */
 void dma_write_begin(struct ufd_engine *eng);
 void dma_write_end(struct ufd_engine *eng);
+/* For tests: does the calling thread DMA through @dma the fast way? */
+bool dma_fast_for(const struct ufd_dma *dma);
 
 /* ---- IO windows (io_window.c) ---- */
 

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "engine/engine.h"
@@ -334,6 +335,115 @@ static void test_dma_vs_unmap(void)
 	ufd_ctx_close(ctx);
 }
 
+/*
+ * The same with a DMA thread busy enough to be made fast (a plain store
+ * per DMA, no barrier; see engine/dma.c), while the main thread unmaps now
+ * and then, after the other did a few thousand DMAs: once unmap returns no
+ * read sees the page (it is poisoned right after) and no write lands in it
+ * (it is checked after the other did more DMAs).
+ */
+#define FAST_GOOD 0x1122334455667788ULL
+#define FAST_POISON 0xdeaddeaddeaddeadULL
+
+struct fast_race {
+	struct ufd_dma *dma;
+	uint64_t iova;
+	bool write;
+	bool stop;
+	unsigned long n, ok, faults, bad, fast;
+};
+
+static void *fast_thread(void *arg)
+{
+	struct fast_race *r = arg;
+	uint64_t v, w = FAST_GOOD + 1;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+		int rc = r->write ? ufd_dma_write(r->dma, r->iova, &w, sizeof(w)) :
+				    ufd_dma_read(r->dma, r->iova, &v, sizeof(v));
+
+		if (!rc && (r->write || v == FAST_GOOD))
+			r->ok++;
+		else if (rc == -EFAULT)
+			r->faults++;
+		else
+			__atomic_fetch_add(&r->bad, 1, __ATOMIC_RELAXED);
+		if (dma_fast_for(r->dma))
+			r->fast++;
+		__atomic_store_n(&r->n, r->n + 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/* Until the DMA thread did @more DMAs (or a while passed: a busy machine). */
+static void fast_wait(struct fast_race *r, unsigned long more)
+{
+	unsigned long n0 = __atomic_load_n(&r->n, __ATOMIC_ACQUIRE);
+	unsigned int i;
+
+	for (i = 0; i != 200000; i++) {
+		if (__atomic_load_n(&r->n, __ATOMIC_ACQUIRE) - n0 >= more)
+			return;
+		if (i % 64 == 63)
+			sched_yield();
+	}
+}
+
+static void fast_race_run(bool write)
+{
+	struct ufd_device_info info = dev_info();
+	struct ufd_ctx *ctx = ctx_open();
+	struct fast_race r = { .iova = 1ULL << 32, .write = write };
+	volatile uint64_t *word = (volatile uint64_t *)buf;
+	uint32_t ioas, dev, pt;
+	pthread_t t;
+	int i;
+
+	REQUIRE(ctx);
+	REQUIRE(ufd_ioas_alloc(ctx, &ioas) == 0);
+	REQUIRE(ufd_device_bind(ctx, &info, &dev) == 0);
+	pt = ioas;
+	REQUIRE(ufd_device_attach(ctx, dev, &pt) == 0);
+	REQUIRE(ufd_dma_open(ctx, dev, &r.dma) == 0);
+	REQUIRE(pthread_create(&t, NULL, fast_thread, &r) == 0);
+	for (i = 0; i != 300; i++) {
+		uint64_t iova = r.iova;
+
+		*word = FAST_GOOD;
+		REQUIRE(ufd_ioas_map(ctx, ioas, src, (uintptr_t)buf, PS, &iova,
+				     UFD_MAP_FIXED_IOVA | UFD_MAP_READ |
+					     UFD_MAP_WRITE) == 0);
+		/* Mostly long stretches (the thread is made fast), now and
+		 * then short ones (it is made fenced again). */
+		fast_wait(&r, i % 8 == 7 ? 16 : 3000);
+		REQUIRE(ufd_ioas_unmap(ctx, ioas, iova, PS, NULL) == 0);
+		if (!write) {
+			*word = FAST_POISON;
+			fast_wait(&r, 64);
+		} else {
+			*word = FAST_POISON;
+			fast_wait(&r, 64);
+			if (*word != FAST_POISON)
+				__atomic_fetch_add(&r.bad, 1, __ATOMIC_RELAXED);
+		}
+	}
+	__atomic_store_n(&r.stop, true, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	CHECK_EQ(r.bad, 0);
+	CHECK(r.ok > 0 && r.faults > 0);
+	/* Fast unless the kernel has no membarrier(2). */
+	CHECK(r.fast > 0 || syscall(SYS_membarrier, 0, 0, 0) < 0);
+	ufd_dma_close(r.dma);
+	CHECK_EQ(ufd_engine_check(eng), 0);
+	ufd_ctx_close(ctx);
+}
+
+static void test_dma_fast_vs_unmap(void)
+{
+	fast_race_run(false);
+	fast_race_run(true);
+}
+
 static void test_fault_queue_and_nested(void)
 {
 	struct ufd_device_info info = dev_info();
@@ -413,6 +523,7 @@ int main(void)
 	RUN(test_replace_and_explicit);
 	RUN(test_dma_path);
 	RUN(test_dma_vs_unmap);
+	RUN(test_dma_fast_vs_unmap);
 	RUN(test_fault_queue_and_nested);
 	ufd_source_put(src);
 	ufd_engine_free(eng);
