@@ -53,10 +53,12 @@
  *
  * A fenced reader that finds the flag up leaves its section and sleeps on
  * the flag (futex; set to 2 so the writer knows to wake it).  A writer
- * waits for a record's in to be 0: a fenced reader that leaves while the
- * flag is up wakes it (futex); a fast one does not (that would cost every
- * fast DMA a look), and a fast section is a walk and a copy, so the writer
- * spins a little, then sleeps in growing steps.  The flag keeps new
+ * waits for a record's in to be 0 (a release store: no section ends with
+ * a locked instruction): a fenced reader that leaves while it sees the
+ * flag up wakes it (futex, best effort); a fast one does not (that would
+ * cost every fast DMA a look), and a fast section is a walk and a copy,
+ * so the writer spins a little, then sleeps in bounded, growing steps.
+ * The flag keeps new
  * readers out, so an unmap does not starve behind a stream of DMA.  What
  * orders memory is the atomics (a writer's acquire load of in == 0 pairs
  * with the reader's release store; a reader's load of the lowered flag,
@@ -367,19 +369,19 @@ static inline void reader_counted(struct dma_reader *r)
 			 __ATOMIC_RELAXED);
 }
 
-/* Leave a section: fast (a writer waiting polls) or fenced (a writer's
- * flag up: it is told). */
+/*
+ * Leave a section: a release store (the writer's acquire load that sees
+ * 0 pairs with it).  A fenced section then wakes a writer whose flag it
+ * sees; no barrier orders that look, so a writer may miss the wake and
+ * sleep one of its bounded steps (see dma_write_begin).  A fast one does
+ * not look at all.
+ */
 static void reader_leave(struct ufd_engine *eng, struct dma_reader *r,
 			 bool fast)
 {
-	if (fast) {
-		__atomic_store_n(&r->in, 0, __ATOMIC_RELEASE);
-		reader_counted(r);
-		return;
-	}
-	__atomic_exchange_n(&r->in, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&r->in, 0, __ATOMIC_RELEASE);
 	reader_counted(r);
-	if (__atomic_load_n(&eng->dma_writer, __ATOMIC_SEQ_CST))
+	if (!fast && __atomic_load_n(&eng->dma_writer, __ATOMIC_RELAXED))
 		reader_wake(r);
 }
 
@@ -532,9 +534,10 @@ void dma_write_begin(struct ufd_engine *eng)
 			continue;
 		/*
 		 * The load that sees 0 pairs with its release.  A fenced
-		 * section wakes the writer when it ends; a fast one does
-		 * not (it would cost every fast DMA a look), and lasts a
-		 * copy: spin a little, then sleep in growing steps.
+		 * section wakes the writer when it ends (best effort); a
+		 * fast one does not (it would cost every fast DMA a look),
+		 * and lasts a walk and a copy: spin a little, then sleep in
+		 * growing steps (10 us to 1 ms).
 		 */
 		while (__atomic_load_n(&r->in, __ATOMIC_SEQ_CST) &&
 		       __atomic_load_n(&r->eng, __ATOMIC_ACQUIRE) == eng) {
@@ -945,6 +948,14 @@ dma_rw_slow(struct ufd_dma *dma, uint64_t iova, void *buf, size_t len,
 		return -EFAULT;
 	/* A fault part way leaves what came before it written, like DMA. */
 	sect_begin(dma, &sc);
+	if (__atomic_load_n(&dma->root, __ATOMIC_RELAXED) == empty_root) {
+		const struct ufd_pgtable *pgt;
+		struct ufd_stage1 *s1;
+		bool track;
+
+		/* Fill the cache (after a change), then walk it inline. */
+		(void)dma_tables(dma, &pgt, &s1, &track);
+	}
 	DMA_WALK(walk, copy);
 walk:
 	rc = dma_walk(dma, &sc, iova, len, write, write ? copy_in : copy_out,
@@ -958,7 +969,7 @@ out:
 }
 
 /* The inline section found its record not fast (any more): leave it
- * fenced (see above), then the general case. */
+ * (it touched nothing), then the general case. */
 static __attribute__((noinline)) int
 dma_rw_retry(struct ufd_dma *dma, uint64_t iova, void *buf, size_t len,
 	     bool write)
@@ -966,7 +977,7 @@ dma_rw_retry(struct ufd_dma *dma, uint64_t iova, void *buf, size_t len,
 	struct dma_reader *r = self_reader;
 
 	if (r != &no_reader)
-		reader_leave(dma->eng, r, false);
+		__atomic_store_n(&r->in, 0, __ATOMIC_RELEASE);
 	return dma_rw_slow(dma, iova, buf, len, write);
 }
 

@@ -40,6 +40,8 @@
 #define PGT_ENTRIES 512
 #define PGT_LEVEL_BITS 9
 #define PGT_MAX_LEVELS 6
+/* Freed tables a table keeps for itself (16 KiB). */
+#define PGT_STASH 4
 
 /* Entry bits; addresses are granule aligned, so the low bits are free. */
 #define PGT_VALID (1ULL << 0)
@@ -71,6 +73,10 @@ struct ufd_pgtable {
 	uint64_t root_count;      /* valid entries of the root (see .c) */
 	uint64_t nr_tables;
 	uint64_t nr_leaves[PGT_MAX_LEVELS]; /* leaves per level: sizes used */
+	/* Freed tables kept for the next allocation, and the ones a map
+	 * reserved (see pgtable.c). */
+	uint64_t *stash, *resv;
+	unsigned int nr_stash;
 	/* Dirty bitmaps (see above); dirty_root is NULL until a mapping. */
 	bool dirty_capable;
 	unsigned int dirty_levels;          /* directory levels above leaves */
