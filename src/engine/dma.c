@@ -4,9 +4,10 @@
  * the HWPT it is attached to.  This is the hot path for embedders (device
  * emulators): it takes no engine lock, enters a read section, walks the
  * radix table (O(levels)), and copies to or from the host addresses the
- * leaves hold.  Everything that changes what a walk sees runs in a write
- * section (see engine.h), so a DMA either completes before an unmap or
- * faults (-EFAULT): pages are never unpinned under a DMA.
+ * leaves hold.  Everything that changes or takes away what a walk sees
+ * runs in a write section (see engine.h; a map, which only adds, does
+ * not), so a DMA either completes before an unmap or faults (-EFAULT):
+ * pages are never unpinned under a DMA.
  *
  * Read sections.  Each thread that does DMA has a reader record of its
  * own (struct dma_reader, one cache line, found through a thread-local
@@ -39,7 +40,8 @@
  * an engine (atomic exchange, then a look at the flag: a writer that
  * began meanwhile has either seen it or makes it undo) once it has done
  * DMA_PROMOTE sections through that engine with no write section of it
- * in between; a writer that finds a record fast for its engine (not its
+ * in between (but one of its own: a writer never waits for its own
+ * thread); a writer that finds a record fast for its engine (not its
  * own thread's: a thread's own accesses are ordered for it) issues the
  * membarrier, and makes the record fenced instead of pausing it if its
  * thread did fewer than DMA_PROMOTE sections since the last write section
@@ -417,11 +419,26 @@ static void reader_count(struct ufd_engine *eng, struct dma_reader *r)
 	unsigned int gen = __atomic_load_n(&eng->dma_gen, __ATOMIC_RELAXED);
 	uintptr_t e = (uintptr_t)eng;
 
-	if (r->win_eng != eng || r->win_gen != gen) {
+	if (r->win_eng != eng) {
 		r->win_eng = eng;
 		r->win_gen = gen;
 		r->win_count = n;
 		return;
+	}
+	if (r->win_gen != gen) {
+		/* One write section since the last look, by this thread
+		 * itself, does not count: it never waits for its own
+		 * thread's sections, fast or not. */
+		bool own = gen - r->win_gen == 1 &&
+			   __atomic_load_n(&eng->dma_writer_tag,
+					   __ATOMIC_RELAXED) ==
+				   (uintptr_t)&ufd_thread_tag;
+
+		r->win_gen = gen;
+		if (!own) {
+			r->win_count = n;
+			return;
+		}
 	}
 	if (n - r->win_count < DMA_PROMOTE ||
 	    __atomic_load_n(&r->fast, __ATOMIC_RELAXED) ||
@@ -503,6 +520,8 @@ void dma_write_begin(struct ufd_engine *eng)
 		return;
 	__atomic_store_n(&eng->dma_writer, 1, __ATOMIC_SEQ_CST);
 	/* Fenced readers start counting again (under eng->lock). */
+	__atomic_store_n(&eng->dma_writer_tag, (uintptr_t)&ufd_thread_tag,
+			 __ATOMIC_RELAXED);
 	__atomic_store_n(&eng->dma_gen, eng->dma_gen + 1, __ATOMIC_RELAXED);
 	for (r = __atomic_load_n(&readers, __ATOMIC_ACQUIRE); r; r = r->next) {
 		uintptr_t f = e;
@@ -986,16 +1005,36 @@ static __attribute__((noinline)) int
 dma_rw_walk(struct ufd_dma *dma, uint64_t iova, void *buf, size_t len,
 	    bool write)
 {
+	uint64_t need = write ? PGT_WRITE : PGT_READ;
 	struct dma_sect sc = { .r = self_reader, .fast = true };
+	void *host;
 	int rc = 0;
 
 	if (!len)
-		rc = 0;
-	else if (iova + len - 1 < iova)
+		goto out;
+	if (iova + len - 1 < iova) {
 		rc = -EFAULT;
-	else
-		rc = dma_walk(dma, &sc, iova, len, write,
-			      write ? copy_in : copy_out, buf, buf);
+		goto out;
+	}
+	if (__atomic_load_n(&dma->root, __ATOMIC_RELAXED) == empty_root) {
+		const struct ufd_pgtable *pgt;
+		struct ufd_stage1 *s1;
+		bool track;
+
+		/* Fill the cache (after a change), then walk it inline. */
+		if (!dma_tables(dma, &pgt, &s1, &track) &&
+		    __atomic_load_n(&dma->root, __ATOMIC_RELAXED) !=
+			    empty_root) {
+			DMA_WALK(walk, copy);
+		}
+	}
+walk:
+	rc = dma_walk(dma, &sc, iova, len, write, write ? copy_in : copy_out,
+		      buf, buf);
+	goto out;
+copy:
+	dma_copy_dir(host, buf, len, write);
+out:
 	sect_end(dma, &sc);
 	return rc;
 }

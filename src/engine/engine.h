@@ -19,22 +19,25 @@
  * an exclusive bound.  Page indexes of a pages object count from its
  * page-aligned start.
  *
- * Locking: one recursive lock per engine (eng->lock, eng_lock()) guards
- * everything below it.  Public entry points take it; internal functions (iopt_*,
- * pages_*, obj_*) expect it held.  It is recursive because an access's
- * unmap callback, run from inside unmap, calls back into the engine.
+ * Locking: one recursive lock per engine (eng->lock, taken with
+ * eng_lock()) guards everything below it.  Public entry points take it;
+ * internal functions (iopt_*, pages_*, obj_*) expect it held.  It is
+ * recursive because an access's unmap callback, run from inside unmap,
+ * calls back into the engine.
  *
  * The DMA path (dma.c) does not take eng->lock: a walk runs inside a read
  * section, counted in the calling thread's own reader record (or, for
  * map_sg, in its port), so DMA from separate threads shares no written
- * cache line.  Whatever changes what a DMA walk sees (IO page table
- * entries, the pins behind them, which HWPT a device is attached to,
- * whether it tracks dirty pages) happens with eng->lock held AND inside
- * dma_write_begin/end (nestable): it raises eng->dma_writer, which keeps
- * new walks out, waits until no thread or port has a walk of this engine
- * in progress, and empties the ports' walk caches, so an unmap returns
- * only after every DMA that could still see the old mapping has
- * finished.  Order: eng->lock, then the write section.  Dirty bits are
+ * cache line.  Whatever changes or takes away what a DMA walk sees (IO
+ * page table entries, the pins behind them, which HWPT a device is
+ * attached to, whether it tracks dirty pages) happens with eng->lock held
+ * AND inside dma_write_begin/end (nestable): it raises eng->dma_writer,
+ * which keeps new walks out, waits until no thread or port has a walk of
+ * this engine in progress, and empties the ports' walk caches, so an
+ * unmap returns only after every DMA that could still see the old mapping
+ * has finished.  A map only adds (pgt_map publishes atomically and fails
+ * having published nothing; the pages are pinned first): it needs the
+ * lock only.  Order: eng->lock, then the write section.  Dirty bits are
  * set and cleared atomically.
  */
 #ifndef UFD_ENGINE_H
@@ -152,6 +155,7 @@ struct ufd_engine {
 	/* 1 inside a write section: DMA walks wait (futex word; dma.c) */
 	unsigned int dma_writer;
 	unsigned int dma_gen;         /* write sections begun; under lock */
+	uintptr_t dma_writer_tag;     /* the last one's thread (eng_lock) */
 	char pad_dma1[64];
 	unsigned int dma_write_depth; /* under lock */
 	struct ufd_dma *dma_ports;    /* every open DMA port; under lock */

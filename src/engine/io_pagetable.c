@@ -16,9 +16,11 @@
  * Domains (IO page tables of attached devices) mirror the areas.  With at
  * least one domain every area's pages are pinned (one pin user per area,
  * domain_pin, shared by all domains) and mapped into each domain; without
- * one, mapping touches no memory.  Adding a domain narrows the IOVA space
- * to its aperture (reservations owned by the domain) and fills it from the
- * existing areas; removing the last one unpins.
+ * one, mapping touches no memory.  A map is pinned, then put in the
+ * domains without a DMA write section (it only adds; see engine.h); an
+ * unmap takes it out of them in one.  Adding a domain narrows the IOVA
+ * space to its aperture (reservations owned by the domain) and fills it
+ * from the existing areas; removing the last one unpins.
  *
  * Unmap removes whole areas only and is all-or-nothing: every area the
  * range touches must lie inside it, else -ENOENT and nothing changes.

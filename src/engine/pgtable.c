@@ -7,7 +7,12 @@
  *
  * Map descends once per run of same-sized leaves within one table and
  * then fills consecutive entries, so mapping N pages costs about N entry
- * writes plus one descent per table, not N descents.
+ * writes plus one descent per table, not N descents.  It walks twice (see
+ * map_walk): a dry walk finds what is in the way and counts the tables to
+ * make, which are then reserved, so the walk that writes cannot fail and
+ * a failed map never showed a walker anything.  Unmap descends to the
+ * lowest table whose one entry holds the whole range, unmaps below it and
+ * frees the tables it left empty on the way back up.
  *
  * Intervals are half-open [iova, iova + length) here (see pgtable.h).
  * No locking of its own.
@@ -347,7 +352,26 @@ static uint64_t unmap_small(struct ufd_pgtable *pgt, uint64_t start,
 		base += (uint64_t)i << shift;
 		level--;
 	}
-	bytes = unmap_range(pgt, t, holder, level, base, start, last, rm);
+	{
+		unsigned int shift = level_shift(pgt, level);
+		unsigned int i = (start - base) >> shift;
+		uint64_t e = t[i], at = base + ((uint64_t)i << shift);
+
+		if (((last - base) >> shift) == i && (e & PGT_LEAF)) {
+			/* One leaf (the common unmap of a page): itself. */
+			if (at < start)
+				return 0; /* it starts before the range */
+			t[i] = 0;
+			holder_add(holder, -1);
+			pgt->nr_leaves[level]--;
+			bytes = 1ULL << shift;
+			rm->first = at;
+			rm->last = at + bytes - 1;
+		} else {
+			bytes = unmap_range(pgt, t, holder, level, base, start,
+					    last, rm);
+		}
+	}
 	/* @t is a table below the root whose holder is an entry of the
 	 * table above: free it if left empty, and so on up. */
 	while (depth && !holder_count(*holder)) {
@@ -473,12 +497,58 @@ map_walk(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
 	return 0;
 }
 
+/*
+ * A map that is one leaf (@pte at @level, mapping @iova): one descent
+ * finds what is missing (or in the way), then the tables below it are
+ * reserved and published as map_walk would.
+ */
+static int map_one(struct ufd_pgtable *pgt, uint64_t iova, uint64_t pte,
+		   unsigned int level)
+{
+	uint64_t *t = pgt->root, *holder = &pgt->root_count, *e;
+	unsigned int l;
+	int rc;
+
+	for (l = pgt->levels - 1; l > level; l--) {
+		uint64_t v;
+
+		e = &t[pte_index(pgt, iova, l)];
+		v = *e;
+		if (!(v & PGT_VALID))
+			break;
+		if (v & PGT_LEAF)
+			return -EEXIST;
+		holder = e;
+		t = pte_table(v);
+	}
+	if (l == level && (t[pte_index(pgt, iova, l)] & PGT_VALID))
+		return -EEXIST;
+	rc = table_reserve(pgt, l - level);
+	if (rc)
+		return rc;
+	for (; l > level; l--) {
+		uint64_t *child = table_take(pgt);
+
+		e = &t[pte_index(pgt, iova, l)];
+		__atomic_store_n(e, (uint64_t)(uintptr_t)child | PGT_VALID,
+				 __ATOMIC_RELEASE);
+		holder_add(holder, 1);
+		holder = e;
+		t = child;
+	}
+	__atomic_store_n(&t[pte_index(pgt, iova, level)], pte, __ATOMIC_RELEASE);
+	holder_add(holder, 1);
+	pgt->nr_leaves[level]++;
+	return 0;
+}
+
 int pgt_map(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
 	    uint64_t length, uint64_t prot, uint64_t max_pgsize)
 {
 	uint64_t granule_mask = (1ULL << pgt->granule_shift) - 1;
 	uint64_t sizes = pgt->pgsize_bitmap;
 	uint64_t last, need = 0;
+	unsigned int level;
 	int rc;
 
 	if (!length || ((iova | host | length) & granule_mask))
@@ -494,17 +564,27 @@ int pgt_map(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
 	/* The dirty bitmaps first: marking a mapping dirty never allocates.
 	 * New ones are for spans nothing maps yet: no marker reaches them. */
 	rc = pgt_dirty_prepare(pgt, iova, last);
-	if (!rc)
-		rc = map_walk(pgt, iova, host, length, prot, sizes, true, &need);
+	if (rc)
+		goto err;
+	level = pick_level(pgt, iova | host, length, sizes);
+	if (length == 1ULL << level_shift(pgt, level)) {
+		/* One leaf: the common map of a page. */
+		rc = map_one(pgt, iova, host | prot, level);
+		if (rc)
+			goto err;
+		return 0;
+	}
+	rc = map_walk(pgt, iova, host, length, prot, sizes, true, &need);
 	if (!rc)
 		rc = table_reserve(pgt, need);
-	if (rc) {
-		if (pgt->dirty_capable)
-			pgt_dirty_prune(pgt, iova, last);
-		return rc;
-	}
+	if (rc)
+		goto err;
 	map_walk(pgt, iova, host, length, prot, sizes, false, NULL);
 	return 0;
+err:
+	if (pgt->dirty_capable)
+		pgt_dirty_prune(pgt, iova, last);
+	return rc;
 }
 
 /*
