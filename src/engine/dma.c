@@ -149,6 +149,7 @@ struct ufd_dma {
 	_Alignas(CACHE_LINE) unsigned int shared;
 	/* the walk's cache (see above): read per DMA, written rarely */
 	_Alignas(CACHE_LINE) const uint64_t *root; /* empty_root: refill */
+	const uint64_t *root4;   /* root for 4 levels of 4 KiB, else empty */
 	uint64_t last_iova;
 	struct ufd_engine *eng;
 	unsigned int walk;       /* levels if the granule is 4 KiB, else 0 */
@@ -576,6 +577,7 @@ void dma_write_begin(struct ufd_engine *eng)
 			futex_wait(&p->shared, n);
 		/* No walk is in progress: the next one fills the cache. */
 		__atomic_store_n(&p->root, empty_root, __ATOMIC_RELAXED);
+		__atomic_store_n(&p->root4, empty_root, __ATOMIC_RELAXED);
 	}
 }
 
@@ -629,6 +631,7 @@ int ufd_dma_open_pasid(struct ufd_ctx *ctx, uint32_t dev_id, uint32_t pasid,
 	dma->ctx = ctx;
 	dma->eng = ctx->eng;
 	dma->root = empty_root;
+	dma->root4 = empty_root;
 	dma->pasid = pasid;
 	eng_lock(ctx->eng);
 	dev = device_find(ctx, dev_id);
@@ -725,6 +728,11 @@ static int dma_tables(struct ufd_dma *dma, const struct ufd_pgtable **pgt,
 		__atomic_store_n(&dma->gran_shift, p->granule_shift,
 				 __ATOMIC_RELAXED);
 		__atomic_store_n(&dma->track, *track, __ATOMIC_RELAXED);
+		__atomic_store_n(&dma->root4,
+				 p->granule_shift == 12 && p->levels == 4 ?
+					 (const uint64_t *)p->root :
+					 empty_root,
+				 __ATOMIC_RELEASE);
 		__atomic_store_n(&dma->root, p->root, __ATOMIC_RELEASE);
 	}
 	return 0;
@@ -847,15 +855,20 @@ static void copy_in(void *arg, void *host, size_t n, size_t off)
 		host = (void *)(uintptr_t)((pte & ~(size_ - 1)) + off_);     \
 	} while (0)
 
-#define DMA_STEP(sh, slow, leaf)                                             \
+#define DMA_STEP(sh, slow, leaf) DMA_STEP_M(sh, slow, leaf, PGT_ENTRIES - 1)
+/* @mask: the index bits (all of iova >> sh at the root: it is below
+ * PGT_ENTRIES once iova <= last_iova). */
+#define DMA_STEP_M(sh, slow, leaf, mask)                                     \
 	do {                                                                 \
-		pte = __atomic_load_n(&t[(iova >> (sh)) & (PGT_ENTRIES - 1)], \
+		pte = __atomic_load_n(&t[(iova >> (sh)) & (mask)],           \
 				      __ATOMIC_ACQUIRE);                      \
 		if (__builtin_expect(((pte - 1) & 3) != 0, 0)) {             \
 			DMA_LEAF(sh, slow);                                  \
 			goto leaf;                                           \
 		}                                                            \
-		t = (const uint64_t *)(uintptr_t)(pte & ~(UFD_PAGE_SIZE - 1)); \
+		/* pte - 1 has the low bits 00: masking it is the same. */   \
+		t = (const uint64_t *)(uintptr_t)((pte - 1) &                \
+						  ~(UFD_PAGE_SIZE - 1));      \
 	} while (0)
 
 #define DMA_WALK(slow, leaf)                                                 \
@@ -910,6 +923,29 @@ static void copy_in(void *arg, void *host, size_t n, size_t off)
 		}                                                            \
 	} while (0)
 
+/*
+ * DMA_WALK for the one geometry inlined in ufd_dma_read/write: 4 levels
+ * of 4 KiB (apertures of 40 to 48 bits, the IOMMUs' usual format), from
+ * dma->root4, which is empty for any other (DMA_WALK has them all).  With
+ * 4 levels last_iova < 2^48: the root index needs no mask.
+ */
+#define DMA_WALK4(slow, leaf)                                                \
+	do {                                                                 \
+		const uint64_t *t =                                          \
+			__atomic_load_n(&dma->root4, __ATOMIC_ACQUIRE);      \
+		uint64_t pte;                                                \
+                                                                             \
+		if (iova > dma->last_iova || (write && dma->track))          \
+			goto slow;                                           \
+		DMA_STEP_M(39, slow, leaf, ~0ULL);                           \
+		DMA_STEP(30, slow, leaf);                                    \
+		DMA_STEP(21, slow, leaf);                                    \
+		pte = __atomic_load_n(&t[(iova >> 12) & (PGT_ENTRIES - 1)],   \
+				      __ATOMIC_ACQUIRE);                      \
+		DMA_LEAF(12, slow);                                          \
+		goto leaf;                                                   \
+	} while (0)
+
 /* memcpy, with the small copies (descriptors, doorbells) inline. */
 static inline __attribute__((always_inline)) void
 dma_copy(void *dst, const void *src, size_t len)
@@ -917,7 +953,7 @@ dma_copy(void *dst, const void *src, size_t len)
 	char *d = dst;
 	const char *s = src;
 
-	if (len - 8 <= 8) {
+	if (__builtin_expect(len - 8 <= 8, 1)) {
 		uint64_t a, b;
 
 		memcpy(&a, s, 8);
@@ -1073,12 +1109,15 @@ dma_rw(struct ufd_dma *dma, uint64_t iova, void *buf, size_t len, bool write)
 	if (__builtin_expect(__atomic_load_n(&r->fast, __ATOMIC_ACQUIRE) != eng,
 			     0))
 		return dma_rw_retry(dma, iova, buf, len, write);
-	DMA_WALK(walk, copy);
+	DMA_WALK4(walk, copy);
 walk:
 	return dma_rw_walk(dma, iova, buf, len, write);
 copy:
-	if (len > 16)
-		return dma_rw_copy(dma, host, buf, len, write);
+	/* 8 to 16 bytes first (descriptors), then the long copy's call. */
+	if (__builtin_expect(len - 8 > 8, 0)) {
+		if (len > 16)
+			return dma_rw_copy(dma, host, buf, len, write);
+	}
 	dma_copy_dir(host, buf, len, write);
 	/* The record is read again (here and in the slow exits), not kept
 	 * in a register across the walk: the function needs no frame. */

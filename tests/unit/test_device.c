@@ -211,7 +211,7 @@ static void add_len(void *arg, uint64_t iova, uint64_t len)
 	*(uint64_t *)arg += len;
 }
 
-static void test_dma_path(void)
+static void dma_path_run(unsigned int aperture_bits)
 {
 	struct ufd_device_info info = dev_info();
 	struct ufd_ctx *ctx = ctx_open();
@@ -220,9 +220,12 @@ static void test_dma_path(void)
 	struct ufd_sg sg[4];
 	unsigned int nsg;
 	uint64_t iova = 1ULL << 30, ro = (1ULL << 30) + (4ULL << 20);
+	uint64_t small = (1ULL << 30) + (8ULL << 20);
 	char out[64];
 	uint64_t dirty_len = 0;
+	size_t n;
 
+	info.aperture_last = (1ULL << aperture_bits) - 1;
 	REQUIRE(ctx);
 	REQUIRE(ufd_ioas_alloc(ctx, &ioas) == 0);
 	REQUIRE(ufd_device_bind(ctx, &info, &dev) == 0);
@@ -240,6 +243,48 @@ static void test_dma_path(void)
 	memcpy(buf + 100, "hello, device", 14);
 	CHECK_EQ(ufd_dma_read(dma, iova + 100, out, 14), 0);
 	CHECK(!memcmp(out, "hello, device", 14));
+	/*
+	 * Every small size (copied inline) and longer ones, in a leaf and
+	 * across two 4 KiB leaves that are not contiguous in memory (IOVA
+	 * small + PS is buf + 10 pages): the walk must not run off a leaf.
+	 */
+	{
+		uint64_t second = small + PS;
+		uint8_t *a = buf + 8 * PS, *b = buf + 10 * PS;
+
+		REQUIRE(ufd_ioas_map(ctx, ioas, src, (uintptr_t)a, PS, &small,
+				     UFD_MAP_FIXED_IOVA | UFD_MAP_READ |
+					     UFD_MAP_WRITE) == 0);
+		REQUIRE(ufd_ioas_map(ctx, ioas, src, (uintptr_t)b, PS, &second,
+				     UFD_MAP_FIXED_IOVA | UFD_MAP_READ |
+					     UFD_MAP_WRITE) == 0);
+		for (n = 0; n <= 40; n++) {
+			char want[64];
+			size_t i, k = n < 20 ? n : 20;
+
+			for (i = 0; i != 64; i++) {
+				a[PS - 32 + i / 2] = (uint8_t)(i * 7 + n);
+				b[i] = (uint8_t)(i * 11 + n);
+			}
+			CHECK_EQ(ufd_dma_read(dma, small + 5, out, n), 0);
+			CHECK(!memcmp(out, a + 5, n));
+			/* 20 bytes from the first page, the rest from b */
+			memcpy(want, a + PS - 20, k);
+			memcpy(want + k, b, n - k);
+			memset(out, 0, sizeof(out));
+			CHECK_EQ(ufd_dma_read(dma, small + PS - 20, out, n), 0);
+			CHECK(!memcmp(out, want, n));
+			memset(out, (int)(0x40 + n), sizeof(out));
+			CHECK_EQ(ufd_dma_write(dma, small + PS - 20, out, n), 0);
+			CHECK(!memcmp(a + PS - 20, out, k));
+			CHECK(!memcmp(b, out + k, n - k));
+		}
+	}
+	CHECK_EQ(ufd_dma_read(dma, small + 2 * PS - 4, out, 8), -EFAULT);
+	CHECK_EQ(ufd_dma_read(dma, small + 2 * PS, out, 0), 0);
+	CHECK_EQ(ufd_dma_read(dma, UINT64_MAX - 3, out, 8), -EFAULT);
+	CHECK_EQ(ufd_dma_read(dma, 1ULL << aperture_bits, out, 8), -EFAULT);
+	CHECK_EQ(ufd_ioas_unmap(ctx, ioas, small, 2 * PS, NULL), 0);
 	CHECK_EQ(ufd_dma_write(dma, iova + PS - 3, "across", 7), 0);
 	CHECK(!memcmp(buf + PS - 3, "across", 7));
 	/* Faults: nothing mapped, and writing a read-only mapping. */
@@ -264,6 +309,13 @@ static void test_dma_path(void)
 	ufd_dma_close(dma);
 	CHECK_EQ(ufd_engine_check(eng), 0);
 	ufd_ctx_close(ctx);
+}
+
+/* 3 levels of tables and 4 (the walk ufd_dma_read/write inline). */
+static void test_dma_path(void)
+{
+	dma_path_run(39);
+	dma_path_run(48);
 }
 
 /* DMA on one thread while another maps and unmaps: never a stale page. */
@@ -389,7 +441,7 @@ static void fast_wait(struct fast_race *r, unsigned long more)
 	}
 }
 
-static void fast_race_run(bool write)
+static void fast_race_run(bool write, unsigned int aperture_bits)
 {
 	struct ufd_device_info info = dev_info();
 	struct ufd_ctx *ctx = ctx_open();
@@ -399,6 +451,7 @@ static void fast_race_run(bool write)
 	pthread_t t;
 	int i;
 
+	info.aperture_last = (1ULL << aperture_bits) - 1;
 	REQUIRE(ctx);
 	REQUIRE(ufd_ioas_alloc(ctx, &ioas) == 0);
 	REQUIRE(ufd_device_bind(ctx, &info, &dev) == 0);
@@ -438,10 +491,14 @@ static void fast_race_run(bool write)
 	ufd_ctx_close(ctx);
 }
 
+/* 3 levels of tables (a 39-bit aperture) and 4 (48 bits: the walk that
+ * ufd_dma_read/write inline). */
 static void test_dma_fast_vs_unmap(void)
 {
-	fast_race_run(false);
-	fast_race_run(true);
+	fast_race_run(false, 39);
+	fast_race_run(true, 39);
+	fast_race_run(false, 48);
+	fast_race_run(true, 48);
 }
 
 static void test_fault_queue_and_nested(void)
