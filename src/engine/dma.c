@@ -79,8 +79,10 @@
  * when no walk is in progress, so a walk never starts from a cache older
  * than the tables.  The common access (one leaf, host-direct memory, no
  * stage 1, no dirty tracking for a write) is walked inline from the
- * cache, with small copies inline; anything else takes the general walk
- * (dma_walk) in the same section.
+ * cache with constant shifts, and copied inline when small: in
+ * ufd_dma_read/write themselves for 4 levels of 4 KiB (dma->root4, the
+ * usual IOMMU format), one call down for the other geometries; anything
+ * else takes the general walk (dma_walk) in the same section.
  *
  * A write marks its leaf dirty in the domain's dirty bitmap
  * (pgt_dirty_write: atomic; when the leaf is dirty already, one lookup and
@@ -1058,12 +1060,13 @@ dma_rw_walk(struct ufd_dma *dma, uint64_t iova, void *buf, size_t len,
 		bool track;
 
 		/* Fill the cache (after a change), then walk it inline. */
-		if (!dma_tables(dma, &pgt, &s1, &track) &&
-		    __atomic_load_n(&dma->root, __ATOMIC_RELAXED) !=
-			    empty_root) {
-			DMA_WALK(walk, copy);
-		}
+		(void)dma_tables(dma, &pgt, &s1, &track);
+	} else if (__atomic_load_n(&dma->root4, __ATOMIC_RELAXED) !=
+		   empty_root) {
+		goto walk; /* the inline walk of dma_rw failed already */
 	}
+	/* Another geometry than dma_rw's (an empty root fails at once). */
+	DMA_WALK(walk, copy);
 walk:
 	rc = dma_walk(dma, &sc, iova, len, write, write ? copy_in : copy_out,
 		      buf, buf);
