@@ -116,7 +116,7 @@ struct ufd_source_ops {
 
 struct ufd_source {
 	const struct ufd_source_ops *ops;
-	unsigned int refs;   /* engine lock */
+	unsigned int refs;   /* atomic (ufd_source_get/put) */
 	uint64_t space_id;   /* same value: same address space */
 	pid_t owner_pid;     /* for per-process (RLIMIT_MODE 1) accounting */
 	/* Not memory (a device's MMIO): pins are never charged to

@@ -8,16 +8,49 @@
  * per-task fail-nth, which the preload library and the daemon set around
  * one emulated call of the thread that armed it).  The thread's own is
  * consulted first.
+ *
+ * Object caches (struct ufd_objcache): a few freed objects of one size
+ * kept on a list for the next allocation of that size, for the objects
+ * every map makes and every unmap frees (areas, pages objects, pin
+ * users).  A cached allocation is an allocation all the same: it counts
+ * and may be made to fail.  The owner's lock (eng->lock) guards a cache;
+ * under AddressSanitizer the objects on the list are poisoned, so a use
+ * after free is still caught.
  */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/engine.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UFD_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UFD_ASAN 1
+#endif
+#endif
+#ifdef UFD_ASAN
+#include <sanitizer/asan_interface.h>
+#define cache_poison(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define cache_unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define cache_poison(p, n) ((void)(p), (void)(n))
+#define cache_unpoison(p, n) ((void)(p), (void)(n))
+#endif
+
 static atomic_ulong fail_countdown; /* 0: off; 1: the next one fails */
+/* Counted without a locked instruction (every allocation counts): exact
+ * for one thread, may miss counts of allocations made at once. */
 static atomic_ulong alloc_count;
-static __thread unsigned long thread_countdown; /* 0: off */
+static __thread unsigned long thread_countdown /* 0: off */
+#if defined(__has_attribute)
+#if __has_attribute(tls_model)
+	__attribute__((tls_model("initial-exec")))
+#endif
+#endif
+	;
 
 void ufd_fail_nth(unsigned long nth)
 {
@@ -41,11 +74,15 @@ unsigned long ufd_alloc_count(void)
 
 static bool should_fail(void)
 {
-	unsigned long c = atomic_load(&fail_countdown);
+	unsigned long c;
 
-	atomic_fetch_add(&alloc_count, 1);
+	atomic_store_explicit(&alloc_count,
+			      atomic_load_explicit(&alloc_count,
+						   memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	if (thread_countdown)
 		return --thread_countdown == 0;
+	c = atomic_load(&fail_countdown);
 	while (c) {
 		if (atomic_compare_exchange_weak(&fail_countdown, &c, c - 1))
 			return c == 1;
@@ -58,18 +95,37 @@ bool ufd_inject_fail(void)
 	return should_fail();
 }
 
+/*
+ * malloc and memset rather than calloc: glibc's calloc does not use the
+ * thread cache (tcache), so each call took the arena's lock and every
+ * free past the cache's seven slots went back the long way; the engine's
+ * objects are small and made and freed per map.
+ */
 void *ufd_zalloc(size_t size)
 {
+	void *p;
+
 	if (should_fail())
 		return NULL;
-	return calloc(1, size);
+	p = malloc(size ? size : 1);
+	if (p)
+		memset(p, 0, size);
+	return p;
 }
 
 void *ufd_calloc(size_t n, size_t size)
 {
+	void *p;
+
 	if (should_fail())
 		return NULL;
-	return calloc(n, size);
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	size *= n;
+	p = malloc(size ? size : 1);
+	if (p)
+		memset(p, 0, size);
+	return p;
 }
 
 void *ufd_realloc_array(void *p, size_t n, size_t size)
@@ -79,4 +135,50 @@ void *ufd_realloc_array(void *p, size_t n, size_t size)
 	if (size && n > SIZE_MAX / size)
 		return NULL;
 	return realloc(p, (n && size) ? n * size : 1);
+}
+
+void *ufd_cache_zalloc(struct ufd_objcache *c, size_t size)
+{
+	void *p;
+
+	if (should_fail())
+		return NULL;
+	p = c->head;
+	if (p) {
+		cache_unpoison(p, size);
+		c->head = *(void **)p;
+		c->n--;
+	} else {
+		p = malloc(size);
+		if (!p)
+			return NULL;
+	}
+	memset(p, 0, size);
+	return p;
+}
+
+void ufd_cache_free(struct ufd_objcache *c, void *p, size_t size)
+{
+	if (!p)
+		return;
+	if (c->n == UFD_OBJCACHE_MAX) {
+		free(p);
+		return;
+	}
+	*(void **)p = c->head;
+	c->head = p;
+	c->n++;
+	cache_poison(p, size);
+}
+
+void ufd_cache_drain(struct ufd_objcache *c, size_t size)
+{
+	while (c->head) {
+		void *p = c->head;
+
+		cache_unpoison(p, size);
+		c->head = *(void **)p;
+		free(p);
+	}
+	c->n = 0;
 }

@@ -19,21 +19,26 @@
  * an exclusive bound.  Page indexes of a pages object count from its
  * page-aligned start.
  *
- * Locking: one recursive mutex per engine (eng->lock) guards everything
- * below it.  Public entry points take it; internal functions (iopt_*,
- * pages_*, obj_*) expect it held.  It is recursive because an access's
- * unmap callback, run from inside unmap, calls back into the engine.
+ * Locking: one recursive lock per engine (eng->lock, taken with
+ * eng_lock()) guards everything below it.  Public entry points take it;
+ * internal functions (iopt_*, pages_*, obj_*) expect it held.  It is
+ * recursive because an access's unmap callback, run from inside unmap,
+ * calls back into the engine.
  *
  * The DMA path (dma.c) does not take eng->lock: a walk runs inside a read
- * section of its port (each port counts its own walks, so DMA on separate
- * ports shares no written cache line).  Whatever changes what a DMA walk
- * sees (IO page table entries, the pins behind them, which HWPT a device
- * is attached to) happens with eng->lock held AND inside
- * dma_write_begin/end (nestable): it raises eng->dma_writer, which keeps
- * new walks out, and waits until no port has a walk in progress, so an
+ * section, counted in the calling thread's own reader record (or, for
+ * map_sg, in its port), so DMA from separate threads shares no written
+ * cache line.  Whatever changes or takes away what a DMA walk sees (IO
+ * page table entries, the pins behind them, which HWPT a device is
+ * attached to, whether it tracks dirty pages) happens with eng->lock held
+ * AND inside dma_write_begin/end (nestable): it raises eng->dma_writer,
+ * which keeps new walks out, waits until no thread or port has a walk of
+ * this engine in progress, and empties the ports' walk caches, so an
  * unmap returns only after every DMA that could still see the old mapping
- * has finished.  Order: eng->lock, then the write section.  Dirty bits
- * are set and cleared atomically.
+ * has finished.  A map only adds (pgt_map publishes atomically and fails
+ * having published nothing; the pages are pinned first): it needs the
+ * lock only.  Order: eng->lock, then the write section.  Dirty bits are
+ * set and cleared atomically.
  */
 #ifndef UFD_ENGINE_H
 #define UFD_ENGINE_H
@@ -70,7 +75,8 @@ void *ufd_calloc(size_t n, size_t size);
 void *ufd_realloc_array(void *p, size_t n, size_t size);
 /*
  * Test hooks: make the Nth allocation from now fail (0: never); count
- * allocations.  Hidden: not exported from libuiommufd.so (not in
+ * allocations (exact for one thread; allocations of several threads at
+ * once may be missed).  Hidden: not exported from libuiommufd.so (not in
  * src/libuiommufd.map); the static and sanitizer builds the tests and
  * fuzzers link carry them, and so do the preload library and the daemon,
  * which emulate the kernel's fail-nth with them.
@@ -84,6 +90,18 @@ unsigned long ufd_alloc_count(void);
  */
 void ufd_fail_nth_thread(unsigned long nth);
 unsigned long ufd_fail_nth_thread_left(void);
+
+/* Freed objects of one size kept for reuse (alloc.c); the owner's lock. */
+struct ufd_objcache {
+	void *head;
+	unsigned int n;
+};
+#define UFD_OBJCACHE_MAX 16
+/* ufd_zalloc(@size), from the cache when it has one. */
+void *ufd_cache_zalloc(struct ufd_objcache *c, size_t size);
+/* free(), or onto the cache (@p came from malloc, of @size bytes). */
+void ufd_cache_free(struct ufd_objcache *c, void *p, size_t size);
+void ufd_cache_drain(struct ufd_objcache *c, size_t size);
 
 /* ---- objects ---- */
 
@@ -129,11 +147,20 @@ struct ufd_obj_ops {
 };
 
 struct ufd_engine {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;       /* eng_lock(): recursive */
+	uintptr_t lock_owner;       /* &ufd_thread_tag of the holder, or 0 */
+	unsigned int lock_depth;    /* the holder's */
+	/* Read by every DMA: a line of its own, not the lock's. */
+	char pad_dma0[64];
 	/* 1 inside a write section: DMA walks wait (futex word; dma.c) */
 	unsigned int dma_writer;
+	unsigned int dma_gen;         /* write sections begun; under lock */
+	uintptr_t dma_writer_tag;     /* the last one's thread (eng_lock) */
+	char pad_dma1[64];
 	unsigned int dma_write_depth; /* under lock */
 	struct ufd_dma *dma_ports;    /* every open DMA port; under lock */
+	/* Areas, pages objects and pin users freed, for the next map. */
+	struct ufd_objcache area_cache, pages_cache, pin_cache;
 	struct itree all_pages;   /* every pages object, by source address */
 	struct itree reg_pages;   /* registrations' pages objects (reg_node) */
 	uint32_t next_pages_id;
@@ -192,13 +219,39 @@ void obj_destroy(struct ufd_ctx *ctx, struct ufd_obj *obj);
  */
 void obj_destroy_tombstone(struct ufd_ctx *ctx, struct ufd_obj *obj);
 
+/*
+ * The engine lock is recursive: a plain mutex with its owner (the address
+ * of a thread-local byte, so no call to find out who we are) and a depth,
+ * which costs half what a PTHREAD_MUTEX_RECURSIVE one does.  Only the
+ * owner writes owner to itself, so a thread that reads itself there holds
+ * the lock; the depth is the owner's.
+ */
+extern __thread char ufd_thread_tag
+#if defined(__has_attribute)
+#if __has_attribute(tls_model)
+	__attribute__((tls_model("initial-exec")))
+#endif
+#endif
+	;
+
 static inline void eng_lock(struct ufd_engine *eng)
 {
+	uintptr_t self = (uintptr_t)&ufd_thread_tag;
+
+	if (__atomic_load_n(&eng->lock_owner, __ATOMIC_RELAXED) == self) {
+		eng->lock_depth++;
+		return;
+	}
 	pthread_mutex_lock(&eng->lock);
+	__atomic_store_n(&eng->lock_owner, self, __ATOMIC_RELAXED);
+	eng->lock_depth = 1;
 }
 
 static inline void eng_unlock(struct ufd_engine *eng)
 {
+	if (--eng->lock_depth)
+		return;
+	__atomic_store_n(&eng->lock_owner, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&eng->lock);
 }
 
@@ -208,6 +261,8 @@ static inline void eng_unlock(struct ufd_engine *eng)
  */
 void dma_write_begin(struct ufd_engine *eng);
 void dma_write_end(struct ufd_engine *eng);
+/* For tests: does the calling thread DMA through @dma the fast way? */
+bool dma_fast_for(const struct ufd_dma *dma);
 
 /* ---- IO windows (io_window.c) ---- */
 

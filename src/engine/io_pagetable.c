@@ -16,9 +16,11 @@
  * Domains (IO page tables of attached devices) mirror the areas.  With at
  * least one domain every area's pages are pinned (one pin user per area,
  * domain_pin, shared by all domains) and mapped into each domain; without
- * one, mapping touches no memory.  Adding a domain narrows the IOVA space
- * to its aperture (reservations owned by the domain) and fills it from the
- * existing areas; removing the last one unpins.
+ * one, mapping touches no memory.  A map is pinned, then put in the
+ * domains without a DMA write section (it only adds; see engine.h); an
+ * unmap takes it out of them in one.  Adding a domain narrows the IOVA
+ * space to its aperture (reservations owned by the domain) and fills it
+ * from the existing areas; removing the last one unpins.
  *
  * Unmap removes whole areas only and is all-or-nothing: every area the
  * range touches must lie inside it, else -ENOENT and nothing changes.
@@ -149,18 +151,25 @@ static int area_fill_domains(struct io_pagetable *iopt, struct ufd_area *area)
 	rc = area_pin(area);
 	if (rc)
 		return rc;
-	dma_write_begin(iopt->eng);
+	/*
+	 * No write section: a map only adds entries, each table published
+	 * whole, and a failed one published nothing (pgt_map), so a DMA
+	 * sees the new mapping or faults.  Taking back what earlier domains
+	 * got is an unmap: in a write section.
+	 */
 	for (i = 0; i != iopt->nr_domains; i++) {
 		rc = area_map_domain(iopt, area, iopt->domains[i]);
 		if (rc)
 			goto err_unmap;
 	}
-	dma_write_end(iopt->eng);
 	return 0;
 err_unmap:
-	while (i--)
-		area_unmap_domain(area, iopt->domains[i]);
-	dma_write_end(iopt->eng);
+	if (i) {
+		dma_write_begin(iopt->eng);
+		while (i--)
+			area_unmap_domain(area, iopt->domains[i]);
+		dma_write_end(iopt->eng);
+	}
 	area_unpin(area);
 	return rc;
 }
@@ -376,7 +385,8 @@ static int map_pages(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 		memset(small, 0, sizeof(small));
 	}
 	for (i = 0; i != nelms; i++) {
-		areas[i] = ufd_zalloc(sizeof(**areas));
+		areas[i] = ufd_cache_zalloc(&iopt->eng->area_cache,
+					    sizeof(**areas));
 		if (!areas[i]) {
 			rc = -ENOMEM;
 			goto out_free;
@@ -433,7 +443,8 @@ out_remove:
 		itree_remove(&iopt->areas, &areas[i]->node);
 out_free:
 	for (i = 0; i != nelms; i++)
-		free(areas[i]);
+		ufd_cache_free(&iopt->eng->area_cache, areas[i],
+			       sizeof(**areas));
 	if (areas != small)
 		free(areas);
 	return rc;
@@ -496,7 +507,7 @@ static void area_free(struct io_pagetable *iopt, struct ufd_area *area)
 	area_unfill_domains(iopt, area);
 	itree_remove(&iopt->areas, &area->node);
 	pages_put(area->pages);
-	free(area);
+	ufd_cache_free(&iopt->eng->area_cache, area, sizeof(*area));
 }
 
 /* ---- granule cuts ---- */

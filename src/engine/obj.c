@@ -85,18 +85,17 @@ void ufd_cred_self(struct ufd_cred *cred)
 
 /* ---- engines ---- */
 
+/* What eng_lock() knows a thread by. */
+__thread char ufd_thread_tag;
+
 struct ufd_engine *ufd_engine_new(void)
 {
-	pthread_mutexattr_t attr;
 	struct ufd_engine *eng;
 
 	eng = ufd_zalloc(sizeof(*eng));
 	if (!eng)
 		return NULL;
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&eng->lock, &attr);
-	pthread_mutexattr_destroy(&attr);
+	pthread_mutex_init(&eng->lock, NULL);
 	eng->temp_memory_limit = 65536;
 	eng->next_pages_id = 1;
 	return eng;
@@ -108,6 +107,9 @@ void ufd_engine_free(struct ufd_engine *eng)
 		return;
 	free(eng->user_charge);
 	free(eng->pid_charge);
+	ufd_cache_drain(&eng->area_cache, sizeof(struct ufd_area));
+	ufd_cache_drain(&eng->pages_cache, sizeof(struct ufd_pages));
+	ufd_cache_drain(&eng->pin_cache, sizeof(struct pages_pin_user));
 	pthread_mutex_destroy(&eng->lock);
 	free(eng);
 }
@@ -122,24 +124,21 @@ static pthread_once_t default_once = PTHREAD_ONCE_INIT;
  */
 static void engine_atfork_prepare(void)
 {
-	pthread_mutex_lock(&default_engine->lock);
+	eng_lock(default_engine);
 	dma_write_begin(default_engine);
 }
 
 static void engine_atfork_parent(void)
 {
 	dma_write_end(default_engine);
-	pthread_mutex_unlock(&default_engine->lock);
+	eng_unlock(default_engine);
 }
 
 static void engine_atfork_child(void)
 {
-	pthread_mutexattr_t attr;
-
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&default_engine->lock, &attr);
-	pthread_mutexattr_destroy(&attr);
+	pthread_mutex_init(&default_engine->lock, NULL);
+	default_engine->lock_owner = 0;
+	default_engine->lock_depth = 0;
 	/* The child's only thread is this one: no walk is in progress. */
 	default_engine->dma_write_depth = 0;
 	__atomic_store_n(&default_engine->dma_writer, 0, __ATOMIC_RELAXED);

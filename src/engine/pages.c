@@ -83,7 +83,7 @@ int pages_alloc(struct ufd_engine *eng, struct ufd_source *src,
 		return -EOVERFLOW;
 	if (end > UINT64_MAX - UFD_PAGE_SIZE)
 		return -EOVERFLOW;
-	pages = ufd_zalloc(sizeof(*pages));
+	pages = ufd_cache_zalloc(&eng->pages_cache, sizeof(*pages));
 	if (!pages)
 		return -ENOMEM;
 	start = ALIGN_DOWN_U64(uaddr, UFD_PAGE_SIZE);
@@ -121,7 +121,7 @@ void pages_put(struct ufd_pages *pages)
 	/* Every user must be gone: areas unpin before they drop the ref. */
 	itree_remove(&pages->eng->all_pages, &pages->eng_node);
 	ufd_source_put(pages->src);
-	free(pages);
+	ufd_cache_free(&pages->eng->pages_cache, pages, sizeof(*pages));
 }
 
 static uint64_t index_uaddr(const struct ufd_pages *pages, uint64_t index)
@@ -164,10 +164,32 @@ int pages_pin(struct ufd_pages *pages, uint64_t first, uint64_t last,
 		return -EINVAL;
 	if (writable && !pages->writable)
 		return -EPERM;
-	user = ufd_zalloc(sizeof(*user));
+	user = ufd_cache_zalloc(&pages->eng->pin_cache, sizeof(*user));
 	if (!user)
 		return -ENOMEM;
 
+	if (itree_empty(&pages->pin_users)) {
+		/* The first user (a fresh map): one hole, the whole range. */
+		void *host;
+
+		newly = last - first + 1;
+		rc = pages_charge(pages, (int64_t)newly);
+		if (rc)
+			goto err_free;
+		rc = pages->src->ops->pin(pages->src, index_uaddr(pages, first),
+					  newly << UFD_PAGE_SHIFT,
+					  pages->writable, &host);
+		if (rc) {
+			pages_charge(pages, -(int64_t)newly);
+			goto err_free;
+		}
+		if (!pages->host_known) {
+			pages->host_base = (uint64_t)(uintptr_t)host -
+					   (first << UFD_PAGE_SHIFT);
+			pages->host_known = true;
+		}
+		goto insert;
+	}
 	for (itree_span_first(&sp, trees, 1, first, last); !sp.done;
 	     itree_span_next(&sp))
 		if (!sp.is_used)
@@ -197,6 +219,7 @@ int pages_pin(struct ufd_pages *pages, uint64_t first, uint64_t last,
 		}
 	}
 
+insert:
 	user->node.start = first;
 	user->node.last = last;
 	user->writable = writable;
@@ -222,15 +245,26 @@ err_unpin:
 	}
 	pages_charge(pages, -(int64_t)newly);
 err_free:
-	free(user);
+	ufd_cache_free(&pages->eng->pin_cache, user, sizeof(*user));
 	return rc;
 }
 
 void pages_unpin(struct ufd_pages *pages, struct pages_pin_user *user)
 {
+	uint64_t n = user->node.last - user->node.start + 1;
+
 	itree_remove(&pages->pin_users, &user->node);
-	unpin_holes(pages, user->node.start, user->node.last);
-	free(user);
+	if (itree_empty(&pages->pin_users)) {
+		/* The last user: its whole range is one hole. */
+		pages->src->ops->unpin(pages->src,
+				       index_uaddr(pages, user->node.start),
+				       n << UFD_PAGE_SHIFT, NULL);
+		pages->npinned -= n;
+		pages_charge(pages, -(int64_t)n);
+	} else {
+		unpin_holes(pages, user->node.start, user->node.last);
+	}
+	ufd_cache_free(&pages->eng->pin_cache, user, sizeof(*user));
 }
 
 void pages_pin_user_split(struct ufd_pages *pages,

@@ -7,13 +7,19 @@
  *
  * Map descends once per run of same-sized leaves within one table and
  * then fills consecutive entries, so mapping N pages costs about N entry
- * writes plus one descent per table, not N descents.
+ * writes plus one descent per table, not N descents.  It walks twice (see
+ * map_walk): a dry walk finds what is in the way and counts the tables to
+ * make, which are then reserved, so the walk that writes cannot fail and
+ * a failed map never showed a walker anything.  Unmap descends to the
+ * lowest table whose one entry holds the whole range, unmaps below it and
+ * frees the tables it left empty on the way back up.
  *
  * Intervals are half-open [iova, iova + length) here (see pgtable.h).
  * No locking of its own.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,18 +63,24 @@ static inline unsigned int holder_count(uint64_t h)
 	return (unsigned int)((h & PGT_COUNT_MASK) >> PGT_COUNT_SHIFT);
 }
 
+/* An atomic store: the entry may be read by a walker meanwhile (map). */
 static inline void holder_add(uint64_t *h, int delta)
 {
-	uint64_t c = (uint64_t)((int)holder_count(*h) + delta);
+	uint64_t v = __atomic_load_n(h, __ATOMIC_RELAXED);
+	uint64_t c = (uint64_t)((int)holder_count(v) + delta);
 
-	*h = (*h & ~PGT_COUNT_MASK) | (c << PGT_COUNT_SHIFT);
+	__atomic_store_n(h, (v & ~PGT_COUNT_MASK) | (c << PGT_COUNT_SHIFT),
+			 __ATOMIC_RELAXED);
 }
 
 /*
  * Tables come from a process-wide pool of 2 MiB chunks, 512 tables each:
  * exactly 4 KiB per table (aligned_alloc would spend about 8), and a table
  * goes back to the pool empty, so it is reused without zeroing.  The free
- * list is linked through the first word of each free table.
+ * list is linked through the first word of each free table.  Each table
+ * keeps a few freed tables of its own first (pgt->stash, PGT_STASH of
+ * them, linked the same way, under the owner's lock like the rest), so a
+ * map after an unmap takes them back without the pool's lock.
  */
 #define POOL_CHUNK (2ULL << 20)
 
@@ -81,6 +93,14 @@ static uint64_t *table_alloc(struct ufd_pgtable *pgt)
 
 	if (ufd_inject_fail())
 		return NULL;
+	if (pgt->stash) {
+		t = pgt->stash;
+		pgt->stash = (uint64_t *)(uintptr_t)*t;
+		pgt->nr_stash--;
+		t[0] = 0;
+		pgt->nr_tables++;
+		return t;
+	}
 	pthread_mutex_lock(&pool_lock);
 	if (!pool_free) {
 		char *chunk = mmap(NULL, POOL_CHUNK, PROT_READ | PROT_WRITE,
@@ -109,11 +129,69 @@ static uint64_t *table_alloc(struct ufd_pgtable *pgt)
 /* @t must be all zero. */
 static void table_free(struct ufd_pgtable *pgt, uint64_t *t)
 {
+	pgt->nr_tables--;
+	if (pgt->nr_stash < PGT_STASH) {
+		*t = (uint64_t)(uintptr_t)pgt->stash;
+		pgt->stash = t;
+		pgt->nr_stash++;
+		return;
+	}
 	pthread_mutex_lock(&pool_lock);
 	*t = (uint64_t)(uintptr_t)pool_free;
 	pool_free = t;
 	pthread_mutex_unlock(&pool_lock);
-	pgt->nr_tables--;
+}
+
+/* @n tables into pgt->resv for a map (map_walk); all or none. */
+static int table_reserve(struct ufd_pgtable *pgt, uint64_t n)
+{
+	while (n--) {
+		uint64_t *t = table_alloc(pgt);
+
+		if (!t) {
+			while (pgt->resv) {
+				t = pgt->resv;
+				pgt->resv = (uint64_t *)(uintptr_t)*t;
+				t[0] = 0;
+				table_free(pgt, t);
+			}
+			return -ENOMEM;
+		}
+		*t = (uint64_t)(uintptr_t)pgt->resv;
+		pgt->resv = t;
+	}
+	return 0;
+}
+
+/* A table table_reserve() set aside (counted already); cannot fail. */
+static uint64_t *table_take(struct ufd_pgtable *pgt)
+{
+	uint64_t *t = pgt->resv;
+
+	if (!t) {
+		fprintf(stderr, "uiommufd: pgt_map took more tables than "
+				"it reserved\n");
+		abort();
+	}
+	pgt->resv = (uint64_t *)(uintptr_t)*t;
+	t[0] = 0;
+	return t;
+}
+
+/* The stash back to the pool. */
+static void stash_drain(struct ufd_pgtable *pgt)
+{
+	while (pgt->stash) {
+		uint64_t *t = pgt->stash;
+
+		pgt->stash = (uint64_t *)(uintptr_t)*t;
+		t[0] = 0;
+		pthread_mutex_lock(&pool_lock);
+		*t = (uint64_t)(uintptr_t)pool_free;
+		pool_free = t;
+		pthread_mutex_unlock(&pool_lock);
+	}
+	pgt->nr_stash = 0;
 }
 
 int pgt_init(struct ufd_pgtable *pgt, uint64_t pgsize_bitmap,
@@ -168,21 +246,23 @@ void pgt_destroy(struct ufd_pgtable *pgt)
 		free_tables(pgt, pgt->root, pgt->levels - 1);
 	pgt->root = NULL;
 	pgt->root_count = 0;
+	stash_drain(pgt);
 }
 
 /* The largest level whose leaf fits @addr's alignment and @left bytes. */
-static unsigned int pick_level(const struct ufd_pgtable *pgt, uint64_t addr,
+static inline unsigned int pick_level(const struct ufd_pgtable *pgt, uint64_t addr,
 			       uint64_t left, uint64_t sizes)
 {
-	unsigned int level;
+	unsigned int top = 63 - __builtin_clzll(left);
+	uint64_t fit = sizes & (top == 63 ? ~0ULL : (2ULL << top) - 1);
 
-	for (level = pgt->levels - 1; level; level--) {
-		uint64_t size = 1ULL << level_shift(pgt, level);
-
-		if ((sizes & size) && !(addr & (size - 1)) && left >= size)
-			return level;
-	}
-	return 0;
+	/* Sizes allowed, no larger than @left, dividing @addr. */
+	if (addr)
+		fit &= (addr & -addr) | ((addr & -addr) - 1);
+	if (!fit)
+		return 0;
+	return (63 - __builtin_clzll(fit) - pgt->granule_shift) /
+	       PGT_LEVEL_BITS;
 }
 
 /* The extent of the leaves an unmap removed: [first, last]. */
@@ -239,6 +319,72 @@ static uint64_t unmap_range(struct ufd_pgtable *pgt, uint64_t *t,
 	return bytes;
 }
 
+/*
+ * unmap_range from the lowest table whose one entry holds all of
+ * [start, last] (a small unmap: no recursion down the common part of the
+ * path), then up the path, freeing the tables left empty.
+ */
+static uint64_t unmap_small(struct ufd_pgtable *pgt, uint64_t start,
+			    uint64_t last, struct removed *rm)
+{
+	struct {
+		uint64_t *t, *holder;
+	} path[PGT_MAX_LEVELS];
+	uint64_t *t = pgt->root, *holder = &pgt->root_count, base = 0, bytes;
+	unsigned int level = pgt->levels - 1, depth = 0;
+
+	while (level) {
+		unsigned int shift = level_shift(pgt, level);
+		unsigned int i = (start - base) >> shift;
+		uint64_t e = t[i];
+
+		if (((last - base) >> shift) != i)
+			break; /* the range spans entries here */
+		if (!(e & PGT_VALID))
+			return 0; /* nothing mapped in it */
+		if (e & PGT_LEAF)
+			break;
+		path[depth].t = t;
+		path[depth].holder = holder;
+		depth++;
+		holder = &t[i];
+		t = pte_table(e);
+		base += (uint64_t)i << shift;
+		level--;
+	}
+	{
+		unsigned int shift = level_shift(pgt, level);
+		unsigned int i = (start - base) >> shift;
+		uint64_t e = t[i], at = base + ((uint64_t)i << shift);
+
+		if (((last - base) >> shift) == i && (e & PGT_LEAF)) {
+			/* One leaf (the common unmap of a page): itself. */
+			if (at < start)
+				return 0; /* it starts before the range */
+			t[i] = 0;
+			holder_add(holder, -1);
+			pgt->nr_leaves[level]--;
+			bytes = 1ULL << shift;
+			rm->first = at;
+			rm->last = at + bytes - 1;
+		} else {
+			bytes = unmap_range(pgt, t, holder, level, base, start,
+					    last, rm);
+		}
+	}
+	/* @t is a table below the root whose holder is an entry of the
+	 * table above: free it if left empty, and so on up. */
+	while (depth && !holder_count(*holder)) {
+		*holder = 0;
+		table_free(pgt, t);
+		depth--;
+		t = path[depth].t;
+		holder = path[depth].holder;
+		holder_add(holder, -1);
+	}
+	return bytes;
+}
+
 uint64_t pgt_unmap(struct ufd_pgtable *pgt, uint64_t iova, uint64_t length)
 {
 	struct removed rm = { UINT64_MAX, 0 };
@@ -250,8 +396,7 @@ uint64_t pgt_unmap(struct ufd_pgtable *pgt, uint64_t iova, uint64_t length)
 		return 0;
 	if (last > pgt->last_iova)
 		last = pgt->last_iova;
-	bytes = unmap_range(pgt, pgt->root, &pgt->root_count, pgt->levels - 1,
-			    0, iova, last, &rm);
+	bytes = unmap_small(pgt, iova, last, &rm);
 	/* What is unmapped is no longer dirty; spans left empty lose their
 	 * bitmaps. */
 	if (bytes && pgt->dirty_root) {
@@ -261,36 +406,140 @@ uint64_t pgt_unmap(struct ufd_pgtable *pgt, uint64_t iova, uint64_t length)
 	return bytes;
 }
 
-/* Free the empty tables under [start, last]; leaves are left alone. */
-static void prune_empty(struct ufd_pgtable *pgt, uint64_t *t, uint64_t *holder,
-			unsigned int level, uint64_t base, uint64_t start,
-			uint64_t last)
+/*
+ * The walk of a map, made twice.  First @dry: nothing changes; -EEXIST if
+ * something is mapped in the range, else *need is the number of tables
+ * the map will make.  A table the dry walk would make is not there to
+ * look into, so everything under it is known empty; one such table per
+ * level is remembered (the walk goes up in IOVA, so a later run under the
+ * same one finds it again).  Then for real, with that many tables
+ * reserved (pgt->resv): it cannot fail, and it publishes each table whole
+ * (a reserved table is all zero) and each entry with one atomic store, so
+ * a lock-free walker sees the mapping appear or not, never a part of a
+ * table.
+ */
+static inline __attribute__((always_inline)) int
+map_walk(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
+		    uint64_t length, uint64_t prot, uint64_t sizes, bool dry,
+		    uint64_t *need)
 {
-	unsigned int shift = level_shift(pgt, level);
-	uint64_t size = 1ULL << shift;
-	unsigned int i = (start - base) >> shift;
-	unsigned int end = (last - base) >> shift;
+	uint64_t vtag[PGT_MAX_LEVELS];
+	bool vset[PGT_MAX_LEVELS] = { false };
+	uint64_t done = 0;
 
-	if (!level)
-		return;
-	for (; i <= end; i++) {
-		uint64_t entry_iova = base + ((uint64_t)i << shift);
-		uint64_t *child;
+	while (done < length) {
+		uint64_t cur = iova + done;
+		unsigned int level =
+			pick_level(pgt, cur | (host + done), length - done,
+				   sizes);
+		uint64_t size = 1ULL << level_shift(pgt, level);
+		uint64_t *t = pgt->root, *holder = &pgt->root_count;
+		bool virt = false; /* dry: t is a table still to be made */
+		unsigned int l, i, n = 0;
 
-		if (!(t[i] & PGT_VALID) || (t[i] & PGT_LEAF))
-			continue;
-		child = pte_table(t[i]);
-		prune_empty(pgt, child, &t[i], level - 1, entry_iova,
-			    start > entry_iova ? start : entry_iova,
-			    last < entry_iova + size - 1 ?
-				    last :
-				    entry_iova + size - 1);
-		if (!holder_count(t[i])) {
-			t[i] = 0;
-			holder_add(holder, -1);
-			table_free(pgt, child);
+		for (l = pgt->levels - 1; l > level; l--) {
+			uint64_t tag = cur >> level_shift(pgt, l);
+			uint64_t *e, v;
+
+			if (!virt) {
+				e = &t[pte_index(pgt, cur, l)];
+				v = *e;
+				if (v & PGT_VALID) {
+					if (v & PGT_LEAF)
+						return -EEXIST;
+					holder = e;
+					t = pte_table(v);
+					continue;
+				}
+				if (!dry) {
+					uint64_t *child = table_take(pgt);
+
+					__atomic_store_n(
+						e,
+						(uint64_t)(uintptr_t)child |
+							PGT_VALID,
+						__ATOMIC_RELEASE);
+					holder_add(holder, 1);
+					holder = e;
+					t = child;
+					continue;
+				}
+			}
+			/* Dry: the table of level l - 1 for @tag is made. */
+			virt = true;
+			if (!vset[l - 1] || vtag[l - 1] != tag) {
+				vset[l - 1] = true;
+				vtag[l - 1] = tag;
+				(*need)++;
+			}
+		}
+		/* Fill this table while the same leaf size keeps fitting. */
+		i = pte_index(pgt, cur, level);
+		do {
+			if (dry) {
+				if (!virt && (t[i] & PGT_VALID))
+					return -EEXIST;
+			} else {
+				__atomic_store_n(&t[i], (host + done) | prot,
+						 __ATOMIC_RELEASE);
+			}
+			n++;
+			done += size;
+			i++;
+		} while (i < PGT_ENTRIES && done < length &&
+			 pick_level(pgt, (iova + done) | (host + done),
+				    length - done, sizes) == level);
+		if (!dry) {
+			holder_add(holder, (int)n);
+			pgt->nr_leaves[level] += n;
 		}
 	}
+	return 0;
+}
+
+/*
+ * A map that is one leaf (@pte at @level, mapping @iova): one descent
+ * finds what is missing (or in the way), then the tables below it are
+ * reserved and published as map_walk would.
+ */
+static int map_one(struct ufd_pgtable *pgt, uint64_t iova, uint64_t pte,
+		   unsigned int level)
+{
+	uint64_t *t = pgt->root, *holder = &pgt->root_count, *e;
+	unsigned int l;
+	int rc;
+
+	for (l = pgt->levels - 1; l > level; l--) {
+		uint64_t v;
+
+		e = &t[pte_index(pgt, iova, l)];
+		v = *e;
+		if (!(v & PGT_VALID))
+			break;
+		if (v & PGT_LEAF)
+			return -EEXIST;
+		holder = e;
+		t = pte_table(v);
+	}
+	if (l == level && (t[pte_index(pgt, iova, l)] & PGT_VALID))
+		return -EEXIST;
+	rc = table_reserve(pgt, l - level);
+	if (rc)
+		return rc;
+	for (; l > level; l--) {
+		uint64_t *child = table_take(pgt);
+
+		e = &t[pte_index(pgt, iova, l)];
+		__atomic_store_n(e, (uint64_t)(uintptr_t)child | PGT_VALID,
+				 __ATOMIC_RELEASE);
+		holder_add(holder, 1);
+		holder = e;
+		t = child;
+	}
+	__atomic_store_n(&t[pte_index(pgt, iova, level)], pte, __ATOMIC_RELEASE);
+	holder_add(holder, 1);
+	pgt->nr_leaves[level]++;
+	return 0;
 }
 
 int pgt_map(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
@@ -298,7 +547,8 @@ int pgt_map(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
 {
 	uint64_t granule_mask = (1ULL << pgt->granule_shift) - 1;
 	uint64_t sizes = pgt->pgsize_bitmap;
-	uint64_t done = 0, last;
+	uint64_t last, need = 0;
+	unsigned int level;
 	int rc;
 
 	if (!length || ((iova | host | length) & granule_mask))
@@ -311,65 +561,27 @@ int pgt_map(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
 	sizes |= 1ULL << pgt->granule_shift;
 	prot = (prot & (PGT_READ | PGT_WRITE | PGT_INDIRECT)) | PGT_VALID |
 	       PGT_LEAF;
-	/* The dirty bitmaps first: marking a mapping dirty never allocates. */
+	/* The dirty bitmaps first: marking a mapping dirty never allocates.
+	 * New ones are for spans nothing maps yet: no marker reaches them. */
 	rc = pgt_dirty_prepare(pgt, iova, last);
-	if (rc) {
-		pgt_dirty_prune(pgt, iova, last);
-		return rc;
+	if (rc)
+		goto err;
+	level = pick_level(pgt, iova | host, length, sizes);
+	if (length == 1ULL << level_shift(pgt, level)) {
+		/* One leaf: the common map of a page. */
+		rc = map_one(pgt, iova, host | prot, level);
+		if (rc)
+			goto err;
+		return 0;
 	}
-
-	while (done < length) {
-		uint64_t cur = iova + done;
-		unsigned int level =
-			pick_level(pgt, cur | (host + done), length - done,
-				   sizes);
-		uint64_t size = 1ULL << level_shift(pgt, level);
-		uint64_t *t = pgt->root, *holder = &pgt->root_count;
-		unsigned int l, i;
-
-		for (l = pgt->levels - 1; l > level; l--) {
-			uint64_t *e = &t[pte_index(pgt, cur, l)];
-
-			if (!(*e & PGT_VALID)) {
-				uint64_t *child = table_alloc(pgt);
-
-				if (!child) {
-					rc = -ENOMEM;
-					goto err_unmap;
-				}
-				*e = (uint64_t)(uintptr_t)child | PGT_VALID;
-				holder_add(holder, 1);
-			} else if (*e & PGT_LEAF) {
-				rc = -EEXIST;
-				goto err_unmap;
-			}
-			holder = e;
-			t = pte_table(*e);
-		}
-		/* Fill this table while the same leaf size keeps fitting. */
-		i = pte_index(pgt, cur, level);
-		do {
-			if (t[i] & PGT_VALID) {
-				rc = -EEXIST;
-				goto err_unmap;
-			}
-			t[i] = (host + done) | prot;
-			holder_add(holder, 1);
-			pgt->nr_leaves[level]++;
-			done += size;
-			i++;
-		} while (i < PGT_ENTRIES && done < length &&
-			 pick_level(pgt, (iova + done) | (host + done),
-				    length - done, sizes) == level);
-	}
+	rc = map_walk(pgt, iova, host, length, prot, sizes, true, &need);
+	if (!rc)
+		rc = table_reserve(pgt, need);
+	if (rc)
+		goto err;
+	map_walk(pgt, iova, host, length, prot, sizes, false, NULL);
 	return 0;
-
-err_unmap:
-	if (done)
-		pgt_unmap(pgt, iova, done);
-	/* Drop tables the failed descent allocated and left empty. */
-	prune_empty(pgt, pgt->root, &pgt->root_count, pgt->levels - 1, 0, iova,
-		    last);
+err:
 	if (pgt->dirty_capable)
 		pgt_dirty_prune(pgt, iova, last);
 	return rc;

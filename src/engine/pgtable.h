@@ -26,10 +26,14 @@
  * Intervals: [iova, iova + length); callers pass granule-aligned values.
  * Locking: none; the owner (the engine lock) serialises changes.  A walk
  * only reads entries, so a reader that holds the engine lock, or that knows
- * the range cannot change under it, walks without more.  The one change
- * made while lock-free walkers may run is pgt_split_commit() (below): it
- * swaps a leaf for a table that maps the same, with one atomic store, and
- * walks read each entry once with acquire (pgt_leaf_pte).
+ * the range cannot change under it, walks without more.  Two changes may
+ * be made while lock-free walkers run, as they only add translations:
+ * pgt_map() (a new table is published whole, every entry with one atomic
+ * release store, and a failed map has published nothing) and
+ * pgt_split_commit() (below: it swaps a leaf for a table that maps the
+ * same, with one atomic store).  Walks read each entry once with acquire
+ * (pgt_leaf_pte).  Everything that takes a translation away (unmap,
+ * destroy) must exclude walkers.
  */
 #ifndef UFD_PGTABLE_H
 #define UFD_PGTABLE_H
@@ -40,6 +44,8 @@
 #define PGT_ENTRIES 512
 #define PGT_LEVEL_BITS 9
 #define PGT_MAX_LEVELS 6
+/* Freed tables a table keeps for itself (16 KiB). */
+#define PGT_STASH 4
 
 /* Entry bits; addresses are granule aligned, so the low bits are free. */
 #define PGT_VALID (1ULL << 0)
@@ -71,6 +77,10 @@ struct ufd_pgtable {
 	uint64_t root_count;      /* valid entries of the root (see .c) */
 	uint64_t nr_tables;
 	uint64_t nr_leaves[PGT_MAX_LEVELS]; /* leaves per level: sizes used */
+	/* Freed tables kept for the next allocation, and the ones a map
+	 * reserved (see pgtable.c). */
+	uint64_t *stash, *resv;
+	unsigned int nr_stash;
 	/* Dirty bitmaps (see above); dirty_root is NULL until a mapping. */
 	bool dirty_capable;
 	unsigned int dirty_levels;          /* directory levels above leaves */
@@ -91,7 +101,8 @@ void pgt_destroy(struct ufd_pgtable *pgt);
  * Map [iova, iova + length) to host [host, host + length) with @prot
  * (PGT_READ | PGT_WRITE), using leaves no larger than @max_pgsize.
  * All-or-nothing: -ENOMEM, -EEXIST (something already mapped there) and
- * -EINVAL (misaligned, out of reach) leave the table unchanged.
+ * -EINVAL (misaligned, out of reach) leave the table unchanged, and
+ * nothing was visible to a walker meanwhile (see Locking above).
  */
 int pgt_map(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
 	    uint64_t length, uint64_t prot, uint64_t max_pgsize);
@@ -169,9 +180,11 @@ int pgt_mark_dirty(struct ufd_pgtable *pgt, uint64_t iova);
 /*
  * Concurrency: marking (pgt_dirty_write, pgt_mark_dirty) is atomic and may
  * run concurrently with other markers; everything else that touches the
- * bits (harvest, clear, map, unmap) must exclude markers (the engine runs
- * it under its lock in a DMA write section).  pgt_dirty_maybe may run
- * concurrently with markers.
+ * bits (harvest, clear, unmap) must exclude markers (the engine runs it
+ * under its lock in a DMA write section).  A map only adds bitmaps, for
+ * spans nothing maps yet (no marker reaches them before the map's entries
+ * do), so it may run beside markers.  pgt_dirty_maybe may run concurrently
+ * with markers.
  */
 
 /*

@@ -15,10 +15,9 @@
  * program from unmapping or remapping the memory, as a kernel pin would.
  *
  * Locking: none needed; the source is immutable after creation, its
- * refcount is under the engine lock.
+ * reference count is atomic.
  */
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -241,22 +240,16 @@ struct ufd_source *ufd_source_local_trusted(void)
 	return src;
 }
 
-static pthread_mutex_t source_ref_lock = PTHREAD_MUTEX_INITIALIZER;
-
+/* The reference count is atomic: sources are shared by engines (and by
+ * the embedder, who puts its own reference without any engine lock). */
 void ufd_source_get(struct ufd_source *src)
 {
-	pthread_mutex_lock(&source_ref_lock);
-	src->refs++;
-	pthread_mutex_unlock(&source_ref_lock);
+	__atomic_fetch_add(&src->refs, 1, __ATOMIC_RELAXED);
 }
 
 void ufd_source_put(struct ufd_source *src)
 {
-	unsigned int left;
-
-	pthread_mutex_lock(&source_ref_lock);
-	left = --src->refs;
-	pthread_mutex_unlock(&source_ref_lock);
-	if (!left)
+	/* Acquire-release: the last put sees every other user's writes. */
+	if (!__atomic_sub_fetch(&src->refs, 1, __ATOMIC_ACQ_REL))
 		src->ops->release(src);
 }

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "engine/engine.h"
@@ -210,7 +211,7 @@ static void add_len(void *arg, uint64_t iova, uint64_t len)
 	*(uint64_t *)arg += len;
 }
 
-static void test_dma_path(void)
+static void dma_path_run(unsigned int aperture_bits)
 {
 	struct ufd_device_info info = dev_info();
 	struct ufd_ctx *ctx = ctx_open();
@@ -219,9 +220,12 @@ static void test_dma_path(void)
 	struct ufd_sg sg[4];
 	unsigned int nsg;
 	uint64_t iova = 1ULL << 30, ro = (1ULL << 30) + (4ULL << 20);
+	uint64_t small = (1ULL << 30) + (8ULL << 20);
 	char out[64];
 	uint64_t dirty_len = 0;
+	size_t n;
 
+	info.aperture_last = (1ULL << aperture_bits) - 1;
 	REQUIRE(ctx);
 	REQUIRE(ufd_ioas_alloc(ctx, &ioas) == 0);
 	REQUIRE(ufd_device_bind(ctx, &info, &dev) == 0);
@@ -239,6 +243,48 @@ static void test_dma_path(void)
 	memcpy(buf + 100, "hello, device", 14);
 	CHECK_EQ(ufd_dma_read(dma, iova + 100, out, 14), 0);
 	CHECK(!memcmp(out, "hello, device", 14));
+	/*
+	 * Every small size (copied inline) and longer ones, in a leaf and
+	 * across two 4 KiB leaves that are not contiguous in memory (IOVA
+	 * small + PS is buf + 10 pages): the walk must not run off a leaf.
+	 */
+	{
+		uint64_t second = small + PS;
+		uint8_t *a = buf + 8 * PS, *b = buf + 10 * PS;
+
+		REQUIRE(ufd_ioas_map(ctx, ioas, src, (uintptr_t)a, PS, &small,
+				     UFD_MAP_FIXED_IOVA | UFD_MAP_READ |
+					     UFD_MAP_WRITE) == 0);
+		REQUIRE(ufd_ioas_map(ctx, ioas, src, (uintptr_t)b, PS, &second,
+				     UFD_MAP_FIXED_IOVA | UFD_MAP_READ |
+					     UFD_MAP_WRITE) == 0);
+		for (n = 0; n <= 40; n++) {
+			char want[64];
+			size_t i, k = n < 20 ? n : 20;
+
+			for (i = 0; i != 64; i++) {
+				a[PS - 32 + i / 2] = (uint8_t)(i * 7 + n);
+				b[i] = (uint8_t)(i * 11 + n);
+			}
+			CHECK_EQ(ufd_dma_read(dma, small + 5, out, n), 0);
+			CHECK(!memcmp(out, a + 5, n));
+			/* 20 bytes from the first page, the rest from b */
+			memcpy(want, a + PS - 20, k);
+			memcpy(want + k, b, n - k);
+			memset(out, 0, sizeof(out));
+			CHECK_EQ(ufd_dma_read(dma, small + PS - 20, out, n), 0);
+			CHECK(!memcmp(out, want, n));
+			memset(out, (int)(0x40 + n), sizeof(out));
+			CHECK_EQ(ufd_dma_write(dma, small + PS - 20, out, n), 0);
+			CHECK(!memcmp(a + PS - 20, out, k));
+			CHECK(!memcmp(b, out + k, n - k));
+		}
+	}
+	CHECK_EQ(ufd_dma_read(dma, small + 2 * PS - 4, out, 8), -EFAULT);
+	CHECK_EQ(ufd_dma_read(dma, small + 2 * PS, out, 0), 0);
+	CHECK_EQ(ufd_dma_read(dma, UINT64_MAX - 3, out, 8), -EFAULT);
+	CHECK_EQ(ufd_dma_read(dma, 1ULL << aperture_bits, out, 8), -EFAULT);
+	CHECK_EQ(ufd_ioas_unmap(ctx, ioas, small, 2 * PS, NULL), 0);
 	CHECK_EQ(ufd_dma_write(dma, iova + PS - 3, "across", 7), 0);
 	CHECK(!memcmp(buf + PS - 3, "across", 7));
 	/* Faults: nothing mapped, and writing a read-only mapping. */
@@ -263,6 +309,13 @@ static void test_dma_path(void)
 	ufd_dma_close(dma);
 	CHECK_EQ(ufd_engine_check(eng), 0);
 	ufd_ctx_close(ctx);
+}
+
+/* 3 levels of tables and 4 (the walk ufd_dma_read/write inline). */
+static void test_dma_path(void)
+{
+	dma_path_run(39);
+	dma_path_run(48);
 }
 
 /* DMA on one thread while another maps and unmaps: never a stale page. */
@@ -332,6 +385,120 @@ static void test_dma_vs_unmap(void)
 	ufd_dma_close(r.dma);
 	CHECK_EQ(ufd_engine_check(eng), 0);
 	ufd_ctx_close(ctx);
+}
+
+/*
+ * The same with a DMA thread busy enough to be made fast (a plain store
+ * per DMA, no barrier; see engine/dma.c), while the main thread unmaps now
+ * and then, after the other did a few thousand DMAs: once unmap returns no
+ * read sees the page (it is poisoned right after) and no write lands in it
+ * (it is checked after the other did more DMAs).
+ */
+#define FAST_GOOD 0x1122334455667788ULL
+#define FAST_POISON 0xdeaddeaddeaddeadULL
+
+struct fast_race {
+	struct ufd_dma *dma;
+	uint64_t iova;
+	bool write;
+	bool stop;
+	unsigned long n, ok, faults, bad, fast;
+};
+
+static void *fast_thread(void *arg)
+{
+	struct fast_race *r = arg;
+	uint64_t v, w = FAST_GOOD + 1;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+		int rc = r->write ? ufd_dma_write(r->dma, r->iova, &w, sizeof(w)) :
+				    ufd_dma_read(r->dma, r->iova, &v, sizeof(v));
+
+		if (!rc && (r->write || v == FAST_GOOD))
+			r->ok++;
+		else if (rc == -EFAULT)
+			r->faults++;
+		else
+			__atomic_fetch_add(&r->bad, 1, __ATOMIC_RELAXED);
+		if (dma_fast_for(r->dma))
+			r->fast++;
+		__atomic_store_n(&r->n, r->n + 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/* Until the DMA thread did @more DMAs (or a while passed: a busy machine). */
+static void fast_wait(struct fast_race *r, unsigned long more)
+{
+	unsigned long n0 = __atomic_load_n(&r->n, __ATOMIC_ACQUIRE);
+	unsigned int i;
+
+	for (i = 0; i != 200000; i++) {
+		if (__atomic_load_n(&r->n, __ATOMIC_ACQUIRE) - n0 >= more)
+			return;
+		if (i % 64 == 63)
+			sched_yield();
+	}
+}
+
+static void fast_race_run(bool write, unsigned int aperture_bits)
+{
+	struct ufd_device_info info = dev_info();
+	struct ufd_ctx *ctx = ctx_open();
+	struct fast_race r = { .iova = 1ULL << 32, .write = write };
+	volatile uint64_t *word = (volatile uint64_t *)buf;
+	uint32_t ioas, dev, pt;
+	pthread_t t;
+	int i;
+
+	info.aperture_last = (1ULL << aperture_bits) - 1;
+	REQUIRE(ctx);
+	REQUIRE(ufd_ioas_alloc(ctx, &ioas) == 0);
+	REQUIRE(ufd_device_bind(ctx, &info, &dev) == 0);
+	pt = ioas;
+	REQUIRE(ufd_device_attach(ctx, dev, &pt) == 0);
+	REQUIRE(ufd_dma_open(ctx, dev, &r.dma) == 0);
+	REQUIRE(pthread_create(&t, NULL, fast_thread, &r) == 0);
+	for (i = 0; i != 300; i++) {
+		uint64_t iova = r.iova;
+
+		*word = FAST_GOOD;
+		REQUIRE(ufd_ioas_map(ctx, ioas, src, (uintptr_t)buf, PS, &iova,
+				     UFD_MAP_FIXED_IOVA | UFD_MAP_READ |
+					     UFD_MAP_WRITE) == 0);
+		/* Mostly long stretches (the thread is made fast), now and
+		 * then short ones (it is made fenced again). */
+		fast_wait(&r, i % 8 == 7 ? 16 : 3000);
+		REQUIRE(ufd_ioas_unmap(ctx, ioas, iova, PS, NULL) == 0);
+		if (!write) {
+			*word = FAST_POISON;
+			fast_wait(&r, 64);
+		} else {
+			*word = FAST_POISON;
+			fast_wait(&r, 64);
+			if (*word != FAST_POISON)
+				__atomic_fetch_add(&r.bad, 1, __ATOMIC_RELAXED);
+		}
+	}
+	__atomic_store_n(&r.stop, true, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	CHECK_EQ(r.bad, 0);
+	CHECK(r.ok > 0 && r.faults > 0);
+	/* Fast unless the kernel has no membarrier(2). */
+	CHECK(r.fast > 0 || syscall(SYS_membarrier, 0, 0, 0) < 0);
+	ufd_dma_close(r.dma);
+	CHECK_EQ(ufd_engine_check(eng), 0);
+	ufd_ctx_close(ctx);
+}
+
+/* 3 levels of tables (a 39-bit aperture) and 4 (48 bits: the walk that
+ * ufd_dma_read/write inline). */
+static void test_dma_fast_vs_unmap(void)
+{
+	fast_race_run(false, 39);
+	fast_race_run(true, 39);
+	fast_race_run(false, 48);
+	fast_race_run(true, 48);
 }
 
 static void test_fault_queue_and_nested(void)
@@ -413,6 +580,7 @@ int main(void)
 	RUN(test_replace_and_explicit);
 	RUN(test_dma_path);
 	RUN(test_dma_vs_unmap);
+	RUN(test_dma_fast_vs_unmap);
 	RUN(test_fault_queue_and_nested);
 	ufd_source_put(src);
 	ufd_engine_free(eng);
