@@ -159,14 +159,14 @@ static inline int refs_now(void *uptr, uint64_t len, uint32_t refs)
 	return rc;
 }
 
-/* Send @fd (and 4 bytes of @data) over unix socket @sock. */
-static inline int send_fd(int sock, int fd, uint32_t data)
+/* Send @len bytes of @buf, with @fd attached if >= 0, over @sock. */
+static inline int send_buf_fd(int sock, const void *buf, size_t len, int fd)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = { .iov_base = &data, .iov_len = sizeof(data) };
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *c;
 
@@ -180,7 +180,13 @@ static inline int send_fd(int sock, int fd, uint32_t data)
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == sizeof(data) ? 0 : -errno;
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -errno;
+}
+
+/* Send @fd (and 4 bytes of @data) over unix socket @sock. */
+static inline int send_fd(int sock, int fd, uint32_t data)
+{
+	return send_buf_fd(sock, &data, sizeof(data), fd);
 }
 
 /* Receive what send_fd() sent: the new fd (or -1) and the data. */

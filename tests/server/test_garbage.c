@@ -320,30 +320,6 @@ static void test_half_done_calls(void)
 	still_works();
 }
 
-/* Send @m with @fd attached (if >= 0). */
-static void send_with_fd(int s, struct ufd_msg *m, int fd)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
-
-	if (fd >= 0) {
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	sendmsg(s, &mh, MSG_NOSIGNAL);
-}
-
 /* A memfd of @size bytes, sealed against shrinking if @seal. */
 static int ring_memfd(size_t size, bool seal, uint32_t magic)
 {
@@ -367,7 +343,7 @@ static long ring_setup(int s, int fd)
 	struct ufd_msg m;
 
 	msg_init(&m, UFD_MSG_RING_SETUP);
-	send_with_fd(s, &m, fd);
+	send_buf_fd(s, &m, sizeof(m), fd);
 	if (fd >= 0)
 		close(fd);
 	return answer(s);
