@@ -33,8 +33,17 @@
 #endif
 #ifdef UFD_ASAN
 #include <sanitizer/asan_interface.h>
-#define cache_poison(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#define cache_unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+/*
+ * All of a cached object but its link word: LeakSanitizer does not look
+ * for pointers in poisoned memory, and the link is what keeps the rest of
+ * the cache reachable.
+ */
+#define cache_poison(p, n)                                           \
+	ASAN_POISON_MEMORY_REGION((char *)(p) + sizeof(void *),      \
+				  (n) - sizeof(void *))
+#define cache_unpoison(p, n)                                         \
+	ASAN_UNPOISON_MEMORY_REGION((char *)(p) + sizeof(void *),    \
+				    (n) - sizeof(void *))
 #else
 #define cache_poison(p, n) ((void)(p), (void)(n))
 #define cache_unpoison(p, n) ((void)(p), (void)(n))
