@@ -305,6 +305,21 @@ int pages_alloc(struct ufd_engine *eng, struct ufd_source *src,
 void pages_get(struct ufd_pages *pages);
 /* pages_alloc(), or a reference to a registration's pages that cover the
  * range for this user (mem_register.c). */
+/* IOAS_MAP's flag rules (ioas.c): 0, -EOPNOTSUPP, -EINVAL. */
+int ioas_check_map_flags(unsigned int flags);
+/*
+ * What every map starts with (ioas.c): IOAS @ioas_id of @ctx into *@ioas,
+ * and the pages of [@uaddr, @uaddr + @length) of @src, charged to @cred,
+ * as the one element *@elm (a pages reference the caller puts if the map
+ * fails).  0, -ENOENT, or pages_for_map()'s -errno with nothing held.
+ * eng->lock held.
+ */
+struct iopt_map_elm;
+struct ufd_ioas;
+int ioas_map_elm(struct ufd_ctx *ctx, uint32_t ioas_id,
+		 struct ufd_source *src, uint64_t uaddr, uint64_t length,
+		 bool writable, const struct ufd_cred *cred,
+		 struct ufd_ioas **ioas, struct iopt_map_elm *elm);
 /* IOAS_COPY's argument rules (ioas.c): 0, -EOPNOTSUPP, -EOVERFLOW, -EINVAL. */
 int ioas_copy_check(unsigned int flags, uint64_t length, uint64_t src_iova,
 		    uint64_t dst_iova);

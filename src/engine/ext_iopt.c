@@ -306,18 +306,10 @@ int ufd_ioas_map_hint(struct ufd_ctx *ctx, uint32_t ioas_id,
 		return -EOVERFLOW;
 
 	eng_lock(ctx->eng);
-	ioas = ioas_find(ctx, ioas_id);
-	if (!ioas) {
-		rc = -ENOENT;
-		goto out_unlock;
-	}
-	rc = pages_for_map(ctx->eng, src, uaddr, length,
-			   flags & UFD_MAP_WRITE, &ctx->cred, ctx->account_mode,
-			   &elm.pages);
+	rc = ioas_map_elm(ctx, ioas_id, src, uaddr, length,
+			  flags & UFD_MAP_WRITE, &ctx->cred, &ioas, &elm);
 	if (rc)
 		goto out_unlock;
-	elm.start_byte = uaddr - elm.pages->uaddr;
-	elm.length = length;
 	fits = length && hint_fits(&ioas->iopt, *iova, length);
 	where = *iova;
 	rc = iopt_map_pages(&ioas->iopt, &elm, 1, length, &where, flags,
@@ -443,10 +435,9 @@ int ufd_ioas_map_granule(struct ufd_ctx *ctx, uint32_t ioas_id,
 	uint64_t mask = granule - 1;
 	int rc;
 
-	if (flags & ~(UFD_MAP_FIXED_IOVA | UFD_MAP_WRITE | UFD_MAP_READ))
-		return -EOPNOTSUPP;
-	if (!(flags & (UFD_MAP_WRITE | UFD_MAP_READ)))
-		return -EINVAL;
+	rc = ioas_check_map_flags(flags);
+	if (rc)
+		return rc;
 	if (*iova >= UFD_ULONG_MAX || length >= UFD_ULONG_MAX)
 		return -EOVERFLOW;
 	if (granule < UFD_PAGE_SIZE || (granule & mask))
@@ -458,18 +449,10 @@ int ufd_ioas_map_granule(struct ufd_ctx *ctx, uint32_t ioas_id,
 		return -ENODEV;
 
 	eng_lock(ctx->eng);
-	ioas = ioas_find(ctx, ioas_id);
-	if (!ioas) {
-		rc = -ENOENT;
-		goto out_unlock;
-	}
-	rc = pages_for_map(ctx->eng, src, uaddr, length,
-			   flags & UFD_MAP_WRITE, &ctx->cred, ctx->account_mode,
-			   &elm.pages);
+	rc = ioas_map_elm(ctx, ioas_id, src, uaddr, length,
+			  flags & UFD_MAP_WRITE, &ctx->cred, &ioas, &elm);
 	if (rc)
 		goto out_unlock;
-	elm.start_byte = uaddr - elm.pages->uaddr;
-	elm.length = length;
 	rc = iopt_map_pages_granule(&ioas->iopt, &elm, iova,
 				    flags & (UFD_MAP_READ | UFD_MAP_WRITE),
 				    !(flags & UFD_MAP_FIXED_IOVA), granule);

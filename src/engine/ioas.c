@@ -54,7 +54,7 @@ int ufd_ioas_alloc(struct ufd_ctx *ctx, uint32_t *out_ioas_id)
 	return 0;
 }
 
-static int check_map_flags(unsigned int flags)
+int ioas_check_map_flags(unsigned int flags)
 {
 	if (flags & ~(UFD_MAP_FIXED_IOVA | UFD_MAP_WRITE | UFD_MAP_READ))
 		return -EOPNOTSUPP;
@@ -99,25 +99,17 @@ static int ioas_map_as(struct ufd_ctx *ctx, uint32_t ioas_id,
 	struct ufd_ioas *ioas;
 	int rc;
 
-	rc = check_map_flags(flags);
+	rc = ioas_check_map_flags(flags);
 	if (rc)
 		return rc;
 	if (*iova >= UFD_ULONG_MAX || length >= UFD_ULONG_MAX)
 		return -EOVERFLOW;
 
 	eng_lock(ctx->eng);
-	ioas = ioas_find(ctx, ioas_id);
-	if (!ioas) {
-		rc = -ENOENT;
-		goto out_unlock;
-	}
-	rc = pages_for_map(ctx->eng, src, uaddr, length,
-			   flags & UFD_MAP_WRITE, cred, ctx->account_mode,
-			   &elm.pages);
+	rc = ioas_map_elm(ctx, ioas_id, src, uaddr, length,
+			  flags & UFD_MAP_WRITE, cred, &ioas, &elm);
 	if (rc)
 		goto out_unlock;
-	elm.start_byte = uaddr - elm.pages->uaddr;
-	elm.length = length;
 	rc = iopt_map_pages(&ioas->iopt, &elm, 1, length, iova,
 			    flags & (UFD_MAP_READ | UFD_MAP_WRITE),
 			    !(flags & UFD_MAP_FIXED_IOVA));
@@ -126,6 +118,25 @@ static int ioas_map_as(struct ufd_ctx *ctx, uint32_t ioas_id,
 out_unlock:
 	eng_unlock(ctx->eng);
 	return rc;
+}
+
+int ioas_map_elm(struct ufd_ctx *ctx, uint32_t ioas_id,
+		 struct ufd_source *src, uint64_t uaddr, uint64_t length,
+		 bool writable, const struct ufd_cred *cred,
+		 struct ufd_ioas **ioas, struct iopt_map_elm *elm)
+{
+	int rc;
+
+	*ioas = ioas_find(ctx, ioas_id);
+	if (!*ioas)
+		return -ENOENT;
+	rc = pages_for_map(ctx->eng, src, uaddr, length, writable, cred,
+			   ctx->account_mode, &elm->pages);
+	if (rc)
+		return rc;
+	elm->start_byte = uaddr - elm->pages->uaddr;
+	elm->length = length;
+	return 0;
 }
 
 int ioas_copy_check(unsigned int flags, uint64_t length, uint64_t src_iova,

@@ -1353,87 +1353,75 @@ static bool request_type_ok(uint16_t type)
 }
 
 /*
- * Serve request @req of the caller @uc: the ring's (@proc, its channel's;
- * @win, @ident_*: what the ring call gave) or a socket message's (@proc
- * NULL: found by pid and nonce).  The answer's fields go to @res; the
- * return value is its ret.
+ * Serve request @req of the caller @uc in @call, which the transport
+ * filled: its channel, and for a ring call the ring's process (held by
+ * the channel), the argument window, the file's identity and the client's
+ * fd table generation; a socket message's process is found by pid and
+ * nonce.  The answer's fields go to @res; the return value is its ret.
  */
-static long serve_request(struct srv_chan *ch, const struct ufd_msg *req,
-			  const struct ucred *uc, struct srv_proc *proc,
-			  struct ufd_caller_window *win, int ident_fd,
-			  dev_t ident_dev, ino_t ident_ino,
-			  const uint64_t *fd_gen, struct ufd_msg *res)
+static long serve_request(struct srv_call *call, const struct ufd_msg *req,
+			  const struct ucred *uc, struct ufd_msg *res)
 {
-	struct ufd_daemon *d = ch->d;
-	struct srv_call call = {
-		.ch = ch,
-		.win = win,
-		.ident_fd = ident_fd,
-		.ident_dev = ident_dev,
-		.ident_ino = ident_ino,
-		.gen_known = fd_gen != NULL,
-		.fd_gen = fd_gen ? *fd_gen : 0,
-	};
+	struct ufd_daemon *d = call->ch->d;
 	int err = 0;
 	long ret;
 
 	/* The release barrier: earlier closes are done. */
 	drain_hangups(d);
-	if (proc) {
+	if (call->proc) {
 		pthread_mutex_lock(&d->lock);
-		proc->refs++;
+		call->proc->refs++;
 		pthread_mutex_unlock(&d->lock);
-		call.proc = proc;
 	} else {
-		call.proc = proc_get(d, uc->pid, req->nonce, &err);
-		if (!call.proc)
+		call->proc = proc_get(d, uc->pid, req->nonce, &err);
+		if (!call->proc)
 			return err;
 	}
-	ufd_source_remote_set_caller(call.proc->src);
+	ufd_source_remote_set_caller(call->proc->src);
 	/* The sender's fail-nth, for this dispatch. */
 	if (req->type != UFD_MSG_MMIO && req->type != UFD_MSG_FILE_KIND)
 		ufd_fail_nth_thread(req->fail_nth);
 	switch (req->type) {
 	case UFD_MSG_OPEN:
-		ret = do_open(&call, req, uc);
+		ret = do_open(call, req, uc);
 		break;
 	case UFD_MSG_IOCTL:
-		ret = do_ioctl(&call, req, uc);
+		ret = do_ioctl(call, req, uc);
 		break;
 	case UFD_MSG_FILE_KIND:
-		ret = do_file_kind(&call, req);
+		ret = do_file_kind(call, req);
 		break;
 	case UFD_MSG_MMAP:
-		ret = do_mmap(&call, req, res);
+		ret = do_mmap(call, req, res);
 		break;
 	case UFD_MSG_MMIO:
-		ret = do_mmio(&call, req, res);
+		ret = do_mmio(call, req, res);
 		break;
 	case UFD_MSG_BAR_MAPPED:
-		ret = do_bar_mapped(&call, req);
+		ret = do_bar_mapped(call, req);
 		break;
 	case UFD_MSG_BAR_UNMAPPED:
-		ret = do_bar_unmapped(&call, req);
+		ret = do_bar_unmapped(call, req);
 		break;
 	case UFD_MSG_DESCRIBE:
-		ret = do_describe(&call, req);
+		ret = do_describe(call, req);
 		break;
 	case UFD_MSG_ACCOUNTING:
-		ret = do_accounting(&call, req, res);
+		ret = do_accounting(call, req, res);
 		break;
 	default:
-		ret = do_rw(&call, req, uc);
+		ret = do_rw(call, req, uc);
 		break;
 	}
 	res->fail_nth = req->fail_nth ? (uint32_t)ufd_fail_nth_thread_left() : 0;
 	ufd_fail_nth_thread(0);
 	ufd_source_remote_set_caller(NULL);
-	while (call.nr_held)
-		file_put(d, call.held[--call.nr_held]);
+	while (call->nr_held)
+		file_put(d, call->held[--call->nr_held]);
 	/* Files made: the table keeps them now. */
-	while (call.nr_made)
-		file_put(d, call.made[--call.nr_made].f);
-	proc_put(d, call.proc);
+	while (call->nr_made)
+		file_put(d, call->made[--call->nr_made].f);
+	proc_put(d, call->proc);
 	return ret;
 }
 
@@ -1537,22 +1525,22 @@ static void ring_serve_call(struct srv_chan *ch)
 {
 	struct ufd_ring *r = ch->ring;
 	struct ufd_caller_window win = { .buf = r->win };
+	struct srv_call call = { .ch = ch, .proc = ch->proc, .gen_known = true };
 	struct ufd_msg req, res;
-	uint64_t fd_gen;
-	dev_t ident_dev;
-	ino_t ident_ino;
 	long ret;
 
 	/* Copied out first: the client may scribble on the ring meanwhile. */
 	memcpy(&req, &r->req, sizeof(req));
-	ident_dev = (dev_t)r->file_dev;
-	ident_ino = (ino_t)r->file_ino;
-	fd_gen = r->fd_gen;
+	call.ident_dev = (dev_t)r->file_dev;
+	call.ident_ino = (ino_t)r->file_ino;
+	call.ident_fd = call.ident_dev || call.ident_ino ? req.fd : -1;
+	call.fd_gen = r->fd_gen;
 	win.addr = r->win_addr;
 	win.len = r->win_len;
 	win.writable = r->win_flags & UFD_RING_WIN_WRITABLE;
 	if (win.len > UFD_RING_WINDOW || win.addr + win.len < win.addr)
 		win.len = 0;
+	call.win = win.len ? &win : NULL;
 	__atomic_store_n(&r->call_state, UFD_RING_BUSY, __ATOMIC_RELAXED);
 	/* Whatever the client posted before this call is done first. */
 	ring_serve_posts(ch);
@@ -1564,10 +1552,7 @@ static void ring_serve_call(struct srv_chan *ch)
 	else if (!request_type_ok(req.type))
 		ret = -EPROTO;
 	else
-		ret = serve_request(ch, &req, &ch->cred, ch->proc,
-				    win.len ? &win : NULL,
-				    ident_dev || ident_ino ? req.fd : -1,
-				    ident_dev, ident_ino, &fd_gen, &res);
+		ret = serve_request(&call, &req, &ch->cred, &res);
 	res.ret = ret;
 	memcpy(&r->res, &res, sizeof(res));
 	r->dirty_lo = (uint32_t)win.dirty_lo;
@@ -1657,9 +1642,10 @@ static void *chan_main(void *arg)
 			ret = -EPERM;
 		else if (!request_type_ok(req.type))
 			ret = -EPROTO;
-		else
-			ret = serve_request(ch, &req, &uc, NULL, NULL, -1, 0, 0,
-					    NULL, &res);
+		else /* no ring: no window, identity or generation */
+			ret = serve_request(&(struct srv_call){ .ch = ch,
+								.ident_fd = -1 },
+					    &req, &uc, &res);
 		res.ret = ret;
 		if (ufd_wire_send(ch->fd, &res, -1))
 			break;

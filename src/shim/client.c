@@ -119,12 +119,23 @@ static uint64_t srv_nonce; /* atomic */
 #define POST_MAX 32
 #define POST_NONE (-2)
 
-static __thread int post_slot = POST_NONE; /* or a slot, -1: temporary */
-static __thread int post_sock = -1;
-static __thread struct ufd_ring *post_ring; /* the post channel's ring */
+/* The thread's post channel: slot POST_NONE (none), a slot, or -1. */
+static __thread struct chan_use post = { .slot = POST_NONE, .fd = -1 };
 static __thread unsigned int post_outstanding;
 
 static int post_drain(struct ufd_msg *last);
+static void chan_put(const struct chan_use *u, bool broken);
+
+/* The thread has no post channel (any more); @put: give it back first. */
+static void post_forget(bool put, bool broken)
+{
+	if (put)
+		chan_put(&post, broken);
+	post.slot = POST_NONE;
+	post.fd = -1;
+	post.ring = NULL;
+	post_outstanding = 0;
+}
 
 static void sys_close(int fd)
 {
@@ -379,12 +390,9 @@ void shim_srv_atfork_child(void)
 	int i;
 
 	/* Only this thread exists: every channel of the parent is a copy. */
-	if (post_slot == -1 && post_sock >= 0)
-		sys_close(post_sock);
-	post_slot = POST_NONE;
-	post_sock = -1;
-	post_ring = NULL;
-	post_outstanding = 0;
+	if (post.slot == -1 && post.fd >= 0)
+		sys_close(post.fd);
+	post_forget(false, false);
 	for (i = 0; i < NCHAN; i++) {
 		if (chans[i].state != CH_EMPTY &&
 		    fd_is(chans[i].fd, chans[i].dev, chans[i].ino))
@@ -698,16 +706,11 @@ static long srv_call_x(struct ufd_msg *req, struct ufd_msg *res,
 	 * a ring's posts are served before the call on the same ring, so the
 	 * call goes there; a socket's answers are collected first.
 	 */
-	if (post_slot != POST_NONE) {
+	if (post.slot != POST_NONE) {
 		shim_sig_enter();
-		if (post_ring) {
-			u.slot = post_slot;
-			u.fd = post_sock;
-			u.ring = post_ring;
-			post_slot = POST_NONE;
-			post_sock = -1;
-			post_ring = NULL;
-			post_outstanding = 0;
+		if (post.ring) {
+			u = post;
+			post_forget(false, false);
 		} else {
 			post_drain(NULL);
 		}
@@ -782,13 +785,12 @@ static long srv_call(struct ufd_msg *req)
 /* Collect the outstanding answers (the last into @last) and let go. */
 static int post_drain(struct ufd_msg *last)
 {
-	struct chan_use u = { .slot = post_slot, .fd = post_sock };
 	struct ufd_msg m;
 	bool broken = false;
 	int fd;
 
 	while (post_outstanding) {
-		if (ufd_wire_recv(post_sock, &m, &fd, NULL, NULL) != 1 ||
+		if (ufd_wire_recv(post.fd, &m, &fd, NULL, NULL) != 1 ||
 		    m.type != UFD_MSG_RESULT) {
 			if (fd >= 0)
 				sys_close(fd);
@@ -801,10 +803,7 @@ static int post_drain(struct ufd_msg *last)
 		if (!post_outstanding && last)
 			*last = m;
 	}
-	chan_put(&u, broken);
-	post_slot = POST_NONE;
-	post_sock = -1;
-	post_outstanding = 0;
+	post_forget(true, broken);
 	return broken ? -EIO : 0;
 }
 
@@ -812,9 +811,7 @@ static int post_drain(struct ufd_msg *last)
 static int post_ring_send(const struct ufd_msg *req, uint64_t dev,
 			  uint64_t ino)
 {
-	struct chan_use u = { .slot = post_slot, .fd = post_sock,
-			      .ring = post_ring };
-	struct ufd_ring *r = post_ring;
+	struct ufd_ring *r = post.ring;
 	struct ufd_ring_post *p;
 	uint32_t head = r->post_head;
 
@@ -824,12 +821,9 @@ static int post_ring_send(const struct ufd_msg *req, uint64_t dev,
 		bool broken = false;
 
 		ufd_wire_init(&sync, UFD_MSG_RING_KICK);
-		ring_call(&u, &sync, &res, NULL, &broken);
+		ring_call(&post, &sync, &res, NULL, &broken);
 		if (broken) {
-			chan_put(&u, true);
-			post_slot = POST_NONE;
-			post_sock = -1;
-			post_ring = NULL;
+			post_forget(true, true);
 			return -EIO;
 		}
 	}
@@ -844,11 +838,8 @@ static int post_ring_send(const struct ufd_msg *req, uint64_t dev,
 	p->pad = 0;
 	ufd_ring_publish(&r->post_head, head + 1);
 	if (ufd_ring_peer_sleeps(&r->daemon_sleeping) &&
-	    (!chan_sock_ok(&u) || ufd_ring_kick(u.fd))) {
-		chan_put(&u, true);
-		post_slot = POST_NONE;
-		post_sock = -1;
-		post_ring = NULL;
+	    (!chan_sock_ok(&post) || ufd_ring_kick(post.fd))) {
+		post_forget(true, true);
 		return -EIO;
 	}
 	post_outstanding++;
@@ -860,26 +851,19 @@ static int post_send(struct ufd_msg *req, uint64_t dev, uint64_t ino)
 {
 	if (!shim_srv_enabled())
 		return -ENODEV;
-	if (post_slot == POST_NONE) {
+	if (post.slot == POST_NONE) {
 		struct chan_use u;
 		int rc = chan_get(&u);
 
 		if (rc)
 			return rc;
-		post_slot = u.slot;
-		post_sock = u.fd;
-		post_ring = u.ring;
+		post = u;
 	}
 	req->nonce = __atomic_load_n(&srv_nonce, __ATOMIC_RELAXED);
-	if (post_ring)
+	if (post.ring)
 		return post_ring_send(req, dev, ino);
-	if (ufd_wire_send(post_sock, req, -1)) {
-		struct chan_use u = { .slot = post_slot, .fd = post_sock };
-
-		chan_put(&u, true);
-		post_slot = POST_NONE;
-		post_sock = -1;
-		post_outstanding = 0;
+	if (ufd_wire_send(post.fd, req, -1)) {
+		post_forget(true, true);
 		return -EIO;
 	}
 	post_outstanding++;
@@ -991,9 +975,9 @@ int shim_srv_mmio(int fd, uint64_t dev, uint64_t ino, unsigned int region,
 	if (write) {
 		/* Posted: the answer is collected later (see post_drain). */
 		ret = post_send(&req, dev, ino);
-		if (!ret && !post_ring && post_outstanding >= POST_MAX)
+		if (!ret && !post.ring && post_outstanding >= POST_MAX)
 			post_drain(NULL);
-	} else if (post_slot != POST_NONE && !post_ring) {
+	} else if (post.slot != POST_NONE && !post.ring) {
 		/* After the writes before it, on their channel. */
 		ret = post_send(&req, dev, ino);
 		if (!ret)
