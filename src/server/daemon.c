@@ -1363,16 +1363,14 @@ static long serve_request(struct srv_call *call, const struct ufd_msg *req,
 			  const struct ucred *uc, struct ufd_msg *res)
 {
 	struct ufd_daemon *d = call->ch->d;
+	/* A ring's process is held by its channel, whose thread this is. */
+	bool own_proc = !call->proc;
 	int err = 0;
 	long ret;
 
 	/* The release barrier: earlier closes are done. */
 	drain_hangups(d);
-	if (call->proc) {
-		pthread_mutex_lock(&d->lock);
-		call->proc->refs++;
-		pthread_mutex_unlock(&d->lock);
-	} else {
+	if (own_proc) {
 		call->proc = proc_get(d, uc->pid, req->nonce, &err);
 		if (!call->proc)
 			return err;
@@ -1421,7 +1419,8 @@ static long serve_request(struct srv_call *call, const struct ufd_msg *req,
 	/* Files made: the table keeps them now. */
 	while (call->nr_made)
 		file_put(d, call->made[--call->nr_made].f);
-	proc_put(d, call->proc);
+	if (own_proc)
+		proc_put(d, call->proc);
 	return ret;
 }
 
