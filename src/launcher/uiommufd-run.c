@@ -581,6 +581,40 @@ done:
 	return end_like(status);
 }
 
+/*
+ * The server mode tunables the preload library and the daemon read from
+ * the environment: a value they would ignore is an error here, with its
+ * name, rather than a silent default.
+ */
+static bool check_tunables(void)
+{
+	static const char *const switches[] = {
+		"UIOMMUFD_RING", "UIOMMUFD_PROCMAP_QUERY", "UIOMMUFD_STRICT_FDS",
+	};
+	const char *v = getenv("UIOMMUFD_SPIN_US");
+	unsigned long us;
+	unsigned int i;
+	char *end;
+
+	if (v) {
+		errno = 0;
+		us = strtoul(v, &end, 10);
+		if (!*v || *end || errno || us > 100000) {
+			err_msg("UIOMMUFD_SPIN_US must be a number of "
+				"microseconds from 0 to 100000, not '%s'", v);
+			return false;
+		}
+	}
+	for (i = 0; i < sizeof(switches) / sizeof(switches[0]); i++) {
+		v = getenv(switches[i]);
+		if (v && strcmp(v, "0") && strcmp(v, "1")) {
+			err_msg("%s must be 0 or 1, not '%s'", switches[i], v);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* --pasid-capacity N (also inherited as UIOMMUFD_PASID_CAPACITY). */
 static bool parse_capacity(const char *text, struct ufd_daemon_config *cfg)
 {
@@ -708,6 +742,8 @@ int main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 
+	if (!check_tunables())
+		return EXIT_FAILED;
 	/* As --kernel, the options' variables are inherited by nested runs. */
 	if (!cfg.pasid_capacity_set && getenv(UFD_ENV_PASID_CAPACITY) &&
 	    !parse_capacity(getenv(UFD_ENV_PASID_CAPACITY), &cfg))

@@ -40,6 +40,18 @@ done
 
 "$RUN" --mode=bogus -- true 2>/dev/null
 expect "unknown mode" 125 $?
+# Tunables the library would ignore are refused, by name.
+for bad in UIOMMUFD_SPIN_US=abc UIOMMUFD_SPIN_US=100001 UIOMMUFD_SPIN_US= \
+	UIOMMUFD_RING=yes UIOMMUFD_PROCMAP_QUERY=2 UIOMMUFD_STRICT_FDS=on; do
+	err=$(env "$bad" "$RUN" -- true 2>&1)
+	expect "$bad refused" 125 $?
+	case "$err" in
+	*"${bad%%=*}"*) ;;
+	*) bad "$bad: the message does not name it: $err" ;;
+	esac
+done
+env UIOMMUFD_SPIN_US=0 UIOMMUFD_RING=1 UIOMMUFD_PROCMAP_QUERY=0 "$RUN" -- true
+expect "good tunables" 0 $?
 got=$(UIOMMUFD_MODE=inprocess "$RUN" --mode=server -- sh -c 'echo $UIOMMUFD_MODE')
 expect "--mode wins over UIOMMUFD_MODE" server "$got"
 got=$("$RUN" -- sh -c 'echo $UIOMMUFD_MODE')
