@@ -5,7 +5,10 @@
  *
  * Model.  Reads and writes go to the live memory of the process with
  * process_vm_readv/writev, so a bad pointer is -EFAULT and the data is
- * never a snapshot.  Pinning looks at the process's mappings
+ * never a snapshot; or, for the process whose call this thread serves,
+ * through the caller itself, where the transport offers a way
+ * (ufd_source_remote_set_caller_xfer: the ring's transfers, proto.h),
+ * which copies the same live memory for less than the system calls.  Pinning looks at the process's mappings
  * (/proc/PID/maps: one PROCMAP_QUERY ioctl per mapping of the range where
  * the kernel has it, on a maps fd opened with the source, else the file
  * read whole) and checks them as get_user_pages would (mapped, readable,
@@ -23,10 +26,12 @@
  *    as DMA to pinned pages does.  The shrink seal guarantees the daemon
  *    never touches a page past the end of the file (no SIGBUS).
  *  - anything else (private memory): the pages are faulted in and checked
- *    with process_vm_readv; afterwards they are reached by address with
- *    process_vm_*.  Such a "pin" cannot outlive the process (the kernel
- *    would keep the pages; nothing in userspace can), and the pin returns
- *    no host pointer.
+ *    with process_vm_readv (except for a writable pin of anonymous
+ *    memory, which cannot fail to fault in: its mapping's check is the
+ *    whole of get_user_pages's); afterwards they are reached by address
+ *    with process_vm_*.  Such a "pin" cannot outlive the process (the
+ *    kernel would keep the pages; nothing in userspace can), and the pin
+ *    returns no host pointer.
  *
  * Pinning when the process is gone fails with -EFAULT, as the kernel's
  * does when the mm has exited, even where the file could still be reached.
@@ -226,6 +231,9 @@ unsigned long ufd_source_remote_mapped_pages(struct ufd_source *src)
  * reaped, so its pid still names it) and needs no check per copy.
  */
 static __thread struct ufd_source *current_caller;
+/* The caller's own way to its memory (the ring's transfers), if any. */
+static __thread ufd_caller_xfer_fn caller_xfer;
+static __thread void *caller_xfer_ctx;
 
 void ufd_source_remote_read_maps_file(struct ufd_source *src)
 {
@@ -237,12 +245,43 @@ void ufd_source_remote_set_caller(struct ufd_source *src)
 	current_caller = src;
 }
 
+void ufd_source_remote_set_caller_xfer(ufd_caller_xfer_fn fn, void *ctx)
+{
+	caller_xfer = fn;
+	caller_xfer_ctx = ctx;
+}
+
+/* Transfers through caller_xfer this long at most, in all. */
+#define CALLER_XFER_MAX (16u << 10)
+
+/*
+ * Alive, as far as reaching it by pid goes: the caller needs no look (see
+ * current_caller); a lookup through maps_fd needs none either way, since
+ * that file is bound to the process and fails once its memory is gone.
+ */
+static bool rs_reachable(struct rsrc *rs)
+{
+	return &rs->src == current_caller || rs_alive(rs);
+}
+
 static int vm_xfer(struct rsrc *rs, uint64_t uaddr, void *buf, size_t len,
 		   bool write)
 {
 	/* Another process: never touch a pid that may have been reused. */
-	if (&rs->src != current_caller && !rs_alive(rs))
+	if (!rs_reachable(rs))
 		return -EFAULT;
+	/* The caller, which can copy for us: cheaper than the syscalls. */
+	if (&rs->src == current_caller && caller_xfer &&
+	    len <= CALLER_XFER_MAX) {
+		long done = caller_xfer(caller_xfer_ctx, uaddr, buf, len,
+					write);
+
+		if (done < 0)
+			return -EFAULT;
+		buf = (char *)buf + done;
+		uaddr += (uint64_t)done;
+		len -= (size_t)done;
+	}
 	while (len) {
 		struct iovec local = { .iov_base = buf, .iov_len = len };
 		struct iovec remote = { .iov_base = (void *)(uintptr_t)uaddr,
@@ -444,7 +483,7 @@ static int query_vmas(struct rsrc *rs, uint64_t start, uint64_t last,
 		vmas[n++] = v;
 		cur = v.end;
 	}
-	if (!rc && !rs_alive(rs))
+	if (!rc && !rs_reachable(rs))
 		rc = -EFAULT;
 	if (rc) {
 		free(vmas);
@@ -919,8 +958,16 @@ static int pin_hole(struct rsrc *rs, const struct rvma *vmas, size_t nvmas,
 		rc = -ENOENT;
 		if (v->shared && v->ino)
 			rc = map_piece(rs, v, p0, p1, writable, s);
-		if (rc == -ENOENT)
+		/*
+		 * Writable anonymous private memory always faults in: the
+		 * mapping checked is all get_user_pages would.  Anything
+		 * else (a file, hugetlbfs, a read-only or special mapping
+		 * such as [vvar]) is touched, to fail as it would.
+		 */
+		if (rc == -ENOENT && !(writable && !v->ino && !v->shared))
 			rc = vm_touch(rs, p0, p1 - p0 + 1);
+		else if (rc == -ENOENT)
+			rc = 0;
 		if (!rc)
 			rc = seg_list_add(l, s);
 		if (rc) {
@@ -952,7 +999,7 @@ static int remote_pin(struct ufd_source *src, uint64_t uaddr, size_t len,
 	if (!len || uaddr % RPAGE || len % RPAGE ||
 	    __builtin_add_overflow(uaddr, len - 1, &last))
 		return -EFAULT;
-	if (!rs_alive(rs))
+	if (!rs_reachable(rs))
 		return -EFAULT;
 	rc = read_vmas(rs, uaddr, last, writable, &vmas, &nvmas);
 	if (rc)

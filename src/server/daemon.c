@@ -55,6 +55,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -180,6 +181,7 @@ struct srv_chan {
 	struct srv_proc *proc;  /* one reference */
 	struct ucred cred;      /* RING_SETUP's, kernel-checked */
 	struct ufd_ring_spinner spin;
+	bool xfer_off;          /* a transfer was never finished: no more */
 };
 
 /*
@@ -1519,6 +1521,108 @@ static void ring_serve_posts(struct srv_chan *ch)
 	__atomic_store_n(&r->post_tail, tail, __ATOMIC_RELEASE);
 }
 
+/*
+ * Transfers (proto.h): how long the daemon waits for a client to take
+ * one (then it takes it back), and to finish one it took (then transfers
+ * are off for the channel).  A client that spins takes one in well under
+ * a microsecond.
+ */
+#define XFER_TAKE_NS (50u * 1000u)
+#define XFER_YIELD_NS (2u * 1000u)
+#define XFER_FINISH_NS (10u * 1000u * 1000u)
+
+/* Take a transfer back that the client has not taken: true if it was. */
+static bool xfer_cancel(struct ufd_ring *r)
+{
+	uint32_t expect = UFD_RING_XFER_REQ;
+
+	return __atomic_compare_exchange_n(&r->xfer_state, &expect,
+					   UFD_RING_XFER_IDLE, false,
+					   __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * One transfer of @len <= UFD_RING_XFER bytes: 1 done, 0 not this way,
+ * -EFAULT.  Only to a client that is awake (spinning in its wait): a
+ * sleeping one would cost a kick and a wake-up, more than the syscalls.
+ */
+static int xfer_one(struct srv_chan *ch, uint64_t uaddr, void *buf,
+		    size_t len, bool store)
+{
+	struct ufd_ring *r = ch->ring;
+	uint64_t t0;
+	unsigned int n = 0;
+	int32_t ret;
+
+	if (ufd_ring_peek(&r->xfer_state) != UFD_RING_XFER_IDLE) {
+		ch->xfer_off = true; /* not ours to use: scribbled on */
+		return 0;
+	}
+	r->xfer_addr = uaddr;
+	r->xfer_len = (uint32_t)len;
+	r->xfer_store = store;
+	if (store)
+		memcpy(r->xfer_data, buf, len);
+	ufd_ring_publish(&r->xfer_state, UFD_RING_XFER_REQ);
+	/* Went to sleep meanwhile (Dekker, as for the call): take it back. */
+	if (ufd_ring_peer_sleeps(&r->client_sleeping) && xfer_cancel(r))
+		return 0;
+	t0 = ufd_ring_now_ns();
+	while (ufd_ring_peek(&r->xfer_state) != UFD_RING_XFER_DONE) {
+		uint64_t waited;
+
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+		if (++n % 16)
+			continue;
+		waited = ufd_ring_now_ns() - t0;
+		if (waited > XFER_TAKE_NS && xfer_cancel(r))
+			return 0;
+		if (waited > XFER_FINISH_NS) {
+			ch->xfer_off = true;
+			return 0;
+		}
+		/* The client may wait for this CPU: let it have it. */
+		if (waited > XFER_YIELD_NS)
+			sched_yield();
+	}
+	ret = __atomic_load_n(&r->xfer_ret, __ATOMIC_RELAXED);
+	if (!ret && !store)
+		memcpy(buf, r->xfer_data, len);
+	__atomic_store_n(&r->xfer_state, UFD_RING_XFER_IDLE, __ATOMIC_RELEASE);
+	if (ret == -EAGAIN) {
+		ch->xfer_off = true; /* the client cannot: do not ask again */
+		return 0;
+	}
+	return ret ? -EFAULT : 1;
+}
+
+/* ufd_caller_xfer_fn of a ring call: its client copies for us. */
+static long ring_xfer(void *ctx, uint64_t uaddr, void *buf, size_t len,
+		      bool store)
+{
+	struct srv_chan *ch = ctx;
+	size_t done = 0;
+
+	if (!ufd_ring_spin_ns())
+		return 0; /* a client that never spins is asleep */
+	while (done < len && !ch->xfer_off &&
+	       !ufd_ring_peer_sleeps(&ch->ring->client_sleeping)) {
+		size_t n = len - done < UFD_RING_XFER ? len - done :
+							UFD_RING_XFER;
+		int rc = xfer_one(ch, uaddr + done, (char *)buf + done, n,
+				  store);
+
+		if (rc < 0)
+			return rc;
+		if (!rc)
+			break;
+		done += n;
+	}
+	return (long)done;
+}
+
 /* The call in the ring's slot (its state is REQ): serve it, answer. */
 static void ring_serve_call(struct srv_chan *ch)
 {
@@ -1550,8 +1654,11 @@ static void ring_serve_call(struct srv_chan *ch)
 		ret = 0; /* nothing but the posts before it */
 	else if (!request_type_ok(req.type))
 		ret = -EPROTO;
-	else
+	else {
+		ufd_source_remote_set_caller_xfer(ring_xfer, ch);
 		ret = serve_request(&call, &req, &ch->cred, &res);
+		ufd_source_remote_set_caller_xfer(NULL, NULL);
+	}
 	res.ret = ret;
 	memcpy(&r->res, &res, sizeof(res));
 	r->dirty_lo = (uint32_t)win.dirty_lo;

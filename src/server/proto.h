@@ -96,6 +96,22 @@
  * client copies them back before the call returns.  Anything outside the
  * window is reached in the process as before.
  *
+ * Transfers.  While a client waits for its ring call, the daemon may ask
+ * it to copy between its own memory and the ring's xfer_data (at most
+ * UFD_RING_XFER bytes: a load from xfer_addr into it, or a store of it at
+ * xfer_addr), instead of a process_vm_readv/writev of the caller's memory,
+ * which costs more than the round trip.  The daemon fills the fields and
+ * publishes xfer_state REQ (kicking a sleeping client); the client takes
+ * it (REQ to BUSY, compare-and-swap), copies with its fault-guarded copy
+ * and publishes DONE with xfer_ret: 0, -EFAULT (the memory faulted: the
+ * daemon's answer too), or -EAGAIN (it cannot: the daemon uses the
+ * system calls).  The daemon reads the result and sets IDLE.  A daemon
+ * that waited too long takes a request back (REQ to IDLE) and uses the
+ * system calls; one the client took but never finished turns transfers
+ * off for the channel.  A client reaches only its own memory this way
+ * and can lie only about it: the daemon treats xfer_data as the copy of
+ * the client's memory it is, and the lengths are the daemon's.
+ *
  * Every message is one struct ufd_msg, exactly; anything else is garbage
  * and the daemon answers it with -EPROTO (or drops the channel).  Fields
  * that a type does not use are zero.
@@ -109,7 +125,7 @@
 #include <stdint.h>
 
 #define UFD_PROTO_MAGIC 0x75666431U /* "ufd1" */
-#define UFD_PROTO_VERSION 1
+#define UFD_PROTO_VERSION 2
 
 /* Environment the launcher sets for the program in server mode. */
 #define UFD_ENV_MODE "UIOMMUFD_MODE"             /* "server" | "inprocess" */
@@ -196,6 +212,16 @@ enum ufd_ring_call_state {
 	UFD_RING_DONE,     /* res is the answer; the client's again */
 };
 
+/* xfer_state: who owns the transfer fields ("Transfers" above). */
+enum ufd_ring_xfer_state {
+	UFD_RING_XFER_IDLE = 0, /* the daemon's: it may ask */
+	UFD_RING_XFER_REQ,      /* a transfer waits for the client */
+	UFD_RING_XFER_BUSY,     /* the client is copying */
+	UFD_RING_XFER_DONE,     /* xfer_ret (and a load's data) is there */
+};
+
+#define UFD_RING_XFER 4096u /* the largest transfer */
+
 /* win_flags */
 #define UFD_RING_WIN_WRITABLE 1u
 
@@ -231,8 +257,15 @@ struct ufd_ring {
 	uint32_t win_flags;
 	struct ufd_msg res;
 	uint32_t dirty_lo, dirty_hi;     /* in the window; lo == hi: none */
+	/* A transfer during the call (enum ufd_ring_xfer_state). */
+	_Alignas(64) uint32_t xfer_state;
+	uint32_t xfer_len;               /* by the daemon, <= UFD_RING_XFER */
+	uint32_t xfer_store;             /* by the daemon: 1 store, 0 load */
+	int32_t xfer_ret;                /* by the client */
+	uint64_t xfer_addr;              /* by the daemon */
 	_Alignas(64) struct ufd_ring_post posts[UFD_RING_POSTS];
 	_Alignas(64) uint8_t win[UFD_RING_WINDOW];
+	_Alignas(64) uint8_t xfer_data[UFD_RING_XFER];
 };
 
 _Static_assert(sizeof(struct ufd_ring) <= UFD_RING_BYTES, "ring layout");

@@ -42,6 +42,22 @@ void ufd_source_remote_retire(struct ufd_source *src);
  */
 void ufd_source_remote_set_caller(struct ufd_source *src);
 
+/*
+ * A way to reach the caller's memory other than process_vm_readv/writev:
+ * copy up to @len bytes between the caller's @uaddr and @buf (@store: to
+ * the caller), from the start.  The bytes done (fewer than @len: the rest
+ * is left to the system calls), or -EFAULT (the caller's memory faulted:
+ * the copy's answer).
+ */
+typedef long (*ufd_caller_xfer_fn)(void *ctx, uint64_t uaddr, void *buf,
+				   size_t len, bool store);
+
+/*
+ * While this thread serves the caller set above, copies of its memory
+ * that are not in a daemon mapping go through @fn first (NULL: none).
+ */
+void ufd_source_remote_set_caller_xfer(ufd_caller_xfer_fn fn, void *ctx);
+
 /* The process this source reaches. */
 pid_t ufd_source_remote_pid(struct ufd_source *src);
 

@@ -549,6 +549,39 @@ static void ring_window(struct ufd_ring *r, const struct call_extra *x)
  * are lost with the socket, and the daemon undid them when they failed),
  * -EIO if the daemon is gone.
  */
+/*
+ * A transfer the daemon asks for while we wait (proto.h, "Transfers"):
+ * take it, copy with the fault-guarded copy, answer.  Does nothing if
+ * there is none, or the daemon took it back.
+ */
+static void ring_serve_xfer(struct ufd_ring *r)
+{
+	uint32_t expect = UFD_RING_XFER_REQ, len;
+	uint64_t addr;
+	int32_t ret;
+
+	if (!__atomic_compare_exchange_n(&r->xfer_state, &expect,
+					 UFD_RING_XFER_BUSY, false,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	addr = r->xfer_addr;
+	len = r->xfer_len;
+	if (len > UFD_RING_XFER || !shim_ucopy_ready())
+		ret = -EAGAIN;
+	else if (r->xfer_store)
+		ret = shim_ucopy_to(addr, r->xfer_data, len) ? -EFAULT : 0;
+	else
+		ret = shim_ucopy_some(r->xfer_data, addr, len) == len ?
+			      0 : -EFAULT;
+	r->xfer_ret = ret;
+	ufd_ring_publish(&r->xfer_state, UFD_RING_XFER_DONE);
+}
+
+static bool ring_xfer_asked(const struct ufd_ring *r)
+{
+	return ufd_ring_peek(&r->xfer_state) == UFD_RING_XFER_REQ;
+}
+
 static int ring_wait_blind(struct ufd_ring *r)
 {
 	struct timespec nap = { 0, 1000 };
@@ -556,6 +589,8 @@ static int ring_wait_blind(struct ufd_ring *r)
 	uint32_t st;
 
 	for (;;) {
+		if (ring_xfer_asked(r))
+			ring_serve_xfer(r);
 		st = ufd_ring_peek(&r->call_state);
 		if (st == UFD_RING_DONE)
 			return 0;
@@ -598,6 +633,10 @@ static int ring_wait(const struct chan_use *u, uint32_t *callbacks,
 				return -EIO;
 			continue;
 		}
+		if (ring_xfer_asked(r)) {
+			ring_serve_xfer(r);
+			continue;
+		}
 		if (ufd_ring_peek(&r->call_state) == UFD_RING_DONE) {
 			/* Callbacks sent before the answer come first. */
 			if ((int32_t)(ufd_ring_peek(&r->cb_sent) -
@@ -610,6 +649,7 @@ static int ring_wait(const struct chan_use *u, uint32_t *callbacks,
 			continue;
 		ufd_ring_announce_sleep(&r->client_sleeping, true);
 		if (ufd_ring_peek(&r->call_state) == UFD_RING_DONE ||
+		    ring_xfer_asked(r) ||
 		    (int32_t)(ufd_ring_peek(&r->cb_sent) - *callbacks) > 0) {
 			ufd_ring_announce_sleep(&r->client_sleeping, false);
 			continue;

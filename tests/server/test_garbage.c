@@ -16,6 +16,7 @@
  * ring whose call slot and post queue hold nonsense.
  */
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <signal.h>
@@ -437,6 +438,132 @@ static void test_bad_rings(void)
 	still_works();
 }
 
+/* How the raw client below answers the daemon's transfers. */
+enum xfer_mode {
+	XFER_NEVER,   /* never looks: the daemon takes them back */
+	XFER_HOLD,    /* takes them and never finishes */
+	XFER_LIE,     /* answers nonsense */
+	XFER_HONEST,  /* copies, as the shim does */
+	XFER_SCRIBBLE, /* never looks, and has put nonsense in the state */
+};
+
+struct xfer_peer {
+	struct ufd_ring *r;
+	enum xfer_mode mode;
+	int stop;
+	unsigned int served;
+	pthread_t th;
+};
+
+static void *xfer_peer_main(void *arg)
+{
+	struct xfer_peer *p = arg;
+	struct ufd_ring *r = p->r;
+
+	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+		uint32_t expect = UFD_RING_XFER_REQ;
+
+		if (p->mode == XFER_NEVER || p->mode == XFER_SCRIBBLE ||
+		    !__atomic_compare_exchange_n(&r->xfer_state, &expect,
+						 UFD_RING_XFER_BUSY, false,
+						 __ATOMIC_ACQUIRE,
+						 __ATOMIC_RELAXED))
+			continue;
+		p->served++;
+		if (p->mode == XFER_HOLD)
+			continue;
+		if (p->mode == XFER_LIE) {
+			r->xfer_ret = 12345;
+		} else {
+			void *at = (void *)(uintptr_t)r->xfer_addr;
+
+			if (r->xfer_store)
+				memcpy(at, r->xfer_data, r->xfer_len);
+			else
+				memcpy(r->xfer_data, at, r->xfer_len);
+			r->xfer_ret = 0;
+		}
+		__atomic_store_n(&r->xfer_state, UFD_RING_XFER_DONE,
+				 __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+/*
+ * IOMMU_IOAS_ALLOC through a raw ring with no argument window, so that
+ * the daemon reaches the argument in this process (by transfers, to a
+ * client that looks awake), with the peer answering in @mode: the call's
+ * answer in *@ret and the transfers the peer took in *@served; the IOAS
+ * it made is destroyed.
+ */
+static void xfer_alloc(enum xfer_mode mode, long *ret, unsigned int *served)
+{
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+	struct xfer_peer p = { .mode = mode };
+	int s = daemon_connect(), fd;
+
+	*ret = -1000;
+	*served = 0;
+	REQUIRE(s >= 0);
+	fd = ring_memfd(UFD_RING_BYTES, true, UFD_RING_MAGIC);
+	REQUIRE(fd >= 0);
+	p.r = mmap(NULL, UFD_RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, 0);
+	REQUIRE(p.r != MAP_FAILED);
+	CHECK_EQ(ring_setup(s, fd), 0);
+	if (mode == XFER_SCRIBBLE)
+		p.r->xfer_state = 0x77;
+	REQUIRE(!pthread_create(&p.th, NULL, xfer_peer_main, &p));
+	msg_init(&p.r->req, UFD_MSG_IOCTL);
+	p.r->req.fd = honest_fd;
+	p.r->req.cmd = IOMMU_IOAS_ALLOC;
+	p.r->req.arg = (uintptr_t)&a;
+	CHECK_EQ(ring_wait_done(s, p.r), 0);
+	*ret = p.r->res.ret;
+	__atomic_store_n(&p.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(p.th, NULL);
+	*served = p.served;
+	if (!*ret) {
+		CHECK(a.out_ioas_id != 0);
+		CHECK_EQ(destroy(honest_fd, a.out_ioas_id), 0);
+	}
+	munmap(p.r, UFD_RING_BYTES);
+	close(s);
+}
+
+/*
+ * The daemon's transfers (proto.h) to a client that ignores them, holds
+ * one forever, answers nonsense, or has scribbled on their state: the
+ * call is still answered (by the system calls, or -EFAULT for a lie about
+ * the client's own memory), and nobody else waits.
+ */
+static void test_bad_transfers(void)
+{
+	const char *spin = getenv("UIOMMUFD_SPIN_US");
+	unsigned int served;
+	long ret;
+
+	if (spin && !strcmp(spin, "0")) {
+		fprintf(stderr, "  (no transfers without spinning)\n");
+		return;
+	}
+	xfer_alloc(XFER_HONEST, &ret, &served);
+	CHECK_EQ(ret, 0);
+	CHECK(served > 0);
+	xfer_alloc(XFER_NEVER, &ret, &served);
+	CHECK_EQ(ret, 0);
+	xfer_alloc(XFER_HOLD, &ret, &served);
+	CHECK_EQ(ret, 0);
+	CHECK_EQ(served, 1u); /* then no more asked on that channel */
+	still_works();
+	xfer_alloc(XFER_LIE, &ret, &served);
+	CHECK_EQ(ret, -EFAULT);
+	xfer_alloc(XFER_SCRIBBLE, &ret, &served);
+	CHECK_EQ(ret, 0);
+	CHECK_EQ(served, 0u);
+	still_works();
+}
+
 /* Many channels at once, then all gone. */
 static void test_many_channels(void)
 {
@@ -471,6 +598,7 @@ int main(void)
 	RUN(test_junk_into_file);
 	RUN(test_half_done_calls);
 	RUN(test_bad_rings);
+	RUN(test_bad_transfers);
 	RUN(test_many_channels);
 	CHECK_EQ(destroy(honest_fd, honest_ioas), 0);
 	return harness_failed;

@@ -18,7 +18,10 @@
  *    file took names that file (server mode trusts proofs of fds only
  *    while the fd table lost none);
  *  - the library's channels closed behind its back cost nothing but new
- *    ones.
+ *    ones;
+ *  - private memory (which the daemon reaches through the caller, by the
+ *    ring's transfers, or by system calls) and the caller's buffer read
+ *    and written in pieces of every size, and -EFAULT where they fault.
  * Run in both modes, and with UIOMMUFD_RING=0 (messages only).
  */
 #include <pthread.h>
@@ -310,6 +313,64 @@ static void test_fd_in_argument_reused(void)
 	munmap(b, PAGE);
 }
 
+/*
+ * Private memory, which the daemon cannot map: an access object reads and
+ * writes it, and the caller's buffer, through the caller (the ring's
+ * transfers, proto.h) or by system calls.  Sizes within one transfer,
+ * across several and past what transfers take; a buffer that is read-only
+ * or ends in a PROT_NONE page is -EFAULT, as copy_to_user makes it.
+ */
+static void test_private_memory(void)
+{
+	enum { N = 8 };
+	static const size_t lens[] = { 8, 4096, 12288, N * PAGE };
+	uint8_t *mem, *buf, *ro, *edge;
+	unsigned int k;
+	size_t i;
+	int fa;
+
+	mem = mmap(NULL, N * PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	buf = malloc(N * PAGE);
+	ro = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	edge = edge_pages();
+	REQUIRE(mem != MAP_FAILED && buf && ro != MAP_FAILED && edge);
+	for (i = 0; i < N * PAGE; i++)
+		mem[i] = (uint8_t)(i * 7 + i / PAGE);
+	REQUIRE(!ioas_map(ifd, ioas, mem, N * PAGE, 1UL << 33));
+	REQUIRE(!create_access(ifd, ioas, 0, &fa));
+	for (k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		size_t len = lens[k];
+
+		memset(buf, 0, len);
+		CHECK_EQ(access_rw(ifd, fa, (1UL << 33) + 0, buf, len, 0), 0);
+		CHECK(!memcmp(buf, mem, len));
+		for (i = 0; i < len; i++)
+			buf[i] = (uint8_t)~mem[i];
+		CHECK_EQ(access_rw(ifd, fa, 1UL << 33, buf, len,
+				   MOCK_ACCESS_RW_WRITE), 0);
+		CHECK(!memcmp(buf, mem, len));
+	}
+	/* Into memory that takes no writes, or ends in nothing. */
+	CHECK_EQ(access_rw(ifd, fa, 1UL << 33, ro, 8, 0), -EFAULT);
+	CHECK_EQ(access_rw(ifd, fa, 1UL << 33, edge + PAGE - 8, 16, 0),
+		 -EFAULT);
+	CHECK_EQ(access_rw(ifd, fa, 1UL << 33, edge + PAGE - 8, 8, 0), 0);
+	CHECK(!memcmp(edge + PAGE - 8, mem, 8));
+	/* From it: the read-only page reads fine, the PROT_NONE one not. */
+	CHECK_EQ(access_rw(ifd, fa, 1UL << 33, ro, 8, MOCK_ACCESS_RW_WRITE),
+		 0);
+	CHECK_EQ(mem[0], 0);
+	CHECK_EQ(access_rw(ifd, fa, 1UL << 33, edge + PAGE, 8,
+			   MOCK_ACCESS_RW_WRITE), -EFAULT);
+	close(fa);
+	CHECK_EQ(ioas_unmap(ifd, ioas, 1UL << 33, N * PAGE), 0);
+	munmap(mem, N * PAGE);
+	munmap(ro, PAGE);
+	munmap(edge, 2 * PAGE);
+	free(buf);
+}
+
 int main(void)
 {
 	ifd = open("/dev/iommu", O_RDWR);
@@ -324,6 +385,7 @@ int main(void)
 	RUN(test_read_readonly);
 	RUN(test_threads_and_fork);
 	RUN(test_fd_in_argument_reused);
+	RUN(test_private_memory);
 	RUN(test_channels_closed_behind);
 	CHECK_EQ(destroy(ifd, ioas), 0);
 	close(ifd);
