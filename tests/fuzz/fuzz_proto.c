@@ -896,6 +896,38 @@ static bool ring_callback(void)
 	}
 }
 
+/* 0: ignore transfers; 1: answer them with input; 2: take and hold
+ * them; 3: ignore them, the state scribbled on. */
+static unsigned int xfer_mode;
+
+/* A transfer the daemon asks for during a ring call, as xfer_mode says. */
+static void ring_xfer_answer(struct ufd_ring *r)
+{
+	uint32_t expect = UFD_RING_XFER_REQ;
+
+	if ((xfer_mode != 1 && xfer_mode != 2) ||
+	    !__atomic_compare_exchange_n(&r->xfer_state, &expect,
+					 UFD_RING_XFER_BUSY, false,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	if (xfer_mode == 2)
+		return;
+	switch (u8() % 4) {
+	case 0:
+		r->xfer_ret = -EFAULT;
+		break;
+	case 1:
+		r->xfer_ret = (int32_t)u32();
+		break;
+	default:
+		r->xfer_ret = 0;
+		break;
+	}
+	for (unsigned int i = 0; i < 32; i++)
+		r->xfer_data[i * 128] = u8();
+	__atomic_store_n(&r->xfer_state, UFD_RING_XFER_DONE, __ATOMIC_SEQ_CST);
+}
+
 /*
  * Put @m in the ring's call slot with the window and identity the input
  * says, kick, and serve the callbacks until the answer: its ret, or
@@ -920,6 +952,10 @@ static int64_t ring_request(const struct ufd_msg *m)
 	for (unsigned int i = 0; i < 64; i++)
 		r->win[i * 128] = u8();
 	r->dirty_lo = r->dirty_hi = 0;
+	/* How this call answers the daemon's transfers (never by touching
+	 * the addresses it names: they are the input's). */
+	xfer_mode = u8() % 4;
+	r->xfer_state = xfer_mode == 3 ? u8() : UFD_RING_XFER_IDLE;
 	if (trace)
 		fprintf(stderr, "ring request type %u fd %d cmd 0x%llx arg "
 			"0x%llx window 0x%llx+%u\n", m->type, m->fd,
@@ -935,6 +971,7 @@ static int64_t ring_request(const struct ufd_msg *m)
 		state = __atomic_load_n(&r->call_state, __ATOMIC_ACQUIRE);
 		if (state == UFD_RING_DONE)
 			break;
+		ring_xfer_answer(r);
 		/* Most answers come within microseconds: look often first. */
 		if (wait_in(S.chan, spins < 20000 ? 0 : 1) && !ring_callback())
 			goto gone;
