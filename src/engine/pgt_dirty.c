@@ -17,6 +17,7 @@
  * everything else here runs with markers excluded (see pgtable.h).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -80,6 +81,19 @@ static bool span_mapped(const struct ufd_pgtable *pgt, uint64_t idx)
 	}
 }
 
+/* A zeroed dirty leaf, its words cache-line aligned (see pgtable.h). */
+static struct pgt_dirty_leaf *leaf_alloc(void)
+{
+	void *p;
+
+	if (ufd_inject_fail() ||
+	    posix_memalign(&p, _Alignof(struct pgt_dirty_leaf),
+			   sizeof(struct pgt_dirty_leaf)))
+		return NULL;
+	memset(p, 0, sizeof(struct pgt_dirty_leaf));
+	return p;
+}
+
 static int ensure_leaf(struct ufd_pgtable *pgt, uint64_t idx)
 {
 	void **slotp = &pgt->dirty_root;
@@ -88,8 +102,8 @@ static int ensure_leaf(struct ufd_pgtable *pgt, uint64_t idx)
 
 	for (l = pgt->dirty_levels;; l--) {
 		if (!*slotp) {
-			void *n = ufd_zalloc(l ? sizeof(struct dirty_dir) :
-						 sizeof(struct pgt_dirty_leaf));
+			void *n = l ? ufd_zalloc(sizeof(struct dirty_dir)) :
+				      leaf_alloc();
 
 			if (!n)
 				return -ENOMEM;
