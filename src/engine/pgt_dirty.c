@@ -230,25 +230,34 @@ void pgt_dirty_destroy(struct ufd_pgtable *pgt)
 
 /* ---- clearing ---- */
 
-/* After bits [a, b) of @d were cleared: the summary of the groups cleared
- * whole goes, the groups the range cuts are looked at. */
+/* Group @g's summary bit goes if its words are all zero. */
+static void group_fix(struct pgt_dirty_leaf *d, uint64_t g)
+{
+	uint64_t i, any = 0;
+
+	if (!(d->summary & (1ULL << g)))
+		return;
+	for (i = g * PGT_DIRTY_GROUP; i != (g + 1) * PGT_DIRTY_GROUP; i++)
+		any |= d->w[i];
+	if (!any)
+		d->summary &= ~(1ULL << g);
+}
+
+/* After bits [a, b) of @d were cleared: the summary bits of the groups
+ * cleared whole go at once, the (at most two) groups the range cuts are
+ * looked at. */
 static void summary_fix(struct pgt_dirty_leaf *d, uint64_t a, uint64_t b)
 {
-	uint64_t g, ga = a / GROUP_BITS, gb = (b - 1) / GROUP_BITS;
+	uint64_t ga = a / GROUP_BITS, gb = (b - 1) / GROUP_BITS;
+	/* whole groups [wa, wb) */
+	uint64_t wa = (a + GROUP_BITS - 1) / GROUP_BITS, wb = b / GROUP_BITS;
 
-	for (g = ga; g <= gb; g++) {
-		uint64_t gs = g * GROUP_BITS, ge = gs + GROUP_BITS, i, any = 0;
-
-		if (!(d->summary & (1ULL << g)))
-			continue;
-		if (a > gs || b < ge) {
-			for (i = gs / 64; i != ge / 64; i++)
-				any |= d->w[i];
-			if (any)
-				continue;
-		}
-		d->summary &= ~(1ULL << g);
-	}
+	if (wb > wa)
+		d->summary &= ~bits_mask((unsigned int)wa, (unsigned int)wb);
+	if (a % GROUP_BITS)
+		group_fix(d, ga);
+	if (b % GROUP_BITS && (gb != ga || !(a % GROUP_BITS)))
+		group_fix(d, gb);
 }
 
 /* Clear bits [a, b) of @d (0 <= a < b <= 2^18), and the summary. */
