@@ -440,16 +440,42 @@ or_words_avx2(uint8_t *dst, const uint64_t *w, uint64_t words,
 			s ? (w[i] >> s) | (w[i + 1] << (64 - s)) : w[i];
 }
 
-/* d[i] |= w[i]; w[i] = 0, i < @words: a harvest that clears, one pass. */
+/*
+ * d[i] |= w[i]; w[i] = 0, i < @words: a harvest that clears, one pass.
+ * Every store is 32-byte aligned where it can be (one that straddles two
+ * cache lines costs about two): single words first until @dst is (when
+ * it is 8-byte aligned at all), then, if @w is not aligned with it, its
+ * words are read where they fall and cleared by aligned blocks that
+ * trail the reads by @lag words (a block once all of it has been read).
+ */
 __attribute__((target("avx2"))) static void
 move_words_avx2(uint8_t *dst, uint64_t *w, uint64_t words)
 {
 	const v4u64 zero = { 0, 0, 0, 0 };
-	uint64_t i = 0;
+	uint64_t i = 0, lag, z;
 
-	for (; i + 4 <= words; i += 4) {
+	if (!((uintptr_t)dst % 8))
+		for (; (uintptr_t)(dst + i * 8) % 32 && i != words; i++) {
+			((u64_unaligned *)dst)[i] |= w[i];
+			w[i] = 0;
+		}
+	lag = (uintptr_t)(w + i) % 32 / 8;
+	if (!lag) {
+		for (; i + 4 <= words; i += 4) {
+			*(v4u64 *)(dst + i * 8) |= *(v4u64 *)(w + i);
+			*(v4u64 *)(w + i) = zero;
+		}
+	} else if (i + 4 <= words) {
+		/* Cleared so far: [.., z); the block [z, z + 4) is aligned. */
 		*(v4u64 *)(dst + i * 8) |= *(v4u64 *)(w + i);
-		*(v4u64 *)(w + i) = zero;
+		for (z = i; z != i + 4 - lag; z++)
+			w[z] = 0;
+		for (i += 4; i + 4 <= words; i += 4, z += 4) {
+			*(v4u64 *)(dst + i * 8) |= *(v4u64 *)(w + i);
+			*(v4u64 *)(w + z) = zero;
+		}
+		for (; z != i; z++)
+			w[z] = 0;
 	}
 	for (; i != words; i++) {
 		((u64_unaligned *)dst)[i] |= w[i];
