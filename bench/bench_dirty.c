@@ -197,6 +197,7 @@ struct hv_result {
 	double mark_ns;  /* median ns per marked page */
 	double cold_ns;  /* the cold memcpy (if asked), median ns */
 	double cold_ratio; /* median of the per-round harvest / cold */
+	double cold_hot;   /* median of the per-round cold / hot memcpy */
 };
 
 /*
@@ -238,6 +239,8 @@ static void harvest(struct bench_env *env, const struct ranges *r,
 	out->cold_ns = cold ? sd[2].med : 0;
 	out->cold_ratio =
 		cold ? bench_round_ratio(sd, 0, 2, ROUNDS, NULL, NULL) : 0;
+	out->cold_hot =
+		cold ? bench_round_ratio(sd, 2, 1, ROUNDS, NULL, NULL) : 0;
 	free(h.cs);
 	free(h.cd);
 }
@@ -403,9 +406,10 @@ int main(void)
 	       "", cb.ns / 1e3, cb.ratio, cb.q1, cb.q3);
 	for (i = 0; i != 3; i++)
 		printf("  %3u%%: memcpy of the bitmap after the same marking "
-		       "(cache as the harvest finds it) %.0f ns: harvest "
-		       "%.2fx it\n",
-		       dense_pct[i], d[i].cold_ns, d[i].cold_ratio);
+		       "(cache as the harvest finds it) %.0f ns = %.2fx the "
+		       "hot one: harvest %.2fx it\n",
+		       dense_pct[i], d[i].cold_ns, d[i].cold_hot,
+		       d[i].cold_ratio);
 	printf("\nsparse (%llu areas, one call each) vs dense, same %% dirty: "
 	       "0%% %.3fx, 100%% %.3fx (mapped ratio %.3f)\n",
 	       (unsigned long long)NCHUNK, sp[0].ns / d[0].ns,
