@@ -15,6 +15,9 @@
  * cycle, clock cost subtracted), the DMA alone on a mapping that stays,
  * and the costs of the pieces the engine's cycle is made of (the pin's
  * madvise, table allocation, the locks), so a reader sees where time goes.
+ * The limit, the trusted and the validating cycles and the madvise are
+ * timed in rounds (common.h: paired timing): the targets are medians of
+ * per-round ratios.
  *
  * IOVA intervals are [iova, iova + length).  Single-threaded.
  */
@@ -33,9 +36,12 @@
 #define COPY 512
 #define IOVA (1ULL << 32)
 #define FLAGS (UFD_MAP_FIXED_IOVA | UFD_MAP_READ | UFD_MAP_WRITE)
+/* Paired timing (common.h): rounds of one run of each side. */
+#define ROUNDS 9
 
 struct cycle {
 	struct bench_env *env;
+	struct ufd_source *src; /* what the map pins through */
 	char *page;        /* the 4 KiB mapped each cycle */
 	char buf[COPY];
 	bool write;
@@ -48,7 +54,7 @@ static void do_map(struct cycle *c)
 {
 	uint64_t iova = IOVA;
 
-	CHECK(ufd_ioas_map(c->env->ctx, c->env->ioas_id, c->env->src,
+	CHECK(ufd_ioas_map(c->env->ctx, c->env->ioas_id, c->src,
 			   (uintptr_t)c->page, PAGE, &iova, FLAGS));
 }
 
@@ -193,6 +199,9 @@ int main(void)
 	struct cycle *c = calloc(1, sizeof(*c));
 	double lim, clk, sys, rd, wr, nb, dma_rd, dma_wr;
 	double ph[3], ph_nb[3], madv, tabs, mtx, rwn, tr, ph_tr[3];
+	double tr_lim, tr_lim_q1, tr_lim_q3, val_tr, val_tr_q1, val_tr_q3;
+	struct ufd_source *trusted;
+	struct cycle *ctr;
 	pthread_mutexattr_t ma;
 	pthread_rwlockattr_t ra;
 	char *keep;
@@ -210,18 +219,12 @@ int main(void)
 
 	clk = limit_clock_ns();
 	sys = limit_syscall_ns();
-	lim = limit_pte_walk_copy_ns(COPY);
-	printf("limits (this run): clock_gettime %.1f ns, getppid() %.1f ns\n"
-	       "  PTE write + 4-level hot walk + %d B memcpy + PTE clear: "
-	       "%.1f ns\n",
-	       clk, sys, COPY, lim);
 
 	env_open(&env, PAGE, false);
 	c->env = &env;
+	c->src = env.src;
 	c->clock_ns = clk;
 
-	c->write = false;
-	rd = bench_ns(cycle_body, c, 40, 7);
 	c->write = true;
 	wr = bench_ns(cycle_body, c, 40, 7);
 	c->write = false;
@@ -243,18 +246,52 @@ int main(void)
 	do_unmap(c);
 	CHECK(ufd_ioas_unmap(env.ctx, env.ioas_id, IOVA + PAGE, PAGE, NULL));
 
-	/* The trusted local source: the embedder vouches, no pin syscall. */
-	ufd_source_put(env.src);
-	env.src = ufd_source_local_trusted();
-	if (!env.src)
+	/*
+	 * The targets' figures, timed in rounds (common.h): the limit, the
+	 * cycle through the trusted local source (the embedder vouches, no
+	 * pin syscall), through the validating one, and the validating
+	 * source's pin alone (madvise).  Each round's ratios, then medians.
+	 */
+	trusted = ufd_source_local_trusted();
+	ctr = malloc(sizeof(*ctr));
+	if (!trusted || !ctr)
 		die("ufd_source_local_trusted", -12);
 	c->write = false;
-	tr = bench_ns(cycle_body, c, 40, 7);
-	phases(c, ph_tr);
+	*ctr = *c;
+	ctr->src = trusted;
+	{
+		void *walk = pte_walk_copy_open(COPY);
+		struct bench_side sd[4] = {
+			{ .fn = pte_walk_copy_body, .arg = walk },
+			{ .fn = cycle_body, .arg = ctr },
+			{ .fn = cycle_body, .arg = c },
+			{ .fn = madvise_body, .arg = c->page },
+		};
+		double v[BENCH_MAX_ROUNDS];
+		unsigned int r;
+
+		bench_rounds(sd, 4, 30, ROUNDS, false);
+		lim = sd[0].med;
+		tr = sd[1].med;
+		rd = sd[2].med;
+		madv = sd[3].med;
+		tr_lim = bench_round_ratio(sd, 1, 0, ROUNDS, &tr_lim_q1,
+					   &tr_lim_q3);
+		for (r = 0; r != ROUNDS; r++)
+			v[r] = sd[2].ns[r] / (sd[1].ns[r] + sd[3].ns[r]);
+		val_tr = quartiles(v, ROUNDS, &val_tr_q1, &val_tr_q3);
+		pte_walk_copy_close(walk);
+	}
+	phases(ctr, ph_tr);
+	free(ctr);
+	ufd_source_put(trusted);
 	env_close(&env);
+	printf("limits (this run): clock_gettime %.1f ns, getppid() %.1f ns\n"
+	       "  PTE write + 4-level hot walk + %d B memcpy + PTE clear: "
+	       "%.1f ns\n  (median of %u rounds timed with the cycles)\n",
+	       clk, sys, COPY, lim, ROUNDS);
 
 	/* The pieces. */
-	madv = bench_ns(madvise_body, c->page, 20, 7);
 	tabs = bench_ns(tables_body, NULL, 20, 7);
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
@@ -280,6 +317,11 @@ int main(void)
 	       tr, tr / lim);
 	printf("    map %.0f ns, DMA %.0f ns, unmap %.0f ns\n", ph_tr[0],
 	       ph_tr[1], ph_tr[2]);
+	printf("  per-round ratios (median [quartiles] of %u): trusted / limit "
+	       "%.1fx [%.1f-%.1f],\n    validating / (trusted + madvise) "
+	       "%.2fx [%.2f-%.2f]\n",
+	       ROUNDS, tr_lim, tr_lim_q1, tr_lim_q3, val_tr, val_tr_q1,
+	       val_tr_q3);
 	printf("\nwhere the time goes (inside the read cycle; clock cost "
 	       "subtracted):\n");
 	printf("                     alone   with neighbour\n");
@@ -313,13 +355,13 @@ int main(void)
 		rd, rd / lim, lim, ph[0], ph[1], ph[2]);
 	summary("(a) same, trusted local source (no pin syscall): %.0f "
 		"ns/cycle = %.1fx limit",
-		tr, tr / lim);
+		tr, tr_lim);
 	summary("(a) same, neighbour keeps tables: %.0f ns/cycle = %.1fx; "
 		"steady DMA read 512B %.0f ns = %.2fx",
 		nb, nb / lim, dma_rd, dma_rd / lim);
-	target("map-dma-unmap-4K-trusted-vs-limit", tr / lim, false, 20);
-	target("map-dma-unmap-4K-validating-vs-trusted+madvise",
-	       rd / (tr + madv), false, 1.5);
+	target("map-dma-unmap-4K-trusted-vs-limit", tr_lim, false, 20);
+	target("map-dma-unmap-4K-validating-vs-trusted+madvise", val_tr, false,
+	       1.5);
 	free(keep);
 	free(c->page);
 	free(c);

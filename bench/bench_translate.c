@@ -20,12 +20,16 @@
  * tables of the same shape (its own copy, same IOVAs, same backing pages)
  * plus the 8-byte copy, with no call, lock or check.  engine / ideal shows
  * the engine's own overhead per size; ideal(65536) / ideal(1) shows what
- * the machine charges for the larger footprint.
+ * the machine charges for the larger footprint.  Engine and ideal are
+ * timed in rounds (common.h: paired timing), the same lookups each, each
+ * timed run after an untimed one of the same side; engine / ideal is the
+ * median of the per-round ratios.
  *
  * Last, DMA in parallel: the same 8-byte reads from 1 and from 2 threads,
  * each with its own DMA port on the device (1024 clustered mappings, one
  * shared page), against the ideal walker run the same way: the aggregate
- * rate shows whether the DMA path's read side scales.
+ * rate shows whether the DMA path's read side scales (1 and 2 threads
+ * alternated in rounds, the speed-up the median of the per-round ratios).
  *
  * IOVA intervals are [iova, iova + length).  The parallel part runs
  * threads that share only read-only data and a stop flag.
@@ -44,6 +48,10 @@
 #define FLAGS (UFD_MAP_FIXED_IOVA | UFD_MAP_READ | UFD_MAP_WRITE)
 #define SPARSE_BASE (1ULL << 40)
 #define CLUSTER_BASE (1ULL << 36)
+/* Paired timing (common.h): rounds of one run of each side. */
+#define ROUNDS 11
+#define RUN_MS 6
+#define PAR_ROUNDS 5
 
 static const unsigned int sizes[NSIZES] = { 1, 64, 1024, 16384, 65536 };
 
@@ -216,36 +224,38 @@ static void *worker_main(void *p)
 	return NULL;
 }
 
-/* Aggregate ns per read with @n threads (median of 3 runs of 150 ms). */
-static double parallel_ns(struct lookup *lk, struct ufd_dma **ports,
-			  unsigned int n)
+/* One parallel run: @n threads for 150 ms; a side of bench_rounds whose
+ * figure is the aggregate ns per read (ops: the reads of all threads). */
+struct par_run {
+	struct lookup *lk;
+	struct ufd_dma **ports; /* NULL: the ideal walker */
+	unsigned int n;
+	uint64_t ops;
+};
+
+static void parallel_body(void *p, uint64_t iters)
 {
-	double v[3];
-	unsigned int r, t;
+	struct par_run *pr = p;
+	struct worker w[2];
+	int stop = 0;
+	unsigned int t;
 
-	for (r = 0; r != 3; r++) {
-		struct worker w[2];
-		int stop = 0;
-		uint64_t t0, ops = 0;
-
-		t0 = now_ns();
-		for (t = 0; t != n; t++) {
-			w[t] = (struct worker){ .lk = lk,
-						.dma = ports ? ports[t] : NULL,
-						.stop = &stop };
-			if (pthread_create(&w[t].th, NULL, worker_main, &w[t]))
-				die("pthread_create", -11);
-		}
-		usleep(150000); /* sleeping: the CPUs are the workers' */
-		__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-		for (t = 0; t != n; t++) {
-			pthread_join(w[t].th, NULL);
-			ops += w[t].ops;
-			lk->sink += w[t].sink;
-		}
-		v[r] = (double)(now_ns() - t0) / (double)ops;
+	(void)iters; /* one run: the window is the count */
+	pr->ops = 0;
+	for (t = 0; t != pr->n; t++) {
+		w[t] = (struct worker){ .lk = pr->lk,
+					.dma = pr->ports ? pr->ports[t] : NULL,
+					.stop = &stop };
+		if (pthread_create(&w[t].th, NULL, worker_main, &w[t]))
+			die("pthread_create", -11);
 	}
-	return median(v, 3);
+	usleep(150000); /* sleeping: the CPUs are the workers' */
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	for (t = 0; t != pr->n; t++) {
+		pthread_join(w[t].th, NULL);
+		pr->ops += w[t].ops;
+		pr->lk->sink += w[t].sink;
+	}
 }
 
 struct layout {
@@ -267,7 +277,9 @@ int main(void)
 	struct bench_env env;
 	struct lookup lk = { 0 };
 	double eng_ns[NLAY][NSIZES], ideal_ns[NLAY][NSIZES];
+	double ratio[NLAY][NSIZES], ratio_q1[NLAY][NSIZES], ratio_q3[NLAY][NSIZES];
 	double heap_per[NLAY][NSIZES], par_eng[2], par_ideal[2];
+	double par_eng_up, par_ideal_up, par_q1, par_q3;
 	uint64_t st = 0x1234567887654321ULL, tables[NLAY][NSIZES];
 	char *backing;
 	unsigned int s, i, lay;
@@ -323,8 +335,23 @@ int main(void)
 					   sizeof(v)));
 			if (v != (ly->shared ? 0 : n - 1))
 				die("ufd_dma_read returned wrong data", -5);
-			eng_ns[lay][s] = bench_ns(engine_body, &lk, 20, 5);
-			ideal_ns[lay][s] = bench_ns(ideal_body, &lk, 20, 5);
+			/* Engine and ideal alternated, the same lookups each
+			 * run: the median of the per-round ratios. */
+			{
+				struct bench_side sd[2] = {
+					{ .fn = engine_body, .arg = &lk,
+					  .warm = true },
+					{ .fn = ideal_body, .arg = &lk,
+					  .warm = true },
+				};
+
+				bench_rounds(sd, 2, RUN_MS, ROUNDS, true);
+				eng_ns[lay][s] = sd[0].med;
+				ideal_ns[lay][s] = sd[1].med;
+				ratio[lay][s] = bench_round_ratio(
+					sd, 0, 1, ROUNDS, &ratio_q1[lay][s],
+					&ratio_q3[lay][s]);
+			}
 			tables[lay][s] = lk.ideal.nr_tables;
 			CHECK(ufd_ioas_unmap(env.ctx, env.ioas_id, 0, UINT64_MAX,
 					     NULL));
@@ -357,10 +384,29 @@ int main(void)
 
 			lk.seq[i] = iovas[r % 1024] + ((r >> 32) & 4088);
 		}
-		par_eng[0] = parallel_ns(&lk, ports, 1);
-		par_eng[1] = parallel_ns(&lk, ports, 2);
-		par_ideal[0] = parallel_ns(&lk, NULL, 1);
-		par_ideal[1] = parallel_ns(&lk, NULL, 2);
+		/* 1 and 2 threads of each alternated (e1 e2 i1 i2, then
+		 * i2 i1 e2 e1, ...): the speed-ups are per-round ratios. */
+		{
+			struct par_run pr[4] = {
+				{ &lk, ports, 1, 0 }, { &lk, ports, 2, 0 },
+				{ &lk, NULL, 1, 0 }, { &lk, NULL, 2, 0 },
+			};
+			struct bench_side sd[4];
+
+			for (i = 0; i != 4; i++)
+				sd[i] = (struct bench_side){
+					.fn = parallel_body, .arg = &pr[i],
+					.iters = 1, .ops = &pr[i].ops };
+			bench_rounds(sd, 4, 0, PAR_ROUNDS, false);
+			par_eng[0] = sd[0].med;
+			par_eng[1] = sd[1].med;
+			par_ideal[0] = sd[2].med;
+			par_ideal[1] = sd[3].med;
+			par_eng_up = bench_round_ratio(sd, 0, 1, PAR_ROUNDS,
+						       &par_q1, &par_q3);
+			par_ideal_up = bench_round_ratio(sd, 2, 3, PAR_ROUNDS,
+							 NULL, NULL);
+		}
 		ufd_dma_close(ports[1]);
 		CHECK(ufd_ioas_unmap(env.ctx, env.ioas_id, 0, UINT64_MAX,
 				     NULL));
@@ -371,17 +417,21 @@ int main(void)
 
 	printf("ideal = a bare 4-level walk + 8 B copy over a copy of the "
 	       "same tables\n(the limit, measured in this run); heap = "
-	       "engine malloc bytes per mapping\n");
+	       "engine malloc bytes per mapping;\nengine and ideal alternated "
+	       "in %u rounds: ns are each side's median,\nengine/ideal the "
+	       "median of the per-round ratios (quartiles in brackets)\n",
+	       ROUNDS);
 	for (lay = 0; lay != NLAY; lay++) {
 		printf("\n%s:\n", layouts[lay].name);
 		printf("  mappings  tables  heap/map   engine ns  ideal ns  "
 		       "engine/ideal\n");
 		for (s = 0; s != NSIZES; s++)
-			printf("  %8u  %6llu  %8.0f   %9.1f  %8.1f  %8.2fx\n",
+			printf("  %8u  %6llu  %8.0f   %9.1f  %8.1f  %8.2fx "
+			       "[%.2f-%.2f]\n",
 			       sizes[s], (unsigned long long)tables[lay][s],
 			       heap_per[lay][s], eng_ns[lay][s],
-			       ideal_ns[lay][s],
-			       eng_ns[lay][s] / ideal_ns[lay][s]);
+			       ideal_ns[lay][s], ratio[lay][s],
+			       ratio_q1[lay][s], ratio_q3[lay][s]);
 		printf("  65536 vs 1: engine %.2fx, ideal walker %.2fx "
 		       "(target <= 2x)\n",
 		       eng_ns[lay][NSIZES - 1] / eng_ns[lay][0],
@@ -393,10 +443,10 @@ int main(void)
 	printf("  1 thread: engine %.1f, ideal %.1f;  2 threads: engine %.1f, "
 	       "ideal %.1f\n",
 	       par_eng[0], par_ideal[0], par_eng[1], par_ideal[1]);
-	printf("  speed-up from a second thread: engine %.2fx, ideal %.2fx "
-	       "(engine/ideal %.2f)\n",
-	       par_eng[0] / par_eng[1], par_ideal[0] / par_ideal[1],
-	       (par_eng[0] / par_eng[1]) / (par_ideal[0] / par_ideal[1]));
+	printf("  speed-up from a second thread (median of %u rounds): engine "
+	       "%.2fx [%.2f-%.2f], ideal %.2fx (engine/ideal %.2f)\n",
+	       PAR_ROUNDS, par_eng_up, par_q1, par_q3, par_ideal_up,
+	       par_eng_up / par_ideal_up);
 	printf("  (an ideal speed-up well under 2x means the second CPU was "
 	       "busy with\n   other work during the run: then only the "
 	       "engine/ideal figure means anything)\n");
@@ -408,21 +458,19 @@ int main(void)
 			eng_ns[lay][2], eng_ns[lay][3], eng_ns[lay][4],
 			eng_ns[lay][NSIZES - 1] / eng_ns[lay][0],
 			ideal_ns[lay][NSIZES - 1] / ideal_ns[lay][0],
-			eng_ns[lay][0] / ideal_ns[lay][0],
-			eng_ns[lay][NSIZES - 1] / ideal_ns[lay][NSIZES - 1]);
+			ratio[lay][0], ratio[lay][NSIZES - 1]);
 	summary("(b) parallel DMA read, 2 threads vs 1: engine %.2fx, ideal "
 		"walker %.2fx (aggregate rate; engine/ideal %.2f)",
-		par_eng[0] / par_eng[1], par_ideal[0] / par_ideal[1],
-		(par_eng[0] / par_eng[1]) / (par_ideal[0] / par_ideal[1]));
-	target("dma-read-2-threads-vs-1", par_eng[0] / par_eng[1], true, 1.8);
+		par_eng_up, par_ideal_up, par_eng_up / par_ideal_up);
+	target("dma-read-2-threads-vs-1", par_eng_up, true, 1.8);
 	for (lay = 0; lay != NLAY; lay++) {
 		double worst = 0;
 		char name[64];
 		unsigned int sz;
 
 		for (sz = 0; sz != NSIZES; sz++)
-			if (eng_ns[lay][sz] / ideal_ns[lay][sz] > worst)
-				worst = eng_ns[lay][sz] / ideal_ns[lay][sz];
+			if (ratio[lay][sz] > worst)
+				worst = ratio[lay][sz];
 		snprintf(name, sizeof(name), "engine-walk-vs-bare-%s-1..64K",
 			 layouts[lay].name);
 		target(name, worst, false, 1.5);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Shared helpers of the benchmarks (see common.h): timing with medians,
- * the limits measured in the same run, engine setup, memory figures.
+ * paired timing in rounds (a subject and its limit alternated, the median
+ * of the per-round ratios), the limits measured in the same run, engine
+ * setup, memory figures.
  *
  * Intervals are [start, start + length).  Single-threaded, no locking.
  */
@@ -62,17 +64,25 @@ double bench_ns_iters(bench_fn fn, void *arg, uint64_t iters,
 	return median(v, runs);
 }
 
-double bench_ns(bench_fn fn, void *arg, double run_ms, unsigned int runs)
+/* Warm-up and calibration in one: grow the count until a run is long
+ * enough, then scale it to @run_ms.  @prep (may be NULL) before each run,
+ * @post after it, untimed. */
+static uint64_t calibrate(bench_fn fn, void *arg, void (*prep)(void *),
+			  void (*post)(void *), double run_ms)
 {
 	double run_ns = run_ms * 1e6;
 	uint64_t iters = 1, t;
 
-	/* Warm-up and calibration in one: grow until a run is long enough. */
 	for (;;) {
-		uint64_t t0 = now_ns();
+		uint64_t t0;
 
+		if (prep)
+			prep(arg);
+		t0 = now_ns();
 		fn(arg, iters);
 		t = now_ns() - t0;
+		if (post)
+			post(arg);
 		if (t >= run_ns / 4 || iters >= (1ULL << 40))
 			break;
 		iters *= t < run_ns / 256 ? 16 : 2;
@@ -80,7 +90,135 @@ double bench_ns(bench_fn fn, void *arg, double run_ms, unsigned int runs)
 	if (!t)
 		t = 1;
 	iters = (uint64_t)((double)iters * run_ns / (double)t);
-	return bench_ns_iters(fn, arg, iters, runs);
+	return iters ? iters : 1;
+}
+
+double bench_ns(bench_fn fn, void *arg, double run_ms, unsigned int runs)
+{
+	return bench_ns_iters(fn, arg, calibrate(fn, arg, NULL, NULL, run_ms),
+			      runs);
+}
+
+/* ---- paired timing ---- */
+
+double quartiles(double *v, unsigned int n, double *q1, double *q3)
+{
+	double m = median(v, n); /* sorts */
+
+	/* The medians of the lower and the upper half (the middle value,
+	 * if any, in neither). */
+	if (q1)
+		*q1 = n < 2 ? m : median(v, n / 2);
+	if (q3)
+		*q3 = n < 2 ? m : median(v + (n + 1) / 2, n / 2);
+	return m;
+}
+
+/* One timed run of @s: prep, the body, post; ns per iteration (op). */
+static double side_run(struct bench_side *s)
+{
+	uint64_t t0, t;
+
+	if (s->prep)
+		s->prep(s->arg);
+	t0 = now_ns();
+	s->fn(s->arg, s->iters);
+	t = now_ns() - t0;
+	if (s->post)
+		s->post(s->arg);
+	if (s->ops)
+		return *s->ops ? (double)t / (double)*s->ops : 0;
+	return (double)t / (double)s->iters;
+}
+
+void bench_rounds(struct bench_side *s, unsigned int n, double run_ms,
+		  unsigned int rounds, bool same_iters)
+{
+	double inv = 0;
+	unsigned int r, k, cal = 0;
+	bool calibrated[16] = { false };
+
+	if (rounds > BENCH_MAX_ROUNDS)
+		rounds = BENCH_MAX_ROUNDS;
+	if (n > 16)
+		die("bench_rounds: too many sides", -22);
+	/* Warm-ups: calibrations, or one untimed run of a fixed count. */
+	for (k = 0; k != n; k++) {
+		if (s[k].iters) {
+			(void)side_run(&s[k]);
+			continue;
+		}
+		s[k].iters = calibrate(s[k].fn, s[k].arg, s[k].prep, s[k].post,
+				       run_ms);
+		calibrated[k] = true;
+		inv += 1.0 / (double)s[k].iters;
+		cal++;
+	}
+	if (same_iters && cal > 1) {
+		uint64_t it = (uint64_t)((double)cal / inv);
+
+		for (k = 0; k != n; k++)
+			if (calibrated[k])
+				s[k].iters = it ? it : 1;
+	}
+	for (r = 0; r != rounds; r++)
+		for (k = 0; k != n; k++) {
+			unsigned int i = r % 2 ? n - 1 - k : k;
+
+			if (s[i].warm)
+				(void)side_run(&s[i]);
+			s[i].ns[r] = side_run(&s[i]);
+		}
+	for (k = 0; k != n; k++) {
+		double v[BENCH_MAX_ROUNDS];
+
+		memcpy(v, s[k].ns, rounds * sizeof(*v));
+		s[k].med = median(v, rounds);
+	}
+	/* BENCH_ROUNDS_LOG=1: each round's figures on stderr, a line per
+	 * call, the sides of a round separated by '/'. */
+	if (getenv("BENCH_ROUNDS_LOG")) {
+		for (r = 0; r != rounds; r++)
+			for (k = 0; k != n; k++)
+				fprintf(stderr, "%.1f%s", s[k].ns[r],
+					k + 1 != n ? "/" :
+					r + 1 != rounds ? " " : "\n");
+	}
+	/* A calibrated count is this call's: the side can be timed again. */
+	for (k = 0; k != n; k++)
+		if (calibrated[k])
+			s[k].iters = 0;
+}
+
+double bench_round_ratio(const struct bench_side *s, unsigned int a,
+			 unsigned int b, unsigned int rounds, double *q1,
+			 double *q3)
+{
+	double v[BENCH_MAX_ROUNDS];
+	unsigned int r;
+
+	if (rounds > BENCH_MAX_ROUNDS)
+		rounds = BENCH_MAX_ROUNDS;
+	for (r = 0; r != rounds; r++)
+		v[r] = s[b].ns[r] > 0 ? s[a].ns[r] / s[b].ns[r] : 0;
+	return quartiles(v, rounds, q1, q3);
+}
+
+double bench_ratio(bench_fn fa, void *aa, bench_fn fb, void *ab,
+		   double run_ms, unsigned int rounds, double *a_ns,
+		   double *b_ns)
+{
+	struct bench_side s[2] = { { .fn = fa, .arg = aa },
+				   { .fn = fb, .arg = ab } };
+
+	if (rounds > BENCH_MAX_ROUNDS)
+		rounds = BENCH_MAX_ROUNDS;
+	bench_rounds(s, 2, run_ms, rounds, true);
+	if (a_ns)
+		*a_ns = s[0].med;
+	if (b_ns)
+		*b_ns = s[1].med;
+	return bench_round_ratio(s, 0, 1, rounds, NULL, NULL);
 }
 
 /* ---- limits ---- */
@@ -113,7 +251,7 @@ struct memcpy_arg {
 	size_t n;
 };
 
-static void memcpy_body(void *p, uint64_t iters)
+void memcpy_hot_body(void *p, uint64_t iters)
 {
 	struct memcpy_arg *a = p;
 	uint64_t i;
@@ -124,18 +262,42 @@ static void memcpy_body(void *p, uint64_t iters)
 	}
 }
 
+void memcpy_hot_warm(void *p)
+{
+	memcpy_hot_body(p, 1);
+}
+
+void *memcpy_hot_open(size_t bytes)
+{
+	struct memcpy_arg *a = malloc(sizeof(*a));
+
+	if (!a)
+		die("malloc", -ENOMEM);
+	a->src = malloc(bytes);
+	a->dst = malloc(bytes);
+	a->n = bytes;
+	if (!a->src || !a->dst)
+		die("malloc", -ENOMEM);
+	memset(a->src, 1, bytes);
+	memset(a->dst, 2, bytes);
+	return a;
+}
+
+void memcpy_hot_close(void *p)
+{
+	struct memcpy_arg *a = p;
+
+	free(a->src);
+	free(a->dst);
+	free(a);
+}
+
 double limit_memcpy_ns(size_t bytes)
 {
-	struct memcpy_arg a = { malloc(bytes), malloc(bytes), bytes };
-	double ns;
+	void *a = memcpy_hot_open(bytes);
+	double ns = bench_ns(memcpy_hot_body, a, 20, 7);
 
-	if (!a.src || !a.dst)
-		die("malloc", -ENOMEM);
-	memset(a.src, 1, bytes);
-	memset(a.dst, 2, bytes);
-	ns = bench_ns(memcpy_body, &a, 20, 7);
-	free(a.src);
-	free(a.dst);
+	memcpy_hot_close(a);
 	return ns;
 }
 
@@ -204,7 +366,7 @@ struct walk_arg {
 	size_t copy;
 };
 
-static void walk_body(void *p, uint64_t iters)
+void pte_walk_copy_body(void *p, uint64_t iters)
 {
 	struct walk_arg *a = p;
 	uint64_t i;
@@ -232,11 +394,10 @@ static void walk_body(void *p, uint64_t iters)
 	}
 }
 
-double limit_pte_walk_copy_ns(size_t copy)
+void *pte_walk_copy_open(size_t copy)
 {
 	struct walk_arg *a = aligned_alloc(64, sizeof(*a));
 	unsigned int l;
-	double ns;
 
 	if (!a)
 		die("malloc", -ENOMEM);
@@ -254,11 +415,26 @@ double limit_pte_walk_copy_ns(size_t copy)
 	for (l = 3; l; l--)
 		a->t[l][(a->iova >> (12 + 9 * l)) & 511] =
 			(uintptr_t)a->t[l - 1] | 1;
-	ns = bench_ns(walk_body, a, 20, 7);
+	return a;
+}
+
+void pte_walk_copy_close(void *p)
+{
+	struct walk_arg *a = p;
+	unsigned int l;
+
 	for (l = 0; l != 4; l++)
 		free(a->t[l]);
 	free(a->page);
 	free(a);
+}
+
+double limit_pte_walk_copy_ns(size_t copy)
+{
+	void *a = pte_walk_copy_open(copy);
+	double ns = bench_ns(pte_walk_copy_body, a, 20, 7);
+
+	pte_walk_copy_close(a);
 	return ns;
 }
 

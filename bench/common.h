@@ -12,9 +12,28 @@
  *
  * Timing: CLOCK_MONOTONIC; each figure is the median of several runs after
  * a warm-up run that also calibrates the iteration count.  Nothing is
- * pinned to a CPU.  IOVA intervals are [iova, iova + length) in the
- * benches, as the engine's map/unmap calls take them.  Single-threaded: no
- * locking.
+ * pinned to a CPU.
+ *
+ * Paired timing (bench_rounds, bench_ratio): where a figure is a ratio of
+ * two things timed in the same process (a subject and its limit), the two
+ * are not timed one after the other (all runs of one, then all runs of
+ * the other), which puts any drift of the machine between them into the
+ * ratio.  They are timed in rounds instead: a round runs each side once,
+ * in the array's order on even rounds and in the reverse order on odd
+ * ones (A B, B A, A B, ...: sides next to each other in the array are
+ * timed next to each other, neither always first), the ratio is taken per
+ * round, and the figure is the median of those ratios (the median of each
+ * side's own times is kept for printing).  What each side runs, on what
+ * data and in what cache state does not change; only when it runs: an
+ * untimed prep before each run sets up what the side had before each run
+ * when timed alone, and a side whose state at the start of a run matters
+ * (caches, TLB) is warmed by an untimed run of itself first (warm), so a
+ * timed run starts where a run of the same side left off, as before, not
+ * where the other side did.
+ *
+ * IOVA intervals are [iova, iova + length) in the benches, as the engine's
+ * map/unmap calls take them.  Single-threaded: no locking (a side's body
+ * may start threads of its own, and joins them before it returns).
  */
 #ifndef UFD_BENCH_COMMON_H
 #define UFD_BENCH_COMMON_H
@@ -58,6 +77,62 @@ double bench_ns(bench_fn fn, void *arg, double run_ms, unsigned int runs);
 double bench_ns_iters(bench_fn fn, void *arg, uint64_t iters,
 		      unsigned int runs);
 
+/* ---- paired timing (see the head comment) ---- */
+
+#define BENCH_MAX_ROUNDS 31
+
+struct bench_side {
+	bench_fn fn;
+	void *arg;
+	/* Untimed, before each run (the warm-up too), and after it; NULL:
+	 * none.  prep sets up the state the side is measured in (what was
+	 * before each of its runs when it was timed alone); post checks. */
+	void (*prep)(void *arg);
+	void (*post)(void *arg);
+	/* Each timed run right after an untimed one of the same side (prep,
+	 * body, post): the side starts in the state a run of itself leaves,
+	 * as when its runs followed one another, not in the other side's. */
+	bool warm;
+	/* Iterations per run; 0: calibrated by bench_rounds to run_ms. */
+	uint64_t iters;
+	/* If set, fn leaves here how many operations a run did, and a
+	 * round's figure is ns per operation instead of per iteration. */
+	const uint64_t *ops;
+	/* out: ns per iteration (operation) in each round, their median */
+	double ns[BENCH_MAX_ROUNDS];
+	double med;
+};
+
+/*
+ * Time the @n sides in @rounds rounds (at most BENCH_MAX_ROUNDS): first a
+ * warm-up of each (the calibration of those with iters 0, to runs of about
+ * @run_ms), then rounds 0, 1, ... with the sides in order on even rounds
+ * and in reverse on odd ones.  @same_iters: every calibrated side runs the
+ * same count (the harmonic mean of their calibrated counts: the pair of
+ * runs lasts about 2 x @run_ms), so bodies that step through the same
+ * input from its start see the same input.
+ */
+void bench_rounds(struct bench_side *s, unsigned int n, double run_ms,
+		  unsigned int rounds, bool same_iters);
+/*
+ * Median over the rounds of s[a].ns[r] / s[b].ns[r].  @q1, @q3 (may be
+ * NULL): the lower and upper quartiles of those ratios, for the spread.
+ */
+double bench_round_ratio(const struct bench_side *s, unsigned int a,
+			 unsigned int b, unsigned int rounds, double *q1,
+			 double *q3);
+/* The median, lower and upper quartiles of @v[0..n) (sorted in place). */
+double quartiles(double *v, unsigned int n, double *q1, double *q3);
+/*
+ * The common case: A (@fa on @aa) against B (@fb on @ab), the same count
+ * each, @rounds rounds of runs of about @run_ms: the median of the
+ * per-round ratios A / B.  *a_ns, *b_ns (may be NULL): the median ns per
+ * iteration of each.
+ */
+double bench_ratio(bench_fn fa, void *aa, bench_fn fb, void *ab,
+		   double run_ms, unsigned int rounds, double *a_ns,
+		   double *b_ns);
+
 /* ---- limits measured in this run ---- */
 
 /* memcpy bandwidth, bytes per ns (= GB/s), over a buffer of @bytes. */
@@ -76,6 +151,17 @@ double limit_clock_ns(void);
  * the entry": the work a map + DMA + unmap cycle cannot avoid.
  */
 double limit_pte_walk_copy_ns(size_t copy);
+/* The same limit as a side of bench_rounds: its argument (exits on
+ * failure), its body, and the argument freed. */
+void *pte_walk_copy_open(size_t copy);
+void pte_walk_copy_body(void *arg, uint64_t iters);
+void pte_walk_copy_close(void *arg);
+/* limit_memcpy_ns as a side: argument, body, the prep that keeps it hot
+ * (one untimed copy, the state a copy has in a loop of copies), close. */
+void *memcpy_hot_open(size_t bytes);
+void memcpy_hot_body(void *arg, uint64_t iters);
+void memcpy_hot_warm(void *arg);
+void memcpy_hot_close(void *arg);
 
 /* ---- memory ---- */
 

@@ -1097,19 +1097,23 @@ dma_rw_copy(struct ufd_dma *dma, void *host, void *buf, size_t len,
 /*
  * A read or write.  The common case of a thread fast for the port's
  * engine is inline: a plain store to its record, the record read back,
- * the walk from the port's cache, the copy, a plain store and the record
- * read back.  Anything else is dma_rw_slow's.
+ * the walk from the port's cache, the copy, a plain store and the count
+ * (the record stays in a register: the function still needs no frame,
+ * and its slow exits, tail calls, read it again).  Anything else is
+ * dma_rw_slow's.
  */
 static inline __attribute__((always_inline)) int
 dma_rw(struct ufd_dma *dma, uint64_t iova, void *buf, size_t len, bool write)
 {
 	struct dma_reader *r = self_reader;
-	uintptr_t eng = (uintptr_t)dma->eng;
 	uint64_t need = write ? PGT_WRITE : PGT_READ;
 	void *host;
 
 	__atomic_store_n(&r->in, 1, __ATOMIC_RELEASE);
-	if (__builtin_expect(__atomic_load_n(&r->fast, __ATOMIC_ACQUIRE) != eng,
+	/* dma->eng is read here, after the store: compared from memory,
+	 * it takes no register across the walk. */
+	if (__builtin_expect(__atomic_load_n(&r->fast, __ATOMIC_ACQUIRE) !=
+				     (uintptr_t)dma->eng,
 			     0))
 		return dma_rw_retry(dma, iova, buf, len, write);
 	DMA_WALK4(walk, copy);
@@ -1122,9 +1126,6 @@ copy:
 			return dma_rw_copy(dma, host, buf, len, write);
 	}
 	dma_copy_dir(host, buf, len, write);
-	/* The record is read again (here and in the slow exits), not kept
-	 * in a register across the walk: the function needs no frame. */
-	r = self_reader;
 	__atomic_store_n(&r->in, 0, __ATOMIC_RELEASE);
 	reader_counted(r);
 	return 0;

@@ -17,6 +17,7 @@
  * everything else here runs with markers excluded (see pgtable.h).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -80,6 +81,19 @@ static bool span_mapped(const struct ufd_pgtable *pgt, uint64_t idx)
 	}
 }
 
+/* A zeroed dirty leaf, its words cache-line aligned (see pgtable.h). */
+static struct pgt_dirty_leaf *leaf_alloc(void)
+{
+	void *p;
+
+	if (ufd_inject_fail() ||
+	    posix_memalign(&p, _Alignof(struct pgt_dirty_leaf),
+			   sizeof(struct pgt_dirty_leaf)))
+		return NULL;
+	memset(p, 0, sizeof(struct pgt_dirty_leaf));
+	return p;
+}
+
 static int ensure_leaf(struct ufd_pgtable *pgt, uint64_t idx)
 {
 	void **slotp = &pgt->dirty_root;
@@ -88,8 +102,8 @@ static int ensure_leaf(struct ufd_pgtable *pgt, uint64_t idx)
 
 	for (l = pgt->dirty_levels;; l--) {
 		if (!*slotp) {
-			void *n = ufd_zalloc(l ? sizeof(struct dirty_dir) :
-						 sizeof(struct pgt_dirty_leaf));
+			void *n = l ? ufd_zalloc(sizeof(struct dirty_dir)) :
+				      leaf_alloc();
 
 			if (!n)
 				return -ENOMEM;
@@ -216,25 +230,34 @@ void pgt_dirty_destroy(struct ufd_pgtable *pgt)
 
 /* ---- clearing ---- */
 
-/* After bits [a, b) of @d were cleared: the summary of the groups cleared
- * whole goes, the groups the range cuts are looked at. */
+/* Group @g's summary bit goes if its words are all zero. */
+static void group_fix(struct pgt_dirty_leaf *d, uint64_t g)
+{
+	uint64_t i, any = 0;
+
+	if (!(d->summary & (1ULL << g)))
+		return;
+	for (i = g * PGT_DIRTY_GROUP; i != (g + 1) * PGT_DIRTY_GROUP; i++)
+		any |= d->w[i];
+	if (!any)
+		d->summary &= ~(1ULL << g);
+}
+
+/* After bits [a, b) of @d were cleared: the summary bits of the groups
+ * cleared whole go at once, the (at most two) groups the range cuts are
+ * looked at. */
 static void summary_fix(struct pgt_dirty_leaf *d, uint64_t a, uint64_t b)
 {
-	uint64_t g, ga = a / GROUP_BITS, gb = (b - 1) / GROUP_BITS;
+	uint64_t ga = a / GROUP_BITS, gb = (b - 1) / GROUP_BITS;
+	/* whole groups [wa, wb) */
+	uint64_t wa = (a + GROUP_BITS - 1) / GROUP_BITS, wb = b / GROUP_BITS;
 
-	for (g = ga; g <= gb; g++) {
-		uint64_t gs = g * GROUP_BITS, ge = gs + GROUP_BITS, i, any = 0;
-
-		if (!(d->summary & (1ULL << g)))
-			continue;
-		if (a > gs || b < ge) {
-			for (i = gs / 64; i != ge / 64; i++)
-				any |= d->w[i];
-			if (any)
-				continue;
-		}
-		d->summary &= ~(1ULL << g);
-	}
+	if (wb > wa)
+		d->summary &= ~bits_mask((unsigned int)wa, (unsigned int)wb);
+	if (a % GROUP_BITS)
+		group_fix(d, ga);
+	if (b % GROUP_BITS && (gb != ga || !(a % GROUP_BITS)))
+		group_fix(d, gb);
 }
 
 /* Clear bits [a, b) of @d (0 <= a < b <= 2^18), and the summary. */
@@ -417,16 +440,42 @@ or_words_avx2(uint8_t *dst, const uint64_t *w, uint64_t words,
 			s ? (w[i] >> s) | (w[i + 1] << (64 - s)) : w[i];
 }
 
-/* d[i] |= w[i]; w[i] = 0, i < @words: a harvest that clears, one pass. */
+/*
+ * d[i] |= w[i]; w[i] = 0, i < @words: a harvest that clears, one pass.
+ * Every store is 32-byte aligned where it can be (one that straddles two
+ * cache lines costs about two): single words first until @dst is (when
+ * it is 8-byte aligned at all), then, if @w is not aligned with it, its
+ * words are read where they fall and cleared by aligned blocks that
+ * trail the reads by @lag words (a block once all of it has been read).
+ */
 __attribute__((target("avx2"))) static void
 move_words_avx2(uint8_t *dst, uint64_t *w, uint64_t words)
 {
 	const v4u64 zero = { 0, 0, 0, 0 };
-	uint64_t i = 0;
+	uint64_t i = 0, lag, z;
 
-	for (; i + 4 <= words; i += 4) {
+	if (!((uintptr_t)dst % 8))
+		for (; (uintptr_t)(dst + i * 8) % 32 && i != words; i++) {
+			((u64_unaligned *)dst)[i] |= w[i];
+			w[i] = 0;
+		}
+	lag = (uintptr_t)(w + i) % 32 / 8;
+	if (!lag) {
+		for (; i + 4 <= words; i += 4) {
+			*(v4u64 *)(dst + i * 8) |= *(v4u64 *)(w + i);
+			*(v4u64 *)(w + i) = zero;
+		}
+	} else if (i + 4 <= words) {
+		/* Cleared so far: [.., z); the block [z, z + 4) is aligned. */
 		*(v4u64 *)(dst + i * 8) |= *(v4u64 *)(w + i);
-		*(v4u64 *)(w + i) = zero;
+		for (z = i; z != i + 4 - lag; z++)
+			w[z] = 0;
+		for (i += 4; i + 4 <= words; i += 4, z += 4) {
+			*(v4u64 *)(dst + i * 8) |= *(v4u64 *)(w + i);
+			*(v4u64 *)(w + z) = zero;
+		}
+		for (; z != i; z++)
+			w[z] = 0;
 	}
 	for (; i != words; i++) {
 		((u64_unaligned *)dst)[i] |= w[i];
