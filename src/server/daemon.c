@@ -1525,11 +1525,13 @@ static void ring_serve_posts(struct srv_chan *ch)
  * Transfers (proto.h): how long the daemon waits for a client to take
  * one (then it takes it back), and to finish one it took (then transfers
  * are off for the channel).  A client that spins takes one in well under
- * a microsecond.
+ * a microsecond; one that does not within the first is off its CPU, and
+ * the wait may be under the engine's lock (an access object's read), so
+ * both are short.
  */
-#define XFER_TAKE_NS (50u * 1000u)
+#define XFER_TAKE_NS (20u * 1000u)
 #define XFER_YIELD_NS (2u * 1000u)
-#define XFER_FINISH_NS (10u * 1000u * 1000u)
+#define XFER_FINISH_NS (1000u * 1000u)
 
 /* Take a transfer back that the client has not taken: true if it was. */
 static bool xfer_cancel(struct ufd_ring *r)
