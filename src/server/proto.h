@@ -263,6 +263,8 @@ struct ufd_ring {
 	uint32_t xfer_store;             /* by the daemon: 1 store, 0 load */
 	int32_t xfer_ret;                /* by the client */
 	uint64_t xfer_addr;              /* by the daemon */
+	uint32_t xfer_served;            /* by the client: transfers it made
+					    (a count, for tests) */
 	_Alignas(64) struct ufd_ring_post posts[UFD_RING_POSTS];
 	_Alignas(64) uint8_t win[UFD_RING_WINDOW];
 	_Alignas(64) uint8_t xfer_data[UFD_RING_XFER];

@@ -574,6 +574,8 @@ static void ring_serve_xfer(struct ufd_ring *r)
 		ret = shim_ucopy_some(r->xfer_data, addr, len) == len ?
 			      0 : -EFAULT;
 	r->xfer_ret = ret;
+	if (ret != -EAGAIN)
+		r->xfer_served++;
 	ufd_ring_publish(&r->xfer_state, UFD_RING_XFER_DONE);
 }
 

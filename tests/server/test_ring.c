@@ -21,16 +21,20 @@
  *    ones;
  *  - private memory (which the daemon reaches through the caller, by the
  *    ring's transfers, or by system calls) and the caller's buffer read
- *    and written in pieces of every size, and -EFAULT where they fault.
+ *    and written in pieces of every size, and -EFAULT where they fault;
+ *    with rings and spinning, the rings' transfer count shows that the
+ *    daemon asked for some of those copies.
  * Run in both modes, and with UIOMMUFD_RING=0 (messages only).
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "common.h"
+#include "server/proto.h"
 
 static int ifd = -1;
 static uint32_t ioas;
@@ -314,6 +318,46 @@ static void test_fd_in_argument_reused(void)
 }
 
 /*
+ * The transfers this process's rings made so far (proto.h: each ring is a
+ * memfd:uiommufd-ring mapping of the library's; the count is a field of
+ * it), or -1 if it has none.
+ */
+static long ring_transfers(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	long n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		const struct ufd_ring *r;
+
+		if (!strstr(line, "memfd:uiommufd-ring") ||
+		    sscanf(line, "%lx-%lx", &lo, &hi) != 2 ||
+		    hi - lo < sizeof(*r))
+			continue;
+		r = (const struct ufd_ring *)lo;
+		if (n < 0)
+			n = 0;
+		n += (long)__atomic_load_n(&r->xfer_served, __ATOMIC_RELAXED);
+	}
+	fclose(f);
+	return n;
+}
+
+/* Are transfers on (server mode with rings, spinning)? */
+static bool transfers_expected(void)
+{
+	const char *ring = getenv("UIOMMUFD_RING");
+	const char *spin = getenv("UIOMMUFD_SPIN_US");
+
+	return server_mode() && !(ring && !strcmp(ring, "0")) &&
+	       !(spin && !strcmp(spin, "0"));
+}
+
+/*
  * Private memory, which the daemon cannot map: an access object reads and
  * writes it, and the caller's buffer, through the caller (the ring's
  * transfers, proto.h) or by system calls.  Sizes within one transfer,
@@ -326,6 +370,7 @@ static void test_private_memory(void)
 	static const size_t lens[] = { 8, 4096, 12288, N * PAGE };
 	uint8_t *mem, *buf, *ro, *edge;
 	unsigned int k;
+	long xfers;
 	size_t i;
 	int fa;
 
@@ -339,6 +384,7 @@ static void test_private_memory(void)
 		mem[i] = (uint8_t)(i * 7 + i / PAGE);
 	REQUIRE(!ioas_map(ifd, ioas, mem, N * PAGE, 1UL << 33));
 	REQUIRE(!create_access(ifd, ioas, 0, &fa));
+	xfers = ring_transfers();
 	for (k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
 		size_t len = lens[k];
 
@@ -350,6 +396,17 @@ static void test_private_memory(void)
 		CHECK_EQ(access_rw(ifd, fa, 1UL << 33, buf, len,
 				   MOCK_ACCESS_RW_WRITE), 0);
 		CHECK(!memcmp(buf, mem, len));
+	}
+	/*
+	 * The daemon asked this process for copies, at least for some of
+	 * those 8 calls (a transfer goes to the syscalls only when this
+	 * thread sleeps or is off its CPU at the time).
+	 */
+	if (transfers_expected()) {
+		/* A busy machine may have had us off the CPU each time. */
+		for (k = 0; k < 1000 && ring_transfers() == xfers; k++)
+			CHECK_EQ(access_rw(ifd, fa, 1UL << 33, buf, 8, 0), 0);
+		CHECK(ring_transfers() > xfers);
 	}
 	/* Into memory that takes no writes, or ends in nothing. */
 	CHECK_EQ(access_rw(ifd, fa, 1UL << 33, ro, 8, 0), -EFAULT);
