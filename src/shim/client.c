@@ -26,7 +26,9 @@
  * file by fd and by the identity the fd table recorded, and brings a
  * snapshot of its argument (the window, copied with the fault-guarded
  * copy of ucopy.c), whose bytes the daemon wrote are copied back before
- * the call returns.  A channel with a ring needs its socket only to sleep,
+ * the call returns.  While it waits, the thread also makes the copies of
+ * its own memory the daemon asks for (proto.h, "Transfers"), with the
+ * same guarded copy.  A channel with a ring needs its socket only to sleep,
  * to wake the daemon and for callbacks, so only then is its identity
  * checked.  The ring is MADV_DONTFORK: a fork child never sees it.
  * Temporary channels (all 16 busy) have no ring.
@@ -541,15 +543,6 @@ static void ring_window(struct ufd_ring *r, const struct call_extra *x)
 }
 
 /*
- * The ring's socket is not ours any more (the program closed its number,
- * say with close_range): the daemon cannot be woken, and its thread ends
- * at its next sleep.  Wait for the call without the socket, polling with
- * growing naps: -EAGAIN if the daemon never took the call (the caller may
- * make it again on another channel), 0 once it is DONE (callbacks it sent
- * are lost with the socket, and the daemon undid them when they failed),
- * -EIO if the daemon is gone.
- */
-/*
  * A transfer the daemon asks for while we wait (proto.h, "Transfers"):
  * take it, copy with the fault-guarded copy, answer.  Does nothing if
  * there is none, or the daemon took it back.
@@ -584,6 +577,15 @@ static bool ring_xfer_asked(const struct ufd_ring *r)
 	return ufd_ring_peek(&r->xfer_state) == UFD_RING_XFER_REQ;
 }
 
+/*
+ * The ring's socket is not ours any more (the program closed its number,
+ * say with close_range): the daemon cannot be woken, and its thread ends
+ * at its next sleep.  Wait for the call without the socket, polling with
+ * growing naps: -EAGAIN if the daemon never took the call (the caller may
+ * make it again on another channel), 0 once it is DONE (callbacks it sent
+ * are lost with the socket, and the daemon undid them when they failed),
+ * -EIO if the daemon is gone.
+ */
 static int ring_wait_blind(struct ufd_ring *r)
 {
 	struct timespec nap = { 0, 1000 };
