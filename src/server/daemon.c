@@ -1650,13 +1650,14 @@ static void ring_serve_call(struct srv_chan *ch)
 	/* Whatever the client posted before this call is done first. */
 	ring_serve_posts(ch);
 	ufd_wire_init(&res, UFD_MSG_RESULT);
-	if (req.magic != UFD_PROTO_MAGIC || req.version != UFD_PROTO_VERSION)
+	if (req.magic != UFD_PROTO_MAGIC || req.version != UFD_PROTO_VERSION) {
 		ret = -EPROTO;
-	else if (req.type == UFD_MSG_RING_KICK)
+	} else if (req.type == UFD_MSG_RING_KICK) {
 		ret = 0; /* nothing but the posts before it */
-	else if (!request_type_ok(req.type))
+	} else if (!request_type_ok(req.type)) {
 		ret = -EPROTO;
-	else {
+	} else {
+		/* The caller's memory through the caller, while it waits. */
 		ufd_source_remote_set_caller_xfer(ring_xfer, ch);
 		ret = serve_request(&call, &req, &ch->cred, &res);
 		ufd_source_remote_set_caller_xfer(NULL, NULL);
