@@ -989,22 +989,21 @@ dma_copy_dir(void *host, void *buf, size_t len, bool write)
 		dma_copy(buf, host, len);
 }
 
-/* The general case, in a section begun here. */
-static __attribute__((noinline)) int
-dma_rw_slow(struct ufd_dma *dma, uint64_t iova, void *buf, size_t len,
-	    bool write)
+/*
+ * The rest of a read or write, in section @sc (of a non-empty access that
+ * does not wrap): the port's cache filled if a change emptied it, the
+ * inline walk from it (skipped if @after_inline and the cache holds the
+ * geometry dma_rw walked already: that walk failed), else the general
+ * walk; the copy; the section ended.
+ */
+static inline __attribute__((always_inline)) int
+dma_rw_in_section(struct ufd_dma *dma, struct dma_sect *sc, uint64_t iova,
+		  void *buf, size_t len, bool write, bool after_inline)
 {
 	uint64_t need = write ? PGT_WRITE : PGT_READ;
-	struct dma_sect sc;
 	void *host;
 	int rc = 0;
 
-	if (!len)
-		return 0;
-	if (iova + len - 1 < iova)
-		return -EFAULT;
-	/* A fault part way leaves what came before it written, like DMA. */
-	sect_begin(dma, &sc);
 	if (__atomic_load_n(&dma->root, __ATOMIC_RELAXED) == empty_root) {
 		const struct ufd_pgtable *pgt;
 		struct ufd_stage1 *s1;
@@ -1012,17 +1011,38 @@ dma_rw_slow(struct ufd_dma *dma, uint64_t iova, void *buf, size_t len,
 
 		/* Fill the cache (after a change), then walk it inline. */
 		(void)dma_tables(dma, &pgt, &s1, &track);
+	} else if (after_inline &&
+		   __atomic_load_n(&dma->root4, __ATOMIC_RELAXED) !=
+			   empty_root) {
+		goto walk;
 	}
+	/* (After dma_rw: another geometry; an empty root fails at once.) */
 	DMA_WALK(walk, copy);
 walk:
-	rc = dma_walk(dma, &sc, iova, len, write, write ? copy_in : copy_out,
+	rc = dma_walk(dma, sc, iova, len, write, write ? copy_in : copy_out,
 		      buf, buf);
 	goto out;
 copy:
 	dma_copy_dir(host, buf, len, write);
 out:
-	sect_end(dma, &sc);
+	sect_end(dma, sc);
 	return rc;
+}
+
+/* The general case, in a section begun here. */
+static __attribute__((noinline)) int
+dma_rw_slow(struct ufd_dma *dma, uint64_t iova, void *buf, size_t len,
+	    bool write)
+{
+	struct dma_sect sc;
+
+	if (!len)
+		return 0;
+	if (iova + len - 1 < iova)
+		return -EFAULT;
+	/* A fault part way leaves what came before it written, like DMA. */
+	sect_begin(dma, &sc);
+	return dma_rw_in_section(dma, &sc, iova, buf, len, write, false);
 }
 
 /* The inline section found its record not fast (any more): leave it
@@ -1043,39 +1063,13 @@ static __attribute__((noinline)) int
 dma_rw_walk(struct ufd_dma *dma, uint64_t iova, void *buf, size_t len,
 	    bool write)
 {
-	uint64_t need = write ? PGT_WRITE : PGT_READ;
 	struct dma_sect sc = { .r = self_reader, .fast = true };
-	void *host;
-	int rc = 0;
 
-	if (!len)
-		goto out;
-	if (iova + len - 1 < iova) {
-		rc = -EFAULT;
-		goto out;
+	if (!len || iova + len - 1 < iova) {
+		sect_end(dma, &sc);
+		return len ? -EFAULT : 0;
 	}
-	if (__atomic_load_n(&dma->root, __ATOMIC_RELAXED) == empty_root) {
-		const struct ufd_pgtable *pgt;
-		struct ufd_stage1 *s1;
-		bool track;
-
-		/* Fill the cache (after a change), then walk it inline. */
-		(void)dma_tables(dma, &pgt, &s1, &track);
-	} else if (__atomic_load_n(&dma->root4, __ATOMIC_RELAXED) !=
-		   empty_root) {
-		goto walk; /* the inline walk of dma_rw failed already */
-	}
-	/* Another geometry than dma_rw's (an empty root fails at once). */
-	DMA_WALK(walk, copy);
-walk:
-	rc = dma_walk(dma, &sc, iova, len, write, write ? copy_in : copy_out,
-		      buf, buf);
-	goto out;
-copy:
-	dma_copy_dir(host, buf, len, write);
-out:
-	sect_end(dma, &sc);
-	return rc;
+	return dma_rw_in_section(dma, &sc, iova, buf, len, write, true);
 }
 
 /* The inline section's copy when it is not small: a call, kept out of
