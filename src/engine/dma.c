@@ -13,17 +13,19 @@
  * own (struct dma_reader, one cache line, found through a thread-local
  * pointer; the records are one process-wide list that only grows, and a
  * record given up at thread exit is reused by the next new thread).  Only
- * its thread writes a record's in (1: in a section), count (sections
- * done) and eng (the engine of that section); the engine has one flag,
- * eng->dma_writer.  A reader sets in, then looks; a writer raises the
- * flag, then looks at every record (and port, below).  For each side to
+ * its thread writes a record's seq (odd: in a section; it moves on by one
+ * when a section begins and by one when it ends, so it also counts the
+ * sections done) and eng (the engine of that section); the engine has one
+ * flag, eng->dma_writer.  A reader moves seq, then looks; a writer raises
+ * the flag, then looks at every record (and port, below).  For each side to
  * see the other, a store must be ordered before a load on both.  A reader
  * does that in one of two ways, chosen per thread:
  *
- *   fenced  in is set with an atomic exchange (a full barrier), then the
+ *   fenced  seq is moved with an atomic add (a full barrier), then the
  *           reader looks at the flag; the writer's own barrier does the
  *           rest.
- *   fast    (record->fast is the port's engine) in is a plain store, and
+ *   fast    (record->fast is the port's engine) seq is moved with a plain
+ *           add to memory (x86-64; a load and a release store elsewhere), and
  *           the reader looks at record->fast again instead of the flag.
  *           The writer first changes that word in every record fast for
  *           its engine (paused: engine | 1; or NULL: made fenced), then
@@ -33,8 +35,8 @@
  *           thread's barrier is seen by the writer; one whose load came
  *           after sees the change and takes the slow way.  At the end the
  *           writer resumes what it paused.  A fast DMA touches only its
- *           thread's own line (plain stores of constants and of count,
- *           which nothing waits on) and no locked instruction.
+ *           thread's own line (two plain adds to seq) and no locked
+ *           instruction.
  *
  * A record is fast only while that pays: a thread makes itself fast for
  * an engine (atomic exchange, then a look at the flag: a writer that
@@ -55,15 +57,16 @@
  *
  * A fenced reader that finds the flag up leaves its section and sleeps on
  * the flag (futex; set to 2 so the writer knows to wake it).  A writer
- * waits for a record's in to be 0 (a release store: no section ends with
- * a locked instruction): a fenced reader that leaves while it sees the
+ * waits for a section it saw in progress (seq odd) to end (seq moved on,
+ * a release store: no section ends with a locked instruction): a fenced
+ * reader that leaves while it sees the
  * flag up wakes it (futex, best effort); a fast one does not (that would
  * cost every fast DMA a look), and a fast section is a walk and a copy,
  * so the writer spins a little, then sleeps in bounded, growing steps.
  * The flag keeps new
  * readers out, so an unmap does not starve behind a stream of DMA.  What
- * orders memory is the atomics (a writer's acquire load of in == 0 pairs
- * with the reader's release store; a reader's load of the lowered flag,
+ * orders memory is the atomics (a writer's acquire load of the moved seq
+ * pairs with the reader's release store; a reader's load of the lowered flag,
  * or of the resumed record, with the writer's release).  A section of
  * another engine does not hold a writer up (the writer skips a record
  * whose eng is not its engine).
@@ -119,6 +122,8 @@
 
 /* Sections without a write section in between that make a thread fast. */
 #define DMA_PROMOTE 1024u
+/* The same in steps of a record's seq (two per section). */
+#define DMA_PROMOTE_SEQ (2 * DMA_PROMOTE)
 
 #ifndef SYS_membarrier
 #define SYS_membarrier __NR_membarrier
@@ -130,8 +135,8 @@
 
 struct dma_reader {
 	/* written by its thread only */
-	_Alignas(CACHE_LINE) unsigned int in; /* 1: in a section (futex) */
-	unsigned int count;                   /* sections done */
+	/* odd: in a section; two per section done (futex word) */
+	_Alignas(CACHE_LINE) unsigned int seq;
 	/*
 	 * The engine whose sections are fast: NULL (none), E, or E | 1
 	 * (paused by E's writer).  See above for who moves it.
@@ -141,7 +146,7 @@ struct dma_reader {
 	/* its thread's own count towards promotion */
 	struct ufd_engine *win_eng;
 	unsigned int win_gen, win_count;
-	unsigned int snap;      /* count when a writer last looked (fast) */
+	unsigned int snap;      /* seq when a writer last looked (fast) */
 	unsigned int used;      /* claimed by a live thread */
 	struct dma_reader *next; /* readers list; never unlinked */
 };
@@ -188,7 +193,7 @@ static int mb_state;
 
 /*
  * A thread without a record of its own points here: never fast, never
- * listed (its in is scribbled on by such threads' first DMA: unread).
+ * listed (its seq is scribbled on by such threads' first DMA: unread).
  */
 static struct dma_reader no_reader;
 
@@ -216,7 +221,7 @@ static void readers_atfork_child(void)
 	for (r = readers; r; r = r->next) {
 		if (r == self_reader)
 			continue;
-		r->in = 0;
+		r->seq = 0;
 		r->fast = 0;
 		r->used = 0;
 	}
@@ -363,15 +368,39 @@ static void writer_wait(struct ufd_engine *eng)
 
 static __attribute__((noinline)) void reader_wake(struct dma_reader *r)
 {
-	futex_wake(&r->in);
+	futex_wake(&r->seq);
 }
 
-/* Only the record's thread writes count: no atomic add needed. */
-static inline void reader_counted(struct dma_reader *r)
+#if defined(__SANITIZE_THREAD__)
+#define UFD_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UFD_TSAN 1
+#endif
+#endif
+
+/*
+ * Move the record's seq on by one, as a release store: a section begins
+ * or ends.  Only the record's thread writes it, so no locked instruction
+ * is needed: on x86-64 one plain add to memory (a store, which x86 orders
+ * after every earlier access of the thread); elsewhere, and under
+ * ThreadSanitizer (which must see the release), a load and a release
+ * store.
+ */
+static inline __attribute__((always_inline)) void
+reader_step(struct dma_reader *r)
 {
-	__atomic_store_n(&r->count,
-			 __atomic_load_n(&r->count, __ATOMIC_RELAXED) + 1,
-			 __ATOMIC_RELAXED);
+#if defined(__x86_64__) && !defined(UFD_TSAN)
+	/* The fences keep the compiler's accesses on their side (a
+	 * "memory" clobber instead costs the fast path register moves). */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	__asm__ __volatile__("addl $1, %0" : "+m"(r->seq));
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+#else
+	__atomic_store_n(&r->seq,
+			 __atomic_load_n(&r->seq, __ATOMIC_RELAXED) + 1,
+			 __ATOMIC_RELEASE);
+#endif
 }
 
 /*
@@ -384,8 +413,7 @@ static inline void reader_counted(struct dma_reader *r)
 static void reader_leave(struct ufd_engine *eng, struct dma_reader *r,
 			 bool fast)
 {
-	__atomic_store_n(&r->in, 0, __ATOMIC_RELEASE);
-	reader_counted(r);
+	reader_step(r);
 	if (!fast && __atomic_load_n(&eng->dma_writer, __ATOMIC_RELAXED))
 		reader_wake(r);
 }
@@ -418,7 +446,7 @@ static void shared_end(struct ufd_dma *dma)
  */
 static void reader_count(struct ufd_engine *eng, struct dma_reader *r)
 {
-	unsigned int n = __atomic_load_n(&r->count, __ATOMIC_RELAXED);
+	unsigned int n = __atomic_load_n(&r->seq, __ATOMIC_RELAXED);
 	unsigned int gen = __atomic_load_n(&eng->dma_gen, __ATOMIC_RELAXED);
 	uintptr_t e = (uintptr_t)eng;
 
@@ -443,7 +471,7 @@ static void reader_count(struct ufd_engine *eng, struct dma_reader *r)
 			return;
 		}
 	}
-	if (n - r->win_count < DMA_PROMOTE ||
+	if (n - r->win_count < DMA_PROMOTE_SEQ ||
 	    __atomic_load_n(&r->fast, __ATOMIC_RELAXED) ||
 	    !membarrier_ready())
 		return;
@@ -477,7 +505,7 @@ static void sect_begin(struct ufd_dma *dma, struct dma_sect *sc)
 	for (;;) {
 		if (__atomic_load_n(&r->fast, __ATOMIC_RELAXED) ==
 		    (uintptr_t)eng) {
-			__atomic_store_n(&r->in, 1, __ATOMIC_RELEASE);
+			reader_step(r);
 			/* The record as read after the store decides. */
 			if (__atomic_load_n(&r->fast, __ATOMIC_ACQUIRE) ==
 			    (uintptr_t)eng) {
@@ -486,9 +514,9 @@ static void sect_begin(struct ufd_dma *dma, struct dma_sect *sc)
 				return;
 			}
 			/* A writer came: a full barrier, then fenced. */
-			__atomic_fetch_add(&r->in, 0, __ATOMIC_SEQ_CST);
+			__atomic_fetch_add(&r->seq, 0, __ATOMIC_SEQ_CST);
 		} else {
-			__atomic_exchange_n(&r->in, 1, __ATOMIC_SEQ_CST);
+			__atomic_fetch_add(&r->seq, 1, __ATOMIC_SEQ_CST);
 		}
 		if (!__atomic_load_n(&eng->dma_writer, __ATOMIC_SEQ_CST)) {
 			reader_count(eng, r);
@@ -534,13 +562,13 @@ void dma_write_begin(struct ufd_engine *eng)
 		    __atomic_load_n(&r->fast, __ATOMIC_SEQ_CST) != e)
 			continue;
 		barrier = true;
-		s = __atomic_load_n(&r->count, __ATOMIC_RELAXED);
+		s = __atomic_load_n(&r->seq, __ATOMIC_RELAXED);
 		/* Little DMA since the last look: not worth a barrier per
 		 * write section.  Before the barrier (see above). */
 		__atomic_compare_exchange_n(
 			&r->fast, &f,
 			s - __atomic_load_n(&r->snap, __ATOMIC_RELAXED) <
-					DMA_PROMOTE ?
+					DMA_PROMOTE_SEQ ?
 				0 :
 				e | 1,
 			false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
@@ -549,25 +577,30 @@ void dma_write_begin(struct ufd_engine *eng)
 	if (barrier)
 		membarrier_all();
 	for (r = __atomic_load_n(&readers, __ATOMIC_ACQUIRE); r; r = r->next) {
-		unsigned int spins = 0;
+		unsigned int spins = 0, seq;
 		long ns = 10000;
 
 		if (r == self)
 			continue;
 		/*
-		 * The load that sees 0 pairs with its release.  A fenced
-		 * section wakes the writer when it ends (best effort); a
-		 * fast one does not (it would cost every fast DMA a look),
-		 * and lasts a walk and a copy: spin a little, then sleep in
-		 * growing steps (10 us to 1 ms).
+		 * Wait for the section seen in progress (odd seq) to end:
+		 * the load that sees seq move pairs with its release (a
+		 * section that begins after this writer's flag and barrier
+		 * sees the writer and steps back).  A fenced section wakes
+		 * the writer when it ends (best effort); a fast one does
+		 * not (it would cost every fast DMA a look), and lasts a
+		 * walk and a copy: spin a little, then sleep in growing
+		 * steps (10 us to 1 ms).
 		 */
-		while (__atomic_load_n(&r->in, __ATOMIC_SEQ_CST) &&
-		       __atomic_load_n(&r->eng, __ATOMIC_ACQUIRE) == eng) {
+		seq = __atomic_load_n(&r->seq, __ATOMIC_SEQ_CST);
+		while ((seq & 1) &&
+		       __atomic_load_n(&r->eng, __ATOMIC_ACQUIRE) == eng &&
+		       __atomic_load_n(&r->seq, __ATOMIC_SEQ_CST) == seq) {
 			if (++spins < 256) {
 				cpu_relax();
 				continue;
 			}
-			futex_wait_for(&r->in, 1, ns);
+			futex_wait_for(&r->seq, seq, ns);
 			if (ns < 1000000)
 				ns *= 2;
 		}
@@ -847,14 +880,15 @@ static void copy_in(void *arg, void *host, size_t n, size_t off)
 	do {                                                                 \
 		uint64_t size_ = 1ULL << (sh), off_ = iova & (size_ - 1);    \
 		uint64_t want_ = PGT_VALID | PGT_LEAF | need;                \
+		/* The flags wanted set turned to 0: one test for all. */    \
+		uint64_t x_ = pte ^ want_;                                   \
                                                                              \
 		if (__builtin_expect(len > size_ - off_ ||                   \
-					     (pte & (want_ | PGT_INDIRECT)) !=  \
-						     want_,                  \
+					     (x_ & (want_ | PGT_INDIRECT)),  \
 				     0))                                     \
 			goto slow;                                           \
 		/* Aligned to its size: below are the leaf's flags. */       \
-		host = (void *)(uintptr_t)((pte & ~(size_ - 1)) + off_);     \
+		host = (void *)(uintptr_t)((x_ & ~(size_ - 1)) + off_);      \
 	} while (0)
 
 #define DMA_STEP(sh, slow, leaf) DMA_STEP_M(sh, slow, leaf, PGT_ENTRIES - 1)
@@ -868,9 +902,8 @@ static void copy_in(void *arg, void *host, size_t n, size_t off)
 			DMA_LEAF(sh, slow);                                  \
 			goto leaf;                                           \
 		}                                                            \
-		/* pte - 1 has the low bits 00: masking it is the same. */   \
-		t = (const uint64_t *)(uintptr_t)((pte - 1) &                \
-						  ~(UFD_PAGE_SIZE - 1));      \
+		/* A table entry is the table's address | PGT_VALID. */     \
+		t = (const uint64_t *)(uintptr_t)(pte - 1);                  \
 	} while (0)
 
 #define DMA_WALK(slow, leaf)                                                 \
@@ -920,8 +953,7 @@ static void copy_in(void *arg, void *host, size_t n, size_t off)
 			}                                                    \
 			if (shift_ == dma->gran_shift)                       \
 				goto slow;                                   \
-			t = (const uint64_t *)(uintptr_t)(pte &              \
-							  ~(UFD_PAGE_SIZE - 1)); \
+			t = (const uint64_t *)(uintptr_t)(pte - 1);          \
 		}                                                            \
 	} while (0)
 
@@ -1054,7 +1086,7 @@ dma_rw_retry(struct ufd_dma *dma, uint64_t iova, void *buf, size_t len,
 	struct dma_reader *r = self_reader;
 
 	if (r != &no_reader)
-		__atomic_store_n(&r->in, 0, __ATOMIC_RELEASE);
+		reader_step(r);
 	return dma_rw_slow(dma, iova, buf, len, write);
 }
 
@@ -1090,8 +1122,8 @@ dma_rw_copy(struct ufd_dma *dma, void *host, void *buf, size_t len,
 
 /*
  * A read or write.  The common case of a thread fast for the port's
- * engine is inline: a plain store to its record, the record read back,
- * the walk from the port's cache, the copy, a plain store and the count
+ * engine is inline: a plain add to its record's seq, the record read
+ * back, the walk from the port's cache, the copy, a plain add again
  * (the record stays in a register: the function still needs no frame,
  * and its slow exits, tail calls, read it again).  Anything else is
  * dma_rw_slow's.
@@ -1103,7 +1135,7 @@ dma_rw(struct ufd_dma *dma, uint64_t iova, void *buf, size_t len, bool write)
 	uint64_t need = write ? PGT_WRITE : PGT_READ;
 	void *host;
 
-	__atomic_store_n(&r->in, 1, __ATOMIC_RELEASE);
+	reader_step(r);
 	/* dma->eng is read here, after the store: compared from memory,
 	 * it takes no register across the walk. */
 	if (__builtin_expect(__atomic_load_n(&r->fast, __ATOMIC_ACQUIRE) !=
@@ -1120,8 +1152,7 @@ copy:
 			return dma_rw_copy(dma, host, buf, len, write);
 	}
 	dma_copy_dir(host, buf, len, write);
-	__atomic_store_n(&r->in, 0, __ATOMIC_RELEASE);
-	reader_counted(r);
+	reader_step(r);
 	return 0;
 }
 

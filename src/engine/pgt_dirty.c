@@ -67,7 +67,7 @@ static bool span_mapped(const struct ufd_pgtable *pgt, uint64_t idx)
 	unsigned int l;
 
 	if (pgt->levels <= 2)
-		return pgt->root_count != 0;
+		return pgt_root_entries(pgt) != 0;
 	for (l = pgt->levels - 1;; l--) {
 		uint64_t e = t[(iova >> (pgt->granule_shift +
 					 PGT_LEVEL_BITS * l)) &
@@ -963,7 +963,8 @@ int pgt_dirty_check(const struct ufd_pgtable *pgt)
 	if (c.bad || c.leaves != pgt->nr_dirty_leaves)
 		return -1;
 	if (pgt->levels <= 2)
-		return (pgt->root_count != 0) == (pgt->dirty_root != NULL) ?
+		return (pgt_root_entries(pgt) != 0) ==
+				       (pgt->dirty_root != NULL) ?
 			       0 :
 			       -1;
 	return check_spans(pgt, pgt->root, pgt->levels - 1, 0);

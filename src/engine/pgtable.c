@@ -50,39 +50,60 @@ static inline uint64_t pte_addr(const struct ufd_pgtable *pgt, uint64_t pte)
 }
 
 /*
+ * Tables come from a process-wide pool of 2 MiB chunks, aligned to their
+ * size: exactly 4 KiB per table (aligned_alloc would spend about 8), and
+ * a table goes back to the pool empty, so it is reused without zeroing.
+ * The free list is linked through the first word of each free table.
+ * Each table keeps a few freed tables of its own first (pgt->stash,
+ * PGT_STASH of them, linked the same way, under the owner's lock like the
+ * rest), so a map after an unmap takes them back without the pool's lock.
+ *
  * Every table knows how many valid entries it has, so an unmap sees in
- * O(1) that it left a table empty.  The count lives in the spare bits of
- * the entry that points at the table (a table entry uses no permission
- * bits), and for the root in pgt->root_count: its "holder".
- */
-#define PGT_COUNT_SHIFT 2
-#define PGT_COUNT_MASK (0x3ffULL << PGT_COUNT_SHIFT)
-
-static inline unsigned int holder_count(uint64_t h)
-{
-	return (unsigned int)((h & PGT_COUNT_MASK) >> PGT_COUNT_SHIFT);
-}
-
-/* An atomic store: the entry may be read by a walker meanwhile (map). */
-static inline void holder_add(uint64_t *h, int delta)
-{
-	uint64_t v = __atomic_load_n(h, __ATOMIC_RELAXED);
-	uint64_t c = (uint64_t)((int)holder_count(v) + delta);
-
-	__atomic_store_n(h, (v & ~PGT_COUNT_MASK) | (c << PGT_COUNT_SHIFT),
-			 __ATOMIC_RELAXED);
-}
-
-/*
- * Tables come from a process-wide pool of 2 MiB chunks, 512 tables each:
- * exactly 4 KiB per table (aligned_alloc would spend about 8), and a table
- * goes back to the pool empty, so it is reused without zeroing.  The free
- * list is linked through the first word of each free table.  Each table
- * keeps a few freed tables of its own first (pgt->stash, PGT_STASH of
- * them, linked the same way, under the owner's lock like the rest), so a
- * map after an unmap takes them back without the pool's lock.
+ * O(1) that it left a table empty.  The counts live apart from the
+ * entries, so that an entry that points at a table is the table's address
+ * and PGT_VALID, nothing else, and a walk follows it without a mask: the
+ * first page of each chunk holds the counts of the chunk's other 511
+ * tables (table_count).  Walkers never read a count.
  */
 #define POOL_CHUNK (2ULL << 20)
+
+static inline uint16_t *table_count(const uint64_t *t)
+{
+	uintptr_t a = (uintptr_t)t;
+
+	return (uint16_t *)(a & ~(uintptr_t)(POOL_CHUNK - 1)) +
+	       (a & (POOL_CHUNK - 1)) / UFD_PAGE_SIZE;
+}
+_Static_assert(POOL_CHUNK / UFD_PAGE_SIZE * sizeof(uint16_t) <= UFD_PAGE_SIZE &&
+		       PGT_ENTRIES <= UINT16_MAX,
+	       "a chunk's counts fit its first page");
+
+/*
+ * A new chunk, aligned to its size and marked for a transparent huge page
+ * (a hint; without one the chunk is 512 small pages): a walk over many
+ * tables then misses the TLB once per 2 MiB of tables, not once per
+ * table.  Every page of a chunk is written when it is carved (the free
+ * list), so a huge page costs no more memory.  NULL if out of memory.
+ */
+static char *pool_chunk_map(void)
+{
+	char *res = mmap(NULL, 2 * POOL_CHUNK, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *chunk;
+
+	if (res == MAP_FAILED)
+		return NULL;
+	chunk = (char *)(((uintptr_t)res + POOL_CHUNK - 1) &
+			 ~(uintptr_t)(POOL_CHUNK - 1));
+	if (chunk > res)
+		munmap(res, (size_t)(chunk - res));
+	munmap(chunk + POOL_CHUNK,
+	       (size_t)(res + 2 * POOL_CHUNK - (chunk + POOL_CHUNK)));
+#ifdef MADV_HUGEPAGE
+	(void)madvise(chunk, POOL_CHUNK, MADV_HUGEPAGE);
+#endif
+	return chunk;
+}
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t *pool_free;
@@ -98,20 +119,22 @@ static uint64_t *table_alloc(struct ufd_pgtable *pgt)
 		pgt->stash = (uint64_t *)(uintptr_t)*t;
 		pgt->nr_stash--;
 		t[0] = 0;
+		*table_count(t) = 0;
 		pgt->nr_tables++;
 		return t;
 	}
 	pthread_mutex_lock(&pool_lock);
 	if (!pool_free) {
-		char *chunk = mmap(NULL, POOL_CHUNK, PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *chunk = pool_chunk_map();
 		uint64_t off;
 
-		if (chunk == MAP_FAILED) {
+		if (!chunk) {
 			pthread_mutex_unlock(&pool_lock);
 			return NULL;
 		}
-		for (off = POOL_CHUNK; off; off -= UFD_PAGE_SIZE) {
+		/* Every page but the first (the counts). */
+		for (off = POOL_CHUNK; off != UFD_PAGE_SIZE;
+		     off -= UFD_PAGE_SIZE) {
 			uint64_t *f = (uint64_t *)(chunk + off - UFD_PAGE_SIZE);
 
 			*f = (uint64_t)(uintptr_t)pool_free;
@@ -122,6 +145,7 @@ static uint64_t *table_alloc(struct ufd_pgtable *pgt)
 	pool_free = (uint64_t *)(uintptr_t)*t;
 	pthread_mutex_unlock(&pool_lock);
 	t[0] = 0;
+	*table_count(t) = 0;
 	pgt->nr_tables++;
 	return t;
 }
@@ -245,8 +269,12 @@ void pgt_destroy(struct ufd_pgtable *pgt)
 	if (pgt->root)
 		free_tables(pgt, pgt->root, pgt->levels - 1);
 	pgt->root = NULL;
-	pgt->root_count = 0;
 	stash_drain(pgt);
+}
+
+unsigned int pgt_root_entries(const struct ufd_pgtable *pgt)
+{
+	return pgt->root ? *table_count(pgt->root) : 0;
 }
 
 /* The largest level whose leaf fits @addr's alignment and @left bytes. */
@@ -271,17 +299,17 @@ struct removed {
 };
 
 static uint64_t unmap_range(struct ufd_pgtable *pgt, uint64_t *t,
-			    uint64_t *holder, unsigned int level,
-			    uint64_t base, uint64_t start, uint64_t last,
-			    struct removed *rm)
+			    unsigned int level, uint64_t base, uint64_t start,
+			    uint64_t last, struct removed *rm)
 {
+	uint16_t *count = table_count(t);
 	unsigned int shift = level_shift(pgt, level);
 	uint64_t size = 1ULL << shift;
 	unsigned int i = (start - base) >> shift;
 	unsigned int end = (last - base) >> shift;
 	uint64_t bytes = 0;
 
-	for (; i <= end && holder_count(*holder); i++) {
+	for (; i <= end && *count; i++) {
 		uint64_t entry_iova = base + ((uint64_t)i << shift);
 		uint64_t pte = t[i];
 
@@ -291,7 +319,7 @@ static uint64_t unmap_range(struct ufd_pgtable *pgt, uint64_t *t,
 			if (entry_iova < start)
 				continue; /* starts before the range */
 			t[i] = 0;
-			holder_add(holder, -1);
+			(*count)--;
 			pgt->nr_leaves[level]--;
 			bytes += size;
 			if (entry_iova < rm->first)
@@ -307,11 +335,11 @@ static uint64_t unmap_range(struct ufd_pgtable *pgt, uint64_t *t,
 					     last :
 					     entry_iova + size - 1;
 
-			bytes += unmap_range(pgt, child, &t[i], level - 1,
-					     entry_iova, s, l, rm);
-			if (!holder_count(t[i])) {
+			bytes += unmap_range(pgt, child, level - 1, entry_iova,
+					     s, l, rm);
+			if (!*table_count(child)) {
 				t[i] = 0;
-				holder_add(holder, -1);
+				(*count)--;
 				table_free(pgt, child);
 			}
 		}
@@ -327,10 +355,11 @@ static uint64_t unmap_range(struct ufd_pgtable *pgt, uint64_t *t,
 static uint64_t unmap_small(struct ufd_pgtable *pgt, uint64_t start,
 			    uint64_t last, struct removed *rm)
 {
+	/* Each table on the way, and its entry in the table above. */
 	struct {
-		uint64_t *t, *holder;
+		uint64_t *t, *entry;
 	} path[PGT_MAX_LEVELS];
-	uint64_t *t = pgt->root, *holder = &pgt->root_count, base = 0, bytes;
+	uint64_t *t = pgt->root, *entry = NULL, base = 0, bytes;
 	unsigned int level = pgt->levels - 1, depth = 0;
 
 	while (level) {
@@ -345,9 +374,9 @@ static uint64_t unmap_small(struct ufd_pgtable *pgt, uint64_t start,
 		if (e & PGT_LEAF)
 			break;
 		path[depth].t = t;
-		path[depth].holder = holder;
+		path[depth].entry = entry;
 		depth++;
-		holder = &t[i];
+		entry = &t[i];
 		t = pte_table(e);
 		base += (uint64_t)i << shift;
 		level--;
@@ -362,25 +391,25 @@ static uint64_t unmap_small(struct ufd_pgtable *pgt, uint64_t start,
 			if (at < start)
 				return 0; /* it starts before the range */
 			t[i] = 0;
-			holder_add(holder, -1);
+			(*table_count(t))--;
 			pgt->nr_leaves[level]--;
 			bytes = 1ULL << shift;
 			rm->first = at;
 			rm->last = at + bytes - 1;
 		} else {
-			bytes = unmap_range(pgt, t, holder, level, base, start,
-					    last, rm);
+			bytes = unmap_range(pgt, t, level, base, start, last,
+					    rm);
 		}
 	}
-	/* @t is a table below the root whose holder is an entry of the
-	 * table above: free it if left empty, and so on up. */
-	while (depth && !holder_count(*holder)) {
-		*holder = 0;
+	/* @t is a table below the root, pointed at by @entry of the table
+	 * above: free it if left empty, and so on up. */
+	while (depth && !*table_count(t)) {
+		*entry = 0;
 		table_free(pgt, t);
 		depth--;
 		t = path[depth].t;
-		holder = path[depth].holder;
-		holder_add(holder, -1);
+		entry = path[depth].entry;
+		(*table_count(t))--;
 	}
 	return bytes;
 }
@@ -433,7 +462,7 @@ map_walk(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
 			pick_level(pgt, cur | (host + done), length - done,
 				   sizes);
 		uint64_t size = 1ULL << level_shift(pgt, level);
-		uint64_t *t = pgt->root, *holder = &pgt->root_count;
+		uint64_t *t = pgt->root;
 		bool virt = false; /* dry: t is a table still to be made */
 		unsigned int l, i, n = 0;
 
@@ -447,7 +476,6 @@ map_walk(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
 				if (v & PGT_VALID) {
 					if (v & PGT_LEAF)
 						return -EEXIST;
-					holder = e;
 					t = pte_table(v);
 					continue;
 				}
@@ -459,8 +487,7 @@ map_walk(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
 						(uint64_t)(uintptr_t)child |
 							PGT_VALID,
 						__ATOMIC_RELEASE);
-					holder_add(holder, 1);
-					holder = e;
+					(*table_count(t))++;
 					t = child;
 					continue;
 				}
@@ -490,7 +517,7 @@ map_walk(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
 			 pick_level(pgt, (iova + done) | (host + done),
 				    length - done, sizes) == level);
 		if (!dry) {
-			holder_add(holder, (int)n);
+			*table_count(t) += n;
 			pgt->nr_leaves[level] += n;
 		}
 	}
@@ -505,7 +532,7 @@ map_walk(struct ufd_pgtable *pgt, uint64_t iova, uint64_t host,
 static int map_one(struct ufd_pgtable *pgt, uint64_t iova, uint64_t pte,
 		   unsigned int level)
 {
-	uint64_t *t = pgt->root, *holder = &pgt->root_count, *e;
+	uint64_t *t = pgt->root, *e;
 	unsigned int l;
 	int rc;
 
@@ -518,7 +545,6 @@ static int map_one(struct ufd_pgtable *pgt, uint64_t iova, uint64_t pte,
 			break;
 		if (v & PGT_LEAF)
 			return -EEXIST;
-		holder = e;
 		t = pte_table(v);
 	}
 	if (l == level && (t[pte_index(pgt, iova, l)] & PGT_VALID))
@@ -532,12 +558,11 @@ static int map_one(struct ufd_pgtable *pgt, uint64_t iova, uint64_t pte,
 		e = &t[pte_index(pgt, iova, l)];
 		__atomic_store_n(e, (uint64_t)(uintptr_t)child | PGT_VALID,
 				 __ATOMIC_RELEASE);
-		holder_add(holder, 1);
-		holder = e;
+		(*table_count(t))++;
 		t = child;
 	}
 	__atomic_store_n(&t[pte_index(pgt, iova, level)], pte, __ATOMIC_RELEASE);
-	holder_add(holder, 1);
+	(*table_count(t))++;
 	pgt->nr_leaves[level]++;
 	return 0;
 }
@@ -665,8 +690,7 @@ int pgt_mark_dirty(struct ufd_pgtable *pgt, uint64_t iova)
 }
 
 static int check_table(const struct ufd_pgtable *pgt, const uint64_t *t,
-		       uint64_t holder, unsigned int level, uint64_t *leaves,
-		       uint64_t *tables)
+		       unsigned int level, uint64_t *leaves, uint64_t *tables)
 {
 	unsigned int i, valid = 0;
 	bool any = false;
@@ -687,13 +711,12 @@ static int check_table(const struct ufd_pgtable *pgt, const uint64_t *t,
 			leaves[level]++;
 			continue;
 		}
-		if (!level)
-			return -1;
-		if (check_table(pgt, pte_table(pte), pte, level - 1, leaves,
-				tables))
+		if (!level || (pte & PGT_FLAGS_MASK) != PGT_VALID)
+			return -1; /* a table entry is its address, valid */
+		if (check_table(pgt, pte_table(pte), level - 1, leaves, tables))
 			return -1;
 	}
-	if (valid != holder_count(holder))
+	if (valid != *table_count(t))
 		return -1;
 	return (any || t == pgt->root) ? 0 : -1;
 }
@@ -705,8 +728,7 @@ int pgt_check(const struct ufd_pgtable *pgt)
 
 	if (!pgt->root)
 		return -1;
-	if (check_table(pgt, pgt->root, pgt->root_count, pgt->levels - 1,
-			leaves, &tables))
+	if (check_table(pgt, pgt->root, pgt->levels - 1, leaves, &tables))
 		return -1;
 	for (l = 0; l != PGT_MAX_LEVELS; l++)
 		if (leaves[l] != pgt->nr_leaves[l])
@@ -777,9 +799,9 @@ static uint64_t *build_split(struct ufd_pgtable *pgt, unsigned int level,
 			free_built(pgt, t, level);
 			return NULL;
 		}
-		t[i] = (uint64_t)(uintptr_t)child | PGT_VALID |
-		       ((uint64_t)PGT_ENTRIES << PGT_COUNT_SHIFT);
+		t[i] = (uint64_t)(uintptr_t)child | PGT_VALID;
 	}
+	*table_count(t) = PGT_ENTRIES;
 	return t;
 }
 
@@ -845,14 +867,13 @@ void pgt_split_commit(struct ufd_pgtable *pgt, struct pgt_split *sp,
 	unsigned int i, l;
 
 	for (i = 0; i != n; i++) {
-		uint64_t v = (uint64_t)(uintptr_t)sp[i].table | PGT_VALID |
-			     ((uint64_t)PGT_ENTRIES << PGT_COUNT_SHIFT);
+		uint64_t v = (uint64_t)(uintptr_t)sp[i].table | PGT_VALID;
 
 		/*
 		 * One store: before it walkers see the superpage, after it
 		 * the table (release: its entries are visible to whoever
-		 * reads the pointer).  The holder's count is unchanged: one
-		 * valid entry replaces another.
+		 * reads the pointer).  The count of the table that holds
+		 * the entry is unchanged: one valid entry replaces another.
 		 */
 		__atomic_store_n(sp[i].entry, v, __ATOMIC_RELEASE);
 		pgt->nr_leaves[sp[i].level]--;

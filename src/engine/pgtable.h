@@ -7,7 +7,8 @@
  * IOVA, the host address and the length are aligned to a size the table's
  * pgsize_bitmap allows.  Each leaf entry holds a host address of the
  * engine's process plus permission, dirty and accessed bits; each table
- * entry holds a pointer to the next table.
+ * entry holds the next table's address and PGT_VALID, nothing else (a walk
+ * follows it without a mask; the tables' own counts live apart).
  *
  * A table made dirty-capable (pgt_dirty_enable) also keeps the dirty state
  * of its mappings apart from the entries: dense bitmaps, one bit per
@@ -79,7 +80,6 @@ struct ufd_pgtable {
 	uint64_t pgsize_bitmap;   /* leaf sizes allowed */
 	uint64_t last_iova;       /* highest IOVA the table reaches */
 	uint64_t *root;
-	uint64_t root_count;      /* valid entries of the root (see .c) */
 	uint64_t nr_tables;
 	uint64_t nr_leaves[PGT_MAX_LEVELS]; /* leaves per level: sizes used */
 	/* Freed tables kept for the next allocation, and the ones a map
@@ -101,6 +101,9 @@ int pgt_init(struct ufd_pgtable *pgt, uint64_t pgsize_bitmap,
 	     uint64_t last_iova);
 /* Free every table; the mappings are simply forgotten. */
 void pgt_destroy(struct ufd_pgtable *pgt);
+
+/* The valid entries of the root: 0 if nothing is mapped. */
+unsigned int pgt_root_entries(const struct ufd_pgtable *pgt);
 
 /*
  * Map [iova, iova + length) to host [host, host + length) with @prot
