@@ -17,8 +17,9 @@
  * mappings.  What is not flat is the memory hierarchy: more mappings touch
  * more table and data cache lines.  So the limit for each size is an ideal
  * walker measured in the same run: a hand-written 4-level radix walk over
- * tables of the same shape (its own copy, same IOVAs, same backing pages)
- * plus the 8-byte copy, with no call, lock or check.  engine / ideal shows
+ * tables of the same shape (its own copy, same IOVAs, same backing pages,
+ * tables in the same kind of memory) plus the 8-byte copy, with no call,
+ * lock or check.  engine / ideal shows
  * the engine's own overhead per size; ideal(65536) / ideal(1) shows what
  * the machine charges for the larger footprint.  Engine and ideal are
  * timed in rounds (common.h: paired timing), the same lookups each, each
@@ -38,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -55,21 +57,43 @@
 
 static const unsigned int sizes[NSIZES] = { 1, 64, 1024, 16384, 65536 };
 
-/* The ideal walker's own radix tree: 4 levels of 512-entry tables. */
+/*
+ * The ideal walker's own radix tree: 4 levels of 512-entry tables, carved
+ * from 2 MiB chunks marked for transparent huge pages, as the engine's
+ * tables are (engine/pgtable.c): the two walks then have the same TLB
+ * reach, and engine / ideal is the walk's own overhead.
+ */
+#define IDEAL_CHUNK (2UL << 20)
+#define IDEAL_MAX_CHUNKS 256 /* 512 MiB of tables: 131072 */
+
 struct ideal {
 	uint64_t *root;
 	uint64_t nr_tables;
+	char *chunk[IDEAL_MAX_CHUNKS];
+	unsigned int nr_chunks;
+	size_t used; /* bytes of the last chunk handed out */
 };
 
 static uint64_t *ideal_table(struct ideal *t)
 {
-	uint64_t *p = aligned_alloc(PAGE, PAGE);
+	uint64_t *p;
 
-	if (!p)
-		die("aligned_alloc", -12);
-	memset(p, 0, PAGE);
+	if (!t->nr_chunks || t->used == IDEAL_CHUNK) {
+		if (t->nr_chunks == IDEAL_MAX_CHUNKS)
+			die("ideal_table: too many tables", -12);
+		t->chunk[t->nr_chunks] = map_at_skew(IDEAL_CHUNK, IDEAL_CHUNK,
+						     0, 0);
+		if (!t->chunk[t->nr_chunks])
+			die("mmap", -12);
+		(void)madvise(t->chunk[t->nr_chunks], IDEAL_CHUNK,
+			      MADV_HUGEPAGE);
+		t->nr_chunks++;
+		t->used = 0;
+	}
+	p = (uint64_t *)(void *)(t->chunk[t->nr_chunks - 1] + t->used);
+	t->used += PAGE;
 	t->nr_tables++;
-	return p;
+	return p; /* fresh anonymous memory: zero */
 }
 
 static void ideal_map(struct ideal *t, uint64_t iova, uint64_t host)
@@ -87,17 +111,12 @@ static void ideal_map(struct ideal *t, uint64_t iova, uint64_t host)
 	tab[(iova >> 12) & 511] = host | 3;
 }
 
-static void ideal_free(uint64_t *tab, unsigned int level)
+static void ideal_free(struct ideal *t)
 {
-	unsigned int i;
-
-	if (level)
-		for (i = 0; i != 512; i++)
-			if (tab[i])
-				ideal_free((uint64_t *)(uintptr_t)(tab[i] &
-								   ~4095ULL),
-					   level - 1);
-	free(tab);
+	while (t->nr_chunks)
+		unmap_at_skew(t->chunk[--t->nr_chunks], IDEAL_CHUNK);
+	t->root = NULL;
+	t->used = 0;
 }
 
 struct lookup {
@@ -362,7 +381,7 @@ int main(void)
 			tables[lay][s] = lk.ideal.nr_tables;
 			CHECK(ufd_ioas_unmap(env.ctx, env.ioas_id, 0, UINT64_MAX,
 					     NULL));
-			ideal_free(lk.ideal.root, 3);
+			ideal_free(&lk.ideal);
 			free(iovas);
 		}
 	}
@@ -417,7 +436,7 @@ int main(void)
 		ufd_dma_close(ports[1]);
 		CHECK(ufd_ioas_unmap(env.ctx, env.ioas_id, 0, UINT64_MAX,
 				     NULL));
-		ideal_free(lk.ideal.root, 3);
+		ideal_free(&lk.ideal);
 		free(iovas);
 	}
 	env_close(&env);

@@ -44,11 +44,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
-
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#define MADV_POPULATE_WRITE 23
-#endif
+#include "linux_compat.h"
 
 struct fsrc {
 	struct ufd_source src;

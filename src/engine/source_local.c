@@ -25,11 +25,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
-
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#define MADV_POPULATE_WRITE 23
-#endif
+#include "linux_compat.h"
 
 static int local_xfer(struct ufd_source *src, uint64_t uaddr, void *buf,
 		      size_t len, bool write)

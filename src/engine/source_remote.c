@@ -69,21 +69,7 @@
 
 #include "engine/engine.h"
 #include "server/source_remote.h"
-
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#define MADV_POPULATE_WRITE 23
-#endif
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE 0x100000
-#endif
-#ifndef F_GET_SEALS
-#define F_GET_SEALS 1034
-#define F_SEAL_SHRINK 0x0002
-#endif
-#ifndef SYS_pidfd_getfd
-#define SYS_pidfd_getfd 438
-#endif
+#include "linux_compat.h"
 
 #define RPAGE UFD_PAGE_SIZE
 #define ALIGN_UP_U64(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))

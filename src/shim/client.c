@@ -62,17 +62,7 @@
 #include "shim/failnth.h"
 #include "shim/fdtab.h"
 #include "shim/ucopy.h"
-
-#ifndef MFD_CLOEXEC
-#define MFD_CLOEXEC 0x0001U
-#define MFD_ALLOW_SEALING 0x0002U
-#endif
-#ifndef F_ADD_SEALS
-#define F_ADD_SEALS 1033
-#define F_SEAL_SEAL 0x0001
-#define F_SEAL_SHRINK 0x0002
-#define F_SEAL_GROW 0x0004
-#endif
+#include "linux_compat.h"
 
 /* Channels are moved to this fd number or above, out of the program's way. */
 #define CHAN_FD_BASE 700

@@ -111,16 +111,10 @@
 #include "uapi/dispatch.h"
 #include "uapi/vfio.h"
 #include "uiommufd.h"
+#include "linux_compat.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 #define SHIM_UNUSED __attribute__((unused))
-
-#ifndef MFD_NOEXEC_SEAL
-#define MFD_NOEXEC_SEAL 0x0008U
-#endif
-#ifndef CLOSE_RANGE_UNSHARE
-#define CLOSE_RANGE_UNSHARE (1U << 1)
-#endif
 
 /*
  * The wrappers.  Declared here so that each has a prototype even where

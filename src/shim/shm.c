@@ -43,19 +43,8 @@
 #include "shim/client.h"
 #include "shim/fdtab.h"
 #include "shim/shm.h"
+#include "linux_compat.h"
 
-#ifndef MFD_HUGETLB
-#define MFD_HUGETLB 0x0004U
-#endif
-#ifndef F_ADD_SEALS
-#define F_ADD_SEALS 1033
-#define F_SEAL_SEAL 0x0001
-#define F_SEAL_SHRINK 0x0002
-#define F_SEAL_GROW 0x0004
-#endif
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
 #define SHM_HUGE_BITS (0x3fU << 26) /* MAP_HUGE_MASK << MAP_HUGE_SHIFT */
 #define SHM_FD_BASE 720
 
