@@ -27,7 +27,8 @@ echo "soak: ${SECONDS_RUN}s, daemon under ASan+UBSan, invariant check every 250 
 rc=0
 # The daemon's state is not torn down at exit (the kernel frees it), so
 # LeakSanitizer would report all of it: memory is judged by the daemon's
-# RSS staying flat instead (the soak measures it).
+# private RSS staying flat, and its shared memory going with the files
+# that pinned it, instead (the soak measures both).
 SOAK_SECONDS=$SECONDS_RUN UIOMMUFD_SELF_CHECK_MS=250 \
 	ASAN_OPTIONS=detect_leaks=0:quarantine_size_mb=16:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
