@@ -129,6 +129,70 @@ static void test_random_model(void)
 	pgt_destroy(&pgt);
 }
 
+/*
+ * Two tables whose tables interleave in the pool's chunks, more than one
+ * chunk's worth (511 tables) each: every table's count lives in its
+ * chunk's first page (pgtable.c), so counts must stay right across chunk
+ * boundaries and between tables that share a chunk.
+ */
+static void test_tables_across_chunks(void)
+{
+	enum { N = 1400 };
+	static uint64_t iova[2][N];
+	static bool mapped[2][N];
+	struct ufd_pgtable pgt[2];
+	unsigned int i, k, round;
+
+	for (k = 0; k != 2; k++) {
+		REQUIRE(pgt_init(&pgt[k], G, (1ULL << 48) - 1) == 0);
+		CHECK_EQ(pgt[k].levels, 4);
+	}
+	/* Each page in a 2 MiB span of its own: a leaf table each. */
+	for (i = 0; i != N; i++)
+		for (k = 0; k != 2; k++) {
+			iova[k][i] = ((uint64_t)(i * 7919u % 65536) << 30) +
+				     ((uint64_t)(k * N + i) << 21) +
+				     (rnd() % 512) * G;
+			iova[k][i] &= (1ULL << 48) - 1;
+			REQUIRE(pgt_map(&pgt[k], iova[k][i], (k + 1ULL) << 40,
+					G, PGT_READ, 0) == 0);
+			mapped[k][i] = true;
+		}
+	for (k = 0; k != 2; k++) {
+		CHECK(pgt[k].nr_tables > 2 * 511);
+		CHECK_EQ(pgt_check(&pgt[k]), 0);
+	}
+	/* Unmap and map again at random, the two tables in turn. */
+	for (round = 0; round != 4 * N; round++) {
+		k = round % 2;
+		i = (unsigned int)(rnd() % N);
+		if (mapped[k][i]) {
+			CHECK_EQ(pgt_unmap(&pgt[k], iova[k][i], G), G);
+		} else {
+			REQUIRE(pgt_map(&pgt[k], iova[k][i], (k + 1ULL) << 40,
+					G, PGT_READ, 0) == 0);
+		}
+		mapped[k][i] = !mapped[k][i];
+		if (round % 997 == 0)
+			CHECK_EQ(pgt_check(&pgt[k]), 0);
+	}
+	for (k = 0; k != 2; k++) {
+		CHECK_EQ(pgt_check(&pgt[k]), 0);
+		for (i = 0; i != N; i++) {
+			uint64_t host;
+
+			CHECK_EQ(pgt_translate(&pgt[k], iova[k][i], &host, NULL,
+					       NULL),
+				 mapped[k][i] ? 0 : -ENOENT);
+			if (mapped[k][i])
+				CHECK_EQ(pgt_unmap(&pgt[k], iova[k][i], G), G);
+		}
+		CHECK_EQ(pgt_check(&pgt[k]), 0);
+		CHECK_EQ(pgt[k].nr_tables, 1);
+		pgt_destroy(&pgt[k]);
+	}
+}
+
 static uint64_t reported;
 
 static void count_dirty(void *arg, uint64_t iova, uint64_t len)
@@ -192,6 +256,7 @@ int main(void)
 {
 	RUN(test_levels_and_superpages);
 	RUN(test_random_model);
+	RUN(test_tables_across_chunks);
 	RUN(test_dirty_bits);
 	RUN(test_alloc_failure);
 	HARNESS_EXIT();
