@@ -22,8 +22,9 @@
  * ufd_device_pasid_hwpt().
  *
  * Locking: eng->lock, taken by the entry points.  The array and the HWPTs
- * in it change under the write side of dma_lock as well, as dev->hwpt:
- * a DMA port of a PASID (dma.c) looks its HWPT up under the read side.
+ * in it change inside a DMA write section as well (dma_write_begin/end),
+ * as dev->hwpt: a DMA port of a PASID (dma.c) looks its HWPT up in a read
+ * section.
  */
 #include "engine/engine.h"
 
