@@ -370,9 +370,6 @@ int main(void)
 		}
 		destroy(-1, fd, ioas_new(-1, fd));
 		close(fd);
-		fd = open("/dev/iommu", O_RDWR);
-		if (fd >= 0)
-			close(fd);
 	}
 	shmem_released = daemon_status_kb("RssShmem");
 	for (i = 0, t = 0; i < WORKERS; i++)
