@@ -108,6 +108,53 @@ static char *pool_chunk_map(void)
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t *pool_free;
 
+/* Push @t on the list at @head, linked through its first word. */
+static inline void list_push(uint64_t **head, uint64_t *t)
+{
+	*t = (uint64_t)(uintptr_t)*head;
+	*head = t;
+}
+
+/* Pop the list at @head (not empty): the table, its link word zeroed. */
+static inline uint64_t *list_pop(uint64_t **head)
+{
+	uint64_t *t = *head;
+
+	*head = (uint64_t *)(uintptr_t)*t;
+	t[0] = 0;
+	return t;
+}
+
+/* A free table of the pool, or NULL if out of memory. */
+static uint64_t *pool_take(void)
+{
+	uint64_t *t = NULL;
+
+	pthread_mutex_lock(&pool_lock);
+	if (!pool_free) {
+		char *chunk = pool_chunk_map();
+		uint64_t off;
+
+		/* Every page but the first (the counts). */
+		for (off = POOL_CHUNK; chunk && off != UFD_PAGE_SIZE;
+		     off -= UFD_PAGE_SIZE)
+			list_push(&pool_free,
+				  (uint64_t *)(chunk + off - UFD_PAGE_SIZE));
+	}
+	if (pool_free)
+		t = list_pop(&pool_free);
+	pthread_mutex_unlock(&pool_lock);
+	return t;
+}
+
+/* @t (all zero but its first word) back to the pool. */
+static void pool_put(uint64_t *t)
+{
+	pthread_mutex_lock(&pool_lock);
+	list_push(&pool_free, t);
+	pthread_mutex_unlock(&pool_lock);
+}
+
 static uint64_t *table_alloc(struct ufd_pgtable *pgt)
 {
 	uint64_t *t;
@@ -115,36 +162,13 @@ static uint64_t *table_alloc(struct ufd_pgtable *pgt)
 	if (ufd_inject_fail())
 		return NULL;
 	if (pgt->stash) {
-		t = pgt->stash;
-		pgt->stash = (uint64_t *)(uintptr_t)*t;
+		t = list_pop(&pgt->stash);
 		pgt->nr_stash--;
-		t[0] = 0;
-		*table_count(t) = 0;
-		pgt->nr_tables++;
-		return t;
-	}
-	pthread_mutex_lock(&pool_lock);
-	if (!pool_free) {
-		char *chunk = pool_chunk_map();
-		uint64_t off;
-
-		if (!chunk) {
-			pthread_mutex_unlock(&pool_lock);
+	} else {
+		t = pool_take();
+		if (!t)
 			return NULL;
-		}
-		/* Every page but the first (the counts). */
-		for (off = POOL_CHUNK; off != UFD_PAGE_SIZE;
-		     off -= UFD_PAGE_SIZE) {
-			uint64_t *f = (uint64_t *)(chunk + off - UFD_PAGE_SIZE);
-
-			*f = (uint64_t)(uintptr_t)pool_free;
-			pool_free = f;
-		}
 	}
-	t = pool_free;
-	pool_free = (uint64_t *)(uintptr_t)*t;
-	pthread_mutex_unlock(&pool_lock);
-	t[0] = 0;
 	*table_count(t) = 0;
 	pgt->nr_tables++;
 	return t;
@@ -155,15 +179,11 @@ static void table_free(struct ufd_pgtable *pgt, uint64_t *t)
 {
 	pgt->nr_tables--;
 	if (pgt->nr_stash < PGT_STASH) {
-		*t = (uint64_t)(uintptr_t)pgt->stash;
-		pgt->stash = t;
+		list_push(&pgt->stash, t);
 		pgt->nr_stash++;
 		return;
 	}
-	pthread_mutex_lock(&pool_lock);
-	*t = (uint64_t)(uintptr_t)pool_free;
-	pool_free = t;
-	pthread_mutex_unlock(&pool_lock);
+	pool_put(t);
 }
 
 /* @n tables into pgt->resv for a map (map_walk); all or none. */
@@ -173,16 +193,11 @@ static int table_reserve(struct ufd_pgtable *pgt, uint64_t n)
 		uint64_t *t = table_alloc(pgt);
 
 		if (!t) {
-			while (pgt->resv) {
-				t = pgt->resv;
-				pgt->resv = (uint64_t *)(uintptr_t)*t;
-				t[0] = 0;
-				table_free(pgt, t);
-			}
+			while (pgt->resv)
+				table_free(pgt, list_pop(&pgt->resv));
 			return -ENOMEM;
 		}
-		*t = (uint64_t)(uintptr_t)pgt->resv;
-		pgt->resv = t;
+		list_push(&pgt->resv, t);
 	}
 	return 0;
 }
@@ -190,31 +205,19 @@ static int table_reserve(struct ufd_pgtable *pgt, uint64_t n)
 /* A table table_reserve() set aside (counted already); cannot fail. */
 static uint64_t *table_take(struct ufd_pgtable *pgt)
 {
-	uint64_t *t = pgt->resv;
-
-	if (!t) {
+	if (!pgt->resv) {
 		fprintf(stderr, "uiommufd: pgt_map took more tables than "
 				"it reserved\n");
 		abort();
 	}
-	pgt->resv = (uint64_t *)(uintptr_t)*t;
-	t[0] = 0;
-	return t;
+	return list_pop(&pgt->resv);
 }
 
 /* The stash back to the pool. */
 static void stash_drain(struct ufd_pgtable *pgt)
 {
-	while (pgt->stash) {
-		uint64_t *t = pgt->stash;
-
-		pgt->stash = (uint64_t *)(uintptr_t)*t;
-		t[0] = 0;
-		pthread_mutex_lock(&pool_lock);
-		*t = (uint64_t)(uintptr_t)pool_free;
-		pool_free = t;
-		pthread_mutex_unlock(&pool_lock);
-	}
+	while (pgt->stash)
+		pool_put(list_pop(&pgt->stash));
 	pgt->nr_stash = 0;
 }
 
