@@ -169,6 +169,12 @@ MMIO_TRAP_SAN_OBJS := $(B)/san/src/shim/mmio_trap.o $(B)/san/src/shim/x86_decode
 $(B)/tests/unit/test_mmio_trap: $(MMIO_TRAP_SAN_OBJS)
 $(B)/tests/unit/test_mmio_trap: UNIT_EXTRA := $(MMIO_TRAP_SAN_OBJS)
 
+# The shared ring's waiting rules are server code too (both ends share
+# them): their test links them, built with the sanitizers.
+RING_SAN_OBJS := $(B)/san/src/server/ring.o $(B)/san/src/server/wire.o
+$(B)/tests/unit/test_ring_spin: $(RING_SAN_OBJS)
+$(B)/tests/unit/test_ring_spin: UNIT_EXTRA := $(RING_SAN_OBJS)
+
 # The launcher (and so the daemon) built with ASan+UBSan, for the soak.
 SAN_LAUNCHER := $(B)/san/uiommufd-run
 SAN_LAUNCHER_OBJS := $(LAUNCHER_OBJS:$(B)/obj/%=$(B)/san/%) \

@@ -1733,6 +1733,7 @@ static void *chan_main(void *arg)
 		if (rc == 1 && req.type == UFD_MSG_RING_KICK) {
 			if (fd >= 0)
 				close(fd);
+			ufd_ring_spin_kicked(&ch->spin, &req);
 			/* The ring has work (or had): the wait since @since. */
 			continue;
 		}

@@ -170,7 +170,9 @@ enum ufd_msg_type {
 	UFD_MSG_RING_SETUP,   /* the ring's memfd attached (see "The shared
 				 ring"); answer: 0 or -errno */
 	UFD_MSG_RING_KICK,    /* either way: the peer posted work in the
-				 ring while this side slept; no answer */
+				 ring while this side slept; arg: when
+				 (CLOCK_MONOTONIC ns, a hint for the
+				 receiver's spin: ring.h); no answer */
 	/* daemon -> client */
 	UFD_MSG_RESULT = 64,  /* ret: >= 0 or -errno; ends the call */
 	UFD_MSG_INSTALL_FD,   /* kind, flags (O_CLOEXEC); one fd attached */

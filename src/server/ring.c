@@ -60,11 +60,24 @@ bool ufd_ring_spin_step(struct ufd_ring_spinner *sp, uint64_t since,
 	return true;
 }
 
+void ufd_ring_spin_kicked(struct ufd_ring_spinner *sp,
+			  const struct ufd_msg *kick)
+{
+	sp->kicked_ns = kick->arg;
+}
+
 void ufd_ring_spin_done(struct ufd_ring_spinner *sp, uint64_t since)
 {
-	uint64_t budget = ufd_ring_spin_ns(), spin;
+	uint64_t budget = ufd_ring_spin_ns(), spin, now = ufd_ring_now_ns();
+	uint64_t end = now;
 
-	if (ufd_ring_now_ns() - since <= budget) {
+	/* Woken by a kick: the peer published when it sent it, and the
+	 * wake-up after that is this side's cost, not the peer's (a stale
+	 * kick, from before this wait, or a time to come says nothing). */
+	if (sp->kicked_ns >= since && sp->kicked_ns <= now)
+		end = sp->kicked_ns;
+	sp->kicked_ns = 0;
+	if (end - since <= budget) {
 		sp->spin_ns = 0; /* a whole spin would have paid */
 		return;
 	}
@@ -79,5 +92,6 @@ int ufd_ring_kick(int sock)
 	struct ufd_msg m;
 
 	ufd_wire_init(&m, UFD_MSG_RING_KICK);
+	m.arg = ufd_ring_now_ns();
 	return ufd_wire_send(sock, &m, -1);
 }

@@ -74,9 +74,18 @@ static inline void ufd_ring_announce_sleep(uint32_t *sleeping, bool on)
  * waiter that its peer keeps busy spins; one whose peer is mostly away
  * barely does, and burns no CPU a loaded machine needs.  Owned by one
  * waiter: no lock.
+ *
+ * A wait is measured to when the peer published the work, not to when
+ * the waiter noticed: a waiter that slept learns the former from the kick
+ * that woke it (its arg: the sender's CLOCK_MONOTONIC ns, taken after the
+ * publish).  Otherwise a slow wake-up (on a virtual machine, tens of
+ * microseconds to wake an idle vCPU) would count as a slow peer, halve the
+ * spin, make the next wait a sleep too, and lock both sides into paying a
+ * wake-up per call although every answer came in microseconds.
  */
 struct ufd_ring_spinner {
 	uint64_t spin_ns; /* 0: not started (the whole budget) */
+	uint64_t kicked_ns; /* the last kick's publish time, 0: none */
 };
 
 /*
@@ -86,10 +95,14 @@ struct ufd_ring_spinner {
 bool ufd_ring_spin_step(struct ufd_ring_spinner *sp, uint64_t since,
 			unsigned int *n);
 
+/* The waiter slept and received @kick (a RING_KICK message). */
+void ufd_ring_spin_kicked(struct ufd_ring_spinner *sp,
+			  const struct ufd_msg *kick);
+
 /* The wait that started at @since is over: adapt @sp's next spin. */
 void ufd_ring_spin_done(struct ufd_ring_spinner *sp, uint64_t since);
 
-/* Send a KICK on @sock (the peer sleeps). */
+/* Send a KICK on @sock (the peer sleeps), stamped with the time. */
 int ufd_ring_kick(int sock);
 
 #endif

@@ -659,6 +659,8 @@ static int ring_wait(const struct chan_use *u, uint32_t *callbacks,
 			ufd_ring_announce_sleep(&r->client_sleeping, false);
 			return -EIO;
 		}
+		if (m.type == UFD_MSG_RING_KICK)
+			ufd_ring_spin_kicked(&chans[u->slot].spin, &m);
 		ufd_ring_announce_sleep(&r->client_sleeping, false);
 	}
 }

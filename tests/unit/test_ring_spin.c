@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shared ring's spin adaptation (src/server/ring.c): a wait is
+ * measured to when the peer published its work, which a sleeper learns
+ * from the kick that woke it, so a slow wake-up never shortens the next
+ * spin; a peer that really took long does.  Also: a kick carries the time
+ * it was sent.  Times are CLOCK_MONOTONIC ns; the budget is the default
+ * (UIOMMUFD_SPIN_US unset: 50 us).
+ */
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "server/ring.h"
+#include "server/wire.h"
+#include "harness.h"
+
+#define US 1000ull
+
+static struct ufd_msg kick_at(uint64_t ns)
+{
+	struct ufd_msg m;
+
+	ufd_wire_init(&m, UFD_MSG_RING_KICK);
+	m.arg = ns;
+	return m;
+}
+
+/* A wait that lasted long with no kick (a spin that ran out and a peer
+ * that answered late) halves the spin, down to a sixteenth. */
+static void test_long_wait_halves(void)
+{
+	uint64_t budget = ufd_ring_spin_ns();
+	struct ufd_ring_spinner sp = { 0 };
+	unsigned int i;
+
+	CHECK_EQ(budget, 50 * US);
+	ufd_ring_spin_done(&sp, ufd_ring_now_ns() - 4 * budget);
+	CHECK_EQ(sp.spin_ns, budget / 2);
+	for (i = 0; i != 8; i++)
+		ufd_ring_spin_done(&sp, ufd_ring_now_ns() - 4 * budget);
+	CHECK_EQ(sp.spin_ns, budget / 16);
+	/* A short wait restores the whole budget. */
+	ufd_ring_spin_done(&sp, ufd_ring_now_ns());
+	CHECK_EQ(sp.spin_ns, 0);
+}
+
+/* Slept, and woken long after the peer published: the peer was quick,
+ * the whole budget stays (before, the wake-up counted as the peer's). */
+static void test_slow_wakeup_keeps_spin(void)
+{
+	uint64_t budget = ufd_ring_spin_ns(), since;
+	struct ufd_ring_spinner sp = { 0 };
+	struct ufd_msg k;
+
+	since = ufd_ring_now_ns() - 10 * budget;
+	k = kick_at(since + 2 * US);
+	ufd_ring_spin_kicked(&sp, &k);
+	ufd_ring_spin_done(&sp, since);
+	CHECK_EQ(sp.spin_ns, 0);
+	CHECK_EQ(sp.kicked_ns, 0); /* used once */
+
+	/* From a shortened spin too. */
+	sp.spin_ns = budget / 16;
+	since = ufd_ring_now_ns() - 10 * budget;
+	k = kick_at(since + 5 * US);
+	ufd_ring_spin_kicked(&sp, &k);
+	ufd_ring_spin_done(&sp, since);
+	CHECK_EQ(sp.spin_ns, 0);
+}
+
+/* A kick for work published late in the wait: the peer was slow. */
+static void test_late_publish_halves(void)
+{
+	uint64_t budget = ufd_ring_spin_ns(), since;
+	struct ufd_ring_spinner sp = { 0 };
+	struct ufd_msg k;
+
+	since = ufd_ring_now_ns() - 10 * budget;
+	k = kick_at(since + 3 * budget);
+	ufd_ring_spin_kicked(&sp, &k);
+	ufd_ring_spin_done(&sp, since);
+	CHECK_EQ(sp.spin_ns, budget / 2);
+}
+
+/* A kick stamped before the wait began (one that stayed in the socket)
+ * or after it ended (nonsense from a peer) says nothing: the wait is
+ * measured to now. */
+static void test_stale_or_future_kick_ignored(void)
+{
+	uint64_t budget = ufd_ring_spin_ns(), since;
+	struct ufd_ring_spinner sp = { 0 };
+	struct ufd_msg k;
+
+	since = ufd_ring_now_ns() - 10 * budget;
+	k = kick_at(since - 1);
+	ufd_ring_spin_kicked(&sp, &k);
+	ufd_ring_spin_done(&sp, since);
+	CHECK_EQ(sp.spin_ns, budget / 2);
+
+	sp.spin_ns = 0;
+	since = ufd_ring_now_ns() - 10 * budget;
+	k = kick_at(ufd_ring_now_ns() + 1000 * budget);
+	ufd_ring_spin_kicked(&sp, &k);
+	ufd_ring_spin_done(&sp, since);
+	CHECK_EQ(sp.spin_ns, budget / 2);
+
+	sp.spin_ns = 0;
+	k = kick_at(UINT64_MAX);
+	ufd_ring_spin_kicked(&sp, &k);
+	ufd_ring_spin_done(&sp, ufd_ring_now_ns() - 10 * budget);
+	CHECK_EQ(sp.spin_ns, budget / 2);
+}
+
+/* ufd_ring_kick sends a RING_KICK stamped with the time it was sent. */
+static void test_kick_is_stamped(void)
+{
+	struct ufd_msg m;
+	uint64_t t0, t1;
+	int sv[2], fd = -1;
+
+	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) ==
+		0);
+	t0 = ufd_ring_now_ns();
+	CHECK_EQ(ufd_ring_kick(sv[0]), 0);
+	t1 = ufd_ring_now_ns();
+	CHECK_EQ(ufd_wire_recv(sv[1], &m, &fd, NULL, NULL), 1);
+	CHECK_EQ(m.type, UFD_MSG_RING_KICK);
+	CHECK_EQ(fd, -1);
+	CHECK(m.arg >= t0 && m.arg <= t1);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+int main(void)
+{
+	unsetenv("UIOMMUFD_SPIN_US");
+	RUN(test_long_wait_halves);
+	RUN(test_slow_wakeup_keeps_spin);
+	RUN(test_late_publish_halves);
+	RUN(test_stale_or_future_kick_ignored);
+	RUN(test_kick_is_stamped);
+	HARNESS_EXIT();
+}
