@@ -719,13 +719,28 @@ static void harvest_leaf(struct ufd_pgtable *pgt, struct pgt_dirty_leaf *d,
 	}
 }
 
-/* A superpage the range cuts is cleared as a whole. */
+/* Whether any leaf is larger than a granule (the per-level counts). */
+static bool has_superpages(const struct ufd_pgtable *pgt)
+{
+	unsigned int l;
+
+	for (l = 1; l < pgt->levels; l++)
+		if (pgt->nr_leaves[l])
+			return true;
+	return false;
+}
+
+/* A superpage the range cuts is cleared as a whole.  Without superpages
+ * there is none to cut, and the two walks (to leaf tables that a harvest
+ * after much DMA finds out of cache) are skipped. */
 static void clear_cut_superpages(struct ufd_pgtable *pgt, uint64_t iova,
 				 uint64_t last)
 {
 	unsigned int level;
 	uint64_t size, s;
 
+	if (!has_superpages(pgt))
+		return;
 	if (pgt_leaf(pgt, iova, &level) && level) {
 		size = pgt_level_size(pgt, level);
 		s = iova & ~(size - 1);
