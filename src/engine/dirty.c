@@ -123,7 +123,7 @@ int ufd_hwpt_read_dirty(struct ufd_ctx *ctx, uint32_t hwpt_id, uint64_t iova,
 		goto out;
 	pgt = &hwpt->domain.pgt;
 	if (covered && pgt_dirty_maybe(pgt, iova, covered)) {
-		dma_write_begin(ctx->eng);
+		dma_write_begin_entries(ctx->eng);
 		pgt_read_and_clear_dirty(pgt, iova, covered, keep, fn, arg);
 		dma_write_end(ctx->eng);
 	}
@@ -154,7 +154,7 @@ int ufd_hwpt_read_dirty_bitmap(struct ufd_ctx *ctx, uint32_t hwpt_id,
 	}
 	pgt = &hwpt->domain.pgt;
 	if (covered && pgt_dirty_maybe(pgt, iova, covered)) {
-		dma_write_begin(ctx->eng);
+		dma_write_begin_entries(ctx->eng);
 		pgt_dirty_to_bitmap(pgt, iova, covered,
 				    (unsigned int)__builtin_ctzll(page_size),
 				    keep, bitmap);

@@ -78,9 +78,13 @@
  *
  * Each port caches what its walks start from (the table's root, its
  * levels and reach, whether writes are tracked dirty), filled by a walk
- * inside a section and emptied (an empty root) by every write section,
- * when no walk is in progress, so a walk never starts from a cache older
- * than the tables.  The common access (one leaf, host-direct memory, no
+ * inside a section and emptied (an empty root) by every write section
+ * that changes any of those (attach, detach, the tracking switch,
+ * destroy), when no walk is in progress, so a walk never starts from a
+ * cache older than what it walks.  A section that changes only entries
+ * of the tables (unmap, a harvest: dma_write_begin_entries) keeps the
+ * caches: a table's root is its root for the table's life, and the
+ * entries are read afresh by every walk.  The common access (one leaf, host-direct memory, no
  * stage 1, no dirty tracking for a write) is walked inline from the
  * cache with constant shifts, and copied inline when small: in
  * ufd_dma_read/write themselves for 4 levels of 4 KiB (dma->root4, the
@@ -540,15 +544,36 @@ static void sect_end(struct ufd_dma *dma, const struct dma_sect *sc)
 
 /* ---- write sections ---- */
 
-void dma_write_begin(struct ufd_engine *eng)
+/* Every port of @eng walks from its page table's root again (the next
+ * walk fills the cache).  No walk is in progress (a write section). */
+static void ports_empty(struct ufd_engine *eng)
+{
+	struct ufd_dma *p;
+
+	for (p = eng->dma_ports; p; p = p->next) {
+		__atomic_store_n(&p->root, empty_root, __ATOMIC_RELAXED);
+		__atomic_store_n(&p->root4, empty_root, __ATOMIC_RELAXED);
+	}
+}
+
+/*
+ * @empty_caches: the change is to what a port walks (which HWPT, its
+ * geometry, whether it tracks dirty pages), not only to entries of the
+ * tables it walks: the ports' caches go too.  A nested section can ask
+ * for that inside one that did not.
+ */
+static void write_begin(struct ufd_engine *eng, bool empty_caches)
 {
 	struct dma_reader *self = self_reader, *r;
 	uintptr_t e = (uintptr_t)eng;
 	bool barrier = false;
 	struct ufd_dma *p;
 
-	if (eng->dma_write_depth++)
+	if (eng->dma_write_depth++) {
+		if (empty_caches)
+			ports_empty(eng);
 		return;
+	}
 	__atomic_store_n(&eng->dma_writer, 1, __ATOMIC_SEQ_CST);
 	/* Fenced readers start counting again (under eng->lock). */
 	__atomic_store_n(&eng->dma_writer_tag, (uintptr_t)&ufd_thread_tag,
@@ -610,10 +635,20 @@ void dma_write_begin(struct ufd_engine *eng)
 
 		while ((n = __atomic_load_n(&p->shared, __ATOMIC_SEQ_CST)))
 			futex_wait(&p->shared, n);
-		/* No walk is in progress: the next one fills the cache. */
-		__atomic_store_n(&p->root, empty_root, __ATOMIC_RELAXED);
-		__atomic_store_n(&p->root4, empty_root, __ATOMIC_RELAXED);
 	}
+	/* No walk is in progress: the next one fills the cache. */
+	if (empty_caches)
+		ports_empty(eng);
+}
+
+void dma_write_begin(struct ufd_engine *eng)
+{
+	write_begin(eng, true);
+}
+
+void dma_write_begin_entries(struct ufd_engine *eng)
+{
+	write_begin(eng, false);
 }
 
 void dma_write_end(struct ufd_engine *eng)

@@ -33,9 +33,10 @@
  * attached to, whether it tracks dirty pages) happens with eng->lock held
  * AND inside dma_write_begin/end (nestable): it raises eng->dma_writer,
  * which keeps new walks out, waits until no thread or port has a walk of
- * this engine in progress, and empties the ports' walk caches, so an
- * unmap returns only after every DMA that could still see the old mapping
- * has finished.  A map only adds (pgt_map publishes atomically and fails
+ * this engine in progress, and (when what a port walks changes, not only
+ * the entries: dma_write_begin_entries) empties the ports' walk caches,
+ * so an unmap returns only after every DMA that could still see the old
+ * mapping has finished.  A map only adds (pgt_map publishes atomically and fails
  * having published nothing; the pages are pinned first): it needs the
  * lock only.  Order: eng->lock, then the write section.  Dirty bits are
  * set and cleared atomically.
@@ -257,9 +258,16 @@ static inline void eng_unlock(struct ufd_engine *eng)
 
 /*
  * With eng->lock held: keep DMA walks out while mappings change (dma.c).
- * begin returns once no walk is in progress on any port of @eng.
+ * begin returns once no walk is in progress on any port of @eng.  The
+ * _entries form is for a change to entries of the page tables the ports
+ * walk and to the pins behind them (unmap, a harvest's dirty bits): the
+ * ports keep their caches (a table's root stays its root while it lives).
+ * Anything else (attach, replace, detach, destroy, the dirty tracking
+ * switch, a domain leaving an IOAS) takes the plain form, which empties
+ * them.
  */
 void dma_write_begin(struct ufd_engine *eng);
+void dma_write_begin_entries(struct ufd_engine *eng);
 void dma_write_end(struct ufd_engine *eng);
 /* For tests: does the calling thread DMA through @dma the fast way? */
 bool dma_fast_for(const struct ufd_dma *dma);

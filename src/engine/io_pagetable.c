@@ -165,7 +165,7 @@ static int area_fill_domains(struct io_pagetable *iopt, struct ufd_area *area)
 	return 0;
 err_unmap:
 	if (i) {
-		dma_write_begin(iopt->eng);
+		dma_write_begin_entries(iopt->eng);
 		while (i--)
 			area_unmap_domain(area, iopt->domains[i]);
 		dma_write_end(iopt->eng);
@@ -182,7 +182,7 @@ static void area_unfill_domains(struct io_pagetable *iopt,
 	if (!iopt->nr_domains && !area->domain_pin)
 		return;
 	/* No DMA may still be using the IOPTEs or the pages behind them. */
-	dma_write_begin(iopt->eng);
+	dma_write_begin_entries(iopt->eng);
 	for (i = 0; i != iopt->nr_domains; i++)
 		area_unmap_domain(area, iopt->domains[i]);
 	area_unpin(area);

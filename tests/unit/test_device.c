@@ -318,6 +318,101 @@ static void test_dma_path(void)
 	dma_path_run(48);
 }
 
+/*
+ * A port's walk cache across changes: an unmap keeps it (only entries
+ * change), and the walk then sees the tables as they are (the mapping's
+ * intermediate tables freed with it and new ones made by the next map);
+ * a replace and the dirty tracking switch empty it.
+ */
+static void dma_cache_run(unsigned int aperture_bits)
+{
+	struct ufd_device_info info = dev_info();
+	struct ufd_ctx *ctx = ctx_open();
+	uint32_t ioas, ioas2, dev, pt, pt2;
+	uint64_t x = 1ULL << 32, at, dirty_len = 0;
+	uint8_t *a = buf + 20 * PS, *b = buf + 21 * PS, *c = buf + 22 * PS;
+	const unsigned int rw = UFD_MAP_FIXED_IOVA | UFD_MAP_READ |
+				UFD_MAP_WRITE;
+	struct ufd_dma *dma;
+	char out[8];
+
+	info.aperture_last = (1ULL << aperture_bits) - 1;
+	REQUIRE(ctx);
+	REQUIRE(ufd_ioas_alloc(ctx, &ioas) == 0);
+	REQUIRE(ufd_ioas_alloc(ctx, &ioas2) == 0);
+	REQUIRE(ufd_device_bind(ctx, &info, &dev) == 0);
+	REQUIRE(ufd_hwpt_alloc_paging(ctx, dev, ioas, UFD_HWPT_DIRTY_TRACKING,
+				      &pt) == 0);
+	REQUIRE(ufd_hwpt_alloc_paging(ctx, dev, ioas2, 0, &pt2) == 0);
+	REQUIRE(ufd_device_attach(ctx, dev, &pt) == 0);
+	REQUIRE(ufd_dma_open(ctx, dev, &dma) == 0);
+	memcpy(a, "page-a", 7);
+	memcpy(b, "page-b", 7);
+	memcpy(c, "page-c", 7);
+
+	/* Alone in the table: each map makes the tables, each unmap frees. */
+	at = x;
+	REQUIRE(ufd_ioas_map(ctx, ioas, src, (uintptr_t)a, PS, &at, rw) == 0);
+	CHECK_EQ(ufd_dma_read(dma, x, out, 7), 0);
+	CHECK(!memcmp(out, "page-a", 7));
+	CHECK_EQ(ufd_ioas_unmap(ctx, ioas, x, PS, NULL), 0);
+	CHECK_EQ(ufd_dma_read(dma, x, out, 7), -EFAULT);
+	CHECK_EQ(ufd_dma_write(dma, x, "w", 1), -EFAULT);
+	at = x;
+	REQUIRE(ufd_ioas_map(ctx, ioas, src, (uintptr_t)b, PS, &at, rw) == 0);
+	CHECK_EQ(ufd_dma_read(dma, x, out, 7), 0);
+	CHECK(!memcmp(out, "page-b", 7));
+	CHECK_EQ(ufd_ioas_unmap(ctx, ioas, x, PS, NULL), 0);
+	at = x;
+	REQUIRE(ufd_ioas_map(ctx, ioas, src, (uintptr_t)a, PS, &at, rw) == 0);
+	CHECK_EQ(ufd_dma_read(dma, x, out, 7), 0);
+	CHECK(!memcmp(out, "page-a", 7));
+
+	/* Replace: the other HWPT's tables, where x is page c. */
+	at = x;
+	REQUIRE(ufd_ioas_map(ctx, ioas2, src, (uintptr_t)c, PS, &at, rw) ==
+		0);
+	REQUIRE(ufd_device_replace(ctx, dev, &pt2) == 0);
+	CHECK_EQ(ufd_dma_read(dma, x, out, 7), 0);
+	CHECK(!memcmp(out, "page-c", 7));
+	REQUIRE(ufd_device_replace(ctx, dev, &pt) == 0);
+	CHECK_EQ(ufd_dma_read(dma, x, out, 7), 0);
+	CHECK(!memcmp(out, "page-a", 7));
+
+	/* Tracking switched on after the cache was filled: writes mark. */
+	REQUIRE(ufd_hwpt_set_dirty_tracking(ctx, pt, true) == 0);
+	CHECK_EQ(ufd_dma_write(dma, x, "P", 1), 0);
+	CHECK_EQ(a[0], 'P');
+	CHECK_EQ(ufd_hwpt_read_dirty(ctx, pt, x, PS, PS, false, add_len,
+				     &dirty_len),
+		 0);
+	CHECK_EQ(dirty_len, PS);
+	/* A harvest keeps the cache; the next write marks again. */
+	dirty_len = 0;
+	CHECK_EQ(ufd_dma_write(dma, x, "Q", 1), 0);
+	CHECK_EQ(ufd_hwpt_read_dirty(ctx, pt, x, PS, PS, false, add_len,
+				     &dirty_len),
+		 0);
+	CHECK_EQ(dirty_len, PS);
+	REQUIRE(ufd_hwpt_set_dirty_tracking(ctx, pt, false) == 0);
+
+	CHECK_EQ(ufd_ioas_unmap(ctx, ioas, x, PS, NULL), 0);
+	CHECK_EQ(ufd_dma_read(dma, x, out, 7), -EFAULT);
+	ufd_dma_close(dma);
+	CHECK_EQ(ufd_device_detach(ctx, dev), 0);
+	CHECK_EQ(ufd_destroy(ctx, pt), 0);
+	CHECK_EQ(ufd_destroy(ctx, pt2), 0);
+	CHECK_EQ(ufd_engine_check(eng), 0);
+	ufd_ctx_close(ctx);
+}
+
+/* 3 levels and 4 (the inline walk). */
+static void test_dma_cache_across_changes(void)
+{
+	dma_cache_run(39);
+	dma_cache_run(48);
+}
+
 /* DMA on one thread while another maps and unmaps: never a stale page. */
 struct race {
 	struct ufd_dma *dma;
@@ -579,6 +674,7 @@ int main(void)
 	RUN(test_query_attach);
 	RUN(test_replace_and_explicit);
 	RUN(test_dma_path);
+	RUN(test_dma_cache_across_changes);
 	RUN(test_dma_vs_unmap);
 	RUN(test_dma_fast_vs_unmap);
 	RUN(test_fault_queue_and_nested);
