@@ -181,7 +181,11 @@ struct srv_chan {
 	struct srv_proc *proc;  /* one reference */
 	struct ucred cred;      /* RING_SETUP's, kernel-checked */
 	struct ufd_ring_spinner spin;
-	bool xfer_off;          /* a transfer was never finished: no more */
+	/* Transfers: off for now (and until xfer_resume_ns, if set); off
+	 * for good (xfer_dead); transfers never finished (xfer_strikes). */
+	bool xfer_off, xfer_dead;
+	unsigned int xfer_strikes;
+	uint64_t xfer_resume_ns;
 };
 
 /*
@@ -1524,7 +1528,7 @@ static void ring_serve_posts(struct srv_chan *ch)
 /*
  * Transfers (proto.h): how long the daemon waits for a client to take
  * one (then it takes it back), and to finish one it took (then transfers
- * are off for the channel).  A client that spins takes one in well under
+ * are off for the channel for a while: xfer_strike).  A client that spins takes one in well under
  * a microsecond; one that does not within the first is off its CPU, and
  * the wait may be under the engine's lock (an access object's read), so
  * both are short.
@@ -1532,6 +1536,33 @@ static void ring_serve_posts(struct srv_chan *ch)
 #define XFER_TAKE_NS (20u * 1000u)
 #define XFER_YIELD_NS (2u * 1000u)
 #define XFER_FINISH_NS (1000u * 1000u)
+/*
+ * A transfer taken and not finished in time is a strike: transfers are off
+ * for the rest of the call and for XFER_OFF_NS after it, doubled with each
+ * strike up to XFER_OFF_MAX_SHIFT doublings (10 ms, 20 ms, ... about 10
+ * s).  A client preempted once (a busy host) gets them back soon; one that
+ * holds them on purpose stalls the daemon at most XFER_FINISH_NS per
+ * period, a period that grows to 1/10000 of the time.
+ */
+#define XFER_OFF_NS (10ull * 1000u * 1000u)
+#define XFER_OFF_MAX_SHIFT 10u
+
+static void xfer_strike(struct srv_chan *ch)
+{
+	unsigned int k = ch->xfer_strikes < XFER_OFF_MAX_SHIFT ?
+				 ch->xfer_strikes :
+				 XFER_OFF_MAX_SHIFT;
+
+	ch->xfer_strikes++;
+	ch->xfer_off = true;
+	ch->xfer_resume_ns = ufd_ring_now_ns() + (XFER_OFF_NS << k);
+}
+
+/* Off for good: the client scribbled on the state, or cannot copy. */
+static void xfer_kill(struct srv_chan *ch)
+{
+	ch->xfer_off = ch->xfer_dead = true;
+}
 
 /* Take a transfer back that the client has not taken: true if it was. */
 static bool xfer_cancel(struct ufd_ring *r)
@@ -1554,10 +1585,21 @@ static int xfer_one(struct srv_chan *ch, uint64_t uaddr, void *buf,
 	struct ufd_ring *r = ch->ring;
 	uint64_t t0;
 	unsigned int n = 0;
+	uint32_t st;
 	int32_t ret;
 
-	if (ufd_ring_peek(&r->xfer_state) != UFD_RING_XFER_IDLE) {
-		ch->xfer_off = true; /* not ours to use: scribbled on */
+	st = ufd_ring_peek(&r->xfer_state);
+	/* The late answer to one given up on (xfer_strike), which the system
+	 * calls copied meanwhile: the slot is ours again. */
+	if (st == UFD_RING_XFER_DONE &&
+	    __atomic_compare_exchange_n(&r->xfer_state, &st,
+					UFD_RING_XFER_IDLE, false,
+					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		st = UFD_RING_XFER_IDLE;
+	if (st == UFD_RING_XFER_BUSY)
+		return 0; /* still copying one given up on: not now */
+	if (st != UFD_RING_XFER_IDLE) {
+		xfer_kill(ch); /* not ours to use: scribbled on */
 		return 0;
 	}
 	r->xfer_addr = uaddr;
@@ -1582,7 +1624,7 @@ static int xfer_one(struct srv_chan *ch, uint64_t uaddr, void *buf,
 		if (waited > XFER_TAKE_NS && xfer_cancel(r))
 			return 0;
 		if (waited > XFER_FINISH_NS) {
-			ch->xfer_off = true;
+			xfer_strike(ch);
 			return 0;
 		}
 		/* The client may wait for this CPU: let it have it. */
@@ -1594,7 +1636,7 @@ static int xfer_one(struct srv_chan *ch, uint64_t uaddr, void *buf,
 		memcpy(buf, r->xfer_data, len);
 	__atomic_store_n(&r->xfer_state, UFD_RING_XFER_IDLE, __ATOMIC_RELEASE);
 	if (ret == -EAGAIN) {
-		ch->xfer_off = true; /* the client cannot: do not ask again */
+		xfer_kill(ch); /* the client cannot: do not ask again */
 		return 0;
 	}
 	return ret ? -EFAULT : 1;
@@ -1657,7 +1699,11 @@ static void ring_serve_call(struct srv_chan *ch)
 	} else if (!request_type_ok(req.type)) {
 		ret = -EPROTO;
 	} else {
-		/* The caller's memory through the caller, while it waits. */
+		/* The caller's memory through the caller, while it waits
+		 * (again, once a strike's period is over). */
+		if (ch->xfer_off && !ch->xfer_dead &&
+		    ufd_ring_now_ns() >= ch->xfer_resume_ns)
+			ch->xfer_off = false;
 		ufd_source_remote_set_caller_xfer(ring_xfer, ch);
 		ret = serve_request(&call, &req, &ch->cred, &res);
 		ufd_source_remote_set_caller_xfer(NULL, NULL);

@@ -107,8 +107,10 @@
  * daemon's answer too), or -EAGAIN (it cannot: the daemon uses the
  * system calls).  The daemon reads the result and sets IDLE.  A daemon
  * that waited too long takes a request back (REQ to IDLE) and uses the
- * system calls; one the client took but never finished turns transfers
- * off for the channel.  A client reaches only its own memory this way
+ * system calls; one the client took but did not finish within 1 ms
+ * turns transfers off for the channel for a while (10 ms, doubled each
+ * time it happens again, up to about 10 s); a client that scribbled on
+ * the state or answered -EAGAIN gets no more.  A client reaches only its own memory this way
  * and can lie only about it: the daemon treats xfer_data as the copy of
  * the client's memory it is, and the lengths are the daemon's.
  *

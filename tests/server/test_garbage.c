@@ -445,6 +445,7 @@ enum xfer_mode {
 	XFER_LIE,     /* answers nonsense */
 	XFER_HONEST,  /* copies, as the shim does */
 	XFER_SCRIBBLE, /* never looks, and has put nonsense in the state */
+	XFER_HOLD_ONCE, /* holds the first for 3 ms (preempted), then honest */
 };
 
 struct xfer_peer {
@@ -452,6 +453,7 @@ struct xfer_peer {
 	enum xfer_mode mode;
 	int stop;
 	unsigned int served;
+	int held;     /* XFER_HOLD_ONCE: the held one is finished */
 	pthread_t th;
 };
 
@@ -469,9 +471,14 @@ static void *xfer_peer_main(void *arg)
 						 __ATOMIC_ACQUIRE,
 						 __ATOMIC_RELAXED))
 			continue;
-		p->served++;
+		__atomic_fetch_add(&p->served, 1, __ATOMIC_RELAXED);
 		if (p->mode == XFER_HOLD)
 			continue;
+		if (p->mode == XFER_HOLD_ONCE) {
+			usleep(3000);
+			p->mode = XFER_HONEST;
+			__atomic_store_n(&p->held, 1, __ATOMIC_RELEASE);
+		}
 		if (p->mode == XFER_LIE) {
 			r->xfer_ret = 12345;
 		} else {
@@ -587,6 +594,74 @@ static void test_bad_transfers(void)
 	still_works();
 }
 
+/* One IOMMU_IOAS_ALLOC on ring @r of channel @s: its answer. */
+static long ring_ioas_alloc(int s, struct ufd_ring *r)
+{
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+
+	msg_init(&r->req, UFD_MSG_IOCTL);
+	r->req.fd = honest_fd;
+	r->req.cmd = IOMMU_IOAS_ALLOC;
+	r->req.arg = (uintptr_t)&a;
+	if (ring_wait_done(s, r))
+		return -1000;
+	if (!r->res.ret && (!a.out_ioas_id || destroy(honest_fd, a.out_ioas_id)))
+		return -1001;
+	return (long)r->res.ret;
+}
+
+/*
+ * A client kept off its CPU while it held a transfer (3 ms, past the
+ * daemon's 1 ms) and that answers it late: the call is answered by the
+ * system calls, and the channel gets its transfers back once the
+ * period they were off for (10 ms) is over, the late answer notwithstanding.
+ */
+static void test_transfers_come_back(void)
+{
+	const char *spin = getenv("UIOMMUFD_SPIN_US");
+	struct xfer_peer p = { .mode = XFER_HOLD_ONCE };
+	unsigned int before, tries;
+	int s, fd;
+
+	if (spin && !strcmp(spin, "0")) {
+		fprintf(stderr, "  (no transfers without spinning)\n");
+		return;
+	}
+	s = daemon_connect();
+	REQUIRE(s >= 0);
+	fd = ring_memfd(UFD_RING_BYTES, true, UFD_RING_MAGIC);
+	REQUIRE(fd >= 0);
+	p.r = mmap(NULL, UFD_RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, 0);
+	REQUIRE(p.r != MAP_FAILED);
+	CHECK_EQ(ring_setup(s, fd), 0);
+	REQUIRE(!pthread_create(&p.th, NULL, xfer_peer_main, &p));
+	/* Until the peer took one (the daemon takes back what is not
+	 * taken within 20 us; a busy host may delay the peer that long). */
+	for (tries = 0; tries != 50 && !__atomic_load_n(&p.held,
+							__ATOMIC_ACQUIRE);
+	     tries++) {
+		CHECK_EQ(ring_ioas_alloc(s, p.r), 0);
+		while (__atomic_load_n(&p.served, __ATOMIC_RELAXED) &&
+		       !__atomic_load_n(&p.held, __ATOMIC_ACQUIRE))
+			usleep(500);
+	}
+	REQUIRE(__atomic_load_n(&p.held, __ATOMIC_ACQUIRE));
+	usleep(40 * 1000);
+	before = __atomic_load_n(&p.served, __ATOMIC_RELAXED);
+	for (tries = 0; tries != 50; tries++) {
+		CHECK_EQ(ring_ioas_alloc(s, p.r), 0);
+		if (__atomic_load_n(&p.served, __ATOMIC_RELAXED) > before)
+			break;
+	}
+	CHECK(__atomic_load_n(&p.served, __ATOMIC_RELAXED) > before);
+	__atomic_store_n(&p.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(p.th, NULL);
+	munmap(p.r, UFD_RING_BYTES);
+	close(s);
+	still_works();
+}
+
 /* Many channels at once, then all gone. */
 static void test_many_channels(void)
 {
@@ -622,6 +697,7 @@ int main(void)
 	RUN(test_half_done_calls);
 	RUN(test_bad_rings);
 	RUN(test_bad_transfers);
+	RUN(test_transfers_come_back);
 	RUN(test_many_channels);
 	CHECK_EQ(destroy(honest_fd, honest_ioas), 0);
 	return harness_failed;
