@@ -84,8 +84,9 @@
  * cache older than what it walks.  A section that changes only entries
  * of the tables (unmap, a harvest: dma_write_begin_entries) keeps the
  * caches: a table's root is its root for the table's life, and the
- * entries are read afresh by every walk.  The common access (one leaf, host-direct memory, no
- * stage 1, no dirty tracking for a write) is walked inline from the
+ * entries are read afresh by every walk.  The common access (one leaf,
+ * host-direct memory, no stage 1, no dirty tracking for a write) is
+ * walked inline from the
  * cache with constant shifts, and copied inline when small: in
  * ufd_dma_read/write themselves for 4 levels of 4 KiB (dma->root4, the
  * usual IOMMU format), one call down for the other geometries; anything

@@ -36,10 +36,10 @@
  * this engine in progress, and (when what a port walks changes, not only
  * the entries: dma_write_begin_entries) empties the ports' walk caches,
  * so an unmap returns only after every DMA that could still see the old
- * mapping has finished.  A map only adds (pgt_map publishes atomically and fails
- * having published nothing; the pages are pinned first): it needs the
- * lock only.  Order: eng->lock, then the write section.  Dirty bits are
- * set and cleared atomically.
+ * mapping has finished.  A map only adds (pgt_map publishes atomically
+ * and fails having published nothing; the pages are pinned first): it
+ * needs the lock only.  Order: eng->lock, then the write section.
+ * Dirty bits are set and cleared atomically.
  */
 #ifndef UFD_ENGINE_H
 #define UFD_ENGINE_H

@@ -1528,10 +1528,10 @@ static void ring_serve_posts(struct srv_chan *ch)
 /*
  * Transfers (proto.h): how long the daemon waits for a client to take
  * one (then it takes it back), and to finish one it took (then transfers
- * are off for the channel for a while: xfer_strike).  A client that spins takes one in well under
- * a microsecond; one that does not within the first is off its CPU, and
- * the wait may be under the engine's lock (an access object's read), so
- * both are short.
+ * are off for the channel for a while: xfer_strike).  A client that
+ * spins takes one in well under a microsecond; one that does not within
+ * the first is off its CPU, and the wait may be under the engine's lock
+ * (an access object's read), so both are short.
  */
 #define XFER_TAKE_NS (20u * 1000u)
 #define XFER_YIELD_NS (2u * 1000u)
@@ -1542,7 +1542,7 @@ static void ring_serve_posts(struct srv_chan *ch)
  * strike up to XFER_OFF_MAX_SHIFT doublings (10 ms, 20 ms, ... about 10
  * s).  A client preempted once (a busy host) gets them back soon; one that
  * holds them on purpose stalls the daemon at most XFER_FINISH_NS per
- * period, a period that grows to 1/10000 of the time.
+ * period, a period that grows to 10000 times that.
  */
 #define XFER_OFF_NS (10ull * 1000u * 1000u)
 #define XFER_OFF_MAX_SHIFT 10u

@@ -110,9 +110,11 @@
  * system calls; one the client took but did not finish within 1 ms
  * turns transfers off for the channel for a while (10 ms, doubled each
  * time it happens again, up to about 10 s); a client that scribbled on
- * the state or answered -EAGAIN gets no more.  A client reaches only its own memory this way
- * and can lie only about it: the daemon treats xfer_data as the copy of
- * the client's memory it is, and the lengths are the daemon's.
+ * the state or answered -EAGAIN gets no more.  The late answer to one
+ * given up on is taken back by the daemon's next transfer.  A client
+ * reaches only its own memory this way and can lie only about it: the
+ * daemon treats xfer_data as the copy of the client's memory it is, and
+ * the lengths are the daemon's.
  *
  * Every message is one struct ufd_msg, exactly; anything else is garbage
  * and the daemon answers it with -EPROTO (or drops the channel).  Fields
