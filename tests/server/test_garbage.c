@@ -350,6 +350,27 @@ static long ring_setup(int s, int fd)
 	return answer(s);
 }
 
+/* A good ring for channel @s, mapped here and set up: NULL on failure. */
+static struct ufd_ring *ring_attach(int s)
+{
+	int fd = ring_memfd(UFD_RING_BYTES, true, UFD_RING_MAGIC);
+	void *r;
+
+	if (fd < 0)
+		return NULL;
+	r = mmap(NULL, UFD_RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 0);
+	if (r == MAP_FAILED) {
+		close(fd);
+		return NULL;
+	}
+	if (ring_setup(s, fd)) { /* closes fd */
+		munmap(r, UFD_RING_BYTES);
+		return NULL;
+	}
+	return r;
+}
+
 /* Post the ring's call and wait for DONE: 0, or -1 on a timeout. */
 static int ring_wait_done(int s, struct ufd_ring *r)
 {
@@ -371,7 +392,7 @@ static int ring_wait_done(int s, struct ufd_ring *r)
 /* Setups the daemon must refuse, and a ring full of nonsense. */
 static void test_bad_rings(void)
 {
-	int s = daemon_connect(), p[2], fd, i;
+	int s = daemon_connect(), p[2], i;
 	struct ufd_ring *r;
 
 	REQUIRE(s >= 0);
@@ -386,12 +407,8 @@ static void test_bad_rings(void)
 	CHECK_EQ(ring_setup(s, ring_memfd(UFD_RING_BYTES, true, 0x1234)),
 		 -EINVAL);
 	/* A good one, then nonsense in it. */
-	fd = ring_memfd(UFD_RING_BYTES, true, UFD_RING_MAGIC);
-	REQUIRE(fd >= 0);
-	r = mmap(NULL, UFD_RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		 0);
-	REQUIRE(r != MAP_FAILED);
-	CHECK_EQ(ring_setup(s, fd), 0);
+	r = ring_attach(s);
+	REQUIRE(r);
 	CHECK_EQ(ring_setup(s, ring_memfd(UFD_RING_BYTES, true,
 					  UFD_RING_MAGIC)), -EBUSY);
 	/* A request that is not a message. */
@@ -507,17 +524,13 @@ static void xfer_alloc(enum xfer_mode mode, long *ret, unsigned int *served)
 {
 	struct iommu_ioas_alloc a = { .size = sizeof(a) };
 	struct xfer_peer p = { .mode = mode };
-	int s = daemon_connect(), fd;
+	int s = daemon_connect();
 
 	*ret = -1000;
 	*served = 0;
 	REQUIRE(s >= 0);
-	fd = ring_memfd(UFD_RING_BYTES, true, UFD_RING_MAGIC);
-	REQUIRE(fd >= 0);
-	p.r = mmap(NULL, UFD_RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   fd, 0);
-	REQUIRE(p.r != MAP_FAILED);
-	CHECK_EQ(ring_setup(s, fd), 0);
+	p.r = ring_attach(s);
+	REQUIRE(p.r);
 	if (mode == XFER_SCRIBBLE)
 		p.r->xfer_state = 0x77;
 	REQUIRE(!pthread_create(&p.th, NULL, xfer_peer_main, &p));
@@ -621,7 +634,7 @@ static void test_transfers_come_back(void)
 	const char *spin = getenv("UIOMMUFD_SPIN_US");
 	struct xfer_peer p = { .mode = XFER_HOLD_ONCE };
 	unsigned int before, tries;
-	int s, fd;
+	int s;
 
 	if (spin && !strcmp(spin, "0")) {
 		fprintf(stderr, "  (no transfers without spinning)\n");
@@ -629,12 +642,8 @@ static void test_transfers_come_back(void)
 	}
 	s = daemon_connect();
 	REQUIRE(s >= 0);
-	fd = ring_memfd(UFD_RING_BYTES, true, UFD_RING_MAGIC);
-	REQUIRE(fd >= 0);
-	p.r = mmap(NULL, UFD_RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   fd, 0);
-	REQUIRE(p.r != MAP_FAILED);
-	CHECK_EQ(ring_setup(s, fd), 0);
+	p.r = ring_attach(s);
+	REQUIRE(p.r);
 	REQUIRE(!pthread_create(&p.th, NULL, xfer_peer_main, &p));
 	/* Until the peer took one (the daemon takes back what is not
 	 * taken within 20 us; a busy host may delay the peer that long). */
