@@ -181,9 +181,9 @@ struct srv_chan {
 	struct srv_proc *proc;  /* one reference */
 	struct ucred cred;      /* RING_SETUP's, kernel-checked */
 	struct ufd_ring_spinner spin;
-	/* Transfers: off for now (and until xfer_resume_ns, if set); off
-	 * for good (xfer_dead); transfers never finished (xfer_strikes). */
-	bool xfer_off, xfer_dead;
+	/* Transfers: off for now, until xfer_resume_ns (UINT64_MAX: for
+	 * good); transfers never finished (xfer_strikes). */
+	bool xfer_off;
 	unsigned int xfer_strikes;
 	uint64_t xfer_resume_ns;
 };
@@ -1561,7 +1561,8 @@ static void xfer_strike(struct srv_chan *ch)
 /* Off for good: the client scribbled on the state, or cannot copy. */
 static void xfer_kill(struct srv_chan *ch)
 {
-	ch->xfer_off = ch->xfer_dead = true;
+	ch->xfer_off = true;
+	ch->xfer_resume_ns = UINT64_MAX;
 }
 
 /* Take a transfer back that the client has not taken: true if it was. */
@@ -1701,8 +1702,7 @@ static void ring_serve_call(struct srv_chan *ch)
 	} else {
 		/* The caller's memory through the caller, while it waits
 		 * (again, once a strike's period is over). */
-		if (ch->xfer_off && !ch->xfer_dead &&
-		    ufd_ring_now_ns() >= ch->xfer_resume_ns)
+		if (ch->xfer_off && ufd_ring_now_ns() >= ch->xfer_resume_ns)
 			ch->xfer_off = false;
 		ufd_source_remote_set_caller_xfer(ring_xfer, ch);
 		ret = serve_request(&call, &req, &ch->cred, &res);

@@ -17,13 +17,19 @@
 
 #define US 1000ull
 
-static struct ufd_msg kick_at(uint64_t ns)
+/* A wait that began at @since on @sp, woken by a kick stamped @kick_ns,
+ * is over: the next spin; the kick must have been used up. */
+static uint64_t spin_after_kick(struct ufd_ring_spinner *sp, uint64_t since,
+				uint64_t kick_ns)
 {
-	struct ufd_msg m;
+	struct ufd_msg k;
 
-	ufd_wire_init(&m, UFD_MSG_RING_KICK);
-	m.arg = ns;
-	return m;
+	ufd_wire_init(&k, UFD_MSG_RING_KICK);
+	k.arg = kick_ns;
+	ufd_ring_spin_kicked(sp, &k);
+	ufd_ring_spin_done(sp, since);
+	CHECK_EQ(sp->kicked_ns, 0);
+	return sp->spin_ns;
 }
 
 /* A wait that lasted long with no kick (a spin that ran out and a peer
@@ -51,22 +57,14 @@ static void test_slow_wakeup_keeps_spin(void)
 {
 	uint64_t budget = ufd_ring_spin_ns(), since;
 	struct ufd_ring_spinner sp = { 0 };
-	struct ufd_msg k;
 
 	since = ufd_ring_now_ns() - 10 * budget;
-	k = kick_at(since + 2 * US);
-	ufd_ring_spin_kicked(&sp, &k);
-	ufd_ring_spin_done(&sp, since);
-	CHECK_EQ(sp.spin_ns, 0);
-	CHECK_EQ(sp.kicked_ns, 0); /* used once */
+	CHECK_EQ(spin_after_kick(&sp, since, since + 2 * US), 0);
 
 	/* From a shortened spin too. */
 	sp.spin_ns = budget / 16;
 	since = ufd_ring_now_ns() - 10 * budget;
-	k = kick_at(since + 5 * US);
-	ufd_ring_spin_kicked(&sp, &k);
-	ufd_ring_spin_done(&sp, since);
-	CHECK_EQ(sp.spin_ns, 0);
+	CHECK_EQ(spin_after_kick(&sp, since, since + 5 * US), 0);
 }
 
 /* A kick for work published late in the wait: the peer was slow. */
@@ -74,13 +72,9 @@ static void test_late_publish_halves(void)
 {
 	uint64_t budget = ufd_ring_spin_ns(), since;
 	struct ufd_ring_spinner sp = { 0 };
-	struct ufd_msg k;
 
 	since = ufd_ring_now_ns() - 10 * budget;
-	k = kick_at(since + 3 * budget);
-	ufd_ring_spin_kicked(&sp, &k);
-	ufd_ring_spin_done(&sp, since);
-	CHECK_EQ(sp.spin_ns, budget / 2);
+	CHECK_EQ(spin_after_kick(&sp, since, since + 3 * budget), budget / 2);
 }
 
 /* A kick stamped before the wait began (one that stayed in the socket)
@@ -90,26 +84,19 @@ static void test_stale_or_future_kick_ignored(void)
 {
 	uint64_t budget = ufd_ring_spin_ns(), since;
 	struct ufd_ring_spinner sp = { 0 };
-	struct ufd_msg k;
 
 	since = ufd_ring_now_ns() - 10 * budget;
-	k = kick_at(since - 1);
-	ufd_ring_spin_kicked(&sp, &k);
-	ufd_ring_spin_done(&sp, since);
-	CHECK_EQ(sp.spin_ns, budget / 2);
+	CHECK_EQ(spin_after_kick(&sp, since, since - 1), budget / 2);
 
 	sp.spin_ns = 0;
 	since = ufd_ring_now_ns() - 10 * budget;
-	k = kick_at(ufd_ring_now_ns() + 1000 * budget);
-	ufd_ring_spin_kicked(&sp, &k);
-	ufd_ring_spin_done(&sp, since);
-	CHECK_EQ(sp.spin_ns, budget / 2);
+	CHECK_EQ(spin_after_kick(&sp, since,
+				 ufd_ring_now_ns() + 1000 * budget),
+		 budget / 2);
 
 	sp.spin_ns = 0;
-	k = kick_at(UINT64_MAX);
-	ufd_ring_spin_kicked(&sp, &k);
-	ufd_ring_spin_done(&sp, ufd_ring_now_ns() - 10 * budget);
-	CHECK_EQ(sp.spin_ns, budget / 2);
+	since = ufd_ring_now_ns() - 10 * budget;
+	CHECK_EQ(spin_after_kick(&sp, since, UINT64_MAX), budget / 2);
 }
 
 /* ufd_ring_kick sends a RING_KICK stamped with the time it was sent. */
