@@ -71,11 +71,9 @@ static int harvest_range(struct ufd_ctx *ctx, uint32_t hwpt_id, uint64_t iova,
 			 uint64_t length, uint64_t page_size,
 			 struct ufd_hwpt **out, uint64_t *covered)
 {
-	struct iopt_contig_iter it;
 	struct io_pagetable *iopt;
 	struct ufd_hwpt *hwpt;
-	struct ufd_area *area;
-	uint64_t last, align, end = iova;
+	uint64_t last, align;
 	int rc;
 
 	rc = dirty_hwpt(ctx, hwpt_id, &hwpt);
@@ -95,15 +93,8 @@ static int harvest_range(struct ufd_ctx *ctx, uint32_t hwpt_id, uint64_t iova,
 		return -EOPNOTSUPP;
 	if (!hwpt->domain.dirty_tracking)
 		return -EINVAL;
-	iopt_for_each_contig_area(&it, area, iopt, iova, last) {
-		uint64_t l = last < area_last_iova(area) ? last :
-							   area_last_iova(area);
-
-		end = l + 1;
-	}
-	*covered = end - iova; /* end wraps to 0 only when all is covered */
 	*out = hwpt;
-	return iopt_contig_done(&it) ? 0 : 1;
+	return iopt_contig_span(iopt, iova, last, covered);
 }
 
 int ufd_hwpt_read_dirty(struct ufd_ctx *ctx, uint32_t hwpt_id, uint64_t iova,

@@ -8,6 +8,11 @@
  *             aperture holes, ADD_RESERVED); they may overlap each other
  *   allowed   if not empty, automatic IOVA allocation stays inside these,
  *             and no reservation may intersect them
+ *   runs      the maximal runs of adjacent areas (each area's IOVA right
+ *             after the previous one's last), one node per run, kept in
+ *             the run's first area: how far IOVA is mapped without a hole
+ *             is one lookup (a dirty harvest asks it of every call), not
+ *             a read of every area of the range
  *
  * iova_alignment is the largest of the IO page sizes in use (domains,
  * accesses that pin, PAGE_SIZE when large pages are disabled); every area's
@@ -187,6 +192,89 @@ static void area_unfill_domains(struct io_pagetable *iopt,
 		area_unmap_domain(area, iopt->domains[i]);
 	area_unpin(area);
 	dma_write_end(iopt->eng);
+}
+
+/* ---- runs of adjacent areas ---- */
+
+static struct ufd_area *run_head_of(const struct io_pagetable *iopt,
+				    uint64_t iova)
+{
+	struct itree_node *n = itree_iter_first(&iopt->runs, iova, iova);
+
+	return n ? container_of(n, struct ufd_area, run) : NULL;
+}
+
+/* @head starts a run that ends at @last. */
+static void run_set(struct io_pagetable *iopt, struct ufd_area *head,
+		    uint64_t last)
+{
+	if (head->run_head)
+		itree_remove(&iopt->runs, &head->run);
+	head->run.start = area_iova(head);
+	head->run.last = last;
+	itree_insert(&iopt->runs, &head->run);
+	head->run_head = true;
+}
+
+static void run_clear(struct io_pagetable *iopt, struct ufd_area *area)
+{
+	if (area->run_head)
+		itree_remove(&iopt->runs, &area->run);
+	area->run_head = false;
+}
+
+/* Put @area (not overlapping any) in the areas tree, and in its run: it
+ * joins the run that ends right before it and the one that starts right
+ * after it. */
+static void area_link(struct io_pagetable *iopt, struct ufd_area *area)
+{
+	uint64_t iova = area_iova(area), last = area_last_iova(area);
+	struct ufd_area *head = iova ? run_head_of(iopt, iova - 1) : NULL;
+	uint64_t run_last = last;
+
+	area->run_head = false;
+	itree_insert(&iopt->areas, &area->node);
+	if (last != UFD_ULONG_MAX) {
+		struct ufd_area *next = run_head_of(iopt, last + 1);
+
+		if (next) { /* it starts at last + 1: nothing was at last */
+			run_last = next->run.last;
+			run_clear(iopt, next);
+		}
+	}
+	run_set(iopt, head ? head : area, run_last);
+}
+
+/* Take @area out of the areas tree, and out of its run, which it cuts in
+ * two (or shortens, or ends). */
+static void area_unlink(struct io_pagetable *iopt, struct ufd_area *area)
+{
+	uint64_t iova = area_iova(area), last = area_last_iova(area);
+	struct ufd_area *head = run_head_of(iopt, iova);
+	uint64_t run_last = head->run.last;
+
+	if (head == area)
+		run_clear(iopt, area);
+	else
+		run_set(iopt, head, iova - 1);
+	if (last < run_last)
+		run_set(iopt, area_first(iopt, last + 1, last + 1), run_last);
+	itree_remove(&iopt->areas, &area->node);
+}
+
+int iopt_contig_span(const struct io_pagetable *iopt, uint64_t iova,
+		     uint64_t last, uint64_t *covered)
+{
+	struct ufd_area *head = run_head_of(iopt, iova);
+	uint64_t end;
+
+	if (!head) {
+		*covered = 0;
+		return 1;
+	}
+	end = (head->run.last < last ? head->run.last : last) + 1;
+	*covered = end - iova;
+	return head->run.last >= last ? 0 : 1;
 }
 
 /* ---- contiguous walks ---- */
@@ -422,7 +510,7 @@ static int map_pages(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 	for (i = 0; i != nelms; i++) {
 		areas[i]->pages = elms[i].pages;
 		areas[i]->granule = granule;
-		itree_insert(&iopt->areas, &areas[i]->node);
+		area_link(iopt, areas[i]);
 		inserted++;
 	}
 	/* With domains the memory is pinned and mapped now (EFAULT here). */
@@ -440,7 +528,7 @@ static int map_pages(struct io_pagetable *iopt, struct iopt_map_elm *elms,
 
 out_remove:
 	for (i = 0; i != inserted; i++)
-		itree_remove(&iopt->areas, &areas[i]->node);
+		area_unlink(iopt, areas[i]);
 out_free:
 	for (i = 0; i != nelms; i++)
 		ufd_cache_free(&iopt->eng->area_cache, areas[i],
@@ -505,7 +593,7 @@ int iopt_get_pages(struct io_pagetable *iopt, uint64_t iova, uint64_t length,
 static void area_free(struct io_pagetable *iopt, struct ufd_area *area)
 {
 	area_unfill_domains(iopt, area);
-	itree_remove(&iopt->areas, &area->node);
+	area_unlink(iopt, area);
 	pages_put(area->pages);
 	ufd_cache_free(&iopt->eng->area_cache, area, sizeof(*area));
 }
@@ -627,10 +715,10 @@ static void area_cut_at(struct io_pagetable *iopt, struct ufd_area *left,
 	right->start_byte = area_start_byte(left, at);
 	right->node.start = at;
 	right->node.last = area_last_iova(left);
-	itree_remove(&iopt->areas, &left->node);
+	area_unlink(iopt, left);
 	left->node.last = at - 1;
-	itree_insert(&iopt->areas, &left->node);
-	itree_insert(&iopt->areas, &right->node);
+	area_link(iopt, left);
+	area_link(iopt, right);
 	pages_get(right->pages);
 	if (left->domain_pin) {
 		pages_pin_user_split(left->pages, left->domain_pin,
@@ -813,9 +901,9 @@ static int area_split(struct io_pagetable *iopt, struct ufd_area *area,
 		}
 		area_unpin(area);
 	}
-	itree_remove(&iopt->areas, &area->node);
-	itree_insert(&iopt->areas, &lhs->node);
-	itree_insert(&iopt->areas, &rhs->node);
+	area_unlink(iopt, area);
+	area_link(iopt, lhs);
+	area_link(iopt, rhs);
 	pages_get(rhs->pages);
 	free(area);
 	return 0;
@@ -1122,13 +1210,43 @@ void iopt_remove_domain(struct io_pagetable *iopt, struct ufd_domain *dom)
 
 /* ---- invariants ---- */
 
+/* The runs are the maximal runs of adjacent areas, each in its first. */
+static int check_runs(const struct io_pagetable *iopt)
+{
+	struct ufd_area *area, *head = NULL, *prev = NULL;
+	uint64_t nruns = 0;
+
+	for (area = area_first((struct io_pagetable *)iopt, 0, UFD_ULONG_MAX);
+	     area; prev = area, area = area_next(area, 0, UFD_ULONG_MAX)) {
+		bool starts = !prev || area_iova(area) != area_last_iova(prev) + 1;
+
+		if (starts && head && head->run.last != area_last_iova(prev))
+			return -1;
+		if (area->run_head != starts)
+			return -1;
+		if (starts) {
+			if (area->run.start != area_iova(area))
+				return -1;
+			head = area;
+			nruns++;
+		}
+	}
+	if (head && head->run.last != area_last_iova(prev))
+		return -1;
+	return nruns == iopt->runs.count ? 0 : -1;
+}
+
 int iopt_check(struct io_pagetable *iopt)
 {
 	struct ufd_area *area, *prev = NULL;
 	uint64_t mask = iopt->iova_alignment - 1;
 
+	if (check_runs(iopt)) {
+		fprintf(stderr, "uiommufd: runs of areas wrong\n");
+		return -EUCLEAN;
+	}
 	if (itree_check(&iopt->areas) || itree_check(&iopt->reserved) ||
-	    itree_check(&iopt->allowed)) {
+	    itree_check(&iopt->allowed) || itree_check(&iopt->runs)) {
 		fprintf(stderr, "uiommufd: iopt tree corrupt\n");
 		return -EUCLEAN;
 	}

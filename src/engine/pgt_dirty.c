@@ -4,17 +4,23 @@
  * per granule, kept in dirty leaves of 2^18 granules under a radix of
  * 512-slot directories indexed by iova >> (granule_shift + 18).  A DMA
  * write marks its leaf entry's bits (pgt_dirty_write, inline in the
- * header: a lookup and a load when already dirty); a harvest walks only
+ * header: a lookup and two loads when already dirty); a harvest walks only
  * the dirty leaves of the range and, inside each, only the groups of 64
  * words its summary says may be nonzero, and moves those words into the
  * caller's bitmap with shifts and ORs: a harvest of 1 GiB at 4 KiB is a
  * pass over at most 32 KiB of bits, and over nothing where nothing is
- * dirty.
+ * dirty.  A group whose granules are all dirty (its full bit, set by the
+ * marker that completes it) is reported without reading its words and
+ * cleared by flipping it (its flip bit: the words stand inverted from
+ * then on), so it costs the caller's bitmap only.  Everything below reads
+ * and writes words through their group's polarity (pgt_dirty_inv): the
+ * "bits" of a word are what it holds XORed with that.
  *
  * Intervals: granule indices [a, b) inside a leaf and IOVA ranges
  * [iova, iova + length) in the API; the radix walks take inclusive leaf
  * index ranges [i0, i1].  Locking: markers are atomic and lock-free;
- * everything else here runs with markers excluded (see pgtable.h).
+ * everything else here runs with markers excluded (see pgtable.h), so the
+ * flip word changes only while no marker runs.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -230,28 +236,36 @@ void pgt_dirty_destroy(struct ufd_pgtable *pgt)
 
 /* ---- clearing ---- */
 
-/* Group @g's summary bit goes if its words are all zero. */
+/* The groups that granules [a, b) of a leaf meet (a < b). */
+static inline uint64_t groups_of(uint64_t a, uint64_t b)
+{
+	return bits_mask((unsigned int)(a / GROUP_BITS),
+			 (unsigned int)((b - 1) / GROUP_BITS) + 1);
+}
+
+/* Group @g's summary bit goes if none of its bits is set. */
 static void group_fix(struct pgt_dirty_leaf *d, uint64_t g)
 {
-	uint64_t i, any = 0;
+	uint64_t i, any = 0, inv = pgt_dirty_inv(d, g * PGT_DIRTY_GROUP);
 
 	if (!(d->summary & (1ULL << g)))
 		return;
 	for (i = g * PGT_DIRTY_GROUP; i != (g + 1) * PGT_DIRTY_GROUP; i++)
-		any |= d->w[i];
+		any |= d->w[i] ^ inv;
 	if (!any)
 		d->summary &= ~(1ULL << g);
 }
 
-/* After bits [a, b) of @d were cleared: the summary bits of the groups
- * cleared whole go at once, the (at most two) groups the range cuts are
- * looked at. */
+/* After bits [a, b) of @d were cleared: no group they meet is full; the
+ * summary bits of the groups cleared whole go at once, the (at most two)
+ * groups the range cuts are looked at. */
 static void summary_fix(struct pgt_dirty_leaf *d, uint64_t a, uint64_t b)
 {
 	uint64_t ga = a / GROUP_BITS, gb = (b - 1) / GROUP_BITS;
 	/* whole groups [wa, wb) */
 	uint64_t wa = (a + GROUP_BITS - 1) / GROUP_BITS, wb = b / GROUP_BITS;
 
+	d->full &= ~groups_of(a, b);
 	if (wb > wa)
 		d->summary &= ~bits_mask((unsigned int)wa, (unsigned int)wb);
 	if (a % GROUP_BITS)
@@ -260,20 +274,49 @@ static void summary_fix(struct pgt_dirty_leaf *d, uint64_t a, uint64_t b)
 		group_fix(d, gb);
 }
 
-/* Clear bits [a, b) of @d (0 <= a < b <= 2^18), and the summary. */
+/* Clear bits [lo, hi) of word @i (0 <= lo < hi <= 64), as @inv stores
+ * them. */
+static inline void clear_in_word(uint64_t *w, uint64_t i, unsigned int lo,
+				 unsigned int hi, uint64_t inv)
+{
+	if (inv)
+		w[i] |= bits_mask(lo, hi);
+	else
+		w[i] &= ~bits_mask(lo, hi);
+}
+
+/* Clear bits [a, b) of @d (0 <= a < b <= 2^18), its summary and full
+ * bits, group by group: a clean group is left alone, a full one cleared
+ * whole is flipped, any other has its words written. */
 static void clear_bits(struct pgt_dirty_leaf *d, uint64_t a, uint64_t b)
 {
-	uint64_t wa = a / 64, wb = (b - 1) / 64;
+	uint64_t g;
 
-	if (wa == wb) {
-		d->w[wa] &= ~bits_mask(a % 64, (b - 1) % 64 + 1);
-	} else {
-		d->w[wa] &= ~bits_mask(a % 64, 64);
-		if (wb > wa + 1)
-			memset(&d->w[wa + 1], 0, (wb - wa - 1) * 8);
-		d->w[wb] &= ~bits_mask(0, (b - 1) % 64 + 1);
+	for (g = a / GROUP_BITS; g * GROUP_BITS < b; g++) {
+		uint64_t s = a > g * GROUP_BITS ? a : g * GROUP_BITS;
+		uint64_t e = b < (g + 1) * GROUP_BITS ? b : (g + 1) * GROUP_BITS;
+		uint64_t bit = 1ULL << g, wa = s / 64, wb = (e - 1) / 64;
+		uint64_t inv = pgt_dirty_inv(d, wa);
+
+		if (!(d->summary & bit))
+			continue; /* nothing set in it */
+		if (e - s == GROUP_BITS && (d->full & bit)) {
+			d->flip ^= bit;
+		} else if (wa == wb) {
+			clear_in_word(d->w, wa, s % 64, (e - 1) % 64 + 1, inv);
+		} else {
+			clear_in_word(d->w, wa, s % 64, 64, inv);
+			if (wb > wa + 1)
+				memset(&d->w[wa + 1], inv ? 0xff : 0,
+				       (wb - wa - 1) * 8);
+			clear_in_word(d->w, wb, 0, (e - 1) % 64 + 1, inv);
+		}
+		d->full &= ~bit;
+		if (e - s == GROUP_BITS)
+			d->summary &= ~bit;
+		else
+			group_fix(d, g);
 	}
-	summary_fix(d, a, b);
 }
 
 struct range_arg {
@@ -325,8 +368,42 @@ bool pgt_dirty_test(const struct ufd_pgtable *pgt, uint64_t iova)
 	struct pgt_dirty_leaf *d = pgt_dirty_leaf_of(pgt, iova);
 	uint64_t g = (iova >> pgt->granule_shift) & (LEAF_GRANULES - 1);
 
-	return d && (__atomic_load_n(&d->w[g / 64], __ATOMIC_RELAXED) &
+	return d && ((__atomic_load_n(&d->w[g / 64], __ATOMIC_RELAXED) ^
+		      pgt_dirty_inv(d, g / 64)) &
 		     (1ULL << (g % 64)));
+}
+
+/*
+ * Whether every word of the group of word @done, which the caller just
+ * wrote, is all dirty: then the group's full bit is set.  A sequentially
+ * consistent no-op RMW of @done, then sequentially consistent loads, so of
+ * two markers that complete the group's last two words at once at least
+ * one sees the other's word complete (a fence would do, but TSan does not
+ * take fences); a group left unflagged would only cost its harvest a read
+ * of its words.  The scan starts after @done: with marks in address
+ * order, the first word it looks at is the one not done yet.
+ */
+static void group_full_check(struct pgt_dirty_leaf *d, uint64_t done)
+{
+	uint64_t g = done / PGT_DIRTY_GROUP, base = g * PGT_DIRTY_GROUP;
+	uint64_t inv = pgt_dirty_inv(d, base), k;
+
+	__atomic_fetch_or(&d->w[done], 0, __ATOMIC_SEQ_CST);
+	for (k = 1; k != PGT_DIRTY_GROUP; k++) {
+		uint64_t i = base + (done + k) % PGT_DIRTY_GROUP;
+
+		if ((__atomic_load_n(&d->w[i], __ATOMIC_SEQ_CST) ^ inv) !=
+		    ~0ULL)
+			return;
+	}
+	if (!(__atomic_load_n(&d->full, __ATOMIC_RELAXED) & (1ULL << g)))
+		__atomic_fetch_or(&d->full, 1ULL << g, __ATOMIC_RELAXED);
+}
+
+/* Word @i was completed by its marker (pgt_dirty_write). */
+void pgt_dirty_word_full(struct pgt_dirty_leaf *d, uint64_t i)
+{
+	group_full_check(d, i);
 }
 
 /* A superpage (level >= 1): every word of it, then its groups. */
@@ -349,7 +426,8 @@ void pgt_dirty_write_slow(const struct ufd_pgtable *pgt, uint64_t iova,
 		/* A level >= 1 leaf is 512-granule aligned: whole words. */
 		if (d) {
 			for (i = a / 64; i != (a + n) / 64; i++)
-				__atomic_store_n(&d->w[i], ~0ULL,
+				__atomic_store_n(&d->w[i],
+						 ~pgt_dirty_inv(d, i),
 						 __ATOMIC_RELAXED);
 			for (g = a / GROUP_BITS; g <= (a + n - 1) / GROUP_BITS;
 			     g++)
@@ -358,6 +436,19 @@ void pgt_dirty_write_slow(const struct ufd_pgtable *pgt, uint64_t iova,
 			     sum) != sum)
 				__atomic_fetch_or(&d->summary, sum,
 						  __ATOMIC_RELAXED);
+			/* The groups it covers whole are full; the (at most
+			 * two) it cuts may be now. */
+			for (g = a / GROUP_BITS; g <= (a + n - 1) / GROUP_BITS;
+			     g++)
+				if (g * GROUP_BITS >= a &&
+				    (g + 1) * GROUP_BITS <= a + n)
+					__atomic_fetch_or(&d->full, 1ULL << g,
+							  __ATOMIC_RELAXED);
+				else
+					group_full_check(
+						d, g * GROUP_BITS >= a ?
+							   g * PGT_DIRTY_GROUP :
+							   a / 64);
 		}
 		cur += n << pgt->granule_shift;
 		if (!cur)
@@ -378,20 +469,22 @@ struct harvest {
 	void *arg;
 	uint64_t run_s, run_e;   /* pending run of granules [s, e) */
 	unsigned int granule_shift;
-	/* true if it cleared bits [a, b) itself */
+	/* Bits [a, b) of the words @w, stored XORed with @inv: true if it
+	 * cleared them itself. */
 	bool (*seg)(struct harvest *h, uint64_t *w, uint64_t base, uint64_t a,
-		    uint64_t b);
+		    uint64_t b, uint64_t inv);
 };
 
-/* Bits [sb, sb + n) of @src, 1 <= n <= 64, right-aligned. */
+/* Bits [sb, sb + n) of @src (stored XORed with @inv), 1 <= n <= 64,
+ * right-aligned. */
 static inline uint64_t get_bits(const uint64_t *src, uint64_t sb,
-				unsigned int n)
+				unsigned int n, uint64_t inv)
 {
 	unsigned int s = sb % 64;
-	uint64_t x = src[sb / 64] >> s;
+	uint64_t x = (src[sb / 64] ^ inv) >> s;
 
 	if (s + n > 64)
-		x |= src[sb / 64 + 1] << (64 - s);
+		x |= (src[sb / 64 + 1] ^ inv) << (64 - s);
 	return n == 64 ? x : x & ((1ULL << n) - 1);
 }
 
@@ -412,8 +505,9 @@ static inline void or_partial(uint8_t *dst, uint64_t db, uint64_t x,
 
 /*
  * The word loops of or_bits: d[i] |= the 64 bits of @w from bit @s of
- * word i on, i < @words.  With AVX2 where the CPU has it (a harvest of 1
- * GiB is 4096 words: vectors make it memcpy-like).
+ * word i on, i < @words, each word XORed with @inv first.  With AVX2 where
+ * the CPU has it (a harvest of 1 GiB is 4096 words: vectors make it
+ * memcpy-like).
  */
 typedef uint64_t v4u64 __attribute__((vector_size(32), aligned(1),
 				       may_alias));
@@ -422,26 +516,30 @@ typedef uint64_t v2u64 __attribute__((vector_size(16), aligned(1),
 
 __attribute__((target("avx2"))) static void
 or_words_avx2(uint8_t *dst, const uint64_t *w, uint64_t words,
-	      unsigned int s)
+	      unsigned int s, uint64_t inv)
 {
+	const v4u64 x = { inv, inv, inv, inv };
 	uint64_t i = 0;
 
 	if (!s) {
 		for (; i + 4 <= words; i += 4)
-			*(v4u64 *)(dst + i * 8) |= *(const v4u64 *)(w + i);
+			*(v4u64 *)(dst + i * 8) |=
+				*(const v4u64 *)(w + i) ^ x;
 	} else {
 		for (; i + 4 <= words; i += 4)
 			*(v4u64 *)(dst + i * 8) |=
-				(*(const v4u64 *)(w + i) >> s) |
-				(*(const v4u64 *)(w + i + 1) << (64 - s));
+				((*(const v4u64 *)(w + i) ^ x) >> s) |
+				((*(const v4u64 *)(w + i + 1) ^ x) << (64 - s));
 	}
 	for (; i != words; i++)
 		((u64_unaligned *)dst)[i] |=
-			s ? (w[i] >> s) | (w[i + 1] << (64 - s)) : w[i];
+			s ? ((w[i] ^ inv) >> s) | ((w[i + 1] ^ inv) << (64 - s)) :
+			    w[i] ^ inv;
 }
 
 /*
- * d[i] |= w[i]; w[i] = 0, i < @words: a harvest that clears, one pass.
+ * d[i] |= w[i] ^ inv; w[i] = inv, i < @words: a harvest that clears, one
+ * pass.
  * Every store is 32-byte aligned where it can be (one that straddles two
  * cache lines costs about two): single words first until @dst is (when
  * it is 8-byte aligned at all), then, if @w is not aligned with it, its
@@ -449,72 +547,76 @@ or_words_avx2(uint8_t *dst, const uint64_t *w, uint64_t words,
  * trail the reads by @lag words (a block once all of it has been read).
  */
 __attribute__((target("avx2"))) static void
-move_words_avx2(uint8_t *dst, uint64_t *w, uint64_t words)
+move_words_avx2(uint8_t *dst, uint64_t *w, uint64_t words, uint64_t inv)
 {
-	const v4u64 zero = { 0, 0, 0, 0 };
+	const v4u64 x = { inv, inv, inv, inv };
 	uint64_t i = 0, lag, z;
 
 	if (!((uintptr_t)dst % 8))
 		for (; (uintptr_t)(dst + i * 8) % 32 && i != words; i++) {
-			((u64_unaligned *)dst)[i] |= w[i];
-			w[i] = 0;
+			((u64_unaligned *)dst)[i] |= w[i] ^ inv;
+			w[i] = inv;
 		}
 	lag = (uintptr_t)(w + i) % 32 / 8;
 	if (!lag) {
 		for (; i + 4 <= words; i += 4) {
-			*(v4u64 *)(dst + i * 8) |= *(v4u64 *)(w + i);
-			*(v4u64 *)(w + i) = zero;
+			*(v4u64 *)(dst + i * 8) |= *(v4u64 *)(w + i) ^ x;
+			*(v4u64 *)(w + i) = x;
 		}
 	} else if (i + 4 <= words) {
 		/* Cleared so far: [.., z); the block [z, z + 4) is aligned. */
-		*(v4u64 *)(dst + i * 8) |= *(v4u64 *)(w + i);
+		*(v4u64 *)(dst + i * 8) |= *(v4u64 *)(w + i) ^ x;
 		for (z = i; z != i + 4 - lag; z++)
-			w[z] = 0;
+			w[z] = inv;
 		for (i += 4; i + 4 <= words; i += 4, z += 4) {
-			*(v4u64 *)(dst + i * 8) |= *(v4u64 *)(w + i);
-			*(v4u64 *)(w + z) = zero;
+			*(v4u64 *)(dst + i * 8) |= *(v4u64 *)(w + i) ^ x;
+			*(v4u64 *)(w + z) = x;
 		}
 		for (; z != i; z++)
-			w[z] = 0;
+			w[z] = inv;
 	}
 	for (; i != words; i++) {
-		((u64_unaligned *)dst)[i] |= w[i];
-		w[i] = 0;
+		((u64_unaligned *)dst)[i] |= w[i] ^ inv;
+		w[i] = inv;
 	}
 }
 
-static void move_words_sse2(uint8_t *dst, uint64_t *w, uint64_t words)
+static void move_words_sse2(uint8_t *dst, uint64_t *w, uint64_t words,
+			    uint64_t inv)
 {
-	const v2u64 zero = { 0, 0 };
+	const v2u64 x = { inv, inv };
 	uint64_t i = 0;
 
 	for (; i + 2 <= words; i += 2) {
-		*(v2u64 *)(dst + i * 8) |= *(v2u64 *)(w + i);
-		*(v2u64 *)(w + i) = zero;
+		*(v2u64 *)(dst + i * 8) |= *(v2u64 *)(w + i) ^ x;
+		*(v2u64 *)(w + i) = x;
 	}
 	for (; i != words; i++) {
-		((u64_unaligned *)dst)[i] |= w[i];
-		w[i] = 0;
+		((u64_unaligned *)dst)[i] |= w[i] ^ inv;
+		w[i] = inv;
 	}
 }
 
 static void or_words_sse2(uint8_t *dst, const uint64_t *w, uint64_t words,
-			  unsigned int s)
+			  unsigned int s, uint64_t inv)
 {
+	const v2u64 x = { inv, inv };
 	uint64_t i = 0;
 
 	if (!s) {
 		for (; i + 2 <= words; i += 2)
-			*(v2u64 *)(dst + i * 8) |= *(const v2u64 *)(w + i);
+			*(v2u64 *)(dst + i * 8) |=
+				*(const v2u64 *)(w + i) ^ x;
 	} else {
 		for (; i + 2 <= words; i += 2)
 			*(v2u64 *)(dst + i * 8) |=
-				(*(const v2u64 *)(w + i) >> s) |
-				(*(const v2u64 *)(w + i + 1) << (64 - s));
+				((*(const v2u64 *)(w + i) ^ x) >> s) |
+				((*(const v2u64 *)(w + i + 1) ^ x) << (64 - s));
 	}
 	for (; i != words; i++)
 		((u64_unaligned *)dst)[i] |=
-			s ? (w[i] >> s) | (w[i + 1] << (64 - s)) : w[i];
+			s ? ((w[i] ^ inv) >> s) | ((w[i + 1] ^ inv) << (64 - s)) :
+			    w[i] ^ inv;
 }
 
 static bool have_avx2(void)
@@ -530,24 +632,25 @@ static bool have_avx2(void)
 }
 
 static void or_words(uint8_t *dst, const uint64_t *w, uint64_t words,
-		     unsigned int s)
+		     unsigned int s, uint64_t inv)
 {
 	if (have_avx2())
-		or_words_avx2(dst, w, words, s);
+		or_words_avx2(dst, w, words, s, inv);
 	else
-		or_words_sse2(dst, w, words, s);
+		or_words_sse2(dst, w, words, s, inv);
 }
 
-/* OR bits [sb, sb + n) of @src into @dst at bit @db. */
+/* OR bits [sb, sb + n) of @src (stored XORed with @inv) into @dst at bit
+ * @db. */
 static void or_bits(uint8_t *dst, uint64_t db, const uint64_t *src,
-		    uint64_t sb, uint64_t n)
+		    uint64_t sb, uint64_t n, uint64_t inv)
 {
 	uint64_t words;
 
 	if (db % 64) {
 		unsigned int t = 64 - db % 64 < n ? 64 - db % 64 : (unsigned)n;
 
-		or_partial(dst, db, get_bits(src, sb, t), t);
+		or_partial(dst, db, get_bits(src, sb, t, inv), t);
 		db += t;
 		sb += t;
 		n -= t;
@@ -557,13 +660,13 @@ static void or_bits(uint8_t *dst, uint64_t db, const uint64_t *src,
 		/* With a shift, w[words] exists: bit sb + 64 * words - 1 is
 		 * in it. */
 		or_words(dst + db / 8, src + sb / 64, words,
-			 (unsigned int)(sb % 64));
+			 (unsigned int)(sb % 64), inv);
 		db += words * 64;
 		sb += words * 64;
 		n -= words * 64;
 	}
 	if (n)
-		or_partial(dst, db, get_bits(src, sb, (unsigned int)n),
+		or_partial(dst, db, get_bits(src, sb, (unsigned int)n, inv),
 			   (unsigned int)n);
 }
 
@@ -583,37 +686,37 @@ static void set_bits(uint8_t *dst, uint64_t u, uint64_t n)
 
 /* page size == granule: bits move as they are, shifted. */
 static bool seg_copy(struct harvest *h, uint64_t *w, uint64_t base,
-		     uint64_t a, uint64_t b)
+		     uint64_t a, uint64_t b, uint64_t inv)
 {
 	uint64_t db = base + a - h->g0, words;
 
 	if (h->keep || a % 64 || db % 64 || b - a < 64) {
-		or_bits(h->bitmap, db, w, a, b - a);
+		or_bits(h->bitmap, db, w, a, b - a, inv);
 		return false;
 	}
 	/* Word aligned on both sides: move (OR in and clear) in one pass. */
 	words = (b - a) / 64;
 	if (have_avx2())
-		move_words_avx2(h->bitmap + db / 8, w + a / 64, words);
+		move_words_avx2(h->bitmap + db / 8, w + a / 64, words, inv);
 	else
-		move_words_sse2(h->bitmap + db / 8, w + a / 64, words);
+		move_words_sse2(h->bitmap + db / 8, w + a / 64, words, inv);
 	if ((b - a) % 64) {
 		uint64_t t = a + words * 64;
 
-		or_bits(h->bitmap, db + words * 64, w, t, b - t);
-		w[t / 64] &= ~bits_mask(0, (unsigned int)(b - t));
+		or_bits(h->bitmap, db + words * 64, w, t, b - t, inv);
+		clear_in_word(w, t / 64, 0, (unsigned int)(b - t), inv);
 	}
 	return true;
 }
 
 /* Any other page size: each dirty granule sets its user bit(s). */
 static bool seg_scale(struct harvest *h, uint64_t *w, uint64_t base,
-		      uint64_t a, uint64_t b)
+		      uint64_t a, uint64_t b, uint64_t inv)
 {
 	uint64_t g = a;
 
 	while (g < b) {
-		uint64_t x = w[g / 64] & bits_mask(g % 64, 64), rel;
+		uint64_t x = (w[g / 64] ^ inv) & bits_mask(g % 64, 64), rel;
 
 		if (g / 64 == (b - 1) / 64)
 			x &= bits_mask(0, (b - 1) % 64 + 1);
@@ -646,14 +749,27 @@ static void run_flush(struct harvest *h)
 	h->run_s = h->run_e = 0;
 }
 
+/* Granules [s, e) (absolute) are dirty: extend the pending run, or flush
+ * it and start another. */
+static void run_add(struct harvest *h, uint64_t s, uint64_t e)
+{
+	if (h->run_e == s && h->run_e) {
+		h->run_e = e;
+	} else {
+		run_flush(h);
+		h->run_s = s;
+		h->run_e = e;
+	}
+}
+
 /* The callback: runs of dirty granules, merged across words and leaves. */
 static bool seg_runs(struct harvest *h, uint64_t *w, uint64_t base,
-		     uint64_t a, uint64_t b)
+		     uint64_t a, uint64_t b, uint64_t inv)
 {
 	uint64_t g = a;
 
 	while (g < b) {
-		uint64_t x = w[g / 64] & bits_mask(g % 64, 64), s, e;
+		uint64_t x = (w[g / 64] ^ inv) & bits_mask(g % 64, 64), s, e;
 
 		if (g / 64 == (b - 1) / 64)
 			x &= bits_mask(0, (b - 1) % 64 + 1);
@@ -664,7 +780,7 @@ static bool seg_runs(struct harvest *h, uint64_t *w, uint64_t base,
 		s = g / 64 * 64 + (uint64_t)__builtin_ctzll(x);
 		/* The end of the run: the first clear bit at or after s. */
 		for (e = s; e < b; e = (e / 64 + 1) * 64) {
-			uint64_t y = ~w[e / 64] & bits_mask(e % 64, 64);
+			uint64_t y = ~(w[e / 64] ^ inv) & bits_mask(e % 64, 64);
 
 			if (y) {
 				e = e / 64 * 64 + (uint64_t)__builtin_ctzll(y);
@@ -673,16 +789,28 @@ static bool seg_runs(struct harvest *h, uint64_t *w, uint64_t base,
 		}
 		if (e > b)
 			e = b;
-		if (h->run_e == base + s && h->run_e) {
-			h->run_e = base + e;
-		} else {
-			run_flush(h);
-			h->run_s = base + s;
-			h->run_e = base + e;
-		}
+		run_add(h, base + s, base + e);
 		g = e;
 	}
 	return false;
+}
+
+/* Granules [a, b) of the leaf at @base are all dirty (full groups): to
+ * the sink, without reading a word. */
+static void sink_all(struct harvest *h, uint64_t base, uint64_t a,
+		     uint64_t b)
+{
+	uint64_t rel = base + a - h->g0, n = b - a;
+
+	if (h->fn) {
+		run_add(h, base + a, base + b);
+	} else if (h->shift > 0) {
+		uint64_t u0 = rel >> h->shift, u1 = (rel + n - 1) >> h->shift;
+
+		set_bits(h->bitmap, u0, u1 - u0 + 1);
+	} else {
+		set_bits(h->bitmap, rel << -h->shift, n << -h->shift);
+	}
 }
 
 static void harvest_leaf(struct ufd_pgtable *pgt, struct pgt_dirty_leaf *d,
@@ -696,26 +824,44 @@ static void harvest_leaf(struct ufd_pgtable *pgt, struct pgt_dirty_leaf *d,
 	unsigned int ga = (unsigned int)(a / GROUP_BITS);
 	unsigned int gb = (unsigned int)((b - 1) / GROUP_BITS);
 	uint64_t sm = d->summary & bits_mask(ga, gb + 1);
+	/* The full groups the range holds whole, [wa, wb). */
+	unsigned int wa = (unsigned int)((a + GROUP_BITS - 1) / GROUP_BITS);
+	unsigned int wb = (unsigned int)(b / GROUP_BITS);
+	uint64_t whole = wb > wa ? d->full & sm & bits_mask(wa, wb) : 0;
 
 	(void)pgt;
-	/* Each run of maybe-dirty groups is one segment. */
+	/* Each run of maybe-dirty groups alike (all full and held whole,
+	 * or none; all flipped, or none) is one segment. */
 	while (sm) {
 		unsigned int j = (unsigned int)__builtin_ctzll(sm);
-		uint64_t rest = ~(sm >> j);
+		bool all = (whole >> j) & 1;
+		uint64_t inv = pgt_dirty_inv(d, (uint64_t)j * PGT_DIRTY_GROUP);
+		uint64_t like = sm & (all ? whole : ~whole) &
+				(inv ? d->flip : ~d->flip);
+		uint64_t rest = ~(like >> j);
 		unsigned int len = rest ? (unsigned int)__builtin_ctzll(rest) :
 					  64 - j;
 		uint64_t s = (uint64_t)j * GROUP_BITS;
 		uint64_t e = (uint64_t)(j + len) * GROUP_BITS;
+		uint64_t groups = bits_mask(j, j + len);
 
 		if (s < a)
 			s = a;
 		if (e > b)
 			e = b;
-		if (h->seg(h, d->w, base, s, e))
+		if (all) {
+			sink_all(h, base, s, e);
+			if (!h->keep) {
+				d->flip ^= groups;
+				d->full &= ~groups;
+				d->summary &= ~groups;
+			}
+		} else if (h->seg(h, d->w, base, s, e, inv)) {
 			summary_fix(d, s, e);
-		else if (!h->keep)
+		} else if (!h->keep) {
 			clear_bits(d, s, e);
-		sm &= ~bits_mask(j, j + len);
+		}
+		sm &= ~groups;
 	}
 }
 
@@ -864,23 +1010,29 @@ static void check_leaf(struct ufd_pgtable *pgt, struct pgt_dirty_leaf *d,
 	if (!span_mapped(pgt, idx))
 		c->bad = 1; /* a leaf for nothing mapped */
 	for (g = 0; g != PGT_DIRTY_GROUP; g++) {
-		uint64_t i, any = 0;
+		uint64_t i, any = 0, all = ~0ULL;
+		uint64_t inv = pgt_dirty_inv(d, g * PGT_DIRTY_GROUP);
 
 		for (i = g * PGT_DIRTY_GROUP; i != (g + 1) * PGT_DIRTY_GROUP;
-		     i++)
-			any |= d->w[i];
+		     i++) {
+			any |= d->w[i] ^ inv;
+			all &= d->w[i] ^ inv;
+		}
 		if (any && !(d->summary & (1ULL << g)))
 			c->bad = 1; /* bits the summary hides */
+		if ((d->full & (1ULL << g)) && all != ~0ULL)
+			c->bad = 1; /* full, but not all dirty */
 	}
 	for (g = 0; g < LEAF_GRANULES;) {
 		uint64_t iova = (base + g) << pgt->granule_shift, n, i;
+		uint64_t x = d->w[g / 64] ^ pgt_dirty_inv(d, g / 64);
 		unsigned int level;
 
-		if (!d->w[g / 64]) {
+		if (!x) {
 			g = (g / 64 + 1) * 64;
 			continue;
 		}
-		if (!(d->w[g / 64] & (1ULL << (g % 64)))) {
+		if (!(x & (1ULL << (g % 64)))) {
 			g++;
 			continue;
 		}
@@ -902,7 +1054,8 @@ static void check_leaf(struct ufd_pgtable *pgt, struct pgt_dirty_leaf *d,
 			return;
 		}
 		for (i = g; i < g + n && i < LEAF_GRANULES; i += 64)
-			if (d->w[i / 64] != ~0ULL) {
+			if ((d->w[i / 64] ^ pgt_dirty_inv(d, i / 64)) !=
+			    ~0ULL) {
 				c->bad = 1;
 				return;
 			}

@@ -17,8 +17,15 @@
  * the table's levels above level 2.  A dirty leaf exists for each 2^18-
  * granule span that has a mapping (made at map time, so marking dirty
  * never allocates; freed when unmap empties the span).  Each dirty leaf
- * has a summary word: bit j set if words [64j, 64j + 64) may be nonzero,
- * so a harvest skips clean 16 MiB (at 4 KiB) groups without reading them.
+ * has a summary word: bit j set if group j (words [64j, 64j + 64)) may
+ * hold a dirty bit, so a harvest skips clean 16 MiB (at 4 KiB) groups
+ * without reading them; a full word: bit j set if every bit of group j is
+ * dirty (set by the marker that completes the group), so a harvest
+ * reports such a group without reading it; and a flip word: bit j set if
+ * group j's words are kept inverted (a set bit in memory is a clean
+ * granule).  A harvest clears a full group by flipping it, touching none
+ * of its 512 bytes, which a harvest after much DMA would find in memory,
+ * not in cache; a marker of a flipped group clears its bit.
  * Invariants (pgt_check): bits are set only for mapped granules, and the
  * bits of one leaf entry are all equal (a superpage is dirty as a whole).
  * The PGT_DIRTY bit of an entry is not used; pgt_translate reports it from
@@ -70,9 +77,21 @@
  * costs about twice one that does not.
  */
 struct pgt_dirty_leaf {
-	uint64_t summary; /* bit j: words [64j, 64j + 64) may be nonzero */
+	uint64_t summary; /* bit j: group j may have a dirty granule */
+	uint64_t full;    /* bit j: every granule of group j is dirty */
+	uint64_t flip;    /* bit j: group j's words are stored inverted */
 	_Alignas(64) uint64_t w[PGT_DIRTY_WORDS];
 };
+
+/* What word @i of @d is XORed with in memory: 0, or ~0 if its group is
+ * flipped. */
+static inline uint64_t pgt_dirty_inv(const struct pgt_dirty_leaf *d,
+				     uint64_t i)
+{
+	return -((__atomic_load_n(&d->flip, __ATOMIC_RELAXED) >>
+		  (i / PGT_DIRTY_GROUP)) &
+		 1);
+}
 
 struct ufd_pgtable {
 	unsigned int granule_shift;
@@ -244,16 +263,18 @@ pgt_dirty_leaf_of(const struct ufd_pgtable *pgt, uint64_t iova)
 
 void pgt_dirty_write_slow(const struct ufd_pgtable *pgt, uint64_t iova,
 			  unsigned int level);
+void pgt_dirty_word_full(struct pgt_dirty_leaf *d, uint64_t i);
 
 /*
  * A DMA write through the leaf at @level that maps @iova: mark it dirty.
- * The cost when the leaf is dirty already: one bitmap lookup and a load.
+ * The cost when the leaf is dirty already: one bitmap lookup and two
+ * loads (the word, and the flip word in the leaf's first line).
  */
 static inline void pgt_dirty_write(const struct ufd_pgtable *pgt,
 				   uint64_t iova, unsigned int level)
 {
 	struct pgt_dirty_leaf *d;
-	uint64_t g, bit;
+	uint64_t g, bit, inv, old;
 
 	if (level) {
 		pgt_dirty_write_slow(pgt, iova, level);
@@ -264,12 +285,19 @@ static inline void pgt_dirty_write(const struct ufd_pgtable *pgt,
 		return;
 	g = (iova >> pgt->granule_shift) & ((1u << PGT_DIRTY_SHIFT) - 1);
 	bit = 1ULL << (g % 64);
-	if (__atomic_load_n(&d->w[g / 64], __ATOMIC_RELAXED) & bit)
+	inv = pgt_dirty_inv(d, g / 64);
+	if ((__atomic_load_n(&d->w[g / 64], __ATOMIC_RELAXED) ^ inv) & bit)
 		return;
-	__atomic_fetch_or(&d->w[g / 64], bit, __ATOMIC_RELAXED);
+	if (inv)
+		old = ~__atomic_fetch_and(&d->w[g / 64], ~bit,
+					  __ATOMIC_RELAXED);
+	else
+		old = __atomic_fetch_or(&d->w[g / 64], bit, __ATOMIC_RELAXED);
 	bit = 1ULL << (g / 64 / PGT_DIRTY_GROUP);
 	if (!(__atomic_load_n(&d->summary, __ATOMIC_RELAXED) & bit))
 		__atomic_fetch_or(&d->summary, bit, __ATOMIC_RELAXED);
+	if ((old | (1ULL << (g % 64))) == ~0ULL)
+		pgt_dirty_word_full(d, g / 64); /* once per 64 marks */
 }
 
 /* Internal to pgtable.c and pgt_dirty.c: the dirty leaves' lifetime. */

@@ -6,10 +6,14 @@
  * than, equal to and larger than the IO page) and byte offsets (every
  * word alignment against a 32-byte vector and odd bytes), with and
  * without clearing, harvests through the callback, unmaps (which drop the
- * dirty state), each followed by pgt_check; allocation failure in map
+ * dirty state), bursts that dirty a whole group (which a harvest then
+ * clears by flipping it, and later marks clear bits of), each followed by
+ * pgt_check; full groups, each way; allocation failure in map
  * leaving the table and its bitmaps as they were.  Through the public
  * API: DMA writes mark (a superpage as a whole), translate reports
- * UFD_PTE_DIRTY, enabling clears, NO_CLEAR keeps, unmap and remap comes
+ * UFD_PTE_DIRTY, enabling clears, NO_CLEAR keeps, a harvest over a hole
+ * (the runs of adjacent areas, through maps, unmaps and granule cuts, against
+ * a model), unmap and remap comes
  * back clean, fail-nth on maps into a dirty-tracking domain, and DMA
  * writers racing harvests lose no write (run under TSan too).
  *
@@ -152,6 +156,63 @@ static void op_mark(void)
 		model_set_leaf(g, 1);
 }
 
+/* Granules in a group of a dirty leaf (64 words): the unit that can be
+ * full (every granule dirty) and be cleared by a flip. */
+#define GROUP_G (64u * PGT_DIRTY_GROUP)
+
+/*
+ * A burst of DMA over a group: map what is unmapped in it, then mark every
+ * granule, in address order or backwards, mostly from a word's start, so
+ * that the group becomes full (and, if flipped by an earlier harvest, is
+ * marked through its inverted words).  Sometimes a few granules are left
+ * out, or one granule past the group's end is marked too.
+ */
+static void op_burst(void)
+{
+	uint64_t g0 = (rnd() % (M.ng / GROUP_G)) * GROUP_G, g, skip = ~0ULL;
+	bool backwards = rnd() % 2;
+	uint64_t i;
+
+	for (g = g0; g < g0 + GROUP_G;) {
+		uint64_t e = g;
+
+		while (e < g0 + GROUP_G && !M.mapped[e] && e - g < 512)
+			e++;
+		if (e == g) {
+			g++;
+			continue;
+		}
+		REQUIRE(pgt_map(&M.pgt, g << M.gs, (1ULL << 40) + (g << M.gs),
+				(e - g) << M.gs, PGT_READ | PGT_WRITE, 0) == 0);
+		memset(&M.mapped[g], 1, e - g);
+		memset(&M.dirty[g], 0, e - g);
+		g = e;
+	}
+	if (rnd() % 4 == 0)
+		skip = g0 + rnd() % GROUP_G;
+	for (i = 0; i != GROUP_G; i++) {
+		uint64_t k = backwards ? g0 + GROUP_G - 1 - i : g0 + i;
+		unsigned int level;
+
+		if (k == skip || !pgt_leaf(&M.pgt, k << M.gs, &level))
+			continue;
+		if (M.dirty[k] && rnd() % 2)
+			continue;
+		pgt_dirty_write(&M.pgt, k << M.gs, level);
+		model_set_leaf(k, 1);
+	}
+	if (skip == ~0ULL) {
+		struct pgt_dirty_leaf *d = pgt_dirty_leaf_of(&M.pgt,
+							      g0 << M.gs);
+		uint64_t grp = (g0 % (1u << PGT_DIRTY_SHIFT)) / GROUP_G;
+
+		/* Nothing left out, and no superpage that reaches past the
+		 * group keeps a bit of it clear: the group is full. */
+		REQUIRE(d);
+		CHECK((d->full >> grp) & 1);
+	}
+}
+
 /* Cache-line aligned, so that the offsets below are the bitmap's
  * alignment (the one-pass move aligns its stores to it). */
 static _Alignas(64) uint8_t got[MAXG / 4 + 64];
@@ -170,7 +231,9 @@ static void op_harvest(void)
 	if (rnd() % 2)
 		g &= ~63ULL;
 
-	n = (1 + rnd() % 3000) & ~(pg - 1);
+	/* Sometimes over whole groups: those that are full are then
+	 * reported and cleared without a read (a flip). */
+	n = (1 + rnd() % (rnd() % 3 ? 3000 : 3 * GROUP_G)) & ~(pg - 1);
 	if (!n)
 		n = pg;
 	if (g + n > M.ng)
@@ -276,8 +339,10 @@ static void run_model(unsigned int gs, uint64_t pgsizes, unsigned int ops)
 			op_map();
 		else if (op < 4)
 			op_unmap();
-		else if (op < 11)
+		else if (op < 10)
 			op_mark();
+		else if (op < 11)
+			op_burst();
 		else if (op < 14)
 			op_harvest();
 		else
@@ -351,6 +416,161 @@ static void test_across_leaves(void)
 	CHECK_EQ(pgt.nr_dirty_leaves, 0);
 	CHECK_EQ(pgt.nr_dirty_dirs, 0);
 	CHECK_EQ(pgt_check(&pgt), 0);
+	pgt_destroy(&pgt);
+}
+
+/* Bit @i of @bm. */
+static bool bit_of(const uint8_t *bm, uint64_t i)
+{
+	return (bm[i / 8] >> (i % 8)) & 1;
+}
+
+/*
+ * Full groups: a group all of whose granules are dirty is flagged by the
+ * marker that completes it, reported by a harvest that holds it whole
+ * without its words being read or written (it is flipped: the words stay
+ * as they are and stand inverted from then on), and marks after that
+ * clear bits in memory; each sink (bitmap at the granule, at larger and
+ * smaller pages, the callback) reports such groups, NO_CLEAR keeps them,
+ * a harvest or unmap that cuts one falls back to the words.
+ */
+static void test_full_groups(void)
+{
+	const uint64_t G = 4096, GB = GROUP_G * G; /* 16 MiB per group */
+	static _Alignas(64) uint8_t bm[4 * GROUP_G / 8 + 64];
+	struct ufd_pgtable pgt;
+	struct pgt_dirty_leaf *d;
+	uint64_t i, w0;
+
+	REQUIRE(pgt_init(&pgt, G | (2ULL << 20), (1ULL << 48) - 1) == 0);
+	pgt_dirty_enable(&pgt);
+	/* 4 groups at 4 KiB leaves (the host address is not 2 MiB aligned
+	 * with the IOVA), then group 4 in 2 MiB leaves. */
+	REQUIRE(pgt_map(&pgt, 0, (1ULL << 40) + G, 4 * GB, PGT_WRITE, 0) == 0);
+	REQUIRE(pgt_map(&pgt, 4 * GB, 1ULL << 41, GB, PGT_WRITE, 0) == 0);
+	CHECK_EQ(pgt.nr_leaves[1], GROUP_G / 512);
+	d = pgt_dirty_leaf_of(&pgt, 0);
+	REQUIRE(d);
+	/* Groups 0 and 1 all dirty (1 backwards), half of group 2; group 4
+	 * by its superpages. */
+	for (i = 0; i != GROUP_G; i++)
+		pgt_dirty_write(&pgt, i * G, 0);
+	for (i = 2 * GROUP_G; i-- != GROUP_G;)
+		pgt_dirty_write(&pgt, i * G, 0);
+	for (i = 2 * GROUP_G; i != 2 * GROUP_G + GROUP_G / 2; i++)
+		pgt_dirty_write(&pgt, i * G, 0);
+	CHECK_EQ(d->full, 0x3);
+	for (i = 0; i != GROUP_G / 512; i++)
+		pgt_dirty_write(&pgt, 4 * GB + i * (2ULL << 20), 1);
+	CHECK_EQ(d->full, 0x13);
+	CHECK_EQ(d->summary, 0x17);
+	CHECK_EQ(pgt_check(&pgt), 0);
+
+	/* NO_CLEAR over groups 0 to 3: everything stays. */
+	memset(bm, 0, sizeof(bm));
+	pgt_dirty_to_bitmap(&pgt, 0, 4 * GB, 12, true, bm);
+	for (i = 0; i != 4 * GROUP_G; i++)
+		if (bit_of(bm, i) != (i < 2 * GROUP_G + GROUP_G / 2)) {
+			CHECK_EQ(i, ~0ULL);
+			break;
+		}
+	CHECK_EQ(d->full, 0x13);
+	CHECK_EQ(d->flip, 0);
+
+	/* A harvest at the granule, one byte into the bitmap: groups 0 and 1
+	 * flip, their words untouched; group 2's are read and cleared. */
+	w0 = d->w[5];
+	memset(bm, 0, sizeof(bm));
+	pgt_dirty_to_bitmap(&pgt, 0, 4 * GB, 12, false, bm + 1);
+	for (i = 0; i != 4 * GROUP_G; i++)
+		if (bit_of(bm + 1, i) != (i < 2 * GROUP_G + GROUP_G / 2)) {
+			CHECK_EQ(i, ~0ULL);
+			break;
+		}
+	CHECK_EQ(bm[0], 0);
+	CHECK_EQ(d->flip, 0x3);
+	CHECK_EQ(d->full, 0x10);
+	CHECK_EQ(d->summary, 0x10);
+	CHECK_EQ(d->w[5], w0); /* not written */
+	CHECK_EQ(d->w[5], ~0ULL);
+	CHECK(!pgt_dirty_test(&pgt, 5 * 64 * G));
+	CHECK_EQ(pgt_check(&pgt), 0);
+
+	/* Marks in a flipped group clear bits in memory. */
+	pgt_dirty_write(&pgt, 7 * G, 0);
+	pgt_mark_dirty(&pgt, GB + 100 * G);
+	CHECK(pgt_dirty_test(&pgt, 7 * G));
+	CHECK(!pgt_dirty_test(&pgt, 8 * G));
+	CHECK_EQ(d->w[0], ~(1ULL << 7));
+	CHECK_EQ(d->summary, 0x13);
+	CHECK_EQ(pgt_check(&pgt), 0);
+	/* The callback: exactly those two, and group 4 as one run. */
+	memset(cb_bits, 0, sizeof(cb_bits));
+	cb_bad = 0;
+	cb_lo = 0;
+	cb_hi = 5 * GB;
+	M.gs = 12;
+	M.ng = MAXG;
+	pgt_read_and_clear_dirty(&pgt, 0, 5 * GB, false, cb_record, NULL);
+	CHECK(!cb_bad);
+	for (i = 0; i != 4 * GROUP_G; i++)
+		if (cb_bits[i] != (i == 7 || i == GROUP_G + 100)) {
+			CHECK_EQ(i, ~0ULL);
+			break;
+		}
+	CHECK_EQ(d->summary, 0);
+	CHECK_EQ(d->full, 0);
+	CHECK_EQ(d->flip, 0x13);
+	CHECK_EQ(pgt_check(&pgt), 0);
+
+	/* Group 0 all dirty again, through its inverted words: full again,
+	 * and a harvest flips it back. */
+	for (i = 0; i != GROUP_G; i++)
+		pgt_mark_dirty(&pgt, i * G);
+	CHECK_EQ(d->full, 0x1);
+	CHECK_EQ(d->w[0], 0);
+	/* At 2 pages per bit (page shift 13) and half a page per bit (page
+	 * shift 11: two bits per granule). */
+	memset(bm, 0, sizeof(bm));
+	pgt_dirty_to_bitmap(&pgt, 0, 2 * GB, 13, true, bm);
+	for (i = 0; i != GROUP_G; i++)
+		if (bit_of(bm, i) != (i < GROUP_G / 2)) {
+			CHECK_EQ(i, ~0ULL);
+			break;
+		}
+	memset(bm, 0, sizeof(bm));
+	pgt_dirty_to_bitmap(&pgt, 0, GB / 2, 11, false, bm);
+	for (i = 0; i != GROUP_G; i++)
+		if (!bit_of(bm, i)) {
+			CHECK_EQ(i, ~0ULL);
+			break;
+		}
+	/* That harvest cut group 0 (half of it): its words were cleared
+	 * where it reached, the rest stays dirty. */
+	CHECK_EQ(d->full, 0);
+	CHECK_EQ(d->flip, 0x13);
+	CHECK(!pgt_dirty_test(&pgt, 0));
+	CHECK(pgt_dirty_test(&pgt, GB / 2));
+	CHECK_EQ(pgt_check(&pgt), 0);
+
+	/* An unmap that cuts a full group clears only what it unmaps. */
+	for (i = GROUP_G; i != 2 * GROUP_G; i++)
+		pgt_mark_dirty(&pgt, i * G);
+	CHECK_EQ(d->full, 0x2);
+	CHECK_EQ(pgt_unmap(&pgt, GB, 64 * G), 64 * G);
+	CHECK_EQ(d->full, 0);
+	CHECK(pgt_dirty_test(&pgt, GB + 64 * G));
+	CHECK_EQ(pgt_check(&pgt), 0);
+	/* ...and one of a whole full group flips it. */
+	for (i = 3 * GROUP_G; i != 4 * GROUP_G; i++)
+		pgt_mark_dirty(&pgt, i * G);
+	CHECK_EQ(d->full, 0x8);
+	CHECK_EQ(pgt_unmap(&pgt, 3 * GB, GB), GB);
+	CHECK_EQ(d->flip & 0x8, 0x8);
+	CHECK_EQ(d->full, 0);
+	CHECK_EQ(pgt_check(&pgt), 0);
+	pgt_unmap(&pgt, 0, 1ULL << 40);
+	CHECK_EQ(pgt.nr_dirty_leaves, 0);
 	pgt_destroy(&pgt);
 }
 
@@ -458,6 +678,99 @@ static unsigned int popcount(const uint8_t *b, size_t n)
 	while (n--)
 		c += (unsigned int)__builtin_popcount(*b++);
 	return c;
+}
+
+/*
+ * A harvest needs its range mapped without holes: what it finds from the
+ * runs of adjacent areas, kept through maps (that join runs), unmaps (that
+ * cut them) and granule cuts (that split areas inside a run), against a
+ * model of which pages are mapped.  Over a hole, the part before it is
+ * harvested and the call fails with -EINVAL; a range that starts in a hole
+ * harvests nothing.
+ */
+#define RUNS_PAGES 256
+
+static void test_harvest_runs(void)
+{
+	static uint8_t mapped[RUNS_PAGES];
+	static uint8_t bm[RUNS_PAGES / 8 + 8];
+	const uint64_t base = 1ULL << 30;
+	struct setup s;
+	unsigned int op;
+
+	REQUIRE(setup(&s, false) == 0);
+	memset(mapped, 0, sizeof(mapped));
+	CHECK_EQ(ufd_hwpt_set_dirty_tracking(s.ctx, s.pt, true), 0);
+	for (op = 0; op != 3000 && !harness_failed; op++) {
+		uint64_t p = rnd() % RUNS_PAGES, n = 1 + rnd() % 16, i, k;
+		uint64_t iova = base + p * PS, unmapped;
+		int rc;
+
+		if (p + n > RUNS_PAGES)
+			n = RUNS_PAGES - p;
+		switch (rnd() % 4) {
+		case 0: /* a map, in granules of a page: cuts allowed */
+			rc = ufd_ioas_map_granule(s.ctx, s.ioas, src,
+						  (uintptr_t)buf, n * PS, &iova,
+						  UFD_MAP_FIXED_IOVA |
+							  UFD_MAP_READ |
+							  UFD_MAP_WRITE,
+						  PS);
+			for (i = p, k = 0; i != p + n; i++)
+				k |= mapped[i];
+			CHECK_EQ(rc, k ? -EEXIST : 0);
+			if (!rc)
+				memset(&mapped[p], 1, n);
+			break;
+		case 1: /* an unmap, cutting areas where it ends inside */
+			rc = ufd_ioas_unmap(s.ctx, s.ioas, iova, n * PS, &unmapped);
+			for (i = p, k = 0; i != p + n; i++)
+				k += mapped[i];
+			if (k) {
+				CHECK_EQ(rc, 0);
+				CHECK_EQ(unmapped, k * PS);
+			} else {
+				CHECK_EQ(rc, -ENOENT);
+			}
+			memset(&mapped[p], 0, n);
+			break;
+		default: { /* a harvest of [p, p + n), one page dirty in it */
+			uint64_t hole = p, d = p + rnd() % n;
+
+			while (hole != p + n && mapped[hole])
+				hole++;
+			if (mapped[d])
+				CHECK_EQ(ufd_dma_write(s.dma, base + d * PS, "x",
+						       1),
+					 0);
+			memset(bm, 0, sizeof(bm));
+			rc = ufd_hwpt_read_dirty_bitmap(s.ctx, s.pt, iova,
+							n * PS, PS, false, bm);
+			CHECK_EQ(rc, hole == p + n ? 0 : -EINVAL);
+			/* Reported if before the hole; else left dirty. */
+			CHECK_EQ(popcount(bm, sizeof(bm)),
+				 mapped[d] && d < hole);
+			if (mapped[d] && d < hole)
+				CHECK(bm[(d - p) / 8] & (1u << ((d - p) % 8)));
+			if (mapped[d] && d >= hole) {
+				/* The harvest of it alone reports it. */
+				memset(bm, 0, sizeof(bm));
+				CHECK_EQ(ufd_hwpt_read_dirty_bitmap(
+						 s.ctx, s.pt, base + d * PS, PS,
+						 PS, false, bm),
+					 0);
+				CHECK_EQ(bm[0], 1);
+			}
+			break;
+		}
+		}
+		if (op % 64 == 0)
+			CHECK_EQ(ufd_engine_check(eng), 0);
+	}
+	CHECK_EQ(ufd_ioas_unmap(s.ctx, s.ioas, 0, UINT64_MAX, NULL) == 0 ||
+			 !memchr(mapped, 1, sizeof(mapped)),
+		 1);
+	teardown(&s);
 }
 
 static void test_dma_writes(void)
@@ -719,6 +1032,7 @@ int main(void)
 	RUN(test_model_4k);
 	RUN(test_model_mock);
 	RUN(test_across_leaves);
+	RUN(test_full_groups);
 	RUN(test_map_alloc_failure);
 	buf = harness_map_aligned(buf_len, &area);
 	if (!buf)
@@ -728,6 +1042,7 @@ int main(void)
 	if (!eng || !src)
 		return 1;
 	RUN(test_dma_writes);
+	RUN(test_harvest_runs);
 	RUN(test_superpage_dma);
 	RUN(test_map_fail_nth);
 	RUN(test_race_harvest);
