@@ -371,10 +371,11 @@ struct ufd_area {
 	 * dividing IOVA and length): unmap may cut the area at any multiple
 	 * of it; 0: only whole (plain maps, as the kernel). */
 	uint64_t granule;
-	/* In the first area of a run of adjacent areas: the run, [its
-	 * IOVA, the run's last IOVA], in iopt->runs (run_head). */
+	/* Runs of two or more adjacent areas (io_pagetable.c): in_run if
+	 * this area is in one; in its first area (run_head), the run, [its
+	 * IOVA, the run's last IOVA], in iopt->runs. */
 	struct itree_node run;
-	bool run_head;
+	bool in_run, run_head;
 };
 
 struct iopt_reserved {
@@ -403,7 +404,7 @@ struct ufd_domain {
 struct io_pagetable {
 	struct ufd_engine *eng;
 	struct itree areas;
-	struct itree runs;  /* maximal runs of adjacent areas (ufd_area.run) */
+	struct itree runs;  /* maximal runs of 2+ adjacent areas (ufd_area.run) */
 	struct itree allowed;
 	struct itree reserved;
 	uint64_t iova_alignment;
@@ -498,8 +499,8 @@ struct iopt_contig_iter {
 /*
  * How much of [iova, last] the areas cover without a hole from @iova on,
  * in bytes (0: none; 0 also when the run covers the whole 2^64, as it
- * wraps), found from the run that holds @iova (O(log runs), no area
- * read): 0 if that is all of it, 1 if a hole follows.
+ * wraps), found from the run that holds @iova (O(log runs)), or the area
+ * if it has no neighbour: 0 if that is all of it, 1 if a hole follows.
  */
 int iopt_contig_span(const struct io_pagetable *iopt, uint64_t iova,
 		     uint64_t last, uint64_t *covered);

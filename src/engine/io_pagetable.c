@@ -8,11 +8,13 @@
  *             aperture holes, ADD_RESERVED); they may overlap each other
  *   allowed   if not empty, automatic IOVA allocation stays inside these,
  *             and no reservation may intersect them
- *   runs      the maximal runs of adjacent areas (each area's IOVA right
- *             after the previous one's last), one node per run, kept in
- *             the run's first area: how far IOVA is mapped without a hole
- *             is one lookup (a dirty harvest asks it of every call), not
- *             a read of every area of the range
+ *   runs      the maximal runs of two or more adjacent areas (each
+ *             area's IOVA right after the previous one's last), one node
+ *             per run, kept in the run's first area: how far IOVA is
+ *             mapped without a hole is one lookup there, or of the area
+ *             if it has no neighbour (a dirty harvest asks it of every
+ *             call), not a read of every area of the range; an area with
+ *             no neighbour costs a map or an unmap nothing more
  *
  * iova_alignment is the largest of the IO page sizes in use (domains,
  * accesses that pin, PAGE_SIZE when large pages are disabled); every area's
@@ -196,15 +198,23 @@ static void area_unfill_domains(struct io_pagetable *iopt,
 
 /* ---- runs of adjacent areas ---- */
 
+/* The area that holds @iova, or NULL. */
+static struct ufd_area *area_at(const struct io_pagetable *iopt,
+				uint64_t iova)
+{
+	return area_first((struct io_pagetable *)iopt, iova, iova);
+}
+
+/* The first area of the run (of two or more) that holds @iova. */
 static struct ufd_area *run_head_of(const struct io_pagetable *iopt,
 				    uint64_t iova)
 {
 	struct itree_node *n = itree_iter_first(&iopt->runs, iova, iova);
 
-	return n ? container_of(n, struct ufd_area, run) : NULL;
+	return container_of(n, struct ufd_area, run);
 }
 
-/* @head starts a run that ends at @last. */
+/* @head starts a run of two or more areas that ends at @last. */
 static void run_set(struct io_pagetable *iopt, struct ufd_area *head,
 		    uint64_t last)
 {
@@ -214,35 +224,59 @@ static void run_set(struct io_pagetable *iopt, struct ufd_area *head,
 	head->run.last = last;
 	itree_insert(&iopt->runs, &head->run);
 	head->run_head = true;
+	head->in_run = true;
 }
 
-static void run_clear(struct io_pagetable *iopt, struct ufd_area *area)
+/* @area is no run's first area any more (still in one if @in_run). */
+static void run_unhead(struct io_pagetable *iopt, struct ufd_area *area,
+		       bool in_run)
 {
 	if (area->run_head)
 		itree_remove(&iopt->runs, &area->run);
 	area->run_head = false;
+	area->in_run = in_run;
 }
 
-/* Put @area (not overlapping any) in the areas tree, and in its run: it
- * joins the run that ends right before it and the one that starts right
- * after it. */
+/* [head, last] is what is left of a run: a run again, or one area. */
+static void run_rest(struct io_pagetable *iopt, struct ufd_area *head,
+		     uint64_t last)
+{
+	if (area_last_iova(head) == last)
+		run_unhead(iopt, head, false);
+	else
+		run_set(iopt, head, last);
+}
+
+/* Put @area (not overlapping any) in the areas tree: with a neighbour
+ * right before or right after it, it joins (or makes) their run.  An area
+ * with none costs two lookups. */
 static void area_link(struct io_pagetable *iopt, struct ufd_area *area)
 {
 	uint64_t iova = area_iova(area), last = area_last_iova(area);
-	struct ufd_area *head = iova ? run_head_of(iopt, iova - 1) : NULL;
+	uint64_t lo = iova ? iova - 1 : iova;
+	uint64_t hi = last != UFD_ULONG_MAX ? last + 1 : last;
+	struct ufd_area *prev, *next, *head = area;
 	uint64_t run_last = last;
 
-	area->run_head = false;
-	itree_insert(&iopt->areas, &area->node);
-	if (last != UFD_ULONG_MAX) {
-		struct ufd_area *next = run_head_of(iopt, last + 1);
-
-		if (next) { /* it starts at last + 1: nothing was at last */
-			run_last = next->run.last;
-			run_clear(iopt, next);
-		}
+	area->run_head = area->in_run = false;
+	/* Nothing overlaps the area: one look finds whether a neighbour
+	 * touches it. */
+	if (!area_first(iopt, lo, hi)) {
+		itree_insert(&iopt->areas, &area->node);
+		return;
 	}
-	run_set(iopt, head ? head : area, run_last);
+	prev = iova ? area_at(iopt, iova - 1) : NULL;
+	next = last != UFD_ULONG_MAX ? area_at(iopt, last + 1) : NULL;
+	itree_insert(&iopt->areas, &area->node);
+	if (prev)
+		head = prev->in_run ? run_head_of(iopt, iova - 1) : prev;
+	if (next) {
+		/* Nothing was at last: next starts whatever it is in. */
+		run_last = next->in_run ? next->run.last : area_last_iova(next);
+		run_unhead(iopt, next, true);
+	}
+	area->in_run = true;
+	run_set(iopt, head, run_last);
 }
 
 /* Take @area out of the areas tree, and out of its run, which it cuts in
@@ -250,31 +284,35 @@ static void area_link(struct io_pagetable *iopt, struct ufd_area *area)
 static void area_unlink(struct io_pagetable *iopt, struct ufd_area *area)
 {
 	uint64_t iova = area_iova(area), last = area_last_iova(area);
-	struct ufd_area *head = run_head_of(iopt, iova);
-	uint64_t run_last = head->run.last;
+	struct ufd_area *head;
+	uint64_t run_last;
 
-	if (head == area)
-		run_clear(iopt, area);
-	else
-		run_set(iopt, head, iova - 1);
-	if (last < run_last)
-		run_set(iopt, area_first(iopt, last + 1, last + 1), run_last);
+	if (area->in_run) {
+		head = run_head_of(iopt, iova);
+		run_last = head->run.last;
+		if (head != area)
+			run_rest(iopt, head, iova - 1);
+		if (last < run_last)
+			run_rest(iopt, area_at(iopt, last + 1), run_last);
+		run_unhead(iopt, area, false);
+	}
 	itree_remove(&iopt->areas, &area->node);
 }
 
 int iopt_contig_span(const struct io_pagetable *iopt, uint64_t iova,
 		     uint64_t last, uint64_t *covered)
 {
-	struct ufd_area *head = run_head_of(iopt, iova);
-	uint64_t end;
+	struct itree_node *run = itree_iter_first(&iopt->runs, iova, iova);
+	struct ufd_area *area = run ? NULL : area_at(iopt, iova);
+	uint64_t run_last;
 
-	if (!head) {
+	if (!run && !area) {
 		*covered = 0;
 		return 1;
 	}
-	end = (head->run.last < last ? head->run.last : last) + 1;
-	*covered = end - iova;
-	return head->run.last >= last ? 0 : 1;
+	run_last = run ? run->last : area_last_iova(area);
+	*covered = (run_last < last ? run_last : last) + 1 - iova;
+	return run_last >= last ? 0 : 1;
 }
 
 /* ---- contiguous walks ---- */
@@ -1210,29 +1248,46 @@ void iopt_remove_domain(struct io_pagetable *iopt, struct ufd_domain *dom)
 
 /* ---- invariants ---- */
 
-/* The runs are the maximal runs of adjacent areas, each in its first. */
+/* The runs are the maximal runs of two or more adjacent areas, each in
+ * its first; in_run says which areas are in one. */
 static int check_runs(const struct io_pagetable *iopt)
 {
 	struct ufd_area *area, *head = NULL, *prev = NULL;
-	uint64_t nruns = 0;
+	uint64_t nruns = 0, len = 0;
 
-	for (area = area_first((struct io_pagetable *)iopt, 0, UFD_ULONG_MAX);
-	     area; prev = area, area = area_next(area, 0, UFD_ULONG_MAX)) {
-		bool starts = !prev || area_iova(area) != area_last_iova(prev) + 1;
+	for (area = area_first((struct io_pagetable *)iopt, 0, UFD_ULONG_MAX);;
+	     prev = area, area = area_next(area, 0, UFD_ULONG_MAX)) {
+		bool starts = !area || !prev ||
+			      area_iova(area) != area_last_iova(prev) + 1;
 
-		if (starts && head && head->run.last != area_last_iova(prev))
-			return -1;
-		if (area->run_head != starts)
-			return -1;
-		if (starts) {
-			if (area->run.start != area_iova(area))
+		if (starts && head) {
+			/* the run [head, prev] of len areas ended */
+			if (head->run_head != (len > 1) ||
+			    (len > 1 && (head->run.start != area_iova(head) ||
+					 head->run.last != area_last_iova(prev))))
 				return -1;
-			head = area;
-			nruns++;
+			nruns += len > 1;
 		}
+		if (!area)
+			break;
+		if (starts) {
+			head = area;
+			len = 0;
+		} else if (area->run_head) {
+			return -1;
+		}
+		len++;
+		if (!starts && (!area->in_run || !prev->in_run))
+			return -1;
 	}
-	if (head && head->run.last != area_last_iova(prev))
-		return -1;
+	for (area = area_first((struct io_pagetable *)iopt, 0, UFD_ULONG_MAX);
+	     area; area = area_next(area, 0, UFD_ULONG_MAX))
+		if (area->in_run != (area->run_head ||
+				     (area_iova(area) &&
+				      area_at(iopt, area_iova(area) - 1)) ||
+				     (area_last_iova(area) != UFD_ULONG_MAX &&
+				      area_at(iopt, area_last_iova(area) + 1))))
+			return -1;
 	return nruns == iopt->runs.count ? 0 : -1;
 }
 
