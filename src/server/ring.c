@@ -38,7 +38,7 @@ uint64_t ufd_ring_spin_ns(void)
 	return ns;
 }
 
-bool ufd_ring_spin_step(struct ufd_ring_spinner *sp, uint64_t since,
+bool ufd_ring_spin_step(struct ufd_ring_spinner *sp, uint64_t *since,
 			unsigned int *n)
 {
 	uint64_t now, budget = ufd_ring_spin_ns(), spin;
@@ -52,7 +52,9 @@ bool ufd_ring_spin_step(struct ufd_ring_spinner *sp, uint64_t since,
 	if (++*n % SPIN_CLOCK_EVERY)
 		return true;
 	now = ufd_ring_now_ns();
-	if (now - since >= spin)
+	if (!*since)
+		*since = now; /* the first look: the budget runs from here */
+	if (now - *since >= spin)
 		return false;
 	/* Now and then, let a thread that waits for this CPU have it. */
 	if ((*n / SPIN_CLOCK_EVERY) % SPIN_YIELD_EVERY == 0)
@@ -68,8 +70,15 @@ void ufd_ring_spin_kicked(struct ufd_ring_spinner *sp,
 
 void ufd_ring_spin_done(struct ufd_ring_spinner *sp, uint64_t since)
 {
-	uint64_t budget = ufd_ring_spin_ns(), spin, now = ufd_ring_now_ns();
-	uint64_t end = now;
+	uint64_t budget = ufd_ring_spin_ns(), spin, now, end;
+
+	if (!since) {
+		/* Over before the spin's first look at the clock. */
+		sp->kicked_ns = 0;
+		sp->spin_ns = 0;
+		return;
+	}
+	now = end = ufd_ring_now_ns();
 
 	/* Woken by a kick: the peer published when it sent it, and the
 	 * wake-up after that is this side's cost, not the peer's (a stale

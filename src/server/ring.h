@@ -89,17 +89,22 @@ struct ufd_ring_spinner {
 };
 
 /*
- * One step of a spin that started at @since (ns): false once the spin is
- * over and the caller should sleep.  *@n counts the steps.
+ * One step of a spin: false once the spin is over and the caller should
+ * sleep.  *@n counts the steps.  The clock is read only every few dozen
+ * steps (a read costs about what a short wait does); *@since is 0 until
+ * the first read, which sets it: the spin's budget runs from there, and a
+ * wait that ends before it (0 at ufd_ring_spin_done) read no clock and was
+ * short.
  */
-bool ufd_ring_spin_step(struct ufd_ring_spinner *sp, uint64_t since,
+bool ufd_ring_spin_step(struct ufd_ring_spinner *sp, uint64_t *since,
 			unsigned int *n);
 
 /* The waiter slept and received @kick (a RING_KICK message). */
 void ufd_ring_spin_kicked(struct ufd_ring_spinner *sp,
 			  const struct ufd_msg *kick);
 
-/* The wait that started at @since is over: adapt @sp's next spin. */
+/* The wait that started at @since is over: adapt @sp's next spin (0: a
+ * wait that ended before its spin looked at the clock, a short one). */
 void ufd_ring_spin_done(struct ufd_ring_spinner *sp, uint64_t since);
 
 /* Send a KICK on @sock (the peer sleeps), stamped with the time. */

@@ -610,7 +610,7 @@ static int ring_wait(const struct chan_use *u, uint32_t *callbacks,
 		     bool *orphan)
 {
 	struct ufd_ring *r = u->ring;
-	uint64_t since = ufd_ring_now_ns();
+	uint64_t since = 0; /* set by the spin's first look at the clock */
 	unsigned int steps = 0;
 	struct ufd_msg m;
 	int fd;
@@ -639,7 +639,7 @@ static int ring_wait(const struct chan_use *u, uint32_t *callbacks,
 			ufd_ring_spin_done(&chans[u->slot].spin, since);
 			return 0;
 		}
-		if (ufd_ring_spin_step(&chans[u->slot].spin, since, &steps))
+		if (ufd_ring_spin_step(&chans[u->slot].spin, &since, &steps))
 			continue;
 		ufd_ring_announce_sleep(&r->client_sleeping, true);
 		if (ufd_ring_peek(&r->call_state) == UFD_RING_DONE ||

@@ -4,8 +4,9 @@
  * measured to when the peer published its work, which a sleeper learns
  * from the kick that woke it, so a slow wake-up never shortens the next
  * spin; a peer that really took long does.  Also: a kick carries the time
- * it was sent.  Times are CLOCK_MONOTONIC ns; the budget is the default
- * (UIOMMUFD_SPIN_US unset: 50 us).
+ * it was sent, and a spin reads the clock only every few dozen steps (a
+ * wait over before its first read is short).  Times are CLOCK_MONOTONIC
+ * ns; the budget is the default (UIOMMUFD_SPIN_US unset: 50 us).
  */
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -49,6 +50,31 @@ static void test_long_wait_halves(void)
 	/* A short wait restores the whole budget. */
 	ufd_ring_spin_done(&sp, ufd_ring_now_ns());
 	CHECK_EQ(sp.spin_ns, 0);
+}
+
+/* A spin reads the clock only now and then: a wait that ends before
+ * its first look (since still 0) was short and restores the budget; the
+ * first look sets since, and the budget runs from there. */
+static void test_clock_read_late(void)
+{
+	uint64_t budget = ufd_ring_spin_ns(), since = 0, t0;
+	struct ufd_ring_spinner sp = { .spin_ns = 3 * US };
+	unsigned int n = 0, i;
+
+	for (i = 0; i != 31; i++)
+		CHECK(ufd_ring_spin_step(&sp, &since, &n));
+	CHECK_EQ(since, 0);
+	ufd_ring_spin_done(&sp, since);
+	CHECK_EQ(sp.spin_ns, 0);
+
+	sp.spin_ns = budget / 16;
+	n = 0;
+	t0 = ufd_ring_now_ns();
+	while (ufd_ring_spin_step(&sp, &since, &n))
+		;
+	CHECK(since >= t0);
+	CHECK(ufd_ring_now_ns() - since >= budget / 16);
+	CHECK(n >= 32);
 }
 
 /* Slept, and woken long after the peer published: the peer was quick,
@@ -123,6 +149,7 @@ int main(void)
 {
 	unsetenv("UIOMMUFD_SPIN_US");
 	RUN(test_long_wait_halves);
+	RUN(test_clock_read_late);
 	RUN(test_slow_wakeup_keeps_spin);
 	RUN(test_late_publish_halves);
 	RUN(test_stale_or_future_kick_ignored);
