@@ -304,7 +304,7 @@ int main(void)
 				       .op = IOMMU_TEST_OP_MOCK_DOMAIN };
 	struct iommu_test_cmd acc = { .size = sizeof(acc),
 				      .op = IOMMU_TEST_OP_CREATE_ACCESS };
-	double sys, raw, pass, fst, pvm, opt, opt_ratio, cyc, direct, ph[3];
+	double sys, raw, pass, fst, pvm, opt, opt_ratio, cyc, direct, ph[3], rtt[2];
 	double tr[NSIZES];
 	struct ufd_cred cred;
 	struct direct *x;
@@ -346,7 +346,9 @@ int main(void)
 	pass = bench_ns(shim_passthrough_body, NULL, 20, 7);
 	fst = bench_ns(fstat_body, &d, 20, 7);
 	pvm = bench_ns(pvm_body, &d, 20, 7);
+	rtt[0] = limit_line_round_trip_ns();
 	cyc = bench_ns(cycle_body, &d, 50, 5);
+	rtt[1] = limit_line_round_trip_ns();
 	phases(&d, ph);
 
 	/* The same cycle, engine API, its own engine and an access. */
@@ -395,6 +397,9 @@ int main(void)
 	printf("limits (this run): getppid() %.0f ns, ioctl(/dev/null) by "
 	       "syscall(2) %.0f ns\n",
 	       sys, raw);
+	printf("a cache line's round trip between two threads (common.h): "
+	       "%.0f ns before the cycle, %.0f ns after\n",
+	       rtt[0], rtt[1]);
 	printf("\nper call, ns (x a plain ioctl syscall):\n");
 	printf("  ioctl(/dev/null) through the shim (pass-through) %7.0f  "
 	       "%5.2fx\n",
@@ -433,9 +438,10 @@ int main(void)
 
 	summary("(d) ioctl %s: cycle MAP+ACCESS_RW+UNMAP %.0f ns = %.1fx plain "
 		"ioctl (%.0f ns); engine direct %.0f ns; per ioctl map %.0f / "
-		"rw %.0f / unmap %.0f; cheapest ioctl %.0f ns = %.1fx",
+		"rw %.0f / unmap %.0f; cheapest ioctl %.0f ns = %.1fx; line "
+		"round trip %.0f/%.0f ns",
 		transport(), cyc, cyc / raw, raw, direct, ph[0], ph[1], ph[2], opt,
-		opt_ratio);
+		opt_ratio, rtt[0], rtt[1]);
 	summary("(d) ioctl %s translate 8B: %.0f/%.0f/%.0f/%.0f/%.0f ns at "
 		"1/64/1K/16K/64K maps; 64K vs 1 = %.2fx",
 		transport(), tr[0], tr[1], tr[2], tr[3], tr[4], tr[NSIZES - 1] / tr[0]);

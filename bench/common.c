@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,6 +353,59 @@ static void clock_body(void *arg, uint64_t iters)
 double limit_clock_ns(void)
 {
 	return bench_ns(clock_body, NULL, 10, 7);
+}
+
+#define RTT_TRIPS 20000u
+
+/* The two words on lines of their own: one written by each thread. */
+struct rtt {
+	_Alignas(64) uint32_t ping;
+	_Alignas(64) uint32_t pong;
+};
+
+static inline void rtt_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static void *rtt_peer(void *p)
+{
+	struct rtt *r = p;
+	uint32_t i;
+
+	for (i = 1; i <= RTT_TRIPS; i++) {
+		while (__atomic_load_n(&r->ping, __ATOMIC_ACQUIRE) != i)
+			rtt_pause();
+		__atomic_store_n(&r->pong, i, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+double limit_line_round_trip_ns(void)
+{
+	double v[5];
+	unsigned int k;
+
+	for (k = 0; k != 5; k++) {
+		struct rtt r = { 0, 0 };
+		pthread_t t;
+		uint64_t t0;
+		uint32_t i;
+
+		if (pthread_create(&t, NULL, rtt_peer, &r))
+			die("pthread_create", -errno);
+		t0 = now_ns();
+		for (i = 1; i <= RTT_TRIPS; i++) {
+			__atomic_store_n(&r.ping, i, __ATOMIC_RELEASE);
+			while (__atomic_load_n(&r.pong, __ATOMIC_ACQUIRE) != i)
+				rtt_pause();
+		}
+		v[k] = (double)(now_ns() - t0) / RTT_TRIPS;
+		pthread_join(t, NULL);
+	}
+	return median(v, 5);
 }
 
 /*

@@ -146,6 +146,14 @@ double limit_syscall_ns(void);
 /* ns per clock_gettime(CLOCK_MONOTONIC): subtracted from per-phase times. */
 double limit_clock_ns(void);
 /*
+ * ns per round trip of one cache line between two threads that spin on it
+ * (each writes, the other sees): what a ring call between two processes
+ * pays at least twice.  On this VM it is about 100 ns or about 430 ns,
+ * from one run to the next, as the host places the two vCPUs (the median
+ * of 5 runs of 20,000 round trips).
+ */
+double limit_line_round_trip_ns(void);
+/*
  * ns of "set one 64-bit entry in a 4 KiB table + a 4-level pointer chase
  * over hot tables + memcpy of @copy bytes from the page it reaches + clear
  * the entry": the work a map + DMA + unmap cycle cannot avoid.
