@@ -8,7 +8,8 @@
  * without clearing, harvests through the callback, unmaps (which drop the
  * dirty state), bursts that dirty a whole group (which a harvest then
  * clears by flipping it, and later marks clear bits of), each followed by
- * pgt_check; full groups, each way; allocation failure in map
+ * pgt_check; full groups, each way, and flagged by whichever of two
+ * threads completes them; allocation failure in map
  * leaving the table and its bitmaps as they were.  Through the public
  * API: DMA writes mark (a superpage as a whole), translate reports
  * UFD_PTE_DIRTY, enabling clears, NO_CLEAR keeps, a harvest over a hole
@@ -574,6 +575,66 @@ static void test_full_groups(void)
 	pgt_destroy(&pgt);
 }
 
+/*
+ * Markers on two threads complete the words of one group at once (thread
+ * t the words whose index has parity t, in address order): whichever
+ * completes the group's last words, the group ends up flagged full (each
+ * marker orders its word's RMW before its look at the others), round
+ * after round, a flip between rounds.  Under TSan too.
+ */
+struct full_marker {
+	struct ufd_pgtable *pgt;
+	unsigned int parity;
+	uint64_t base;
+};
+
+static void *full_mark_thread(void *p)
+{
+	const struct full_marker *m = p;
+	uint64_t g;
+
+	for (g = 0; g != GROUP_G; g++)
+		if ((g / 64) % 2 == m->parity)
+			pgt_dirty_write(m->pgt, m->base + (g << 12), 0);
+	return NULL;
+}
+
+static void test_full_concurrent(void)
+{
+	struct ufd_pgtable pgt;
+	struct full_marker m[2];
+	struct pgt_dirty_leaf *d;
+	static uint8_t bm[GROUP_G / 8];
+	pthread_t t[2];
+	unsigned int round, i;
+
+	REQUIRE(pgt_init(&pgt, 4096, (1ULL << 48) - 1) == 0);
+	pgt_dirty_enable(&pgt);
+	REQUIRE(pgt_map(&pgt, 0, (1ULL << 40) + 4096, GROUP_G * 4096ULL,
+			PGT_WRITE, 0) == 0);
+	d = pgt_dirty_leaf_of(&pgt, 0);
+	REQUIRE(d);
+	for (round = 0; round != 200 && !harness_failed; round++) {
+		for (i = 0; i != 2; i++) {
+			m[i] = (struct full_marker){ &pgt, i, 0 };
+			REQUIRE(pthread_create(&t[i], NULL, full_mark_thread,
+					       &m[i]) == 0);
+		}
+		for (i = 0; i != 2; i++)
+			pthread_join(t[i], NULL);
+		CHECK_EQ(d->full, 1);
+		memset(bm, 0, sizeof(bm));
+		pgt_dirty_to_bitmap(&pgt, 0, GROUP_G * 4096ULL, 12, false, bm);
+		CHECK_EQ(bm[0], 0xff);
+		CHECK_EQ(bm[sizeof(bm) - 1], 0xff);
+		CHECK_EQ(d->flip, (round + 1) % 2);
+		CHECK_EQ(d->summary, 0);
+	}
+	CHECK_EQ(pgt_check(&pgt), 0);
+	pgt_unmap(&pgt, 0, 1ULL << 40);
+	pgt_destroy(&pgt);
+}
+
 static void test_map_alloc_failure(void)
 {
 	struct ufd_pgtable pgt;
@@ -1033,6 +1094,7 @@ int main(void)
 	RUN(test_model_mock);
 	RUN(test_across_leaves);
 	RUN(test_full_groups);
+	RUN(test_full_concurrent);
 	RUN(test_map_alloc_failure);
 	buf = harness_map_aligned(buf_len, &area);
 	if (!buf)
