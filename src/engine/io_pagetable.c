@@ -1296,13 +1296,13 @@ int iopt_check(struct io_pagetable *iopt)
 	struct ufd_area *area, *prev = NULL;
 	uint64_t mask = iopt->iova_alignment - 1;
 
-	if (check_runs(iopt)) {
-		fprintf(stderr, "uiommufd: runs of areas wrong\n");
-		return -EUCLEAN;
-	}
 	if (itree_check(&iopt->areas) || itree_check(&iopt->reserved) ||
 	    itree_check(&iopt->allowed) || itree_check(&iopt->runs)) {
 		fprintf(stderr, "uiommufd: iopt tree corrupt\n");
+		return -EUCLEAN;
+	}
+	if (check_runs(iopt)) {
+		fprintf(stderr, "uiommufd: runs of areas wrong\n");
 		return -EUCLEAN;
 	}
 	if (iopt_check_ext(iopt))

@@ -4,17 +4,18 @@
  * per granule, kept in dirty leaves of 2^18 granules under a radix of
  * 512-slot directories indexed by iova >> (granule_shift + 18).  A DMA
  * write marks its leaf entry's bits (pgt_dirty_write, inline in the
- * header: a lookup and two loads when already dirty); a harvest walks only
- * the dirty leaves of the range and, inside each, only the groups of 64
- * words its summary says may be nonzero, and moves those words into the
- * caller's bitmap with shifts and ORs: a harvest of 1 GiB at 4 KiB is a
- * pass over at most 32 KiB of bits, and over nothing where nothing is
- * dirty.  A group whose granules are all dirty (its full bit, set by the
- * marker that completes it) is reported without reading its words and
- * cleared by flipping it (its flip bit: the words stand inverted from
- * then on), so it costs the caller's bitmap only.  Everything below reads
- * and writes words through their group's polarity (pgt_dirty_inv): the
- * "bits" of a word are what it holds XORed with that.
+ * header: a lookup and two loads when already dirty); a harvest walks
+ * only the dirty leaves of the range and, inside each, only the groups of
+ * 64 words its summary says may hold a dirty bit, and moves those words
+ * into the caller's bitmap with shifts and ORs: a harvest of 1 GiB at 4
+ * KiB is a pass over at most 32 KiB of bits, and over nothing where
+ * nothing is dirty.  A group whose granules are all dirty (its full bit,
+ * set by the marker that completes it) is reported without reading its
+ * words and cleared by flipping it (its flip bit: the words stand
+ * inverted from then on), so it costs the caller's bitmap only.
+ * Everything below reads and writes words through their group's polarity
+ * (pgt_dirty_inv): the "bits" of a word are what it holds XORed with
+ * that.
  *
  * Intervals: granule indices [a, b) inside a leaf and IOVA ranges
  * [iova, iova + length) in the API; the radix walks take inclusive leaf
