@@ -205,13 +205,13 @@ static struct ufd_area *area_at(const struct io_pagetable *iopt,
 	return area_first((struct io_pagetable *)iopt, iova, iova);
 }
 
-/* The first area of the run (of two or more) that holds @iova. */
+/* The first area of the run (of two or more) that holds @iova, or NULL. */
 static struct ufd_area *run_head_of(const struct io_pagetable *iopt,
 				    uint64_t iova)
 {
 	struct itree_node *n = itree_iter_first(&iopt->runs, iova, iova);
 
-	return container_of(n, struct ufd_area, run);
+	return n ? container_of(n, struct ufd_area, run) : NULL;
 }
 
 /* @head starts a run of two or more areas that ends at @last. */
@@ -302,15 +302,15 @@ static void area_unlink(struct io_pagetable *iopt, struct ufd_area *area)
 int iopt_contig_span(const struct io_pagetable *iopt, uint64_t iova,
 		     uint64_t last, uint64_t *covered)
 {
-	struct itree_node *run = itree_iter_first(&iopt->runs, iova, iova);
-	struct ufd_area *area = run ? NULL : area_at(iopt, iova);
+	struct ufd_area *head = run_head_of(iopt, iova);
+	struct ufd_area *area = head ? NULL : area_at(iopt, iova);
 	uint64_t run_last;
 
-	if (!run && !area) {
+	if (!head && !area) {
 		*covered = 0;
 		return 1;
 	}
-	run_last = run ? run->last : area_last_iova(area);
+	run_last = head ? head->run.last : area_last_iova(area);
 	*covered = (run_last < last ? run_last : last) + 1 - iova;
 	return run_last >= last ? 0 : 1;
 }

@@ -384,7 +384,7 @@ bool pgt_dirty_test(const struct ufd_pgtable *pgt, uint64_t iova)
  * of its words.  The scan starts after @done: with marks in address
  * order, the first word it looks at is the one not done yet.
  */
-static void group_full_check(struct pgt_dirty_leaf *d, uint64_t done)
+void pgt_dirty_word_full(struct pgt_dirty_leaf *d, uint64_t done)
 {
 	uint64_t g = done / PGT_DIRTY_GROUP, base = g * PGT_DIRTY_GROUP;
 	uint64_t inv = pgt_dirty_inv(d, base), k;
@@ -401,12 +401,6 @@ static void group_full_check(struct pgt_dirty_leaf *d, uint64_t done)
 		__atomic_fetch_or(&d->full, 1ULL << g, __ATOMIC_RELAXED);
 }
 
-/* Word @i was completed by its marker (pgt_dirty_write). */
-void pgt_dirty_word_full(struct pgt_dirty_leaf *d, uint64_t i)
-{
-	group_full_check(d, i);
-}
-
 /* A superpage (level >= 1): every word of it, then its groups. */
 void pgt_dirty_write_slow(const struct ufd_pgtable *pgt, uint64_t iova,
 			  unsigned int level)
@@ -420,7 +414,7 @@ void pgt_dirty_write_slow(const struct ufd_pgtable *pgt, uint64_t iova,
 		struct pgt_dirty_leaf *d = pgt_dirty_leaf_of(pgt, cur);
 		uint64_t a = (cur >> pgt->granule_shift) & (LEAF_GRANULES - 1);
 		uint64_t n = (size - (cur - start)) >> pgt->granule_shift;
-		uint64_t i, g, sum = 0;
+		uint64_t i, g, sum;
 
 		if (n > LEAF_GRANULES - a)
 			n = LEAF_GRANULES - a;
@@ -430,9 +424,7 @@ void pgt_dirty_write_slow(const struct ufd_pgtable *pgt, uint64_t iova,
 				__atomic_store_n(&d->w[i],
 						 ~pgt_dirty_inv(d, i),
 						 __ATOMIC_RELAXED);
-			for (g = a / GROUP_BITS; g <= (a + n - 1) / GROUP_BITS;
-			     g++)
-				sum |= 1ULL << g;
+			sum = groups_of(a, a + n);
 			if ((__atomic_load_n(&d->summary, __ATOMIC_RELAXED) &
 			     sum) != sum)
 				__atomic_fetch_or(&d->summary, sum,
@@ -446,7 +438,7 @@ void pgt_dirty_write_slow(const struct ufd_pgtable *pgt, uint64_t iova,
 					__atomic_fetch_or(&d->full, 1ULL << g,
 							  __ATOMIC_RELAXED);
 				else
-					group_full_check(
+					pgt_dirty_word_full(
 						d, g * GROUP_BITS >= a ?
 							   g * PGT_DIRTY_GROUP :
 							   a / 64);
@@ -822,9 +814,7 @@ static void harvest_leaf(struct ufd_pgtable *pgt, struct pgt_dirty_leaf *d,
 	uint64_t a = h->g0 > base ? h->g0 - base : 0;
 	uint64_t b = h->g1 - base < LEAF_GRANULES ? h->g1 - base :
 						   LEAF_GRANULES;
-	unsigned int ga = (unsigned int)(a / GROUP_BITS);
-	unsigned int gb = (unsigned int)((b - 1) / GROUP_BITS);
-	uint64_t sm = d->summary & bits_mask(ga, gb + 1);
+	uint64_t sm = d->summary & groups_of(a, b);
 	/* The full groups the range holds whole, [wa, wb). */
 	unsigned int wa = (unsigned int)((a + GROUP_BITS - 1) / GROUP_BITS);
 	unsigned int wb = (unsigned int)(b / GROUP_BITS);

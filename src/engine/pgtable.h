@@ -263,6 +263,8 @@ pgt_dirty_leaf_of(const struct ufd_pgtable *pgt, uint64_t iova)
 
 void pgt_dirty_write_slow(const struct ufd_pgtable *pgt, uint64_t iova,
 			  unsigned int level);
+/* Word @i of @d was just written all dirty: flag its group if it is full
+ * (pgt_dirty.c). */
 void pgt_dirty_word_full(struct pgt_dirty_leaf *d, uint64_t i);
 
 /*
