@@ -174,6 +174,9 @@ $(B)/tests/unit/test_mmio_trap: UNIT_EXTRA := $(MMIO_TRAP_SAN_OBJS)
 RING_SAN_OBJS := $(B)/san/src/server/ring.o $(B)/san/src/server/wire.o
 $(B)/tests/unit/test_ring_spin: $(RING_SAN_OBJS)
 $(B)/tests/unit/test_ring_spin: UNIT_EXTRA := $(RING_SAN_OBJS)
+# So is the release barrier's hangup watch.
+$(B)/tests/unit/test_hupwatch: $(B)/san/src/server/hupwatch.o
+$(B)/tests/unit/test_hupwatch: UNIT_EXTRA := $(B)/san/src/server/hupwatch.o
 
 # The launcher (and so the daemon) built with ASan+UBSan, for the soak.
 SAN_LAUNCHER := $(B)/san/uiommufd-run

@@ -27,10 +27,13 @@
  *    (peer-to-peer: the bar_lookup caller op).
  *  - Release barrier.  Before serving any request the daemon processes
  *    every hangup already reported (epoll_wait with timeout 0, under
- *    release_lock, which a release in progress also holds).  A close()
- *    in a client happens before its next request, so that request sees
- *    every pin of the closed file gone: "release is finished when close()
- *    returns", as far as anything the program can ask shows.
+ *    release_lock, which a release in progress also holds), unless the
+ *    hangup watch (hupwatch.h: a word the kernel raises inside the close
+ *    that reports a hangup) says none was reported since the release
+ *    thread last drained.  A close() in a client happens before its next
+ *    request, so that request sees every pin of the closed file gone:
+ *    "release is finished when close() returns", as far as anything the
+ *    program can ask shows.
  *  - Threads.  One thread accepts channels, one per channel serves its
  *    requests (a slow or stuck client only stalls its own channel), one
  *    releases files on hangup as soon as it is reported.  The engine is
@@ -62,6 +65,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -78,6 +82,7 @@
 
 #include "engine/engine.h" /* ufd_fail_nth_thread */
 #include "server/daemon.h"
+#include "server/hupwatch.h"
 #include "server/proto.h"
 #include "server/ring.h"
 #include "server/source_remote.h"
@@ -160,6 +165,11 @@ struct ufd_daemon {
 	struct ufd_engine *eng;
 	pthread_mutex_t lock;
 	pthread_mutex_t release_lock;
+	/* The release barrier's watch (the release thread owns it), and
+	 * the channel threads' call for a clear of it. */
+	struct ufd_hupwatch hw;
+	int hw_kick_fd;
+	uint32_t hw_kicked;
 	struct srv_file *files[SRV_BUCKETS]; /* lock */
 	unsigned int nr_files;               /* lock */
 	struct srv_proc *procs;              /* lock */
@@ -347,19 +357,22 @@ static void file_drain(int dfd)
 }
 
 /*
- * Process every hangup reported so far (the release barrier).  Holds
- * release_lock throughout, so a release started by another thread is
- * finished before this returns.
+ * Process every hangup reported so far.  Holds release_lock throughout,
+ * so a release started by another thread is finished before this
+ * returns.  @owner: the release thread, which clears the hangup watch
+ * around it (hupwatch.h).
  */
 static void bars_sweep_dead(struct ufd_daemon *d);
 
-static void drain_hangups(struct ufd_daemon *d)
+static void drain_hangups(struct ufd_daemon *d, bool owner)
 {
 	struct epoll_event ev[32];
 	bool any = false;
 	int n, i;
 
 	pthread_mutex_lock(&d->release_lock);
+	if (owner)
+		ufd_hupwatch_clear_begin(&d->hw);
 	do {
 		n = epoll_wait(d->epfd, ev, 32, 0);
 		any |= n > 0;
@@ -388,18 +401,58 @@ static void drain_hangups(struct ufd_daemon *d)
 	/* A process that exited closed its files: its BAR mappings go too. */
 	if (any)
 		bars_sweep_dead(d);
+	if (owner)
+		ufd_hupwatch_clear_end(&d->hw);
 	pthread_mutex_unlock(&d->release_lock);
+}
+
+/*
+ * The release barrier: before a request is served, every hangup already
+ * reported is processed, so that the release of a file whose last close
+ * came before the request is done ("release is finished when close()
+ * returns").  When the watch says nothing was reported since its last
+ * clear, that is a load; else the epoll set is drained here, and the
+ * release thread is asked to clear the watch (only it may).
+ */
+static void release_barrier(struct ufd_daemon *d)
+{
+	if (ufd_hupwatch_quiet(&d->hw))
+		return;
+	drain_hangups(d, false);
+	if (ufd_hupwatch_pending(&d->hw) &&
+	    !__atomic_exchange_n(&d->hw_kicked, 1, __ATOMIC_SEQ_CST)) {
+		uint64_t one = 1;
+
+		if (write(d->hw_kick_fd, &one, sizeof(one)) < 0) {
+			/* EAGAIN: the counter is full, a kick is there. */
+		}
+	}
 }
 
 static void *release_main(void *arg)
 {
 	struct ufd_daemon *d = arg;
-	struct epoll_event ev;
+	int rc = ufd_hupwatch_open(&d->hw, d->epfd);
 
+	srv_dbg(d, "release barrier: %s (%d)",
+		rc ? "an epoll_wait per request" : "the io_uring hangup watch",
+		rc);
 	for (;;) {
-		if (epoll_wait(d->epfd, &ev, 1, -1) < 0 && errno != EINTR)
+		struct pollfd p[2] = { { .fd = d->epfd, .events = POLLIN },
+				       { .fd = d->hw_kick_fd,
+					 .events = POLLIN } };
+		uint64_t n;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
-		drain_hangups(d);
+		if (p[1].revents & POLLIN) {
+			if (read(d->hw_kick_fd, &n, sizeof(n)) < 0) {
+				/* EAGAIN: another read took it */
+			}
+		}
+		/* A kick from now on asks for another clear. */
+		__atomic_store_n(&d->hw_kicked, 0, __ATOMIC_SEQ_CST);
+		drain_hangups(d, true);
 	}
 	return NULL;
 }
@@ -1375,7 +1428,7 @@ static long serve_request(struct srv_call *call, const struct ufd_msg *req,
 	long ret;
 
 	/* The release barrier: earlier closes are done. */
-	drain_hangups(d);
+	release_barrier(d);
 	if (own_proc) {
 		call->proc = proc_get(d, uc->pid, req->nonce, &err);
 		if (!call->proc)
@@ -1513,7 +1566,7 @@ static void ring_serve_posts(struct srv_chan *ch)
 		__atomic_store_n(&r->post_tail, head, __ATOMIC_RELEASE);
 		return;
 	}
-	drain_hangups(ch->d);
+	release_barrier(ch->d);
 	ufd_source_remote_set_caller(ch->proc->src);
 	for (; tail != head; tail++) {
 		struct ufd_ring_post post;
@@ -1943,8 +1996,13 @@ int ufd_daemon_new(const struct ufd_daemon_config *cfg,
 		goto err;
 	}
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (d->epfd < 0) {
+	d->hw_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->epfd < 0 || d->hw_kick_fd < 0) {
 		rc = -errno;
+		if (d->epfd >= 0)
+			close(d->epfd);
+		if (d->hw_kick_fd >= 0)
+			close(d->hw_kick_fd);
 		goto err;
 	}
 	*out = d;

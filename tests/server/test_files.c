@@ -138,6 +138,97 @@ static void test_close_is_synchronous(void)
 	munmap(buf, LEN);
 }
 
+/* A context holding a pin of @buf (an access object's): its two fds. */
+static int pinned_context(char *buf, int *acc)
+{
+	uint32_t ioas, pid;
+	int fd = open("/dev/iommu", O_RDWR);
+
+	if (fd < 0 || ioas_alloc(fd, &ioas) ||
+	    ioas_map(fd, ioas, buf, LEN, 0x10000) ||
+	    create_access(fd, ioas, MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
+			  acc) ||
+	    access_pages(fd, *acc, 0x10000, LEN, buf, &pid))
+		return -1;
+	return fd;
+}
+
+/*
+ * The release barrier seen by the very next call, made on an fd that is
+ * already open (a fresh open, as refs_now makes, gives a lagging release
+ * time to finish): after the last close in this process, after the last
+ * close in another process that then tells us through a pipe, and after
+ * a process holding the last copy is killed and reaped.  Hundreds of
+ * rounds: the daemon's release thread, woken by the same hangup, must
+ * not be what makes these pass.
+ */
+static void test_next_call_sees_release(void)
+{
+	char *buf = shared_buf();
+	int i, fd, acc, probe, pipefd[2];
+	unsigned int late = 0;
+	pid_t child;
+
+	REQUIRE(buf);
+	probe = open("/dev/iommu", O_RDWR);
+	REQUIRE(probe >= 0);
+	for (i = 0; i < 300; i++) {
+		fd = pinned_context(buf, &acc);
+		REQUIRE(fd >= 0);
+		CHECK_EQ(check_refs(probe, buf, LEN, 1), 0);
+		close(acc);
+		close(fd);
+		late += check_refs(probe, buf, LEN, 0) != 0;
+	}
+	CHECK_EQ(late, 0);
+	late = 0;
+	for (i = 0; i < 100; i++) {
+		char c = 0;
+
+		fd = pinned_context(buf, &acc);
+		REQUIRE(fd >= 0);
+		REQUIRE(!pipe(pipefd));
+		child = fork();
+		if (!child) {
+			close(pipefd[0]);
+			/* The child's copies go last. */
+			usleep(200);
+			close(acc);
+			close(fd);
+			_exit(write(pipefd[1], &c, 1) == 1 ? 0 : 1);
+		}
+		close(pipefd[1]);
+		close(acc);
+		close(fd);
+		REQUIRE(read(pipefd[0], &c, 1) == 1);
+		late += check_refs(probe, buf, LEN, 0) != 0;
+		close(pipefd[0]);
+		CHECK(wait_ok(child));
+	}
+	CHECK_EQ(late, 0);
+	late = 0;
+	for (i = 0; i < 50; i++) {
+		int status;
+
+		fd = pinned_context(buf, &acc);
+		REQUIRE(fd >= 0);
+		child = fork();
+		if (!child) {
+			for (;;)
+				pause();
+		}
+		close(acc);
+		close(fd);
+		CHECK_EQ(check_refs(probe, buf, LEN, 1), 0);
+		kill(child, SIGKILL);
+		REQUIRE(waitpid(child, &status, 0) == child);
+		late += check_refs(probe, buf, LEN, 0) != 0;
+	}
+	CHECK_EQ(late, 0);
+	close(probe);
+	munmap(buf, LEN);
+}
+
 static int exec_child(int fd, uint32_t ioas)
 {
 	/* A new image: the library has never seen this fd. */
@@ -424,6 +515,7 @@ int main(int argc, char **argv)
 	RUN(test_fork_shares_state);
 	RUN(test_dup_and_last_close);
 	RUN(test_close_is_synchronous);
+	RUN(test_next_call_sees_release);
 	RUN(test_exec);
 	RUN(test_exec_derived);
 	RUN(test_exec_veventq);
