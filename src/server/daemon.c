@@ -191,6 +191,7 @@ struct srv_chan {
 	struct srv_proc *proc;  /* one reference */
 	struct ucred cred;      /* RING_SETUP's, kernel-checked */
 	struct ufd_ring_spinner spin;
+	uint32_t served_seq;    /* the ring's last call served */
 	/* Transfers: off for now, until xfer_resume_ns (UINT64_MAX: for
 	 * good); transfers never finished (xfer_strikes). */
 	bool xfer_off;
@@ -1525,6 +1526,8 @@ static int ring_setup(struct srv_chan *ch, int mfd, const struct ucred *uc,
 		return err;
 	}
 	ch->cred = *uc;
+	/* Calls are the numbers after the one the ring holds now. */
+	ch->served_seq = ufd_ring_peek(&r->req_seq);
 	ch->ring = r;
 	srv_dbg(d, "pid %d: channel %d has a ring", (int)uc->pid, ch->fd);
 	return 0;
@@ -1726,8 +1729,8 @@ static long ring_xfer(void *ctx, uint64_t uaddr, void *buf, size_t len,
 	return (long)done;
 }
 
-/* The call in the ring's slot (its state is REQ): serve it, answer. */
-static void ring_serve_call(struct srv_chan *ch)
+/* The call @seq in the ring's slot (not served yet): serve it, answer. */
+static void ring_serve_call(struct srv_chan *ch, uint32_t seq)
 {
 	struct ufd_ring *r = ch->ring;
 	struct ufd_caller_window win = { .buf = r->win };
@@ -1747,7 +1750,9 @@ static void ring_serve_call(struct srv_chan *ch)
 	if (win.len > UFD_RING_WINDOW || win.addr + win.len < win.addr)
 		win.len = 0;
 	call.win = win.len ? &win : NULL;
-	__atomic_store_n(&r->call_state, UFD_RING_BUSY, __ATOMIC_RELAXED);
+	/* Taken (for a client that lost its socket): a line of its own. */
+	__atomic_store_n(&r->taken_seq, seq, __ATOMIC_RELAXED);
+	ch->served_seq = seq;
 	/* Whatever the client posted before this call is done first. */
 	ring_serve_posts(ch);
 	ufd_wire_init(&res, UFD_MSG_RESULT);
@@ -1766,19 +1771,23 @@ static void ring_serve_call(struct srv_chan *ch)
 		ret = serve_request(&call, &req, &ch->cred, &res);
 		ufd_source_remote_set_caller_xfer(NULL, NULL);
 	}
-	res.ret = ret;
-	memcpy(&r->res, &res, sizeof(res));
+	r->res_ret = ret;
+	r->res_arg = res.arg;
+	r->res_cmd = res.cmd;
+	r->res_fail_nth = res.fail_nth;
 	r->dirty_lo = (uint32_t)win.dirty_lo;
 	r->dirty_hi = (uint32_t)win.dirty_hi;
-	ufd_ring_publish(&r->call_state, UFD_RING_DONE);
+	ufd_ring_publish(&r->done_seq, seq);
 	if (ufd_ring_peer_sleeps(&r->client_sleeping))
 		ufd_ring_kick(ch->fd);
 }
 
 /* Work in the ring? */
-static bool ring_busy(const struct ufd_ring *r)
+static bool ring_busy(const struct srv_chan *ch)
 {
-	return ufd_ring_peek(&r->call_state) == UFD_RING_REQ ||
+	const struct ufd_ring *r = ch->ring;
+
+	return ufd_ring_peek(&r->req_seq) != ch->served_seq ||
 	       ufd_ring_peek(&r->post_head) != r->post_tail;
 }
 
@@ -1803,9 +1812,11 @@ static void *chan_main(void *arg)
 		if (ch->ring) {
 			struct ufd_ring *r = ch->ring;
 
-			if (ufd_ring_peek(&r->call_state) == UFD_RING_REQ) {
+			uint32_t seq = ufd_ring_peek(&r->req_seq);
+
+			if (seq != ch->served_seq) {
 				ufd_ring_spin_done(&ch->spin, since);
-				ring_serve_call(ch);
+				ring_serve_call(ch, seq);
 				since = 0; /* set by the spin's first look */
 				steps = 0;
 				continue;
@@ -1817,10 +1828,12 @@ static void *chan_main(void *arg)
 				steps = 0;
 				continue;
 			}
+			/* The request and its window's first line come with
+			 * req_seq. */
 			if (ufd_ring_spin_step(&ch->spin, &since, &steps))
 				continue;
 			ufd_ring_announce_sleep(&r->daemon_sleeping, true);
-			if (ring_busy(r)) {
+			if (ring_busy(ch)) {
 				ufd_ring_announce_sleep(&r->daemon_sleeping,
 							false);
 				continue;

@@ -129,7 +129,7 @@
 #include <stdint.h>
 
 #define UFD_PROTO_MAGIC 0x75666431U /* "ufd1" */
-#define UFD_PROTO_VERSION 2
+#define UFD_PROTO_VERSION 3
 
 /* Environment the launcher sets for the program in server mode. */
 #define UFD_ENV_MODE "UIOMMUFD_MODE"             /* "server" | "inprocess" */
@@ -210,14 +210,21 @@ _Static_assert(sizeof(struct ufd_msg) == 64, "wire format");
 #define UFD_RING_WINDOW 8192u       /* the largest argument window */
 #define UFD_RING_POSTS 64u          /* posted writes in flight */
 
-/* call_state: who owns the call slot. */
-enum ufd_ring_call_state {
-	UFD_RING_IDLE = 0, /* the client's: it may write a request */
-	UFD_RING_REQ,      /* a request waits for the daemon */
-	UFD_RING_BUSY,     /* the daemon is serving it */
-	UFD_RING_DONE,     /* res is the answer; the client's again */
-};
-
+/*
+ * The call slot is two halves, each written by one side only, so that no
+ * line of it is written by both (a line both write moves between the
+ * CPUs once more per write): the request (req_seq and what it describes),
+ * the client's; the answer (done_seq, res, the window's dirty range), the
+ * daemon's.  A call is the client's req_seq moved on by one, published
+ * last; the daemon serves every req_seq it has not served, and answers it
+ * by publishing done_seq equal to it, after the answer's fields (ret, arg,
+ * cmd and fail_nth, what a RESULT message carries, in done_seq's line:
+ * the client that sees the answer has it).  The
+ * daemon also stores taken_seq when it takes a call (a line of its own,
+ * which only a client that lost its socket looks at: ring_wait_blind
+ * in client.c).  The window's bytes are the one thing both write:
+ * the client's snapshot in, the daemon's stores out.
+ */
 /* xfer_state: who owns the transfer fields ("Transfers" above). */
 enum ufd_ring_xfer_state {
 	UFD_RING_XFER_IDLE = 0, /* the daemon's: it may ask */
@@ -245,24 +252,29 @@ struct ufd_ring_post {
 struct ufd_ring {
 	uint32_t magic;                  /* UFD_RING_MAGIC, by the client */
 	uint32_t version;                /* UFD_PROTO_VERSION */
-	/* Written by both sides (enum ufd_ring_call_state). */
-	_Alignas(64) uint32_t call_state;
+	uint32_t taken_seq;              /* by the daemon: the call it took */
+	/* The request: written by the client only. */
+	_Alignas(64) uint32_t req_seq;   /* the last call made; published last */
+	uint32_t win_len;                /* <= UFD_RING_WINDOW; 0: none */
+	uint32_t win_flags;
+	uint32_t req_pad;
+	uint64_t file_dev, file_ino;     /* req.fd's identity, 0: unknown */
+	uint64_t fd_gen;                 /* the client's fd table generation */
+	uint64_t win_addr;
+	_Alignas(64) struct ufd_msg req;
 	/* Written by the client only. */
 	_Alignas(64) uint32_t client_sleeping; /* waits on the socket */
 	uint32_t post_head;              /* posts[head % N] is the next free */
+	/* The answer: written by the daemon only, one line. */
+	_Alignas(64) uint32_t done_seq;  /* the last call answered */
+	uint32_t dirty_lo, dirty_hi;     /* in the window; lo == hi: none */
+	uint32_t res_fail_nth;           /* what a RESULT message carries */
+	int64_t res_ret;
+	uint64_t res_arg, res_cmd;
 	/* Written by the daemon only. */
 	_Alignas(64) uint32_t daemon_sleeping;
 	uint32_t post_tail;              /* posts before it are done */
 	uint32_t cb_sent;                /* callbacks sent on the socket */
-	/* The call slot: the client's while IDLE or DONE, else the daemon's. */
-	_Alignas(64) struct ufd_msg req;
-	uint64_t file_dev, file_ino;     /* req.fd's identity, 0: unknown */
-	uint64_t fd_gen;                 /* the client's fd table generation */
-	uint64_t win_addr;
-	uint32_t win_len;                /* <= UFD_RING_WINDOW; 0: none */
-	uint32_t win_flags;
-	struct ufd_msg res;
-	uint32_t dirty_lo, dirty_hi;     /* in the window; lo == hi: none */
 	/* A transfer during the call (enum ufd_ring_xfer_state). */
 	_Alignas(64) uint32_t xfer_state;
 	uint32_t xfer_len;               /* by the daemon, <= UFD_RING_XFER */

@@ -572,24 +572,22 @@ static bool ring_xfer_asked(const struct ufd_ring *r)
  * say with close_range): the daemon cannot be woken, and its thread ends
  * at its next sleep.  Wait for the call without the socket, polling with
  * growing naps: -EAGAIN if the daemon never took the call (the caller may
- * make it again on another channel), 0 once it is DONE (callbacks it sent
+ * make it again on another channel), 0 once it is answered (callbacks it sent
  * are lost with the socket, and the daemon undid them when they failed),
  * -EIO if the daemon is gone.
  */
-static int ring_wait_blind(struct ufd_ring *r)
+static int ring_wait_blind(struct ufd_ring *r, uint32_t seq)
 {
 	struct timespec nap = { 0, 1000 };
 	uint64_t since = ufd_ring_now_ns();
-	uint32_t st;
 
 	for (;;) {
 		if (ring_xfer_asked(r))
 			ring_serve_xfer(r);
-		st = ufd_ring_peek(&r->call_state);
-		if (st == UFD_RING_DONE)
+		if (ufd_ring_peek(&r->done_seq) == seq)
 			return 0;
 		/* An awake daemon takes a call within microseconds. */
-		if (st == UFD_RING_REQ &&
+		if (ufd_ring_peek(&r->taken_seq) != seq &&
 		    ufd_ring_now_ns() - since > 20 * 1000 * 1000)
 			return -EAGAIN;
 		if (srv_daemon_pid > 0 && kill(srv_daemon_pid, 0) &&
@@ -602,12 +600,12 @@ static int ring_wait_blind(struct ufd_ring *r)
 }
 
 /*
- * Wait for the ring call's answer (its state DONE), serving the callbacks
+ * Wait for the ring call @seq's answer (done_seq), serving the callbacks
  * announced meanwhile; spin a while, then sleep on the socket.  0, -EIO,
  * or -EAGAIN (ring_wait_blind).
  */
-static int ring_wait(const struct chan_use *u, uint32_t *callbacks,
-		     bool *orphan)
+static int ring_wait(const struct chan_use *u, uint32_t seq,
+		     uint32_t *callbacks, bool *orphan)
 {
 	struct ufd_ring *r = u->ring;
 	uint64_t since = 0; /* set by the spin's first look at the clock */
@@ -620,7 +618,7 @@ static int ring_wait(const struct chan_use *u, uint32_t *callbacks,
 		if ((int32_t)(ufd_ring_peek(&r->cb_sent) - *callbacks) > 0) {
 			if (!chan_sock_ok(u)) {
 				*orphan = true;
-				return ring_wait_blind(r);
+				return ring_wait_blind(r, seq);
 			}
 			if (ufd_wire_recv(u->fd, &m, &fd, NULL, NULL) != 1 ||
 			    take_message(u->fd, &m, fd, callbacks))
@@ -631,7 +629,7 @@ static int ring_wait(const struct chan_use *u, uint32_t *callbacks,
 			ring_serve_xfer(r);
 			continue;
 		}
-		if (ufd_ring_peek(&r->call_state) == UFD_RING_DONE) {
+		if (ufd_ring_peek(&r->done_seq) == seq) {
 			/* Callbacks sent before the answer come first. */
 			if ((int32_t)(ufd_ring_peek(&r->cb_sent) -
 				      *callbacks) > 0)
@@ -639,11 +637,12 @@ static int ring_wait(const struct chan_use *u, uint32_t *callbacks,
 			ufd_ring_spin_done(&chans[u->slot].spin, since);
 			return 0;
 		}
+		/* What the daemon writes back into the window comes with
+		 * done_seq. */
 		if (ufd_ring_spin_step(&chans[u->slot].spin, &since, &steps))
 			continue;
 		ufd_ring_announce_sleep(&r->client_sleeping, true);
-		if (ufd_ring_peek(&r->call_state) == UFD_RING_DONE ||
-		    ring_xfer_asked(r) ||
+		if (ufd_ring_peek(&r->done_seq) == seq || ring_xfer_asked(r) ||
 		    (int32_t)(ufd_ring_peek(&r->cb_sent) - *callbacks) > 0) {
 			ufd_ring_announce_sleep(&r->client_sleeping, false);
 			continue;
@@ -652,7 +651,7 @@ static int ring_wait(const struct chan_use *u, uint32_t *callbacks,
 		if (!chan_sock_ok(u)) {
 			ufd_ring_announce_sleep(&r->client_sleeping, false);
 			*orphan = true;
-			return ring_wait_blind(r);
+			return ring_wait_blind(r, seq);
 		}
 		if (ufd_wire_recv(u->fd, &m, &fd, NULL, NULL) != 1 ||
 		    take_message(u->fd, &m, fd, callbacks)) {
@@ -675,7 +674,7 @@ static long ring_call(const struct chan_use *u, struct ufd_msg *req,
 		      bool *broken)
 {
 	struct ufd_ring *r = u->ring;
-	uint32_t callbacks, lo, hi, n;
+	uint32_t callbacks, lo, hi, n, seq;
 	bool orphan = false;
 	int rc;
 
@@ -692,33 +691,37 @@ static long ring_call(const struct chan_use *u, struct ufd_msg *req,
 		r->win_len = 0;
 		r->win_flags = 0;
 	}
-	r->dirty_lo = r->dirty_hi = 0;
-	ufd_ring_publish(&r->call_state, UFD_RING_REQ);
+	/* Only this side writes req_seq: this call is the next number. */
+	seq = r->req_seq + 1;
+	ufd_ring_publish(&r->req_seq, seq);
 	if (ufd_ring_peer_sleeps(&r->daemon_sleeping)) {
 		if (!chan_sock_ok(u)) {
 			orphan = true;
-			rc = ring_wait_blind(r);
+			rc = ring_wait_blind(r, seq);
 		} else if (ufd_ring_kick(u->fd)) {
 			*broken = true;
 			return -EIO;
 		} else {
-			rc = ring_wait(u, &callbacks, &orphan);
+			rc = ring_wait(u, seq, &callbacks, &orphan);
 		}
 	} else {
-		rc = ring_wait(u, &callbacks, &orphan);
+		rc = ring_wait(u, seq, &callbacks, &orphan);
 	}
 	/* A channel whose socket is gone ends with this call. */
 	*broken = orphan || rc;
 	if (rc)
 		return rc == -EAGAIN ? -EAGAIN : -EIO;
-	memcpy(res, &r->res, sizeof(*res));
+	ufd_wire_init(res, UFD_MSG_RESULT);
+	res->ret = r->res_ret;
+	res->arg = r->res_arg;
+	res->cmd = r->res_cmd;
+	res->fail_nth = r->res_fail_nth;
 	/* What the daemon wrote into the window goes where it belongs. */
 	lo = r->dirty_lo;
 	hi = r->dirty_hi;
 	n = r->win_len;
 	if (lo < hi && hi <= n)
 		shim_ucopy_to(r->win_addr + lo, r->win + lo, hi - lo);
-	__atomic_store_n(&r->call_state, UFD_RING_IDLE, __ATOMIC_RELAXED);
 	return (long)res->ret;
 }
 

@@ -371,18 +371,18 @@ static struct ufd_ring *ring_attach(int s)
 	return r;
 }
 
-/* Post the ring's call and wait for DONE: 0, or -1 on a timeout. */
+/* Make the ring's call and wait for its answer: 0, or -1 on a timeout. */
 static int ring_wait_done(int s, struct ufd_ring *r)
 {
+	uint32_t seq = r->req_seq + 1;
 	struct ufd_msg kick;
 	int i;
 
-	__atomic_store_n(&r->call_state, UFD_RING_REQ, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&r->req_seq, seq, __ATOMIC_SEQ_CST);
 	msg_init(&kick, UFD_MSG_RING_KICK);
 	send(s, &kick, sizeof(kick), MSG_NOSIGNAL);
 	for (i = 0; i < 5000; i++) {
-		if (__atomic_load_n(&r->call_state, __ATOMIC_ACQUIRE) ==
-		    UFD_RING_DONE)
+		if (__atomic_load_n(&r->done_seq, __ATOMIC_ACQUIRE) == seq)
 			return 0;
 		usleep(1000);
 	}
@@ -414,7 +414,7 @@ static void test_bad_rings(void)
 	/* A request that is not a message. */
 	memset(&r->req, 0x5a, sizeof(r->req));
 	CHECK_EQ(ring_wait_done(s, r), 0);
-	CHECK_EQ(r->res.ret, -EPROTO);
+	CHECK_EQ(r->res_ret, -EPROTO);
 	/* A window larger than the ring, or wrapping around. */
 	msg_init(&r->req, UFD_MSG_IOCTL);
 	r->req.fd = honest_fd;
@@ -423,19 +423,19 @@ static void test_bad_rings(void)
 	r->win_addr = 8;
 	r->win_len = 0xffffffffu;
 	CHECK_EQ(ring_wait_done(s, r), 0);
-	CHECK_EQ(r->res.ret, -EFAULT);
+	CHECK_EQ(r->res_ret, -EFAULT);
 	r->win_addr = ~0ULL - 16;
 	r->win_len = 100;
 	r->req.arg = r->win_addr;
 	CHECK_EQ(ring_wait_done(s, r), 0);
-	CHECK_EQ(r->res.ret, -EFAULT);
+	CHECK_EQ(r->res_ret, -EFAULT);
 	/* An identity that lies: the fd is looked at, not trusted. */
 	r->win_len = 0;
 	r->file_dev = 1;
 	r->file_ino = 2;
 	r->req.fd = 0;
 	CHECK_EQ(ring_wait_done(s, r), 0);
-	CHECK(r->res.ret < 0);
+	CHECK(r->res_ret < 0);
 	/* Posts: nonsense ones, and a head far past the tail. */
 	for (i = 0; i < 10; i++) {
 		r->posts[i].fd = i % 2 ? honest_fd : 9999;
@@ -445,7 +445,7 @@ static void test_bad_rings(void)
 	__atomic_store_n(&r->post_head, 10, __ATOMIC_SEQ_CST);
 	msg_init(&r->req, UFD_MSG_RING_KICK);
 	CHECK_EQ(ring_wait_done(s, r), 0);
-	CHECK_EQ(r->res.ret, 0);
+	CHECK_EQ(r->res_ret, 0);
 	CHECK_EQ(__atomic_load_n(&r->post_tail, __ATOMIC_ACQUIRE), 10);
 	__atomic_store_n(&r->post_head, 100000, __ATOMIC_SEQ_CST);
 	CHECK_EQ(ring_wait_done(s, r), 0);
@@ -539,7 +539,7 @@ static void xfer_alloc(enum xfer_mode mode, long *ret, unsigned int *served)
 	p.r->req.cmd = IOMMU_IOAS_ALLOC;
 	p.r->req.arg = (uintptr_t)&a;
 	CHECK_EQ(ring_wait_done(s, p.r), 0);
-	*ret = p.r->res.ret;
+	*ret = p.r->res_ret;
 	__atomic_store_n(&p.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(p.th, NULL);
 	*served = p.served;
@@ -618,9 +618,9 @@ static long ring_ioas_alloc(int s, struct ufd_ring *r)
 	r->req.arg = (uintptr_t)&a;
 	if (ring_wait_done(s, r))
 		return -1000;
-	if (!r->res.ret && (!a.out_ioas_id || destroy(honest_fd, a.out_ioas_id)))
+	if (!r->res_ret && (!a.out_ioas_id || destroy(honest_fd, a.out_ioas_id)))
 		return -1001;
-	return (long)r->res.ret;
+	return (long)r->res_ret;
 }
 
 /*
