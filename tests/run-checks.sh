@@ -158,6 +158,10 @@ if [ -x "$B/tsan/uiommufd-run" ]; then
 		--preload "$B/libuiommufd-preload.so" --device ioat -- \
 		"$B/tests/server/dev_vfio"
 fi
+# The release barrier without the hangup watch: an epoll_wait per request.
+run_one "server/test_files (UIOMMUFD_HANGUP_WATCH=0)" env \
+	UIOMMUFD_HANGUP_WATCH=0 "$B/uiommufd-run" --mode=server -- \
+	"$B/tests/server/test_files"
 # The daemon reading /proc/PID/maps whole, as before Linux 6.11.
 run_one "server/test_window (UIOMMUFD_PROCMAP_QUERY=0)" env \
 	UIOMMUFD_PROCMAP_QUERY=0 "$B/uiommufd-run" --mode=server -- \

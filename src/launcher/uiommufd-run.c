@@ -590,6 +590,7 @@ static bool check_tunables(void)
 {
 	static const char *const switches[] = {
 		"UIOMMUFD_RING", "UIOMMUFD_PROCMAP_QUERY", "UIOMMUFD_STRICT_FDS",
+		"UIOMMUFD_HANGUP_WATCH",
 	};
 	const char *v = getenv("UIOMMUFD_SPIN_US");
 	unsigned long us;
