@@ -197,6 +197,8 @@ struct srv_chan {
 	bool xfer_off;
 	unsigned int xfer_strikes;
 	uint64_t xfer_resume_ns;
+	uint32_t xfer_last;     /* the last transfer asked */
+	bool xfer_held;         /* ... and given up on while the client held it */
 };
 
 /*
@@ -1621,14 +1623,12 @@ static void xfer_kill(struct srv_chan *ch)
 	ch->xfer_resume_ns = UINT64_MAX;
 }
 
-/* Take a transfer back that the client has not taken: true if it was. */
-static bool xfer_cancel(struct ufd_ring *r)
+/* Take transfer @n back if the client has not taken it: true if so
+ * (Dekker's pattern against the client's take, proto.h). */
+static bool xfer_take_back(struct ufd_ring *r, uint32_t n)
 {
-	uint32_t expect = UFD_RING_XFER_REQ;
-
-	return __atomic_compare_exchange_n(&r->xfer_state, &expect,
-					   UFD_RING_XFER_IDLE, false,
-					   __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE);
+	ufd_ring_publish(&r->xfer_cancel, n);
+	return ufd_ring_peek_sc(&r->xfer_taken) != n;
 }
 
 /*
@@ -1640,53 +1640,56 @@ static int xfer_one(struct srv_chan *ch, uint64_t uaddr, void *buf,
 		    size_t len, bool store)
 {
 	struct ufd_ring *r = ch->ring;
+	uint32_t last = ch->xfer_last, n = last + 1;
+	uint32_t taken = ufd_ring_peek(&r->xfer_taken);
+	uint32_t done = ufd_ring_peek(&r->xfer_done);
+	bool held = false;
 	uint64_t t0;
-	unsigned int n = 0;
-	uint32_t st;
+	unsigned int k = 0;
 	int32_t ret;
 
-	st = ufd_ring_peek(&r->xfer_state);
-	/* The late answer to one given up on (xfer_strike), which the system
-	 * calls copied meanwhile: the slot is ours again. */
-	if (st == UFD_RING_XFER_DONE &&
-	    __atomic_compare_exchange_n(&r->xfer_state, &st,
-					UFD_RING_XFER_IDLE, false,
-					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-		st = UFD_RING_XFER_IDLE;
-	if (st == UFD_RING_XFER_BUSY)
-		return 0; /* still copying one given up on: not now */
-	if (st != UFD_RING_XFER_IDLE) {
-		xfer_kill(ch); /* not ours to use: scribbled on */
+	/* The client's words name only transfers we asked for. */
+	if ((int32_t)(taken - last) > 0 || (int32_t)(done - last) > 0) {
+		xfer_kill(ch);
 		return 0;
 	}
+	/* Still copying one given up on (xfer_strike): not now. */
+	if (ch->xfer_held && done != last)
+		return 0;
+	ch->xfer_held = false;
 	r->xfer_addr = uaddr;
 	r->xfer_len = (uint32_t)len;
 	r->xfer_store = store;
 	if (store)
 		memcpy(r->xfer_data, buf, len);
-	ufd_ring_publish(&r->xfer_state, UFD_RING_XFER_REQ);
+	ch->xfer_last = n;
+	ufd_ring_publish(&r->xfer_seq, n);
 	/* Went to sleep meanwhile (Dekker, as for the call): take it back. */
-	if (ufd_ring_peer_sleeps(&r->client_sleeping) && xfer_cancel(r))
+	if (ufd_ring_peer_sleeps(&r->client_sleeping) && xfer_take_back(r, n))
 		return 0;
 	/* The clock is first read after 16 steps: most transfers are done
 	 * by then, and pay no read (the limits run from that first look). */
 	t0 = 0;
-	while (ufd_ring_peek(&r->xfer_state) != UFD_RING_XFER_DONE) {
+	while (ufd_ring_peek(&r->xfer_done) != n) {
 		uint64_t now, waited;
 
 #if defined(__x86_64__) || defined(__i386__)
 		__builtin_ia32_pause();
 #endif
-		if (++n % 16)
+		if (++k % 16)
 			continue;
 		now = ufd_ring_now_ns();
 		if (!t0)
 			t0 = now;
 		waited = now - t0;
-		if (waited > XFER_TAKE_NS && xfer_cancel(r))
-			return 0;
+		if (waited > XFER_TAKE_NS && !held) {
+			if (xfer_take_back(r, n))
+				return 0;
+			held = true; /* taken: its answer comes */
+		}
 		if (waited > XFER_FINISH_NS) {
 			xfer_strike(ch);
+			ch->xfer_held = true;
 			return 0;
 		}
 		/* The client may wait for this CPU: let it have it. */
@@ -1694,13 +1697,14 @@ static int xfer_one(struct srv_chan *ch, uint64_t uaddr, void *buf,
 			sched_yield();
 	}
 	ret = __atomic_load_n(&r->xfer_ret, __ATOMIC_RELAXED);
-	if (!ret && !store)
-		memcpy(buf, r->xfer_data, len);
-	__atomic_store_n(&r->xfer_state, UFD_RING_XFER_IDLE, __ATOMIC_RELEASE);
+	if (ret == -ECANCELED)
+		return 0; /* it saw our take-back first */
 	if (ret == -EAGAIN) {
 		xfer_kill(ch); /* the client cannot: do not ask again */
 		return 0;
 	}
+	if (!ret && !store)
+		memcpy(buf, r->xfer_data, len);
 	return ret ? -EFAULT : 1;
 }
 

@@ -100,18 +100,24 @@
  * it to copy between its own memory and the ring's xfer_data (at most
  * UFD_RING_XFER bytes: a load from xfer_addr into it, or a store of it at
  * xfer_addr), instead of a process_vm_readv/writev of the caller's memory,
- * which costs more than the round trip.  The daemon fills the fields and
- * publishes xfer_state REQ (kicking a sleeping client); the client takes
- * it (REQ to BUSY, compare-and-swap), copies with its fault-guarded copy
- * and publishes DONE with xfer_ret: 0, -EFAULT (the memory faulted: the
- * daemon's answer too), or -EAGAIN (it cannot: the daemon uses the
- * system calls).  The daemon reads the result and sets IDLE.  A daemon
- * that waited too long takes a request back (REQ to IDLE) and uses the
- * system calls; one the client took but did not finish within 1 ms
- * turns transfers off for the channel for a while (10 ms, doubled each
- * time it happens again, up to about 10 s); a client that scribbled on
- * the state or answered -EAGAIN gets no more.  The late answer to one
- * given up on is taken back by the daemon's next transfer.  A client
+ * which costs more than the round trip.  Transfers are numbered, and
+ * each word of them has one writer, as in the call slot: the daemon fills
+ * its fields and publishes the number in xfer_seq (kicking a sleeping
+ * client); the client that sees a number it has not taken publishes it in
+ * xfer_taken, then looks at xfer_cancel (Dekker's pattern against the
+ * daemon's taking back), copies with its fault-guarded copy and publishes
+ * the number in xfer_done with xfer_ret: 0, -EFAULT (the memory faulted:
+ * the daemon's answer too), -EAGAIN (it cannot: the daemon uses the
+ * system calls), or -ECANCELED (the daemon took it back first).  A daemon
+ * that waited too long takes a request back: it stores the number in
+ * xfer_cancel, then looks at xfer_taken; not taken, it uses the system
+ * calls, and the client that comes late sees the cancel and answers
+ * -ECANCELED without copying; taken, it waits for the answer.  One the
+ * client took but did not finish within 1 ms turns transfers off for the
+ * channel for a while (10 ms, doubled each time it happens again, up to
+ * about 10 s), and none is asked while it is still unanswered (its late
+ * answer ends that); a client that put a number the daemon has not asked
+ * for in its words, or answered -EAGAIN, gets no more.  A client
  * reaches only its own memory this way and can lie only about it: the
  * daemon treats xfer_data as the copy of the client's memory it is, and
  * the lengths are the daemon's.
@@ -225,14 +231,6 @@ _Static_assert(sizeof(struct ufd_msg) == 64, "wire format");
  * in client.c).  The window's bytes are the one thing both write:
  * the client's snapshot in, the daemon's stores out.
  */
-/* xfer_state: who owns the transfer fields ("Transfers" above). */
-enum ufd_ring_xfer_state {
-	UFD_RING_XFER_IDLE = 0, /* the daemon's: it may ask */
-	UFD_RING_XFER_REQ,      /* a transfer waits for the client */
-	UFD_RING_XFER_BUSY,     /* the client is copying */
-	UFD_RING_XFER_DONE,     /* xfer_ret (and a load's data) is there */
-};
-
 #define UFD_RING_XFER 4096u /* the largest transfer */
 
 /* win_flags */
@@ -275,14 +273,20 @@ struct ufd_ring {
 	_Alignas(64) uint32_t daemon_sleeping;
 	uint32_t post_tail;              /* posts before it are done */
 	uint32_t cb_sent;                /* callbacks sent on the socket */
-	/* A transfer during the call (enum ufd_ring_xfer_state). */
-	_Alignas(64) uint32_t xfer_state;
-	uint32_t xfer_len;               /* by the daemon, <= UFD_RING_XFER */
-	uint32_t xfer_store;             /* by the daemon: 1 store, 0 load */
-	int32_t xfer_ret;                /* by the client */
-	uint64_t xfer_addr;              /* by the daemon */
-	uint32_t xfer_served;            /* by the client: transfers it made
-					    (a count, for tests) */
+	/* A transfer during the call ("Transfers" above): the request,
+	 * written by the daemon only. */
+	_Alignas(64) uint32_t xfer_seq;  /* the last asked; published last */
+	uint32_t xfer_len;               /* <= UFD_RING_XFER */
+	uint32_t xfer_store;             /* 1 store, 0 load */
+	uint32_t xfer_cancel;            /* the last taken back */
+	uint64_t xfer_addr;
+	/* Its answer, written by the client only: the line the daemon waits
+	 * on. */
+	_Alignas(64) uint32_t xfer_done; /* the last answered */
+	int32_t xfer_ret;
+	uint32_t xfer_served;            /* transfers it made (for tests) */
+	/* Written by the client only, read by a daemon taking one back. */
+	_Alignas(64) uint32_t xfer_taken; /* the last it began */
 	_Alignas(64) struct ufd_ring_post posts[UFD_RING_POSTS];
 	_Alignas(64) uint8_t win[UFD_RING_WINDOW];
 	_Alignas(64) uint8_t xfer_data[UFD_RING_XFER];

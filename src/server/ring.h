@@ -53,6 +53,13 @@ static inline uint32_t ufd_ring_peek(const uint32_t *word)
 	return __atomic_load_n(word, __ATOMIC_ACQUIRE);
 }
 
+/* Read a word the peer publishes, after a publish of ours (Dekker's
+ * pattern: a store, then this load, both sequentially consistent). */
+static inline uint32_t ufd_ring_peek_sc(const uint32_t *word)
+{
+	return __atomic_load_n(word, __ATOMIC_SEQ_CST);
+}
+
 /* Does the peer sleep (after a publish: send it a kick if so)? */
 static inline bool ufd_ring_peer_sleeps(const uint32_t *sleeping)
 {

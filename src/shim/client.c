@@ -535,36 +535,42 @@ static void ring_window(struct ufd_ring *r, const struct call_extra *x)
 /*
  * A transfer the daemon asks for while we wait (proto.h, "Transfers"):
  * take it, copy with the fault-guarded copy, answer.  Does nothing if
- * there is none, or the daemon took it back.
+ * there is none; answers -ECANCELED without copying if the daemon took
+ * it back (or a later one: then its fields may be that one's).
  */
 static void ring_serve_xfer(struct ufd_ring *r)
 {
-	uint32_t expect = UFD_RING_XFER_REQ, len;
+	uint32_t n = ufd_ring_peek(&r->xfer_seq), len;
 	uint64_t addr;
 	int32_t ret;
 
-	if (!__atomic_compare_exchange_n(&r->xfer_state, &expect,
-					 UFD_RING_XFER_BUSY, false,
-					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+	if (n == r->xfer_taken)
 		return;
-	addr = r->xfer_addr;
-	len = r->xfer_len;
-	if (len > UFD_RING_XFER || !shim_ucopy_ready())
-		ret = -EAGAIN;
-	else if (r->xfer_store)
-		ret = shim_ucopy_to(addr, r->xfer_data, len) ? -EFAULT : 0;
-	else
-		ret = shim_ucopy_some(r->xfer_data, addr, len) == len ?
-			      0 : -EFAULT;
+	/* Taken, then the daemon's take-back looked at (Dekker). */
+	ufd_ring_publish(&r->xfer_taken, n);
+	if ((int32_t)(ufd_ring_peek_sc(&r->xfer_cancel) - n) >= 0) {
+		ret = -ECANCELED;
+	} else {
+		addr = r->xfer_addr;
+		len = r->xfer_len;
+		if (len > UFD_RING_XFER || !shim_ucopy_ready())
+			ret = -EAGAIN;
+		else if (r->xfer_store)
+			ret = shim_ucopy_to(addr, r->xfer_data, len) ? -EFAULT :
+								       0;
+		else
+			ret = shim_ucopy_some(r->xfer_data, addr, len) == len ?
+				      0 : -EFAULT;
+		if (ret != -EAGAIN)
+			r->xfer_served++;
+	}
 	r->xfer_ret = ret;
-	if (ret != -EAGAIN)
-		r->xfer_served++;
-	ufd_ring_publish(&r->xfer_state, UFD_RING_XFER_DONE);
+	ufd_ring_publish(&r->xfer_done, n);
 }
 
 static bool ring_xfer_asked(const struct ufd_ring *r)
 {
-	return ufd_ring_peek(&r->xfer_state) == UFD_RING_XFER_REQ;
+	return ufd_ring_peek(&r->xfer_seq) != r->xfer_taken;
 }
 
 /*

@@ -903,21 +903,22 @@ static unsigned int xfer_mode;
 /* A transfer the daemon asks for during a ring call, as xfer_mode says. */
 static void ring_xfer_answer(struct ufd_ring *r)
 {
-	uint32_t expect = UFD_RING_XFER_REQ;
+	uint32_t n = __atomic_load_n(&r->xfer_seq, __ATOMIC_ACQUIRE);
 
-	if ((xfer_mode != 1 && xfer_mode != 2) ||
-	    !__atomic_compare_exchange_n(&r->xfer_state, &expect,
-					 UFD_RING_XFER_BUSY, false,
-					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+	if ((xfer_mode != 1 && xfer_mode != 2) || n == r->xfer_taken)
 		return;
+	__atomic_store_n(&r->xfer_taken, n, __ATOMIC_SEQ_CST);
 	if (xfer_mode == 2)
 		return;
-	switch (u8() % 4) {
+	switch (u8() % 5) {
 	case 0:
 		r->xfer_ret = -EFAULT;
 		break;
 	case 1:
 		r->xfer_ret = (int32_t)u32();
+		break;
+	case 2:
+		r->xfer_ret = -ECANCELED;
 		break;
 	default:
 		r->xfer_ret = 0;
@@ -925,7 +926,8 @@ static void ring_xfer_answer(struct ufd_ring *r)
 	}
 	for (unsigned int i = 0; i < 32; i++)
 		r->xfer_data[i * 128] = u8();
-	__atomic_store_n(&r->xfer_state, UFD_RING_XFER_DONE, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&r->xfer_done, u8() % 8 ? n : u32(),
+			 __ATOMIC_SEQ_CST);
 }
 
 /*
@@ -938,7 +940,7 @@ static int64_t ring_request(const struct ufd_msg *m)
 	struct ufd_ring *r;
 	struct ufd_msg kick;
 	uint64_t deadline;
-	uint32_t state;
+	uint32_t seq;
 
 	if (!ring_ensure())
 		return INT64_MIN;
@@ -955,21 +957,24 @@ static int64_t ring_request(const struct ufd_msg *m)
 	/* How this call answers the daemon's transfers (never by touching
 	 * the addresses it names: they are the input's). */
 	xfer_mode = u8() % 4;
-	r->xfer_state = xfer_mode == 3 ? u8() : UFD_RING_XFER_IDLE;
+	if (xfer_mode == 3) {
+		r->xfer_taken = u32();
+		r->xfer_done = u32();
+	}
 	if (trace)
 		fprintf(stderr, "ring request type %u fd %d cmd 0x%llx arg "
 			"0x%llx window 0x%llx+%u\n", m->type, m->fd,
 			(unsigned long long)m->cmd, (unsigned long long)m->arg,
 			(unsigned long long)r->win_addr, r->win_len);
-	__atomic_store_n(&r->call_state, UFD_RING_REQ, __ATOMIC_SEQ_CST);
+	seq = r->req_seq + 1;
+	__atomic_store_n(&r->req_seq, seq, __ATOMIC_SEQ_CST);
 	/* Always a kick: the daemon's thread may sleep. */
 	msg_init(&kick, UFD_MSG_RING_KICK);
 	if (!chan_send(&kick, sizeof(kick), 0, -1))
 		goto gone;
 	deadline = now_ms() + ANSWER_MS;
 	for (unsigned int spins = 0;; spins++) {
-		state = __atomic_load_n(&r->call_state, __ATOMIC_ACQUIRE);
-		if (state == UFD_RING_DONE)
+		if (__atomic_load_n(&r->done_seq, __ATOMIC_ACQUIRE) == seq)
 			break;
 		ring_xfer_answer(r);
 		/* Most answers come within microseconds: look often first. */
@@ -980,13 +985,10 @@ static int64_t ring_request(const struct ufd_msg *m)
 			    ANSWER_MS);
 	}
 	own_check("a ring call", true);
-	if (r->res.type != UFD_MSG_RESULT)
-		die("a ring answer of type %u", r->res.type);
 	if (r->dirty_lo > r->dirty_hi || r->dirty_hi > UFD_RING_WINDOW)
 		die("a ring answer wrote [%u, %u) of the window", r->dirty_lo,
 		    r->dirty_hi);
-	__atomic_store_n(&r->call_state, UFD_RING_IDLE, __ATOMIC_RELAXED);
-	return r->res.ret;
+	return r->res_ret;
 gone:
 	chan_close();
 	return INT64_MIN;

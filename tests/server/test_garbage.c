@@ -461,7 +461,7 @@ enum xfer_mode {
 	XFER_HOLD,    /* takes them and never finishes */
 	XFER_LIE,     /* answers nonsense */
 	XFER_HONEST,  /* copies, as the shim does */
-	XFER_SCRIBBLE, /* never looks, and has put nonsense in the state */
+	XFER_SCRIBBLE, /* never looks, and has answered one never asked */
 	XFER_HOLD_ONCE, /* holds the first for 3 ms (preempted), then honest */
 };
 
@@ -480,14 +480,19 @@ static void *xfer_peer_main(void *arg)
 	struct ufd_ring *r = p->r;
 
 	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
-		uint32_t expect = UFD_RING_XFER_REQ;
+		uint32_t n = __atomic_load_n(&r->xfer_seq, __ATOMIC_ACQUIRE);
 
 		if (p->mode == XFER_NEVER || p->mode == XFER_SCRIBBLE ||
-		    !__atomic_compare_exchange_n(&r->xfer_state, &expect,
-						 UFD_RING_XFER_BUSY, false,
-						 __ATOMIC_ACQUIRE,
-						 __ATOMIC_RELAXED))
+		    n == r->xfer_taken)
 			continue;
+		/* Taken, then the daemon's take-back looked at. */
+		__atomic_store_n(&r->xfer_taken, n, __ATOMIC_SEQ_CST);
+		if ((int32_t)(__atomic_load_n(&r->xfer_cancel,
+					      __ATOMIC_SEQ_CST) - n) >= 0) {
+			r->xfer_ret = -ECANCELED;
+			__atomic_store_n(&r->xfer_done, n, __ATOMIC_SEQ_CST);
+			continue;
+		}
 		__atomic_fetch_add(&p->served, 1, __ATOMIC_RELAXED);
 		if (p->mode == XFER_HOLD)
 			continue;
@@ -507,8 +512,7 @@ static void *xfer_peer_main(void *arg)
 				memcpy(r->xfer_data, at, r->xfer_len);
 			r->xfer_ret = 0;
 		}
-		__atomic_store_n(&r->xfer_state, UFD_RING_XFER_DONE,
-				 __ATOMIC_SEQ_CST);
+		__atomic_store_n(&r->xfer_done, n, __ATOMIC_SEQ_CST);
 	}
 	return NULL;
 }
@@ -532,7 +536,7 @@ static void xfer_alloc(enum xfer_mode mode, long *ret, unsigned int *served)
 	p.r = ring_attach(s);
 	REQUIRE(p.r);
 	if (mode == XFER_SCRIBBLE)
-		p.r->xfer_state = 0x77;
+		p.r->xfer_done = 0x77; /* a transfer never asked for */
 	REQUIRE(!pthread_create(&p.th, NULL, xfer_peer_main, &p));
 	msg_init(&p.r->req, UFD_MSG_IOCTL);
 	p.r->req.fd = honest_fd;
