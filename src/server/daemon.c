@@ -198,7 +198,7 @@ struct srv_chan {
 	unsigned int xfer_strikes;
 	uint64_t xfer_resume_ns;
 	uint32_t xfer_last;     /* the last transfer asked */
-	bool xfer_held;         /* ... and given up on while the client held it */
+	bool xfer_held;         /* ... given up on while the client held it */
 };
 
 /*

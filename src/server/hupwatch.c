@@ -168,9 +168,10 @@ bool ufd_hupwatch_quiet(const struct ufd_hupwatch *w)
 						__ATOMIC_ACQUIRE);
 
 	/* The flag first, then the count (hupwatch.h). */
-	return flags &&
-	       !(__atomic_load_n(flags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN) &&
-	       !(__atomic_load_n(&w->clears, __ATOMIC_ACQUIRE) & 1);
+	if (!flags ||
+	    (__atomic_load_n(flags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN))
+		return false;
+	return !(__atomic_load_n(&w->clears, __ATOMIC_ACQUIRE) & 1);
 }
 
 bool ufd_hupwatch_pending(const struct ufd_hupwatch *w)

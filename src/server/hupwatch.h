@@ -32,8 +32,9 @@
  * refused or switched off (UIOMMUFD_HANGUP_WATCH=0), the watch is never
  * quiet and every request drains, as before.
  *
- * Locking: quiet() from any thread, lock-free; open, clear_begin and
- * clear_end from the owner thread only, the clears under release_lock.
+ * No intervals here.  Locking: quiet() and pending() from any thread,
+ * lock-free; open, clear_begin and clear_end from the owner thread only,
+ * the clears under release_lock.
  */
 #ifndef UFD_SERVER_HUPWATCH_H
 #define UFD_SERVER_HUPWATCH_H

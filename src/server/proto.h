@@ -252,7 +252,7 @@ struct ufd_ring {
 	uint32_t version;                /* UFD_PROTO_VERSION */
 	uint32_t taken_seq;              /* by the daemon: the call it took */
 	/* The request: written by the client only. */
-	_Alignas(64) uint32_t req_seq;   /* the last call made; published last */
+	_Alignas(64) uint32_t req_seq;   /* the last call; published last */
 	uint32_t win_len;                /* <= UFD_RING_WINDOW; 0: none */
 	uint32_t win_flags;
 	uint32_t req_pad;

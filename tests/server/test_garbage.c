@@ -622,7 +622,8 @@ static long ring_ioas_alloc(int s, struct ufd_ring *r)
 	r->req.arg = (uintptr_t)&a;
 	if (ring_wait_done(s, r))
 		return -1000;
-	if (!r->res_ret && (!a.out_ioas_id || destroy(honest_fd, a.out_ioas_id)))
+	if (!r->res_ret &&
+	    (!a.out_ioas_id || destroy(honest_fd, a.out_ioas_id)))
 		return -1001;
 	return (long)r->res_ret;
 }
