@@ -1832,8 +1832,6 @@ static void *chan_main(void *arg)
 				steps = 0;
 				continue;
 			}
-			/* The request and its window's first line come with
-			 * req_seq. */
 			if (ufd_ring_spin_step(&ch->spin, &since, &steps))
 				continue;
 			ufd_ring_announce_sleep(&r->daemon_sleeping, true);

@@ -148,7 +148,6 @@ int ufd_hupwatch_open(struct ufd_hupwatch *w, int epfd)
 		watch_close(w);
 		return rc;
 	}
-	w->armed = true;
 	/* On: requests may now trust the flag. */
 	__atomic_store_n(&w->sq_flags, (const uint32_t *)(m + p.sq_off.flags),
 			 __ATOMIC_RELEASE);
@@ -197,9 +196,7 @@ void ufd_hupwatch_clear_begin(struct ufd_hupwatch *w)
 		__atomic_store_n(&w->sq_flags, NULL, __ATOMIC_RELEASE);
 		return;
 	}
-	if (!reap(w))
-		w->armed = false;
-	if (!w->armed) {
+	if (!reap(w)) {
 		/* The poll ended (a full CQ, say): a hangup from now on
 		 * raises the flag again, and the drain that follows sees
 		 * the ones before. */
@@ -207,7 +204,6 @@ void ufd_hupwatch_clear_begin(struct ufd_hupwatch *w)
 			__atomic_store_n(&w->sq_flags, NULL, __ATOMIC_RELEASE);
 			return;
 		}
-		w->armed = true;
 		w->rearms++;
 	}
 }

@@ -55,8 +55,6 @@ struct ufd_hupwatch {
 	const uint32_t *cq_tail;
 	uint32_t *cq_head, cq_mask;
 	void *sqes, *cqes;
-	bool armed;    /* the multishot poll is in place */
-	bool broken;   /* it could not be armed again: never quiet */
 	unsigned long rearms; /* times it ended and was armed again */
 };
 
